@@ -1,0 +1,78 @@
+"""Tables of the accounts domain. Wire shapes live in schemas.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from kb.actors import GlobalRole, SpaceRole
+from kb.db import UTCDateTime, utcnow
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
+    display_name: str = Field(sa_column=Column(String(200), nullable=False))
+    email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    password_hash: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    global_role: GlobalRole = Field(default=GlobalRole.reader, sa_column=Column(String(16), nullable=False))
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Space(SQLModel, table=True):
+    """A knowledge area: it groups documents and names their owners."""
+
+    __tablename__ = "space"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = ""
+    four_eyes: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SpaceMembership(SQLModel, table=True):
+    __tablename__ = "space_membership"
+    __table_args__ = (UniqueConstraint("space_id", "user_id", name="uq_space_membership"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    space_id: int = Field(foreign_key="space.id", index=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    role: SpaceRole = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token. Only its SHA-256 is stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser session (the cookie holds the secret; only its SHA-256 is stored)."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    csrf_token: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

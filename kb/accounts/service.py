@@ -1,0 +1,377 @@
+"""Rules of the accounts domain: who may create users and spaces, grant roles and hold tokens.
+
+Every function takes ``(session, *, actor, …)``; ``actor=None`` is the system itself (the CLI run
+by the server's operator), which passes every permission check and is recorded as ``system``.
+Functions never commit: the caller wraps them in ``kb.db.transaction``. Each state change records
+exactly one audit event through ``kb.provenance.record``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from kb import provenance
+from kb.accounts.models import ApiToken, Space, SpaceMembership, User, WebSession
+from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
+from kb.actors import Actor, GlobalRole, SpaceRole
+from kb.db import utcnow
+from kb.errors import ErrorCode, KbError
+
+TOKEN_PREFIX = "kb_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so that a failed login takes as long either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _require_admin(actor: Actor | None, what: str) -> None:
+    if actor is not None and not actor.is_admin:
+        raise KbError(ErrorCode.FORBIDDEN, f"Only an admin may {what}")
+
+
+# ----------------------------------------------------------------------------------------- users
+
+def actor_for(session: Session, user: User) -> Actor:
+    """The ``Actor`` for ``user``, with the roles they hold in each space."""
+    rows = session.execute(
+        select(SpaceMembership.space_id, SpaceMembership.role).where(SpaceMembership.user_id == user.id)
+    ).all()
+    return Actor(
+        id=user.id,  # type: ignore[arg-type]
+        username=user.username,
+        display_name=user.display_name,
+        global_role=GlobalRole(user.global_role),
+        space_roles={space_id: SpaceRole(role) for space_id, role in rows},
+    )
+
+
+def get_user(session: Session, username: str) -> User:
+    """Raises: KbError NOT_FOUND."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No user named {username!r}")
+    return user
+
+
+def memberships_of(session: Session, user_id: int) -> list[tuple[str, SpaceRole]]:
+    rows = session.execute(
+        select(Space.slug, SpaceMembership.role)
+        .join(Space, Space.id == SpaceMembership.space_id)
+        .where(SpaceMembership.user_id == user_id)
+        .order_by(Space.slug)
+    ).all()
+    return [(slug, SpaceRole(role)) for slug, role in rows]
+
+
+def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> User:
+    """Create a user.
+
+    Raises:
+        KbError FORBIDDEN: the actor is not an admin.
+        KbError ALREADY_EXISTS: the username is taken.
+    """
+    _require_admin(actor, "create users")
+    if session.execute(select(User.id).where(User.username == data.username)).first():
+        raise KbError(ErrorCode.ALREADY_EXISTS, f"The username {data.username!r} is taken")
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        email=data.email,
+        password_hash=hash_password(data.password) if data.password else None,
+        global_role=data.global_role,
+    )
+    session.add(user)
+    session.flush()
+    provenance.record(session, actor, "user.create", ("user", user.username),
+                      {"global_role": data.global_role.value, "has_password": data.password is not None})
+    return user
+
+
+def update_user(session: Session, *, actor: Actor | None, username: str, data: UserUpdate) -> User:
+    """Change a user's display name, global role or active flag (admin only)."""
+    _require_admin(actor, "change users")
+    user = get_user(session, username)
+    changes: dict[str, dict[str, object]] = {}
+    for field in ("display_name", "global_role", "is_active"):
+        new = getattr(data, field)
+        old = getattr(user, field)
+        if new is not None and new != old:
+            changes[field] = {"from": str(old) if field == "global_role" else old,
+                              "to": str(new) if field == "global_role" else new}
+            setattr(user, field, new)
+    if actor is not None and user.id == actor.id and ("global_role" in changes or "is_active" in changes):
+        raise KbError(ErrorCode.CONFLICT, "Admins cannot change their own role or deactivate themselves")
+    if not changes:
+        return user
+    session.add(user)
+    provenance.record(session, actor, "user.update", ("user", user.username), {"changes": changes})
+    return user
+
+
+def list_users(session: Session, *, actor: Actor | None, limit: int, offset: int) -> tuple[list[User], int]:
+    _require_admin(actor, "list users")
+    total = session.execute(select(func.count()).select_from(User)).scalar_one()
+    users = session.execute(select(User).order_by(User.username).limit(limit).offset(offset)).scalars().all()
+    return list(users), total
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    """Check a username and password.
+
+    Raises:
+        KbError INVALID_CREDENTIALS: unknown user, no password, wrong password or inactive account
+            (one message for all, so the answer is no oracle of which usernames exist).
+    """
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+        verified = stored is not _DUMMY_HASH
+    except (VerificationError, InvalidHashError):
+        verified = False
+    if not verified or user is None or not user.is_active:
+        raise KbError(ErrorCode.INVALID_CREDENTIALS, "Unknown username or wrong password")
+    return user
+
+
+# ---------------------------------------------------------------------------------------- tokens
+
+def create_token(
+    session: Session, *, actor: Actor | None, user: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Create an API token for ``user``; return the row and the token, which is never stored.
+
+    Raises:
+        KbError FORBIDDEN: the actor creates a token for someone else.
+    """
+    if actor is not None and actor.id != user.id:
+        raise KbError(ErrorCode.FORBIDDEN, "You can only create tokens for yourself")
+    if not user.is_active:
+        raise KbError(ErrorCode.CONFLICT, f"The account {user.username!r} is deactivated")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    token = ApiToken(
+        user_id=user.id,  # type: ignore[arg-type]
+        name=name,
+        prefix=raw[:10],
+        token_hash=_digest(raw),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    session.flush()
+    provenance.record(session, actor, "token.create", ("token", token.id),
+                      {"user": user.username, "name": name, "prefix": token.prefix,
+                       "expires_at": token.expires_at.isoformat() if token.expires_at else None})
+    return token, raw
+
+
+def list_tokens(session: Session, *, actor: Actor) -> list[ApiToken]:
+    return list(session.execute(
+        select(ApiToken).where(ApiToken.user_id == actor.id).order_by(ApiToken.id)
+    ).scalars())
+
+
+def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke one of the actor's tokens (an admin may revoke anyone's).
+
+    Raises:
+        KbError NOT_FOUND: no such token, or it is someone else's (no existence oracle).
+        KbError CONFLICT: already revoked.
+    """
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and not actor.is_admin):
+        raise KbError(ErrorCode.NOT_FOUND, f"No token {token_id}")
+    if token.revoked_at is not None:
+        raise KbError(ErrorCode.CONFLICT, f"Token {token_id} is already revoked")
+    token.revoked_at = utcnow()
+    session.add(token)
+    provenance.record(session, actor, "token.revoke", ("token", token.id), {"prefix": token.prefix})
+    return token
+
+
+def resolve_token(session: Session, raw: str) -> tuple[Actor, int | None] | None:
+    """The actor a bearer token stands for, or None when it is unknown, expired or revoked.
+
+    Returns:
+        ``(actor, token_id)`` where ``token_id`` is set when the token's ``last_used_at`` is more
+        than a minute old and should be stamped with ``stamp_token_used`` (bookkeeping, not an
+        audited state change; at most one write a minute per token).
+    """
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _digest(raw))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    now = utcnow()
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now) or not user.is_active:
+        return None
+    stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
+    return actor_for(session, user), token.id if stale else None
+
+
+def stamp_token_used(session: Session, token_id: int) -> None:
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
+
+
+# ---------------------------------------------------------------------------------- web sessions
+
+def create_web_session(session: Session, *, user: User, max_age_seconds: int) -> tuple[WebSession, str]:
+    """Sign ``user`` in for the web UI; return the row and the cookie value (never stored)."""
+    raw = secrets.token_urlsafe(32)
+    web_session = WebSession(
+        user_id=user.id,  # type: ignore[arg-type]
+        token_hash=_digest(raw),
+        csrf_token=secrets.token_urlsafe(24),
+        expires_at=utcnow() + timedelta(seconds=max_age_seconds),
+    )
+    session.add(web_session)
+    session.flush()
+    provenance.record(session, actor_for(session, user), "session.create", ("user", user.username), {})
+    return web_session, raw
+
+
+def resolve_web_session(session: Session, raw: str) -> tuple[Actor, WebSession] | None:
+    row = session.execute(
+        select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.token_hash == _digest(raw))
+    ).first()
+    if row is None:
+        return None
+    web_session, user = row
+    if web_session.revoked_at is not None or web_session.expires_at <= utcnow() or not user.is_active:
+        return None
+    return actor_for(session, user), web_session
+
+
+def end_web_session(session: Session, *, actor: Actor, web_session: WebSession) -> None:
+    web_session.revoked_at = utcnow()
+    session.add(web_session)
+    provenance.record(session, actor, "session.end", ("user", actor.username), {})
+
+
+# ---------------------------------------------------------------------------------------- spaces
+
+def get_space(session: Session, slug: str) -> Space:
+    """Raises: KbError NOT_FOUND."""
+    space = session.execute(select(Space).where(Space.slug == slug)).scalar_one_or_none()
+    if space is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No space {slug!r}")
+    return space
+
+
+def get_space_by_id(session: Session, space_id: int) -> Space:
+    space = session.get(Space, space_id)
+    if space is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No space {space_id}")
+    return space
+
+
+def list_spaces(session: Session, *, limit: int, offset: int) -> tuple[list[Space], int]:
+    total = session.execute(select(func.count()).select_from(Space)).scalar_one()
+    spaces = session.execute(select(Space).order_by(Space.slug).limit(limit).offset(offset)).scalars().all()
+    return list(spaces), total
+
+
+def space_members(session: Session, space_id: int) -> list[tuple[User, SpaceRole]]:
+    rows = session.execute(
+        select(User, SpaceMembership.role)
+        .join(SpaceMembership, SpaceMembership.user_id == User.id)
+        .where(SpaceMembership.space_id == space_id)
+        .order_by(User.username)
+    ).all()
+    return [(user, SpaceRole(role)) for user, role in rows]
+
+
+def create_space(session: Session, *, actor: Actor | None, data: SpaceCreate, four_eyes_default: bool) -> Space:
+    """Create a space (admin only).
+
+    Raises:
+        KbError ALREADY_EXISTS: the slug is taken.
+    """
+    _require_admin(actor, "create spaces")
+    if session.execute(select(Space.id).where(Space.slug == data.slug)).first():
+        raise KbError(ErrorCode.ALREADY_EXISTS, f"The space {data.slug!r} exists already")
+    four_eyes = four_eyes_default if data.four_eyes is None else data.four_eyes
+    space = Space(slug=data.slug, name=data.name, description=data.description, four_eyes=four_eyes)
+    session.add(space)
+    session.flush()
+    provenance.record(session, actor, "space.create", ("space", space.slug),
+                      {"name": space.name, "four_eyes": four_eyes})
+    return space
+
+
+def _require_owner_or_admin(actor: Actor | None, space: Space, what: str) -> None:
+    if actor is not None and not actor.is_admin and not actor.owns(space.id):  # type: ignore[arg-type]
+        raise KbError(ErrorCode.FORBIDDEN, f"Only an owner of the space {space.slug!r} or an admin may {what}")
+
+
+def update_space(session: Session, *, actor: Actor | None, slug: str, data: SpaceUpdate) -> Space:
+    space = get_space(session, slug)
+    _require_owner_or_admin(actor, space, "change it")
+    changes: dict[str, dict[str, object]] = {}
+    for field in ("name", "description", "four_eyes"):
+        new = getattr(data, field)
+        if new is not None and new != getattr(space, field):
+            changes[field] = {"from": getattr(space, field), "to": new}
+            setattr(space, field, new)
+    if changes:
+        session.add(space)
+        provenance.record(session, actor, "space.update", ("space", space.slug), {"changes": changes})
+    return space
+
+
+def set_membership(session: Session, *, actor: Actor | None, slug: str, username: str, role: SpaceRole) -> SpaceMembership:
+    """Grant ``username`` the ``role`` in the space (replacing any role they had there)."""
+    space = get_space(session, slug)
+    _require_owner_or_admin(actor, space, "grant roles in it")
+    user = get_user(session, username)
+    membership = session.execute(
+        select(SpaceMembership).where(SpaceMembership.space_id == space.id, SpaceMembership.user_id == user.id)
+    ).scalar_one_or_none()
+    previous = SpaceRole(membership.role) if membership else None
+    if previous is role:
+        return membership  # type: ignore[return-value]
+    if membership is None:
+        membership = SpaceMembership(space_id=space.id, user_id=user.id, role=role)  # type: ignore[arg-type]
+    else:
+        membership.role = role
+    session.add(membership)
+    session.flush()
+    provenance.record(session, actor, "space.member.set", ("space", space.slug),
+                      {"user": user.username, "role": role.value, "previous": previous.value if previous else None})
+    return membership
+
+
+def remove_membership(session: Session, *, actor: Actor | None, slug: str, username: str) -> None:
+    space = get_space(session, slug)
+    _require_owner_or_admin(actor, space, "remove members")
+    user = get_user(session, username)
+    membership = session.execute(
+        select(SpaceMembership).where(SpaceMembership.space_id == space.id, SpaceMembership.user_id == user.id)
+    ).scalar_one_or_none()
+    if membership is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"{username!r} is not a member of {slug!r}")
+    session.delete(membership)
+    provenance.record(session, actor, "space.member.remove", ("space", space.slug),
+                      {"user": user.username, "previous": SpaceRole(membership.role).value})
+
+

@@ -1,0 +1,115 @@
+"""Who is acting: roles, route access levels and the ``Actor`` handed to every service.
+
+Owns the role vocabulary and which roles each route access level admits (the source of
+docs/permissions.md). Services receive an ``Actor``, never an HTTP request. Imports nothing from
+kb domains and nothing from FastAPI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The five roles. ``contributor`` and ``owner`` are held per space; the others globally."""
+
+    reader = "reader"
+    contributor = "contributor"
+    owner = "owner"
+    moderator = "moderator"
+    admin = "admin"
+
+
+class GlobalRole(StrEnum):
+    """The role a user holds everywhere. Every signed-in user reads internal content."""
+
+    reader = "reader"
+    moderator = "moderator"
+    admin = "admin"
+
+
+class SpaceRole(StrEnum):
+    """The role a user holds in one space."""
+
+    reader = "reader"
+    contributor = "contributor"
+    owner = "owner"
+
+
+ANONYMOUS = "anonymous"
+
+
+class Access(StrEnum):
+    """The permission a route declares. Space-scoped levels are checked again, per space, by services."""
+
+    anonymous = "anonymous"
+    signed_in = "signed_in"
+    contributor = "contributor"
+    owner = "owner"
+    owner_or_admin = "owner_or_admin"
+    moderator = "moderator"
+    admin = "admin"
+
+    @property
+    def admitted(self) -> frozenset[str]:
+        """The roles (and ``anonymous``) that pass this route's gate."""
+        return _ADMITTED[self]
+
+    @property
+    def space_scoped(self) -> bool:
+        """Whether the role must be held in the space the request concerns."""
+        return self in (Access.contributor, Access.owner, Access.owner_or_admin)
+
+
+_SIGNED_IN = frozenset(role.value for role in Role)
+_ADMITTED: dict[Access, frozenset[str]] = {
+    Access.anonymous: _SIGNED_IN | {ANONYMOUS},
+    Access.signed_in: _SIGNED_IN,
+    Access.contributor: frozenset({Role.contributor, Role.owner}),
+    Access.owner: frozenset({Role.owner}),
+    Access.owner_or_admin: frozenset({Role.owner, Role.admin}),
+    Access.moderator: frozenset({Role.moderator, Role.admin}),
+    Access.admin: frozenset({Role.admin}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in user as services see them: identity, global role and per-space roles."""
+
+    id: int
+    username: str
+    display_name: str
+    global_role: GlobalRole
+    space_roles: dict[int, SpaceRole] = field(default_factory=dict)
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every role this actor holds somewhere (owner implies contributor)."""
+        held = {Role.reader.value, self.global_role.value}
+        for role in self.space_roles.values():
+            held.add(role.value)
+            if role is SpaceRole.owner:
+                held.add(Role.contributor.value)
+        return frozenset(held)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.global_role is GlobalRole.admin
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.global_role in (GlobalRole.moderator, GlobalRole.admin)
+
+    def role_in(self, space_id: int) -> SpaceRole | None:
+        return self.space_roles.get(space_id)
+
+    def owns(self, space_id: int) -> bool:
+        return self.space_roles.get(space_id) is SpaceRole.owner
+
+    def contributes_to(self, space_id: int) -> bool:
+        return self.space_roles.get(space_id) in (SpaceRole.contributor, SpaceRole.owner)
+
+
+SYSTEM_ACTOR_NAME = "system"

@@ -1,0 +1,140 @@
+"""The composition root: ``create_app(settings)`` wires database, domains, middleware and routes.
+
+Nothing connects, reads the environment or loads a model at import time; every other module
+receives what it needs from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing import Annotated
+
+from kb import __version__, provenance
+from kb.accounts import service as accounts_service
+from kb.accounts.api import router as accounts_router
+from kb.actors import Access, Actor
+from kb.config import Settings, load_settings
+from kb.db import Database, transaction
+from kb.errors import ErrorCode, error_payload, install_error_handlers
+from kb.http import SessionDep, annotate_access, api_router_options, require
+from kb.provenance.api import router as audit_router
+from pydantic import BaseModel
+
+
+class BodySizeLimit:
+    """Refuse request bodies larger than ``max_bytes`` with 413, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_json(send, 413, error_payload(
+                ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds the limit of {self.max_bytes} bytes"))
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises an HTTPException met while reading the body (others become 400).
+                    raise StarletteHTTPException(413, f"The request body exceeds the limit of {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    import json
+
+    body = json.dumps(payload).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class PublicCORS:
+    """CORS for ``/public/`` only: anonymous, read-only, no credentials. The rest of the app is same-origin."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET"], allow_credentials=False,
+                                   allow_headers=["Accept", "Accept-Language", "Content-Language"], max_age=600)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/public/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+    audit_head_seq: int
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", **api_router_options("system"))
+
+    @router.get("/health", response_model=Health, summary="Liveness and database check")
+    def health(session: SessionDep, _: Annotated[None, Depends(require(Access.anonymous))]) -> Health:
+        seq, _hash = provenance.head(session)
+        return Health(status="ok", version=__version__, database=session.get_bind().dialect.name, audit_head_seq=seq)
+
+    return router
+
+
+def _token_resolver(session: Any, raw: str) -> Actor | None:
+    resolved = accounts_service.resolve_token(session, raw)
+    if resolved is None:
+        return None
+    actor, stale_token_id = resolved
+    if stale_token_id is not None:
+        with transaction(session):
+            accounts_service.stamp_token_used(session, stale_token_id)
+    return actor
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the kb web application.
+
+    Args:
+        settings: the configuration; read from ``KB_*`` environment variables when omitted.
+        database: an existing ``Database`` to share (tests, CLI); one is built from settings otherwise.
+    """
+    settings = settings or load_settings()
+    db = database or Database(settings)
+    app = FastAPI(
+        title="kb",
+        version=__version__,
+        summary="Enterprise knowledge base with accountable provenance",
+        description="Curated knowledge with approval and provenance; community knowledge apart. "
+        "Authenticate with `Authorization: Bearer <token>`. Every error has the shape "
+        '`{"error": {"code", "message", "details"}}`.',
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.resolve_token = _token_resolver
+    install_error_handlers(app)
+    app.include_router(_health_router())
+    app.include_router(accounts_router)
+    app.include_router(audit_router)
+    annotate_access(app)
+    app.add_middleware(PublicCORS, origins=settings.public_cors_origins)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,293 @@
+"""The ``kb`` command line: one command per user action, calling services in-process.
+
+Module-level imports are limited to Typer so that ``kb --help`` stays fast; each command imports
+what it needs. User errors exit non-zero with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.db import Database
+
+app = typer.Typer(
+    help="kb: an enterprise knowledge base with accountable provenance.\n\n"
+    "Settings come from KB_* environment variables (see the README's configuration table).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+space_app = typer.Typer(help="Manage spaces and their members.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect and verify the audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(space_app, name="space")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _settings() -> "Settings":
+    from pydantic import ValidationError
+
+    from kb.config import load_settings
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise _fail(f"invalid configuration: {exc.errors()[0]['msg']}") from None
+
+
+def _database(migrate: bool = True) -> "Database":
+    from kb.db import Database
+    from kb.migrations import upgrade
+
+    database = Database(_settings())
+    if migrate:
+        upgrade(database)
+    return database
+
+
+class _KbErrors:
+    """Turn a service's KbError into one red line and a non-zero exit."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+        from kb.errors import KbError
+
+        if isinstance(exc, KbError):
+            raise _fail(exc.message, 2)
+        return False
+
+
+# ----------------------------------------------------------------------------------------- setup
+
+@app.command()
+def init() -> None:
+    """Create the data directory and bring the database schema up to date."""
+    database = _database(migrate=True)
+    typer.echo(f"Database ready: {database.engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply database migrations (Alembic) up to REVISION."""
+    from kb.migrations import current, upgrade
+
+    database = _database(migrate=False)
+    upgrade(database, revision)
+    typer.echo(f"Database at revision {current(database)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on", envvar="KB_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on", envvar="KB_PORT")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes", envvar="KB_WORKERS", min=1)] = 1,
+    get: Annotated[Optional[str], typer.Option("--get", help="Do not serve: GET this path in-process, print the response and exit (smoke test)")] = None,
+    token: Annotated[Optional[str], typer.Option(help="API token to send with --get", envvar="KB_TOKEN")] = None,
+) -> None:
+    """Serve the API (and, later, the web UI) with uvicorn."""
+    if get is not None:
+        from fastapi.testclient import TestClient
+
+        from kb.app import create_app
+
+        database = _database()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with TestClient(create_app(database.settings, database=database)) as client:
+            response = client.get(get, headers=headers)
+        typer.echo(response.text)
+        raise typer.Exit(0 if response.status_code < 400 else 1)
+    import uvicorn
+
+    _database()  # migrate once, before workers start
+    uvicorn.run("kb.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=False)
+
+
+# ----------------------------------------------------------------------------------------- users
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name: lowercase letters, digits, . _ -")],
+    display_name: Annotated[Optional[str], typer.Option("--name", help="Display name")] = None,
+    email: Annotated[Optional[str], typer.Option(help="E-mail address")] = None,
+    role: Annotated[str, typer.Option(help="Global role: reader, moderator or admin")] = "reader",
+    password: Annotated[Optional[str], typer.Option(help="Password (min. 10 characters); read from KB_NEW_PASSWORD if set", envvar="KB_NEW_PASSWORD")] = None,
+) -> None:
+    """Create a user."""
+    from pydantic import ValidationError
+
+    from kb.accounts import service
+    from kb.accounts.schemas import UserCreate
+    from kb.db import transaction
+
+    try:
+        data = UserCreate(username=username, display_name=display_name or username, email=email,
+                          password=password, global_role=role)
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    database = _database()
+    with database.session() as session, _KbErrors(), transaction(session):
+        user = service.create_user(session, actor=None, data=data)
+    typer.echo(f"Created user {user.username} ({data.global_role.value})")
+
+
+# ---------------------------------------------------------------------------------------- spaces
+
+@space_app.command("add")
+def space_add(
+    slug: Annotated[str, typer.Argument(help="Short name used in URLs")],
+    name: Annotated[Optional[str], typer.Option(help="Display name")] = None,
+    description: Annotated[str, typer.Option(help="What the space is about")] = "",
+    owner: Annotated[Optional[list[str]], typer.Option(help="Username to make an owner (repeatable)")] = None,
+    four_eyes: Annotated[Optional[bool], typer.Option("--four-eyes/--no-four-eyes", help="Require approval by someone other than the author (default: KB_FOUR_EYES_DEFAULT)")] = None,
+) -> None:
+    """Create a space, optionally with its owners."""
+    from pydantic import ValidationError
+
+    from kb.accounts import service
+    from kb.accounts.schemas import SpaceCreate
+    from kb.actors import SpaceRole
+    from kb.db import transaction
+
+    try:
+        data = SpaceCreate(slug=slug, name=name or slug, description=description, four_eyes=four_eyes)
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    database = _database()
+    with database.session() as session, _KbErrors(), transaction(session):
+        space = service.create_space(session, actor=None, data=data, four_eyes_default=database.settings.four_eyes_default)
+        for username in owner or []:
+            service.set_membership(session, actor=None, slug=space.slug, username=username, role=SpaceRole.owner)
+    typer.echo(f"Created space {slug}" + (f" owned by {', '.join(owner)}" if owner else ""))
+
+
+@space_app.command("member")
+def space_member(
+    slug: Annotated[str, typer.Argument(help="The space")],
+    username: Annotated[str, typer.Argument(help="The user")],
+    role: Annotated[str, typer.Argument(help="reader, contributor or owner")],
+) -> None:
+    """Grant a user a role in a space."""
+    from kb.accounts import service
+    from kb.actors import SpaceRole
+    from kb.db import transaction
+
+    try:
+        space_role = SpaceRole(role)
+    except ValueError:
+        raise _fail(f"unknown role {role!r}; use reader, contributor or owner") from None
+    database = _database()
+    with database.session() as session, _KbErrors(), transaction(session):
+        service.set_membership(session, actor=None, slug=slug, username=username, role=space_role)
+    typer.echo(f"{username} is now {role} of {slug}")
+
+
+# ---------------------------------------------------------------------------------------- tokens
+
+@token_app.command("create")
+def token_create(
+    username: Annotated[str, typer.Argument(help="Whose token")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    days: Annotated[Optional[int], typer.Option(help="Expire after this many days", min=1)] = None,
+) -> None:
+    """Create an API token for a user and print it (it is shown only once)."""
+    from kb.accounts import service
+    from kb.db import transaction
+
+    database = _database()
+    with database.session() as session, _KbErrors(), transaction(session):
+        user = service.get_user(session, username)
+        _token, raw = service.create_token(session, actor=None, user=user, name=name, expires_in_days=days)
+    typer.echo(raw)
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+@app.command()
+def demo() -> None:
+    """Load the sample content and one user per role, printing their credentials."""
+    from kb.config import Environment
+    from kb.fixtures import load_demo
+
+    database = _database()
+    if database.settings.env is Environment.production:
+        raise _fail("kb demo creates users with known passwords; it refuses to run with KB_ENV=production")
+    report = load_demo(database)
+    typer.echo(report.render())
+
+
+# ----------------------------------------------------------------------------------------- audit
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint file from `kb audit checkpoint`; also detects truncation and recomputation")] = None,
+) -> None:
+    """Verify the audit hash chain; print the count and head, or the first broken sequence number."""
+    from kb import provenance
+
+    database = _database(migrate=False)
+    try:
+        point = provenance.read_checkpoint(checkpoint) if checkpoint else None
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    with database.session() as session:
+        result = provenance.verify_chain(session, point)
+    if result.ok:
+        typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}")
+        return
+    raise _fail(f"chain broken at seq {result.first_bad_seq}: {result.reason}", 3)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Argument(help="File to write (keep it outside the database, e.g. on another machine)")],
+) -> None:
+    """Write the current (sequence, head hash) to a file outside the database."""
+    from kb import provenance
+
+    database = _database(migrate=False)
+    with database.session() as session:
+        data = provenance.write_checkpoint(session, out)
+    typer.echo(f"Checkpoint seq {data['seq']} hash {data['hash']} written to {out}")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Argument(help="JSON Lines file to write ('-' for standard output)")],
+) -> None:
+    """Export every audit event as JSON Lines."""
+    from kb import provenance
+
+    database = _database(migrate=False)
+    with database.session() as session:
+        if str(out) == "-":
+            count = provenance.export_jsonl(session, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8") as handle:
+                count = provenance.export_jsonl(session, handle)
+    typer.echo(f"Exported {count} events", err=True)
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    app()

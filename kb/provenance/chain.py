@@ -1,0 +1,150 @@
+"""The hash chain: canonical bytes, append under a lock, and verification.
+
+Only ``kb.provenance`` may import this module. No code path here updates or deletes an event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from kb.db import is_postgresql, utcnow
+from kb.provenance.models import GENESIS_HASH, AuditEvent, AuditHead
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 text (RFC 8785-like for our values)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(
+    *, seq: int, at: str, actor_id: int | None, actor_name: str, action: str,
+    object_type: str, object_id: str, payload: str, prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical bytes of every field of an event except its own hash."""
+    envelope = {
+        "seq": seq, "at": at, "actor_id": actor_id, "actor_name": actor_name, "action": action,
+        "object_type": object_type, "object_id": object_id, "payload": payload, "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(canonical_json(envelope).encode("utf-8")).hexdigest()
+
+
+def _hash_of(event: AuditEvent) -> str:
+    return event_hash(
+        seq=event.seq, at=event.at, actor_id=event.actor_id, actor_name=event.actor_name,
+        action=event.action, object_type=event.object_type, object_id=event.object_id,
+        payload=event.payload, prev_hash=event.prev_hash,
+    )
+
+
+def append(
+    session: Session, *, actor_id: int | None, actor_name: str, action: str,
+    object_type: str, object_id: str, payload: dict[str, Any],
+) -> AuditEvent:
+    """Append one event in the caller's transaction, holding the chain-head lock until commit."""
+    statement = select(AuditHead).where(AuditHead.id == 1)
+    if is_postgresql(session):
+        statement = statement.with_for_update()
+    head = session.execute(statement).scalar_one_or_none()
+    if head is None:
+        raise RuntimeError("Bug: the audit head row is missing; run `kb db upgrade`")
+    at = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    payload_text = canonical_json(payload)
+    seq = head.seq + 1
+    digest = event_hash(
+        seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash,
+    )
+    event = AuditEvent(
+        seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, hash=digest,
+    )
+    session.add(event)
+    head.seq = seq
+    head.hash = digest
+    session.add(head)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of a chain verification."""
+
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "count": self.count, "head_seq": self.head_seq, "head_hash": self.head_hash,
+            "first_bad_seq": self.first_bad_seq, "reason": self.reason,
+        }
+
+
+def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = session.execute(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session, checkpoint: dict[str, Any] | None = None) -> VerifyResult:
+    """Walk the chain from the first event; name the first sequence number that does not hold.
+
+    With a ``checkpoint`` ({"seq", "hash"} exported earlier), also detect truncation below it and a
+    wholesale recomputation of the chain, which a chain alone cannot reveal.
+    """
+    expected_seq = 1
+    prev = GENESIS_HASH
+    count = 0
+    checkpoint_seen = False
+    for event in _events(session):
+        count += 1
+        if event.seq != expected_seq:
+            bad = min(event.seq, expected_seq)
+            return VerifyResult(False, count, expected_seq - 1, prev, bad, f"sequence gap: expected {expected_seq}, found {event.seq}")
+        if event.prev_hash != prev:
+            return VerifyResult(False, count, event.seq - 1, prev, event.seq, "previous-hash link broken")
+        if _hash_of(event) != event.hash:
+            return VerifyResult(False, count, event.seq - 1, prev, event.seq, "content does not match its hash")
+        if checkpoint is not None and event.seq == int(checkpoint["seq"]):
+            checkpoint_seen = True
+            if event.hash != checkpoint["hash"]:
+                return VerifyResult(False, count, event.seq, event.hash, event.seq, "hash differs from the checkpoint (chain recomputed)")
+        prev = event.hash
+        expected_seq += 1
+    head_seq = expected_seq - 1
+    if checkpoint is not None and not checkpoint_seen and int(checkpoint["seq"]) > 0:
+        return VerifyResult(False, count, head_seq, prev, head_seq + 1, f"chain ends at {head_seq}, before checkpoint {checkpoint['seq']} (truncated)")
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != head_seq or head.hash != prev):
+        return VerifyResult(False, count, head_seq, prev, min(head.seq, head_seq) + 1, "chain head row disagrees with the last event (truncated)")
+    return VerifyResult(True, count, head_seq, prev)
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The (sequence, hash) of the newest event."""
+    row = session.get(AuditHead, 1)
+    if row is None:
+        return 0, GENESIS_HASH
+    return row.seq, row.hash
+
+
+def count(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()

@@ -1,0 +1,119 @@
+"""Test fixtures: every database test runs on SQLite and, when KB_TEST_DATABASE_URL is set, on PostgreSQL.
+
+SQLite: the schema is migrated once into a template file, copied into each test's tmp_path.
+PostgreSQL: the schema is migrated once into a schema of its own for this run; after each test
+every table is emptied; the schema is dropped at the end. Real connections, never mocks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from kb.config import Environment, Settings
+from kb.db import Database
+from kb.migrations import upgrade
+
+PG_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(PG_URL is None, reason="KB_TEST_DATABASE_URL not set"))]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("template")
+    database = Database(Settings(data_dir=data_dir, env=Environment.test))
+    upgrade(database)
+    database.dispose()
+    return data_dir / "kb.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    assert PG_URL is not None
+    schema = f"kbtest_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    database = Database(Settings(database_url=PG_URL, database_schema=schema, env=Environment.test))
+    upgrade(database)
+    database.dispose()
+    yield schema
+    engine = create_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def _empty_pg_schema(database: Database) -> None:
+    with database.engine.begin() as connection:
+        tables = [row[0] for row in connection.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"))]
+        if tables:
+            connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        connection.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "kb.sqlite3")
+        return Settings(data_dir=tmp_path, env=Environment.test)
+    schema = request.getfixturevalue("pg_schema")
+    return Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema, env=Environment.test)
+
+
+@pytest.fixture
+def database(settings: Settings, backend: str) -> Iterator[Database]:
+    db = Database(settings)
+    yield db
+    if backend == "postgresql":
+        _empty_pg_schema(db)
+    db.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database):  # noqa: ANN201
+    from kb.app import create_app
+
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+def client(app):  # noqa: ANN001, ANN201
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def session(database: Database):  # noqa: ANN201
+    with database.session() as db_session:
+        yield db_session
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    """Print how many tests ran on each database backend (issue 2 asks for both counts)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            nodeid = getattr(report, "nodeid", "")
+            kind = "postgresql" if "postgresql" in nodeid else "sqlite" if "sqlite" in nodeid else "no database"
+            counts[(kind, outcome)] += 1
+    terminalreporter.section("tests per database backend")
+    for kind in ("sqlite", "postgresql", "no database"):
+        parts = [f"{counts[(kind, o)]} {o}" for o in ("passed", "failed", "error", "skipped") if counts[(kind, o)]]
+        terminalreporter.write_line(f"{kind}: {', '.join(parts) if parts else 'none'}")

@@ -1,0 +1,61 @@
+"""Test data built through the services, so that provenance and audit events exist as in production."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.accounts import service as accounts
+from kb.accounts.schemas import SpaceCreate, UserCreate
+from kb.actors import Actor, GlobalRole, SpaceRole
+from kb.db import Database, transaction
+
+
+@dataclass
+class Person:
+    username: str
+    token: str
+    actor: Actor
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_space(database: Database, slug: str = "benefits", four_eyes: bool = True) -> None:
+    with database.session() as session, transaction(session):
+        accounts.create_space(session, actor=None, data=SpaceCreate(slug=slug, name=slug.title(), four_eyes=four_eyes),
+                              four_eyes_default=True)
+
+
+def make_person(
+    database: Database,
+    username: str,
+    global_role: GlobalRole = GlobalRole.reader,
+    spaces: dict[str, SpaceRole] | None = None,
+    password: str | None = None,
+) -> Person:
+    with database.session() as session:
+        with transaction(session):
+            user = accounts.create_user(session, actor=None, data=UserCreate(
+                username=username, display_name=username.title(), email=f"{username}@example.test",
+                password=password, global_role=global_role))
+            for slug, role in (spaces or {}).items():
+                accounts.set_membership(session, actor=None, slug=slug, username=username, role=role)
+            _token, raw = accounts.create_token(session, actor=None, user=user, name="test")
+        actor = accounts.actor_for(session, user)
+    return Person(username=username, token=raw, actor=actor)
+
+
+def make_cast(database: Database, space: str = "benefits") -> dict[str, Person]:
+    """One person per role in ``space`` (two owners for four-eyes), plus an owner of another space."""
+    make_space(database, space)
+    make_space(database, "elsewhere")
+    return {
+        "reader": make_person(database, "rita"),
+        "contributor": make_person(database, "carl", spaces={space: SpaceRole.contributor}),
+        "owner": make_person(database, "olga", spaces={space: SpaceRole.owner}),
+        "owner2": make_person(database, "otto", spaces={space: SpaceRole.owner}),
+        "moderator": make_person(database, "mona", GlobalRole.moderator),
+        "admin": make_person(database, "adam", GlobalRole.admin),
+        "outsider_owner": make_person(database, "oscar", spaces={"elsewhere": SpaceRole.owner}),
+    }
