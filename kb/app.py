@@ -20,8 +20,8 @@ from kb.accounts.api import router as accounts_router
 from kb.actors import Access, Actor
 from kb.config import Settings, load_settings
 from kb.db import Database, transaction
-from kb.errors import ErrorCode, error_payload, install_error_handlers
-from kb.http import SessionDep, annotate_access, api_router_options, require
+from kb.errors import ErrorCode, error_payload
+from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, require
 from kb.provenance.api import router as audit_router
 from pydantic import BaseModel
 
@@ -131,10 +131,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = db
     app.state.resolve_token = _token_resolver
     install_error_handlers(app)
-    app.include_router(_health_router())
-    app.include_router(accounts_router)
-    app.include_router(audit_router)
-    annotate_access(app)
+    routers = [_health_router(), accounts_router, audit_router]
+    annotate_access(routers)
+    for router in routers:
+        app.include_router(router)
+    app.state.routers = routers
     app.add_middleware(PublicCORS, origins=settings.public_cors_origins)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -1,23 +1,16 @@
 """One error type and one JSON error shape for the whole product.
 
 Owns ``ErrorCode`` (stable code + HTTP status), ``KbError`` raised by services, the JSON shape
-``{"error": {"code", "message", "details"}}`` and the FastAPI handlers that produce it for
-``KbError``, validation errors, unknown routes and unexpected exceptions alike (no stack traces).
-Imports nothing from kb; FastAPI is imported only inside ``install_error_handlers``.
+``{"error": {"code", "message", "details"}}``. The FastAPI handlers that produce it live in
+``kb.http``; this module imports nothing from kb and nothing from FastAPI, so services can use it.
 """
 
 from __future__ import annotations
 
-import logging
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-log = logging.getLogger("kb.errors")
 
 
 class ErrorCode(Enum):
@@ -89,7 +82,7 @@ COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: _described("Internal error"),
 }
 
-_STATUS_TO_CODE = {
+STATUS_TO_CODE = {
     400: ErrorCode.BAD_REQUEST,
     401: ErrorCode.NOT_AUTHENTICATED,
     403: ErrorCode.FORBIDDEN,
@@ -102,45 +95,9 @@ _STATUS_TO_CODE = {
 }
 
 
-def _jsonable_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def jsonable_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     cleaned = []
     for error in errors:
         item = {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": error.get("type", "")}
         cleaned.append(item)
     return cleaned
-
-
-def install_error_handlers(app: "FastAPI") -> None:
-    """Make every error response of ``app`` use the one JSON shape."""
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-
-    def respond(code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None):
-        return JSONResponse(error_payload(code, message, details), status_code=code.status, headers=headers)
-
-    @app.exception_handler(KbError)
-    async def _kb_error(request, exc: KbError):  # noqa: ANN001
-        return respond(exc.code, exc.message, exc.details, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request, exc: RequestValidationError):  # noqa: ANN001
-        errors = _jsonable_validation_errors(list(exc.errors()))
-        if any(error["type"] == "json_invalid" for error in errors):
-            return respond(ErrorCode.VALIDATION_ERROR, "The request body is not valid JSON", errors)
-        return respond(ErrorCode.VALIDATION_ERROR, "The request is not valid", errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request, exc: StarletteHTTPException):  # noqa: ANN001
-        code = _STATUS_TO_CODE.get(exc.status_code, ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR)
-        message = exc.detail if isinstance(exc.detail, str) else code.code.replace("_", " ")
-        if exc.status_code == 404 and message == "Not Found":
-            message = "No such resource"
-        return JSONResponse(
-            error_payload(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request, exc: Exception):  # noqa: ANN001
-        log.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return respond(ErrorCode.INTERNAL_ERROR, "An internal error occurred; it has been logged")

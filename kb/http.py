@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every domain's ``api`` module: sessions, authentication, route access.
+"""HTTP plumbing shared by every domain's ``api`` module: sessions, authentication, route access,
+and the handlers that give every error the one JSON shape (no stack traces).
 
 Every route declares its access level with ``require(Access.…)`` (exactly one per route, checked by
 tests/test_permissions.py against docs/permissions.md). Token resolution is injected by
@@ -10,12 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Security
+import logging
+
+from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kb.actors import ANONYMOUS, Access, Actor
-from kb.errors import COMMON_ERROR_RESPONSES, ErrorCode, KbError
+from kb.errors import (
+    COMMON_ERROR_RESPONSES, STATUS_TO_CODE, ErrorCode, KbError, error_payload, jsonable_validation_errors,
+)
+
+log = logging.getLogger("kb.http")
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -94,17 +104,20 @@ def declared_access(route: Any) -> list[Access]:
     return found
 
 
-def annotate_access(app: Any) -> None:
+def api_routes(routers: list[Any]) -> list[Any]:
+    """The APIRoutes of ``routers`` (their paths include the router's prefix)."""
+    from fastapi.routing import APIRoute
+
+    return [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+
+
+def annotate_access(routers: list[Any]) -> None:
     """Check that every API route declares one access level and publish it in the OpenAPI spec.
 
     Raises:
         RuntimeError: a route declares no access level or several (a bug in that route).
     """
-    from fastapi.routing import APIRoute
-
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in api_routes(routers):
         levels = set(declared_access(route))
         if len(levels) != 1:
             raise RuntimeError(f"Bug: route {sorted(route.methods)} {route.path} declares access {sorted(levels)}; exactly one is required")
@@ -132,3 +145,35 @@ class Page:
 
 
 PageDep = Annotated[Page, Depends()]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error response of ``app`` use the one JSON shape."""
+    def respond(code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None):
+        return JSONResponse(error_payload(code, message, details), status_code=code.status, headers=headers)
+
+    @app.exception_handler(KbError)
+    async def _kb_error(request, exc: KbError):  # noqa: ANN001
+        return respond(exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, exc: RequestValidationError):  # noqa: ANN001
+        errors = jsonable_validation_errors(list(exc.errors()))
+        if any(error["type"] == "json_invalid" for error in errors):
+            return respond(ErrorCode.VALIDATION_ERROR, "The request body is not valid JSON", errors)
+        return respond(ErrorCode.VALIDATION_ERROR, "The request is not valid", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, exc: StarletteHTTPException):  # noqa: ANN001
+        code = STATUS_TO_CODE.get(exc.status_code, ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR)
+        message = exc.detail if isinstance(exc.detail, str) else code.code.replace("_", " ")
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such resource"
+        return JSONResponse(
+            error_payload(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request, exc: Exception):  # noqa: ANN001
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return respond(ErrorCode.INTERNAL_ERROR, "An internal error occurred; it has been logged")

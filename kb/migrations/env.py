@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import kb.accounts.models  # noqa: F401  (registers tables on SQLModel.metadata)
-import kb.provenance.models  # noqa: F401
+import kb.migrations.env_models  # noqa: F401  (registers every table on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,1 @@
+"""kb.documents: see DESIGN.md; built in a later issue."""

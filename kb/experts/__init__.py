@@ -1,0 +1,1 @@
+"""kb.experts: see DESIGN.md; built in a later issue."""

@@ -1,0 +1,4 @@
+"""Imports every table module so that SQLModel.metadata describes the whole schema."""
+
+import kb.accounts.models  # noqa: F401
+import kb.provenance.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""kb.search: see DESIGN.md; built in a later issue."""

@@ -1,0 +1,1 @@
+"""kb.social: see DESIGN.md; built in a later issue."""

@@ -1,0 +1,1 @@
+"""kb.web: see DESIGN.md; built in a later issue."""
