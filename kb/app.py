@@ -19,6 +19,7 @@ from kb.accounts import service as accounts_service
 from kb.accounts.api import router as accounts_router
 from kb.actors import Access, Actor
 from kb.config import Settings, load_settings
+from kb.documents.api import router as documents_router
 from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, require
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = db
     app.state.resolve_token = _token_resolver
     install_error_handlers(app)
-    routers = [_health_router(), accounts_router, audit_router]
+    routers = [_health_router(), accounts_router, documents_router, audit_router]
     annotate_access(routers)
     for router in routers:
         app.include_router(router)

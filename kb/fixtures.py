@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.actors import GlobalRole, SpaceRole
+from kb.documents.ingest_docx import split_front_matter
 
 SAMPLE_DIR = Path(__file__).parent / "sample" / "documents"
 
@@ -41,22 +42,8 @@ class SampleDocument:
         return self.path.suffix == ".docx"
 
 
-def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Split ``key: value`` front matter between ``---`` lines from the Markdown body."""
-    if not text.startswith("---\n"):
-        return {}, text
-    end = text.index("\n---\n", 4)
-    meta = _parse_meta(text[4:end])
-    return meta, text[end + 5:].lstrip("\n")
-
-
 def _parse_meta(block: str) -> dict[str, str]:
-    meta: dict[str, str] = {}
-    for line in block.splitlines():
-        if line.strip():
-            key, _, value = line.partition(":")
-            meta[key.strip()] = value.strip()
-    return meta
+    return split_front_matter(f"---\n{block}\n---\n")[0]
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -78,7 +65,7 @@ def sample_documents() -> list[SampleDocument]:
     records = []
     for path in sorted(SAMPLE_DIR.iterdir()):
         if path.suffix == ".md":
-            meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
+            meta, body = split_front_matter(path.read_text(encoding="utf-8"))
             records.append(_record(path, meta, body))
         elif path.suffix == ".docx":
             meta = _parse_meta(path.with_name(path.name + ".meta").read_text(encoding="utf-8"))
@@ -175,4 +162,52 @@ def load_demo(database) -> DemoReport:  # noqa: ANN001  (kb.db.Database; importe
                 for slug, role in demo_user.spaces.items():
                     accounts.set_membership(session, actor=None, slug=slug, username=demo_user.username, role=role)
                 report.credentials.append((role_label(demo_user), demo_user.username, demo_user.password))
+        _load_documents(database, session, report)
     return report
+
+
+PENDING_EDIT = ("unemployment-benefit", "## Your obligations",
+                "## Your obligations\n\nFrom 1 January 2027 you report your applications every two weeks.")
+
+
+def _load_documents(database, session, report: DemoReport) -> None:  # noqa: ANN001
+    """Import every sample document as its author, submit it, and approve it by another owner."""
+    from kb.accounts import service as accounts
+    from kb.db import transaction
+    from kb.documents import service as documents
+    from kb.documents.schemas import DraftSave
+
+    def actor(username: str):  # noqa: ANN202
+        return accounts.actor_for(session, accounts.get_user(session, username))
+
+    for sample in sample_documents():
+        author = actor(sample.author)
+        data = sample.path.read_bytes()
+        fields = DraftSave(
+            title=sample.title, audience=sample.audience, language=sample.language, tags=list(sample.tags),
+            intended_use=sample.intended_use, licence=sample.licence, valid_from=sample.valid_from,
+            valid_until=sample.valid_until, review_by=sample.review_by,
+        )
+        with transaction(session):
+            outcome = documents.import_file(
+                session, actor=author, space_slug=sample.space, filename=sample.path.name, data=data,
+                files_dir=database.settings.files_dir, fields=fields, slug=sample.slug,
+                translation_of=sample.translation_of)
+        if outcome.outcome == "unchanged":
+            continue
+        report.documents_loaded += 1
+        with transaction(session):
+            documents.submit(session, actor=author, slug=sample.slug, number=outcome.version.number)
+        approver = actor("otto" if sample.author == "olga" else "olga")
+        with transaction(session):
+            documents.approve(session, actor=approver, slug=sample.slug, number=outcome.version.number,
+                              comment="Checked against the current rules.")
+        report.documents_approved += 1
+        if sample.slug == PENDING_EDIT[0]:
+            # One edit waits in the owners' review queue, so the demo shows the workflow in motion.
+            current = documents.current_version(session, outcome.document)
+            body = current.body_md.replace(PENDING_EDIT[1], PENDING_EDIT[2])  # type: ignore[union-attr]
+            with transaction(session):
+                draft, _ = documents.save_draft(session, actor=author, slug=sample.slug, data=DraftSave(body_md=body))
+            with transaction(session):
+                documents.submit(session, actor=author, slug=sample.slug, number=draft.number)

@@ -2,3 +2,4 @@
 
 import kb.accounts.models  # noqa: F401
 import kb.provenance.models  # noqa: F401
+import kb.documents.models  # noqa: F401

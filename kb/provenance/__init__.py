@@ -15,13 +15,21 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
+from kb.db import utcnow
 from kb.provenance import chain
 from kb.provenance.chain import VerifyResult, canonical_json
 from kb.provenance.models import AuditEvent
+from kb.provenance.prov_export import (
+    FORMATS as PROV_FORMATS, DocumentRecord, PersonRecord, VersionRecord, build_prov, check_prov,
+)
+from kb.provenance.prov_export import deserialize as deserialize_prov
+from kb.provenance.prov_export import serialize as serialize_prov
 
 __all__ = [
     "AuditEvent", "VerifyResult", "record", "verify_chain", "write_checkpoint", "read_checkpoint",
     "list_events", "events_since", "head", "canonical_json", "export_jsonl",
+    "PROV_FORMATS", "DocumentRecord", "PersonRecord", "VersionRecord", "build_prov", "check_prov",
+    "serialize_prov", "deserialize_prov",
 ]
 
 
@@ -69,7 +77,7 @@ def head(session: Session) -> tuple[int, str]:
 def write_checkpoint(session: Session, path: Path) -> dict[str, Any]:
     """Write the current (sequence, head hash) to ``path``, a file kept outside the database."""
     seq, digest = chain.head(session)
-    data = {"seq": seq, "hash": digest, "written_at": chain.utcnow().isoformat()}
+    data = {"seq": seq, "hash": digest, "written_at": utcnow().isoformat()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

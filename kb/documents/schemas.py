@@ -1,0 +1,191 @@
+"""Wire shapes of the curated-documents domain. Every curated object carries its provenance card."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from kb.documents.models import Audience, SourceKind, VersionState
+
+DocSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True, to_lower=True)]
+IntendedUse = Annotated[str, StringConstraints(max_length=2000, strip_whitespace=True)]
+MAX_BODY_CHARS = 2_000_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProvenanceFields(Strict):
+    """Provenance a writer states; changing any of them after submission makes a new version."""
+
+    audience: Audience | None = None
+    language: Language | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    intended_use: IntendedUse | None = None
+    licence: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    review_by: dt.date | None = None
+    source_uri: Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://|urn:|kb:)")] | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> "ProvenanceFields":
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class DocumentCreate(ProvenanceFields):
+    slug: DocSlug
+    title: Title
+    body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)]
+    audience: Audience = Audience.internal
+    language: Language = "en"
+    translation_of: DocSlug | None = Field(None, description="Slug of the document this one translates")
+
+
+class DraftSave(ProvenanceFields):
+    """Edit a document: updates its open draft, or starts a new draft version from the newest one."""
+
+    title: Title | None = None
+    body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)] | None = None
+
+
+class SubmitRequest(Strict):
+    intended_use: IntendedUse | None = Field(None, description="Required unless the draft already states it")
+
+
+class ApproveRequest(Strict):
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class ReasonRequest(Strict):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+class PersonRef(BaseModel):
+    username: str
+    display_name: str
+
+
+class ProvenanceCard(BaseModel):
+    """Who stands behind a version, where it came from, what it may be used for and until when."""
+
+    version: int
+    state: VersionState
+    title: str
+    space: str
+    owner: PersonRef
+    author: PersonRef
+    contributors: list[PersonRef]
+    approved_by: PersonRef | None
+    approved_at: dt.datetime | None
+    intended_use: str
+    audience: Audience
+    licence: str
+    language: str
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    review_by: dt.date | None
+    review_overdue: bool
+    expired: bool
+    source_kind: SourceKind
+    source_uri: str | None
+    source_sha256: str | None
+    source_filename: str | None
+    declared_by_file: dict[str, str | None] | None = Field(
+        None, description="Core properties the imported file declares about itself (not verified)")
+    derived_from: list[int]
+    translation_of: str | None
+    body_sha256: str
+
+
+class VersionSummary(BaseModel):
+    number: int
+    state: VersionState
+    title: str
+    author: str
+    created_at: dt.datetime
+    submitted_at: dt.datetime | None
+    approved_by: str | None
+    approved_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    rejection_reason: str | None
+
+
+class VersionPublic(BaseModel):
+    document: str
+    number: int
+    state: VersionState
+    title: str
+    body_md: str
+    tags: list[str]
+    provenance: ProvenanceCard
+
+
+class DocumentPublic(BaseModel):
+    slug: str
+    space: str
+    owner: PersonRef
+    current: VersionPublic | None = Field(description="The approved version, if any")
+    working: VersionSummary | None = Field(description="The open draft or version in review, if you may see it")
+    translations: list[str]
+    review_overdue: bool
+
+
+class DocumentListItem(BaseModel):
+    slug: str
+    space: str
+    title: str
+    state: VersionState
+    version: int
+    audience: Audience
+    language: str
+    review_overdue: bool
+
+
+class DocumentsPublic(BaseModel):
+    data: list[DocumentListItem]
+    count: int
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionSummary]
+    count: int
+
+
+class DiffPublic(BaseModel):
+    document: str
+    from_version: int
+    to_version: int
+    diff: str = Field(description="Unified diff of the provenance fields and the body")
+
+
+class ImportResult(BaseModel):
+    outcome: str = Field(description="created, new_version, updated_draft or unchanged")
+    document: DocumentPublic
+    version: int
+    source_sha256: str
+
+
+class ReviewItem(BaseModel):
+    reason: str = Field(description="in_review, review_overdue, review_due_soon or expiring")
+    document: str
+    space: str
+    version: int
+    title: str
+    author: str
+    submitted_at: dt.datetime | None
+    review_by: dt.date | None
+    valid_until: dt.date | None
+
+
+class ReviewQueue(BaseModel):
+    data: list[ReviewItem]
+    count: int
