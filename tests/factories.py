@@ -59,3 +59,24 @@ def make_cast(database: Database, space: str = "benefits") -> dict[str, Person]:
         "admin": make_person(database, "adam", GlobalRole.admin),
         "outsider_owner": make_person(database, "oscar", spaces={"elsewhere": SpaceRole.owner}),
     }
+
+
+def doc_body(title: str = "Child benefit", extra: str = "") -> dict:
+    return {
+        "slug": title.lower().replace(" ", "-"), "title": title,
+        "body_md": f"# {title}\n\nChild benefit is paid every quarter for each child under 18.\n\n## Who\n\nParents.{extra}\n",
+        "audience": "public", "language": "en", "tags": ["family"], "licence": "CC-BY-4.0",
+        "intended_use": "Explains child benefit to citizens.", "valid_from": "2026-01-01", "review_by": "2030-01-01",
+    }
+
+
+def approved_document(client, cast: dict[str, Person], title: str = "Child benefit") -> str:  # noqa: ANN001
+    """Create, submit and approve a document through the API (contributor writes, owner approves)."""
+    body = doc_body(title)
+    response = client.post("/api/v1/spaces/benefits/documents", json=body, headers=cast["contributor"].headers)
+    assert response.status_code == 201, response.text
+    slug = body["slug"]
+    assert client.post(f"/api/v1/documents/{slug}/versions/1/submit", json={}, headers=cast["contributor"].headers).status_code == 200
+    approved = client.post(f"/api/v1/documents/{slug}/versions/1/approve", json={}, headers=cast["owner"].headers)
+    assert approved.status_code == 200, approved.text
+    return slug

@@ -400,7 +400,7 @@ def reject(session: Session, *, actor: Actor | None, slug: str, number: int, rea
     draft = Version(**{
         **version.model_dump(exclude={"id", "number", "state", "created_at", "updated_at", "submitted_at", "submitted_by_id",
                                       "rejected_by_id", "rejected_at", "rejection_reason", "approver_id", "approved_at",
-                                      "approval_comment", "ended_at", "ended_by_id", "end_reason", "derived_from"}),
+                                      "approval_comment", "ended_at", "ended_by_id", "end_reason", "derived_from"}, warnings=False),
         "number": version.number + 1, "state": VersionState.draft, "derived_from": json.dumps([version.id]),
     })
     session.add(draft)
