@@ -55,3 +55,11 @@ def test_readme_has_exactly_two_setup_commands() -> None:
 def test_torch_is_pinned_to_the_cpu_build() -> None:
     constraints = (Path(ROOT) / "constraints.txt").read_text(encoding="utf-8")
     assert re.search(r"^torch==2\.13\.0$", constraints, re.M)
+
+
+def test_every_audit_action_is_documented() -> None:
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "kb").rglob("*.py"))
+    recorded = set(re.findall(r'provenance\.record\(\s*session,[^"]*?"([a-z_.]+)"', source))
+    table = (ROOT / "docs/audit.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_.]+)` \|", table, re.M))
+    assert recorded and recorded == documented, f"undocumented: {recorded - documented}; stale: {documented - recorded}"

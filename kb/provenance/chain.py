@@ -18,9 +18,26 @@ from kb.db import is_postgresql, utcnow
 from kb.provenance.models import GENESIS_HASH, AuditEvent, AuditHead
 
 
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # JSON string literal, non-ASCII kept
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 text (RFC 8785-like for our values)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def canonical_envelope(
+    *, seq: int, at: str, actor_id: int | None, actor_name: str, action: str,
+    object_type: str, object_id: str, payload: str, prev_hash: str,
+) -> str:
+    """``canonical_json`` of the event's fields, built directly (verification runs it per event).
+
+    Equal to ``canonical_json({...})`` of the same fields; tests/test_audit_chain.py checks that.
+    """
+    q = _quote
+    return (f'{{"action":{q(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
+            f'"actor_name":{q(actor_name)},"at":{q(at)},"object_id":{q(object_id)},"object_type":{q(object_type)},'
+            f'"payload":{q(payload)},"prev_hash":{q(prev_hash)},"seq":{int(seq)}}}')
 
 
 def event_hash(
@@ -28,11 +45,9 @@ def event_hash(
     object_type: str, object_id: str, payload: str, prev_hash: str,
 ) -> str:
     """SHA-256 over the canonical bytes of every field of an event except its own hash."""
-    envelope = {
-        "seq": seq, "at": at, "actor_id": actor_id, "actor_name": actor_name, "action": action,
-        "object_type": object_type, "object_id": object_id, "payload": payload, "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_json(envelope).encode("utf-8")).hexdigest()
+    envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+                                  object_type=object_type, object_id=object_id, payload=payload, prev_hash=prev_hash)
+    return hashlib.sha256(envelope.encode("utf-8")).hexdigest()
 
 
 def _hash_of(event: AuditEvent) -> str:
@@ -92,6 +107,7 @@ class VerifyResult:
 
 
 def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+    """Every event as an ORM object, in sequence order (for export)."""
     last = 0
     while True:
         rows = session.execute(
@@ -104,6 +120,21 @@ def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
+_COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.action,
+            AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
+
+
+def _rows(session: Session, batch: int = 20000) -> Iterator[tuple]:
+    """Every event as a plain tuple of _COLUMNS (fast path for verification)."""
+    last = 0
+    while True:
+        rows = session.execute(select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
 def verify(session: Session, checkpoint: dict[str, Any] | None = None) -> VerifyResult:
     """Walk the chain from the first event; name the first sequence number that does not hold.
 
@@ -113,28 +144,32 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None) -> Verify
     expected_seq = 1
     prev = GENESIS_HASH
     count = 0
+    checkpoint_seq = int(checkpoint["seq"]) if checkpoint is not None else None
     checkpoint_seen = False
-    for event in _events(session):
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest in _rows(session):
         count += 1
-        if event.seq != expected_seq:
-            bad = min(event.seq, expected_seq)
-            return VerifyResult(False, count, expected_seq - 1, prev, bad, f"sequence gap: expected {expected_seq}, found {event.seq}")
-        if event.prev_hash != prev:
-            return VerifyResult(False, count, event.seq - 1, prev, event.seq, "previous-hash link broken")
-        if _hash_of(event) != event.hash:
-            return VerifyResult(False, count, event.seq - 1, prev, event.seq, "content does not match its hash")
-        if checkpoint is not None and event.seq == int(checkpoint["seq"]):
+        if seq != expected_seq:
+            return VerifyResult(False, count, expected_seq - 1, prev, min(seq, expected_seq),
+                                f"sequence gap: expected {expected_seq}, found {seq}")
+        if prev_hash != prev:
+            return VerifyResult(False, count, seq - 1, prev, seq, "previous-hash link broken")
+        if event_hash(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action, object_type=object_type,
+                      object_id=object_id, payload=payload, prev_hash=prev_hash) != digest:
+            return VerifyResult(False, count, seq - 1, prev, seq, "content does not match its hash")
+        if seq == checkpoint_seq:
             checkpoint_seen = True
-            if event.hash != checkpoint["hash"]:
-                return VerifyResult(False, count, event.seq, event.hash, event.seq, "hash differs from the checkpoint (chain recomputed)")
-        prev = event.hash
+            if digest != checkpoint["hash"]:  # type: ignore[index]
+                return VerifyResult(False, count, seq, digest, seq, "hash differs from the checkpoint (chain recomputed)")
+        prev = digest
         expected_seq += 1
     head_seq = expected_seq - 1
-    if checkpoint is not None and not checkpoint_seen and int(checkpoint["seq"]) > 0:
-        return VerifyResult(False, count, head_seq, prev, head_seq + 1, f"chain ends at {head_seq}, before checkpoint {checkpoint['seq']} (truncated)")
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != head_seq or head.hash != prev):
-        return VerifyResult(False, count, head_seq, prev, min(head.seq, head_seq) + 1, "chain head row disagrees with the last event (truncated)")
+    if checkpoint_seq is not None and not checkpoint_seen and checkpoint_seq > 0:
+        return VerifyResult(False, count, head_seq, prev, head_seq + 1,
+                            f"chain ends at {head_seq}, before checkpoint {checkpoint_seq} (truncated)")
+    head_row = session.get(AuditHead, 1)
+    if head_row is not None and (head_row.seq != head_seq or head_row.hash != prev):
+        return VerifyResult(False, count, head_seq, prev, min(head_row.seq, head_seq) + 1,
+                            "chain head row disagrees with the last event (truncated)")
     return VerifyResult(True, count, head_seq, prev)
 
 
