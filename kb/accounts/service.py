@@ -253,6 +253,7 @@ def create_web_session(session: Session, *, user: User, max_age_seconds: int) ->
 def resolve_web_session(session: Session, raw: str) -> tuple[Actor, WebSession] | None:
     row = session.execute(
         select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.token_hash == _digest(raw))
+        .execution_options(populate_existing=True)
     ).first()
     if row is None:
         return None
