@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing import Annotated
 
@@ -137,6 +138,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in routers:
         app.include_router(router)
     app.state.routers = routers
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        # Until the web UI lands (issue 7) the front door is the interactive API documentation.
+        return RedirectResponse("/docs")
+
     app.add_middleware(PublicCORS, origins=settings.public_cors_origins)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

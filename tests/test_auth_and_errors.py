@@ -164,3 +164,8 @@ def test_health_is_anonymous(client) -> None:  # noqa: ANN001
 def test_public_colleague_view_hides_email(client, cast) -> None:  # noqa: ANN001
     space = client.get("/api/v1/spaces/benefits", headers=cast["reader"].headers).json()
     assert "@" not in str(space)
+
+
+def test_front_door_leads_to_the_api_docs(client) -> None:  # noqa: ANN001
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/docs"
