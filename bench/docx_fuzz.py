@@ -17,10 +17,13 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from kb.documents.ingest_docx import MAX_INFLATED_BYTES, parse_upload
-from kb.errors import KbError
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb.documents.ingest_docx import MAX_INFLATED_BYTES, parse_upload  # noqa: E402
+from kb.errors import KbError  # noqa: E402
+from tests.hostile_files import mutate, zipped  # noqa: E402
+
 mutations = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 seed_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT.parent / "shared" / "data" / "docx"
 seeds = [p.read_bytes() for p in sorted(seed_dir.glob("*.docx"))] + \
@@ -29,31 +32,6 @@ seeds = [p.read_bytes() for p in sorted(seed_dir.glob("*.docx"))] + \
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    buffer = bytearray(data)
-    kind = rng.choice(["flip", "truncate", "splice", "zero"])
-    if kind == "flip":
-        for _ in range(rng.randint(1, 20)):
-            buffer[rng.randrange(len(buffer))] = rng.randrange(256)
-    elif kind == "truncate":
-        del buffer[rng.randrange(1, len(buffer)):]
-    elif kind == "splice":
-        start = rng.randrange(len(buffer))
-        buffer[start:start] = rng.randbytes(rng.randint(1, 200))
-    else:
-        start = rng.randrange(len(buffer))
-        buffer[start:start + rng.randint(1, 500)] = b"\0" * rng.randint(1, 500)
-    return bytes(buffer)
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def with_document_xml(document_xml: bytes) -> bytes:

@@ -15,6 +15,7 @@ from kb.documents.ingest_docx import MAX_INFLATED_BYTES, parse_upload
 from kb.errors import KbError
 from tests.audit import head_seq
 from tests.factories import make_cast
+from tests.hostile_files import mutate, zipped
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "kb" / "sample" / "documents"
@@ -115,16 +116,8 @@ def test_bad_uploads_are_clear_4xx(client, cast, name: str, data: bytes, status:
     assert response.status_code == status and phrase in response.json()["error"]["message"]
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
 def test_zip_bomb_refused_before_inflating() -> None:
-    bomb = _zip({"[Content_Types].xml": b"<x/>", "word/document.xml": b"\0" * (MAX_INFLATED_BYTES + 1024)})
+    bomb = zipped({"[Content_Types].xml": b"<x/>", "word/document.xml": b"\0" * (MAX_INFLATED_BYTES + 1024)})
     assert len(bomb) < 200_000
     start = time.perf_counter()
     with pytest.raises(KbError) as caught:
@@ -134,43 +127,26 @@ def test_zip_bomb_refused_before_inflating() -> None:
 
 
 def test_high_ratio_member_refused() -> None:
-    bomb = _zip({"[Content_Types].xml": b"<x/>", "word/document.xml": b"a" * (20 * 1024 * 1024)})
+    bomb = zipped({"[Content_Types].xml": b"<x/>", "word/document.xml": b"a" * (20 * 1024 * 1024)})
     with pytest.raises(KbError, match="zip bomb"):
         parse_upload("ratio.docx", bomb)
 
 
 def test_too_many_members_refused() -> None:
-    many = _zip({f"word/part{i}.xml": b"<x/>" for i in range(1100)})
+    many = zipped({f"word/part{i}.xml": b"<x/>" for i in range(1100)})
     with pytest.raises(KbError, match="parts"):
         parse_upload("many.docx", many)
 
 
 def test_missing_parts_and_bad_xml() -> None:
     with pytest.raises(KbError, match="no word/document.xml"):
-        parse_upload("x.docx", _zip({"readme.txt": b"hi"}))
+        parse_upload("x.docx", zipped({"readme.txt": b"hi"}))
     original = (SAMPLE / "fire-evacuation-procedure.docx").read_bytes()
     with zipfile.ZipFile(io.BytesIO(original)) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist()}
     members["word/document.xml"] = b"<w:document><unclosed>"
     with pytest.raises(KbError, match="cannot be read"):
-        parse_upload("x.docx", _zip(members))
-
-
-def _mutate(data: bytes, rng: random.Random) -> bytes:
-    buffer = bytearray(data)
-    kind = rng.choice(["flip", "truncate", "splice", "zero"])
-    if kind == "flip":
-        for _ in range(rng.randint(1, 20)):
-            buffer[rng.randrange(len(buffer))] = rng.randrange(256)
-    elif kind == "truncate":
-        del buffer[rng.randrange(1, len(buffer)):]
-    elif kind == "splice":
-        start = rng.randrange(len(buffer))
-        buffer[start:start] = rng.randbytes(rng.randint(1, 200))
-    else:
-        start = rng.randrange(len(buffer))
-        buffer[start:start + rng.randint(1, 500)] = b"\0" * rng.randint(1, 500)
-    return bytes(buffer)
+        parse_upload("x.docx", zipped(members))
 
 
 def test_mutation_fuzz_gives_no_server_errors(client, cast, backend: str) -> None:  # noqa: ANN001
@@ -180,7 +156,7 @@ def test_mutation_fuzz_gives_no_server_errors(client, cast, backend: str) -> Non
     rng = random.Random(20261123)
     statuses: Counter[int] = Counter()
     for case in range(FUZZ_CASES):
-        data = _mutate(seeds[case % 2], rng)
+        data = mutate(seeds[case % 2], rng)
         response = upload(client, cast, f"fuzz-{case}.docx", data)
         statuses[response.status_code] += 1
         assert response.status_code < 500, (case, response.text)
