@@ -6,6 +6,7 @@ receives what it needs from here.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -21,6 +22,11 @@ from kb.accounts.api import router as accounts_router
 from kb.actors import Access, Actor
 from kb.config import Settings, load_settings
 from kb.documents.api import router as documents_router
+from kb.events import DocumentChanged, DocumentWithdrawn, VersionPublished
+from kb.ratelimit import RateLimiter
+from kb.search.api import public_router as public_search_router
+from kb.search.api import router as search_router
+from kb.search.indexer import SearchIndexes
 from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, require
@@ -112,16 +118,41 @@ def _token_resolver(session: Any, raw: str) -> Actor | None:
     return actor
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def wire_search(db: Database, indexes: SearchIndexes) -> None:
+    """Keep this process's indexes current: after each commit that publishes or withdraws, catch up."""
+
+    def on_change(_event: object) -> None:
+        with db.session() as session:
+            indexes.catch_up(session)
+
+    for event_type in (VersionPublished, DocumentWithdrawn, DocumentChanged):
+        db.bus.subscribe(event_type, on_change)
+
+
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, search: SearchIndexes | None = None,
+) -> FastAPI:
     """Build the kb web application.
 
     Args:
         settings: the configuration; read from ``KB_*`` environment variables when omitted.
         database: an existing ``Database`` to share (tests, CLI); one is built from settings otherwise.
+        search: existing search indexes to share; built from settings otherwise (the model loads lazily).
     """
     settings = settings or load_settings()
     db = database or Database(settings)
+    indexes = search or SearchIndexes(settings)
+    wire_search(db, indexes)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        # Catch up with what other processes (or a crash) left unindexed: the audit log is the source.
+        with db.session() as session:
+            indexes.catch_up(session)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="kb",
         version=__version__,
         summary="Enterprise knowledge base with accountable provenance",
@@ -132,8 +163,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.db = db
     app.state.resolve_token = _token_resolver
+    app.state.search = indexes
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
     install_error_handlers(app)
-    routers = [_health_router(), accounts_router, documents_router, audit_router]
+    routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router, audit_router]
     annotate_access(routers)
     for router in routers:
         app.include_router(router)

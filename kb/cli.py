@@ -29,11 +29,13 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 space_app = typer.Typer(help="Manage spaces and their members.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect and verify the audit log.", no_args_is_help=True)
+index_app = typer.Typer(help="Inspect the search indexes.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(space_app, name="space")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(index_app, name="index")
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
@@ -312,6 +314,86 @@ def export_prov(
     if problems:
         raise _fail("; ".join(problems), 3)
     typer.echo(provenance.serialize_prov(document, fmt))
+
+
+# ---------------------------------------------------------------------------------------- search
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words")],
+    mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic")] = "hybrid",
+    as_user: Annotated[str, typer.Option("--as", help="Search as this user (sees internal content)", envvar="KB_AS")] = "",
+    public: Annotated[bool, typer.Option("--public", help="Search as a citizen: approved public content only")] = False,
+    lang: Annotated[Optional[str], typer.Option(help="Language filter (employees) or preference (--public)")] = None,
+    limit: Annotated[int, typer.Option(help="How many documents", min=1, max=50)] = 5,
+) -> None:
+    """Search curated knowledge in the terminal, with each hit's provenance."""
+    from kb.search import service
+    from kb.search.indexer import SearchIndexes
+    from kb.search.schemas import Mode
+
+    if not public and not as_user:
+        raise _fail("say who is searching (--as USERNAME) or search as a citizen (--public)")
+    try:
+        search_mode = Mode(mode)
+    except ValueError:
+        raise _fail(f"unknown mode {mode!r}; use hybrid, keyword or semantic") from None
+    database = _database()
+    indexes = SearchIndexes(database.settings)
+    with database.session() as session, _KbErrors():
+        indexes.catch_up(session)
+        if public:
+            results = service.public_search(session, indexes, query=query, language=lang, page_size=limit)
+            for hit in results.data:
+                card = hit.provenance
+                typer.secho(f"{hit.title}  [{hit.language}]  /public/v1/documents/{hit.document}", bold=True)
+                typer.echo(f"  {card.organisation}, approved {card.approved_on}; {card.intended_use}")
+                typer.echo(f"  {hit.passage.text[:200]}")
+            if not results.data:
+                typer.echo("No results.")
+            return
+        results = service.search(session, indexes, actor=_actor(session, as_user), query=query, mode=search_mode,
+                                 language=lang, page_size=limit)
+    for hit in results.data:
+        card = hit.provenance
+        flags = " REVIEW OVERDUE" if card.review_overdue else ""
+        typer.secho(f"{hit.title}  [{hit.space}/{hit.document} v{card.version}, {card.audience}]{flags}", bold=True)
+        approved = f"approved by {card.approved_by.display_name} on {card.approved_at:%Y-%m-%d}" if card.approved_by and card.approved_at else "not approved"
+        typer.echo(f"  {approved}; intended use: {card.intended_use}")
+        typer.echo(f"  {' > '.join(hit.passage.heading_path)}: {hit.passage.text[:200]}")
+    if not results.data:
+        typer.echo("No results.")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search indexes from the database, with a progress bar."""
+    from rich.progress import Progress
+
+    from kb.search.indexer import SearchIndexes
+
+    database = _database()
+    indexes = SearchIndexes(database.settings)
+    with database.session() as session, Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("Indexing chunks", total=None)
+        count = indexes.rebuild(session, lambda done, total: progress.update(task, completed=done, total=total))
+    typer.echo(f"Indexed {count} chunks ({indexes.keyword.name} + faiss); watermark at audit seq {indexes.last_seq}")
+
+
+@index_app.command("check")
+def index_check() -> None:
+    """Compare the search indexes with the database and report drift (repair: kb reindex)."""
+    from kb.search.indexer import SearchIndexes
+
+    database = _database()
+    indexes = SearchIndexes(database.settings)
+    with database.session() as session:
+        drift = indexes.check(session)
+    if drift.clean:
+        typer.echo(f"OK: indexes match the database ({len(indexes.keyword.chunk_ids())} chunks, watermark {indexes.last_seq})")
+        return
+    raise _fail(f"drift: keyword missing {len(drift.missing_keyword)}, extra {len(drift.extra_keyword)}; "
+                f"vector missing {len(drift.missing_vector)}, extra {len(drift.extra_vector)}. Run `kb reindex`.", 3)
 
 
 # ------------------------------------------------------------------------------------------ demo

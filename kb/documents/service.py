@@ -747,3 +747,65 @@ def prov_record(session: Session, *, actor: Actor | None, slug: str) -> provenan
             derived_from_numbers=tuple(ids_to_number[i] for i in json.loads(v.derived_from) if i in ids_to_number),
         ))
     return provenance.DocumentRecord(slug=document.slug, space=space.slug, space_name=space.name, versions=tuple(records))
+
+
+# ------------------------------------------------------------------- read API for search
+
+@dataclass(frozen=True)
+class Published:
+    """A document's approved version with its space and chunks: what search indexes and re-checks."""
+
+    document: Document
+    version: Version
+    space: Space
+    chunks: list[Chunk]
+
+
+def published(session: Session, document_ids: Iterable[int] | None = None) -> list[Published]:
+    """The approved (current) versions of the given documents (all when None), with their chunks."""
+    statement = (select(Document, Version, Space)
+                 .join(Version, Version.id == Document.current_version_id)
+                 .join(Space, Space.id == Document.space_id)
+                 .where(Version.state == VersionState.approved))
+    if document_ids is not None:
+        wanted = list(document_ids)
+        if not wanted:
+            return []
+        statement = statement.where(Document.id.in_(wanted))  # type: ignore[union-attr]
+    rows = session.execute(statement.order_by(Document.id)).all()
+    chunks: dict[int, list[Chunk]] = {}
+    version_ids = [version.id for _, version, _ in rows]
+    for start in range(0, len(version_ids), 500):
+        for chunk in session.execute(select(Chunk).where(Chunk.version_id.in_(version_ids[start:start + 500]))  # type: ignore[union-attr]
+                                     .order_by(Chunk.version_id, Chunk.ordinal)).scalars():
+            chunks.setdefault(chunk.version_id, []).append(chunk)
+    return [Published(document, version, space, chunks.get(version.id, [])) for document, version, space in rows]
+
+
+def published_chunks(session: Session, chunk_ids: Iterable[int]) -> dict[int, tuple[Chunk, Published]]:
+    """The authority for search hits: each chunk id that belongs to a document's *current approved* version."""
+    wanted = list(chunk_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Chunk, Document, Version, Space)
+        .join(Version, Version.id == Chunk.version_id)
+        .join(Document, Document.current_version_id == Version.id)
+        .join(Space, Space.id == Document.space_id)
+        .where(Chunk.id.in_(wanted), Version.state == VersionState.approved)  # type: ignore[union-attr]
+    ).all()
+    return {chunk.id: (chunk, Published(document, version, space, [])) for chunk, document, version, space in rows}
+
+
+def translation_group(session: Session, document: Document) -> list[Published]:
+    """The approved versions of a document, the document it translates and that one's other translations."""
+    root_id = document.translation_of_id or document.id
+    ids = [root_id, *session.execute(select(Document.id).where(Document.translation_of_id == root_id)).scalars()]
+    return published(session, ids)
+
+
+def document_ids_for_slugs(session: Session, slugs: Iterable[str]) -> dict[str, int]:
+    wanted = list(set(slugs))
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Document.slug, Document.id).where(Document.slug.in_(wanted))).all())  # type: ignore[union-attr]

@@ -1,0 +1,75 @@
+"""Language-aware tokenising for queries and highlights: lowercase words, stop words out, Snowball stems.
+
+Pure Python (whoosh's Snowball stemmers), so highlights agree with either keyword engine.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+WORD = re.compile(r"\w+", re.UNICODE)
+SUPPORTED = {"en": "english", "nl": "dutch", "de": "german", "fr": "french", "es": "spanish"}
+MAX_QUERY_TOKENS = 64
+
+STOP_WORDS = {
+    "en": frozenset("a an and are as at be been but by can could did do does for from had has have how i if in "
+                    "into is it its me my no not of on or our so than that the their them then there these they "
+                    "this to was we were what when where which who whom why will with you your".split()),
+    "nl": frozenset("aan al als bij dan dat de der die dit door een en er had heb heeft het hier hij hoe ik in is "
+                    "je kan kunnen maar me met mijn na naar niet nog of om ons onze ook op over te tot u uit uw "
+                    "van voor waar wat wie wij wordt zal ze zich zij zijn".split()),
+}
+
+
+def normalise_language(language: str | None) -> str | None:
+    if not language:
+        return None
+    base = language.lower().split("-")[0]
+    return base if base in SUPPORTED else None
+
+
+@lru_cache(maxsize=8)
+def _stemmer(language: str):  # noqa: ANN202
+    from whoosh.lang import stemmer_for_language
+
+    return stemmer_for_language(language)
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def tokens(text: str, language: str | None) -> list[str]:
+    """Stems of the words in ``text`` for ``language`` (unsupported languages: folded words)."""
+    lang = normalise_language(language)
+    stop = STOP_WORDS.get(lang or "", frozenset())
+    words = [w for w in WORD.findall(fold(text)) if w not in stop]
+    if lang is None:
+        return words
+    stem = _stemmer(lang)
+    return [stem(w) for w in words]
+
+
+def query_tokens(text: str, language: str | None) -> list[str]:
+    """Distinct tokens of a query, in order, capped (a long query cannot become a huge boolean query)."""
+    seen: dict[str, None] = {}
+    for token in tokens(text, language):
+        seen.setdefault(token, None)
+    return list(seen)[:MAX_QUERY_TOKENS]
+
+
+def highlight_spans(passage: str, query: str, language: str | None) -> list[tuple[int, int]]:
+    """Character ranges in ``passage`` of words whose stem matches a query stem."""
+    wanted = set(query_tokens(query, language)) | set(query_tokens(query, None))
+    if not wanted:
+        return []
+    lang = normalise_language(language)
+    stem = _stemmer(lang) if lang else (lambda w: w)
+    spans = []
+    for match in WORD.finditer(passage):
+        word = fold(match.group())
+        if word in wanted or stem(word) in wanted:
+            spans.append((match.start(), match.end()))
+    return spans

@@ -1,0 +1,105 @@
+"""The search layer's contracts: what is indexed, how results are filtered, and the index protocols.
+
+``SearchFilters`` defaults to the public-safe view (approved is implied by what is indexed; public
+audience; valid today). Widening to internal content takes the explicit ``include_internal=True``;
+there is no bypass flag. Implementations must apply filters *inside* the engine, before top-k.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+NO_START = 0
+NO_END = 10**7  # day number past any real date
+
+
+def day_number(value: dt.date | None, default: int) -> int:
+    return value.toordinal() if value else default
+
+
+@dataclass(frozen=True)
+class IndexedChunk:
+    """One passage of an approved version, with the fields search filters on."""
+
+    chunk_id: int
+    document_id: int
+    version_id: int
+    space_id: int
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+    tags: tuple[str, ...]
+    language: str
+    audience: str
+    valid_from_day: int = NO_START
+    valid_until_day: int = NO_END
+
+    @property
+    def embedding_text(self) -> str:
+        """What the embedder reads: the heading path gives a passage its context."""
+        headings = " > ".join(self.heading_path)
+        return f"{headings}\n{self.text}" if headings else self.text
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Which chunks a query may see. The defaults are the citizen's view."""
+
+    include_internal: bool = False
+    spaces: frozenset[int] | None = None
+    languages: frozenset[str] | None = None
+    tags: frozenset[str] | None = None
+    on_day: int = field(default_factory=lambda: dt.date.today().toordinal())
+
+    def admits(self, chunk: IndexedChunk) -> bool:
+        """The same rule the engines apply, in plain Python (used by fakes and checks)."""
+        return ((self.include_internal or chunk.audience == "public")
+                and (self.spaces is None or chunk.space_id in self.spaces)
+                and (self.languages is None or chunk.language in self.languages)
+                and (self.tags is None or bool(self.tags & set(chunk.tags)))
+                and chunk.valid_from_day <= self.on_day < chunk.valid_until_day)
+
+
+Ranked = list[tuple[int, float]]  # (chunk_id, score), best first
+
+
+class KeywordIndex(Protocol):
+    """BM25 over title, heading path, body and tags, with a stemming analyser per language.
+
+    Contract: user text is never parsed as query syntax; ``search`` tokenises it with the
+    analysers and builds term queries; filters are applied inside the engine before top-k.
+    """
+
+    name: str
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None: ...
+    def delete_documents(self, document_ids: Iterable[int]) -> None: ...
+    def commit(self) -> None: ...
+    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None) -> Ranked: ...
+    def chunk_ids(self) -> set[int]: ...
+    def clear(self) -> None: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class VectorIndex(Protocol):
+    """Inner product over normalised vectors (cosine), ids are chunk ids, filters as a mask before top-k."""
+
+    def upsert(self, chunks: Sequence[IndexedChunk], vectors: np.ndarray) -> None: ...
+    def delete_documents(self, document_ids: Iterable[int]) -> None: ...
+    def search(self, vector: np.ndarray, filters: SearchFilters, limit: int) -> Ranked: ...
+    def save(self) -> None: ...
+    def chunk_ids(self) -> set[int]: ...
+    def clear(self) -> None: ...

@@ -1,0 +1,168 @@
+"""Keyword index on tantivy (Rust, BM25): the default engine.
+
+Each chunk's text goes into the fields of its language (title, headings, body), analysed by that
+language's stemmer; query text is analysed by the same analysers and turned into term queries, so
+no user text ever reaches a query parser. Filters are boolean clauses with zero score inside the
+same query, applied before top-k.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from kb.search.interfaces import IndexedChunk, Ranked, SearchFilters
+
+LANGUAGES = {"en": "english", "nl": "dutch", "de": "german", "fr": "french", "es": "spanish"}
+FALLBACK = "xx"
+TEXT_FIELDS = {"title": 2.0, "headings": 1.5, "body": 1.0}
+TAG_BOOST = 1.5
+
+
+def _lang(language: str) -> str:
+    base = language.lower().split("-")[0]
+    return base if base in LANGUAGES else FALLBACK
+
+
+class TantivyKeywordIndex:
+    name = "tantivy"
+
+    def __init__(self, path: Path) -> None:
+        import tantivy
+
+        self._t = tantivy
+        path.mkdir(parents=True, exist_ok=True)
+        builder = tantivy.SchemaBuilder()
+        builder.add_integer_field("chunk_id", stored=True, indexed=True, fast=True)
+        builder.add_integer_field("document_id", indexed=True, fast=True)
+        builder.add_integer_field("space_id", indexed=True, fast=True)
+        builder.add_integer_field("valid_from_day", indexed=True, fast=True)
+        builder.add_integer_field("valid_until_day", indexed=True, fast=True)
+        builder.add_text_field("audience", tokenizer_name="raw")
+        builder.add_text_field("language", tokenizer_name="raw")
+        builder.add_text_field("tag", tokenizer_name="kb_tag")
+        for lang in [*LANGUAGES, FALLBACK]:
+            for field in TEXT_FIELDS:
+                builder.add_text_field(f"{field}_{lang}", tokenizer_name=f"kb_{lang}")
+        self.schema = builder.build()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self._analyzers = {}
+        for lang in [*LANGUAGES, FALLBACK]:
+            analyzer = self._analyzer(LANGUAGES.get(lang))
+            self.index.register_tokenizer(f"kb_{lang}", analyzer)
+            self._analyzers[lang] = analyzer
+        self.index.register_tokenizer("kb_tag", self._analyzer(None))
+        self._writer = None
+        self._lock = threading.Lock()
+
+    def _analyzer(self, language: str | None):  # noqa: ANN202
+        t = self._t
+        builder = t.TextAnalyzerBuilder(t.Tokenizer.simple()).filter(t.Filter.remove_long(40)).filter(t.Filter.lowercase())
+        if language:
+            try:
+                builder = builder.filter(t.Filter.stopword(language))
+            except ValueError:
+                pass
+            builder = builder.filter(t.Filter.stemmer(language))
+        return builder.build()
+
+    def _get_writer(self):  # noqa: ANN202
+        if self._writer is None:
+            self._writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        return self._writer
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
+        with self._lock:
+            writer = self._get_writer()
+            for chunk_id in {c.chunk_id for c in chunks}:
+                writer.delete_documents_by_term("chunk_id", chunk_id)
+            for chunk in chunks:
+                lang = _lang(chunk.language)
+                doc = self._t.Document()
+                doc.add_integer("chunk_id", chunk.chunk_id)
+                doc.add_integer("document_id", chunk.document_id)
+                doc.add_integer("space_id", chunk.space_id)
+                doc.add_integer("valid_from_day", chunk.valid_from_day)
+                doc.add_integer("valid_until_day", chunk.valid_until_day)
+                doc.add_text("audience", chunk.audience)
+                doc.add_text("language", chunk.language)
+                for tag in chunk.tags:
+                    doc.add_text("tag", tag)
+                doc.add_text(f"title_{lang}", chunk.title)
+                doc.add_text(f"headings_{lang}", " ".join(chunk.heading_path[1:]))
+                doc.add_text(f"body_{lang}", chunk.text)
+                writer.add_document(doc)
+
+    def delete_documents(self, document_ids: Iterable[int]) -> None:
+        with self._lock:
+            writer = self._get_writer()
+            for document_id in document_ids:
+                writer.delete_documents_by_term("document_id", int(document_id))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._get_writer().delete_all_documents()
+
+    def commit(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.commit()
+                self._writer.wait_merging_threads()
+                self._writer = None
+        self.index.reload()
+
+    def _filter_query(self, filters: SearchFilters):  # noqa: ANN202
+        t, schema = self._t, self.schema
+        clauses = [
+            (t.Occur.Must, t.Query.range_query(schema, "valid_from_day", t.FieldType.Integer, upper_bound=filters.on_day)),
+            (t.Occur.Must, t.Query.range_query(schema, "valid_until_day", t.FieldType.Integer, lower_bound=filters.on_day + 1)),
+        ]
+        if not filters.include_internal:
+            clauses.append((t.Occur.Must, t.Query.term_query(schema, "audience", "public")))
+        if filters.spaces is not None:
+            clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "space_id", sorted(filters.spaces))))
+        if filters.languages is not None:
+            clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "language", sorted(filters.languages))))
+        if filters.tags is not None:
+            clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "tag", sorted(filters.tags))))
+        return t.Query.const_score_query(t.Query.boolean_query(clauses), 0.0)
+
+    def _text_query(self, text: str, language: str | None):  # noqa: ANN202
+        t, schema = self._t, self.schema
+        langs = [_lang(language)] if language else [*LANGUAGES, FALLBACK]
+        should = []
+        for lang in langs:
+            tokens = list(dict.fromkeys(self._analyzers[lang].analyze(text)))[:64]
+            for token in tokens:
+                for field, boost in TEXT_FIELDS.items():
+                    should.append((t.Occur.Should, t.Query.boost_query(
+                        t.Query.term_query(schema, f"{field}_{lang}", token), boost)))
+        tag_tokens = list(dict.fromkeys(self._analyzers[FALLBACK].analyze(text)))[:64]
+        for token in tag_tokens:
+            should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, "tag", token), TAG_BOOST)))
+        if not should:
+            return None
+        return t.Query.boolean_query(should)
+
+    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None) -> Ranked:
+        t = self._t
+        text_query = self._text_query(text, language)
+        if text_query is None:
+            return []
+        query = t.Query.boolean_query([(t.Occur.Must, text_query), (t.Occur.Must, self._filter_query(filters))])
+        searcher = self.index.searcher()
+        hits = searcher.search(query, limit, count=False).hits
+        if not hits:
+            return []
+        ids = searcher.fast_field_values("chunk_id", [address for _, address in hits])
+        return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]
+
+    def chunk_ids(self) -> set[int]:
+        t = self._t
+        searcher = self.index.searcher()
+        total = searcher.num_docs
+        if total == 0:
+            return set()
+        hits = searcher.search(t.Query.all_query(), total, count=False).hits
+        return {int(i) for i in searcher.fast_field_values("chunk_id", [a for _, a in hits])}

@@ -1,0 +1,130 @@
+"""Keyword index on whoosh (pure Python, BM25F): the dependency-light option.
+
+Same contract as the tantivy engine: per-language stemmed fields, query text analysed into term
+queries (never given to whoosh's ``QueryParser``, whose FieldsPlugin would let ``state:draft``
+reach any field: RELIABILITY T1), filters passed as ``filter=`` so they apply before top-k.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from kb.search.interfaces import IndexedChunk, Ranked, SearchFilters
+
+LANGUAGES = ("en", "nl", "de", "fr", "es")
+FALLBACK = "xx"
+TEXT_FIELDS = {"title": 2.0, "headings": 1.5, "body": 1.0}
+TAG_BOOST = 1.5
+
+
+def _lang(language: str) -> str:
+    base = language.lower().split("-")[0]
+    return base if base in LANGUAGES else FALLBACK
+
+
+class WhooshKeywordIndex:
+    name = "whoosh"
+
+    def __init__(self, path: Path) -> None:
+        from whoosh import index
+        from whoosh.analysis import LanguageAnalyzer, StandardAnalyzer
+        from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+
+        self._analyzers = {lang: LanguageAnalyzer(lang) for lang in LANGUAGES}
+        self._analyzers[FALLBACK] = StandardAnalyzer(stoplist=None)
+        fields = {
+            "chunk_id": NUMERIC(stored=True, unique=True, bits=64), "document_id": NUMERIC(bits=64),
+            "space_id": NUMERIC(bits=64), "valid_from_day": NUMERIC(bits=64), "valid_until_day": NUMERIC(bits=64),
+            "audience": ID, "language": ID, "tag": KEYWORD(lowercase=True, commas=True, scorable=True),
+        }
+        for lang, analyzer in self._analyzers.items():
+            for field in TEXT_FIELDS:
+                fields[f"{field}_{lang}"] = TEXT(analyzer=analyzer)
+        schema = Schema(**fields)
+        path.mkdir(parents=True, exist_ok=True)
+        self.index = index.open_dir(str(path)) if index.exists_in(str(path)) else index.create_in(str(path), schema)
+        self._pending: list[tuple[str, object]] = []
+        self._lock = threading.Lock()
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
+        with self._lock:
+            self._pending.extend(("upsert", chunk) for chunk in chunks)
+
+    def delete_documents(self, document_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._pending.extend(("delete", int(i)) for i in document_ids)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending = [("clear", None)]
+
+    def commit(self) -> None:
+        from whoosh.query import Every
+
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        writer = self.index.writer()
+        try:
+            for op, item in pending:
+                if op == "clear":
+                    writer.delete_by_query(Every())
+                elif op == "delete":
+                    writer.delete_by_term("document_id", item)
+                else:
+                    chunk: IndexedChunk = item  # type: ignore[assignment]
+                    lang = _lang(chunk.language)
+                    writer.update_document(**{
+                        "chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "space_id": chunk.space_id,
+                        "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
+                        "audience": chunk.audience, "language": chunk.language, "tag": ",".join(chunk.tags),
+                        f"title_{lang}": chunk.title, f"headings_{lang}": " ".join(chunk.heading_path[1:]),
+                        f"body_{lang}": chunk.text,
+                    })
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    def _filter(self, filters: SearchFilters):  # noqa: ANN202
+        from whoosh.query import And, NumericRange, Or, Term
+
+        clauses = [NumericRange("valid_from_day", None, filters.on_day),
+                   NumericRange("valid_until_day", filters.on_day + 1, None)]
+        if not filters.include_internal:
+            clauses.append(Term("audience", "public"))
+        if filters.spaces is not None:
+            clauses.append(Or([Term("space_id", s) for s in sorted(filters.spaces)]))
+        if filters.languages is not None:
+            clauses.append(Or([Term("language", lang) for lang in sorted(filters.languages)]))
+        if filters.tags is not None:
+            clauses.append(Or([Term("tag", tag) for tag in sorted(filters.tags)]))
+        return And(clauses)
+
+    def _text_query(self, text: str, language: str | None):  # noqa: ANN202
+        from whoosh.query import Or, Term
+
+        langs = [_lang(language)] if language else [*LANGUAGES, FALLBACK]
+        terms = []
+        for lang in langs:
+            tokens = list(dict.fromkeys(t.text for t in self._analyzers[lang](text)))[:64]
+            for token in tokens:
+                terms += [Term(f"{field}_{lang}", token, boost=boost) for field, boost in TEXT_FIELDS.items()]
+        for token in list(dict.fromkeys(t.text for t in self._analyzers[FALLBACK](text)))[:64]:
+            terms.append(Term("tag", token, boost=TAG_BOOST))
+        return Or(terms) if terms else None
+
+    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None) -> Ranked:
+        query = self._text_query(text, language)
+        if query is None:
+            return []
+        with self.index.searcher() as searcher:
+            results = searcher.search(query, limit=limit, filter=self._filter(filters))
+            return [(int(hit["chunk_id"]), float(hit.score)) for hit in results]
+
+    def chunk_ids(self) -> set[int]:
+        with self.index.searcher() as searcher:
+            return {int(fields["chunk_id"]) for fields in searcher.all_stored_fields()}
