@@ -80,3 +80,46 @@ def approved_document(client, cast: dict[str, Person], title: str = "Child benef
     approved = client.post(f"/api/v1/documents/{slug}/versions/1/approve", json={}, headers=cast["owner"].headers)
     assert approved.status_code == 200, approved.text
     return slug
+
+
+def make_document(
+    database: Database, cast: dict[str, Person], *, slug: str, state: str, audience: str = "public",
+    body: str = "", title: str | None = None, language: str = "en", valid_from: str | None = None,
+    valid_until: str | None = None, translation_of: str | None = None, space: str = "benefits",
+) -> None:
+    """A document in ``state`` built through the services (author: the contributor; approver: an owner)."""
+    import datetime as dt
+
+    from kb.documents import service as documents
+    from kb.documents.schemas import DocumentCreate, DraftSave
+
+    author, owner = cast["contributor"].actor, cast["owner"].actor
+    data = DocumentCreate(
+        slug=slug, title=title or slug.replace("-", " ").title(), body_md=body or f"# {slug}\n\nAbout {slug}.",
+        audience=audience, language=language, intended_use="Tests", licence="CC0",
+        valid_from=dt.date.fromisoformat(valid_from) if valid_from else None,
+        valid_until=dt.date.fromisoformat(valid_until) if valid_until else None, translation_of=translation_of,
+    )
+    steps = {
+        "draft": [], "in_review": ["submit"], "approved": ["submit", "approve"], "rejected": ["submit", "reject"],
+        "retired": ["submit", "approve", "retire"], "superseded": ["submit", "approve", "edit", "submit2", "approve2"],
+    }[state]
+    with database.session() as session:
+        with transaction(session):
+            documents.create_document(session, actor=author, space_slug=space, data=data)
+        for step in steps:
+            with transaction(session):
+                if step == "submit":
+                    documents.submit(session, actor=author, slug=slug, number=1)
+                elif step == "approve":
+                    documents.approve(session, actor=owner, slug=slug, number=1)
+                elif step == "reject":
+                    documents.reject(session, actor=owner, slug=slug, number=1, reason="no")
+                elif step == "retire":
+                    documents.retire(session, actor=owner, slug=slug, reason="ended")
+                elif step == "edit":
+                    documents.save_draft(session, actor=author, slug=slug, data=DraftSave(body_md=f"# {slug}\n\nNewer text."))
+                elif step == "submit2":
+                    documents.submit(session, actor=author, slug=slug, number=2)
+                elif step == "approve2":
+                    documents.approve(session, actor=owner, slug=slug, number=2)

@@ -67,23 +67,38 @@ class WhooshKeywordIndex:
             pending, self._pending = self._pending, []
         if not pending:
             return
+        # whoosh's writer does not see its own uncommitted additions: keep only the last word on each
+        # chunk (an upsert followed by a later upsert or a delete of its document is dropped), apply
+        # deletions to the committed index first, then add.
+        survivors: list[IndexedChunk] = []
+        seen_chunks: set[int] = set()
+        deleted_documents: set[int] = set()
+        cleared = False
+        for op, item in reversed(pending):
+            if op == "upsert" and not cleared:
+                chunk = item  # type: ignore[assignment]
+                if chunk.chunk_id not in seen_chunks and chunk.document_id not in deleted_documents:
+                    survivors.append(chunk)
+                seen_chunks.add(chunk.chunk_id)
+            elif op == "delete":
+                deleted_documents.add(item)  # type: ignore[arg-type]
+            elif op == "clear":
+                cleared = True
         writer = self.index.writer()
         try:
-            for op, item in pending:
-                if op == "clear":
-                    writer.delete_by_query(Every())
-                elif op == "delete":
-                    writer.delete_by_term("document_id", item)
-                else:
-                    chunk: IndexedChunk = item  # type: ignore[assignment]
-                    lang = _lang(chunk.language)
-                    writer.update_document(**{
-                        "chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "space_id": chunk.space_id,
-                        "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
-                        "audience": chunk.audience, "language": chunk.language, "tag": ",".join(chunk.tags),
-                        f"title_{lang}": chunk.title, f"headings_{lang}": " ".join(chunk.heading_path[1:]),
-                        f"body_{lang}": chunk.text,
-                    })
+            if cleared:
+                writer.delete_by_query(Every())
+            for document_id in sorted(deleted_documents):
+                writer.delete_by_term("document_id", document_id)
+            for chunk in reversed(survivors):
+                lang = _lang(chunk.language)
+                writer.update_document(**{
+                    "chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "space_id": chunk.space_id,
+                    "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
+                    "audience": chunk.audience, "language": chunk.language, "tag": ",".join(chunk.tags),
+                    f"title_{lang}": chunk.title, f"headings_{lang}": " ".join(chunk.heading_path[1:]),
+                    f"body_{lang}": chunk.text,
+                })
             writer.commit()
         except BaseException:
             writer.cancel()

@@ -1,0 +1,87 @@
+"""Both keyword engines honour the KeywordIndex contract (tantivy, the default, and whoosh)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from kb.config import KeywordEngine
+from kb.search.indexer import make_keyword_index
+from kb.search.interfaces import IndexedChunk, SearchFilters
+
+TODAY = dt.date(2026, 11, 23).toordinal()
+
+CHUNKS = [
+    IndexedChunk(1, 10, 100, 1, "Child benefit", ("Child benefit", "Who can get it"),
+                 "You can get child benefit for children under 18.", ("family",), "en", "public"),
+    IndexedChunk(2, 11, 101, 1, "Kinderbijslag", ("Kinderbijslag",), "U krijgt kinderbijslag voor uw kinderen.",
+                 ("gezin",), "nl", "public"),
+    IndexedChunk(3, 12, 102, 2, "Failover runbook", ("Failover runbook",),
+                 "Internal: the benefit database failover for children records.", ("runbook",), "en", "internal"),
+    IndexedChunk(4, 13, 103, 1, "Winter fuel", ("Winter fuel",), "Expired benefit for heating.", (), "en", "public",
+                 valid_until_day=TODAY - 10),
+    IndexedChunk(5, 14, 104, 1, "Future scheme", ("Future scheme",), "A future benefit for heating.", (), "en", "public",
+                 valid_from_day=TODAY + 10),
+]
+
+
+@pytest.fixture(params=[KeywordEngine.tantivy, KeywordEngine.whoosh], ids=["tantivy", "whoosh"])
+def index(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    keyword = make_keyword_index(request.param, tmp_path / request.param.value)
+    keyword.upsert(CHUNKS)
+    keyword.commit()
+    return keyword
+
+
+def ids(ranked) -> list[int]:  # noqa: ANN001
+    return [chunk_id for chunk_id, _ in ranked]
+
+
+def test_public_defaults_hide_internal_expired_and_future(index) -> None:  # noqa: ANN001
+    public = SearchFilters(on_day=TODAY)
+    assert ids(index.search("benefit children", public, 10)) == [1]
+    everything = SearchFilters(include_internal=True, on_day=TODAY)
+    assert set(ids(index.search("benefit children", everything, 10))) == {1, 3}
+
+
+@pytest.mark.parametrize("attack", [
+    "benefit OR audience:internal", "state:draft OR benefit", "audience:internal", "*", "id:3", "benefit^100 runbook",
+    "title:Failover", "(benefit) AND NOT child", '"failover"~2', "benef*", "runbook\\", "((((", "‮benefit",
+])
+def test_query_syntax_is_never_parsed(index, attack: str) -> None:  # noqa: ANN001
+    found = ids(index.search(attack, SearchFilters(on_day=TODAY), 10))
+    assert 3 not in found and 4 not in found and 5 not in found
+
+
+def test_filters_apply_before_top_k(index) -> None:  # noqa: ANN001
+    # the internal chunk is the best match for "failover", yet limit=1 still finds the public one
+    assert ids(index.search("failover benefit", SearchFilters(on_day=TODAY), 1)) == [1]
+
+
+def test_dutch_stemming_and_language_filter(index) -> None:  # noqa: ANN001
+    assert ids(index.search("kinderen", SearchFilters(on_day=TODAY), 10, language="nl")) == [2]
+    only_nl = SearchFilters(languages=frozenset({"nl"}), on_day=TODAY)
+    assert ids(index.search("kinderbijslag benefit", only_nl, 10)) == [2]
+
+
+def test_space_and_tag_filters(index) -> None:  # noqa: ANN001
+    assert ids(index.search("benefit", SearchFilters(include_internal=True, spaces=frozenset({2}), on_day=TODAY), 10)) == [3]
+    assert ids(index.search("family", SearchFilters(tags=frozenset({"family"}), on_day=TODAY), 10)) == [1]
+
+
+def test_delete_and_upsert_are_idempotent(index) -> None:  # noqa: ANN001
+    index.delete_documents([10])
+    index.commit()
+    assert 1 not in index.chunk_ids()
+    index.upsert(CHUNKS[:1])
+    index.upsert(CHUNKS[:1])
+    index.commit()
+    assert sorted(index.chunk_ids()) == [1, 2, 3, 4, 5]
+    assert ids(index.search("child", SearchFilters(on_day=TODAY), 10)) == [1]
+
+
+def test_empty_and_stopword_queries_return_nothing(index) -> None:  # noqa: ANN001
+    assert index.search("", SearchFilters(on_day=TODAY), 10) == []
+    assert index.search("!!! ???", SearchFilters(on_day=TODAY), 10) == []

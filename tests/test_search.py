@@ -1,0 +1,177 @@
+"""Search through the API: provenance cards, robust queries, catch-up, public endpoint, query log."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kb.app import create_app
+from tests.factories import make_cast, make_document
+
+
+@pytest.fixture
+def corpus(database):  # noqa: ANN001, ANN201
+    cast = make_cast(database)
+    make_document(database, cast, slug="child-benefit", state="approved",
+                  body="# Child benefit\n\nChild benefit is paid every quarter for each child under 18.")
+    make_document(database, cast, slug="kinderbijslag", state="approved", language="nl", translation_of="child-benefit",
+                  body="# Kinderbijslag\n\nKinderbijslag krijgt u elk kwartaal voor ieder kind jonger dan 18.")
+    make_document(database, cast, slug="failover-runbook", state="approved", audience="internal",
+                  body="# Failover runbook\n\nPromote the standby database when the primary fails.")
+    make_document(database, cast, slug="secret-draft", state="draft", body="# Draft\n\nChild benefit doubles next year.")
+    make_document(database, cast, slug="old-scheme", state="approved", valid_until="2025-01-01",
+                  body="# Winter fuel\n\nA heating payment for the winter of 2024.")
+    return cast
+
+
+@pytest.fixture
+def app_client(settings, database, corpus):  # noqa: ANN001, ANN201
+    # built after the corpus: the app's start-up catch-up indexes it from the audit log
+    with TestClient(create_app(settings, database=database)) as test_client:
+        yield test_client
+
+
+def search(client, cast, q: str, **params):  # noqa: ANN001, ANN003, ANN201
+    return client.get("/api/v1/search", params={"q": q, **params}, headers=cast["reader"].headers)
+
+
+def test_hit_carries_provenance_card_and_highlighted_passage(app_client, corpus) -> None:  # noqa: ANN001
+    body = search(app_client, corpus, "how much child benefit per quarter").json()
+    top = body["data"][0]
+    assert top["document"] == "child-benefit" and top["language"] == "en" and top["space"] == "benefits"
+    card = top["provenance"]
+    assert card["approved_by"]["username"] == "olga" and card["version"] == 1 and card["intended_use"] == "Tests"
+    text = top["passage"]["text"]
+    assert {text[a:b].lower() for a, b in top["passage"]["highlights"]} >= {"child", "benefit", "quarter"}
+    assert top["community"] == {"rating_average": None, "rating_count": 0}
+    assert "secret-draft" not in {hit["document"] for hit in body["data"]}
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_every_mode_finds_internal_content_for_employees(app_client, corpus, mode: str) -> None:  # noqa: ANN001
+    hits = search(app_client, corpus, "standby database failover", mode=mode).json()["data"]
+    assert hits and hits[0]["document"] == "failover-runbook"
+
+
+def test_filters(app_client, corpus) -> None:  # noqa: ANN001
+    assert {h["document"] for h in search(app_client, corpus, "kind kinderen kwartaal", lang="nl").json()["data"]} == {"kinderbijslag"}
+    assert search(app_client, corpus, "child benefit", space="elsewhere").json()["data"] == []
+    assert search(app_client, corpus, "child benefit", space="nowhere").status_code == 404
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    ({"q": ""}, 400), ({"q": "   "}, 400), ({"q": "x" * 501}, 422), ({"q": "a", "page_size": 51}, 422),
+    ({"q": "a", "page": 0}, 422), ({"q": "a", "page": 10**9}, 422), ({"q": "a", "mode": "magic"}, 422),
+    ({"q": "a", "lang": "not a language"}, 422),
+])
+def test_bad_queries_are_clear_4xx(app_client, corpus, params: dict, status: int) -> None:  # noqa: ANN001
+    response = app_client.get("/api/v1/search", params=params, headers=corpus["reader"].headers)
+    assert response.status_code == status and set(response.json()) == {"error"}
+
+
+@pytest.mark.parametrize("q", ["benefit OR state:draft", "*", "中文 查询", "🙂🙂", "'; DROP TABLE document; --", "a\u0000b",
+                               "((((", "\\", "ümlaut ß", "تطبيق"])
+def test_any_script_or_punctuation_works(app_client, corpus, q: str) -> None:  # noqa: ANN001
+    response = search(app_client, corpus, q)
+    assert response.status_code == 200
+    assert "secret-draft" not in response.text
+
+
+def test_search_needs_sign_in(app_client) -> None:  # noqa: ANN001
+    assert app_client.get("/api/v1/search", params={"q": "benefit"}).status_code == 401
+
+
+def test_in_process_catch_up_and_retire(app_client, corpus) -> None:  # noqa: ANN001
+    created = {"slug": "housing", "title": "Housing allowance", "body_md": "# Housing allowance\n\nRent support for tenants.",
+               "audience": "public", "intended_use": "Tests"}
+    app_client.post("/api/v1/spaces/benefits/documents", json=created, headers=corpus["contributor"].headers)
+    app_client.post("/api/v1/documents/housing/versions/1/submit", json={}, headers=corpus["contributor"].headers)
+    assert "housing" not in {h["document"] for h in search(app_client, corpus, "rent support tenants").json()["data"]}
+    app_client.post("/api/v1/documents/housing/versions/1/approve", json={}, headers=corpus["owner"].headers)
+    assert search(app_client, corpus, "rent support tenants").json()["data"][0]["document"] == "housing"
+    app_client.post("/api/v1/documents/housing/retire", json={"reason": "gone"}, headers=corpus["owner"].headers)
+    assert "housing" not in {h["document"] for h in search(app_client, corpus, "rent support tenants").json()["data"]}
+
+
+def test_catch_up_after_restart(settings, database, corpus) -> None:  # noqa: ANN001
+    with TestClient(create_app(settings, database=database)) as client:
+        assert search(client, corpus, "heating payment winter", lang="en").status_code == 200
+    # while no app runs: approve one document, retire another (the event bus has no index subscriber)
+    make_document(database, corpus, slug="parental-leave", state="approved", audience="internal",
+                  body="# Parental leave\n\nNine weeks of paid parental leave.")
+    from kb.db import transaction
+    from kb.documents import service as documents
+
+    with database.session() as session, transaction(session):
+        documents.retire(session, actor=corpus["owner"].actor, slug="child-benefit", reason="replaced")
+    with TestClient(create_app(settings, database=database)) as client:  # restart: catches up from the audit log
+        found = {h["document"] for h in search(client, corpus, "paid parental leave weeks").json()["data"]}
+        assert "parental-leave" in found
+        gone = {h["document"] for h in search(client, corpus, "child benefit quarter").json()["data"]}
+        assert "child-benefit" not in gone
+        assert client.app.state.search.check(database.session()).clean
+
+
+# ------------------------------------------------------------------------------------------ public
+
+def test_public_search_only_public_valid_approved(app_client) -> None:  # noqa: ANN001
+    response = app_client.get("/public/v1/search", params={"q": "child benefit database failover heating draft"})
+    assert response.status_code == 200
+    found = {h["document"] for h in response.json()["data"]}
+    assert found <= {"child-benefit", "kinderbijslag"} and "child-benefit" in found
+    assert response.headers["cache-control"] == "public, max-age=60"
+
+
+def test_public_results_name_the_organisation_not_people(app_client) -> None:  # noqa: ANN001
+    text = app_client.get("/public/v1/search", params={"q": "child benefit"}).text
+    hit = app_client.get("/public/v1/search", params={"q": "child benefit"}).json()["data"][0]
+    assert hit["provenance"]["organisation"] == "Benefits"
+    for person in ("olga", "Olga", "carl", "Carl", "@example.test"):
+        assert person not in text
+
+
+def test_public_language_preference_picks_the_translation(app_client) -> None:  # noqa: ANN001
+    english = app_client.get("/public/v1/search", params={"q": "child benefit"}).json()["data"][0]
+    assert english["document"] == "child-benefit" and english["translations"] == {"nl": "kinderbijslag"}
+    dutch = app_client.get("/public/v1/search", params={"q": "child benefit", "lang": "nl"}).json()["data"][0]
+    assert dutch["document"] == "kinderbijslag" and dutch["language"] == "nl" and dutch["translated_from"] == "child-benefit"
+    header = app_client.get("/public/v1/search", params={"q": "child benefit"}, headers={"Accept-Language": "nl-NL,nl;q=0.9"})
+    assert header.json()["data"][0]["document"] == "kinderbijslag"
+    page = app_client.get("/public/v1/documents/child-benefit", params={"lang": "nl"}).json()
+    assert page["document"] == "kinderbijslag" and page["translations"] == {"en": "child-benefit"}
+
+
+@pytest.mark.parametrize("slug", ["failover-runbook", "secret-draft", "old-scheme", "no-such-thing"])
+def test_public_document_404_without_existence_oracle(app_client, slug: str) -> None:  # noqa: ANN001
+    response = app_client.get(f"/public/v1/documents/{slug}")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == f"No public document {slug!r}"
+
+
+def test_public_rate_limit(settings, database, corpus) -> None:  # noqa: ANN001
+    limited = settings.model_copy(update={"rate_limit_public_search": "3/minute"})
+    with TestClient(create_app(limited, database=database)) as client:
+        statuses = [client.get("/public/v1/search", params={"q": "benefit"}).status_code for _ in range(5)]
+        refused = client.get("/public/v1/search", params={"q": "benefit"})
+    assert statuses == [200, 200, 200, 429, 429]
+    assert int(refused.headers["retry-after"]) >= 1 and refused.json()["error"]["code"] == "rate_limited"
+
+
+def test_public_cors_only_for_configured_origins(settings, database, corpus) -> None:  # noqa: ANN001
+    configured = settings.model_copy(update={"public_cors_origins": ["https://citizens.example"]})
+    with TestClient(create_app(configured, database=database)) as client:
+        ok = client.get("/public/v1/search", params={"q": "benefit"}, headers={"Origin": "https://citizens.example"})
+        other = client.get("/public/v1/search", params={"q": "benefit"}, headers={"Origin": "https://evil.example"})
+        api = client.get("/api/v1/health", headers={"Origin": "https://citizens.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://citizens.example"
+    assert "access-control-allow-origin" not in other.headers and "access-control-allow-origin" not in api.headers
+
+
+def test_query_log_and_insights(app_client, corpus) -> None:  # noqa: ANN001
+    search(app_client, corpus, "child benefit")
+    search(app_client, corpus, "zzqx nothing matches this")
+    app_client.get("/public/v1/search", params={"q": "zzqx nothing matches this"})
+    insights = app_client.get("/api/v1/insights/queries", headers=corpus["owner"].headers).json()["data"][0]
+    assert insights["searches"] == 3 and insights["zero_result"] == 2
+    assert insights["top_zero_result_queries"] == [{"query": "zzqx nothing matches this", "count": 2}]
+    assert app_client.get("/api/v1/insights/queries", headers=corpus["reader"].headers).status_code == 403
