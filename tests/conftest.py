@@ -50,6 +50,8 @@ def pg_schema() -> Iterator[str]:
 
 def _empty_pg_schema(database: Database) -> None:
     with database.engine.begin() as connection:
+        # a test that leaked an open transaction fails here instead of hanging the run
+        connection.execute(text("SET LOCAL lock_timeout = '10s'"))
         tables = [row[0] for row in connection.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"))]
         if tables:

@@ -109,7 +109,8 @@ def test_catch_up_after_restart(settings, database, corpus) -> None:  # noqa: AN
         assert "parental-leave" in found
         gone = {h["document"] for h in search(client, corpus, "child benefit quarter").json()["data"]}
         assert "child-benefit" not in gone
-        assert client.app.state.search.check(database.session()).clean
+        with database.session() as session:
+            assert client.app.state.search.check(session).clean
 
 
 # ------------------------------------------------------------------------------------------ public

@@ -43,8 +43,13 @@ class Candidate:
     score: float
 
 
+def clean_query(query: str) -> str:
+    """Whitespace collapsed, control characters (NUL included: PostgreSQL text refuses it) removed."""
+    return " ".join("".join(ch for ch in query if ch.isprintable() or ch.isspace()).split())
+
+
 def _validate(query: str) -> str:
-    text = " ".join(query.split())
+    text = clean_query(query)
     if not text:
         raise KbError(ErrorCode.BAD_REQUEST, "Say what you are looking for: the query is empty")
     if len(text) > MAX_QUERY_CHARS:
@@ -101,7 +106,7 @@ def _ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode:
 def log_query(session: Session, *, audience: str, query: str, mode: Mode, language: str | None, count: int,
               latency_ms: float) -> None:
     """Record one search for the search-gap analytics (analytics, not an audited state change)."""
-    session.add(QueryLog(audience=audience, query=" ".join(query.split())[:MAX_QUERY_CHARS], mode=mode.value,
+    session.add(QueryLog(audience=audience, query=clean_query(query)[:MAX_QUERY_CHARS], mode=mode.value,
                          language=language, result_count=count, latency_ms=round(latency_ms, 2)))
 
 
