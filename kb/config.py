@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
+from typing import Annotated, Literal
 
 DEV_SECRET_KEY = "dev-insecure-change-me"
 
@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     keyword_engine: KeywordEngine = Field(
         KeywordEngine.tantivy,
         description="Keyword search engine: tantivy (fast, default) or whoosh (pure Python).",
+    )
+    search_fusion: Literal["zscore", "rrf"] = Field(
+        "zscore",
+        description="How hybrid search fuses keyword and semantic rankings: zscore (convex fusion of standardised "
+        "scores, measured best) or rrf (reciprocal rank, k=60).",
     )
     four_eyes_default: bool = Field(
         True,

@@ -39,3 +39,17 @@ def test_highlights_match_stems() -> None:
     passage = "Benefits are paid to parents; a benefit claim needs form CB-1."
     spans = highlight_spans(passage, "benefit claims", "en")
     assert [passage[a:b] for a, b in spans] == ["Benefits", "benefit", "claim"]
+
+
+def test_zscore_fusion_matches_hand_computation() -> None:
+    from kb.search.hybrid import zscore_fusion
+
+    keyword = [("x", 3.0), ("y", 1.0)]  # mean 2, s.d. 1: z = +1, -1
+    semantic = [("y", 0.9), ("z", 0.5), ("x", 0.1)]  # mean 0.5, s.d. sqrt(0.32/3): z = +1.2247, 0, -1.2247
+    fused = dict(zscore_fusion([keyword, semantic]))
+    z = 0.4 / (0.32 / 3) ** 0.5
+    assert fused["y"] == pytest.approx(0.5 * -1 + 0.5 * z)
+    assert fused["x"] == pytest.approx(0.5 * 1 + 0.5 * -z)
+    assert fused["z"] == pytest.approx(0.5 * -1 + 0.5 * 0)  # missing from keyword: that list's lowest z
+    assert [item for item, _ in zscore_fusion([keyword, semantic])] == ["y", "x", "z"]
+    assert zscore_fusion([[], [("a", 1.0)]]) == [("a", 0.0)]

@@ -6,12 +6,12 @@ functions and public schemas re-exported here. Must not import social, search or
 
 from kb.documents.schemas import DocumentPublic, ProvenanceCard, VersionPublic
 from kb.documents.service import (
-    Published, currently_valid, document_ids_for_slugs, expired, get_document, provenance_card, published,
-    published_chunks, review_overdue, tags_of, translation_group,
+    ChunkFacts, Published, chunks_by_id, currently_valid, document_ids_for_slugs, expired, facts_of, get_document,
+    people_of, provenance_card, published, published_chunk_facts, review_overdue, tags_of, translation_group,
 )
 
 __all__ = [
-    "DocumentPublic", "ProvenanceCard", "VersionPublic", "Published", "currently_valid", "document_ids_for_slugs",
-    "expired", "get_document", "provenance_card", "published", "published_chunks", "review_overdue", "tags_of",
-    "translation_group",
+    "ChunkFacts", "DocumentPublic", "ProvenanceCard", "VersionPublic", "Published", "chunks_by_id", "currently_valid",
+    "document_ids_for_slugs", "expired", "facts_of", "get_document", "people_of", "provenance_card", "published",
+    "published_chunk_facts", "review_overdue", "tags_of", "translation_group",
 ]

@@ -542,17 +542,23 @@ def _person(users: dict[int, User], user_id: int | None):  # noqa: ANN202
     return PersonRef(username=user.username, display_name=user.display_name)
 
 
-def provenance_card(session: Session, version: Version, document: Document | None = None):  # noqa: ANN201
-    """The provenance card of a version (schemas.ProvenanceCard)."""
+def provenance_card(session: Session, version: Version, document: Document | None = None,
+                    users: dict[int, User] | None = None):  # noqa: ANN201
+    """The provenance card of a version (schemas.ProvenanceCard).
+
+    ``users`` may carry the people already loaded for a page of results (one query instead of one per card).
+    """
     from kb.documents.schemas import ProvenanceCard
 
     document = document or session.get(Document, version.document_id)
     assert document is not None
     contributors = json.loads(version.contributor_ids)
-    users = users_by_id(session, [version.author_id, version.owner_id, version.approver_id, *contributors])
-    space = accounts.get_space_by_id(session, document.space_id)
+    needed = [version.author_id, version.owner_id, version.approver_id, *contributors]
+    if users is None or any(i is not None and i not in users for i in needed):
+        users = {**(users or {}), **users_by_id(session, needed)}
+    space = session.get(Space, document.space_id) or accounts.get_space_by_id(session, document.space_id)
     translated = session.get(Document, document.translation_of_id) if document.translation_of_id else None
-    declared = None
+    declared = None  # core properties are shown only when the imported file declared some
     if version.declared_title or version.declared_author or version.declared_created or version.declared_modified:
         declared = {
             "title": version.declared_title, "author": version.declared_author,
@@ -782,19 +788,55 @@ def published(session: Session, document_ids: Iterable[int] | None = None) -> li
     return [Published(document, version, space, chunks.get(version.id, [])) for document, version, space in rows]
 
 
-def published_chunks(session: Session, chunk_ids: Iterable[int]) -> dict[int, tuple[Chunk, Published]]:
-    """The authority for search hits: each chunk id that belongs to a document's *current approved* version."""
+@dataclass(frozen=True)
+class ChunkFacts:
+    """What search re-checks about a hit, read straight from the database (the authority)."""
+
+    chunk_id: int
+    document_id: int
+    space_id: int
+    audience: str
+    language: str
+    tags: tuple[str, ...]
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+
+
+def published_chunk_facts(session: Session, chunk_ids: Iterable[int]) -> dict[int, ChunkFacts]:
+    """For each chunk id that belongs to a document's *current approved* version, the facts filters need."""
     wanted = list(chunk_ids)
     if not wanted:
         return {}
+    # The state is checked in Python: in the WHERE clause it leads SQLite's planner to scan every
+    # approved version instead of looking the chunks up by key (36 ms against 0.6 ms at 1.5k chunks).
     rows = session.execute(
-        select(Chunk, Document, Version, Space)
+        select(Chunk.id, Document.id, Document.space_id, Version.audience, Version.language, Version.tags,
+               Version.valid_from, Version.valid_until, Version.state)
         .join(Version, Version.id == Chunk.version_id)
         .join(Document, Document.current_version_id == Version.id)
-        .join(Space, Space.id == Document.space_id)
-        .where(Chunk.id.in_(wanted), Version.state == VersionState.approved)  # type: ignore[union-attr]
+        .where(Chunk.id.in_(wanted))  # type: ignore[union-attr]
     ).all()
-    return {chunk.id: (chunk, Published(document, version, space, [])) for chunk, document, version, space in rows}
+    return {row[0]: ChunkFacts(row[0], row[1], row[2], str(row[3]), row[4], tuple(json.loads(row[5])), row[6], row[7])
+            for row in rows if row[8] == VersionState.approved}
+
+
+def people_of(session: Session, versions: Iterable[Version]) -> dict[int, User]:
+    """Everyone named on these versions' cards, in one query."""
+    return users_by_id(session, [i for v in versions for i in (v.author_id, v.owner_id, v.approver_id, *json.loads(v.contributor_ids))])
+
+
+def facts_of(item: Published) -> ChunkFacts:
+    """The same facts for a whole published document (its first chunk stands for it)."""
+    version = item.version
+    return ChunkFacts(item.chunks[0].id if item.chunks else 0, item.document.id, item.space.id, str(version.audience),  # type: ignore[arg-type]
+                      version.language, tuple(tags_of(version)), version.valid_from, version.valid_until)
+
+
+def chunks_by_id(session: Session, chunk_ids: Iterable[int]) -> dict[int, Chunk]:
+    wanted = list(chunk_ids)
+    if not wanted:
+        return {}
+    return {c.id: c for c in session.execute(select(Chunk).where(Chunk.id.in_(wanted))).scalars()}  # type: ignore[union-attr,misc]
 
 
 def translation_group(session: Session, document: Document) -> list[Published]:

@@ -34,7 +34,8 @@ def normalise_language(language: str | None) -> str | None:
 def _stemmer(language: str):  # noqa: ANN202
     from whoosh.lang import stemmer_for_language
 
-    return stemmer_for_language(language)
+    # Snowball in pure Python is slow per word; vocabularies are small, so remember every stem.
+    return lru_cache(maxsize=200_000)(stemmer_for_language(language))
 
 
 def fold(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Pure ranking functions: reciprocal-rank fusion and grouping passages into documents.
+"""Pure ranking functions: reciprocal-rank and z-score fusion, and grouping passages into documents.
 
 No I/O; ranked lists in, ranked lists out (STYLE 9), checked against hand-computed numbers in
 tests/test_search_ranking.py.
@@ -21,6 +21,35 @@ def reciprocal_rank_fusion(
         for rank, (item, _score) in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def zscore_fusion(
+    rankings: Sequence[Sequence[tuple[Hashable, float]]], weights: Sequence[float] | None = None,
+) -> list[tuple[Hashable, float]]:
+    """Convex fusion of z-normalised scores: score(d) = Σ_i w_i · z_i(d), with weights summing to 1.
+
+    Each list's scores are standardised (mean 0, population s.d. 1); an item missing from a list gets
+    that list's lowest z-score, as if it ranked last. Unlike RRF it keeps how far apart scores are.
+    """
+    weights = weights or [1.0 / len(rankings)] * len(rankings)
+    normalised: list[dict[Hashable, float]] = []
+    floors: list[float] = []
+    for ranking in rankings:
+        scores = [score for _, score in ranking]
+        if not scores:
+            normalised.append({})
+            floors.append(0.0)
+            continue
+        mean = sum(scores) / len(scores)
+        spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5 or 1.0
+        z = {item: (score - mean) / spread for item, score in ranking}
+        normalised.append(z)
+        floors.append(min(z.values()))
+    fused: dict[Hashable, float] = {}
+    for item in (item for ranking in rankings for item, _ in ranking):
+        if item not in fused:
+            fused[item] = sum(w * z.get(item, floor) for w, z, floor in zip(weights, normalised, floors))
+    return sorted(fused.items(), key=lambda pair: -pair[1])
 
 
 def group_by(

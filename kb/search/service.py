@@ -20,7 +20,7 @@ from kb.actors import Actor
 from kb.db import utcnow
 from kb.errors import ErrorCode, KbError
 from kb.search import analysis
-from kb.search.hybrid import group_by, reciprocal_rank_fusion
+from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters
 from kb.search.models import QueryLog
@@ -58,7 +58,7 @@ def _validate(query: str) -> str:
 
 
 def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
-             language: str | None) -> list[tuple[int, float]]:
+             language: str | None) -> list[tuple[int, float]]:  # noqa: D417
     """Chunk ids best first for one mode; filters applied inside each engine before top-k."""
     keyword = indexes.keyword.search(text, filters, depth, language=language) if mode is not Mode.semantic else []
     if mode is Mode.keyword:
@@ -67,18 +67,20 @@ def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilte
     semantic = [(cid, score) for cid, score in indexes.vector.search(vector, filters, depth) if score >= MIN_SIMILARITY]
     if mode is Mode.semantic:
         return semantic
-    return reciprocal_rank_fusion([keyword, semantic])  # type: ignore[return-value]
+    if indexes.settings.search_fusion == "rrf":
+        return reciprocal_rank_fusion([keyword, semantic])  # type: ignore[return-value]
+    return zscore_fusion([keyword, semantic])  # type: ignore[return-value]
 
 
-def _admitted(item: documents.Published, filters: SearchFilters) -> bool:
+def _admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
     """The database-side twin of the engines' filters."""
-    version = item.version
     day = dt.date.fromordinal(filters.on_day)
-    return ((filters.include_internal or str(version.audience) == "public")
-            and documents.currently_valid(version, day)
-            and (filters.spaces is None or item.space.id in filters.spaces)
-            and (filters.languages is None or version.language in filters.languages)
-            and (filters.tags is None or bool(filters.tags & set(documents.tags_of(version)))))
+    return ((filters.include_internal or facts.audience == "public")
+            and (facts.valid_from is None or facts.valid_from <= day)
+            and (facts.valid_until is None or facts.valid_until > day)
+            and (filters.spaces is None or facts.space_id in filters.spaces)
+            and (filters.languages is None or facts.language in filters.languages)
+            and (filters.tags is None or bool(filters.tags & set(facts.tags))))
 
 
 def _passage(chunk, query: str, language: str | None) -> Passage:  # noqa: ANN001
@@ -93,14 +95,31 @@ def _passage(chunk, query: str, language: str | None) -> Passage:  # noqa: ANN00
     return Passage(text=text, heading_path=json.loads(chunk.heading_path), highlights=spans)
 
 
-def _ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters,
-                      language: str | None, wanted: int):  # noqa: ANN202
+@dataclass(frozen=True)
+class Found:
+    """A document that survived the re-check: its id, best passage and fused score."""
+
+    document_id: int
+    chunk_id: int
+    score: float
+
+
+def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters,
+                     language: str | None, wanted: int) -> list[Found]:
+    """Documents best first: retrieve passages, re-check each against the database, group per document."""
     depth = max(CANDIDATES, wanted * 3)
     ranked = retrieve(indexes, text, mode, filters, depth, language)
-    checked = documents.published_chunks(session, [cid for cid, _ in ranked])
-    admitted = [(cid, score) for cid, score in ranked if cid in checked and _admitted(checked[cid][1], filters)]
-    grouped = group_by(admitted, key=lambda cid: checked[cid][1].document.id)
-    return [(checked[cid][0], checked[cid][1], score) for _doc, score, cid in grouped]
+    facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
+    admitted = [(cid, score) for cid, score in ranked if cid in facts and _admitted(facts[cid], filters)]
+    return [Found(doc, cid, score) for doc, score, cid in group_by(admitted, key=lambda cid: facts[cid].document_id)]  # type: ignore[arg-type]
+
+
+def _load(session: Session, found: list[Found]) -> list[tuple[object, documents.Published, float]]:
+    """Full rows for one page of hits only: (chunk, published document, score)."""
+    items = {item.document.id: item for item in documents.published(session, [f.document_id for f in found])}
+    chunks = documents.chunks_by_id(session, [f.chunk_id for f in found])
+    return [(chunks[f.chunk_id], items[f.document_id], f.score) for f in found
+            if f.document_id in items and f.chunk_id in chunks]
 
 
 def log_query(session: Session, *, audience: str, query: str, mode: Mode, language: str | None, count: int,
@@ -119,12 +138,15 @@ def search(
     text = _validate(query)
     filters = SearchFilters(include_internal=True, spaces=spaces, tags=tags,
                             languages=frozenset({language}) if language else None)
-    found = _ranked_documents(session, indexes, text, mode, filters, language, page * page_size)
+    found = ranked_documents(session, indexes, text, mode, filters, language, page * page_size)
+    page_items = _load(session, found[(page - 1) * page_size: page * page_size])
+    people = documents.people_of(session, [item.version for _, item, _ in page_items])
     hits = [
         SearchHit(document=item.document.slug, title=item.version.title, space=item.space.slug,
                   language=item.version.language, score=round(score, 6), passage=_passage(chunk, text, item.version.language),
-                  provenance=documents.provenance_card(session, item.version, item.document), community=Community())
-        for chunk, item, score in found[(page - 1) * page_size: page * page_size]
+                  provenance=documents.provenance_card(session, item.version, item.document, users=people),
+                  community=Community())
+        for chunk, item, score in page_items
     ]
     return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found), data=hits)
 
@@ -144,7 +166,7 @@ def public_card(item: documents.Published) -> PublicCard:
 
 def _public_translations(session: Session, item: documents.Published, filters: SearchFilters) -> dict[str, documents.Published]:
     group = documents.translation_group(session, item.document)
-    return {g.version.language: g for g in group if _admitted(g, filters) and g.document.id != item.document.id}
+    return {g.version.language: g for g in group if _admitted(documents.facts_of(g), filters) and g.document.id != item.document.id}
 
 
 def public_search(
@@ -157,11 +179,11 @@ def public_search(
     """
     text = _validate(query)
     filters = SearchFilters()  # the public-safe defaults
-    found = _ranked_documents(session, indexes, text, Mode.hybrid, filters, None, page * page_size)
+    found = ranked_documents(session, indexes, text, Mode.hybrid, filters, None, page * page_size)
     preferred = analysis.normalise_language(language) or (language.lower() if language else None)
     hits: list[PublicHit] = []
     shown: set[int] = set()
-    for chunk, item, _score in found:
+    for chunk, item, _score in _load(session, found[:page * page_size + page_size]):
         if len(hits) >= page * page_size:
             break
         translations = _public_translations(session, item, filters)
@@ -193,7 +215,7 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
         raise not_found from None
     found = documents.published(session, [document.id])
     filters = SearchFilters()
-    if not found or not _admitted(found[0], filters):
+    if not found or not _admitted(documents.facts_of(found[0]), filters):
         raise not_found
     item = found[0]
     translations = _public_translations(session, item, filters)

@@ -1,0 +1,226 @@
+"""Search quality and speed on any BEIR-layout collection, through kb's own ingestion and search code.
+
+    .venv/bin/python bench/search_quality.py DIR [--engine tantivy|whoosh] [--scale CHUNKS] [--queries N]
+
+DIR holds corpus.jsonl, queries.jsonl and qrels/test.tsv. Every document is created, submitted and
+approved through kb.documents (four eyes: an author and an approver), indexed by kb.search's
+indexer, and queried through kb.search.service. Prints one line per mode:
+``MODE ndcg@10=… recall@100=… p50_ms=… p95_ms=…``, then indexing throughput next to the raw
+encoder's, and (with --scale) latency on at least CHUNKS chunks (replicated passages).
+Nothing here is tuned per collection: no paths, no per-collection settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb.config import KeywordEngine, Settings  # noqa: E402
+
+
+def load_collection(directory: Path, max_queries: int | None):  # noqa: ANN201
+    corpus = [json.loads(line) for line in (directory / "corpus.jsonl").open(encoding="utf-8")]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (directory / "queries.jsonl").open(encoding="utf-8"))}
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (directory / "qrels" / "test.tsv").open(encoding="utf-8"):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 3 or parts[0] == "query-id":
+            continue
+        if int(parts[2]) > 0:
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    judged = [qid for qid in queries if qid in qrels]
+    if max_queries:
+        judged = judged[:max_queries]
+    return corpus, {qid: queries[qid] for qid in judged}, qrels
+
+
+def ndcg_at(ranked: list[str], gains: dict[str, int], k: int = 10) -> float:
+    dcg = sum((2 ** gains.get(doc, 0) - 1) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
+    ideal = sorted(gains.values(), reverse=True)[:k]
+    idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: list[str], gains: dict[str, int], k: int = 100) -> float:
+    relevant = {doc for doc, g in gains.items() if g > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
+    """Create, submit and approve every document through the documents service; return id → corpus id."""
+    from kb.accounts import service as accounts
+    from kb.accounts.schemas import SpaceCreate, UserCreate
+    from kb.actors import SpaceRole
+    from kb.db import transaction
+    from kb.documents import service as documents
+    from kb.documents.schemas import DocumentCreate
+
+    with database.session() as session:
+        with transaction(session):
+            accounts.create_space(session, actor=None, data=SpaceCreate(slug="collection", name="Collection"), four_eyes_default=True)
+            for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
+                accounts.create_user(session, actor=None, data=UserCreate(username=username, display_name=username.title()))
+                accounts.set_membership(session, actor=None, slug="collection", username=username, role=role)
+        author = accounts.actor_for(session, accounts.get_user(session, "author"))
+        approver = accounts.actor_for(session, accounts.get_user(session, "approver"))
+        mapping: dict[int, str] = {}
+        for doc in corpus:
+            title = (doc.get("title") or "").strip() or f"Document {doc['_id']}"
+            body = (doc.get("text") or "").strip() or title
+            slug = "d-" + "".join(ch if ch.isalnum() else "-" for ch in str(doc["_id"]).lower())[:100]
+            with transaction(session):
+                document, _ = documents.create_document(session, actor=author, space_slug="collection", data=DocumentCreate(
+                    slug=slug, title=title[:300], body_md=body, audience="public", language="en", intended_use="Evaluation"))
+                documents.submit(session, actor=author, slug=slug, number=1)
+                documents.approve(session, actor=approver, slug=slug, number=1)
+            mapping[document.id] = str(doc["_id"])  # type: ignore[index]
+    return mapping
+
+
+def run_queries(session, indexes, queries: dict[str, str], mode, mapping: dict[int, str]):  # noqa: ANN001, ANN201
+    """Quality from the full ranking of kb's search service; latency of a 10-hit page of the same service."""
+    from kb.search import service
+    from kb.search.interfaces import SearchFilters
+
+    rankings, latencies = {}, []
+    filters = SearchFilters(include_internal=True)
+    actor = None
+    for qid, text in queries.items():
+        ranked = service.ranked_documents(session, indexes, text, mode, filters, None, 100)
+        rankings[qid] = [mapping[f.document_id] for f in ranked][:100]
+    from kb.actors import Actor, GlobalRole
+
+    actor = Actor(id=1, username="author", display_name="Author", global_role=GlobalRole.reader)
+    for text in queries.values():
+        start = time.perf_counter()
+        service.search(session, indexes, actor=actor, query=text, mode=mode, page_size=10)
+        latencies.append((time.perf_counter() - start) * 1000)
+    return rankings, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--engine", choices=[e.value for e in KeywordEngine], default=KeywordEngine.tantivy.value)
+    parser.add_argument("--scale", type=int, default=0, help="also measure latency on at least this many chunks")
+    parser.add_argument("--queries", type=int, default=0, help="use only the first N judged queries")
+    args = parser.parse_args()
+
+    from kb.db import Database
+    from kb.migrations import upgrade
+    from kb.search.indexer import SearchIndexes
+    from kb.search.schemas import Mode
+
+    corpus, queries, qrels = load_collection(args.directory, args.queries or None)
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+    settings = Settings(data_dir=work, keyword_engine=KeywordEngine(args.engine))
+    database = Database(settings)
+    upgrade(database)
+    start = time.perf_counter()
+    mapping = ingest(database, corpus)
+    ingest_s = time.perf_counter() - start
+    indexes = SearchIndexes(settings)
+    with database.session() as session:
+        from kb import documents
+
+        texts = [c.text for item in documents.published(session) for c in item.chunks]
+        indexes.embedder.encode(texts[:64])  # load the model before timing
+        start = time.perf_counter()
+        indexes.embedder.encode([f"{t}" for t in texts])
+        encoder_s = time.perf_counter() - start
+        start = time.perf_counter()
+        chunks = indexes.rebuild(session)
+        index_s = time.perf_counter() - start
+        print(f"collection docs={len(corpus)} chunks={chunks} queries={len(queries)} engine={args.engine} "
+              f"ingest_s={ingest_s:.1f}")
+        for mode in (Mode.keyword, Mode.semantic, Mode.hybrid):
+            rankings, latencies = run_queries(session, indexes, queries, mode, mapping)
+            ndcg = statistics.mean(ndcg_at(rankings[q], qrels[q]) for q in queries)
+            recall = statistics.mean(recall_at(rankings[q], qrels[q]) for q in queries)
+            print(f"{mode.value} ndcg@10={ndcg:.4f} recall@100={recall:.4f} p50_ms={statistics.median(latencies):.1f} "
+                  f"p95_ms={percentile(latencies, 95):.1f}")
+        overhead = 1 - encoder_s / index_s
+        print(f"indexing chunks_per_s={chunks / index_s:.1f} encoder_chunks_per_s={len(texts) / encoder_s:.1f} "
+              f"kb_overhead={overhead:.1%}")
+        if args.scale:
+            scale(session, database, indexes, queries, args.scale)
+
+
+def scale(session, database, indexes, queries: dict[str, str], target: int) -> None:  # noqa: ANN001
+    """Replicate the collection's approved documents (rows and index entries) to ``target`` chunks; time queries."""
+    import numpy as np
+    from sqlalchemy import insert, select
+
+    from kb import documents
+    from kb.documents.models import Chunk, Document, Version
+    from kb.search.indexer import to_indexed
+    from kb.search.schemas import Mode
+
+    originals = documents.published(session)
+    base = [c for item in originals for c in to_indexed(item)]
+    vectors = indexes.embedder.encode([c.embedding_text for c in base])
+    copies = math.ceil(target / len(base)) - 1
+    start = time.perf_counter()
+    version_cols = [c.name for c in Version.__table__.columns if c.name != "id"]
+    for r in range(1, copies + 1):
+        with database.engine.begin() as connection:
+            doc_rows, version_rows, chunk_rows = [], [], []
+            next_doc = connection.execute(select(Document.id).order_by(Document.id.desc()).limit(1)).scalar() + 1
+            next_version = connection.execute(select(Version.id).order_by(Version.id.desc()).limit(1)).scalar() + 1
+            next_chunk = connection.execute(select(Chunk.id).order_by(Chunk.id.desc()).limit(1)).scalar() + 1
+            replicas = []
+            for item in originals:
+                doc_id, version_id = next_doc, next_version
+                next_doc += 1
+                next_version += 1
+                doc_rows.append({"id": doc_id, "slug": f"{item.document.slug}-r{r}", "space_id": item.space.id,
+                                 "owner_id": item.document.owner_id, "created_at": item.document.created_at,
+                                 "current_version_id": version_id})
+                version_rows.append({**{c: getattr(item.version, c) for c in version_cols}, "id": version_id,
+                                     "document_id": doc_id})
+                for chunk in item.chunks:
+                    chunk_rows.append({"id": next_chunk, "version_id": version_id, "ordinal": chunk.ordinal,
+                                       "heading_path": chunk.heading_path, "text": chunk.text, "word_count": chunk.word_count})
+                    replicas.append((next_chunk, doc_id, version_id))
+                    next_chunk += 1
+            connection.execute(insert(Document), doc_rows)
+            connection.execute(insert(Version), version_rows)
+            connection.execute(insert(Chunk), chunk_rows)
+        from dataclasses import replace
+
+        indexed = [replace(chunk, chunk_id=cid, document_id=did, version_id=vid) for chunk, (cid, did, vid) in zip(base, replicas)]
+        indexes.keyword.upsert(indexed)
+        indexes.vector.upsert(indexed, vectors)
+    indexes.keyword.commit()
+    total = indexes.vector.ntotal
+    print(f"scale chunks={total} replicas={copies} build_s={time.perf_counter() - start:.1f}")
+    from kb.actors import Actor, GlobalRole
+
+    actor = Actor(id=1, username="author", display_name="Author", global_role=GlobalRole.reader)
+    from kb.search import service
+
+    for mode in (Mode.keyword, Mode.semantic, Mode.hybrid):
+        latencies = []
+        for text in queries.values():
+            t0 = time.perf_counter()
+            service.search(session, indexes, actor=actor, query=text, mode=mode, page_size=10)
+            latencies.append((time.perf_counter() - t0) * 1000)
+        print(f"scale {mode.value} chunks={total} p50_ms={statistics.median(latencies):.1f} p95_ms={percentile(latencies, 95):.1f}")
+
+
+if __name__ == "__main__":
+    main()
