@@ -65,6 +65,19 @@ class SearchFilters:
                 and chunk.valid_from_day <= self.on_day < chunk.valid_until_day)
 
 
+# The field layout both keyword engines share: one set of text fields per stemming language.
+FIELD_LANGUAGES = {"en": "english", "nl": "dutch", "de": "german", "fr": "french", "es": "spanish"}
+FALLBACK_LANGUAGE = "xx"  # any other language: lowercased words, no stemming
+TEXT_FIELD_WEIGHTS = {"title": 1.0, "headings": 1.0, "body": 1.0}  # equal: see docs/benchmarks.md
+TAG_WEIGHT = 1.5
+
+
+def field_language(language: str) -> str:
+    """Which field set a document of ``language`` is indexed in."""
+    base = language.lower().split("-")[0]
+    return base if base in FIELD_LANGUAGES else FALLBACK_LANGUAGE
+
+
 Ranked = list[tuple[int, float]]  # (chunk_id, score), best first
 
 

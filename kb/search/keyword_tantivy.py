@@ -12,17 +12,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from kb.search.interfaces import IndexedChunk, Ranked, SearchFilters
+from kb.search.interfaces import (
+    FALLBACK_LANGUAGE, FIELD_LANGUAGES, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, IndexedChunk, Ranked, SearchFilters,
+    field_language,
+)
 
-LANGUAGES = {"en": "english", "nl": "dutch", "de": "german", "fr": "french", "es": "spanish"}
-FALLBACK = "xx"
-TEXT_FIELDS = {"title": 1.0, "headings": 1.0, "body": 1.0}  # equal: see docs/benchmarks.md
-TAG_BOOST = 1.5
-
-
-def _lang(language: str) -> str:
-    base = language.lower().split("-")[0]
-    return base if base in LANGUAGES else FALLBACK
 
 
 class TantivyKeywordIndex:
@@ -42,14 +36,14 @@ class TantivyKeywordIndex:
         builder.add_text_field("audience", tokenizer_name="raw")
         builder.add_text_field("language", tokenizer_name="raw")
         builder.add_text_field("tag", tokenizer_name="kb_tag")
-        for lang in [*LANGUAGES, FALLBACK]:
-            for field in TEXT_FIELDS:
+        for lang in [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]:
+            for field in TEXT_FIELD_WEIGHTS:
                 builder.add_text_field(f"{field}_{lang}", tokenizer_name=f"kb_{lang}")
         self.schema = builder.build()
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._analyzers = {}
-        for lang in [*LANGUAGES, FALLBACK]:
-            analyzer = self._analyzer(LANGUAGES.get(lang))
+        for lang in [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]:
+            analyzer = self._analyzer(FIELD_LANGUAGES.get(lang))
             self.index.register_tokenizer(f"kb_{lang}", analyzer)
             self._analyzers[lang] = analyzer
         self.index.register_tokenizer("kb_tag", self._analyzer(None))
@@ -78,7 +72,7 @@ class TantivyKeywordIndex:
             for chunk_id in {c.chunk_id for c in chunks}:
                 writer.delete_documents_by_term("chunk_id", chunk_id)
             for chunk in chunks:
-                lang = _lang(chunk.language)
+                lang = field_language(chunk.language)
                 doc = self._t.Document()
                 doc.add_integer("chunk_id", chunk.chunk_id)
                 doc.add_integer("document_id", chunk.document_id)
@@ -130,17 +124,17 @@ class TantivyKeywordIndex:
 
     def _text_query(self, text: str, language: str | None):  # noqa: ANN202
         t, schema = self._t, self.schema
-        langs = [_lang(language)] if language else [*LANGUAGES, FALLBACK]
+        langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
         should = []
         for lang in langs:
             tokens = list(dict.fromkeys(self._analyzers[lang].analyze(text)))[:64]
             for token in tokens:
-                for field, boost in TEXT_FIELDS.items():
+                for field, boost in TEXT_FIELD_WEIGHTS.items():
                     should.append((t.Occur.Should, t.Query.boost_query(
                         t.Query.term_query(schema, f"{field}_{lang}", token), boost)))
-        tag_tokens = list(dict.fromkeys(self._analyzers[FALLBACK].analyze(text)))[:64]
+        tag_tokens = list(dict.fromkeys(self._analyzers[FALLBACK_LANGUAGE].analyze(text)))[:64]
         for token in tag_tokens:
-            should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, "tag", token), TAG_BOOST)))
+            should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, "tag", token), TAG_WEIGHT)))
         if not should:
             return None
         return t.Query.boolean_query(should)

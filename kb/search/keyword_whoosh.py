@@ -11,17 +11,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from kb.search.interfaces import IndexedChunk, Ranked, SearchFilters
+from kb.search.interfaces import (
+    FALLBACK_LANGUAGE, FIELD_LANGUAGES, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, IndexedChunk, Ranked, SearchFilters,
+    field_language,
+)
 
-LANGUAGES = ("en", "nl", "de", "fr", "es")
-FALLBACK = "xx"
-TEXT_FIELDS = {"title": 1.0, "headings": 1.0, "body": 1.0}  # equal: see docs/benchmarks.md
-TAG_BOOST = 1.5
-
-
-def _lang(language: str) -> str:
-    base = language.lower().split("-")[0]
-    return base if base in LANGUAGES else FALLBACK
 
 
 class WhooshKeywordIndex:
@@ -32,15 +26,15 @@ class WhooshKeywordIndex:
         from whoosh.analysis import LanguageAnalyzer, StandardAnalyzer
         from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 
-        self._analyzers = {lang: LanguageAnalyzer(lang) for lang in LANGUAGES}
-        self._analyzers[FALLBACK] = StandardAnalyzer(stoplist=None)
+        self._analyzers = {lang: LanguageAnalyzer(lang) for lang in FIELD_LANGUAGES}
+        self._analyzers[FALLBACK_LANGUAGE] = StandardAnalyzer(stoplist=None)
         fields = {
             "chunk_id": NUMERIC(stored=True, unique=True, bits=64), "document_id": NUMERIC(bits=64),
             "space_id": NUMERIC(bits=64), "valid_from_day": NUMERIC(bits=64), "valid_until_day": NUMERIC(bits=64),
             "audience": ID, "language": ID, "tag": KEYWORD(lowercase=True, commas=True, scorable=True),
         }
         for lang, analyzer in self._analyzers.items():
-            for field in TEXT_FIELDS:
+            for field in TEXT_FIELD_WEIGHTS:
                 fields[f"{field}_{lang}"] = TEXT(analyzer=analyzer)
         schema = Schema(**fields)
         path.mkdir(parents=True, exist_ok=True)
@@ -91,7 +85,7 @@ class WhooshKeywordIndex:
             for document_id in sorted(deleted_documents):
                 writer.delete_by_term("document_id", document_id)
             for chunk in reversed(survivors):
-                lang = _lang(chunk.language)
+                lang = field_language(chunk.language)
                 writer.update_document(**{
                     "chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "space_id": chunk.space_id,
                     "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
@@ -122,14 +116,14 @@ class WhooshKeywordIndex:
     def _text_query(self, text: str, language: str | None):  # noqa: ANN202
         from whoosh.query import Or, Term
 
-        langs = [_lang(language)] if language else [*LANGUAGES, FALLBACK]
+        langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
         terms = []
         for lang in langs:
             tokens = list(dict.fromkeys(t.text for t in self._analyzers[lang](text)))[:64]
             for token in tokens:
-                terms += [Term(f"{field}_{lang}", token, boost=boost) for field, boost in TEXT_FIELDS.items()]
-        for token in list(dict.fromkeys(t.text for t in self._analyzers[FALLBACK](text)))[:64]:
-            terms.append(Term("tag", token, boost=TAG_BOOST))
+                terms += [Term(f"{field}_{lang}", token, boost=boost) for field, boost in TEXT_FIELD_WEIGHTS.items()]
+        for token in list(dict.fromkeys(t.text for t in self._analyzers[FALLBACK_LANGUAGE](text)))[:64]:
+            terms.append(Term("tag", token, boost=TAG_WEIGHT))
         return Or(terms) if terms else None
 
     def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None) -> Ranked:
