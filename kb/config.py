@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     rate_limit_posting: str = Field(
         "30/hour", description="Rate limit of community posts (comments, questions, answers) per user."
     )
+    flags_to_hide: int = Field(
+        3, ge=1, description="Distinct users whose flags hide a comment, question or answer pending moderation.")
+    comment_edit_minutes: int = Field(
+        15, ge=0, description="How long after posting a comment its author may edit it (the edit is kept).")
     redis_url: str | None = Field(
         None,
         description="Redis URL for rate-limit counters shared between processes. Empty: in-process counters.",

@@ -70,6 +70,31 @@ def _token_id(client, cast) -> int:  # noqa: ANN001
     return next(t["id"] for t in client.get("/api/v1/me/tokens", headers=cast["reader"].headers).json()["data"] if t["name"] == "spare")
 
 
+def _commented(client, cast) -> None:  # noqa: ANN001
+    _approved(client, cast)
+    client.post("/api/v1/documents/child-benefit/comments", json={"body_md": "A question about amounts"},
+                headers=cast["reader"].headers)
+
+
+def _answered(client, cast) -> None:  # noqa: ANN001
+    _approved(client, cast)
+    client.post("/api/v1/questions", json={"title": "How to claim twins?", "body_md": "One form?", "space": "benefits"},
+                headers=cast["reader"].headers)
+    client.post("/api/v1/questions", json={"title": "Twins: how to claim?", "body_md": "Two forms?"},
+                headers=cast["moderator"].headers)
+    client.post("/api/v1/questions/1/answers", json={"body_md": "One form for both."}, headers=cast["contributor"].headers)
+
+
+def _accepted(client, cast) -> None:  # noqa: ANN001
+    _answered(client, cast)
+    client.post("/api/v1/questions/1/accept", json={"answer_id": 1}, headers=cast["reader"].headers)
+
+
+def _flagged(client, cast) -> None:  # noqa: ANN001
+    _commented(client, cast)
+    client.post("/api/v1/flags", json={"target": "comment", "target_id": "1", "reason": "spam"}, headers=cast["owner"].headers)
+
+
 DOCX = {"files": {"file": ("policy.docx", SAMPLE_DOCX.read_bytes(), "application/octet-stream")}, "data": {"intended_use": "x"}}
 BROKEN = {"files": {"file": ("broken.docx", b"PK\x03\x04 not really a zip", "application/octet-stream")}}
 
@@ -127,6 +152,51 @@ SCENARIOS = [
     Scenario(("POST", "/api/v1/documents/{slug}/retire"), _approved,
              Call("POST", "/api/v1/documents/child-benefit/retire", "owner", {"json": {"reason": "Ended"}}),
              Call("POST", "/api/v1/documents/child-benefit/retire", "owner2", {"json": {}}), "version.retire", "olga"),
+    Scenario(("POST", "/api/v1/documents/{slug}/comments"), _approved,
+             Call("POST", "/api/v1/documents/child-benefit/comments", "reader", {"json": {"body_md": "Helpful"}}),
+             Call("POST", "/api/v1/documents/no-such-doc/comments", "reader", {"json": {"body_md": "Helpful"}}),
+             "comment.create", "rita"),
+    Scenario(("PATCH", "/api/v1/comments/{comment_id}"), _commented,
+             Call("PATCH", "/api/v1/comments/1", "reader", {"json": {"body_md": "A question about the amounts"}}),
+             Call("PATCH", "/api/v1/comments/1", "contributor", {"json": {"body_md": "Not mine"}}), "comment.edit", "rita"),
+    Scenario(("DELETE", "/api/v1/comments/{comment_id}"), _commented,
+             Call("DELETE", "/api/v1/comments/1", "reader", {}),
+             Call("DELETE", "/api/v1/comments/1", "contributor", {}), "comment.delete", "rita"),
+    Scenario(("PUT", "/api/v1/documents/{slug}/rating"), _approved,
+             Call("PUT", "/api/v1/documents/child-benefit/rating", "reader", {"json": {"stars": 4}}),
+             Call("PUT", "/api/v1/documents/child-benefit/rating", "reader", {"json": {"stars": 0}}), "rating.set", "rita"),
+    Scenario(("POST", "/api/v1/feedback"), _approved,
+             Call("POST", "/api/v1/feedback", "reader", {"json": {"document": "child-benefit", "query": "q", "helpful": True}}),
+             Call("POST", "/api/v1/feedback", "reader", {"json": {"document": "nope", "query": "q", "helpful": True}}),
+             "feedback.create", "rita"),
+    Scenario(("POST", "/api/v1/questions"), _nothing,
+             Call("POST", "/api/v1/questions", "reader", {"json": {"title": "Where is the form?", "body_md": "?"}}),
+             Call("POST", "/api/v1/questions", "reader", {"json": {"title": "?", "body_md": "?"}}), "question.create", "rita"),
+    Scenario(("POST", "/api/v1/questions/{question_id}/answers"), _answered,
+             Call("POST", "/api/v1/questions/1/answers", "owner", {"json": {"body_md": "Use form CB-1."}}),
+             Call("POST", "/api/v1/questions/99/answers", "owner", {"json": {"body_md": "Use form CB-1."}}),
+             "answer.create", "olga"),
+    Scenario(("PUT", "/api/v1/{kind}/{post_id}/vote"), _answered,
+             Call("PUT", "/api/v1/answers/1/vote", "reader", {"json": {"value": 1}}),
+             Call("PUT", "/api/v1/answers/1/vote", "contributor", {"json": {"value": 1}}), "vote.set", "rita"),
+    Scenario(("POST", "/api/v1/questions/{question_id}/accept"), _answered,
+             Call("POST", "/api/v1/questions/1/accept", "reader", {"json": {"answer_id": 1}}),
+             Call("POST", "/api/v1/questions/1/accept", "contributor", {"json": {"answer_id": 1}}), "answer.accept", "rita"),
+    Scenario(("POST", "/api/v1/questions/{question_id}/close"), _answered,
+             Call("POST", "/api/v1/questions/2/close", "moderator", {"json": {"duplicate_of": 1}}),
+             Call("POST", "/api/v1/questions/2/close", "contributor", {"json": {"duplicate_of": 1}}), "question.close", "mona"),
+    Scenario(("POST", "/api/v1/questions/{question_id}/promote"), _accepted,
+             Call("POST", "/api/v1/questions/1/promote", "owner", {"json": {"space": "benefits", "slug": "twins"}}),
+             Call("POST", "/api/v1/questions/1/promote", "owner", {"json": {"space": "benefits", "slug": "child-benefit"}}),
+             "document.promote", "olga"),
+    Scenario(("POST", "/api/v1/flags"), _commented,
+             Call("POST", "/api/v1/flags", "owner", {"json": {"target": "comment", "target_id": "1", "reason": "spam"}}),
+             Call("POST", "/api/v1/flags", "owner", {"json": {"target": "comment", "target_id": "9", "reason": "spam"}}),
+             "flag.create", "olga"),
+    Scenario(("POST", "/api/v1/moderation/{kind}/{target_id}"), _flagged,
+             Call("POST", "/api/v1/moderation/comment/1", "moderator", {"json": {"action": "hide", "reason": "Spam"}}),
+             Call("POST", "/api/v1/moderation/comment/1", "reader", {"json": {"action": "hide", "reason": "Spam"}}),
+             "moderation.hide", "mona"),
 ]
 
 

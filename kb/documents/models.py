@@ -131,3 +131,17 @@ class StoredFile(SQLModel, table=True):
     media_type: str = Field(sa_column=Column(String(120), nullable=False))
     size: int
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ReviewRequest(SQLModel, table=True):
+    """A reader's report that a curated document is wrong or outdated: it waits in the owners' review queue."""
+
+    __tablename__ = "review_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(sa_column=Column(Integer, ForeignKey("document.id"), nullable=False, index=True))
+    reason: str = Field(sa_column=Column(String(16), nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    requested_by_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    resolved_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

@@ -175,7 +175,7 @@ class ImportResult(BaseModel):
 
 
 class ReviewItem(BaseModel):
-    reason: str = Field(description="in_review, review_overdue, review_due_soon or expiring")
+    reason: str = Field(description="in_review, reported_wrong, reported_outdated, review_overdue, expiring or review_due_soon")
     document: str
     space: str
     version: int
@@ -184,6 +184,7 @@ class ReviewItem(BaseModel):
     submitted_at: dt.datetime | None
     review_by: dt.date | None
     valid_until: dt.date | None
+    note: str | None = None
 
 
 class ReviewQueue(BaseModel):

@@ -29,7 +29,7 @@ from kb.actors import Actor, SpaceRole
 from kb.db import is_postgresql, utcnow
 from kb.documents.chunking import chunk_markdown
 from kb.documents.ingest_docx import ParsedFile, parse_upload
-from kb.documents.models import Audience, Chunk, Document, SourceKind, StoredFile, Version, VersionState
+from kb.documents.models import Audience, Chunk, Document, ReviewRequest, SourceKind, StoredFile, Version, VersionState
 from kb.documents.schemas import DocumentCreate, DraftSave, ProvenanceFields
 from kb.errors import ErrorCode, KbError
 from kb.events import DocumentWithdrawn, VersionPublished, queue_event
@@ -715,7 +715,20 @@ def review_queue(session: Session, *, actor: Actor, on: dt.date | None = None) -
                                     title=version.title, author=users[version.author_id].username,
                                     submitted_at=version.submitted_at, review_by=version.review_by,
                                     valid_until=version.valid_until))
-    order = {"in_review": 0, "review_overdue": 1, "expiring": 2, "review_due_soon": 3}
+    requests = session.execute(
+        select(ReviewRequest, Document, Space).join(Document, Document.id == ReviewRequest.document_id)
+        .join(Space, Space.id == Document.space_id)
+        .where(Document.space_id.in_(owned), ReviewRequest.resolved_at.is_(None))  # type: ignore[union-attr]
+    ).all()
+    reporters = users_by_id(session, [r.requested_by_id for r, _, _ in requests])
+    for request, document, space in requests:
+        current = current_version(session, document)
+        items.append(ReviewItem(reason=f"reported_{request.reason}", document=document.slug, space=space.slug,
+                                version=current.number if current else 0, title=current.title if current else document.slug,
+                                author=reporters[request.requested_by_id].username, submitted_at=request.created_at,
+                                review_by=current.review_by if current else None,
+                                valid_until=current.valid_until if current else None, note=request.note))
+    order = {"in_review": 0, "reported_wrong": 1, "reported_outdated": 1, "review_overdue": 2, "expiring": 3, "review_due_soon": 4}
     return sorted(items, key=lambda i: (order[i.reason], i.document))
 
 
@@ -851,3 +864,55 @@ def document_ids_for_slugs(session: Session, slugs: Iterable[str]) -> dict[str, 
     if not wanted:
         return {}
     return dict(session.execute(select(Document.slug, Document.id).where(Document.slug.in_(wanted))).all())  # type: ignore[union-attr]
+
+
+def request_review(session: Session, *, actor: Actor, slug: str, reason: str, note: str) -> ReviewRequest:
+    """Put a reader's report (wrong, outdated) in the owners' review queue; curated content stays as it is.
+
+    The caller records the audit event of the action that led here (a flag).
+    """
+    document = get_document(session, slug)
+    if current_version(session, document) is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
+    request = ReviewRequest(document_id=document.id, reason=reason, note=note, requested_by_id=actor.id)  # type: ignore[arg-type]
+    session.add(request)
+    session.flush()
+    return request
+
+
+def document_for_social(session: Session, *, actor: Actor, slug: str) -> tuple[Document, Version]:
+    """The document and its approved version, for community content about it (404 when none is approved)."""
+    document = get_document(session, slug)
+    version = current_version(session, document)
+    if version is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No approved document {slug!r} to discuss")
+    return document, version
+
+
+def create_promoted(
+    session: Session, *, actor: Actor, space_slug: str, data: DocumentCreate, source_uri: str,
+    contributor_ids: list[int], origin: dict[str, object],
+) -> tuple[Document, Version]:
+    """A draft document promoted from a community answer: source ``promoted_answer``, the answer's
+    author credited as contributor. It then goes through the normal approval workflow.
+
+    Raises:
+        KbError FORBIDDEN: the actor does not own the space.
+    """
+    space = accounts.get_space(session, space_slug)
+    _require_owner(actor, space, "promote answers into curated knowledge")
+    document, version = _new_document(session, actor=actor, space=space, data=data, author=None,
+                                      source_kind=SourceKind.promoted_answer)
+    version.source_uri = source_uri
+    version.contributor_ids = json.dumps(sorted(set(contributor_ids) - {version.author_id}))
+    session.add(version)
+    session.flush()
+    provenance.record(session, actor, "document.promote", ("document", document.slug),
+                      {"space": space.slug, "version": version.number, "source_uri": source_uri, **origin})
+    return document, version
+
+
+def approved_versions_by(session: Session, user_id: int) -> int:
+    """How many versions ``user_id`` authored that were approved (current or since superseded)."""
+    return session.execute(select(func.count()).select_from(Version).where(
+        Version.author_id == user_id, Version.approver_id.is_not(None))).scalar_one()  # type: ignore[union-attr]

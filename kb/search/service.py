@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from kb import documents
+from kb.social import service as social
 from kb.actors import Actor
 from kb.db import utcnow
 from kb.errors import ErrorCode, KbError
@@ -141,11 +142,12 @@ def search(
     found = ranked_documents(session, indexes, text, mode, filters, language, page * page_size)
     page_items = _load(session, found[(page - 1) * page_size: page * page_size])
     people = documents.people_of(session, [item.version for _, item, _ in page_items])
+    ratings = social.rating_summary(session, [item.document.id for _, item, _ in page_items])  # type: ignore[misc]
     hits = [
         SearchHit(document=item.document.slug, title=item.version.title, space=item.space.slug,
                   language=item.version.language, score=round(score, 6), passage=_passage(chunk, text, item.version.language),
                   provenance=documents.provenance_card(session, item.version, item.document, users=people),
-                  community=Community())
+                  community=Community(rating_average=ratings[item.document.id][0], rating_count=ratings[item.document.id][1]))
         for chunk, item, score in page_items
     ]
     return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found), data=hits)

@@ -1,0 +1,436 @@
+"""Rules of the social layer: comments, ratings, feedback, questions and answers, votes, flags,
+moderation, promotion and reputation.
+
+Community content is stored apart from curated knowledge, rendered through ``render`` (sanitised),
+bounded (length caps, a link cap for new accounts, duplicate detection) and flaggable. It points at
+documents by id and uses only what ``kb.documents`` re-exports. Every state change records one audit
+event; functions never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from kb import documents, provenance
+from kb.accounts import service as accounts
+from kb.accounts.models import User
+from kb.actors import Actor
+from kb.db import utcnow
+from kb.errors import ErrorCode, KbError
+from kb.social.models import (
+    Answer, Comment, CommentEdit, Flag, FlagReason, FlagStatus, HitFeedback, Question, Rating, TargetKind, Vote,
+)
+from kb.social.render import count_links, render
+from kb.social.schemas import (
+    AnswerCreate, CommentCreate, FeedbackCreate, FlagCreate, ModerationDecision, PromoteRequest, QuestionCreate,
+)
+
+NEW_ACCOUNT_AGE = dt.timedelta(days=1)
+NEW_ACCOUNT_MAX_LINKS = 2
+DUPLICATE_WINDOW = dt.timedelta(days=1)
+REPUTATION = {"accepted_answer": 15, "answer_upvote": 10, "question_upvote": 5, "downvote": -2, "approved_document": 20}
+
+
+@dataclass(frozen=True)
+class Limits:
+    flags_to_hide: int = 3
+    comment_edit_minutes: int = 15
+
+
+# ------------------------------------------------------------------------------------- guards
+
+def _normalised(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _guard_post(session: Session, actor: Actor, body: str, model: type) -> None:
+    """Abuse guards common to every post: link cap for new accounts, duplicate detection."""
+    user = session.get(User, actor.id)
+    assert user is not None
+    if utcnow() - user.created_at < NEW_ACCOUNT_AGE and count_links(body) > NEW_ACCOUNT_MAX_LINKS:
+        raise KbError(ErrorCode.VALIDATION_ERROR,
+                      f"New accounts may post at most {NEW_ACCOUNT_MAX_LINKS} links in the first day")
+    since = utcnow() - DUPLICATE_WINDOW
+    recent = session.execute(select(model.body_md).where(model.author_id == actor.id, model.created_at >= since)).scalars()
+    if any(_normalised(previous) == _normalised(body) for previous in recent):
+        raise KbError(ErrorCode.CONFLICT, "You posted the same text already in the last day")
+
+
+def _is_moderator(actor: Actor) -> bool:
+    return actor.is_moderator
+
+
+# ------------------------------------------------------------------------------------ comments
+
+def comment(session: Session, *, actor: Actor, slug: str, data: CommentCreate) -> Comment:
+    """Comment on the approved version of a document (threaded by ``parent_id``)."""
+    document, version = documents.document_for_social(session, actor=actor, slug=slug)
+    if data.parent_id is not None:
+        parent = session.get(Comment, data.parent_id)
+        if parent is None or parent.document_id != document.id:
+            raise KbError(ErrorCode.NOT_FOUND, f"No comment {data.parent_id} on {slug!r} to reply to")
+    _guard_post(session, actor, data.body_md, Comment)
+    item = Comment(document_id=document.id, version_number=version.number, parent_id=data.parent_id,  # type: ignore[arg-type]
+                   author_id=actor.id, body_md=data.body_md, body_html=render(data.body_md))
+    session.add(item)
+    session.flush()
+    provenance.record(session, actor, "comment.create", ("comment", item.id),
+                      {"document": slug, "on_version": version.number, "parent_id": data.parent_id})
+    return item
+
+
+def _own_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
+    item = session.get(Comment, comment_id)
+    if item is None or (item.hidden and item.author_id != actor.id and not _is_moderator(actor)):
+        raise KbError(ErrorCode.NOT_FOUND, f"No comment {comment_id}")
+    return item
+
+
+def edit_comment(session: Session, *, actor: Actor, comment_id: int, body_md: str, limits: Limits) -> Comment:
+    """The author edits within the edit window; the previous text is kept."""
+    item = _own_comment(session, actor, comment_id)
+    if item.author_id != actor.id:
+        raise KbError(ErrorCode.FORBIDDEN, "Only the author may edit a comment")
+    if item.deleted_at is not None:
+        raise KbError(ErrorCode.CONFLICT, "A deleted comment cannot be edited")
+    if utcnow() - item.created_at > dt.timedelta(minutes=limits.comment_edit_minutes):
+        raise KbError(ErrorCode.CONFLICT, f"Comments can be edited for {limits.comment_edit_minutes} minutes after posting")
+    if body_md == item.body_md:
+        return item
+    session.add(CommentEdit(comment_id=item.id, previous_body_md=item.body_md))  # type: ignore[arg-type]
+    item.body_md, item.body_html, item.edited_at = body_md, render(body_md), utcnow()
+    session.add(item)
+    session.flush()
+    provenance.record(session, actor, "comment.edit", ("comment", item.id), {})
+    return item
+
+
+def delete_comment(session: Session, *, actor: Actor, comment_id: int) -> Comment:
+    """The author or a moderator deletes; a tombstone stays so the thread keeps its shape."""
+    item = _own_comment(session, actor, comment_id)
+    if item.author_id != actor.id and not _is_moderator(actor):
+        raise KbError(ErrorCode.FORBIDDEN, "Only the author or a moderator may delete a comment")
+    if item.deleted_at is not None:
+        raise KbError(ErrorCode.CONFLICT, f"Comment {comment_id} is already deleted")
+    item.deleted_at = utcnow()
+    session.add(item)
+    provenance.record(session, actor, "comment.delete", ("comment", item.id), {"by_moderator": item.author_id != actor.id})
+    return item
+
+
+def comments_of(session: Session, *, slug: str) -> tuple[list[Comment], int]:
+    document = documents.get_document(session, slug)
+    current = documents.published(session, [document.id])
+    items = list(session.execute(select(Comment).where(Comment.document_id == document.id).order_by(Comment.id)).scalars())
+    return items, current[0].version.number if current else 0
+
+
+def edit_counts(session: Session, comment_ids: list[int]) -> dict[int, int]:
+    if not comment_ids:
+        return {}
+    return dict(session.execute(select(CommentEdit.comment_id, func.count()).where(CommentEdit.comment_id.in_(comment_ids))  # type: ignore[union-attr]
+                                .group_by(CommentEdit.comment_id)).all())
+
+
+# ------------------------------------------------------------------------------ ratings, feedback
+
+def rate(session: Session, *, actor: Actor, slug: str, stars: int) -> Rating:
+    """One rating per user per document; a new rating replaces the old."""
+    document, _version = documents.document_for_social(session, actor=actor, slug=slug)
+    rating = session.execute(select(Rating).where(Rating.document_id == document.id, Rating.user_id == actor.id)).scalar_one_or_none()
+    previous = rating.stars if rating else None
+    if rating is None:
+        rating = Rating(document_id=document.id, user_id=actor.id, stars=stars)  # type: ignore[arg-type]
+    else:
+        rating.stars, rating.updated_at = stars, utcnow()
+    session.add(rating)
+    session.flush()
+    provenance.record(session, actor, "rating.set", ("document", slug), {"stars": stars, "previous": previous})
+    return rating
+
+
+def rating_summary(session: Session, document_ids: list[int], user_id: int | None = None) -> dict[int, tuple[float | None, int, int | None]]:
+    """document id → (average, count, the user's own rating)."""
+    if not document_ids:
+        return {}
+    rows = session.execute(select(Rating.document_id, func.avg(Rating.stars), func.count())
+                           .where(Rating.document_id.in_(document_ids)).group_by(Rating.document_id)).all()  # type: ignore[union-attr]
+    mine = {}
+    if user_id is not None:
+        mine = dict(session.execute(select(Rating.document_id, Rating.stars).where(
+            Rating.document_id.in_(document_ids), Rating.user_id == user_id)).all())  # type: ignore[union-attr]
+    summary = {doc: (round(float(avg), 2), count, mine.get(doc)) for doc, avg, count in rows}
+    return {doc: summary.get(doc, (None, 0, mine.get(doc))) for doc in document_ids}
+
+
+def feedback(session: Session, *, actor: Actor, data: FeedbackCreate) -> HitFeedback:
+    """'Did this answer your question?' on a search hit, kept for analytics."""
+    document, _ = documents.document_for_social(session, actor=actor, slug=data.document)
+    item = HitFeedback(document_id=document.id, query=" ".join(data.query.split()), helpful=data.helpful)  # type: ignore[arg-type]
+    session.add(item)
+    session.flush()
+    provenance.record(session, actor, "feedback.create", ("document", data.document), {"helpful": data.helpful})
+    return item
+
+
+# ---------------------------------------------------------------------------- questions, answers
+
+def ask(session: Session, *, actor: Actor, data: QuestionCreate) -> Question:
+    _guard_post(session, actor, data.title + "\n" + data.body_md, Question)
+    space_id = accounts.get_space(session, data.space).id if data.space else None
+    linked = documents.document_ids_for_slugs(session, data.documents)
+    missing = set(data.documents) - set(linked)
+    if missing:
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {sorted(missing)[0]!r} to link")
+    question = Question(title=data.title, body_md=data.body_md, body_html=render(data.body_md), tags=json.dumps(sorted(set(data.tags))),
+                        linked_document_ids=json.dumps(sorted(linked.values())), author_id=actor.id, space_id=space_id)
+    session.add(question)
+    session.flush()
+    provenance.record(session, actor, "question.create", ("question", question.id), {"space": data.space, "tags": sorted(set(data.tags))})
+    return question
+
+
+def get_question(session: Session, *, actor: Actor, question_id: int) -> Question:
+    question = session.get(Question, question_id)
+    if question is None or (question.hidden and question.author_id != actor.id and not _is_moderator(actor)):
+        raise KbError(ErrorCode.NOT_FOUND, f"No question {question_id}")
+    return question
+
+
+def answer(session: Session, *, actor: Actor, question_id: int, data: AnswerCreate) -> Answer:
+    question = get_question(session, actor=actor, question_id=question_id)
+    if question.duplicate_of_id is not None:
+        raise KbError(ErrorCode.CONFLICT, f"Question {question_id} is closed as a duplicate of {question.duplicate_of_id}")
+    _guard_post(session, actor, data.body_md, Answer)
+    item = Answer(question_id=question.id, body_md=data.body_md, body_html=render(data.body_md), author_id=actor.id)  # type: ignore[arg-type]
+    session.add(item)
+    session.flush()
+    provenance.record(session, actor, "answer.create", ("answer", item.id), {"question": question.id})
+    return item
+
+
+def _post(session: Session, kind: str, post_id: int) -> Question | Answer:
+    model = Question if kind == "question" else Answer
+    post = session.get(model, post_id)
+    if post is None or post.hidden:
+        raise KbError(ErrorCode.NOT_FOUND, f"No {kind} {post_id}")
+    return post
+
+
+def vote(session: Session, *, actor: Actor, kind: str, post_id: int, value: int) -> Vote:
+    """+1 or −1, one per user per post (a second vote replaces the first), never on one's own post."""
+    post = _post(session, kind, post_id)
+    if post.author_id == actor.id:
+        raise KbError(ErrorCode.FORBIDDEN, "You cannot vote on your own post")
+    existing = session.execute(select(Vote).where(Vote.target_kind == kind, Vote.target_id == post_id,
+                                                  Vote.user_id == actor.id)).scalar_one_or_none()
+    previous = existing.value if existing else None
+    if existing is None:
+        existing = Vote(target_kind=kind, target_id=post_id, user_id=actor.id, value=value)  # type: ignore[arg-type]
+    else:
+        existing.value, existing.at = value, utcnow()
+    session.add(existing)
+    session.flush()
+    provenance.record(session, actor, "vote.set", (kind, post_id), {"value": value, "previous": previous})
+    return existing
+
+
+def scores(session: Session, kind: str, post_ids: list[int]) -> dict[int, int]:
+    if not post_ids:
+        return {}
+    return dict(session.execute(select(Vote.target_id, func.sum(Vote.value)).where(
+        Vote.target_kind == kind, Vote.target_id.in_(post_ids)).group_by(Vote.target_id)).all())  # type: ignore[union-attr]
+
+
+def _owns_question_space(actor: Actor, question: Question) -> bool:
+    return question.space_id is not None and actor.owns(question.space_id)
+
+
+def accept(session: Session, *, actor: Actor, question_id: int, answer_id: int) -> Question:
+    """The asker or an owner of the question's space accepts an answer."""
+    question = get_question(session, actor=actor, question_id=question_id)
+    if question.author_id != actor.id and not _owns_question_space(actor, question):
+        raise KbError(ErrorCode.FORBIDDEN, "Only the asker or an owner of the question's space may accept an answer")
+    chosen = session.get(Answer, answer_id)
+    if chosen is None or chosen.question_id != question.id or chosen.hidden:
+        raise KbError(ErrorCode.NOT_FOUND, f"No answer {answer_id} to question {question_id}")
+    previous = question.accepted_answer_id
+    question.accepted_answer_id, question.accepted_at = chosen.id, utcnow()
+    session.add(question)
+    provenance.record(session, actor, "answer.accept", ("question", question.id), {"answer": chosen.id, "previous": previous})
+    return question
+
+
+def close_duplicate(session: Session, *, actor: Actor, question_id: int, duplicate_of: int) -> Question:
+    question = get_question(session, actor=actor, question_id=question_id)
+    if question.author_id != actor.id and not _owns_question_space(actor, question) and not _is_moderator(actor):
+        raise KbError(ErrorCode.FORBIDDEN, "Only the asker, an owner of its space or a moderator may close a question")
+    target = get_question(session, actor=actor, question_id=duplicate_of)
+    if target.id == question.id or target.duplicate_of_id == question.id:
+        raise KbError(ErrorCode.CONFLICT, "A question cannot be a duplicate of itself")
+    question.duplicate_of_id = target.id
+    session.add(question)
+    provenance.record(session, actor, "question.close", ("question", question.id), {"duplicate_of": target.id})
+    return question
+
+
+def list_questions(session: Session, *, unanswered: bool, limit: int, offset: int) -> tuple[list[Question], dict[int, int], int]:
+    """Questions newest first (unanswered first when asked), with their answer counts."""
+    counts = dict(session.execute(select(Answer.question_id, func.count()).where(Answer.hidden.is_(False))  # type: ignore[attr-defined]
+                                  .group_by(Answer.question_id)).all())
+    questions = list(session.execute(select(Question).where(Question.hidden.is_(False)).order_by(Question.id.desc())).scalars())  # type: ignore[attr-defined,union-attr]
+    if unanswered:
+        questions = [q for q in questions if not counts.get(q.id) and q.duplicate_of_id is None]
+    else:
+        questions.sort(key=lambda q: bool(counts.get(q.id)))  # unanswered first, then newest
+    return questions[offset:offset + limit], counts, len(questions)
+
+
+def answers_of(session: Session, question_id: int) -> list[Answer]:
+    return list(session.execute(select(Answer).where(Answer.question_id == question_id).order_by(Answer.id)).scalars())
+
+
+def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRequest) -> str:
+    """A space owner turns the accepted answer into a new draft document (then the normal workflow)."""
+    question = get_question(session, actor=actor, question_id=question_id)
+    if question.accepted_answer_id is None:
+        raise KbError(ErrorCode.CONFLICT, "Only an accepted answer can be promoted")
+    if question.promoted_document_id is not None:
+        raise KbError(ErrorCode.CONFLICT, f"Question {question_id} was promoted already")
+    accepted = session.get(Answer, question.accepted_answer_id)
+    assert accepted is not None
+    body = f"# {data.title or question.title}\n\n{accepted.body_md}\n"
+    document, _version = documents.create_promoted(
+        session, actor=actor, space_slug=data.space,
+        data=documents.DocumentCreate(slug=data.slug, title=data.title or question.title, body_md=body, audience=data.audience),
+        source_uri=f"kb:question/{question.id}#answer-{accepted.id}", contributor_ids=[accepted.author_id],
+        origin={"question": question.id, "answer": accepted.id, "answer_author": accepted.author_id},
+    )
+    question.promoted_document_id = document.id
+    session.add(question)
+    return document.slug
+
+
+# ------------------------------------------------------------------------------ flags, moderation
+
+def _target(session: Session, kind: str, target_id: str):  # noqa: ANN202
+    model = {"comment": Comment, "question": Question, "answer": Answer}[kind]
+    if not target_id.isdigit():
+        raise KbError(ErrorCode.NOT_FOUND, f"No {kind} {target_id!r}")
+    item = session.get(model, int(target_id))
+    if item is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No {kind} {target_id!r}")
+    return item
+
+
+def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) -> Flag:
+    """Flag community content (hidden after N distinct flags, pending moderation) or a document.
+
+    A document flagged ``wrong`` or ``outdated`` goes to its space owners' review queue and is never
+    hidden; other reasons on a document reach the moderators, who cannot hide curated content either.
+    """
+    kind = TargetKind(data.target)
+    target_key = data.target_id
+    hidden_now = False
+    if kind is TargetKind.document:
+        document = documents.get_document(session, data.target_id)
+        target_id = document.id
+    else:
+        item = _target(session, kind.value, data.target_id)
+        target_id = item.id
+    duplicate = session.execute(select(Flag.id).where(Flag.target_kind == kind.value, Flag.target_id == target_id,
+                                                      Flag.user_id == actor.id)).first()
+    if duplicate:
+        raise KbError(ErrorCode.ALREADY_EXISTS, "You flagged this already")
+    status = FlagStatus.open
+    if kind is TargetKind.document and data.reason in (FlagReason.wrong, FlagReason.outdated):
+        documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note)
+        status = FlagStatus.review_requested
+    new = Flag(target_kind=kind.value, target_id=target_id, user_id=actor.id, reason=data.reason.value, note=data.note, status=status)  # type: ignore[arg-type]
+    session.add(new)
+    session.flush()
+    if kind is not TargetKind.document:
+        open_flags = session.execute(select(func.count(func.distinct(Flag.user_id))).where(
+            Flag.target_kind == kind.value, Flag.target_id == target_id, Flag.status == FlagStatus.open)).scalar_one()
+        if open_flags >= limits.flags_to_hide and not item.hidden:
+            item.hidden, hidden_now = True, True
+            session.add(item)
+            for pending in session.execute(select(Flag).where(Flag.target_kind == kind.value, Flag.target_id == target_id,
+                                                              Flag.status == FlagStatus.open)).scalars():
+                pending.status = FlagStatus.hidden
+                session.add(pending)
+    provenance.record(session, actor, "flag.create", (kind.value, target_key),
+                      {"reason": data.reason.value, "auto_hidden": hidden_now, "status": status.value})
+    return new
+
+
+def moderation_queue(session: Session, *, actor: Actor) -> list[Flag]:
+    if not _is_moderator(actor):
+        raise KbError(ErrorCode.FORBIDDEN, "Only moderators see the moderation queue")
+    return list(session.execute(select(Flag).where(Flag.status.in_([FlagStatus.open, FlagStatus.hidden]))  # type: ignore[attr-defined]
+                                .order_by(Flag.created_at)).scalars())
+
+
+def moderate(session: Session, *, actor: Actor, kind: str, target_id: str, decision: ModerationDecision) -> None:
+    """A moderator hides, restores, or dismisses the flags on one item, with a reason."""
+    if not _is_moderator(actor):
+        raise KbError(ErrorCode.FORBIDDEN, "Only moderators moderate")
+    if kind == "document":
+        if decision.action != "dismiss":
+            raise KbError(ErrorCode.CONFLICT, "Curated documents are never hidden by moderation; owners retire them")
+        item, key = None, documents.get_document(session, target_id).id
+    else:
+        item = _target(session, kind, target_id)
+        key = item.id
+    flags = list(session.execute(select(Flag).where(Flag.target_kind == kind, Flag.target_id == key,
+                                                    Flag.status.in_([FlagStatus.open, FlagStatus.hidden]))).scalars())  # type: ignore[attr-defined]
+    if item is not None and decision.action in ("hide", "restore"):
+        item.hidden = decision.action == "hide"
+        session.add(item)
+    status = {"hide": FlagStatus.hidden, "restore": FlagStatus.restored, "dismiss": FlagStatus.dismissed}[decision.action]
+    now = utcnow()
+    for pending in flags:
+        pending.status = status if decision.action != "hide" else FlagStatus.hidden
+        if decision.action != "hide":
+            pending.resolved_by_id, pending.resolved_at, pending.resolution = actor.id, now, decision.reason
+        session.add(pending)
+    if decision.action == "dismiss" and item is not None and item.hidden and flags:
+        item.hidden = False  # dismissing the flags restores what they hid
+        session.add(item)
+    provenance.record(session, actor, f"moderation.{decision.action}", (kind, target_id),
+                      {"reason": decision.reason, "flags": len(flags)})
+
+
+# ------------------------------------------------------------------------------------ reputation
+
+def reputation(session: Session, user_id: int) -> int:
+    answer_ids = list(session.execute(select(Answer.id).where(Answer.author_id == user_id)).scalars())
+    question_ids = list(session.execute(select(Question.id).where(Question.author_id == user_id)).scalars())
+    accepted = session.execute(select(func.count()).select_from(Question).where(
+        Question.accepted_answer_id.in_(answer_ids))).scalar_one() if answer_ids else 0  # type: ignore[union-attr]
+    total = accepted * REPUTATION["accepted_answer"]
+    for kind, ids, weight in (("answer", answer_ids, REPUTATION["answer_upvote"]), ("question", question_ids, REPUTATION["question_upvote"])):
+        if ids:
+            for value, count in session.execute(select(Vote.value, func.count()).where(
+                    Vote.target_kind == kind, Vote.target_id.in_(ids)).group_by(Vote.value)).all():  # type: ignore[union-attr]
+                total += count * (weight if value > 0 else REPUTATION["downvote"])
+    total += documents.approved_versions_by(session, user_id) * REPUTATION["approved_document"]
+    return total
+
+
+def profile(session: Session, *, username: str) -> dict[str, object]:
+    user = accounts.get_user(session, username)
+    answer_ids = list(session.execute(select(Answer.id).where(Answer.author_id == user.id)).scalars())
+    return {
+        "username": user.username, "display_name": user.display_name, "reputation": reputation(session, user.id),  # type: ignore[arg-type]
+        "questions": session.execute(select(func.count()).select_from(Question).where(Question.author_id == user.id)).scalar_one(),
+        "answers": len(answer_ids),
+        "accepted_answers": session.execute(select(func.count()).select_from(Question).where(
+            Question.accepted_answer_id.in_(answer_ids))).scalar_one() if answer_ids else 0,  # type: ignore[union-attr]
+        "approved_documents": documents.approved_versions_by(session, user.id),  # type: ignore[arg-type]
+    }
