@@ -230,3 +230,16 @@ def test_curated_responses_carry_social_signals_only_in_their_block(client, cast
     hit = client.get("/api/v1/search", params={"q": "child benefit"}, headers=cast["reader"].headers).json()["data"][0]
     assert hit["community"] == {"rating_average": 5.0, "rating_count": 1}
     assert "rating" not in str(hit["provenance"])
+
+
+def test_questions_are_searchable_in_their_own_labelled_section(client, cast) -> None:  # noqa: ANN001
+    qid = post(client, cast, "reader", "/api/v1/questions", {"title": "Can twins get child benefit twice?",
+                                                             "body_md": "Twins born in May."}).json()["id"]
+    aid = post(client, cast, "reader0", f"/api/v1/questions/{qid}/answers", {"body_md": "Yes, one payment per child."}).json()["answers"][0]["id"]
+    post(client, cast, "reader", f"/api/v1/questions/{qid}/accept", {"answer_id": aid})
+    results = client.get("/api/v1/search", params={"q": "twins child benefit"}, headers=cast["reader"].headers).json()
+    assert [hit["document"] for hit in results["data"]] == ["child-benefit"]  # curated ranking untouched
+    assert results["community"][0]["kind"] == "community" and results["community"][0]["id"] == qid
+    assert results["community"][0]["accepted_answer"].startswith("Yes, one payment")
+    public = client.get("/public/v1/search", params={"q": "twins child benefit"}).json()
+    assert "community" not in public and "twins" not in str(public["data"]).lower()

@@ -150,7 +150,38 @@ def search(
                   community=Community(rating_average=ratings[item.document.id][0], rating_count=ratings[item.document.id][1]))
         for chunk, item, score in page_items
     ]
-    return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found), data=hits)
+    return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found), data=hits,
+                         community=community(session, text) if page == 1 else [])
+
+
+def community(session: Session, text: str, limit: int = 5) -> list[dict]:
+    """Questions and accepted answers matching the query, for the labelled community section.
+
+    Scored apart from the curated ranking (never merged into it): a TF-IDF sum over the query's stems,
+    title counting double. A scan of the visible questions: fine for thousands; a community index
+    is the next step beyond that.
+    """
+    import math
+
+    wanted = set(analysis.query_tokens(text, "en"))
+    if not wanted:
+        return []
+    items = social.searchable_questions(session)
+    bags = []
+    for item in items:
+        title = analysis.tokens(item.title, "en")
+        body = analysis.tokens(" ".join(filter(None, [item.body, item.accepted_answer])), "en")
+        bags.append((item, Counter(title), Counter(body)))
+    df = Counter(token for _, title, body in bags for token in set(title) | set(body))
+    scored = []
+    for item, title, body in bags:
+        score = sum((2 * title[t] + body[t]) * math.log(1 + len(bags) / df[t]) for t in wanted if df[t])
+        if score > 0:
+            scored.append((score, item))
+    scored.sort(key=lambda pair: -pair[0])
+    return [{"kind": "community", "type": "question", "id": item.question_id, "title": item.title,
+             "answers": item.answers, "accepted_answer": (item.accepted_answer or "")[:300] or None,
+             "score": round(score, 4)} for score, item in scored[:limit]]
 
 
 # ---------------------------------------------------------------------------------------- public

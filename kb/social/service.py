@@ -434,3 +434,25 @@ def profile(session: Session, *, username: str) -> dict[str, object]:
             Question.accepted_answer_id.in_(answer_ids))).scalar_one() if answer_ids else 0,  # type: ignore[union-attr]
         "approved_documents": documents.approved_versions_by(session, user.id),  # type: ignore[arg-type]
     }
+
+
+@dataclass(frozen=True)
+class CommunityText:
+    question_id: int
+    title: str
+    body: str
+    accepted_answer: str | None
+    answers: int
+
+
+def searchable_questions(session: Session) -> list[CommunityText]:
+    """Visible questions with their accepted answer: what search offers in its community section."""
+    questions = list(session.execute(select(Question).where(Question.hidden.is_(False))).scalars())  # type: ignore[attr-defined]
+    answers: dict[int, list[Answer]] = {}
+    for item in session.execute(select(Answer).where(Answer.hidden.is_(False))).scalars():  # type: ignore[attr-defined]
+        answers.setdefault(item.question_id, []).append(item)
+    result = []
+    for q in questions:
+        accepted = next((a.body_md for a in answers.get(q.id, []) if a.id == q.accepted_answer_id), None)  # type: ignore[arg-type]
+        result.append(CommunityText(q.id, q.title, q.body_md, accepted, len(answers.get(q.id, []))))  # type: ignore[arg-type]
+    return result
