@@ -39,7 +39,8 @@ def _space(session, space: Space) -> SpacePublic:  # noqa: ANN001
     members = [SpaceMember(username=u.username, display_name=u.display_name, role=role)
                for u, role in service.space_members(session, space.id)]
     return SpacePublic(slug=space.slug, name=space.name, description=space.description,
-                       four_eyes=space.four_eyes, created_at=space.created_at, members=members)
+                       four_eyes=space.four_eyes, public_community=space.public_community, created_at=space.created_at,
+                       members=members)
 
 
 def _token(token: ApiToken) -> TokenPublic:

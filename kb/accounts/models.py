@@ -34,6 +34,7 @@ class Space(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), nullable=False))
     description: str = ""
     four_eyes: bool = True
+    public_community: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

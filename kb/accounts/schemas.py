@@ -69,12 +69,14 @@ class SpaceCreate(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     four_eyes: bool | None = Field(None, description="Require approval by someone other than the author. Empty: KB_FOUR_EYES_DEFAULT.")
+    public_community: bool = Field(False, description="Show the community comments and ratings of this space's public documents on /public")
 
 
 class SpaceUpdate(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     four_eyes: bool | None = None
+    public_community: bool | None = None
 
 
 class SpaceMember(BaseModel):
@@ -88,6 +90,7 @@ class SpacePublic(BaseModel):
     name: str
     description: str
     four_eyes: bool
+    public_community: bool
     created_at: datetime
     members: list[SpaceMember]
 

@@ -312,7 +312,8 @@ def create_space(session: Session, *, actor: Actor | None, data: SpaceCreate, fo
     if session.execute(select(Space.id).where(Space.slug == data.slug)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"The space {data.slug!r} exists already")
     four_eyes = four_eyes_default if data.four_eyes is None else data.four_eyes
-    space = Space(slug=data.slug, name=data.name, description=data.description, four_eyes=four_eyes)
+    space = Space(slug=data.slug, name=data.name, description=data.description, four_eyes=four_eyes,
+                  public_community=data.public_community)
     session.add(space)
     session.flush()
     provenance.record(session, actor, "space.create", ("space", space.slug),
@@ -329,7 +330,7 @@ def update_space(session: Session, *, actor: Actor | None, slug: str, data: Spac
     space = get_space(session, slug)
     _require_owner_or_admin(actor, space, "change it")
     changes: dict[str, dict[str, object]] = {}
-    for field in ("name", "description", "four_eyes"):
+    for field in ("name", "description", "four_eyes", "public_community"):
         new = getattr(data, field)
         if new is not None and new != getattr(space, field):
             changes[field] = {"from": getattr(space, field), "to": new}

@@ -12,7 +12,7 @@ from kb.actors import Access, Actor
 from kb.db import transaction
 from kb.http import SessionDep, api_router_options, require
 from kb.search import service
-from kb.search.schemas import Mode, PublicDocument, PublicResults, QueryInsights, SearchResults
+from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
 
 router = APIRouter(prefix="/api/v1", **api_router_options("search"))
 public_router = APIRouter(prefix="/public/v1", **api_router_options("public"))
@@ -115,3 +115,16 @@ def public_document(
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"
     return document
+
+
+@public_router.get("/documents/{slug}/community", response_model=PublicCommunity,
+                   summary="Community comments and ratings of a public document, where its space opted in (404 otherwise)")
+def public_community(
+    slug: Annotated[str, Path(max_length=120)],
+    response: Response,
+    session: SessionDep,
+    _: Annotated[None, Depends(require(Access.anonymous))],
+) -> PublicCommunity:
+    result = service.public_community(session, slug)
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return result

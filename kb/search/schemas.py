@@ -107,3 +107,20 @@ class QueryDay(BaseModel):
 
 class QueryInsights(BaseModel):
     data: list[QueryDay]
+
+
+class PublicComment(BaseModel):
+    """A community comment as a citizen sees it: no names, labelled as community content."""
+
+    kind: str = "community"
+    body_html: str
+    on_version: int
+    created_at: dt.datetime
+
+
+class PublicCommunity(BaseModel):
+    kind: str = "community"
+    document: str
+    rating_average: float | None
+    rating_count: int
+    comments: list[PublicComment]

@@ -26,7 +26,8 @@ from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters
 from kb.search.models import QueryLog
 from kb.search.schemas import (
-    Community, Mode, Passage, PublicCard, PublicDocument, PublicHit, PublicResults, QueryCount, QueryDay,
+    Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,
+    QueryCount, QueryDay,
     SearchHit, SearchResults,
 )
 
@@ -259,6 +260,19 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
     return PublicDocument(document=item.document.slug, title=item.version.title, language=item.version.language,
                           body_md=item.version.body_md, provenance=public_card(item),
                           translations={lang: t.document.slug for lang, t in sorted(translations.items())})
+
+
+def public_community(session: Session, slug: str) -> PublicCommunity:
+    """The community block of a public document, only where its space opted in (default: 404)."""
+    document = public_document(session, slug)  # 404 unless approved, public and valid
+    item = documents.published(session, [documents.get_document(session, document.document).id])[0]
+    if not item.space.public_community:
+        raise KbError(ErrorCode.NOT_FOUND, f"No public community content for {slug!r}")
+    comments, _current = social.comments_of(session, slug=document.document)
+    average, count, _mine = social.rating_summary(session, [item.document.id])[item.document.id]  # type: ignore[index]
+    return PublicCommunity(document=document.document, rating_average=average, rating_count=count, comments=[
+        PublicComment(body_html=c.body_html, on_version=c.version_number, created_at=c.created_at)
+        for c in comments if c.deleted_at is None and not c.hidden])
 
 
 # -------------------------------------------------------------------------------------- insights
