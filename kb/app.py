@@ -28,6 +28,7 @@ from kb.search.api import public_router as public_search_router
 from kb.search.api import router as search_router
 from kb.search.indexer import SearchIndexes
 from kb.social.api import router as social_router
+from kb.experts.api import router as experts_router
 from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, require
@@ -167,7 +168,7 @@ def create_app(
     app.state.search = indexes
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     install_error_handlers(app)
-    routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router, social_router, audit_router]
+    routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router, social_router, experts_router, audit_router]
     annotate_access(routers)
     for router in routers:
         app.include_router(router)

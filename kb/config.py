@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         3, ge=1, description="Distinct users whose flags hide a comment, question or answer pending moderation.")
     comment_edit_minutes: int = Field(
         15, ge=0, description="How long after posting a comment its author may edit it (the edit is kept).")
+    expert_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='Weights of expert evidence, as JSON overriding the defaults, e.g. {"authored": 1.0, "approved": 0.3}.',
+    )
+    expert_webhook_url: str | None = Field(
+        None, description="URL that 'ask an expert' POSTs to, signed with HMAC-SHA256 of KB_SECRET_KEY (X-KB-Signature).")
     redis_url: str | None = Field(
         None,
         description="Redis URL for rate-limit counters shared between processes. Empty: in-process counters.",

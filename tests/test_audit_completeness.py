@@ -197,6 +197,13 @@ SCENARIOS = [
              Call("POST", "/api/v1/moderation/comment/1", "moderator", {"json": {"action": "hide", "reason": "Spam"}}),
              Call("POST", "/api/v1/moderation/comment/1", "reader", {"json": {"action": "hide", "reason": "Spam"}}),
              "moderation.hide", "mona"),
+    Scenario(("PATCH", "/api/v1/me/expertise"), _nothing,
+             Call("PATCH", "/api/v1/me/expertise", "reader", {"json": {"declared_skills": ["housing"]}}),
+             Call("PATCH", "/api/v1/me/expertise", "reader", {"json": {"declared_skills": ["x" * 61]}}),
+             "profile.update", "rita"),
+    Scenario(("POST", "/api/v1/experts/{username}/ask"), _nothing,
+             Call("POST", "/api/v1/experts/olga/ask", "reader", {"json": {"message": "Help"}}),
+             Call("POST", "/api/v1/experts/nobody/ask", "reader", {"json": {"message": "Help"}}), "expert.ask", "rita"),
 ]
 
 

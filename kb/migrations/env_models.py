@@ -5,3 +5,4 @@ import kb.provenance.models  # noqa: F401
 import kb.documents.models  # noqa: F401
 import kb.search.models  # noqa: F401
 import kb.social.models  # noqa: F401
+import kb.experts.models  # noqa: F401

@@ -456,3 +456,8 @@ def searchable_questions(session: Session) -> list[CommunityText]:
         accepted = next((a.body_md for a in answers.get(q.id, []) if a.id == q.accepted_answer_id), None)  # type: ignore[arg-type]
         result.append(CommunityText(q.id, q.title, q.body_md, accepted, len(answers.get(q.id, []))))  # type: ignore[arg-type]
     return result
+
+
+def accepted_answer_of(session: Session, question_id: int) -> int | None:
+    question = session.get(Question, question_id)
+    return question.accepted_answer_id if question is not None else None
