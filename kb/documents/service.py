@@ -203,7 +203,7 @@ def _apply_fields(version: Version, fields: ProvenanceFields) -> list[str]:
 
 def create_document(
     session: Session, *, actor: Actor | None, space_slug: str, data: DocumentCreate, author: str | None = None,
-    source: ParsedFile | None = None, source_kind: SourceKind | None = None,
+    source: ParsedFile | None = None, source_kind: SourceKind | None = None, contributors: list[str] | None = None,
 ) -> tuple[Document, Version]:
     """Create a document and its first draft version.
 
@@ -216,6 +216,11 @@ def create_document(
     _require_writer(actor, space)
     document, version = _new_document(session, actor=actor, space=space, data=data, author=author,
                                       source_kind=source_kind or (SourceKind.url if data.source_uri else SourceKind.authored))
+    if contributors:
+        ids = {accounts.get_user(session, username).id for username in contributors} - {version.author_id}
+        version.contributor_ids = json.dumps(sorted(ids))  # type: ignore[type-var]
+        session.add(version)
+        session.flush()
     provenance.record(session, actor, "document.create", ("document", document.slug),
                       {"space": space.slug, "version": version.number, "body_sha256": version.body_sha256})
     return document, version
