@@ -366,6 +366,33 @@ def search(
 
 
 @app.command()
+def experts(
+    query: Annotated[str, typer.Argument(help="The topic you need someone for")],
+    as_user: Annotated[str, typer.Option("--as", help="Who is asking (excluded with --exclude-me)", envvar="KB_AS")] = "",
+    space: Annotated[Optional[str], typer.Option(help="Only evidence from this space")] = None,
+    exclude_me: Annotated[bool, typer.Option("--exclude-me", help="Leave the asker out")] = False,
+    limit: Annotated[int, typer.Option(help="How many people", min=1, max=50)] = 5,
+) -> None:
+    """Find the colleagues who know about a topic, with the evidence behind each."""
+    from kb.experts import service
+    from kb.search.indexer import SearchIndexes
+
+    database = _database()
+    indexes = SearchIndexes(database.settings)
+    with database.session() as session, _KbErrors():
+        indexes.catch_up(session)
+        actor = _actor(session, as_user) if as_user else None
+        hits = service.find_experts(session, indexes, actor=actor, query=query, space=space, exclude_me=exclude_me,
+                                    limit=limit, weights=database.settings.expert_weights)
+    for hit in hits:
+        typer.secho(f"{hit.display_name} ({hit.username})  score {hit.score:.3f}", bold=True)
+        for evidence in hit.evidence[:3]:
+            typer.echo(f"  {evidence.kind}: {evidence.title} [{evidence.item}]")
+    if not hits:
+        typer.echo("No one found.")
+
+
+@app.command()
 def reindex() -> None:
     """Rebuild the search indexes from the database, with a progress bar."""
     from rich.progress import Progress

@@ -56,3 +56,31 @@ def test_transaction_rolls_back_and_drops_events(database) -> None:  # noqa: ANN
         with transaction(session):
             queue_event(session, DocumentWithdrawn(audit_seq=2, document_id=2))
     assert received == [DocumentWithdrawn(audit_seq=2, document_id=2)]
+
+
+def test_upgrade_with_data_keeps_it(tmp_path) -> None:  # noqa: ANN001
+    """Migrations run on a database that holds rows (batch table rebuilds must not break foreign keys)."""
+    from kb.config import Settings
+    from kb.db import Database
+    from kb.migrations import current, upgrade
+
+    database = Database(Settings(data_dir=tmp_path))
+    upgrade(database, "0005")
+    with database.engine.begin() as connection:  # rows as the 0005 schema had them
+        connection.execute(text("INSERT INTO space (id, slug, name, description, four_eyes, created_at) "
+                                "VALUES (1, 'benefits', 'Benefits', '', 1, '2026-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO user_account (id, username, display_name, global_role, is_active, created_at) "
+                                "VALUES (1, 'olga', 'Olga', 'reader', 1, '2026-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO space_membership (space_id, user_id, role, created_at) "
+                                "VALUES (1, 1, 'owner', '2026-01-01 00:00:00')"))
+    upgrade(database)
+    from alembic.script import ScriptDirectory
+
+    from kb.migrations import alembic_config
+
+    assert current(database) == ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT slug, public_community FROM space")).one() == ("benefits", 0)
+        assert connection.execute(text("SELECT count(*) FROM space_membership")).scalar() == 1
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    database.dispose()

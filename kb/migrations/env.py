@@ -19,6 +19,11 @@ def run_migrations_online() -> None:
         engine = create_engine(config.get_main_option("sqlalchemy.url"))
     schema = config.attributes.get("schema")
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations recreate tables; with foreign keys on, dropping the old table fails
+            # once rows refer to it. Switch them off on the raw connection (outside any transaction)
+            # for the migration, and check the result afterwards.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         if schema and connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             connection.exec_driver_sql(f'SET search_path TO "{schema}"')
@@ -33,6 +38,12 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+        if connection.dialect.name == "sqlite":
+            raw = connection.connection.dbapi_connection
+            problems = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if problems:
+                raise RuntimeError(f"Bug: the migration left rows that break foreign keys: {problems[:5]}")
 
 
 run_migrations_online()
