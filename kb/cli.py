@@ -339,15 +339,19 @@ def search(
     except ValueError:
         raise _fail(f"unknown mode {mode!r}; use hybrid, keyword or semantic") from None
     database = _database()
-    indexes = SearchIndexes(database.settings)
     with database.session() as session, _KbErrors():
-        indexes.catch_up(session)
+        indexes = SearchIndexes.for_queries(database.settings, session)
         if public:
             results = service.public_search(session, indexes, query=query, language=lang, page_size=limit)
+            labels = results.labels
             for hit in results.data:
                 card = hit.provenance
-                typer.secho(f"{hit.title}  [{hit.language}]  /public/v1/documents/{hit.document}", bold=True)
-                typer.echo(f"  {card.organisation}, approved {card.approved_on}; {card.intended_use}")
+                typer.secho(f"{hit.title}  [{hit.language_label}]  /public/v1/documents/{hit.document}", bold=True)
+                typer.echo(f"  {labels['card.organisation']}: {card.organisation}; {labels['card.approved_on']}: "
+                           f"{card.approved_on}; {labels['card.intended_use']}: {card.intended_use}")
+                if hit.translation_links:
+                    others = ", ".join(f"{link.language_label} /public/v1/documents/{link.document}" for link in hit.translation_links)
+                    typer.echo(f"  {labels['hit.translations']}: {others}")
                 typer.echo(f"  {hit.passage.text[:200]}")
             if not results.data:
                 typer.echo("No results.")
@@ -378,9 +382,8 @@ def experts(
     from kb.search.indexer import SearchIndexes
 
     database = _database()
-    indexes = SearchIndexes(database.settings)
     with database.session() as session, _KbErrors():
-        indexes.catch_up(session)
+        indexes = SearchIndexes.for_queries(database.settings, session)
         actor = _actor(session, as_user) if as_user else None
         hits = service.find_experts(session, indexes, actor=actor, query=query, space=space, exclude_me=exclude_me,
                                     limit=limit, weights=database.settings.expert_weights)
@@ -393,34 +396,76 @@ def experts(
 
 
 @app.command()
-def reindex() -> None:
-    """Rebuild the search indexes from the database, with a progress bar."""
+def reindex(
+    full: Annotated[bool, typer.Option("--full", help="Encode every passage again instead of re-using the vectors already held")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for running processes to rebuild their slots (0: do not wait)", min=0)] = 120,
+) -> None:
+    """Rebuild the search indexes from the database: every index slot, with a progress bar.
+
+    A slot that a running process holds is rebuilt by that process (within KB_INDEX_CATCH_UP_SECONDS).
+    """
+    import time
+
     from rich.progress import Progress
 
-    from kb.search.indexer import SearchIndexes
+    from kb.search.indexer import SearchIndexes, SlotInUse, request_rebuild, slot_dirs
 
     database = _database()
-    indexes = SearchIndexes(database.settings)
-    with database.session() as session, Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("Indexing chunks", total=None)
-        count = indexes.rebuild(session, lambda done, total: progress.update(task, completed=done, total=total))
-    typer.echo(f"Indexed {count} chunks ({indexes.keyword.name} + faiss); watermark at audit seq {indexes.last_seq}")
+    settings = database.settings
+    slots = slot_dirs(settings.index_root) or [settings.index_root / "slot-0"]
+    asked = []
+    for slot in slots:
+        try:
+            indexes = SearchIndexes(settings, slot=slot)
+        except SlotInUse:
+            request_rebuild(slot)
+            asked.append(slot)
+            continue
+        try:
+            with database.session() as session, Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+                task = progress.add_task(f"Indexing chunks ({slot.name})", total=None)
+                count = indexes.rebuild(session, lambda done, total: progress.update(task, completed=done, total=total),
+                                        reuse_vectors=not full)
+        finally:
+            indexes.close()
+        multilingual = (f"; {len(indexes.multilingual.chunk_ids())} public chunks in the multilingual index"
+                        if indexes.multilingual is not None else "")
+        typer.echo(f"{slot.name}: indexed {count} chunks ({indexes.keyword.name} + faiss){multilingual}; "
+                   f"watermark at audit seq {indexes.last_seq}")
+    deadline = time.monotonic() + wait
+    while asked and time.monotonic() < deadline and any((s / "rebuild-requested").exists() for s in asked):
+        time.sleep(0.2)
+    for slot in asked:
+        done = not (slot / "rebuild-requested").exists()
+        typer.echo(f"{slot.name}: in use by a running process, " + ("which rebuilt it" if done else
+                   "asked to rebuild (it does so within KB_INDEX_CATCH_UP_SECONDS)"))
 
 
 @index_app.command("check")
 def index_check() -> None:
-    """Compare the search indexes with the database and report drift (repair: kb reindex)."""
-    from kb.search.indexer import SearchIndexes
+    """Compare every index slot with the database: missing, extra and stale passages (repair: kb reindex)."""
+    from kb.search.indexer import SearchIndexes, slot_dirs, slot_in_use
 
     database = _database()
-    indexes = SearchIndexes(database.settings)
-    with database.session() as session:
-        drift = indexes.check(session)
-    if drift.clean:
-        typer.echo(f"OK: indexes match the database ({len(indexes.keyword.chunk_ids())} chunks, watermark {indexes.last_seq})")
-        return
-    raise _fail(f"drift: keyword missing {len(drift.missing_keyword)}, extra {len(drift.extra_keyword)}; "
-                f"vector missing {len(drift.missing_vector)}, extra {len(drift.extra_vector)}. Run `kb reindex`.", 3)
+    settings = database.settings
+    slots = slot_dirs(settings.index_root)
+    if not slots:
+        raise _fail(f"no search indexes under {settings.index_root}: `kb serve` builds them on start, or run `kb reindex`", 3)
+    drifted = 0
+    for slot in slots:
+        state = "in use" if slot_in_use(slot) else "idle"
+        indexes = SearchIndexes(settings, slot=slot, claim=False)
+        with database.session() as session:
+            drift = indexes.check(session)
+        behind = f"; {drift.head_seq - drift.last_seq} audit events not applied yet" if drift.last_seq < drift.head_seq else ""
+        if drift.clean:
+            public = f", {drift.expected_public} public in the multilingual index" if drift.multilingual else ""
+            typer.echo(f"{slot.name} ({state}): OK, {drift.expected} chunks{public}, watermark {drift.last_seq}{behind}")
+        else:
+            drifted += 1
+            typer.echo(f"{slot.name} ({state}): DRIFT: {drift.summary()}{behind}")
+    if drifted:
+        raise _fail(f"{drifted} of {len(slots)} index slots differ from the database. Run `kb reindex`.", 3)
 
 
 # ------------------------------------------------------------------------------------------ demo

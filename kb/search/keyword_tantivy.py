@@ -36,6 +36,7 @@ class TantivyKeywordIndex:
         builder.add_text_field("audience", tokenizer_name="raw")
         builder.add_text_field("language", tokenizer_name="raw")
         builder.add_text_field("tag", tokenizer_name="kb_tag")
+        builder.add_text_field("facts", stored=True, tokenizer_name="raw", index_option="basic")
         for lang in [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]:
             for field in TEXT_FIELD_WEIGHTS:
                 builder.add_text_field(f"{field}_{lang}", tokenizer_name=f"kb_{lang}")
@@ -81,6 +82,7 @@ class TantivyKeywordIndex:
                 doc.add_integer("valid_until_day", chunk.valid_until_day)
                 doc.add_text("audience", chunk.audience)
                 doc.add_text("language", chunk.language)
+                doc.add_text("facts", chunk.facts)
                 for tag in chunk.tags:
                     doc.add_text("tag", tag)
                 doc.add_text(f"title_{lang}", chunk.title)
@@ -160,3 +162,13 @@ class TantivyKeywordIndex:
             return set()
         hits = searcher.search(t.Query.all_query(), total, count=False).hits
         return {int(i) for i in searcher.fast_field_values("chunk_id", [a for _, a in hits])}
+
+    def chunk_facts(self) -> dict[int, str]:
+        t = self._t
+        searcher = self.index.searcher()
+        total = searcher.num_docs
+        if total == 0:
+            return {}
+        addresses = [a for _, a in searcher.search(t.Query.all_query(), total, count=False).hits]
+        ids = searcher.fast_field_values("chunk_id", addresses)
+        return {int(i): str(searcher.doc(a).get_first("facts") or "") for i, a in zip(ids, addresses)}

