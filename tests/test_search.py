@@ -176,3 +176,9 @@ def test_query_log_and_insights(app_client, corpus) -> None:  # noqa: ANN001
     assert insights["searches"] == 3 and insights["zero_result"] == 2
     assert insights["top_zero_result_queries"] == [{"query": "zzqx nothing matches this", "count": 2}]
     assert app_client.get("/api/v1/insights/queries", headers=corpus["reader"].headers).status_code == 403
+
+
+def test_a_slug_with_a_nul_byte_is_a_404_on_both_databases(client) -> None:  # noqa: ANN001
+    """PostgreSQL refuses NUL in text: looked up as is, such a slug was a 500 (found by the leak check at scale)."""
+    assert client.get("/public/v1/documents/doc-00001%00").status_code == 404
+    assert client.get("/public/v1/documents/doc-00001%00/community").status_code == 404

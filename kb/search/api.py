@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from kb.accounts import service as accounts
 from kb.actors import Access, Actor
 from kb.db import transaction
-from kb.http import SessionDep, api_router_options, require
+from kb.http import SessionDep, api_router_options, client_ip, require
 from kb.search import service
 from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
 
@@ -42,7 +42,9 @@ def search(
     mode: Mode = Mode.hybrid,
     space: Annotated[str | None, Query(max_length=64)] = None,
     tags: Annotated[str | None, Query(max_length=500, description="Comma-separated; any of them")] = None,
-    lang: Language = None,
+    lang: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+                                      description="Only documents in this language; `any`: search across languages "
+                                                  "(the multilingual index of public passages is fused in)")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 10,
 ) -> SearchResults:
@@ -67,13 +69,12 @@ def query_insights(
     return QueryInsights(data=service.query_insights(session, days=days, top=top))
 
 
-def _client_ip(request: Request) -> str:
-    # The direct peer only: behind a proxy, configure it to connect from a trusted address (issue 8).
-    return request.client.host if request.client else "unknown"
-
-
 @public_router.get("/search", response_model=PublicResults,
-                   summary="Search approved public knowledge, anonymously, in your own words")
+                   summary="Search approved public knowledge, anonymously, in your own words and language",
+                   description="The query's language is `lang=` or detected; a page in another language answers when "
+                               "none exists in yours (labelled with its language, linked to its translations), an "
+                               "approved translation in your language (`lang=`, else `Accept-Language`, else the "
+                               "query's) replaces it, and labels come in your language.")
 def public_search(
     request: Request,
     response: Response,
@@ -87,12 +88,12 @@ def public_search(
 ) -> PublicResults:
     started = time.perf_counter()
     settings = request.app.state.settings
-    verdict = request.app.state.rate_limiter.enforce(settings.rate_limit_public_search, "public-search", _client_ip(request))
-    language = _preferred_language(lang, accept_language)
-    results = service.public_search(session, request.app.state.search, query=q, language=language, page=page,
+    verdict = request.app.state.rate_limiter.enforce(settings.rate_limit_public_search, "public-search", client_ip(request))
+    results = service.public_search(session, request.app.state.search, query=q, language=lang,
+                                    accept_language=_preferred_language(None, accept_language), page=page,
                                     page_size=page_size)
     with transaction(session):
-        service.log_query(session, audience="public", query=q, mode=Mode.hybrid, language=language,
+        service.log_query(session, audience="public", query=q, mode=Mode.hybrid, language=results.query_language,
                           count=results.total, latency_ms=(time.perf_counter() - started) * 1000)
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"

@@ -65,14 +65,27 @@ class PublicCard(BaseModel):
     source_kind: str
 
 
+class TranslationLink(BaseModel):
+    """An approved public translation of a page, named in the citizen's language."""
+
+    language: str
+    language_label: str = Field(description="The language's name in the citizen's language")
+    document: str = Field(description="Slug of the translation")
+    href: str = Field(description="Where the public API serves it")
+
+
 class PublicHit(BaseModel):
     document: str
     title: str
     language: str
+    language_label: str = Field(description="The page's language, named in the citizen's language")
+    in_preferred_language: bool = Field(description="Whether the page is in the language the citizen asked for "
+                                                    "(false: the best page in another language, no translation exists)")
     passage: Passage
     provenance: PublicCard
     translations: dict[str, str] = Field(description="Language → slug of approved public translations")
-    translated_from: str | None = Field(None, description="Slug of the hit this translation replaces, when lang= chose it")
+    translation_links: list[TranslationLink] = Field(default_factory=list)
+    translated_from: str | None = Field(None, description="Slug of the hit this translation replaces, chosen for the citizen's language")
 
 
 class PublicResults(BaseModel):
@@ -80,6 +93,12 @@ class PublicResults(BaseModel):
     page: int
     page_size: int
     total: int
+    query_language: str | None = Field(None, description="The language the query was read in (lang=, or detected); "
+                                                         "null: not sure, every language's keyword fields were searched")
+    preferred_language: str | None = Field(None, description="The language answers were preferred in")
+    labels_language: str = Field("en", description="Language of labels (English when we have no catalogue for it)")
+    labels: dict[str, str] = Field(default_factory=dict, description="Provenance-card and result labels in the "
+                                                                     "citizen's language, from kb's message catalogue")
     data: list[PublicHit]
 
 
@@ -87,9 +106,13 @@ class PublicDocument(BaseModel):
     document: str
     title: str
     language: str
+    language_label: str = ""
     body_md: str
     provenance: PublicCard
     translations: dict[str, str]
+    translation_links: list[TranslationLink] = Field(default_factory=list)
+    labels_language: str = "en"
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class QueryCount(BaseModel):

