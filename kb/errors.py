@@ -32,6 +32,7 @@ class ErrorCode(Enum):
     INVALID_FILE = ("invalid_file", 422)
     RATE_LIMITED = ("rate_limited", 429)
     INTERNAL_ERROR = ("internal_error", 500)
+    SERVICE_UNAVAILABLE = ("service_unavailable", 503)
 
     def __init__(self, code: str, status: int) -> None:
         self.code = code
@@ -92,6 +93,7 @@ STATUS_TO_CODE = {
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     422: ErrorCode.VALIDATION_ERROR,
     429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 

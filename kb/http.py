@@ -132,6 +132,16 @@ def api_router_options(tag: str) -> dict[str, Any]:
     return {"tags": [tag], "responses": COMMON_ERROR_RESPONSES}
 
 
+def client_ip(request: Request) -> str:
+    """The client's IP address, the key of per-IP rate limits.
+
+    The direct peer, unless it is one of ``KB_TRUSTED_PROXIES``: then ``kb.app`` has already replaced
+    it with the rightmost X-Forwarded-For hop that is not a trusted proxy (what the last trusted
+    proxy saw), so a client cannot pick its own key by sending X-Forwarded-For.
+    """
+    return request.client.host if request.client else "unknown"
+
+
 class Page:
     """Limit/offset paging with bounds (oversized values are 422, see RELIABILITY T13)."""
 

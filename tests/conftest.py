@@ -76,6 +76,8 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
 @pytest.fixture
 def database(settings: Settings, backend: str) -> Iterator[Database]:
     db = Database(settings)
+    if backend == "postgresql":
+        _empty_pg_schema(db)  # also before: whatever an earlier test left behind cannot leak into this one
     yield db
     if backend == "postgresql":
         _empty_pg_schema(db)

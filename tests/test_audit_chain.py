@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,30 +50,41 @@ def test_audit_api_pages_and_filters(client, database) -> None:  # noqa: ANN001
 
 
 def test_concurrent_appends_never_fork(database, backend: str) -> None:  # noqa: ANN001
-    """Eight writers append at once (RELIABILITY T7): no gaps, no forks, the chain verifies."""
+    """Eight writers append at once (RELIABILITY T7): no gaps, no forks, no errors, the chain verifies.
+
+    PostgreSQL gets the full figure (8 × 250); SQLite, whose writers queue on one file lock, a tenth.
+    bench/concurrency.py does the same with 8 processes through the API.
+    """
     import threading
 
     from kb import provenance
     from kb.db import transaction
 
-    writers, per_writer = 8, 25
+    writers, per_writer = 8, 250 if backend == "postgresql" else 25
     barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
 
     def write(worker: int) -> None:
         with database.session() as session:
             barrier.wait()
             for i in range(per_writer):
-                with transaction(session):
-                    provenance.record(session, None, "test.event", ("worker", worker), {"i": i})
+                try:
+                    with transaction(session):
+                        provenance.record(session, None, "test.event", ("worker", worker), {"i": i})
+                except BaseException as exc:  # noqa: BLE001 - the figure is: 0 errors
+                    errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=300)
     with database.session() as session:
         events = provenance.list_events(session, limit=10_000)
         result = provenance.verify_chain(session)
+    assert errors == []
     assert [e.seq for e in events] == list(range(1, writers * per_writer + 1))
-    assert len({e.prev_hash for e in events}) == len(events)
+    assert len({e.prev_hash for e in events}) == len(events)  # forks = 0
+    assert sorted((e.object_id, json.loads(e.payload)["i"]) for e in events) == sorted(
+        (str(w), i) for w in range(writers) for i in range(per_writer))
     assert result.ok and result.count == writers * per_writer

@@ -166,6 +166,7 @@ def test_public_colleague_view_hides_email(client, cast) -> None:  # noqa: ANN00
     assert "@" not in str(space)
 
 
-def test_front_door_leads_to_the_api_docs(client) -> None:  # noqa: ANN001
+def test_front_door_leads_a_visitor_to_sign_in(client) -> None:  # noqa: ANN001
     response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307 and response.headers["location"] == "/docs"
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert client.get("/docs").status_code == 200  # the API documentation stays where it was

@@ -116,6 +116,17 @@ def test_bad_uploads_are_clear_4xx(client, cast, name: str, data: bytes, status:
     assert response.status_code == status and phrase in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("form", [{"valid_from": "2026-02-01", "valid_until": "2026-01-01"},
+                                  {"tags": "x" * 80}])
+def test_form_fields_that_disagree_are_422_not_500(client, cast, database, form: dict) -> None:  # noqa: ANN001
+    """Regression (schemathesis, issue 8): rules across form fields raised a pydantic error, a 500."""
+    before = head_seq(database)
+    response = upload(client, cast, "note.md", b"# Note\n\nText.", **form)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error" and response.json()["error"]["details"]
+    assert head_seq(database) == before
+
+
 def test_zip_bomb_refused_before_inflating() -> None:
     bomb = zipped({"[Content_Types].xml": b"<x/>", "word/document.xml": b"\0" * (MAX_INFLATED_BYTES + 1024)})
     assert len(bomb) < 200_000

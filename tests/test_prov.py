@@ -39,7 +39,7 @@ def test_every_demo_export_round_trips_and_passes(demo, client) -> None:  # noqa
         invalid += bool(provenance.check_prov(reference))
         for fmt in FORMATS[1:]:
             assert provenance.deserialize_prov(texts[fmt], fmt) == reference, (slug, fmt)
-    assert invalid == 0 and len(slugs) == 9
+    assert invalid == 0 and len(slugs) == 14
 
 
 def test_export_states_what_we_promise(demo) -> None:  # noqa: ANN001

@@ -15,10 +15,12 @@ from kb.accounts.schemas import (
 )
 from kb.actors import Access, Actor
 from kb.db import transaction
-from kb.http import PageDep, SessionDep, api_router_options, require
+from kb.errors import ErrorResponse
+from kb.http import PageDep, SessionDep, api_router_options, client_ip, require
 
 router = APIRouter(prefix="/api/v1", **api_router_options("accounts"))
 
+_BUSY = {"model": ErrorResponse, "description": "Too many sign-ins at once; retry after `Retry-After` seconds"}
 UsernamePath = Annotated[str, Path(max_length=64)]
 SlugPath = Annotated[str, Path(max_length=64)]
 
@@ -50,10 +52,21 @@ def _token(token: ApiToken) -> TokenPublic:
 # ------------------------------------------------------------------------------ authentication
 
 @router.post("/auth/token", status_code=status.HTTP_201_CREATED, response_model=TokenCreated,
-             summary="Exchange a username and password for a new API token")
-def login_for_token(body: Credentials, session: SessionDep, _: Annotated[None, Depends(require(Access.anonymous))]) -> TokenCreated:
-    with transaction(session):
+             summary="Exchange a username and password for a new API token",
+             description="Rate-limited per client IP (`KB_RATE_LIMIT_LOGIN_IP`) and per account "
+             "(`KB_RATE_LIMIT_LOGIN`), successful or not: 429 with `Retry-After` past either. At most "
+             "`KB_LOGIN_MAX_CONCURRENT_HASHES` passwords are checked at once: 503 with `Retry-After` beyond.",
+             responses={503: _BUSY})
+def login_for_token(body: Credentials, request: Request, session: SessionDep,
+                    _: Annotated[None, Depends(require(Access.anonymous))]) -> TokenCreated:
+    settings, limiter = request.app.state.settings, request.app.state.rate_limiter
+    # Per IP first: a client spraying many accounts is stopped without using up their accounts' budgets.
+    limiter.enforce(settings.rate_limit_login_ip, "login-ip", client_ip(request))
+    limiter.enforce(settings.rate_limit_login, "login-account", body.username.casefold())
+    # The hash is checked outside the write transaction (on SQLite that holds the database's write lock).
+    with request.app.state.login_gate.slot():
         user = service.authenticate(session, username=body.username, password=body.password)
+    with transaction(session):
         actor = service.actor_for(session, user)
         token, raw = service.create_token(session, actor=actor, user=user, name=body.token_name)
     return TokenCreated(**_token(token).model_dump(), token=raw)

@@ -78,7 +78,9 @@ def currently_valid(version: Version, on: dt.date | None = None) -> bool:
 # ----------------------------------------------------------------------------------- look-ups
 
 def get_document(session: Session, slug: str, *, lock: bool = False) -> Document:
-    """Raises: KbError NOT_FOUND."""
+    """Raises: KbError NOT_FOUND (also for a slug no document can have: PostgreSQL refuses NUL in text)."""
+    if "\x00" in slug:
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
     statement = select(Document).where(Document.slug == slug)
     if lock and is_postgresql(session):
         # Serialise transitions of one document (approval races, T12); SQLite writers are serial already.
@@ -921,3 +923,30 @@ def approved_versions_by(session: Session, user_id: int) -> int:
     """How many versions ``user_id`` authored that were approved (current or since superseded)."""
     return session.execute(select(func.count()).select_from(Version).where(
         Version.author_id == user_id, Version.approver_id.is_not(None))).scalar_one()  # type: ignore[union-attr]
+
+
+# -------------------------------------------------------------------------------------- insights
+
+def overdue_by_space(session: Session, on: dt.date | None = None) -> list[tuple[str, int, int]]:
+    """Per space: (slug, approved documents, of them overdue for review), every space listed."""
+    day = on or today()
+    figures: dict[str, list[int]] = {slug: [0, 0] for slug in session.execute(select(Space.slug)).scalars()}
+    approved = session.execute(
+        select(Space.slug, Version.review_by).join(Document, Document.space_id == Space.id)
+        .join(Version, Version.id == Document.current_version_id).where(Version.state == VersionState.approved)
+    ).all()
+    for slug, review_by in approved:
+        figures[slug][0] += 1
+        figures[slug][1] += review_by is not None and review_by < day
+    return [(slug, total, overdue) for slug, (total, overdue) in sorted(figures.items())]
+
+
+def approval_lead_times(session: Session, *, since: dt.datetime) -> list[tuple[str, float]]:
+    """Approvals since ``since``: (space slug, hours from submission to approval), oldest first."""
+    rows = session.execute(
+        select(Space.slug, Version.submitted_at, Version.approved_at).join(Document, Document.id == Version.document_id)
+        .join(Space, Space.id == Document.space_id)
+        .where(Version.approved_at.is_not(None), Version.approved_at >= since, Version.submitted_at.is_not(None))  # type: ignore[union-attr]
+        .order_by(Version.approved_at)
+    ).all()
+    return [(slug, max(0.0, (approved - submitted).total_seconds() / 3600)) for slug, submitted, approved in rows]

@@ -1,0 +1,279 @@
+"""The public-leak check of RELIABILITY T1 and T14, at any scale.
+
+Used by tests/test_public_leak.py (CI size, the real embedding model) and bench/public_leak.py
+(≥ 2,000 documents × ≥ 1,000 queries on SQLite and PostgreSQL). A seeded generator builds documents
+in every state, both audiences and past/current/future validity windows, through the services; every
+item that must not reach a citizen carries a unique canary token (document titles and bodies,
+comments on internal documents, hidden and deleted comments on public ones, questions and answers),
+and so do the people who write them (usernames, display names, e-mails). Then every public
+endpoint is asked: queries (canaries, public tokens, random words, query-syntax attacks, 10k-char
+and odd-Unicode strings, bad paging), every document slug, every community block, the OpenAPI
+spec; then documents are flipped to internal or retired *in the database only* (a stale index) and
+everything is asked again. Every violation is collected, not asserted, so the bench can count them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from kb.actors import SpaceRole
+
+STATES = ["draft", "in_review", "approved", "superseded", "retired", "rejected"]
+WINDOWS = {"past": ("2020-01-01", "2021-01-01"), "current": ("2020-01-01", None), "future": ("2099-01-01", None)}
+VOCABULARY = ("benefit child housing allowance unemployment rent payment claim form quarter parents tenant income "
+              "pension disability carer student grant winter fuel deadline appeal").split()
+ATTACKS = [
+    "benefit OR audience:internal", "audience:internal", "audience:public OR audience:internal", "state:draft OR x",
+    "state:draft OR benefit", "state:in_review", "state:retired OR state:superseded", "*", "**", "?", "id:42", "id:1",
+    "doc_id:1", "document_id:[0 TO 99999]", "version_id:*", "zqleak*", "zqleak?", "title:zqleak0001x",
+    "body:zqleak0001x", "tags:internal", "benefit^100", "(zqleak) OR (zqpub)", '"zqleak0002x"~5', "zqleak0003x~2",
+    "\\", "((((", "))))", "[", "{", "\"", "'", "‮zqleak", "NOT benefit", "benefit AND NOT x", "-benefit",
+    "+benefit -child", "{!lucene}benefit", "benefit%00", "<script>zqleak</script>", "${jndi:ldap://x}", "' OR 1=1 --",
+    "benefit; DROP TABLE document;", "audience:internal AND state:approved", "valid_until:[* TO *]", "_id:1",
+    "space_id:1 OR benefit", "language:nl OR benefit", "/.*/", "/zq.*/", "benefit~", "benefit AND (claim OR form",
+]
+ODD = ["x" * 500, "é" * 499, "🙂" * 200, "中文 查询 benefit", "\u200b\u200bbenefit", "a\u0000b", "x" * 10_000,
+       "benefit " * 1_300, "\ufeffbenefit", "ｂｅｎｅｆｉｔ", "BENEFİT", "ß" * 50, "\u202eclaim", "\U0001f600 claim",
+       "\ud7ff benefit", "claim\r\nX-Injected: 1", "%F0%9F%98%80", "..%2f..%2fetc%2fpasswd"]
+BAD_PAGING = [{"page": 0}, {"page": -1}, {"page": 10**9}, {"page_size": 0}, {"page_size": -1}, {"page_size": 10**9},
+              {"page": "x"}, {"q": ""}, {"q": "   "}, {"lang": "../../etc"}, {"lang": "x" * 50}]
+PEOPLE = {"author": "zqcanaryauthor", "owner": "zqcanaryowner", "commenter": "zqcanarycommenter"}
+
+
+@dataclass
+class Corpus:
+    allowed: set[str]  # slugs a citizen may see (approved, public, currently valid)
+    slugs: list[str]
+    canaries: list[str]  # tokens that must never reach a public response
+    public_tokens: dict[str, str]  # token -> slug of the visible document that carries it
+    people: list[str]  # usernames, display names and e-mails of the canary people
+    states: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Figures:
+    documents: int = 0
+    visible: int = 0
+    canaries: int = 0
+    people: int = 0
+    queries: int = 0
+    stale_queries: int = 0
+    flipped: int = 0
+    requests: int = 0
+    results: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    non_public_results: list[tuple[str, str]] = field(default_factory=list)
+    canary_hits: list[tuple[str, str]] = field(default_factory=list)
+    wrong_document_status: list[tuple[str, int]] = field(default_factory=list)
+    bad_input_accepted: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.non_public_results or self.canary_hits or self.wrong_document_status
+                    or self.bad_input_accepted or self.server_errors)
+
+    def summary(self) -> str:
+        return (f"documents={self.documents} visible={self.visible} canaries={self.canaries} people_canaries={self.people} "
+                f"queries={self.queries} stale_queries={self.stale_queries} flipped={self.flipped} "
+                f"public_requests={self.requests} results_returned={self.results} statuses={dict(sorted(self.statuses.items()))} "
+                f"non_public_results={len(self.non_public_results)} canary_hits={len(self.canary_hits)} "
+                f"wrong_document_status={len(self.wrong_document_status)} bad_input_accepted={len(self.bad_input_accepted)} "
+                f"server_errors={len(self.server_errors)}")
+
+
+def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
+                 progress: Callable[[int], None] | None = None) -> Corpus:
+    """Create the people, ``documents`` documents and the community items, all through the services."""
+    from kb.accounts import service as accounts
+    from kb.accounts.schemas import SpaceUpdate
+    from kb.db import transaction
+    from tests.factories import make_cast, make_document, make_person
+
+    rng = random.Random(seed)
+    cast = make_cast(database)
+    cast["contributor"] = make_person(database, PEOPLE["author"], spaces={"benefits": SpaceRole.contributor})
+    cast["owner"] = make_person(database, PEOPLE["owner"], spaces={"benefits": SpaceRole.owner})
+    commenter = make_person(database, PEOPLE["commenter"])
+    people = [name for username in PEOPLE.values() for name in (username, username.title(), f"{username}@example.test")]
+    with database.session() as session, transaction(session):
+        # community content of this space may be shown to citizens: the strictest case for the check
+        accounts.update_space(session, actor=None, slug="benefits", data=SpaceUpdate(public_community=True))
+    corpus = Corpus(allowed=set(), slugs=[], canaries=[], public_tokens={}, people=people)
+    for i in range(documents):
+        state = rng.choices(STATES, weights=[1, 1, 3, 1, 1, 1])[0]
+        audience, window = rng.choice(["public", "internal"]), rng.choices(list(WINDOWS), weights=[1, 2, 1])[0]
+        slug = f"doc-{i:05d}"
+        visible = state in ("approved", "superseded") and audience == "public" and window == "current"
+        token = f"zqpub{i:05d}x" if visible and state == "approved" else f"zqleak{i:05d}x"
+        words = " ".join(rng.sample(VOCABULARY, 4))
+        # a superseded document's title lives on in its approved version 2: only its v1 body is secret
+        title = words.title() if state == "superseded" else f"{words.title()} {token}"
+        make_document(database, cast, slug=slug, state=state, audience=audience, title=title,
+                      body=f"# {words.title()} {token}\n\nAbout {words}. Reference {token}.",
+                      valid_from=WINDOWS[window][0], valid_until=WINDOWS[window][1])
+        corpus.slugs.append(slug)
+        corpus.states[state] += 1
+        if visible:
+            corpus.allowed.add(slug)
+        if token.startswith("zqleak"):
+            corpus.canaries.append(token)
+        else:
+            corpus.public_tokens[token] = slug
+        if progress is not None:
+            progress(i + 1)
+    _community(database, corpus, cast, commenter, rng)
+    return corpus
+
+
+def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) -> None:  # noqa: ANN001
+    """Comments, hidden and deleted comments, questions and answers, each non-public one with a canary."""
+    from kb.db import transaction
+    from kb.social import service as social
+    from kb.social.schemas import AnswerCreate, CommentCreate, ModerationDecision, QuestionCreate
+    from kb.documents import service as documents
+
+    moderator = cast["moderator"].actor
+    with database.session() as session:
+        commentable = []
+        for slug in corpus.slugs:
+            try:
+                documents.document_for_social(session, actor=commenter.actor, slug=slug)
+                commentable.append(slug)
+            except Exception:  # noqa: BLE001 - not approved: no comments possible
+                continue
+        session.rollback()
+        for n, slug in enumerate(commentable[: max(10, len(corpus.slugs) // 10)]):
+            public = slug in corpus.allowed
+            kind = rng.choice(["visible", "hidden", "deleted"]) if public else "internal"
+            token = f"zqcomment{n:05d}x"
+            body = f"Comment {n} on {slug}: ask the office." if kind == "visible" else f"Comment {n} {token} on {slug}."
+            with transaction(session):
+                item = social.comment(session, actor=commenter.actor, slug=slug, data=CommentCreate(body_md=body))
+            if kind == "hidden":
+                with transaction(session):
+                    social.moderate(session, actor=moderator, kind="comment", target_id=str(item.id),
+                                    decision=ModerationDecision(action="hide", reason="test"))
+            elif kind == "deleted":
+                with transaction(session):
+                    social.delete_comment(session, actor=commenter.actor, comment_id=item.id)
+            if kind != "visible":
+                corpus.canaries.append(token)
+        for n in range(max(5, len(corpus.slugs) // 50)):
+            question, answer = f"zqquestion{n:05d}x", f"zqanswer{n:05d}x"
+            with transaction(session):
+                asked = social.ask(session, actor=commenter.actor, data=QuestionCreate(
+                    title=f"How to claim {question}?", body_md=f"Benefit claim {question} question {n}"))
+            with transaction(session):
+                social.answer(session, actor=cast["reader"].actor, question_id=asked.id,
+                              data=AnswerCreate(body_md=f"Use the claim form {answer}, answer {n}."))
+            corpus.canaries += [question, answer]
+
+
+# Other languages reach the multilingual index and the Dutch, German, French and Spanish analysers.
+FOREIGN = ["hoeveel kinderbijslag krijg ik", "huurtoeslag aanvragen zqleak0003x", "wie viel Kindergeld bekomme ich",
+           "Zuschuss zur Miete", "aide pour payer mon loyer", "ayuda para el alquiler", "pensión de jubilación",
+           "пособие на ребенка", "子供手当", "إعانة الأطفال", "çocuk yardımı"]
+LANGUAGE_PARAMS = [{}, {"lang": "nl"}, {"lang": "de"}, {"lang": "en"}, {"lang": "sv"}]
+
+
+def queries_for(corpus: Corpus, count: int, seed: int = 7) -> list[str]:
+    """Canaries, public tokens, internal titles' words, attacks, odd strings, then random words up to ``count``."""
+    rng = random.Random(seed)
+    queries = list(corpus.canaries) + list(corpus.public_tokens) + list(corpus.people) + ATTACKS + ODD + FOREIGN
+    queries += [f"{rng.choice(VOCABULARY)} {canary}" for canary in rng.sample(corpus.canaries, min(50, len(corpus.canaries)))]
+    while len(queries) < count:
+        queries.append(" ".join(rng.sample(VOCABULARY, rng.randint(1, 5))))
+    return queries
+
+
+class Checker:
+    """Sends public requests and records every violation in ``figures``."""
+
+    def __init__(self, client, figures: Figures, forbidden: list[str]) -> None:  # noqa: ANN001
+        self.client, self.figures = client, figures
+        self.forbidden = sorted({f.casefold() for f in forbidden})
+
+    def get(self, url: str, allowed: set[str], params: dict | None = None, extra: list[str] = ()):  # noqa: ANN201
+        response = self.client.get(url, params=params)
+        figures = self.figures
+        figures.requests += 1
+        figures.statuses[response.status_code] += 1
+        label = f"{url} {params or ''}"[:200]
+        if response.status_code >= 500:
+            figures.server_errors.append(label)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = response.text
+        if isinstance(payload, dict):
+            payload.pop("query", None)  # the echo of what the citizen typed is not a leak
+        seen = (json.dumps(payload, ensure_ascii=False) + json.dumps(dict(response.headers))).casefold()
+        for canary in self.forbidden + [e.casefold() for e in extra]:
+            if canary in seen:
+                figures.canary_hits.append((canary, label))
+        if response.status_code == 200 and isinstance(payload, dict) and isinstance(payload.get("data"), list):
+            for hit in payload["data"]:
+                figures.results += 1
+                if hit.get("document") not in allowed:
+                    figures.non_public_results.append((str(hit.get("document")), label))
+        return response
+
+
+def run_leak_check(client, database, corpus: Corpus, queries: list[str]) -> Figures:  # noqa: ANN001
+    """Ask every public endpoint everything, flip documents in the database only, ask again."""
+    figures = Figures(documents=len(corpus.slugs), visible=len(corpus.allowed), canaries=len(corpus.canaries),
+                      people=len(corpus.people), queries=len(queries))
+    checker = Checker(client, figures, corpus.canaries + corpus.people)
+    _ask_everything(checker, corpus.slugs, corpus.allowed, queries)
+    spec = client.get("/openapi.json").text.casefold()
+    figures.canary_hits += [(c, "/openapi.json") for c in checker.forbidden if c in spec]
+
+    # stale index: flip half the visible documents to internal or retired in the database only
+    flipped = sorted(corpus.allowed)[::2]
+    figures.flipped = len(flipped)
+    with database.engine.begin() as connection:
+        for n, slug in enumerate(flipped):
+            if n % 2:
+                connection.execute(text("UPDATE document_version SET audience = 'internal' WHERE id = "
+                                        "(SELECT current_version_id FROM document WHERE slug = :s)"), {"s": slug})
+            else:
+                connection.execute(text("UPDATE document_version SET state = 'retired' WHERE id = "
+                                        "(SELECT current_version_id FROM document WHERE slug = :s)"), {"s": slug})
+                connection.execute(text("UPDATE document SET current_version_id = NULL WHERE slug = :s"), {"s": slug})
+    if not client.app.state.search.keyword.chunk_ids():
+        raise AssertionError("Bug in the check: the index is empty, so the stale round proves nothing")
+    still_allowed = corpus.allowed - set(flipped)
+    stale_tokens = [token for token, slug in corpus.public_tokens.items() if slug in flipped]
+    figures.stale_queries = len(queries) + len(stale_tokens)
+    stale = Checker(client, figures, corpus.canaries + corpus.people + stale_tokens)
+    # every flipped and every still visible document, and a sample of the rest (asked in round one)
+    sample = random.Random(11).sample(corpus.slugs, min(100, len(corpus.slugs)))
+    _ask_everything(stale, sorted(set(flipped) | corpus.allowed | set(sample)), still_allowed, queries + stale_tokens)
+    return figures
+
+
+def _ask_everything(checker: Checker, slugs: list[str], allowed: set[str], queries: list[str]) -> None:
+    for n, q in enumerate(queries):
+        checker.get("/public/v1/search", allowed, {"q": q, **LANGUAGE_PARAMS[n % len(LANGUAGE_PARAMS)]})
+    for params in BAD_PAGING:
+        response = checker.get("/public/v1/search", allowed, {"q": "benefit", **params})
+        if response.status_code == 200:
+            checker.figures.bad_input_accepted.append(str(params))
+    for q in ("benefit", "claim form"):
+        for lang in ("nl", "en", "de"):
+            checker.get("/public/v1/search", allowed, {"q": q, "lang": lang})
+    for slug in slugs + ["..", "doc-99999", "DOC-00001", "doc-00001%00", "doc-00001/../doc-00002"]:
+        response = checker.get(f"/public/v1/documents/{slug}", allowed)
+        expected = 200 if slug in allowed else 404
+        if response.status_code != expected:
+            checker.figures.wrong_document_status.append((slug, response.status_code))
+        community = checker.get(f"/public/v1/documents/{slug}/community", allowed)
+        if slug not in allowed and community.status_code != 404:
+            checker.figures.wrong_document_status.append((f"{slug}/community", community.status_code))
