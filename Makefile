@@ -22,13 +22,14 @@ run: install
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
 test: install
+	@scripts/ensure_chromium.sh
 	@if [ -z "$$KB_TEST_DATABASE_URL" ] && $(BIN)/python scripts/pg_available.py "$(PG_TEST_URL)"; then \
 		echo "PostgreSQL answers at $(PG_TEST_URL): database tests run on SQLite and PostgreSQL"; \
 		export KB_TEST_DATABASE_URL="$(PG_TEST_URL)"; \
 	else \
 		echo "KB_TEST_DATABASE_URL=$${KB_TEST_DATABASE_URL:-<unset: SQLite only>}"; \
 	fi; \
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 docs: install
 	$(BIN)/python -m tests.docs_gen

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import RedirectResponse
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing import Annotated
 
@@ -23,16 +23,19 @@ from kb.actors import Access, Actor
 from kb.config import Settings, load_settings
 from kb.documents.api import router as documents_router
 from kb.events import DocumentChanged, DocumentWithdrawn, VersionPublished
-from kb.ratelimit import RateLimiter
+from kb.ratelimit import HashGate, RateLimiter
 from kb.search.api import public_router as public_search_router
 from kb.search.api import router as search_router
-from kb.search.indexer import SearchIndexes
+from kb.search.indexer import CatchUpLoop, SearchIndexes
 from kb.social.api import router as social_router
 from kb.experts.api import router as experts_router
 from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, require
 from kb.provenance.api import router as audit_router
+from kb.web.pages import STATIC_DIR
+from kb.web.pages import router as web_router
+from kb.web.security import PageSecurityHeaders
 from pydantic import BaseModel
 
 
@@ -148,10 +151,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # noqa: ANN202
-        # Catch up with what other processes (or a crash) left unindexed: the audit log is the source.
+        # Catch up with what other processes (or a crash) left unindexed: the audit log is the source;
+        # then keep catching up, so that changes other processes commit reach this one's search.
         with db.session() as session:
             indexes.catch_up(session)
-        yield
+        follower = CatchUpLoop(db, indexes, settings.index_catch_up_seconds)
+        follower.start()
+        try:
+            yield
+        finally:
+            follower.stop()
+            if search is None:  # a slot this app claimed goes back to the next process
+                indexes.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -166,7 +177,8 @@ def create_app(
     app.state.db = db
     app.state.resolve_token = _token_resolver
     app.state.search = indexes
-    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
+    app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
     routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router, social_router, experts_router, audit_router]
     annotate_access(routers)
@@ -174,11 +186,16 @@ def create_app(
         app.include_router(router)
     app.state.routers = routers
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        # Until the web UI lands (issue 7) the front door is the interactive API documentation.
-        return RedirectResponse("/docs")
-
+    # The web UI (issue 7): pages over the same services, their static files, their security headers.
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(PageSecurityHeaders)
     app.add_middleware(PublicCORS, origins=settings.public_cors_origins)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.trusted_proxies:
+        # Outermost: the client address every rate limit keys on (kb.http.client_ip) is the hop the
+        # last trusted proxy saw, never a value the client wrote into X-Forwarded-For itself.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
