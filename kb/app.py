@@ -31,7 +31,7 @@ from kb.social.api import router as social_router
 from kb.experts.api import router as experts_router
 from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
-from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, require
+from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, refuse_nul, require
 from kb.provenance.api import router as audit_router
 from kb.web.pages import STATIC_DIR
 from kb.web.pages import router as web_router
@@ -51,7 +51,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             await _send_json(send, 413, error_payload(
                 ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds the limit of {self.max_bytes} bytes"))
             return
@@ -166,6 +166,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
         title="kb",
         version=__version__,
         summary="Enterprise knowledge base with accountable provenance",

@@ -21,6 +21,9 @@ from kb.events import PENDING_EVENTS_KEY, EventBus
 
 EVENT_BUS_KEY = "kb_event_bus"
 WRITE_OPTION = "kb_write"
+# Ids and audit sequence numbers are INTEGER columns (32-bit on PostgreSQL): the largest one a request
+# may name. A bigger number would fail in the database ("integer out of range") instead of as a 422.
+MAX_ROW_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

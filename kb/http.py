@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import logging
+import re
 
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -155,6 +156,35 @@ class Page:
 
 
 PageDep = Annotated[Page, Depends()]
+
+
+# A JSON string escape of NUL, not itself escaped ("\\u0000" is a backslash and "u0000").
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+async def refuse_nul(request: Request) -> None:
+    """No text a request carries may hold NUL: a 422 on every route, never a failed write.
+
+    PostgreSQL text refuses NUL, so without this check a comment or a query parameter holding one
+    failed as a 500 on PostgreSQL and was stored on SQLite. Paths are not checked here: a path with
+    NUL names nothing (404, from the lookups). Files in multipart forms are left to their parsers.
+    """
+    where = None
+    if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+        where = "query"
+    else:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.form()  # starlette caches it for the route
+            if any("\x00" in key or (isinstance(value, str) and "\x00" in value) for key, value in form.multi_items()):
+                where = "form"
+        elif kind == "application/json" or kind.endswith("+json"):
+            body = await request.body()
+            if b"\x00" in body or _JSON_NUL.search(body):
+                where = "body"
+    if where is not None:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "Text may not contain the NUL character (U+0000)",
+                      details=[{"loc": [where], "msg": "NUL character (U+0000) in text", "type": "value_error"}])
 
 
 def install_error_handlers(app: FastAPI) -> None:

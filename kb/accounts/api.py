@@ -14,7 +14,7 @@ from kb.accounts.schemas import (
     UserCreate, UsersPublic, UserUpdate,
 )
 from kb.actors import Access, Actor
-from kb.db import transaction
+from kb.db import MAX_ROW_ID, transaction
 from kb.errors import ErrorResponse
 from kb.http import PageDep, SessionDep, api_router_options, client_ip, require
 
@@ -98,7 +98,7 @@ def create_my_token(body: TokenCreate, session: SessionDep,
 
 
 @router.delete("/me/tokens/{token_id}", response_model=TokenPublic, summary="Revoke an API token")
-def revoke_my_token(token_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep,
+def revoke_my_token(token_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], session: SessionDep,
                     actor: Annotated[Actor, Depends(require(Access.signed_in))]) -> TokenPublic:
     with transaction(session):
         token = service.revoke_token(session, actor=actor, token_id=token_id)

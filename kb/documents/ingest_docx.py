@@ -213,7 +213,7 @@ def _list_marker(paragraph, style: str, formats: dict[tuple[str, str], str]) -> 
     if numpr is not None:
         ilvl_node, num_node = numpr.find(qn("w:ilvl")), numpr.find(qn("w:numId"))
         ilvl = ilvl_node.get(qn("w:val")) if ilvl_node is not None else "0"
-        level = int(ilvl) if ilvl and ilvl.isdigit() else 0
+        level = min(int(ilvl), 8) if ilvl and ilvl.isascii() and ilvl.isdigit() else 0
         num_id = num_node.get(qn("w:val")) if num_node is not None else None
         if num_id and num_id != "0":
             fmt = formats.get((num_id, ilvl or "0"))

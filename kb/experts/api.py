@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from kb.actors import Access, Actor
-from kb.db import transaction
+from kb.db import MAX_ROW_ID, transaction
 from kb.experts import service
 from kb.experts.schemas import AskExpert, ExpertProfilePublic, ExpertResults, Inbox, InboxItem, ProfileUpdate
 from kb.http import SessionDep, api_router_options, require
@@ -32,7 +32,7 @@ def find_experts(
 
 
 @router.get("/questions/{question_id}/experts", response_model=ExpertResults, summary="Experts suggested for a question")
-def suggest_for_question(question_id: Annotated[int, Path(ge=1, le=2**62)], request: Request, session: SessionDep,
+def suggest_for_question(question_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], request: Request, session: SessionDep,
                          actor: Signed) -> ExpertResults:
     question = social.get_question(session, actor=actor, question_id=question_id)
     text = f"{question.title} {question.body_md}"[:500]

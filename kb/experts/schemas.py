@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kb.db import MAX_ROW_ID
+
 
 class Evidence(BaseModel):
     kind: str = Field(description="authored, contributed, owns, approved, accepted_answer, upvoted_answer or self_declared")
@@ -52,7 +54,7 @@ class ExpertProfilePublic(BaseModel):
 class AskExpert(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    question_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)] | None = None
     message: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 

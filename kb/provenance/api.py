@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from kb import provenance
+from kb.db import MAX_ROW_ID
 from kb.actors import Access, Actor
 from kb.http import SessionDep, api_router_options, require
 
@@ -45,7 +46,7 @@ class ChainStatus(BaseModel):
 def list_audit_events(
     session: SessionDep,
     actor: Annotated[Actor, Depends(require(Access.admin))],
-    after_seq: Annotated[int, Query(ge=0, le=2**62, description="Return events after this sequence number")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Return events after this sequence number")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     action: Annotated[str | None, Query(max_length=64)] = None,
     object_type: Annotated[str | None, Query(max_length=64)] = None,

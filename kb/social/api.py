@@ -6,12 +6,12 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kb import documents
 from kb.accounts.models import User
 from kb.actors import Access, Actor
-from kb.db import transaction
+from kb.db import MAX_ROW_ID, transaction
 from kb.http import PageDep, SessionDep, api_router_options, require
 from kb.social import service
 from kb.social.models import Answer, Comment, Question
@@ -23,12 +23,12 @@ from kb.social.schemas import (
 
 router = APIRouter(prefix="/api/v1", **api_router_options("community"))
 Signed = Annotated[Actor, Depends(require(Access.signed_in))]
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 DocSlug = Annotated[str, Path(max_length=120)]
 
 
 class AcceptRequest(BaseModel):
-    answer_id: int
+    answer_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 def _limits(request: Request) -> service.Limits:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kb.db import MAX_ROW_ID
 from kb.social.models import FlagReason
 
 MAX_BODY = 10_000
@@ -21,7 +22,7 @@ class Strict(BaseModel):
 
 class CommentCreate(Strict):
     body_md: Body
-    parent_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    parent_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)] | None = None
 
 
 class CommentUpdate(Strict):
@@ -55,7 +56,7 @@ class VoteSet(Strict):
 
 
 class DuplicateClose(Strict):
-    duplicate_of: Annotated[int, Field(ge=1, le=2**62)]
+    duplicate_of: Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class FlagCreate(Strict):

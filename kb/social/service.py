@@ -20,7 +20,7 @@ from kb import documents, provenance
 from kb.accounts import service as accounts
 from kb.accounts.models import User
 from kb.actors import Actor
-from kb.db import utcnow
+from kb.db import MAX_ROW_ID, utcnow
 from kb.errors import ErrorCode, KbError
 from kb.social.models import (
     Answer, Comment, CommentEdit, Flag, FlagReason, FlagStatus, HitFeedback, Question, Rating, TargetKind, Vote,
@@ -320,7 +320,7 @@ def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRe
 
 def _target(session: Session, kind: str, target_id: str):  # noqa: ANN202
     model = {"comment": Comment, "question": Question, "answer": Answer}[kind]
-    if not target_id.isdigit():
+    if not (target_id.isascii() and target_id.isdigit()) or int(target_id) > MAX_ROW_ID:  # '²' is a digit too
         raise KbError(ErrorCode.NOT_FOUND, f"No {kind} {target_id!r}")
     item = session.get(model, int(target_id))
     if item is None:

@@ -29,7 +29,7 @@ from kb import provenance
 from kb.accounts import service as accounts
 from kb.accounts.models import WebSession
 from kb.actors import Actor, SpaceRole
-from kb.db import transaction, utcnow
+from kb.db import MAX_ROW_ID, transaction, utcnow
 from kb.documents import api as documents_api
 from kb.documents import service as documents
 from kb.documents.models import Audience, VersionState
@@ -355,7 +355,7 @@ def prov_download(session: SessionDep, who: ViewerDep, slug: Annotated[str, docu
 @router.post("/d/{slug}/comments")
 def post_comment(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
                  body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None,
-                 parent_id: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
+                 parent_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
     actor = checked(who, csrf)
     social_api.create_comment(slug, CommentCreate(body_md=body_md, parent_id=parent_id), request, session, actor)
     return back(f"/d/{quote(slug)}#comments", "commented")
@@ -593,7 +593,7 @@ def ask(request: Request, session: SessionDep, who: ViewerDep, title: Annotated[
 
 @router.get("/questions/{question_id}")
 def question_page(request: Request, session: SessionDep, who: ViewerDep,
-                  question_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> Response:
+                  question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]) -> Response:
     actor = signed_in(who)
     question = social_api.get_question(question_id, session, actor)
     suggested = []
@@ -606,7 +606,7 @@ def question_page(request: Request, session: SessionDep, who: ViewerDep,
 
 @router.post("/questions/{question_id}/answers")
 def post_answer(request: Request, session: SessionDep, who: ViewerDep,
-                question_id: Annotated[int, PathParam(ge=1, le=2**62)],
+                question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
                 body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
     social_api.answer(question_id, AnswerCreate(body_md=body_md), request, session, actor)
@@ -615,23 +615,23 @@ def post_answer(request: Request, session: SessionDep, who: ViewerDep,
 
 @router.post("/votes/{kind}/{post_id}")
 def post_vote(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathParam(pattern="^(questions|answers)$")],
-              post_id: Annotated[int, PathParam(ge=1, le=2**62)], value: Annotated[int, Form(ge=-1, le=1)],
-              question: Annotated[int, Form(ge=1, le=2**62)], csrf: Csrf = None) -> Response:
+              post_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)], value: Annotated[int, Form(ge=-1, le=1)],
+              question: Annotated[int, Form(ge=1, le=MAX_ROW_ID)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
     social_api.vote(kind, post_id, VoteSet(value=value), session, actor)  # type: ignore[arg-type]
     return back(f"/questions/{question}", "voted")
 
 
 @router.post("/questions/{question_id}/accept")
-def post_accept(session: SessionDep, who: ViewerDep, question_id: Annotated[int, PathParam(ge=1, le=2**62)],
-                answer_id: Annotated[int, Form(ge=1, le=2**62)], csrf: Csrf = None) -> Response:
+def post_accept(session: SessionDep, who: ViewerDep, question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
+                answer_id: Annotated[int, Form(ge=1, le=MAX_ROW_ID)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
     social_api.accept(question_id, social_api.AcceptRequest(answer_id=answer_id), session, actor)
     return back(f"/questions/{question_id}", "accepted")
 
 
 @router.post("/questions/{question_id}/promote")
-def post_promote(session: SessionDep, who: ViewerDep, question_id: Annotated[int, PathParam(ge=1, le=2**62)],
+def post_promote(session: SessionDep, who: ViewerDep, question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
                  space: Annotated[str, Form(max_length=64)], slug: Annotated[str, Form(max_length=120)],
                  csrf: Csrf = None, audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal") -> Response:
     actor = checked(who, csrf)
@@ -665,7 +665,7 @@ def person_page(request: Request, session: SessionDep, who: ViewerDep, username:
 @router.post("/people/{username}/ask")
 def ask_person(request: Request, session: SessionDep, who: ViewerDep, username: Annotated[str, PathParam(max_length=64)],
                message: Annotated[str, Form(max_length=2000)], csrf: Csrf = None,
-               question_id: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
+               question_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
     actor = checked(who, csrf)
     experts_api.ask(username, AskExpert(question_id=question_id, message=message), request, session, actor)
     return back(f"/people/{quote(username)}", "asked-expert")
@@ -709,7 +709,7 @@ def moderate(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathParam
 def audit_page(request: Request, session: SessionDep, who: ViewerDep,
                action: Annotated[str, Query(max_length=64)] = "", by: Annotated[str, Query(max_length=64)] = "",
                object_id: Annotated[str, Query(max_length=200)] = "",
-               after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0, verify: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+               after_seq: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0, verify: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
     actor = signed_in(who)
     if not actor.is_admin:
         raise KbError(ErrorCode.FORBIDDEN, "The audit log is for admins")
