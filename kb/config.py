@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="How hybrid search fuses keyword and semantic rankings: zscore (convex fusion of standardised "
         "scores, measured best) or rrf (reciprocal rank, k=60).",
     )
+    search_feedback_passages: int = Field(
+        10, ge=0, le=50,
+        description="Hybrid search asks twice: the best N passages of the first ranking expand the keyword query "
+        "and move the query vector (relevance feedback; 0 turns it off).",
+    )
     public_multilingual: bool = Field(
         True,
         description="Keep a multilingual vector index (Universal Sentence Encoder v3, 16 languages) over public approved "

@@ -85,3 +85,20 @@ def test_delete_and_upsert_are_idempotent(index) -> None:  # noqa: ANN001
 def test_empty_and_stopword_queries_return_nothing(index) -> None:  # noqa: ANN001
     assert index.search("", SearchFilters(on_day=TODAY), 10) == []
     assert index.search("!!! ???", SearchFilters(on_day=TODAY), 10) == []
+
+
+def test_terms_and_statistics_use_the_language_fields(index) -> None:  # noqa: ANN001
+    assert index.terms("The children's benefits", "en") == ["children", "benefit"]
+    assert index.terms("De kinderen krijgen", "nl") == ["kinder", "krijg"]
+    total, frequencies = index.term_statistics("en", ["benefit", "children", "absent"])
+    assert total == len(CHUNKS) and frequencies == {"benefit": 4, "children": 2, "absent": 0}
+
+
+def test_expansion_terms_find_what_the_query_words_cannot(index) -> None:  # noqa: ANN001
+    public = SearchFilters(on_day=TODAY)
+    assert ids(index.search("18", public, 10)) == [1]
+    # "heat" (stem of heating) is in no query word; as a feedback term it reaches only admitted chunks
+    expanded = ids(index.search("18", public, 10, expansion=[("en", "heat", 0.5)]))
+    assert expanded == [1]  # the expired and future heating chunks stay filtered out
+    everything = SearchFilters(include_internal=True, on_day=TODAY + 20)
+    assert set(ids(index.search("18", everything, 10, expansion=[("en", "heat", 0.5)]))) == {1, 5}

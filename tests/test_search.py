@@ -69,7 +69,7 @@ def test_bad_queries_are_clear_4xx(app_client, corpus, params: dict, status: int
     assert response.status_code == status and set(response.json()) == {"error"}
 
 
-@pytest.mark.parametrize("q", ["benefit OR state:draft", "*", "中文 查询", "🙂🙂", "'; DROP TABLE document; --", "a\u0000b",
+@pytest.mark.parametrize("q", ["benefit OR state:draft", "*", "中文 查询", "🙂🙂", "'; DROP TABLE document; --", "a\u0007b",
                                "((((", "\\", "ümlaut ß", "تطبيق"])
 def test_any_script_or_punctuation_works(app_client, corpus, q: str) -> None:  # noqa: ANN001
     response = search(app_client, corpus, q)

@@ -30,7 +30,7 @@ def test_group_by_keeps_best_passage_per_document() -> None:
 
 
 def test_tokens_stem_per_language_and_drop_stop_words() -> None:
-    assert tokens("The children's benefits", "en") == ["children", "s", "benefit"]
+    assert tokens("The children's benefits", "en") == ["children", "benefit"]  # "the" and "s" are stop words
     assert tokens("De kinderen krijgen", "nl") == ["kinder", "krijg"]
     assert query_tokens("a " * 500 + " ".join(f"w{i}" for i in range(100)), "en")[-1] == "w63"
 
@@ -53,3 +53,34 @@ def test_zscore_fusion_matches_hand_computation() -> None:
     assert fused["z"] == pytest.approx(0.5 * -1 + 0.5 * 0)  # missing from keyword: that list's lowest z
     assert [item for item, _ in zscore_fusion([keyword, semantic])] == ["y", "x", "z"]
     assert zscore_fusion([[], [("a", 1.0)]]) == [("a", 0.0)]
+
+
+def test_feedback_terms_match_hand_computation() -> None:
+    import math
+
+    from kb.search.feedback import expansion_terms
+
+    passages = [["allow", "famili", "allow"], ["famili", "rent"]]
+    df = {"allow": 1, "famili": 9, "rent": 3}  # of 10 chunks
+    idf = {t: math.log(1 + (10 - n + 0.5) / (n + 0.5)) for t, n in df.items()}
+    raw = {"allow": 2 / 3 * idf["allow"], "famili": (1 / 3 + 1 / 2) * idf["famili"], "rent": 1 / 2 * idf["rent"]}
+    best = max(raw.values())
+    terms = expansion_terms(passages, df, 10, count=2, weight=0.5)
+    expected = sorted(raw, key=lambda t: -raw[t])[:2]
+    assert [t for t, _ in terms] == expected
+    assert [w for _, w in terms] == pytest.approx([0.5 * raw[t] / best for t in expected])
+    assert expansion_terms([], df, 10) == [] and expansion_terms([[]], df, 10) == []
+
+
+def test_rocchio_moves_the_query_towards_the_feedback_and_rescore_ranks_by_it() -> None:
+    import numpy as np
+
+    from kb.search.feedback import rescore, rocchio
+
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    moved = rocchio(query, np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32), beta=1.0)
+    assert moved == pytest.approx(np.array([2 ** -0.5, 2 ** -0.5]))
+    assert rocchio(query, np.zeros((0, 2), dtype=np.float32)) is query
+    candidates = {7: np.array([1.0, 0.0]), 8: np.array([0.0, 1.0]), 9: np.array([-1.0, 0.0])}
+    ranked = rescore(np.array([0.6, 0.8]), candidates, floor=0.2)
+    assert [cid for cid, _ in ranked] == [8, 7] and ranked[0][1] == pytest.approx(0.8)

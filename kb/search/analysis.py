@@ -13,14 +13,18 @@ WORD = re.compile(r"\w+", re.UNICODE)
 SUPPORTED = {"en": "english", "nl": "dutch", "de": "german", "fr": "french", "es": "spanish"}
 MAX_QUERY_TOKENS = 64
 
-STOP_WORDS = {
-    "en": frozenset("a an and are as at be been but by can could did do does for from had has have how i if in "
-                    "into is it its me my no not of on or our so than that the their them then there these they "
-                    "this to was we were what when where which who whom why will with you your".split()),
-    "nl": frozenset("aan al als bij dan dat de der die dit door een en er had heb heeft het hier hij hoe ik in is "
-                    "je kan kunnen maar me met mijn na naar niet nog of om ons onze ook op over te tot u uit uw "
-                    "van voor waar wat wie wij wordt zal ze zich zij zijn".split()),
-}
+
+@lru_cache(maxsize=16)
+def stop_words(language: str | None) -> frozenset[str]:
+    """The stop words whoosh ships for ``language`` (NLTK's lists; empty when there is none).
+
+    One list per language for everything that analyses text: both keyword engines' analysers, query
+    analysis and the highlighter, so they agree on which words carry no meaning.
+    """
+    from whoosh.lang import has_stopwords, stopwords_for_language
+
+    lang = normalise_language(language)
+    return frozenset(stopwords_for_language(lang)) if lang and has_stopwords(lang) else frozenset()
 
 
 def normalise_language(language: str | None) -> str | None:
@@ -45,7 +49,7 @@ def fold(text: str) -> str:
 def tokens(text: str, language: str | None) -> list[str]:
     """Stems of the words in ``text`` for ``language`` (unsupported languages: folded words)."""
     lang = normalise_language(language)
-    stop = STOP_WORDS.get(lang or "", frozenset())
+    stop = stop_words(lang)
     words = [w for w in WORD.findall(fold(text)) if w not in stop]
     if lang is None:
         return words

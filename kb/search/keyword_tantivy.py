@@ -12,11 +12,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from kb.search import analysis
 from kb.search.interfaces import (
-    FALLBACK_LANGUAGE, FIELD_LANGUAGES, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, IndexedChunk, Ranked, SearchFilters,
-    field_language,
+    FALLBACK_LANGUAGE, FIELD_LANGUAGES, MAX_EXPANSION_TERMS, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, Expansion, IndexedChunk,
+    Ranked, SearchFilters, field_language,
 )
-
 
 
 class TantivyKeywordIndex:
@@ -44,7 +44,7 @@ class TantivyKeywordIndex:
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._analyzers = {}
         for lang in [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]:
-            analyzer = self._analyzer(FIELD_LANGUAGES.get(lang))
+            analyzer = self._analyzer(lang if lang in FIELD_LANGUAGES else None)
             self.index.register_tokenizer(f"kb_{lang}", analyzer)
             self._analyzers[lang] = analyzer
         self.index.register_tokenizer("kb_tag", self._analyzer(None))
@@ -52,14 +52,14 @@ class TantivyKeywordIndex:
         self._lock = threading.Lock()
 
     def _analyzer(self, language: str | None):  # noqa: ANN202
+        """Words, lowercased; for a supported language also its stop words out and its Snowball stems."""
         t = self._t
         builder = t.TextAnalyzerBuilder(t.Tokenizer.simple()).filter(t.Filter.remove_long(40)).filter(t.Filter.lowercase())
         if language:
-            try:
-                builder = builder.filter(t.Filter.stopword(language))
-            except ValueError:
-                pass
-            builder = builder.filter(t.Filter.stemmer(language))
+            stop = analysis.stop_words(language)
+            if stop:  # the same lists as whoosh's analysers and the highlighter: the engines agree
+                builder = builder.filter(t.Filter.custom_stopword(sorted(stop)))
+            builder = builder.filter(t.Filter.stemmer(FIELD_LANGUAGES[language]))
         return builder.build()
 
     def _get_writer(self):  # noqa: ANN202
@@ -124,7 +124,7 @@ class TantivyKeywordIndex:
             clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "tag", sorted(filters.tags))))
         return t.Query.const_score_query(t.Query.boolean_query(clauses), 0.0)
 
-    def _text_query(self, text: str, language: str | None):  # noqa: ANN202
+    def _text_query(self, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN202
         t, schema = self._t, self.schema
         langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
         should = []
@@ -139,11 +139,16 @@ class TantivyKeywordIndex:
             should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, "tag", token), TAG_WEIGHT)))
         if not should:
             return None
+        for lang, term, weight in expansion[:MAX_EXPANSION_TERMS]:
+            for field, boost in TEXT_FIELD_WEIGHTS.items():
+                should.append((t.Occur.Should, t.Query.boost_query(
+                    t.Query.term_query(schema, f"{field}_{field_language(lang)}", term), boost * weight)))
         return t.Query.boolean_query(should)
 
-    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None) -> Ranked:
+    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None,
+               expansion: Sequence[Expansion] = ()) -> Ranked:
         t = self._t
-        text_query = self._text_query(text, language)
+        text_query = self._text_query(text, language, expansion)
         if text_query is None:
             return []
         query = t.Query.boolean_query([(t.Occur.Must, text_query), (t.Occur.Must, self._filter_query(filters))])
@@ -153,6 +158,13 @@ class TantivyKeywordIndex:
             return []
         ids = searcher.fast_field_values("chunk_id", [address for _, address in hits])
         return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]
+
+    def terms(self, text: str, language: str) -> list[str]:
+        return self._analyzers[field_language(language)].analyze(text)
+
+    def term_statistics(self, language: str, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        searcher, field = self.index.searcher(), f"body_{field_language(language)}"
+        return searcher.num_docs, {term: searcher.doc_freq(field, term) for term in set(terms)}
 
     def chunk_ids(self) -> set[int]:
         t = self._t

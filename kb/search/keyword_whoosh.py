@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kb.search.interfaces import (
-    FALLBACK_LANGUAGE, FIELD_LANGUAGES, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, IndexedChunk, Ranked, SearchFilters,
-    field_language,
+    FALLBACK_LANGUAGE, FIELD_LANGUAGES, MAX_EXPANSION_TERMS, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, Expansion, IndexedChunk,
+    Ranked, SearchFilters, field_language,
 )
 
 
@@ -115,7 +115,7 @@ class WhooshKeywordIndex:
             clauses.append(Or([Term("tag", tag) for tag in sorted(filters.tags)]))
         return And(clauses)
 
-    def _text_query(self, text: str, language: str | None):  # noqa: ANN202
+    def _text_query(self, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN202
         from whoosh.query import Or, Term
 
         langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
@@ -126,15 +126,29 @@ class WhooshKeywordIndex:
                 terms += [Term(f"{field}_{lang}", token, boost=boost) for field, boost in TEXT_FIELD_WEIGHTS.items()]
         for token in list(dict.fromkeys(t.text for t in self._analyzers[FALLBACK_LANGUAGE](text)))[:64]:
             terms.append(Term("tag", token, boost=TAG_WEIGHT))
-        return Or(terms) if terms else None
+        if not terms:
+            return None
+        for lang, term, weight in expansion[:MAX_EXPANSION_TERMS]:
+            terms += [Term(f"{field}_{field_language(lang)}", term, boost=boost * weight)
+                      for field, boost in TEXT_FIELD_WEIGHTS.items()]
+        return Or(terms)
 
-    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None) -> Ranked:
-        query = self._text_query(text, language)
+    def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None,
+               expansion: Sequence[Expansion] = ()) -> Ranked:
+        query = self._text_query(text, language, expansion)
         if query is None:
             return []
         with self.index.searcher() as searcher:
             results = searcher.search(query, limit=limit, filter=self._filter(filters))
             return [(int(hit["chunk_id"]), float(hit.score)) for hit in results]
+
+    def terms(self, text: str, language: str) -> list[str]:
+        return [token.text for token in self._analyzers[field_language(language)](text)]
+
+    def term_statistics(self, language: str, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        field = f"body_{field_language(language)}"
+        with self.index.searcher() as searcher:
+            return searcher.doc_count(), {term: searcher.doc_frequency(field, term) for term in set(terms)}
 
     def chunk_ids(self) -> set[int]:
         with self.index.searcher() as searcher:

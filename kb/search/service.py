@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -20,7 +21,7 @@ from kb.social import service as social
 from kb.actors import Actor
 from kb.db import utcnow
 from kb.errors import ErrorCode, KbError
-from kb.search import analysis, i18n
+from kb.search import analysis, feedback, i18n
 from kb.search import language as languages
 from kb.search.crosslingual import fuse_where_possible
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
@@ -67,9 +68,15 @@ def _validate(query: str) -> str:
     return text
 
 
+def _fuse(indexes: SearchIndexes, rankings: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    if indexes.settings.search_fusion == "rrf":
+        return reciprocal_rank_fusion(rankings)  # type: ignore[return-value,arg-type]
+    return zscore_fusion(rankings)  # type: ignore[return-value,arg-type]
+
+
 def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
              language: str | None) -> list[tuple[int, float]]:  # noqa: D417
-    """Chunk ids best first for one mode; filters applied inside each engine before top-k."""
+    """Chunk ids best first for one mode, asking each engine once; filters applied inside each engine before top-k."""
     keyword = indexes.keyword.search(text, filters, depth, language=language) if mode is not Mode.semantic else []
     if mode is Mode.keyword:
         return keyword
@@ -77,9 +84,46 @@ def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilte
     semantic = [(cid, score) for cid, score in indexes.vector.search(vector, filters, depth) if score >= MIN_SIMILARITY]
     if mode is Mode.semantic:
         return semantic
-    if indexes.settings.search_fusion == "rrf":
-        return reciprocal_rank_fusion([keyword, semantic])  # type: ignore[return-value]
-    return zscore_fusion([keyword, semantic])  # type: ignore[return-value]
+    return _fuse(indexes, [keyword, semantic])
+
+
+def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
+                           language: str | None) -> tuple[list[tuple[int, float]], dict[int, documents.ChunkFacts]]:
+    """Hybrid search that asks twice: relevance feedback from the first fused ranking (kb.search.feedback).
+
+    The best ``KB_SEARCH_FEEDBACK_PASSAGES`` passages of the first ranking that the database admits
+    (current approved versions passing the filters: a stale index entry never feeds the second
+    question) give the keyword query its expansion terms and move the query vector; the candidates
+    of both first rankings and of the expanded keyword search are scored against the moved vector,
+    and the two new rankings are fused. Returns the ranking and the facts of the chunks in it.
+    """
+    keyword = indexes.keyword.search(text, filters, depth, language=language)
+    query_vector = indexes.embedder.encode([text])[0]
+    semantic = [(cid, score) for cid, score in indexes.vector.search(query_vector, filters, depth)
+                if score >= MIN_SIMILARITY]
+    first = _fuse(indexes, [keyword, semantic])
+    facts = documents.published_chunk_facts(session, [cid for cid, _ in first])
+    top = [cid for cid, _ in first if cid in facts and _admitted(facts[cid], filters)]
+    top = top[:indexes.settings.search_feedback_passages]
+    if not top:
+        return first, facts
+    chunks = documents.chunks_by_id(session, top)
+    passages: dict[str, list[list[str]]] = {}
+    for cid in top:
+        chunk, lang = chunks[cid], facts[cid].language
+        headings = " ".join(json.loads(chunk.heading_path))
+        passages.setdefault(lang, []).append(indexes.keyword.terms(f"{headings}\n{chunk.text}", lang))
+    expansion = []
+    for lang, tokens in passages.items():
+        total, frequencies = indexes.keyword.term_statistics(lang, {term for passage in tokens for term in passage})
+        expansion += [(lang, term, weight) for term, weight in feedback.expansion_terms(tokens, frequencies, total)]
+    expanded = indexes.keyword.search(text, filters, depth, language=language, expansion=expansion)
+    seeds = indexes.vector.vectors(top[:feedback.DENSE_PASSAGES])
+    moved = feedback.rocchio(query_vector, np.stack(list(seeds.values())) if seeds else np.zeros((0, len(query_vector))))
+    candidates = indexes.vector.vectors(dict.fromkeys(cid for ranking in (keyword, semantic, expanded) for cid, _ in ranking))
+    fused = _fuse(indexes, [expanded, feedback.rescore(moved, candidates, MIN_SIMILARITY)])
+    facts.update(documents.published_chunk_facts(session, [cid for cid, _ in fused if cid not in facts]))
+    return fused, facts
 
 
 def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
@@ -161,6 +205,8 @@ def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: 
     depth = max(CANDIDATES, wanted * 3)
     if multilingual:
         ranked, facts = retrieve_multilingual(session, indexes, text, filters, depth, language)
+    elif mode is Mode.hybrid and indexes.settings.search_feedback_passages > 0:
+        ranked, facts = retrieve_with_feedback(session, indexes, text, filters, depth, language)
     else:
         ranked = retrieve(indexes, text, mode, filters, depth, language)
         facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])

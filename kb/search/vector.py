@@ -307,6 +307,11 @@ class FaissVectorIndex:
                 scores, ids = self.index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
+    def vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        with self._lock:
+            held = [int(cid) for cid in dict.fromkeys(chunk_ids) if int(cid) in self._meta]
+            return {cid: self.index.reconstruct(cid) for cid in held}
+
     def save(self, last_seq: int) -> None:
         """Write a new generation, then the pointer naming it with ``last_seq``; remove older generations.
 
