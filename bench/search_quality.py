@@ -137,11 +137,21 @@ def main() -> None:
     with database.session() as session:
         from kb import documents
 
-        texts = [c.text for item in documents.published(session) for c in item.chunks]
+        from kb.search.indexer import is_public, to_indexed
+
+        indexed = [c for item in documents.published(session) for c in to_indexed(item)]
+        texts = [c.embedding_text for c in indexed]
         indexes.embedder.encode(texts[:64])  # load the model before timing
         start = time.perf_counter()
-        indexes.embedder.encode([f"{t}" for t in texts])
+        indexes.embedder.encode(texts)
         encoder_s = time.perf_counter() - start
+        multilingual_s = 0.0
+        if indexes.multilingual_enabled:  # kb's indexing also runs this encoder over the public passages
+            public = [c.embedding_text for c in indexed if is_public(c)]
+            indexes.multilingual_embedder.encode(public[:64])
+            start = time.perf_counter()
+            indexes.multilingual_embedder.encode(public)
+            multilingual_s = time.perf_counter() - start
         start = time.perf_counter()
         chunks = indexes.rebuild(session)
         index_s = time.perf_counter() - start
@@ -153,9 +163,13 @@ def main() -> None:
             recall = statistics.mean(recall_at(rankings[q], qrels[q]) for q in queries)
             print(f"{mode.value} ndcg@10={ndcg:.4f} recall@100={recall:.4f} p50_ms={statistics.median(latencies):.1f} "
                   f"p95_ms={percentile(latencies, 95):.1f}")
-        overhead = 1 - encoder_s / index_s
-        print(f"indexing chunks_per_s={chunks / index_s:.1f} encoder_chunks_per_s={len(texts) / encoder_s:.1f} "
-              f"kb_overhead={overhead:.1%}")
+        # The raw encoders' time is every encoder kb's indexing runs: MiniLM over all passages, and the
+        # multilingual encoder over the public ones when KB_PUBLIC_MULTILINGUAL is on.
+        raw_s = encoder_s + multilingual_s
+        overhead = 1 - raw_s / index_s
+        print(f"indexing chunks_per_s={chunks / index_s:.1f} encoder_chunks_per_s={len(texts) / raw_s:.1f} "
+              f"kb_overhead={overhead:.1%} minilm_chunks_per_s={len(texts) / encoder_s:.1f} "
+              f"multilingual_s={multilingual_s:.1f}")
         if args.scale:
             scale(session, database, indexes, queries, args.scale)
 
