@@ -21,12 +21,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from bench.scratch import drop_schema, schema_name  # noqa: E402
+
+from sqlalchemy import text  # noqa: E402
 
 from kb.config import Environment, Settings  # noqa: E402
 
@@ -125,7 +126,7 @@ def main() -> None:
     from kb.migrations import upgrade
 
     work = Path(tempfile.mkdtemp(prefix="kb-concurrency-"))
-    schema = None if args.database_url == "sqlite" else f"kbbench_{uuid.uuid4().hex[:10]}"
+    schema = None if args.database_url == "sqlite" else schema_name("kbbench")
     settings = _settings(args.database_url, schema, work / "setup")
     database = Database(settings)
     upgrade(database)
@@ -202,11 +203,7 @@ def main() -> None:
               f"outcomes={dict(sorted(kinds.items()))} max_approved_versions_per_document={per_doc} approval_events={approvals}")
     finally:
         database.dispose()
-        if schema:
-            engine = create_engine(args.database_url)
-            with engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
+        drop_schema(args.database_url, schema)
 
 
 if __name__ == "__main__":

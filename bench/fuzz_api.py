@@ -16,12 +16,12 @@ import argparse
 import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from bench.scratch import drop_schema, schema_name  # noqa: E402
+
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -42,7 +42,7 @@ def main() -> int:
     from tests.fakes import HashingEmbedder
 
     work = Path(tempfile.mkdtemp(prefix="kb-fuzz-"))
-    schema = None if args.database_url == "sqlite" else f"kbfuzz_{uuid.uuid4().hex[:10]}"
+    schema = None if args.database_url == "sqlite" else schema_name("kbfuzz")
     settings = Settings(data_dir=work, env=Environment.test, database_url=None if schema is None else args.database_url,
                         database_schema=schema, rate_limit_public_search="1000000/minute",
                         rate_limit_login="1000000/minute", rate_limit_login_ip="1000000/minute",
@@ -69,11 +69,7 @@ def main() -> int:
         return 0 if not figures.server_errors and not figures.failures else 1
     finally:
         database.dispose()
-        if schema:
-            engine = create_engine(args.database_url)
-            with engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
+        drop_schema(args.database_url, schema)
 
 
 if __name__ == "__main__":

@@ -22,21 +22,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from bench.scratch import drop_schema, schema_name  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -52,60 +50,6 @@ def memory_mb(pid: int) -> tuple[float, float]:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 values[line.split(":")[0]] = int(line.split()[1]) / 1024
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
-
-def replicate(database, indexes, target: int) -> int:  # noqa: ANN001
-    """Copy the approved documents' rows and index entries until there are ``target`` chunks; return the count."""
-    from sqlalchemy import insert, select, text
-
-    from kb import documents, provenance
-    from kb.db import is_postgresql
-    from kb.documents.models import Chunk, Document, Version
-    from kb.search.indexer import to_indexed
-
-    with database.session() as session:
-        originals = documents.published(session)
-        head_seq, _ = provenance.head(session)
-    base = [c for item in originals for c in to_indexed(item)]
-    import numpy as np
-
-    vectors = indexes.vector.index.reconstruct_batch(np.array([c.chunk_id for c in base], dtype=np.int64))
-    copies = math.ceil(target / len(base)) - 1
-    version_cols = [c.name for c in Version.__table__.columns if c.name != "id"]
-    for r in range(1, copies + 1):
-        with database.engine.begin() as connection:
-            doc_rows, version_rows, chunk_rows, replicas = [], [], [], []
-            next_doc = connection.execute(select(Document.id).order_by(Document.id.desc()).limit(1)).scalar() + 1
-            next_version = connection.execute(select(Version.id).order_by(Version.id.desc()).limit(1)).scalar() + 1
-            next_chunk = connection.execute(select(Chunk.id).order_by(Chunk.id.desc()).limit(1)).scalar() + 1
-            for item in originals:
-                doc_id, version_id = next_doc, next_version
-                next_doc += 1
-                next_version += 1
-                doc_rows.append({"id": doc_id, "slug": f"{item.document.slug}-r{r}", "space_id": item.space.id,
-                                 "owner_id": item.document.owner_id, "created_at": item.document.created_at,
-                                 "current_version_id": version_id})
-                version_rows.append({**{c: getattr(item.version, c) for c in version_cols}, "id": version_id,
-                                     "document_id": doc_id})
-                for chunk in item.chunks:
-                    chunk_rows.append({"id": next_chunk, "version_id": version_id, "ordinal": chunk.ordinal,
-                                       "heading_path": chunk.heading_path, "text": chunk.text, "word_count": chunk.word_count})
-                    replicas.append((next_chunk, doc_id, version_id))
-                    next_chunk += 1
-            connection.execute(insert(Document), doc_rows)
-            connection.execute(insert(Version), version_rows)
-            connection.execute(insert(Chunk), chunk_rows)
-        indexed = [replace(chunk, chunk_id=cid, document_id=did, version_id=vid) for chunk, (cid, did, vid) in zip(base, replicas)]
-        indexes.keyword.upsert(indexed)
-        indexes.vector.upsert(indexed, vectors)
-    if is_postgresql(database.engine):  # rows were written with explicit ids: move the sequences on
-        with database.engine.begin() as connection:
-            for table in ("document", "document_version", "document_chunk"):
-                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-    indexes.keyword.commit()
-    indexes.vector.save(head_seq)
-    indexes._write_manifest(head_seq)
-    return indexes.vector.ntotal
 
 
 async def load(urls: list[str], queries: list[str], clients: int, seconds: float) -> tuple[list[float], Counter]:
@@ -159,19 +103,17 @@ def main() -> None:
     parser.add_argument("--max-load", type=float, default=2.5, help="wait (up to 5 min) for the 1-minute load to fall below this")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
-
     from kb.config import Environment, Settings
     from kb.db import Database
     from kb.migrations import upgrade
     from kb.search.indexer import SearchIndexes
-    from search_quality import ingest, load_collection
+    from search_quality import ingest, load_collection, replicate
     from tests.processes import ServeProcess, kb_env
 
     corpus, queries, _ = load_collection(args.directory, None)
     query_texts = list(queries.values())
     work = Path(tempfile.mkdtemp(prefix="kb-load-"))
-    schema = f"kbload_{os.getpid()}_{uuid.uuid4().hex[:6]}" if args.database_url else None
+    schema = schema_name("kbload") if args.database_url else None
     settings = Settings(data_dir=work, database_url=args.database_url, database_schema=schema, env=Environment.test)
     database = Database(settings)
     servers: list[ServeProcess] = []
@@ -221,11 +163,7 @@ def main() -> None:
         for server in servers:
             server.stop()
         database.dispose()
-        if schema:
-            engine = create_engine(args.database_url)
-            with engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
+        drop_schema(args.database_url, schema)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,17 @@ and max of both, and ``kb index check`` of every slot at the end.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import drop_schema, schema_name  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -39,7 +39,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import httpx
-    from sqlalchemy import create_engine, text
 
     from kb.config import Environment, Settings
     from kb.db import Database
@@ -48,7 +47,7 @@ def main() -> None:
     from tests.processes import ServeProcess, kb_env
 
     work = Path(tempfile.mkdtemp(prefix="kb-lag-"))
-    schema = f"kblag_{os.getpid()}_{uuid.uuid4().hex[:6]}" if args.database_url else None
+    schema = schema_name("kblag") if args.database_url else None
     settings = Settings(data_dir=work, database_url=args.database_url, database_schema=schema, env=Environment.test)
     database = Database(settings)
     upgrade(database)
@@ -101,11 +100,7 @@ def main() -> None:
         a.stop()
         b.stop()
         database.dispose()
-        if schema:
-            engine = create_engine(args.database_url)
-            with engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
+        drop_schema(args.database_url, schema)
 
 
 if __name__ == "__main__":

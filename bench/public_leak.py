@@ -21,12 +21,12 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from bench.scratch import drop_schema, schema_name  # noqa: E402
+
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -50,7 +50,7 @@ def main() -> int:
     from tests.leak_check import build_corpus, queries_for, run_leak_check
 
     work = Path(tempfile.mkdtemp(prefix="kb-leak-"))
-    schema = None if args.database_url == "sqlite" else f"kbleak_{uuid.uuid4().hex[:10]}"
+    schema = None if args.database_url == "sqlite" else schema_name("kbleak")
     settings = Settings(data_dir=work, env=Environment.test, rate_limit_public_search="1000000/minute",
                         database_url=None if schema is None else args.database_url, database_schema=schema)
     database = Database(settings)
@@ -82,11 +82,7 @@ def main() -> int:
         return 0 if figures.clean else 1
     finally:
         database.dispose()
-        if schema:
-            engine = create_engine(args.database_url)
-            with engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
+        drop_schema(args.database_url, schema)
 
 
 if __name__ == "__main__":

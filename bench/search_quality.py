@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,29 +175,30 @@ def main() -> None:
             scale(session, database, indexes, queries, args.scale)
 
 
-def scale(session, database, indexes, queries: dict[str, str], target: int) -> None:  # noqa: ANN001
-    """Replicate the collection's approved documents (rows and index entries) to ``target`` chunks; time queries."""
-    import numpy as np
-    from sqlalchemy import insert, select
+def replicate(database, indexes, target: int) -> int:  # noqa: ANN001
+    """Copy the approved documents' rows and index entries until there are ``target`` chunks; return the count."""
+    from sqlalchemy import insert, select, text
 
-    from kb import documents
+    from kb import documents, provenance
+    from kb.db import is_postgresql
     from kb.documents.models import Chunk, Document, Version
     from kb.search.indexer import to_indexed
-    from kb.search.schemas import Mode
 
-    originals = documents.published(session)
+    with database.session() as session:
+        originals = documents.published(session)
+        head_seq, _ = provenance.head(session)
     base = [c for item in originals for c in to_indexed(item)]
-    vectors = indexes.embedder.encode([c.embedding_text for c in base])
+    import numpy as np
+
+    vectors = indexes.vector.index.reconstruct_batch(np.array([c.chunk_id for c in base], dtype=np.int64))
     copies = math.ceil(target / len(base)) - 1
-    start = time.perf_counter()
     version_cols = [c.name for c in Version.__table__.columns if c.name != "id"]
     for r in range(1, copies + 1):
         with database.engine.begin() as connection:
-            doc_rows, version_rows, chunk_rows = [], [], []
+            doc_rows, version_rows, chunk_rows, replicas = [], [], [], []
             next_doc = connection.execute(select(Document.id).order_by(Document.id.desc()).limit(1)).scalar() + 1
             next_version = connection.execute(select(Version.id).order_by(Version.id.desc()).limit(1)).scalar() + 1
             next_chunk = connection.execute(select(Chunk.id).order_by(Chunk.id.desc()).limit(1)).scalar() + 1
-            replicas = []
             for item in originals:
                 doc_id, version_id = next_doc, next_version
                 next_doc += 1
@@ -214,14 +216,27 @@ def scale(session, database, indexes, queries: dict[str, str], target: int) -> N
             connection.execute(insert(Document), doc_rows)
             connection.execute(insert(Version), version_rows)
             connection.execute(insert(Chunk), chunk_rows)
-        from dataclasses import replace
-
         indexed = [replace(chunk, chunk_id=cid, document_id=did, version_id=vid) for chunk, (cid, did, vid) in zip(base, replicas)]
         indexes.keyword.upsert(indexed)
         indexes.vector.upsert(indexed, vectors)
+    if is_postgresql(database.engine):  # rows were written with explicit ids: move the sequences on
+        with database.engine.begin() as connection:
+            for table in ("document", "document_version", "document_chunk"):
+                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     indexes.keyword.commit()
-    total = indexes.vector.ntotal
-    print(f"scale chunks={total} replicas={copies} build_s={time.perf_counter() - start:.1f}")
+    indexes.vector.save(head_seq)
+    indexes._write_manifest(head_seq)
+    return indexes.vector.ntotal
+
+
+def scale(session, database, indexes, queries: dict[str, str], target: int) -> None:  # noqa: ANN001
+    """Replicate the collection's approved documents (rows and index entries) to ``target`` chunks; time queries."""
+    from kb.search.schemas import Mode
+
+    base = indexes.vector.ntotal
+    start = time.perf_counter()
+    total = replicate(database, indexes, target)
+    print(f"scale chunks={total} replicas={math.ceil(target / base) - 1} build_s={time.perf_counter() - start:.1f}")
     from kb.actors import Actor, GlobalRole
 
     actor = Actor(id=1, username="author", display_name="Author", global_role=GlobalRole.reader)

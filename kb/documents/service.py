@@ -859,11 +859,18 @@ def chunks_by_id(session: Session, chunk_ids: Iterable[int]) -> dict[int, Chunk]
     return {c.id: c for c in session.execute(select(Chunk).where(Chunk.id.in_(wanted))).scalars()}  # type: ignore[union-attr,misc]
 
 
-def translation_group(session: Session, document: Document) -> list[Published]:
-    """The approved versions of a document, the document it translates and that one's other translations."""
-    root_id = document.translation_of_id or document.id
-    ids = [root_id, *session.execute(select(Document.id).where(Document.translation_of_id == root_id)).scalars()]
-    return published(session, ids)
+def translation_groups(session: Session, members: Iterable[Document]) -> dict[int, list[Published]]:
+    """For each document's translation group, keyed by the group's root document id: the approved versions
+    of the root (the document that others translate) and of every translation of it. Three queries in all."""
+    roots = {document.translation_of_id or document.id for document in members}
+    if not roots:
+        return {}
+    ids = set(roots) | set(session.execute(
+        select(Document.id).where(Document.translation_of_id.in_(sorted(roots)))).scalars())  # type: ignore[union-attr]
+    groups: dict[int, list[Published]] = {root: [] for root in roots}
+    for item in published(session, sorted(ids)):
+        groups[item.document.translation_of_id or item.document.id].append(item)
+    return groups
 
 
 def document_ids_for_slugs(session: Session, slugs: Iterable[str]) -> dict[str, int]:

@@ -307,8 +307,10 @@ def public_card(item: documents.Published) -> PublicCard:
     )
 
 
-def _public_translations(session: Session, item: documents.Published, filters: SearchFilters) -> dict[str, documents.Published]:
-    group = documents.translation_group(session, item.document)
+def _public_translations(groups: dict[int, list[documents.Published]], item: documents.Published,
+                         filters: SearchFilters) -> dict[str, documents.Published]:
+    """The admitted translations of ``item`` by language, from its group in ``groups`` (``translation_groups``)."""
+    group = groups.get(item.document.translation_of_id or item.document.id, [])
     return {g.version.language: g for g in group if _admitted(documents.facts_of(g), filters) and g.document.id != item.document.id}
 
 
@@ -352,19 +354,21 @@ def public_search(
     labels_in = i18n.labels_language(preferred)
     hits: list[PublicHit] = []
     shown: set[int] = set()
-    for chunk, item, _score in _load(session, found[:page * page_size * 3]):
+    loaded = _load(session, found[:page * page_size * 3])
+    groups = documents.translation_groups(session, [item.document for _, item, _ in loaded])
+    for chunk, item, _score in loaded:
         if len(hits) >= page * page_size:
             break
         group = item.document.translation_of_id or item.document.id
         if group in shown:
             continue  # a translation of a page already shown: it is linked from that hit
         shown.add(group)
-        translations = _public_translations(session, item, filters)
+        translations = _public_translations(groups, item, filters)
         translated_from = None
         replacement = _in_language(translations, preferred) if preferred else None
         if replacement is not None and languages.base_language(item.version.language) != preferred:
             translated_from, item = item.document.slug, replacement
-            translations = _public_translations(session, item, filters)
+            translations = _public_translations(groups, item, filters)
             first = item.chunks or documents.published(session, [item.document.id])[0].chunks
             chunk = first[0]
         hits.append(PublicHit(
@@ -396,12 +400,13 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
     if not found or not _admitted(documents.facts_of(found[0]), filters):
         raise not_found
     item = found[0]
-    translations = _public_translations(session, item, filters)
+    groups = documents.translation_groups(session, [item.document])
+    translations = _public_translations(groups, item, filters)
     preferred = languages.base_language(language)
     replacement = _in_language(translations, preferred) if preferred else None
     if replacement is not None and languages.base_language(item.version.language) != preferred:
         item = replacement
-        translations = _public_translations(session, item, filters)
+        translations = _public_translations(groups, item, filters)
     labels_in = i18n.labels_language(preferred)
     return PublicDocument(document=item.document.slug, title=item.version.title, language=item.version.language,
                           language_label=i18n.language_name(item.version.language, labels_in),
