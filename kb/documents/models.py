@@ -42,7 +42,7 @@ class Document(SQLModel, table=True):
     space_id: int = Field(sa_column=Column(Integer, ForeignKey("space.id"), nullable=False, index=True))
     owner_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))
     created_by_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=True))
-    translation_of_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("document.id"), nullable=True))
+    translation_of_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("document.id"), nullable=True, index=True))
     current_version_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True, index=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
