@@ -102,6 +102,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on", envvar="KB_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on", envvar="KB_PORT")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes", envvar="KB_WORKERS", min=1)] = 1,
+    keep_alive: Annotated[int, typer.Option(
+        help="Seconds an idle HTTP keep-alive connection stays open. Keep it above the idle timeout of any load "
+        "balancer or client pool in front (60 s is common): a server closing a connection the client is reusing "
+        "at that moment fails the request.", envvar="KB_KEEP_ALIVE_SECONDS", min=1)] = 75,
     get: Annotated[Optional[str], typer.Option("--get", help="Do not serve: GET this path in-process, print the response and exit (smoke test)")] = None,
     token: Annotated[Optional[str], typer.Option(help="API token to send with --get", envvar="KB_TOKEN")] = None,
 ) -> None:
@@ -121,7 +125,7 @@ def serve(
 
     _database()  # migrate once, before workers start
     uvicorn.run("kb.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=False)
+                log_level="info", proxy_headers=False, timeout_keep_alive=keep_alive)
 
 
 # ----------------------------------------------------------------------------------------- users
