@@ -91,6 +91,25 @@ def test_checker_rejects_broken_rules(bad: provenance.VersionRecord, expected: s
     assert any(expected in p for p in problems), problems
 
 
+def test_a_draft_may_not_state_its_intended_use_yet() -> None:
+    """Found by schemathesis (bench/fuzz_bola.py): the export of such a draft was a 500."""
+    assert _check(_version(1, state="draft", intended_use=None, approver=None, approved_at=None)) == []
+    assert any("no kb:intendedUse" in p for p in _check(_version(1, state="in_review", intended_use=None, approver=None)))
+
+
+def test_export_of_a_draft_without_intended_use(database, client) -> None:  # noqa: ANN001
+    from tests.factories import make_cast
+
+    cast = make_cast(database)
+    body = {"slug": "unsure", "title": "Unsure", "body_md": "# Unsure\n\nNot yet.", "audience": "internal"}
+    assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=cast["contributor"].headers).status_code == 201
+    for fmt in FORMATS:
+        response = client.get("/api/v1/documents/unsure/provenance", params={"format": fmt}, headers=cast["contributor"].headers)
+        assert response.status_code == 200, (fmt, response.text)
+    submit = client.post("/api/v1/documents/unsure/versions/1/submit", json={}, headers=cast["contributor"].headers)
+    assert submit.status_code == 422, submit.text  # stating the intended use is required by submission
+
+
 def test_checker_rejects_revision_against_numbering_and_cycles() -> None:
     problems = _check(_version(1, derived_from_numbers=(2,)), _version(2))
     assert any("higher or equal version number" in p for p in problems) and any("cycle" in p for p in problems)

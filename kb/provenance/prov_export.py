@@ -83,9 +83,11 @@ def build_prov(record: DocumentRecord):  # noqa: ANN201  (prov.model.ProvDocumen
     for v in record.versions:
         attributes = {
             PROV_TYPE: "kb:Version", "kb:number": v.number, "kb:state": v.state, "kb:title": v.title,
-            "kb:sha256": v.body_sha256, "kb:intendedUse": v.intended_use, "kb:audience": v.audience,
+            "kb:sha256": v.body_sha256, "kb:audience": v.audience,
             "kb:licence": v.licence, "kb:language": v.language, "kb:sourceKind": v.source_kind,
         }
+        if v.intended_use:  # a draft may not state it yet
+            attributes["kb:intendedUse"] = v.intended_use
         if v.valid_from:
             attributes["kb:validFrom"] = v.valid_from.isoformat()
         if v.review_by:
@@ -216,7 +218,9 @@ def check_prov(doc) -> list[str]:  # noqa: ANN001
     if _has_cycle(edges):
         problems.append("the revision chain has a cycle")
     for name, version in versions.items():
-        for attr in ("kb:intendedUse", "kb:audience"):
+        # A draft may not state its intended use yet (it must by submission); every other version must.
+        required = ("kb:audience",) if str(first(version, "kb:state")) == "draft" else ("kb:intendedUse", "kb:audience")
+        for attr in required:
             if not str(first(version, attr) or "").strip():
                 problems.append(f"{name} has no {attr}")
         if str(first(version, "kb:sourceKind")) == "imported_file" and not first(version, "kb:sourceSha256"):
