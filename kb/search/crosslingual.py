@@ -14,19 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 
-RRF_K = 60
+from kb.search.hybrid import RRF_K, zscores
 
 Ranking = Sequence[tuple[Hashable, float]]
-
-
-def _zscores(ranking: Ranking) -> tuple[dict[Hashable, float], float]:
-    scores = [score for _, score in ranking]
-    if not scores:
-        return {}, 0.0
-    mean = sum(scores) / len(scores)
-    spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5 or 1.0
-    z = {item: (score - mean) / spread for item, score in ranking}
-    return z, min(z.values())
 
 
 def fuse_where_possible(
@@ -45,7 +35,7 @@ def fuse_where_possible(
     if method == "rrf":
         parts = [({item: 1.0 / (k + rank) for rank, (item, _) in enumerate(r, start=1)}, 0.0) for r in rankings]
     else:
-        parts = [_zscores(r) for r in rankings]
+        parts = [zscores(r) for r in rankings]
     fused: dict[Hashable, float] = {}
     for item in (item for ranking in rankings for item, _ in ranking):
         if item in fused:

@@ -23,6 +23,17 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
+def zscores(ranking: Sequence[tuple[Hashable, float]]) -> tuple[dict[Hashable, float], float]:
+    """A ranking's scores standardised (mean 0, population s.d. 1), and the lowest of them (0.0 when empty)."""
+    scores = [score for _, score in ranking]
+    if not scores:
+        return {}, 0.0
+    mean = sum(scores) / len(scores)
+    spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5 or 1.0
+    z = {item: (score - mean) / spread for item, score in ranking}
+    return z, min(z.values())
+
+
 def zscore_fusion(
     rankings: Sequence[Sequence[tuple[Hashable, float]]], weights: Sequence[float] | None = None,
 ) -> list[tuple[Hashable, float]]:
@@ -32,23 +43,11 @@ def zscore_fusion(
     that list's lowest z-score, as if it ranked last. Unlike RRF it keeps how far apart scores are.
     """
     weights = weights or [1.0 / len(rankings)] * len(rankings)
-    normalised: list[dict[Hashable, float]] = []
-    floors: list[float] = []
-    for ranking in rankings:
-        scores = [score for _, score in ranking]
-        if not scores:
-            normalised.append({})
-            floors.append(0.0)
-            continue
-        mean = sum(scores) / len(scores)
-        spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5 or 1.0
-        z = {item: (score - mean) / spread for item, score in ranking}
-        normalised.append(z)
-        floors.append(min(z.values()))
+    parts = [zscores(ranking) for ranking in rankings]
     fused: dict[Hashable, float] = {}
     for item in (item for ranking in rankings for item, _ in ranking):
         if item not in fused:
-            fused[item] = sum(w * z.get(item, floor) for w, z, floor in zip(weights, normalised, floors))
+            fused[item] = sum(w * z.get(item, floor) for w, (z, floor) in zip(weights, parts))
     return sorted(fused.items(), key=lambda pair: -pair[1])
 
 

@@ -11,6 +11,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from kb.search.language import base_language
+
 MESSAGES_DIR = Path(__file__).parent / "messages"
 DEFAULT = "en"
 
@@ -23,7 +25,7 @@ def catalogues() -> dict[str, dict[str, str]]:
 
 def labels_language(language: str | None) -> str:
     """The catalogue used for ``language``: its own when we have one, else English."""
-    base = (language or "").lower().split("-")[0]
+    base = base_language(language)
     return base if base in catalogues() else DEFAULT
 
 
@@ -35,5 +37,4 @@ def labels(language: str | None) -> dict[str, str]:
 
 def language_name(code: str, language: str | None) -> str:
     """The name of language ``code`` in the citizen's ``language`` ("en" for a Dutch citizen: "Engels")."""
-    base = code.lower().split("-")[0]
-    return labels(language).get(f"language.{base}", code)
+    return labels(language).get(f"language.{base_language(code)}", code)

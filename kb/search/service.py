@@ -74,14 +74,18 @@ def _fuse(indexes: SearchIndexes, rankings: list[list[tuple[int, float]]]) -> li
     return zscore_fusion(rankings)  # type: ignore[return-value,arg-type]
 
 
+def _similar(index, vector: np.ndarray, filters: SearchFilters, depth: int, floor: float) -> list[tuple[int, float]]:  # noqa: ANN001
+    """A vector index's passages best first, those below the similarity ``floor`` left out."""
+    return [(cid, score) for cid, score in index.search(vector, filters, depth) if score >= floor]
+
+
 def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
              language: str | None) -> list[tuple[int, float]]:  # noqa: D417
     """Chunk ids best first for one mode, asking each engine once; filters applied inside each engine before top-k."""
     keyword = indexes.keyword.search(text, filters, depth, language=language) if mode is not Mode.semantic else []
     if mode is Mode.keyword:
         return keyword
-    vector = indexes.embedder.encode([text])[0]
-    semantic = [(cid, score) for cid, score in indexes.vector.search(vector, filters, depth) if score >= MIN_SIMILARITY]
+    semantic = _similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY)
     if mode is Mode.semantic:
         return semantic
     return _fuse(indexes, [keyword, semantic])
@@ -99,8 +103,7 @@ def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, 
     """
     keyword = indexes.keyword.search(text, filters, depth, language=language)
     query_vector = indexes.embedder.encode([text])[0]
-    semantic = [(cid, score) for cid, score in indexes.vector.search(query_vector, filters, depth)
-                if score >= MIN_SIMILARITY]
+    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
     first = _fuse(indexes, [keyword, semantic])
     facts = documents.published_chunk_facts(session, [cid for cid, _ in first])
     top = [cid for cid, _ in first if cid in facts and _admitted(facts[cid], filters)]
@@ -142,14 +145,11 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
     rankings = [indexes.keyword.search(text, filters, depth, language=language)]
     readers: list[str] = ["keyword"]
     if language in (None, "en"):
-        english = indexes.embedder.encode([text])[0]
-        rankings.append([(cid, score) for cid, score in indexes.vector.search(english, filters, depth)
-                         if score >= MIN_SIMILARITY])
+        rankings.append(_similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY))
         readers.append("english")
     if indexes.multilingual is not None:
         vector = indexes.multilingual_embedder.encode([text])[0]
-        rankings.append([(cid, score) for cid, score in indexes.multilingual.search(vector, filters, depth)
-                         if score >= MIN_SIMILARITY_MULTILINGUAL])
+        rankings.append(_similar(indexes.multilingual, vector, filters, depth, MIN_SIMILARITY_MULTILINGUAL))
         readers.append("multilingual")
     facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
 
@@ -314,12 +314,18 @@ def _public_translations(groups: dict[int, list[documents.Published]], item: doc
     return {g.version.language: g for g in group if _admitted(documents.facts_of(g), filters) and g.document.id != item.document.id}
 
 
-def _in_language(translations: dict[str, documents.Published], language: str) -> documents.Published | None:
-    """The translation in ``language`` (``nl`` also matches a page marked ``nl-BE``)."""
-    for code, item in sorted(translations.items()):
-        if languages.base_language(code) == language:
-            return item
-    return None
+def _in_preferred_language(groups: dict[int, list[documents.Published]], item: documents.Published,
+                           preferred: str | None, filters: SearchFilters,
+                           ) -> tuple[documents.Published, dict[str, documents.Published], bool]:
+    """``item``, or its admitted translation in ``preferred`` (``nl`` also matches ``nl-BE``) when it is in
+    another language; with the chosen page's own translations, and whether it was replaced."""
+    translations = _public_translations(groups, item, filters)
+    if not preferred or languages.base_language(item.version.language) == preferred:
+        return item, translations, False
+    for code, translation in sorted(translations.items()):
+        if languages.base_language(code) == preferred:
+            return translation, _public_translations(groups, translation, filters), True
+    return item, translations, False
 
 
 def _links(translations: dict[str, documents.Published], labels_in: str) -> list[TranslationLink]:
@@ -363,14 +369,11 @@ def public_search(
         if group in shown:
             continue  # a translation of a page already shown: it is linked from that hit
         shown.add(group)
-        translations = _public_translations(groups, item, filters)
-        translated_from = None
-        replacement = _in_language(translations, preferred) if preferred else None
-        if replacement is not None and languages.base_language(item.version.language) != preferred:
-            translated_from, item = item.document.slug, replacement
-            translations = _public_translations(groups, item, filters)
-            first = item.chunks or documents.published(session, [item.document.id])[0].chunks
-            chunk = first[0]
+        original = item.document.slug
+        item, translations, replaced = _in_preferred_language(groups, item, preferred, filters)
+        translated_from = original if replaced else None
+        if replaced:
+            chunk = item.chunks[0]  # translation_groups loads the chunks; an approved version has at least one
         hits.append(PublicHit(
             document=item.document.slug, title=item.version.title, language=item.version.language,
             language_label=i18n.language_name(item.version.language, labels_in),
@@ -401,12 +404,8 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
         raise not_found
     item = found[0]
     groups = documents.translation_groups(session, [item.document])
-    translations = _public_translations(groups, item, filters)
     preferred = languages.base_language(language)
-    replacement = _in_language(translations, preferred) if preferred else None
-    if replacement is not None and languages.base_language(item.version.language) != preferred:
-        item = replacement
-        translations = _public_translations(groups, item, filters)
+    item, translations, _replaced = _in_preferred_language(groups, item, preferred, filters)
     labels_in = i18n.labels_language(preferred)
     return PublicDocument(document=item.document.slug, title=item.version.title, language=item.version.language,
                           language_label=i18n.language_name(item.version.language, labels_in),
