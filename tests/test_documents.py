@@ -236,3 +236,19 @@ def test_chunks_keep_heading_path(client, cast, database) -> None:  # noqa: ANN0
     with database.engine.connect() as connection:
         rows = connection.execute(text("SELECT heading_path, text FROM document_chunk ORDER BY ordinal")).all()
     assert [r[0] for r in rows] == ['["Child benefit"]', '["Child benefit", "Who"]']
+
+
+def test_translation_groups_of_a_translation_of_a_translation(database) -> None:  # noqa: ANN001
+    """C translates B, which translates A: the public search's batch lookup raised KeyError (a 500)."""
+    from kb import documents
+    from tests.factories import make_document
+
+    people = make_cast(database)
+    make_document(database, people, slug="a", state="approved")
+    make_document(database, people, slug="b", state="approved", language="nl", translation_of="a")
+    make_document(database, people, slug="c", state="approved", language="de", translation_of="b")
+    with database.session() as session:
+        docs = {d.document.slug: d.document for d in documents.published(session)}
+        groups = documents.translation_groups(session, [docs["a"], docs["c"]])
+        slugs = {root: sorted(item.document.slug for item in items) for root, items in groups.items()}
+    assert slugs == {docs["a"].id: ["a", "b"], docs["b"].id: ["b", "c"]}

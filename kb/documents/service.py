@@ -869,7 +869,11 @@ def translation_groups(session: Session, members: Iterable[Document]) -> dict[in
         select(Document.id).where(Document.translation_of_id.in_(sorted(roots)))).scalars())  # type: ignore[union-attr]
     groups: dict[int, list[Published]] = {root: [] for root in roots}
     for item in published(session, sorted(ids)):
-        groups[item.document.translation_of_id or item.document.id].append(item)
+        # A translation of a translation is the root of its own group and a member of its root's.
+        if item.document.id in roots:
+            groups[item.document.id].append(item)
+        if item.document.translation_of_id in roots:
+            groups[item.document.translation_of_id].append(item)
     return groups
 
 
