@@ -412,7 +412,7 @@ def reindex(
 
     from rich.progress import Progress
 
-    from kb.search.indexer import SearchIndexes, SlotInUse, request_rebuild, slot_dirs
+    from kb.search.indexer import SearchIndexes, SlotInUse, rebuild_pending, request_rebuild, slot_dirs
 
     database = _database()
     settings = database.settings
@@ -437,10 +437,10 @@ def reindex(
         typer.echo(f"{slot.name}: indexed {count} chunks ({indexes.keyword.name} + faiss){multilingual}; "
                    f"watermark at audit seq {indexes.last_seq}")
     deadline = time.monotonic() + wait
-    while asked and time.monotonic() < deadline and any((s / "rebuild-requested").exists() for s in asked):
+    while asked and time.monotonic() < deadline and any(rebuild_pending(s) for s in asked):
         time.sleep(0.2)
     for slot in asked:
-        done = not (slot / "rebuild-requested").exists()
+        done = not rebuild_pending(slot)
         typer.echo(f"{slot.name}: in use by a running process, " + ("which rebuilt it" if done else
                    "asked to rebuild (it does so within KB_INDEX_CATCH_UP_SECONDS)"))
 

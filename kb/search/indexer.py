@@ -166,6 +166,11 @@ def slot_in_use(slot: Path) -> bool:
     return SlotLock.in_use(slot / "lock")
 
 
+def rebuild_pending(slot: Path) -> bool:
+    """Whether ``kb reindex`` asked the process holding ``slot`` to rebuild it, and it has not yet."""
+    return (slot / REBUILD_REQUEST).exists()
+
+
 def request_rebuild(slot: Path) -> None:
     """Ask the process that holds ``slot`` to rebuild its indexes (its catch-up loop does it)."""
     (slot / REBUILD_REQUEST).write_text("1\n", encoding="utf-8")
@@ -440,22 +445,6 @@ class SearchIndexes:
         kept_multilingual = self._retain_multilingual(chunks, ids)
         return self._index(chunks, kept, kept_multilingual)
 
-    def sync_documents(self, session: Session, document_ids: Iterable[int]) -> int:
-        """Make the indexes hold exactly the current approved chunks of these documents."""
-        ids = sorted(set(document_ids))
-        if not ids:
-            return 0
-        with self._lock:
-            if not self._writable():
-                return 0
-            watermark = self.last_seq
-            count = self._sync(session, ids)
-            self.keyword.commit()
-            self.vector.save(watermark)
-            if self.multilingual is not None:
-                self.multilingual.save(watermark)
-        return count
-
     def catch_up(self, session: Session, page: int = 1000) -> int:
         """Apply every audit event after the watermark; return how many documents were re-synced.
 
@@ -512,9 +501,7 @@ class SearchIndexes:
                 if progress:
                     progress(done, len(chunks))
             self.keyword.commit()
-            self.vector.save(head_seq)
-            if self.multilingual is not None:
-                self.multilingual.save(head_seq)
+            self._save_vectors(head_seq)
             self._write_manifest(head_seq)
             return done
 
@@ -532,7 +519,7 @@ class SearchIndexes:
                 advance_saved_seq(self.root / directory, last_seq)
 
     def rebuild_requested(self) -> bool:
-        return (self.root / REBUILD_REQUEST).exists()
+        return rebuild_pending(self.root)
 
     def serve_rebuild_request(self, session: Session) -> int | None:
         """Rebuild if ``kb reindex`` asked this slot's process to; return the chunk count, or None."""

@@ -226,16 +226,6 @@ class FaissVectorIndex:
                 self._meta[chunk.chunk_id] = chunk
             self._invalidate()
 
-    def delete_documents(self, document_ids: Iterable[int]) -> None:
-        wanted = set(document_ids)
-        with self._lock:
-            ids = [cid for cid, c in self._meta.items() if c.document_id in wanted]
-            if ids:
-                self.index.remove_ids(np.array(ids, dtype=np.int64))
-                for cid in ids:
-                    del self._meta[cid]
-                self._invalidate()
-
     def retain(self, chunks: Sequence[IndexedChunk], document_ids: Iterable[int] | None = None) -> set[int]:
         """Keep the vectors already held for ``chunks`` (with their filter fields refreshed); drop the rest.
 
@@ -253,9 +243,12 @@ class FaissVectorIndex:
                 for cid in drop:
                     del self._meta[cid]
             kept = {cid for cid in wanted if cid in self._meta}
+            # Records read from disk carry no text: compare the filter fields, which is what is saved.
+            changed = bool(drop) or any(self._meta[cid].facts != wanted[cid].facts for cid in kept)
             for cid in kept:
                 self._meta[cid] = wanted[cid]
-            self._invalidate()
+            if changed:  # otherwise there is no new generation to write
+                self._invalidate()
         return kept
 
     def clear(self) -> None:
