@@ -166,9 +166,11 @@ async def refuse_nul(request: Request) -> None:
     """No text a request carries may hold NUL: a 422 on every route, never a failed write.
 
     PostgreSQL text refuses NUL, so without this check a comment or a query parameter holding one
-    failed as a 500 on PostgreSQL and was stored on SQLite. Paths are not checked here: a path with
-    NUL names nothing (404, from the lookups). Files in multipart forms are left to their parsers.
+    failed as a 500 on PostgreSQL and was stored on SQLite. A path holding NUL names nothing: a 404
+    (no lookup has to guard against it). Files in multipart forms are left to their parsers.
     """
+    if any("\x00" in str(value) for value in request.path_params.values()):
+        raise KbError(ErrorCode.NOT_FOUND, "Nothing is named with a NUL character (U+0000)")
     where = None
     if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
         where = "query"

@@ -70,3 +70,18 @@ def test_ids_past_the_integer_columns_are_422_not_500(client, cast) -> None:  # 
         response = client.post(f"/api/v1/moderation/comment/{target}", json={"action": "hide", "reason": "spam"},
                                headers=moderator)
         assert response.status_code == 404, (target, response.text)
+
+
+def test_a_path_with_nul_names_nothing(client, cast) -> None:  # noqa: ANN001
+    """One rule for every route (kb.http.refuse_nul), where each lookup once had to guard itself."""
+    reader, admin = cast["reader"].headers, cast["admin"].headers
+    for method, url, headers in [
+        ("GET", "/public/v1/documents/child-benefit%00", {}),
+        ("GET", "/api/v1/people/rita%00", reader),
+        ("GET", "/api/v1/experts/people/rita%00", reader),
+        ("GET", "/api/v1/spaces/benefits%00", reader),
+        ("PATCH", "/api/v1/users/rita%00", admin),
+        ("GET", "/d/child-benefit%00", {}),
+    ]:
+        response = client.request(method, url, headers=headers, json={} if method == "PATCH" else None)
+        assert response.status_code == 404, (url, response.status_code, response.text)

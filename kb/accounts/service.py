@@ -63,8 +63,7 @@ def actor_for(session: Session, user: User) -> Actor:
 
 def get_user(session: Session, username: str) -> User:
     """Raises: KbError NOT_FOUND."""
-    user = None if "\x00" in username else (
-        session.execute(select(User).where(User.username == username)).scalar_one_or_none())
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No user named {username!r}")
     return user
@@ -274,7 +273,7 @@ def end_web_session(session: Session, *, actor: Actor, web_session: WebSession) 
 
 def get_space(session: Session, slug: str) -> Space:
     """Raises: KbError NOT_FOUND."""
-    space = None if "\x00" in slug else session.execute(select(Space).where(Space.slug == slug)).scalar_one_or_none()
+    space = session.execute(select(Space).where(Space.slug == slug)).scalar_one_or_none()
     if space is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No space {slug!r}")
     return space
