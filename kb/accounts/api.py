@@ -51,6 +51,21 @@ def _token(token: ApiToken) -> TokenPublic:
 
 # ------------------------------------------------------------------------------ authentication
 
+def check_login(request: Request, session, username: str, password: str) -> User:  # noqa: ANN001
+    """A password login, however it arrives (API token or web sign-in), behind the same limits.
+
+    Per client IP first (a client spraying many accounts is stopped without using up their accounts'
+    budgets), then per account, then at most ``KB_LOGIN_MAX_CONCURRENT_HASHES`` hashes at once. The
+    hash is checked outside any write transaction (on SQLite that holds the database's write lock).
+    Raises: KbError RATE_LIMITED, SERVICE_UNAVAILABLE or INVALID_CREDENTIALS.
+    """
+    settings, limiter = request.app.state.settings, request.app.state.rate_limiter
+    limiter.enforce(settings.rate_limit_login_ip, "login-ip", client_ip(request))
+    limiter.enforce(settings.rate_limit_login, "login-account", username.casefold())
+    with request.app.state.login_gate.slot():
+        return service.authenticate(session, username=username, password=password)
+
+
 @router.post("/auth/token", status_code=status.HTTP_201_CREATED, response_model=TokenCreated,
              summary="Exchange a username and password for a new API token",
              description="Rate-limited per client IP (`KB_RATE_LIMIT_LOGIN_IP`) and per account "
@@ -59,13 +74,7 @@ def _token(token: ApiToken) -> TokenPublic:
              responses={503: _BUSY})
 def login_for_token(body: Credentials, request: Request, session: SessionDep,
                     _: Annotated[None, Depends(require(Access.anonymous))]) -> TokenCreated:
-    settings, limiter = request.app.state.settings, request.app.state.rate_limiter
-    # Per IP first: a client spraying many accounts is stopped without using up their accounts' budgets.
-    limiter.enforce(settings.rate_limit_login_ip, "login-ip", client_ip(request))
-    limiter.enforce(settings.rate_limit_login, "login-account", body.username.casefold())
-    # The hash is checked outside the write transaction (on SQLite that holds the database's write lock).
-    with request.app.state.login_gate.slot():
-        user = service.authenticate(session, username=body.username, password=body.password)
+    user = check_login(request, session, body.username, body.password)
     with transaction(session):
         actor = service.actor_for(session, user)
         token, raw = service.create_token(session, actor=actor, user=user, name=body.token_name)

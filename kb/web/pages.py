@@ -25,20 +25,20 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from kb import provenance
+from kb.accounts import api as accounts_api
 from kb.accounts import service as accounts
 from kb.accounts.models import WebSession
 from kb.actors import Actor, SpaceRole
 from kb.db import MAX_ROW_ID, transaction, utcnow
 from kb.documents import api as documents_api
 from kb.documents import service as documents
-from kb.documents.models import Audience, VersionState
+from kb.documents.models import Audience
 from kb.documents.schemas import DocumentCreate, DraftSave
 from kb.errors import ErrorCode, KbError
 from kb.experts import api as experts_api
 from kb.experts import service as experts
 from kb.experts.schemas import AskExpert
-from kb.http import client_ip, get_session
+from kb.http import get_session
 from kb.provenance import api as audit_api
 from kb.search import api as search_api
 from kb.search import service as search
@@ -220,13 +220,9 @@ def login(request: Request, session: SessionDep, who: ViewerDep,
           csrf: Csrf = None, next: Annotated[str | None, Form(max_length=500)] = None) -> Response:  # noqa: A002
     if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         raise KbError(ErrorCode.FORBIDDEN, "This form has expired: reload the sign-in page and try again")
-    settings, limiter = request.app.state.settings, request.app.state.rate_limiter
-    # The same limits as POST /api/v1/auth/token: per client IP, per account, and a cap on concurrent hashes.
-    limiter.enforce(settings.rate_limit_login_ip, "login-ip", client_ip(request))
-    limiter.enforce(settings.rate_limit_login, "login-account", username.casefold())
+    settings = request.app.state.settings
     try:
-        with request.app.state.login_gate.slot():
-            user = accounts.authenticate(session, username=username, password=password)
+        user = accounts_api.check_login(request, session, username, password)  # the API's limits, the same code
         with transaction(session):
             _, raw = accounts.create_web_session(session, user=user, max_age_seconds=settings.session_max_age_seconds)
     except KbError as error:
