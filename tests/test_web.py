@@ -240,6 +240,27 @@ def test_questions_answers_and_accept_from_the_pages(client, database, cast) -> 
     assert "accepted answer" in page.text and 'aria-label="score">1<' in page.text
 
 
+def test_answered_questions_show_however_many_wait_for_an_answer(client, database, cast) -> None:  # noqa: ANN001
+    """The answered list once took a page of all questions (unanswered first) and kept the answered: empty here."""
+    from kb.social import service as social
+    from kb.social.schemas import AnswerCreate, QuestionCreate
+
+    with database.session() as session:
+        with transaction(session):
+            answered = social.ask(session, actor=cast["reader"].actor,
+                                  data=QuestionCreate(title="Which form for twins?", body_md="One or two?", space="benefits"))
+            social.answer(session, actor=cast["contributor"].actor, question_id=answered.id,
+                          data=AnswerCreate(body_md="One form for both."))
+        for n in range(21):
+            with transaction(session):
+                social.ask(session, actor=cast["reader"].actor,
+                           data=QuestionCreate(title=f"Open question number {n}", body_md="Anyone?", space="benefits"))
+    sign_in(client, database, "rita")
+    listing = client.get("/questions").text
+    assert "Which form for twins?" in listing and "1 answer " in listing
+    assert 'href="/questions?page=2"' in listing  # 21 unanswered: a second page
+
+
 def test_public_page_shows_only_public_content_and_no_people(client, database, cast) -> None:  # noqa: ANN001
     make_document(database, cast, slug="staff-canteen-menu", state="approved", audience="internal",
                   body="# Staff canteen\n\nChild benefit staff lunch menu.")

@@ -279,13 +279,17 @@ def close_duplicate(session: Session, *, actor: Actor, question_id: int, duplica
     return question
 
 
-def list_questions(session: Session, *, unanswered: bool, limit: int, offset: int) -> tuple[list[Question], dict[int, int], int]:
-    """Questions newest first (unanswered first when asked), with their answer counts."""
+def list_questions(session: Session, *, unanswered: bool, limit: int, offset: int,
+                   answered: bool = False) -> tuple[list[Question], dict[int, int], int]:
+    """Questions newest first, with their answer counts: only unanswered ones (``unanswered``), only
+    answered ones (``answered``), or all with the unanswered first."""
     counts = dict(session.execute(select(Answer.question_id, func.count()).where(Answer.hidden.is_(False))  # type: ignore[attr-defined]
                                   .group_by(Answer.question_id)).all())
     questions = list(session.execute(select(Question).where(Question.hidden.is_(False)).order_by(Question.id.desc())).scalars())  # type: ignore[attr-defined,union-attr]
     if unanswered:
         questions = [q for q in questions if not counts.get(q.id) and q.duplicate_of_id is None]
+    elif answered:
+        questions = [q for q in questions if counts.get(q.id)]
     else:
         questions.sort(key=lambda q: bool(counts.get(q.id)))  # unanswered first, then newest
     return questions[offset:offset + limit], counts, len(questions)

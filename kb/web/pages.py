@@ -38,7 +38,7 @@ from kb.errors import ErrorCode, KbError
 from kb.experts import api as experts_api
 from kb.experts import service as experts
 from kb.experts.schemas import AskExpert
-from kb.http import get_session
+from kb.http import Page, get_session
 from kb.provenance import api as audit_api
 from kb.search import api as search_api
 from kb.search import service as search
@@ -537,29 +537,21 @@ def decide(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_a
 
 # ----------------------------------------------------------------------------------- questions
 
+QUESTIONS_PER_PAGE = 20
+
+
 @router.get("/questions")
 def questions_page(request: Request, session: SessionDep, who: ViewerDep,
                    page_number: Annotated[int, Query(alias="page", ge=1, le=1000)] = 1) -> Response:
     actor = signed_in(who)
-    unanswered = social_api.list_questions(session, actor, _Page(page_number), unanswered=True)
-    answered, counts, total = social.list_questions(session, unanswered=False, limit=20, offset=(page_number - 1) * 20)
-    scores = social.scores(session, "question", [q.id for q in answered])  # type: ignore[misc]
-    recent = [q for q in answered if counts.get(q.id, 0) > 0]  # type: ignore[arg-type]
+    pager = Page(limit=QUESTIONS_PER_PAGE, offset=(page_number - 1) * QUESTIONS_PER_PAGE)
+    unanswered = social_api.list_questions(session, actor, pager, unanswered=True)
+    recent, counts, answered = social.list_questions(session, unanswered=False, answered=True,
+                                                     limit=pager.limit, offset=pager.offset)
+    scores = social.scores(session, "question", [q.id for q in recent])  # type: ignore[misc]
+    more = max(unanswered.count, answered) > page_number * QUESTIONS_PER_PAGE
     return page(request, "questions.html", who, unanswered=unanswered.data, recent=recent, counts=counts, scores=scores,
-                page_number=page_number, more=total > page_number * 20)
-
-
-@dataclass
-class _Page:
-    number: int
-
-    @property
-    def limit(self) -> int:
-        return 20
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * 20
+                page_number=page_number, more=more)
 
 
 @router.get("/questions/ask")
