@@ -261,6 +261,32 @@ def test_answered_questions_show_however_many_wait_for_an_answer(client, databas
     assert 'href="/questions?page=2"' in listing  # 21 unanswered: a second page
 
 
+def test_an_owner_of_the_space_may_accept_from_the_page_too(client, database, cast) -> None:  # noqa: ANN001
+    from kb.social import service as social
+    from kb.social.schemas import AnswerCreate, QuestionCreate
+
+    with database.session() as session:
+        with transaction(session):
+            question = social.ask(session, actor=cast["reader"].actor,
+                                  data=QuestionCreate(title="Which form for twins?", body_md="One or two?", space="benefits"))
+            social.answer(session, actor=cast["contributor"].actor, question_id=question.id,
+                          data=AnswerCreate(body_md="One form for both."))
+    accept_form = f'action="/questions/{question.id}/accept"'
+    sign_in(client, database, "olga")  # owner of the space: the service lets her accept
+    assert accept_form in client.get(f"/questions/{question.id}").text
+    sign_in(client, database, "mona")  # a moderator is neither asker nor owner
+    assert accept_form not in client.get(f"/questions/{question.id}").text
+
+
+def test_profile_skills_get_the_api_checks(client, database, cast) -> None:  # noqa: ANN001
+    csrf = sign_in(client, database, "carl")
+    too_long = client.post("/me/profile", data={"csrf": csrf, "skills": "x" * 61}, follow_redirects=False)
+    assert too_long.status_code == 422 and too_long.headers["content-type"].startswith("text/html")
+    saved = client.post("/me/profile", data={"csrf": csrf, "skills": "child benefit, housing"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert "housing" in client.get("/api/v1/experts/people/carl", headers=cast["reader"].headers).text
+
+
 def test_public_page_shows_only_public_content_and_no_people(client, database, cast) -> None:  # noqa: ANN001
     make_document(database, cast, slug="staff-canteen-menu", state="approved", audience="internal",
                   body="# Staff canteen\n\nChild benefit staff lunch menu.")

@@ -251,10 +251,15 @@ def _owns_question_space(actor: Actor, question: Question) -> bool:
     return question.space_id is not None and actor.owns(question.space_id)
 
 
+def may_accept(actor: Actor, question: Question) -> bool:
+    """Whether ``actor`` may accept an answer to ``question``: its asker or an owner of its space."""
+    return question.author_id == actor.id or _owns_question_space(actor, question)
+
+
 def accept(session: Session, *, actor: Actor, question_id: int, answer_id: int) -> Question:
     """The asker or an owner of the question's space accepts an answer."""
     question = get_question(session, actor=actor, question_id=question_id)
-    if question.author_id != actor.id and not _owns_question_space(actor, question):
+    if not may_accept(actor, question):
         raise KbError(ErrorCode.FORBIDDEN, "Only the asker or an owner of the question's space may accept an answer")
     chosen = session.get(Answer, answer_id)
     if chosen is None or chosen.question_id != question.id or chosen.hidden:

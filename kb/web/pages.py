@@ -37,7 +37,7 @@ from kb.documents.schemas import DocumentCreate, DraftSave
 from kb.errors import ErrorCode, KbError
 from kb.experts import api as experts_api
 from kb.experts import service as experts
-from kb.experts.schemas import AskExpert
+from kb.experts.schemas import AskExpert, ProfileUpdate
 from kb.http import Page, get_session
 from kb.provenance import api as audit_api
 from kb.search import api as search_api
@@ -587,7 +587,7 @@ def question_page(request: Request, session: SessionDep, who: ViewerDep,
     suggested = []
     if not question.answers:
         suggested = experts_api.suggest_for_question(question_id, request, session, actor).data
-    can_accept = question.author is not None and question.author.username == actor.username
+    can_accept = social.may_accept(actor, social.get_question(session, actor=actor, question_id=question_id))
     return page(request, "question.html", who, question=question, suggested=suggested, can_accept=can_accept,
                 owned=who.owned_spaces())
 
@@ -663,9 +663,9 @@ def ask_person(request: Request, session: SessionDep, who: ViewerDep, username: 
 def save_profile(session: SessionDep, who: ViewerDep, skills: Annotated[str, Form(max_length=1000)] = "",
                  opted_out: Annotated[str, Form(max_length=3)] = "", csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    with transaction(session):
-        experts.update_profile(session, actor=actor, declared_skills=[s.strip() for s in skills.split(",") if s.strip()][:20],
-                               opted_out=opted_out == "yes")
+    # The API's route and its checks (at most 30 skills of 60 characters): a bad list is a 422 page.
+    experts_api.update_expertise(ProfileUpdate(declared_skills=[s for s in skills.split(",") if s.strip()],
+                                               opted_out=opted_out == "yes"), session, actor)
     return back(f"/people/{quote(actor.username)}", "profile")
 
 
