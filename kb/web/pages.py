@@ -414,13 +414,20 @@ def _date(value: str) -> dt.date | None:
         raise KbError(ErrorCode.VALIDATION_ERROR, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-@router.post("/write")
-async def write(request: Request, session: SessionDep, who: ViewerDep) -> Response:
+async def _write_form_fields(request: Request) -> dict:
+    """The write form's fields (read on the event loop; the route itself runs in the thread pool)."""
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() if name != "body_md" else str(form.get(name, "")) for name in FIELD_NAMES}
     values["existing"] = form.get("existing") == "1"
-    actor = checked(who, str(form.get("csrf", "")))
-    action = str(form.get("action", "save"))
+    values["csrf"], values["action"] = str(form.get("csrf", "")), str(form.get("action", "save"))
+    return values
+
+
+@router.post("/write")
+def write(request: Request, session: SessionDep, who: ViewerDep,
+          values: Annotated[dict, Depends(_write_form_fields)]) -> Response:
+    actor = checked(who, values.pop("csrf"))
+    action = values.pop("action")
     if action == "preview":
         return _write_form(request, who, values, preview=render.document_html(values["body_md"]))
     try:
