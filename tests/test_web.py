@@ -287,6 +287,18 @@ def test_profile_skills_get_the_api_checks(client, database, cast) -> None:  # n
     assert "housing" in client.get("/api/v1/experts/people/carl", headers=cast["reader"].headers).text
 
 
+def test_a_public_page_address_names_that_page_whatever_the_browser_prefers(client, database, cast) -> None:  # noqa: ANN001
+    make_document(database, cast, slug="winter-help", state="approved", title="Winter help",
+                  body="# Winter help\n\nPaid every quarter.")
+    make_document(database, cast, slug="winterhulp", state="approved", language="nl", translation_of="winter-help",
+                  title="Winterhulp", body="# Winterhulp\n\nElk kwartaal betaald.")
+    dutch = client.get("/public/d/winterhulp", headers={"Accept-Language": "en"})  # a "Nederlands" link, followed
+    assert dutch.status_code == 200 and "Elk kwartaal betaald" in dutch.text
+    assert 'href="/public/d/winter-help"' in dutch.text  # its translation, without a language that would swap it back
+    chosen = client.get("/public/d/winterhulp", params={"lang": "en"})  # an explicit choice still swaps
+    assert "Paid every quarter" in chosen.text
+
+
 def test_public_page_shows_only_public_content_and_no_people(client, database, cast) -> None:  # noqa: ANN001
     make_document(database, cast, slug="staff-canteen-menu", state="approved", audience="internal",
                   body="# Staff canteen\n\nChild benefit staff lunch menu.")

@@ -800,7 +800,9 @@ def _accepted(request: Request) -> str | None:
 @router.get("/public/d/{slug}")
 def public_document_page(request: Request, session: SessionDep, slug: Annotated[str, documents_api.DocSlugPath],
                          lang: Annotated[str, Query(pattern="^(|en|nl)$")] = "") -> Response:
-    document = search.public_document(session, slug, lang or _accepted(request))
+    # A page's address names that page: only an explicit lang= swaps it for a translation. The words
+    # around it follow lang= or else the browser's Accept-Language.
+    document = search.public_document(session, slug, lang or None)
     language = lang or _accepted(request) or "en"
     return page(request, "public_document.html", None, document=document, lang=language, languages=PUBLIC_LANGUAGES,
                 t=MESSAGES[language])
