@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 
 from kb.actors import SpaceRole
+from kb.errors import KbError
 
 STATES = ["draft", "in_review", "approved", "superseded", "retired", "rejected"]
 WINDOWS = {"past": ("2020-01-01", "2021-01-01"), "current": ("2020-01-01", None), "future": ("2099-01-01", None)}
@@ -146,7 +147,7 @@ def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) ->
             try:
                 documents.document_for_social(session, actor=commenter.actor, slug=slug)
                 commentable.append(slug)
-            except Exception:  # noqa: BLE001 - not approved: no comments possible
+            except KbError:  # not approved: no comments possible
                 continue
         session.rollback()
         for n, slug in enumerate(commentable[: max(10, len(corpus.slugs) // 10)]):

@@ -53,7 +53,8 @@ def test_generated_queries_never_reach_internal_content(q: str, hypothesis_corpu
     assert response.status_code in (200, 400, 422)
     payload = response.json()
     payload.pop("query", None)
-    assert not any(canary in str(payload) for canary in forbidden)
+    seen = str(payload).casefold()  # display names are title case ("Carl"), canaries are lower case
+    assert not any(canary.casefold() in seen for canary in forbidden)
     if response.status_code == 200:
         assert {h["document"] for h in response.json()["data"]} <= {"public-page"}
 

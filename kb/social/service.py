@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import statistics
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -475,11 +476,8 @@ def accepted_answer_of(session: Session, question_id: int) -> int | None:
 # -------------------------------------------------------------------------------------- insights
 
 def median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    """The median, or None for no values (``statistics.median`` raises on an empty list)."""
+    return statistics.median(values) if values else None
 
 
 def helpfulness(session: Session, *, since: dt.datetime) -> tuple[int, int]:
