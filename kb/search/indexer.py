@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -380,12 +379,10 @@ class SearchIndexes:
                          "dimension": self._vector.dimension if self._vector is not None else self.manifest.get("dimension"),
                          "multilingual_model": (self.multilingual_embedder.name if self.multilingual_enabled
                                                 else self.manifest.get("multilingual_model"))}
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".manifest.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.manifest, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.manifest_path)
+        from kb.search.vector import atomic_write
+
+        text = json.dumps(self.manifest, indent=2)
+        atomic_write(self.manifest_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     @property
     def last_seq(self) -> int:
