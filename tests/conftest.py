@@ -121,3 +121,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     for kind in ("sqlite", "postgresql", "no database"):
         parts = [f"{counts[(kind, o)]} {o}" for o in ("passed", "failed", "error", "skipped") if counts[(kind, o)]]
         terminalreporter.write_line(f"{kind}: {', '.join(parts) if parts else 'none'}")
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The environment a ``kb`` command reads, pointed at this test's data directory and database."""
+    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("KB_DATABASE_URL", settings.database_url)
+        monkeypatch.setenv("KB_DATABASE_SCHEMA", settings.database_schema or "")
+    else:
+        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    return settings

@@ -24,17 +24,6 @@ def test_help_does_not_import_heavy_modules() -> None:
     assert result.stdout.strip() == ""
 
 
-@pytest.fixture
-def cli_env(settings, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("KB_DATABASE_URL", settings.database_url)
-        monkeypatch.setenv("KB_DATABASE_SCHEMA", settings.database_schema or "")
-    else:
-        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
-    return settings
-
-
 def invoke(*args: str):  # noqa: ANN201
     return runner.invoke(app, list(args), catch_exceptions=False)
 

@@ -275,15 +275,9 @@ def test_background_catch_up_brings_a_change_made_elsewhere_into_the_multilingua
             assert indexes.check(session).clean
 
 
-def test_kb_reindex_rebuilds_and_index_check_reports_the_multilingual_index(settings, database, corpus, monkeypatch) -> None:  # noqa: ANN001
+def test_kb_reindex_rebuilds_and_index_check_reports_the_multilingual_index(settings, database, corpus, cli_env) -> None:  # noqa: ANN001
     from kb.cli import app
 
-    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("KB_DATABASE_URL", settings.database_url)
-        monkeypatch.setenv("KB_DATABASE_SCHEMA", settings.database_schema or "")
-    else:
-        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
     runner = CliRunner()
     with database.session() as session:
         public_count = len(_public_approved_chunks(session))

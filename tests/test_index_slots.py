@@ -100,11 +100,7 @@ def test_vector_files_are_one_generation_with_its_sequence(settings, database, c
         again.close()
 
 
-def test_check_reports_drift_and_reindex_repairs_it(settings, database, corpus, monkeypatch, backend) -> None:  # noqa: ANN001
-    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("KB_DATABASE_URL", settings.database_url)
-        monkeypatch.setenv("KB_DATABASE_SCHEMA", settings.database_schema or "")
+def test_check_reports_drift_and_reindex_repairs_it(settings, database, corpus, cli_env, backend) -> None:  # noqa: ANN001
     runner = CliRunner()
     counting = CountingEmbedder()
     indexes = SearchIndexes(settings, embedder=counting)
@@ -156,15 +152,11 @@ def test_check_reports_drift_and_reindex_repairs_it(settings, database, corpus, 
     indexes.close()
 
 
-def test_reindex_asks_a_running_holder_to_rebuild(settings, database, corpus, monkeypatch) -> None:  # noqa: ANN001
+def test_reindex_asks_a_running_holder_to_rebuild(settings, database, corpus, cli_env) -> None:  # noqa: ANN001
     from fastapi.testclient import TestClient
 
     from kb.app import create_app
 
-    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("KB_DATABASE_URL", settings.database_url)
-        monkeypatch.setenv("KB_DATABASE_SCHEMA", settings.database_schema or "")
     fast = settings.model_copy(update={"index_catch_up_seconds": 0.1})
     with TestClient(create_app(fast, database=database)) as client:
         indexes = client.app.state.search
