@@ -240,17 +240,26 @@ def test_questions_answers_and_accept_from_the_pages(client, database, cast) -> 
     assert "accepted answer" in page.text and 'aria-label="score">1<' in page.text
 
 
-def test_answered_questions_show_however_many_wait_for_an_answer(client, database, cast) -> None:  # noqa: ANN001
-    """The answered list once took a page of all questions (unanswered first) and kept the answered: empty here."""
+def answered_question(database, cast) -> int:  # noqa: ANN001
+    """Rita asks in the benefits space, Carl answers; the question's id."""
     from kb.social import service as social
     from kb.social.schemas import AnswerCreate, QuestionCreate
 
+    with database.session() as session, transaction(session):
+        question = social.ask(session, actor=cast["reader"].actor,
+                              data=QuestionCreate(title="Which form for twins?", body_md="One or two?", space="benefits"))
+        social.answer(session, actor=cast["contributor"].actor, question_id=question.id,
+                      data=AnswerCreate(body_md="One form for both."))
+        return question.id
+
+
+def test_answered_questions_show_however_many_wait_for_an_answer(client, database, cast) -> None:  # noqa: ANN001
+    """The answered list once took a page of all questions (unanswered first) and kept the answered: empty here."""
+    from kb.social import service as social
+    from kb.social.schemas import QuestionCreate
+
+    answered_question(database, cast)
     with database.session() as session:
-        with transaction(session):
-            answered = social.ask(session, actor=cast["reader"].actor,
-                                  data=QuestionCreate(title="Which form for twins?", body_md="One or two?", space="benefits"))
-            social.answer(session, actor=cast["contributor"].actor, question_id=answered.id,
-                          data=AnswerCreate(body_md="One form for both."))
         for n in range(21):
             with transaction(session):
                 social.ask(session, actor=cast["reader"].actor,
@@ -262,20 +271,12 @@ def test_answered_questions_show_however_many_wait_for_an_answer(client, databas
 
 
 def test_an_owner_of_the_space_may_accept_from_the_page_too(client, database, cast) -> None:  # noqa: ANN001
-    from kb.social import service as social
-    from kb.social.schemas import AnswerCreate, QuestionCreate
-
-    with database.session() as session:
-        with transaction(session):
-            question = social.ask(session, actor=cast["reader"].actor,
-                                  data=QuestionCreate(title="Which form for twins?", body_md="One or two?", space="benefits"))
-            social.answer(session, actor=cast["contributor"].actor, question_id=question.id,
-                          data=AnswerCreate(body_md="One form for both."))
-    accept_form = f'action="/questions/{question.id}/accept"'
+    question_id = answered_question(database, cast)
+    accept_form = f'action="/questions/{question_id}/accept"'
     sign_in(client, database, "olga")  # owner of the space: the service lets her accept
-    assert accept_form in client.get(f"/questions/{question.id}").text
+    assert accept_form in client.get(f"/questions/{question_id}").text
     sign_in(client, database, "mona")  # a moderator is neither asker nor owner
-    assert accept_form not in client.get(f"/questions/{question.id}").text
+    assert accept_form not in client.get(f"/questions/{question_id}").text
 
 
 def test_profile_skills_get_the_api_checks(client, database, cast) -> None:  # noqa: ANN001
