@@ -7,6 +7,11 @@ approved through kb.documents (four eyes: an author and an approver), indexed by
 indexer, and queried through kb.search.service. Prints one line per mode:
 ``MODE ndcg@10=… recall@100=… p50_ms=… p95_ms=…``, then indexing throughput next to the raw
 encoder's, and (with --scale) latency on at least CHUNKS chunks (replicated passages).
+
+nDCG@10 and Recall@100 are trec_eval's ``ndcg_cut.10`` and ``recall.100`` computed by pytrec_eval,
+the evaluator BEIR uses (gain = the judged grade). The line ``ndcg_exp@10 MODE=…`` after them gives nDCG@10 with
+gain 2^grade − 1, the definition this benchmark used until 2026-12-01; on graded judgements it
+weighs the top grades more and reads lower (docs/benchmarks.md).
 Nothing here is tuned per collection: no paths, no per-collection settings.
 """
 
@@ -44,16 +49,25 @@ def load_collection(directory: Path, max_queries: int | None):  # noqa: ANN201
     return corpus, {qid: queries[qid] for qid in judged}, qrels
 
 
-def ndcg_at(ranked: list[str], gains: dict[str, int], k: int = 10) -> float:
+def evaluate(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tuple[float, float]:
+    """Mean nDCG@10 and Recall@100 as BEIR computes them: pytrec_eval (trec_eval), gain = grade."""
+    import pytrec_eval
+
+    # trec_eval orders a run by score; scores falling with rank keep kb's order exactly.
+    run = {qid: {doc: float(len(ranked) - i) for i, doc in enumerate(ranked)} for qid, ranked in rankings.items()}
+    judged = {qid: qrels[qid] for qid in rankings}
+    scores = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10", "recall.100"}).evaluate(run)
+    # A query with nothing retrieved is missing from trec_eval's output: it scores 0 on both.
+    return (sum(s["ndcg_cut_10"] for s in scores.values()) / len(rankings),
+            sum(s["recall_100"] for s in scores.values()) / len(rankings))
+
+
+def ndcg_exp_at(ranked: list[str], gains: dict[str, int], k: int = 10) -> float:
+    """nDCG@k with exponential gain 2^grade − 1 (Burges et al. 2005), for comparison with earlier runs."""
     dcg = sum((2 ** gains.get(doc, 0) - 1) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
     ideal = sorted(gains.values(), reverse=True)[:k]
     idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg else 0.0
-
-
-def recall_at(ranked: list[str], gains: dict[str, int], k: int = 100) -> float:
-    relevant = {doc for doc, g in gains.items() if g > 0}
-    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -158,12 +172,14 @@ def main() -> None:
         index_s = time.perf_counter() - start
         print(f"collection docs={len(corpus)} chunks={chunks} queries={len(queries)} engine={args.engine} "
               f"ingest_s={ingest_s:.1f}")
+        exponential = {}
         for mode in (Mode.keyword, Mode.semantic, Mode.hybrid):
             rankings, latencies = run_queries(session, indexes, queries, mode, mapping)
-            ndcg = statistics.mean(ndcg_at(rankings[q], qrels[q]) for q in queries)
-            recall = statistics.mean(recall_at(rankings[q], qrels[q]) for q in queries)
+            ndcg, recall = evaluate(rankings, qrels)
+            exponential[mode.value] = statistics.mean(ndcg_exp_at(rankings[q], qrels[q]) for q in queries)
             print(f"{mode.value} ndcg@10={ndcg:.4f} recall@100={recall:.4f} p50_ms={statistics.median(latencies):.1f} "
                   f"p95_ms={percentile(latencies, 95):.1f}")
+        print("ndcg_exp@10 " + " ".join(f"{mode}={value:.4f}" for mode, value in exponential.items()))
         # The raw encoders' time is every encoder kb's indexing runs: MiniLM over all passages, and the
         # multilingual encoder over the public ones when KB_PUBLIC_MULTILINGUAL is on.
         raw_s = encoder_s + multilingual_s
