@@ -201,3 +201,28 @@ def test_a_query_is_encoded_to_the_same_vector_as_by_batch_encoding() -> None:
     np.testing.assert_allclose(np.linalg.norm(direct, axis=1), 1.0, atol=1e-5)
     one_by_one = np.stack([embedder.encode([text])[0] for text in texts])
     np.testing.assert_allclose(one_by_one, batched, atol=1e-5)
+
+
+@pytest.mark.parametrize("include_internal", [True, False])  # the plain search and the filtered one
+def test_a_vector_index_leaves_the_encoders_threads_alone(tmp_path, include_internal: bool) -> None:  # noqa: ANN001
+    """faiss searches on one OpenMP thread; torch shares that runtime, so the setting must be put back."""
+    import numpy as np
+    import torch
+
+    from kb.search.interfaces import IndexedChunk, SearchFilters
+    from kb.search.vector import FaissVectorIndex
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        index = FaissVectorIndex(tmp_path, 4)
+        chunks = [IndexedChunk(chunk_id=i, document_id=i, version_id=i, space_id=1, title="t", heading_path=(), text="x",
+                               tags=(), language="en", audience="public" if i % 2 else "internal") for i in (1, 2, 3)]
+        vectors = np.eye(4, dtype=np.float32)[:3]
+        index.upsert(chunks, vectors)
+        hits = index.search(vectors[0], SearchFilters(include_internal=include_internal), 3)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert hits[0][0] == 1
+    assert sorted(cid for cid, _ in hits) == ([1, 2, 3] if include_internal else [1, 3])

@@ -198,10 +198,6 @@ class FaissVectorIndex:
     def __init__(self, path: Path, dimension: int) -> None:
         import faiss
 
-        # One thread per query: a single query's flat scan is memory-bound, and splitting it over both
-        # cores made it slower (100k vectors: 9.7 ms on one thread, 15.9 ms on two; docs/benchmarks.md).
-        # Concurrent requests use the other core.
-        faiss.omp_set_num_threads(1)
         self._faiss = faiss
         self.path = path
         self.dimension = dimension
@@ -322,11 +318,17 @@ class FaissVectorIndex:
                 return []
             query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
             k = min(limit, len(allowed))
-            if len(allowed) == self.index.ntotal:
-                scores, ids = self.index.search(query, k)
-            else:
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = None if len(allowed) == self.index.ntotal else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            # One thread per query: a single query's scan is memory-bound, and splitting it over both
+            # cores made it slower (100k vectors: 9.7 ms on one thread, 15.9 ms on two; docs/benchmarks.md);
+            # concurrent requests use the other core. The OpenMP thread count is the calling thread's
+            # setting and torch shares the runtime, so it is put back at once: encoding keeps both cores.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
                 scores, ids = self.index.search(query, k, params=params)
+            finally:
+                faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
     def vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
