@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,13 @@ PASSAGE_CHARS = 400
 ANY_LANGUAGE = "any"
 
 
+# Hybrid search runs its keyword search on this pool while the calling thread searches faiss, which
+# scans on one core (at 100k chunks the two searches took 13.5 ms side by side against 19.0 ms one
+# after the other; docs/benchmarks.md). Not beside the query encoding: torch uses both cores, and a
+# third busy thread made its OpenMP workers wait on each other (hybrid p95 120 ms against 85 ms).
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
+
+
 @dataclass(frozen=True)
 class Candidate:
     chunk_id: int
@@ -82,13 +90,14 @@ def _similar(index, vector: np.ndarray, filters: SearchFilters, depth: int, floo
 def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
              language: str | None) -> list[tuple[int, float]]:  # noqa: D417
     """Chunk ids best first for one mode, asking each engine once; filters applied inside each engine before top-k."""
-    keyword = indexes.keyword.search(text, filters, depth, language=language) if mode is not Mode.semantic else []
     if mode is Mode.keyword:
-        return keyword
-    semantic = _similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY)
-    if mode is Mode.semantic:
+        return indexes.keyword.search(text, filters, depth, language=language)
+    query_vector = indexes.embedder.encode([text])[0]  # on both cores: nothing runs beside it
+    keyword = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language) if mode is Mode.hybrid else None
+    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
+    if keyword is None:
         return semantic
-    return _fuse(indexes, [keyword, semantic])
+    return _fuse(indexes, [keyword.result(), semantic])
 
 
 def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
@@ -101,9 +110,10 @@ def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, 
     of both first rankings and of the expanded keyword search are scored against the moved vector,
     and the two new rankings are fused. Returns the ranking and the facts of the chunks in it.
     """
-    keyword = indexes.keyword.search(text, filters, depth, language=language)
-    query_vector = indexes.embedder.encode([text])[0]
+    query_vector = indexes.embedder.encode([text])[0]  # on both cores: nothing runs beside it
+    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language)
     semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
+    keyword = pending.result()
     first = _fuse(indexes, [keyword, semantic])
     facts = documents.published_chunk_facts(session, [cid for cid, _ in first])
     top = [cid for cid, _ in first if cid in facts and _admitted(facts[cid], filters)]
