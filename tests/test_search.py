@@ -195,6 +195,7 @@ def test_a_query_is_encoded_to_the_same_vector_as_by_batch_encoding() -> None:
     texts = ["how much child benefit per quarter", "kinderbijslag", "Ünïcödé ?!", "word " * 400]  # the last is truncated
     assert len(texts) <= DIRECT_TEXTS
     direct = embedder.encode(texts)
+    assert embedder._onnx_session is not None  # the transformer ran on ONNX Runtime
     batched = embedder._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert direct.dtype == np.float32 and direct.shape == batched.shape
     np.testing.assert_allclose(direct, batched, atol=1e-5)
@@ -226,3 +227,21 @@ def test_a_vector_index_leaves_the_encoders_threads_alone(tmp_path, include_inte
         torch.set_num_threads(before)
     assert hits[0][0] == 1
     assert sorted(cid for cid, _ in hits) == ([1, 2, 3] if include_internal else [1, 3])
+
+
+def test_queries_fall_back_to_torch_when_the_onnx_export_fails(monkeypatch) -> None:  # noqa: ANN001
+    import numpy as np
+    import torch
+
+    from kb.search.vector import SentenceTransformerEmbedder
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(torch.onnx, "export", refuse)
+    embedder = SentenceTransformerEmbedder()
+    texts = ["how much child benefit per quarter", "kinderbijslag"]
+    vectors = embedder.encode(texts)
+    assert embedder._onnx_session is None
+    expected = embedder._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
