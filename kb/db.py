@@ -65,6 +65,9 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, pool_size=10, max_overflow=20)
 
 
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -75,6 +78,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Reads through a memory map rather than a read() per page: the search re-check looks up a few
+        # hundred scattered rows per query (at 100k chunks: 5.5 against 7.0 ms per call; docs/benchmarks.md).
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

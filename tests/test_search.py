@@ -245,3 +245,24 @@ def test_queries_fall_back_to_torch_when_the_onnx_export_fails(monkeypatch) -> N
     assert embedder._onnx_session is None
     expected = embedder._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+
+def test_the_vector_index_forgets_which_ids_a_filter_admits_when_it_changes(tmp_path) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from kb.search.interfaces import IndexedChunk, SearchFilters
+    from kb.search.vector import FaissVectorIndex
+
+    def chunk(i: int, audience: str) -> IndexedChunk:
+        return IndexedChunk(chunk_id=i, document_id=i, version_id=i, space_id=1, title="t", heading_path=(), text="x",
+                            tags=(), language="en", audience=audience)
+
+    index, public = FaissVectorIndex(tmp_path, 4), SearchFilters()
+    vectors = np.eye(4, dtype=np.float32)[:3]
+    index.upsert([chunk(1, "public"), chunk(2, "internal"), chunk(3, "public")], vectors)
+    assert sorted(index.allowed_ids(public)) == [1, 3]
+    index.upsert([chunk(2, "public")], vectors[1:2])  # an audience change
+    assert sorted(index.allowed_ids(public)) == [1, 2, 3]
+    index.retain([chunk(1, "public"), chunk(2, "internal")])  # chunk 3 retired, chunk 2 internal again
+    assert sorted(index.allowed_ids(public)) == [1]
+    assert [cid for cid, _ in index.search(vectors[1], public, 3)] == [1]
