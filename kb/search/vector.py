@@ -156,6 +156,9 @@ class SentenceTransformerEmbedder:
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = torch.get_num_threads()
                 options.log_severity_level = 3
+                # Its threads sleep when a query is encoded instead of spinning: the faiss and keyword
+                # searches that follow need both cores.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
             with torch.inference_mode():
                 expected = model(prepare(probe))["token_embeddings"].numpy()
