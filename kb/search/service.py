@@ -51,8 +51,8 @@ ANY_LANGUAGE = "any"
 
 # Hybrid search runs its keyword search on this pool while the calling thread searches faiss, which
 # scans on one core (at 100k chunks the two searches took 13.5 ms side by side against 19.0 ms one
-# after the other; docs/benchmarks.md). Not beside the query encoding: torch uses both cores, and a
-# third busy thread made its OpenMP workers wait on each other (hybrid p95 120 ms against 85 ms).
+# after the other; docs/benchmarks.md). Not beside the query encoding: the encoder uses both cores,
+# and a third busy thread made its workers wait on each other (hybrid p95 120 ms against 85 ms).
 _KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
 
 
@@ -87,17 +87,28 @@ def _similar(index, vector: np.ndarray, filters: SearchFilters, depth: int, floo
     return [(cid, score) for cid, score in index.search(vector, filters, depth) if score >= floor]
 
 
+def _both_rankings(indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
+                   language: str | None) -> tuple[list[tuple[int, float]], np.ndarray, list[tuple[int, float]]]:
+    """Hybrid search's first question: (keyword ranking, query vector, semantic ranking).
+
+    The query is encoded first, on both cores with nothing beside it; then the keyword search runs on
+    ``_KEYWORD_POOL`` while this thread searches faiss.
+    """
+    query_vector = indexes.embedder.encode([text])[0]
+    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language)
+    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
+    return pending.result(), query_vector, semantic
+
+
 def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
              language: str | None) -> list[tuple[int, float]]:  # noqa: D417
     """Chunk ids best first for one mode, asking each engine once; filters applied inside each engine before top-k."""
     if mode is Mode.keyword:
         return indexes.keyword.search(text, filters, depth, language=language)
-    query_vector = indexes.embedder.encode([text])[0]  # on both cores: nothing runs beside it
-    keyword = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language) if mode is Mode.hybrid else None
-    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
-    if keyword is None:
-        return semantic
-    return _fuse(indexes, [keyword.result(), semantic])
+    if mode is Mode.semantic:
+        return _similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY)
+    keyword, _, semantic = _both_rankings(indexes, text, filters, depth, language)
+    return _fuse(indexes, [keyword, semantic])
 
 
 def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
@@ -110,10 +121,7 @@ def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, 
     of both first rankings and of the expanded keyword search are scored against the moved vector,
     and the two new rankings are fused. Returns the ranking and the facts of the chunks in it.
     """
-    query_vector = indexes.embedder.encode([text])[0]  # on both cores: nothing runs beside it
-    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language)
-    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
-    keyword = pending.result()
+    keyword, query_vector, semantic = _both_rankings(indexes, text, filters, depth, language)
     first = _fuse(indexes, [keyword, semantic])
     facts = documents.published_chunk_facts(session, [cid for cid, _ in first])
     top = [cid for cid, _ in first if cid in facts and _admitted(facts[cid], filters)]
