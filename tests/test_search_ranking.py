@@ -86,17 +86,16 @@ def test_rocchio_moves_the_query_towards_the_feedback_and_rescore_ranks_by_it() 
     assert [cid for cid, _ in ranked] == [8, 7] and ranked[0][1] == pytest.approx(0.8)
 
 
-def test_benchmark_scores_ndcg_as_trec_eval_does() -> None:
+def test_benchmark_scores_ndcg_as_trec_eval_does(monkeypatch) -> None:  # noqa: ANN001
     """bench/search_quality.py's nDCG@10 is trec_eval's (gain = grade), as BEIR reports it.
 
     Judged a=3, b=1, c=2; ranked b, x, a. DCG = 1/log2(2) + 3/log2(4) = 2.5; ideal DCG =
     3 + 2/log2(3) + 1/log2(4) = 4.7619; nDCG = 0.52500. A query with nothing retrieved scores 0.
     """
     import math
-    import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
     from search_quality import evaluate, ndcg_exp_at
 
     qrels = {"q1": {"a": 3, "b": 1, "c": 2}, "q2": {"a": 1}}
