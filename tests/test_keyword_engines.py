@@ -60,6 +60,17 @@ def test_filters_apply_before_top_k(index) -> None:  # noqa: ANN001
     assert ids(index.search("failover benefit", SearchFilters(on_day=TODAY), 1)) == [1]
 
 
+def test_filters_never_change_a_hits_score(index) -> None:  # noqa: ANN001
+    """Filters select; they add nothing to the BM25 score (tantivy: bare ranges, zero-score term clauses)."""
+    widest = dict(index.search("benefit children", SearchFilters(include_internal=True, on_day=TODAY), 10))
+    for filters in (SearchFilters(on_day=TODAY), SearchFilters(spaces=frozenset({1}), on_day=TODAY),
+                    SearchFilters(tags=frozenset({"family"}), on_day=TODAY),
+                    SearchFilters(languages=frozenset({"en"}), include_internal=True, on_day=TODAY)):
+        found = dict(index.search("benefit children", filters, 10))
+        assert 1 in found
+        assert all(found[cid] == pytest.approx(widest[cid], rel=1e-6) for cid in found)
+
+
 def test_dutch_stemming_and_language_filter(index) -> None:  # noqa: ANN001
     assert ids(index.search("kinderen", SearchFilters(on_day=TODAY), 10, language="nl")) == [2]
     only_nl = SearchFilters(languages=frozenset({"nl"}), on_day=TODAY)

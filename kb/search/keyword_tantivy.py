@@ -108,21 +108,30 @@ class TantivyKeywordIndex:
                 self._writer = None
         self.index.reload()
 
-    def _filter_query(self, filters: SearchFilters):  # noqa: ANN202
+    def _filter_clauses(self, filters: SearchFilters) -> list:
+        """The filters as required clauses that add nothing to a hit's score.
+
+        The validity ranges (on fast fields) score nothing of their own and stay bare: wrapped in a
+        constant-score query, or nested in a boolean one, they made every search at 100k chunks
+        1.6× slower (7.0 against 4.4 ms p50). The term filters, which would add a BM25 score, are
+        wrapped to score zero. A test checks that filters never change scores.
+        """
         t, schema = self._t, self.schema
         clauses = [
-            (t.Occur.Must, t.Query.range_query(schema, "valid_from_day", t.FieldType.Integer, upper_bound=filters.on_day)),
-            (t.Occur.Must, t.Query.range_query(schema, "valid_until_day", t.FieldType.Integer, lower_bound=filters.on_day + 1)),
+            t.Query.range_query(schema, "valid_from_day", t.FieldType.Integer, upper_bound=filters.on_day),
+            t.Query.range_query(schema, "valid_until_day", t.FieldType.Integer, lower_bound=filters.on_day + 1),
         ]
+        terms = []
         if not filters.include_internal:
-            clauses.append((t.Occur.Must, t.Query.term_query(schema, "audience", "public")))
+            terms.append(t.Query.term_query(schema, "audience", "public"))
         if filters.spaces is not None:
-            clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "space_id", sorted(filters.spaces))))
+            terms.append(t.Query.term_set_query(schema, "space_id", sorted(filters.spaces)))
         if filters.languages is not None:
-            clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "language", sorted(filters.languages))))
+            terms.append(t.Query.term_set_query(schema, "language", sorted(filters.languages)))
         if filters.tags is not None:
-            clauses.append((t.Occur.Must, t.Query.term_set_query(schema, "tag", sorted(filters.tags))))
-        return t.Query.const_score_query(t.Query.boolean_query(clauses), 0.0)
+            terms.append(t.Query.term_set_query(schema, "tag", sorted(filters.tags)))
+        clauses += [t.Query.const_score_query(term, 0.0) for term in terms]
+        return [(t.Occur.Must, clause) for clause in clauses]
 
     def _text_query(self, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN202
         t, schema = self._t, self.schema
@@ -151,7 +160,7 @@ class TantivyKeywordIndex:
         text_query = self._text_query(text, language, expansion)
         if text_query is None:
             return []
-        query = t.Query.boolean_query([(t.Occur.Must, text_query), (t.Occur.Must, self._filter_query(filters))])
+        query = t.Query.boolean_query([(t.Occur.Must, text_query), *self._filter_clauses(filters)])
         searcher = self.index.searcher()
         hits = searcher.search(query, limit, count=False).hits
         if not hits:
