@@ -17,9 +17,11 @@ import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlmodel import Session
 
 from kb import provenance
@@ -785,8 +787,9 @@ class Published:
     chunks: list[Chunk]
 
 
-def published(session: Session, document_ids: Iterable[int] | None = None) -> list[Published]:
-    """The approved (current) versions of the given documents (all when None), with their chunks."""
+def published(session: Session, document_ids: Iterable[int] | None = None, *, with_chunks: bool = True) -> list[Published]:
+    """The approved (current) versions of the given documents (all when None), with their chunks
+    (an empty list each when ``with_chunks`` is false: a page of search hits loads only its passages)."""
     statement = (select(Document, Version, Space)
                  .join(Version, Version.id == Document.current_version_id)
                  .join(Space, Space.id == Document.space_id)
@@ -798,7 +801,7 @@ def published(session: Session, document_ids: Iterable[int] | None = None) -> li
         statement = statement.where(Document.id.in_(wanted))  # type: ignore[union-attr]
     rows = session.execute(statement.order_by(Document.id)).all()
     chunks: dict[int, list[Chunk]] = {}
-    version_ids = [version.id for _, version, _ in rows]
+    version_ids = [version.id for _, version, _ in rows] if with_chunks else []
     for start in range(0, len(version_ids), 500):
         for chunk in session.execute(select(Chunk).where(Chunk.version_id.in_(version_ids[start:start + 500]))  # type: ignore[union-attr]
                                      .order_by(Chunk.version_id, Chunk.ordinal)).scalars():
@@ -806,8 +809,7 @@ def published(session: Session, document_ids: Iterable[int] | None = None) -> li
     return [Published(document, version, space, chunks.get(version.id, [])) for document, version, space in rows]
 
 
-@dataclass(frozen=True)
-class ChunkFacts:
+class ChunkFacts(NamedTuple):
     """What search re-checks about a hit, read straight from the database (the authority)."""
 
     chunk_id: int
@@ -825,17 +827,28 @@ def published_chunk_facts(session: Session, chunk_ids: Iterable[int]) -> dict[in
     wanted = list(chunk_ids)
     if not wanted:
         return {}
-    # The state is checked in Python: in the WHERE clause it leads SQLite's planner to scan every
-    # approved version instead of looking the chunks up by key (36 ms against 0.6 ms at 1.5k chunks).
-    rows = session.execute(
-        select(Chunk.id, Document.id, Document.space_id, Version.audience, Version.language, Version.tags,
-               Version.valid_from, Version.valid_until, Version.state)
-        .join(Version, Version.id == Chunk.version_id)
-        .join(Document, Document.current_version_id == Version.id)
-        .where(Chunk.id.in_(wanted))  # type: ignore[union-attr]
-    ).all()
-    return {row[0]: ChunkFacts(row[0], row[1], row[2], str(row[3]), row[4], tuple(json.loads(row[5])), row[6], row[7])
+    # Run on the connection (Core rows, no ORM loading) with one expanding parameter: search re-checks
+    # a few hundred ids twice per query (at 100k chunks 2.9 against 6.6 ms per 150 ids).
+    rows = session.connection().execute(_PUBLISHED_CHUNK_FACTS, {"ids": wanted}).all()
+    return {row[0]: ChunkFacts(row[0], row[1], row[2], str(row[3]), row[4], _tags(row[5]), row[6], row[7])
             for row in rows if row[8] == VersionState.approved}
+
+
+# The state is checked in Python: in the WHERE clause it leads SQLite's planner to scan every
+# approved version instead of looking the chunks up by key (36 ms against 0.6 ms at 1.5k chunks).
+_PUBLISHED_CHUNK_FACTS = (
+    select(Chunk.id, Document.id, Document.space_id, Version.audience, Version.language, Version.tags,
+           Version.valid_from, Version.valid_until, Version.state)
+    .join(Version, Version.id == Chunk.version_id)
+    .join(Document, Document.current_version_id == Version.id)
+    .where(Chunk.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+)
+
+
+@lru_cache(maxsize=4096)
+def _tags(stored: str) -> tuple[str, ...]:
+    """A version's stored JSON tag list as a tuple (few distinct lists: decoded once each)."""
+    return tuple(json.loads(stored))
 
 
 def people_of(session: Session, versions: Iterable[Version]) -> dict[int, User]:

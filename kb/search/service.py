@@ -234,7 +234,7 @@ def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: 
 
 def _load(session: Session, found: list[Found]) -> list[tuple[object, documents.Published, float]]:
     """Full rows for one page of hits only: (chunk, published document, score)."""
-    items = {item.document.id: item for item in documents.published(session, [f.document_id for f in found])}
+    items = {item.document.id: item for item in documents.published(session, [f.document_id for f in found], with_chunks=False)}
     chunks = documents.chunks_by_id(session, [f.chunk_id for f in found])
     return [(chunks[f.chunk_id], items[f.document_id], f.score) for f in found
             if f.document_id in items and f.chunk_id in chunks]
