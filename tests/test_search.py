@@ -266,3 +266,55 @@ def test_the_vector_index_forgets_which_ids_a_filter_admits_when_it_changes(tmp_
     index.retain([chunk(1, "public"), chunk(2, "internal")])  # chunk 3 retired, chunk 2 internal again
     assert sorted(index.allowed_ids(public)) == [1]
     assert [cid for cid, _ in index.search(vectors[1], public, 3)] == [1]
+
+
+def test_the_vector_index_turns_ivf_when_large_and_keeps_its_contract(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Past IVF_MIN_VECTORS the index re-organises into IVF-Flat at save: same answers, filters, vectors,
+    updates and persistence as flat; and back to flat when it shrinks below half the threshold."""
+    import numpy as np
+
+    from kb.search import vector
+    from kb.search.interfaces import IndexedChunk, SearchFilters
+    from kb.search.vector import FaissVectorIndex
+
+    monkeypatch.setattr(vector, "IVF_MIN_VECTORS", 400)
+    monkeypatch.setattr(vector, "IVF_NPROBE", 4)
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(20, 16))
+    vectors = (centres[rng.integers(0, 20, 600)] + 0.3 * rng.normal(size=(600, 16))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def chunk(i: int) -> IndexedChunk:
+        return IndexedChunk(chunk_id=i, document_id=i, version_id=i, space_id=1 + i % 10, title="t", heading_path=(),
+                            text="x", tags=(), language="en", audience="public" if i % 3 else "internal")
+
+    chunks = [chunk(i) for i in range(1, 601)]
+    index = FaissVectorIndex(tmp_path, 16)
+    index.upsert(chunks, vectors)
+    index.save(1)
+    assert index.layout == f"ivf-{vector.ivf_lists(600)}"
+    everything, public, one_space = SearchFilters(include_internal=True), SearchFilters(), SearchFilters(spaces=frozenset({4}))
+    for i in (1, 2, 300):
+        assert index.search(vectors[i - 1], everything, 5)[0][0] == i  # each vector finds itself
+    assert all(chunks[cid - 1].audience == "public" for cid, _ in index.search(vectors[2], public, 50))
+    # A selective filter scans more lists, up to all of them: its answers are the exact ones.
+    assert index._nprobe(len(index.allowed_ids(public))) == 6 and index._nprobe(10) == index._ivf.nlist
+    admitted = np.array([c.chunk_id for c in chunks if c.space_id == 4 and c.audience == "public"])
+    exact = admitted[np.argsort(-(vectors[admitted - 1] @ vectors[0]), kind="stable")][:10]
+    assert [cid for cid, _ in index.search(vectors[0], one_space, 10)] == list(exact)
+    # Updates, removals and vectors on the IVF index; then persisted and read back as IVF.
+    moved = np.roll(vectors[10:11], 1, axis=1)
+    index.upsert([chunks[10]], moved)
+    np.testing.assert_allclose(index.vectors([11])[11], moved[0])
+    index.retain(chunks[:590])
+    assert index.ntotal == 590 and 600 not in index.vectors([600])
+    index.save(2)
+    reopened = FaissVectorIndex(tmp_path, 16)
+    assert reopened.layout == index.layout and reopened.ntotal == 590
+    np.testing.assert_allclose(reopened.vectors([11])[11], moved[0])
+    assert reopened.search(vectors[299], everything, 1)[0][0] == 300
+    # Shrunk below half the threshold: flat again at the next save.
+    reopened.retain(chunks[:150])
+    reopened.save(3)
+    assert reopened.layout == "flat" and reopened.ntotal == 150
+    assert reopened.search(vectors[99], everything, 1)[0][0] == 100

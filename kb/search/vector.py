@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -216,6 +217,21 @@ class MultilingualEmbedder:
 
 POINTER = "vectors.json"
 ALLOWED_CACHE = 64  # sets of filters whose admitted ids are remembered
+# Up to this many vectors the index is flat: every query scans every vector (exact; at 100k vectors
+# that alone took 18 ms on one core of this machine on 2026-12-01). From it on the index is IVF-Flat:
+# the same exact float vectors, sorted into k-means lists, and a query scans the lists nearest to it.
+# Below half of it the index goes back to flat (no flapping around the threshold).
+IVF_MIN_VECTORS = 50_000
+# Lists scanned per query when the filters admit every vector; more when they admit fewer (``_nprobe``).
+# Chosen from recall@100 against the flat index on real MiniLM vectors (docs/benchmarks.md).
+IVF_NPROBE = 64
+IVF_TRAIN_POINTS_PER_LIST = 64  # k-means sample: 64 vectors per list, 10 iterations (seconds at 100k)
+IVF_TRAIN_ITERATIONS = 10
+
+
+def ivf_lists(count: int) -> int:
+    """The number of IVF lists for ``count`` vectors: about 2·√N (docs/scaling.md)."""
+    return max(1, int(round(2 * math.sqrt(count))))
 
 
 def generation_files(path: Path, generation: int) -> tuple[Path, Path]:
@@ -307,7 +323,9 @@ class FaissVectorIndex:
             if self.index.ntotal != len(self._meta):
                 raise RuntimeError(f"Bug: {self.index.ntotal} vectors but {len(self._meta)} chunk records in generation {self.generation}")
         else:
-            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+            self.index = self._flat()
+        self._ivf = self._as_ivf(self.index)
+        self._changes = 0  # counts changes, so that a re-organisation built meanwhile is not swapped in stale
         self._arrays: tuple[np.ndarray, ...] | None = None
         # The ids each set of filters admits, until the index changes: most searches share a few sets
         # (an employee's default filters, the public's), and the masks cost ~1 ms each at 100k chunks.
@@ -316,10 +334,69 @@ class FaissVectorIndex:
     def _files(self, generation: int) -> tuple[Path, Path]:
         return generation_files(self.path, generation)
 
+    def _flat(self):  # noqa: ANN202
+        return self._faiss.IndexIDMap2(self._faiss.IndexFlatIP(self.dimension))
+
+    def _as_ivf(self, index):  # noqa: ANN001, ANN202
+        """``index`` when it is IVF (with the id → list map that ``vectors`` and ``remove_ids`` need), else None."""
+        faiss = self._faiss
+        if not isinstance(index, faiss.IndexIVF):
+            return None
+        if index.direct_map.type != faiss.DirectMap.Hashtable:
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return index
+
+    @property
+    def layout(self) -> str:
+        """``flat``, or ``ivf-<lists>``."""
+        return "flat" if self._ivf is None else f"ivf-{self._ivf.nlist}"
+
+    def _wanted_lists(self, count: int) -> int:
+        """The IVF list count this many vectors call for: 0 for flat; the current count while it is near enough."""
+        if self._ivf is None:
+            return ivf_lists(count) if count >= IVF_MIN_VECTORS else 0
+        if count < IVF_MIN_VECTORS // 2:
+            return 0
+        wanted, held = ivf_lists(count), self._ivf.nlist
+        return held if held / 2 <= wanted <= held * 2 else wanted  # re-train when the corpus grew or shrank 4×
+
+    def _reorganise(self) -> None:
+        """Move between flat and IVF-Flat (or re-train IVF) when the vector count calls for it.
+
+        The new index is trained and filled from a snapshot of the vectors outside the lock, so
+        searches go on meanwhile on the current one; it replaces the current one only if nothing
+        changed in between (otherwise the next save tries again).
+        """
+        faiss = self._faiss
+        with self._lock:
+            count = int(self.index.ntotal)
+            lists = self._wanted_lists(count)
+            if lists == (0 if self._ivf is None else self._ivf.nlist):
+                return
+            changes = self._changes
+            ids = np.fromiter(self._meta, dtype=np.int64, count=len(self._meta))
+            vectors = self.index.reconstruct_batch(ids) if len(ids) else np.zeros((0, self.dimension), np.float32)
+        if lists == 0:
+            index = self._flat()
+        else:
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dimension), self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
+            index.cp.niter = IVF_TRAIN_ITERATIONS
+            index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
+            index.train(vectors)
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.add_with_ids(vectors, ids)
+        with self._lock:
+            if self._changes != changes:
+                return
+            self.index, self._ivf = index, self._as_ivf(index)
+            self._invalidate()
+        logger.info("Vector index %s: %d vectors, now %s", self.path, count, self.layout)
+
     def _invalidate(self) -> None:
         self._arrays = None
         self._allowed.clear()
         self._dirty = True
+        self._changes += 1
 
     def upsert(self, chunks: Sequence[IndexedChunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
@@ -360,7 +437,7 @@ class FaissVectorIndex:
 
     def clear(self) -> None:
         with self._lock:
-            self.index.reset()
+            self.index, self._ivf = self._flat(), None
             self._meta.clear()
             self._invalidate()
 
@@ -409,7 +486,11 @@ class FaissVectorIndex:
                 return []
             query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
             k = min(limit, len(allowed))
-            params = None if len(allowed) == self.index.ntotal else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            selector = None if len(allowed) == self.index.ntotal else faiss.IDSelectorBatch(allowed)
+            if self._ivf is None:
+                params = None if selector is None else faiss.SearchParameters(sel=selector)
+            else:
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe(len(allowed)))
             # One thread per query: a single query's scan is memory-bound, and splitting it over both
             # cores made it slower (100k vectors: 11.9 ms on one thread, 17.4 ms on two; docs/benchmarks.md);
             # concurrent requests use the other core. The OpenMP thread count is the calling thread's
@@ -422,16 +503,29 @@ class FaissVectorIndex:
                 faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
+    def _nprobe(self, admitted: int) -> int:
+        """IVF lists to scan: ``IVF_NPROBE``, times the share of vectors the filters leave out.
+
+        When the filters admit a tenth of the vectors, ten times as many lists are scanned, so about
+        as many admitted vectors are compared as without filters; very selective filters scan every
+        list, which is the flat index's exact search.
+        """
+        lists = self._ivf.nlist
+        return min(lists, math.ceil(IVF_NPROBE * self.index.ntotal / max(1, admitted)))
+
     def vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
         with self._lock:
             held = [int(cid) for cid in dict.fromkeys(chunk_ids) if int(cid) in self._meta]
-            return {cid: self.index.reconstruct(cid) for cid in held}
+            if not held:
+                return {}
+            return dict(zip(held, self.index.reconstruct_batch(np.array(held, dtype=np.int64))))
 
     def save(self, last_seq: int) -> None:
         """Write a new generation, then the pointer naming it with ``last_seq``; remove older generations.
 
         When nothing changed since the last save only the pointer's sequence moves on.
         """
+        self._reorganise()
         with self._lock:
             if not self._dirty and self.path.joinpath(POINTER).exists():
                 advance_saved_seq(self.path, last_seq)
