@@ -105,3 +105,29 @@ def test_benchmark_scores_ndcg_as_trec_eval_does(monkeypatch) -> None:  # noqa: 
     assert recall == pytest.approx((2 / 3) / 2, abs=1e-9)
     # The exponential-gain variant weighs the top grade more: (1 + 7/2) / (7 + 3/log2(3) + 1/2).
     assert ndcg_exp_at(["b", "x", "a"], qrels["q1"]) == pytest.approx(4.5 / (7.5 + 3 / math.log2(3)), abs=1e-9)
+
+
+WORDS = ["benefit", "benefits", "claim", "child", "children", "paid", "the", "form", "quarter", "CB-1", "kinderen", "é"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_passage_window_highlights_what_the_whole_passage_would(seed: int) -> None:
+    """The passage window stops looking for query words at its end; its highlights must equal those
+    of the full scan (highlight_spans) that fall inside it, shifted to the window."""
+    import random
+    from types import SimpleNamespace
+
+    from kb.search.service import PASSAGE_CHARS, _passage
+
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 200)))
+    query = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+    passage = _passage(SimpleNamespace(text=text, heading_path="[]"), query, "en")
+    start = text.find(passage.text)
+    assert start >= 0 and len(passage.text) <= PASSAGE_CHARS
+    expected = [(a - start, b - start) for a, b in highlight_spans(text, query, "en")
+                if a >= start and b <= start + len(passage.text)]
+    assert passage.highlights == expected
+    spans = highlight_spans(text, query, "en")
+    if spans and len(text) > PASSAGE_CHARS:  # the window opens just before the first query word
+        assert start <= spans[0][0] and passage.highlights[0] == (spans[0][0] - start, spans[0][1] - start)

@@ -867,7 +867,10 @@ def chunks_by_id(session: Session, chunk_ids: Iterable[int]) -> dict[int, Chunk]
     wanted = list(chunk_ids)
     if not wanted:
         return {}
-    return {c.id: c for c in session.execute(select(Chunk).where(Chunk.id.in_(wanted))).scalars()}  # type: ignore[union-attr,misc]
+    return {c.id: c for c in session.execute(_CHUNKS_BY_ID, {"ids": wanted}).scalars()}  # type: ignore[misc]
+
+
+_CHUNKS_BY_ID = select(Chunk).where(Chunk.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
 
 
 def translation_groups(session: Session, members: Iterable[Document]) -> dict[int, list[Published]]:

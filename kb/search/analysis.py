@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -72,15 +73,24 @@ def _forms(word: str, language: str | None) -> tuple[str, str]:
     return folded, _stemmer(language)(folded) if language else folded
 
 
-def highlight_spans(passage: str, query: str, language: str | None) -> list[tuple[int, int]]:
-    """Character ranges in ``passage`` of words whose stem matches a query stem."""
-    wanted = set(query_tokens(query, language)) | set(query_tokens(query, None))
+@lru_cache(maxsize=256)
+def _highlighted(query: str, language: str | None) -> frozenset[str]:
+    """What a word must fold or stem to, to be highlighted for ``query`` (a page of hits asks once per hit)."""
+    return frozenset(query_tokens(query, language)) | frozenset(query_tokens(query, None))
+
+
+def iter_highlights(passage: str, query: str, language: str | None) -> Iterator[tuple[int, int]]:
+    """Character ranges in ``passage`` of words whose stem matches a query stem, in order, found lazily."""
+    wanted = _highlighted(query, language)
     if not wanted:
-        return []
+        return
     lang = normalise_language(language)
-    spans = []
     for match in WORD.finditer(passage):
         folded, stem = _forms(match.group(), lang)
         if folded in wanted or stem in wanted:
-            spans.append((match.start(), match.end()))
-    return spans
+            yield match.start(), match.end()
+
+
+def highlight_spans(passage: str, query: str, language: str | None) -> list[tuple[int, int]]:
+    """Character ranges in ``passage`` of words whose stem matches a query stem."""
+    return list(iter_highlights(passage, query, language))

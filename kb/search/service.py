@@ -8,6 +8,7 @@ serve a draft, a retired version or internal content to the public (RELIABILITY 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -138,10 +139,14 @@ def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, 
     for lang, tokens in passages.items():
         total, frequencies = indexes.keyword.term_statistics(lang, {term for passage in tokens for term in passage})
         expansion += [(lang, term, weight) for term, weight in feedback.expansion_terms(tokens, frequencies, total)]
-    expanded = indexes.keyword.search(text, filters, depth, language=language, expansion=expansion)
+    # The expanded keyword search runs on the pool while this thread moves the query vector and reads
+    # the first rankings' vectors.
+    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language, expansion=expansion)
     seeds = indexes.vector.vectors(top[:feedback.DENSE_PASSAGES])
     moved = feedback.rocchio(query_vector, np.stack(list(seeds.values())) if seeds else np.zeros((0, len(query_vector))))
-    candidates = indexes.vector.vectors(dict.fromkeys(cid for ranking in (keyword, semantic, expanded) for cid, _ in ranking))
+    candidates = indexes.vector.vectors(dict.fromkeys(cid for ranking in (keyword, semantic) for cid, _ in ranking))
+    expanded = pending.result()
+    candidates.update(indexes.vector.vectors([cid for cid, _ in expanded if cid not in candidates]))
     fused = _fuse(indexes, [expanded, feedback.rescore(moved, candidates, MIN_SIMILARITY)])
     facts.update(documents.published_chunk_facts(session, [cid for cid, _ in fused if cid not in facts]))
     return fused, facts
@@ -194,14 +199,20 @@ def _admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
 
 
 def _passage(chunk, query: str, language: str | None) -> Passage:  # noqa: ANN001
+    """The passage shown for a hit: a window of ``PASSAGE_CHARS`` from just before the first query word,
+    with the query words in it highlighted (words past the window are not even looked at)."""
     text = chunk.text
-    spans = analysis.highlight_spans(text, query, language)
-    if len(text) > PASSAGE_CHARS:
-        start = max(0, (spans[0][0] - 80) if spans else 0)
+    found = analysis.iter_highlights(text, query, language)
+    if len(text) <= PASSAGE_CHARS:
+        spans = list(found)
+    else:
+        first = next(found, None)
+        start = max(0, first[0] - 80) if first else 0
         start = text.rfind(" ", 0, start) + 1 if start else 0
         end = min(len(text), start + PASSAGE_CHARS)
+        inside = [] if first is None else [first, *itertools.takewhile(lambda span: span[0] < end, found)]
+        spans = [(a - start, b - start) for a, b in inside if a >= start and b <= end]
         text = text[start:end]
-        spans = [(a - start, b - start) for a, b in spans if a >= start and b <= end]
     return Passage(text=text, heading_path=json.loads(chunk.heading_path), highlights=spans)
 
 
