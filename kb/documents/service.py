@@ -828,7 +828,8 @@ def published_chunk_facts(session: Session, chunk_ids: Iterable[int]) -> dict[in
     if not wanted:
         return {}
     # Run on the connection (Core rows, no ORM loading) with one expanding parameter: search re-checks
-    # a few hundred ids twice per query (at 100k chunks 2.9 against 6.6 ms per 150 ids).
+    # a few hundred ids twice per query (150 scattered ids at 100k chunks, warm, interleaved: 3.2 ms
+    # against 5.4 ms through the ORM; plain SQL on the driver was no faster than this, 3.2 ms).
     rows = session.connection().execute(_PUBLISHED_CHUNK_FACTS, {"ids": wanted}).all()
     return {row[0]: ChunkFacts(row[0], row[1], row[2], str(row[3]), row[4], _tags(row[5]), row[6], row[7])
             for row in rows if row[8] == VersionState.approved}
