@@ -458,6 +458,8 @@ class CommunityText:
 def searchable_questions(session: Session) -> list[CommunityText]:
     """Visible questions with their accepted answer: what search offers in its community section."""
     questions = list(session.execute(select(Question).where(Question.hidden.is_(False))).scalars())  # type: ignore[attr-defined]
+    if not questions:  # every search asks: spare it the answers' query
+        return []
     answers: dict[int, list[Answer]] = {}
     for item in session.execute(select(Answer).where(Answer.hidden.is_(False))).scalars():  # type: ignore[attr-defined]
         answers.setdefault(item.question_id, []).append(item)
