@@ -50,10 +50,11 @@ PASSAGE_CHARS = 400
 ANY_LANGUAGE = "any"
 
 
-# Hybrid search runs its keyword search on this pool while the calling thread searches faiss, which
-# scans on one core (at 100k chunks the two searches took 13.5 ms side by side against 19.0 ms one
-# after the other; docs/benchmarks.md). Not beside the query encoding: the encoder uses both cores,
-# and a third busy thread made its workers wait on each other (hybrid p95 120 ms against 85 ms).
+# Hybrid search runs its keyword searches on this pool: the first while the calling thread searches
+# faiss on one core (at 100k chunks with the flat index the two took 13.5 ms side by side against
+# 19.0 ms one after the other; docs/benchmarks.md), the expanded one while it reads the candidates'
+# vectors. Not beside the query encoding: the encoder uses both cores, and a third busy thread made
+# its workers wait on each other (hybrid p95 120 ms against 85 ms).
 _KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
 
 
