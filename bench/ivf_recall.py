@@ -32,6 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from search_quality import percentile  # noqa: E402  (bench/, this script's own directory)
+
 SENTENCE_END = re.compile(r"(?<=[.;:!?])\s+")
 
 
@@ -50,9 +52,10 @@ def texts_of(directory: Path, cap: int) -> tuple[list[str], list[str]]:
     return list(texts)[:cap], queries
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+def share(found: np.ndarray, exact: np.ndarray) -> float:
+    """The share of the exact hits that were found (faiss pads a short answer with id -1)."""
+    wanted = set(exact.tolist()) - {-1}
+    return len(wanted & set(found.tolist())) / len(wanted) if wanted else 1.0
 
 
 def main() -> None:
@@ -105,8 +108,8 @@ def main() -> None:
                     t0 = time.perf_counter()
                     found.append(ivf.search(q[None], 100, params=params)[1][0])
                     latencies.append((time.perf_counter() - t0) * 1000)
-                recall = statistics.mean(len(set(f) & set(e)) / len(e) for f, e in zip(found, exact))
-                recall10 = statistics.mean(len(set(f[:10]) & set(e[:10])) / 10 for f, e in zip(found, exact))
+                recall = statistics.mean(share(f, e) for f, e in zip(found, exact))
+                recall10 = statistics.mean(share(f[:10], e[:10]) for f, e in zip(found, exact))
                 print(f"N={count} lists={lists} build_s={build_s:.1f} filter={'third' if filtered else 'none'} "
                       f"nprobe={probes} recall@100={recall:.4f} recall@10={recall10:.4f} "
                       f"p50_ms={statistics.median(latencies):.2f} p95_ms={percentile(latencies, 95):.2f}", flush=True)
