@@ -319,3 +319,44 @@ def test_the_vector_index_turns_ivf_when_large_and_keeps_its_contract(tmp_path, 
     reopened.save(3)
     assert reopened.layout == "flat" and reopened.ntotal == 150
     assert reopened.search(vectors[99], everything, 1)[0][0] == 100
+
+
+def test_a_reorganisation_is_not_swapped_in_when_the_index_changed_meanwhile(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The IVF index is built from a snapshot outside the lock; a change in between must not be lost."""
+    import numpy as np
+
+    from kb.search import vector
+    from kb.search.interfaces import IndexedChunk, SearchFilters
+    from kb.search.vector import FaissVectorIndex
+
+    monkeypatch.setattr(vector, "IVF_MIN_VECTORS", 400)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(501, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def chunk(i: int) -> IndexedChunk:
+        return IndexedChunk(chunk_id=i, document_id=i, version_id=i, space_id=1, title="t", heading_path=(),
+                            text="x", tags=(), language="en", audience="public")
+
+    index = FaissVectorIndex(tmp_path, 16)
+    index.upsert([chunk(i) for i in range(1, 501)], vectors[:500])
+
+    class ChangedWhileSnapshotting:  # the flat index, but a chunk arrives just as its vectors are copied
+        def __init__(self, inner) -> None:  # noqa: ANN001
+            self.inner = inner
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.inner, name)
+
+        def reconstruct_batch(self, ids):  # noqa: ANN001, ANN202
+            copied = self.inner.reconstruct_batch(ids)
+            index.index = self.inner
+            index.upsert([chunk(501)], vectors[500:])
+            return copied
+
+    index.index = ChangedWhileSnapshotting(index.index)
+    index.save(1)
+    assert index.layout == "flat" and index.ntotal == 501  # not swapped: the new chunk is kept
+    index.save(2)  # the next save re-organises
+    assert index.layout.startswith("ivf-") and index.ntotal == 501
+    assert index.search(vectors[500], SearchFilters(), 1)[0][0] == 501
