@@ -6,11 +6,10 @@ DIR is a BEIR-layout collection (corpus.jsonl, queries.jsonl). Its passages are 
 sentences, and into windows of three consecutive sentences (the way chunks overlap a topic), to get
 many *distinct* real vectors; they are encoded with kb's own embedder (``KB_EMBEDDING_MODEL`` or the
 shipped all-MiniLM-L6-v2). The collection's queries are encoded the same way. For growing prefixes of
-the vectors (N = ¼, ½ and all), an IVF-Flat index is built exactly as ``kb.search.vector`` builds
-it (``ivf_lists(N)`` lists, the same k-means sample and iterations) and queried at several nprobe on
-one thread; recall@100 and recall@10 are the share of the flat index's exact top-k that IVF returns,
-averaged over the queries. A second pass asks with a filter that admits a third of the vectors, with
-nprobe scaled as kb scales it. Prints one line per configuration:
+the vectors (N = ¼, ½ and all), an IVF-Flat index is built by ``kb.search.vector.build_ivf`` with
+``ivf_lists(N)`` lists, as kb builds it, and queried at several nprobe on one thread; recall@100 and
+recall@10 are the share of the flat index's exact top-k that IVF returns, averaged over the queries. A second pass asks with a filter that admits a third of the vectors, with
+nprobe scaled as kb scales it (``ivf_probes``). Prints one line per configuration:
 ``N=… lists=… nprobe=… recall@100=… recall@10=… p50_ms=… p95_ms=…``.
 
 Nothing here is tuned per collection. Encoding takes minutes (``--max-vectors`` caps it).
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import statistics
 import sys
@@ -86,13 +84,9 @@ def main() -> None:
         flat = faiss.IndexFlatIP(chosen.shape[1])
         flat.add(chosen)
         lists = vector.ivf_lists(count)
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(chosen.shape[1]), chosen.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-        ivf.cp.niter = vector.IVF_TRAIN_ITERATIONS
-        ivf.cp.max_points_per_centroid = vector.IVF_TRAIN_POINTS_PER_LIST
         faiss.omp_set_num_threads(2)
         built = time.perf_counter()
-        ivf.train(chosen)
-        ivf.add_with_ids(chosen, ids)
+        ivf = vector.build_ivf(chosen, ids, lists)
         build_s = time.perf_counter() - built
         faiss.omp_set_num_threads(1)
         third = ids[ids % 3 == 0]
@@ -101,7 +95,7 @@ def main() -> None:
             exact_params = faiss.SearchParameters(sel=selector) if filtered else None
             _, exact = flat.search(query_vectors, 100, params=exact_params)
             for nprobe in [int(n) for n in args.nprobe.split(",")]:
-                probes = min(lists, math.ceil(nprobe * count / len(third))) if filtered else min(lists, nprobe)
+                probes = vector.ivf_probes(nprobe, lists, count, len(third) if filtered else count)
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)
                 latencies, found = [], []
                 for q in query_vectors:

@@ -299,7 +299,10 @@ def test_the_vector_index_turns_ivf_when_large_and_keeps_its_contract(tmp_path, 
         assert index.search(vectors[i - 1], everything, 5)[0][0] == i  # each vector finds itself
     assert all(chunks[cid - 1].audience == "public" for cid, _ in index.search(vectors[2], public, 50))
     # A selective filter scans more lists, up to all of them: its answers are the exact ones.
-    assert index._nprobe(len(index.allowed_ids(public))) == 6 and index._nprobe(10) == index._ivf.nlist
+    def probes(admitted: int) -> int:
+        return vector.ivf_probes(vector.IVF_NPROBE, index._ivf.nlist, index.ntotal, admitted)
+
+    assert probes(len(index.allowed_ids(public))) == 6 and probes(10) == index._ivf.nlist
     admitted = np.array([c.chunk_id for c in chunks if c.space_id == 4 and c.audience == "public"])
     exact = admitted[np.argsort(-(vectors[admitted - 1] @ vectors[0]), kind="stable")][:10]
     assert [cid for cid, _ in index.search(vectors[0], one_space, 10)] == list(exact)

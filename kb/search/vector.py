@@ -247,7 +247,7 @@ ALLOWED_CACHE = 64  # sets of filters whose admitted ids are remembered
 # the same exact float vectors, sorted into k-means lists, and a query scans the lists nearest to it.
 # Below half of it the index goes back to flat (no flapping around the threshold).
 IVF_MIN_VECTORS = 50_000
-# Lists scanned per query when the filters admit every vector; more when they admit fewer (``_nprobe``).
+# Lists scanned per query when the filters admit every vector; more when they admit fewer (``ivf_probes``).
 # Chosen from recall@100 against the flat index on real MiniLM vectors (docs/benchmarks.md).
 IVF_NPROBE = 64
 IVF_TRAIN_POINTS_PER_LIST = 64  # k-means sample: 64 vectors per list, 10 iterations (seconds at 100k)
@@ -257,6 +257,32 @@ IVF_TRAIN_ITERATIONS = 10
 def ivf_lists(count: int) -> int:
     """The number of IVF lists for ``count`` vectors: about 2·√N (docs/scaling.md)."""
     return max(1, int(round(2 * math.sqrt(count))))
+
+
+def ivf_probes(nprobe: int, lists: int, total: int, admitted: int) -> int:
+    """IVF lists to scan: ``nprobe``, times all vectors over those the filters admit, at most every list.
+
+    When the filters admit a tenth of the vectors, ten times as many lists are scanned, so about as
+    many admitted vectors are compared as without filters; very selective filters scan every list,
+    which is the flat index's exact search.
+    """
+    return min(lists, math.ceil(nprobe * total / max(1, admitted)))
+
+
+def build_ivf(vectors: np.ndarray, ids: np.ndarray, lists: int):  # noqa: ANN201
+    """An IVF-Flat inner-product index over ``vectors`` (k-means on ``IVF_TRAIN_POINTS_PER_LIST`` per
+    list, ``IVF_TRAIN_ITERATIONS`` rounds), holding them under ``ids``, with the id → list map that
+    reading vectors back and removing them need."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = IVF_TRAIN_ITERATIONS
+    index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
+    index.train(vectors)
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    index.add_with_ids(vectors, ids)
+    return index
 
 
 def generation_files(path: Path, generation: int) -> tuple[Path, Path]:
@@ -392,7 +418,6 @@ class FaissVectorIndex:
         searches go on meanwhile on the current one; it replaces the current one only if nothing
         changed in between (otherwise the next save tries again).
         """
-        faiss = self._faiss
         with self._lock:
             count = int(self.index.ntotal)
             lists = self._wanted_lists(count)
@@ -403,13 +428,9 @@ class FaissVectorIndex:
             vectors = self.index.reconstruct_batch(ids) if len(ids) else np.zeros((0, self.dimension), np.float32)
         if lists == 0:
             index = self._flat()
+            index.add_with_ids(vectors, ids)
         else:
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dimension), self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
-            index.cp.niter = IVF_TRAIN_ITERATIONS
-            index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
-            index.train(vectors)
-            index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        index.add_with_ids(vectors, ids)
+            index = build_ivf(vectors, ids, lists)
         with self._lock:
             if self._changes != changes:
                 return
@@ -515,7 +536,7 @@ class FaissVectorIndex:
             if self._ivf is None:
                 params = None if selector is None else faiss.SearchParameters(sel=selector)
             else:
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe(len(allowed)))
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=ivf_probes(IVF_NPROBE, self._ivf.nlist, self.index.ntotal, len(allowed)))
             # One thread per query: a single query's scan is memory-bound, and splitting it over both
             # cores made it slower (100k vectors: 11.9 ms on one thread, 17.4 ms on two; docs/benchmarks.md);
             # concurrent requests use the other core. The OpenMP thread count is the calling thread's
@@ -527,16 +548,6 @@ class FaissVectorIndex:
             finally:
                 faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
-
-    def _nprobe(self, admitted: int) -> int:
-        """IVF lists to scan: ``IVF_NPROBE``, times the share of vectors the filters leave out.
-
-        When the filters admit a tenth of the vectors, ten times as many lists are scanned, so about
-        as many admitted vectors are compared as without filters; very selective filters scan every
-        list, which is the flat index's exact search.
-        """
-        lists = self._ivf.nlist
-        return min(lists, math.ceil(IVF_NPROBE * self.index.ntotal / max(1, admitted)))
 
     def vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
         with self._lock:
