@@ -83,6 +83,8 @@ class Actor:
     display_name: str
     global_role: GlobalRole
     space_roles: dict[int, SpaceRole] = field(default_factory=dict)
+    system: bool = False
+    """True only for ``SYSTEM``: kb itself acting (migrations, ``kb demo``, operator commands)."""
 
     @property
     def roles(self) -> frozenset[str]:
@@ -102,9 +104,6 @@ class Actor:
     def is_moderator(self) -> bool:
         return self.global_role in (GlobalRole.moderator, GlobalRole.admin)
 
-    def role_in(self, space_id: int) -> SpaceRole | None:
-        return self.space_roles.get(space_id)
-
     def owns(self, space_id: int) -> bool:
         return self.space_roles.get(space_id) is SpaceRole.owner
 
@@ -113,3 +112,12 @@ class Actor:
 
 
 SYSTEM_ACTOR_NAME = "system"
+
+SYSTEM = Actor(id=0, username=SYSTEM_ACTOR_NAME, display_name="kb (system)", global_role=GlobalRole.admin, system=True)
+"""kb itself, named: bootstrap (``kb init``, ``kb demo``), migrations and operator commands of the CLI.
+
+It holds the admin role, so it may create users and spaces and grant roles, and every event it
+causes is recorded as ``system``. It is no member of any space, so it can neither write nor approve
+a document: curated knowledge always has a named person behind it. There is no "no actor": every
+service takes an ``Actor`` and decides by its roles alone (issue 15).
+"""

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from kb.actors import SYSTEM
+
 if TYPE_CHECKING:
     from kb.config import Settings
     from kb.db import Database
@@ -152,7 +154,7 @@ def user_add(
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     database = _database()
     with database.session() as session, _KbErrors(), transaction(session):
-        user = service.create_user(session, actor=None, data=data)
+        user = service.create_user(session, actor=SYSTEM, data=data)
     typer.echo(f"Created user {user.username} ({data.global_role.value})")
 
 
@@ -180,9 +182,9 @@ def space_add(
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     database = _database()
     with database.session() as session, _KbErrors(), transaction(session):
-        space = service.create_space(session, actor=None, data=data, four_eyes_default=database.settings.four_eyes_default)
+        space = service.create_space(session, actor=SYSTEM, data=data, four_eyes_default=database.settings.four_eyes_default)
         for username in owner or []:
-            service.set_membership(session, actor=None, slug=space.slug, username=username, role=SpaceRole.owner)
+            service.set_membership(session, actor=SYSTEM, slug=space.slug, username=username, role=SpaceRole.owner)
     typer.echo(f"Created space {slug}" + (f" owned by {', '.join(owner)}" if owner else ""))
 
 
@@ -203,7 +205,7 @@ def space_member(
         raise _fail(f"unknown role {role!r}; use reader, contributor or owner") from None
     database = _database()
     with database.session() as session, _KbErrors(), transaction(session):
-        service.set_membership(session, actor=None, slug=slug, username=username, role=space_role)
+        service.set_membership(session, actor=SYSTEM, slug=slug, username=username, role=space_role)
     typer.echo(f"{username} is now {role} of {slug}")
 
 
@@ -222,7 +224,7 @@ def token_create(
     database = _database()
     with database.session() as session, _KbErrors(), transaction(session):
         user = service.get_user(session, username)
-        _token, raw = service.create_token(session, actor=None, user=user, name=name, expires_in_days=days)
+        _token, raw = service.create_token(session, actor=SYSTEM, user=user, name=name, expires_in_days=days)
     typer.echo(raw)
 
 
@@ -313,7 +315,7 @@ def export_prov(
         raise _fail(f"unknown format {fmt!r}; use json, provn, xml or ttl")
     database = _database(migrate=False)
     with database.session() as session, _KbErrors():
-        document = provenance.build_prov(service.prov_record(session, actor=None, slug=slug))
+        document = provenance.build_prov(service.prov_record(session, actor=SYSTEM, slug=slug))
     problems = provenance.check_prov(document)
     if problems:
         raise _fail("; ".join(problems), 3)

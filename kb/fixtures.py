@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.actors import GlobalRole, SpaceRole
+from kb.actors import SYSTEM, GlobalRole, SpaceRole
 from kb.documents.ingest_docx import split_front_matter
 
 SAMPLE_DIR = Path(__file__).parent / "sample" / "documents"
@@ -149,18 +149,18 @@ def load_demo(database) -> DemoReport:  # noqa: ANN001  (kb.db.Database; importe
         with transaction(session):
             for slug, (name, description) in DEMO_SPACES.items():
                 if session.execute(select(Space.id).where(Space.slug == slug)).first() is None:
-                    accounts.create_space(session, actor=None, data=SpaceCreate(slug=slug, name=name, description=description),
+                    accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug=slug, name=name, description=description),
                                           four_eyes_default=database.settings.four_eyes_default)
                     report.spaces_created += 1
             for demo_user in DEMO_USERS:
                 if session.execute(select(User.id).where(User.username == demo_user.username)).first() is None:
-                    accounts.create_user(session, actor=None, data=UserCreate(
+                    accounts.create_user(session, actor=SYSTEM, data=UserCreate(
                         username=demo_user.username, display_name=demo_user.display_name,
                         email=f"{demo_user.username}@northbridge.example", password=demo_user.password,
                         global_role=demo_user.global_role))
                     report.users_created += 1
                 for slug, role in demo_user.spaces.items():
-                    accounts.set_membership(session, actor=None, slug=slug, username=demo_user.username, role=role)
+                    accounts.set_membership(session, actor=SYSTEM, slug=slug, username=demo_user.username, role=role)
                 report.credentials.append((role_label(demo_user), demo_user.username, demo_user.password))
         _load_documents(database, session, report)
     return report

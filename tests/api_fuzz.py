@@ -82,6 +82,7 @@ def restore_cast(database, cast: dict[str, Any]) -> None:  # noqa: ANN001
 
     from kb.accounts import service as accounts
     from kb.accounts.models import SpaceMembership, User
+    from kb.actors import SYSTEM
     from kb.db import transaction
 
     with database.session() as session:
@@ -104,7 +105,7 @@ def restore_cast(database, cast: dict[str, Any]) -> None:  # noqa: ANN001
                         session.add(membership)
             if accounts.resolve_token(session, person.token) is None:
                 with transaction(session):
-                    person.token = accounts.create_token(session, actor=None, user=user, name="fuzz")[1]
+                    person.token = accounts.create_token(session, actor=SYSTEM, user=user, name="fuzz")[1]
             session.rollback()
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kb.accounts import service as accounts
 from kb.accounts.schemas import SpaceCreate, UserCreate
-from kb.actors import Actor, GlobalRole, SpaceRole
+from kb.actors import SYSTEM, Actor, GlobalRole, SpaceRole
 from kb.db import Database, transaction
 
 
@@ -23,7 +23,7 @@ class Person:
 
 def make_space(database: Database, slug: str = "benefits", four_eyes: bool = True) -> None:
     with database.session() as session, transaction(session):
-        accounts.create_space(session, actor=None, data=SpaceCreate(slug=slug, name=slug.title(), four_eyes=four_eyes),
+        accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug=slug, name=slug.title(), four_eyes=four_eyes),
                               four_eyes_default=True)
 
 
@@ -36,12 +36,12 @@ def make_person(
 ) -> Person:
     with database.session() as session:
         with transaction(session):
-            user = accounts.create_user(session, actor=None, data=UserCreate(
+            user = accounts.create_user(session, actor=SYSTEM, data=UserCreate(
                 username=username, display_name=username.title(), email=f"{username}@example.test",
                 password=password, global_role=global_role))
             for slug, role in (spaces or {}).items():
-                accounts.set_membership(session, actor=None, slug=slug, username=username, role=role)
-            _token, raw = accounts.create_token(session, actor=None, user=user, name="test")
+                accounts.set_membership(session, actor=SYSTEM, slug=slug, username=username, role=role)
+            _token, raw = accounts.create_token(session, actor=SYSTEM, user=user, name="test")
         actor = accounts.actor_for(session, user)
     return Person(username=username, token=raw, actor=actor)
 

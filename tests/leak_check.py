@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from kb.actors import SpaceRole
+from kb.actors import SYSTEM, SpaceRole
 from kb.errors import KbError
 
 STATES = ["draft", "in_review", "approved", "superseded", "retired", "rejected"]
@@ -105,7 +105,7 @@ def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
     people = [name for username in PEOPLE.values() for name in (username, username.title(), f"{username}@example.test")]
     with database.session() as session, transaction(session):
         # community content of this space may be shown to citizens: the strictest case for the check
-        accounts.update_space(session, actor=None, slug="benefits", data=SpaceUpdate(public_community=True))
+        accounts.update_space(session, actor=SYSTEM, slug="benefits", data=SpaceUpdate(public_community=True))
     corpus = Corpus(allowed=set(), slugs=[], canaries=[], public_tokens={}, people=people)
     for i in range(documents):
         state = rng.choices(STATES, weights=[1, 1, 3, 1, 1, 1])[0]

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from kb import provenance
+from kb.actors import SYSTEM
 from kb.fixtures import load_demo, sample_documents
 
 FORMATS = ["json", "provn", "xml", "ttl"]
@@ -25,7 +26,7 @@ def test_every_demo_export_round_trips_and_passes(demo, client) -> None:  # noqa
 
     with demo.session() as session, transaction(session):
         user = accounts.get_user(session, "rita")
-        _token, raw = accounts.create_token(session, actor=None, user=user, name="t")
+        _token, raw = accounts.create_token(session, actor=SYSTEM, user=user, name="t")
     headers = {"Authorization": f"Bearer {raw}"}
     slugs = [s.slug for s in sample_documents()]
     invalid = 0
@@ -46,7 +47,7 @@ def test_export_states_what_we_promise(demo) -> None:  # noqa: ANN001
     from kb.documents import service
 
     with demo.session() as session:
-        record = service.prov_record(session, actor=None, slug="unemployment-benefit")
+        record = service.prov_record(session, actor=SYSTEM, slug="unemployment-benefit")
     text = provenance.serialize_prov(provenance.build_prov(record), "provn")
     # prov writes wasRevisionOf as a derivation typed prov:Revision
     assert ("wasDerivedFrom(kb:version/unemployment-benefit/2, kb:version/unemployment-benefit/1, -, -, -, "

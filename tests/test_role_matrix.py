@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kb.app import create_app
+from kb.actors import SYSTEM
 from kb.search.indexer import SearchIndexes
 from tests.factories import doc_body, make_document, make_person
 from tests.fakes import HashingEmbedder
@@ -137,9 +138,9 @@ def matrix_client(settings, database):  # noqa: ANN001, ANN201
     make_person(database, "pia", password=PASSWORD)
     with database.session() as session:
         with transaction(session):
-            accounts.update_space(session, actor=None, slug="benefits", data=SpaceUpdate(public_community=True))
+            accounts.update_space(session, actor=SYSTEM, slug="benefits", data=SpaceUpdate(public_community=True))
         with transaction(session):
-            spare = accounts.create_token(session, actor=None, user=accounts.get_user(session, "rita"), name="spare")[0]
+            spare = accounts.create_token(session, actor=SYSTEM, user=accounts.get_user(session, "rita"), name="spare")[0]
     generous = {name: "100000/minute" for name in ("rate_limit_public_search", "rate_limit_login", "rate_limit_login_ip")}
     app_settings = settings.model_copy(update={**generous, "rate_limit_posting": "100000/hour"})
     app = create_app(app_settings, database=database, search=SearchIndexes(app_settings, embedder=HashingEmbedder()))

@@ -1,7 +1,7 @@
 """Rules of the accounts domain: who may create users and spaces, grant roles and hold tokens.
 
-Every function takes ``(session, *, actor, …)``; ``actor=None`` is the system itself (the CLI run
-by the server's operator), which passes every permission check and is recorded as ``system``.
+Every function takes ``(session, *, actor, …)`` and decides by the actor's roles alone; kb itself
+acts as the named ``kb.actors.SYSTEM`` (an admin of no space), recorded as ``system``.
 Functions never commit: the caller wraps them in ``kb.db.transaction``. Each state change records
 exactly one audit event through ``kb.provenance.record``.
 """
@@ -40,8 +40,8 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _require_admin(actor: Actor | None, what: str) -> None:
-    if actor is not None and not actor.is_admin:
+def _require_admin(actor: Actor, what: str) -> None:
+    if not actor.is_admin:
         raise KbError(ErrorCode.FORBIDDEN, f"Only an admin may {what}")
 
 
@@ -79,7 +79,7 @@ def memberships_of(session: Session, user_id: int) -> list[tuple[str, SpaceRole]
     return [(slug, SpaceRole(role)) for slug, role in rows]
 
 
-def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> User:
+def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
     """Create a user.
 
     Raises:
@@ -103,7 +103,7 @@ def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> U
     return user
 
 
-def update_user(session: Session, *, actor: Actor | None, username: str, data: UserUpdate) -> User:
+def update_user(session: Session, *, actor: Actor, username: str, data: UserUpdate) -> User:
     """Change a user's display name, global role or active flag (admin only)."""
     _require_admin(actor, "change users")
     user = get_user(session, username)
@@ -115,7 +115,7 @@ def update_user(session: Session, *, actor: Actor | None, username: str, data: U
             changes[field] = {"from": str(old) if field == "global_role" else old,
                               "to": str(new) if field == "global_role" else new}
             setattr(user, field, new)
-    if actor is not None and user.id == actor.id and ("global_role" in changes or "is_active" in changes):
+    if user.id == actor.id and ("global_role" in changes or "is_active" in changes):
         raise KbError(ErrorCode.CONFLICT, "Admins cannot change their own role or deactivate themselves")
     if not changes:
         return user
@@ -124,7 +124,7 @@ def update_user(session: Session, *, actor: Actor | None, username: str, data: U
     return user
 
 
-def list_users(session: Session, *, actor: Actor | None, limit: int, offset: int) -> tuple[list[User], int]:
+def list_users(session: Session, *, actor: Actor, limit: int, offset: int) -> tuple[list[User], int]:
     _require_admin(actor, "list users")
     total = session.execute(select(func.count()).select_from(User)).scalar_one()
     users = session.execute(select(User).order_by(User.username).limit(limit).offset(offset)).scalars().all()
@@ -153,14 +153,14 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
 # ---------------------------------------------------------------------------------------- tokens
 
 def create_token(
-    session: Session, *, actor: Actor | None, user: User, name: str, expires_in_days: int | None = None
+    session: Session, *, actor: Actor, user: User, name: str, expires_in_days: int | None = None
 ) -> tuple[ApiToken, str]:
     """Create an API token for ``user``; return the row and the token, which is never stored.
 
     Raises:
         KbError FORBIDDEN: the actor creates a token for someone else.
     """
-    if actor is not None and actor.id != user.id:
+    if actor.id != user.id and not actor.system:
         raise KbError(ErrorCode.FORBIDDEN, "You can only create tokens for yourself")
     if not user.is_active:
         raise KbError(ErrorCode.CONFLICT, f"The account {user.username!r} is deactivated")
@@ -302,7 +302,7 @@ def space_members(session: Session, space_id: int) -> list[tuple[User, SpaceRole
     return [(user, SpaceRole(role)) for user, role in rows]
 
 
-def create_space(session: Session, *, actor: Actor | None, data: SpaceCreate, four_eyes_default: bool) -> Space:
+def create_space(session: Session, *, actor: Actor, data: SpaceCreate, four_eyes_default: bool) -> Space:
     """Create a space (admin only).
 
     Raises:
@@ -321,12 +321,12 @@ def create_space(session: Session, *, actor: Actor | None, data: SpaceCreate, fo
     return space
 
 
-def _require_owner_or_admin(actor: Actor | None, space: Space, what: str) -> None:
-    if actor is not None and not actor.is_admin and not actor.owns(space.id):  # type: ignore[arg-type]
+def _require_owner_or_admin(actor: Actor, space: Space, what: str) -> None:
+    if not actor.is_admin and not actor.owns(space.id):  # type: ignore[arg-type]
         raise KbError(ErrorCode.FORBIDDEN, f"Only an owner of the space {space.slug!r} or an admin may {what}")
 
 
-def update_space(session: Session, *, actor: Actor | None, slug: str, data: SpaceUpdate) -> Space:
+def update_space(session: Session, *, actor: Actor, slug: str, data: SpaceUpdate) -> Space:
     space = get_space(session, slug)
     _require_owner_or_admin(actor, space, "change it")
     changes: dict[str, dict[str, object]] = {}
@@ -341,7 +341,7 @@ def update_space(session: Session, *, actor: Actor | None, slug: str, data: Spac
     return space
 
 
-def set_membership(session: Session, *, actor: Actor | None, slug: str, username: str, role: SpaceRole) -> SpaceMembership:
+def set_membership(session: Session, *, actor: Actor, slug: str, username: str, role: SpaceRole) -> SpaceMembership:
     """Grant ``username`` the ``role`` in the space (replacing any role they had there)."""
     space = get_space(session, slug)
     _require_owner_or_admin(actor, space, "grant roles in it")
@@ -363,7 +363,7 @@ def set_membership(session: Session, *, actor: Actor | None, slug: str, username
     return membership
 
 
-def remove_membership(session: Session, *, actor: Actor | None, slug: str, username: str) -> None:
+def remove_membership(session: Session, *, actor: Actor, slug: str, username: str) -> None:
     space = get_space(session, slug)
     _require_owner_or_admin(actor, space, "remove members")
     user = get_user(session, username)

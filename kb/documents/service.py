@@ -112,16 +112,16 @@ def current_version(session: Session, document: Document) -> Version | None:
     return session.get(Version, document.current_version_id) if document.current_version_id else None
 
 
-def can_see_working_versions(actor: Actor | None, document: Document, version: Version | None = None) -> bool:
+def can_see_working_versions(actor: Actor, document: Document, version: Version | None = None) -> bool:
     """Drafts, versions in review and rejected ones: the space's writers, the author, admins."""
-    if actor is None or actor.is_admin:
-        return actor is None or actor.is_admin
+    if actor.is_admin:
+        return True
     if actor.contributes_to(document.space_id):
         return True
     return version is not None and version.author_id == actor.id
 
 
-def get_version(session: Session, *, actor: Actor | None, slug: str, number: int) -> tuple[Document, Version]:
+def get_version(session: Session, *, actor: Actor, slug: str, number: int) -> tuple[Document, Version]:
     """A version the actor may see. Raises KbError NOT_FOUND otherwise (no existence oracle)."""
     document = get_document(session, slug)
     version = session.execute(
@@ -142,14 +142,12 @@ def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
 
 # ------------------------------------------------------------------------------- permissions
 
-def _require_writer(actor: Actor | None, space: Space) -> None:
-    if actor is not None and not actor.contributes_to(space.id):  # type: ignore[arg-type]
+def _require_writer(actor: Actor, space: Space) -> None:
+    if not actor.contributes_to(space.id):  # type: ignore[arg-type]
         raise KbError(ErrorCode.FORBIDDEN, f"Only contributors and owners of the space {space.slug!r} may write in it")
 
 
-def _require_owner(actor: Actor | None, space: Space, what: str) -> Actor:
-    if actor is None:
-        raise KbError(ErrorCode.FORBIDDEN, f"To {what}, a named owner must act (four eyes): use --as USERNAME")
+def _require_owner(actor: Actor, space: Space, what: str) -> Actor:
     if not actor.owns(space.id):  # type: ignore[arg-type]
         raise KbError(ErrorCode.FORBIDDEN, f"Only owners of the space {space.slug!r} may {what}")
     return actor
@@ -168,22 +166,13 @@ def _require_transition(version: Version, action: str) -> None:
 
 # ---------------------------------------------------------------------------------- creation
 
-def _default_owner(session: Session, actor: Actor | None, space: Space) -> int:
-    if actor is not None and actor.owns(space.id):  # type: ignore[arg-type]
+def _default_owner(session: Session, actor: Actor, space: Space) -> int:
+    if actor.owns(space.id):  # type: ignore[arg-type]
         return actor.id
     owners = [user for user, role in accounts.space_members(session, space.id) if role is SpaceRole.owner]  # type: ignore[arg-type]
     if not owners:
         raise KbError(ErrorCode.CONFLICT, f"The space {space.slug!r} has no owner to answer for its documents")
     return owners[0].id  # type: ignore[return-value]
-
-
-def _system_author(session: Session, actor: Actor | None, author: str | None) -> int:
-    """The author of a new version: the actor, or for the system (CLI, demo) a named user."""
-    if actor is not None:
-        return actor.id
-    if not author:
-        raise KbError(ErrorCode.BAD_REQUEST, "Bug: the system must name the author of a version")
-    return accounts.get_user(session, author).id  # type: ignore[return-value]
 
 
 def _apply_fields(version: Version, fields: ProvenanceFields) -> list[str]:
@@ -204,7 +193,7 @@ def _apply_fields(version: Version, fields: ProvenanceFields) -> list[str]:
 
 
 def create_document(
-    session: Session, *, actor: Actor | None, space_slug: str, data: DocumentCreate, author: str | None = None,
+    session: Session, *, actor: Actor, space_slug: str, data: DocumentCreate,
     source: ParsedFile | None = None, source_kind: SourceKind | None = None, contributors: list[str] | None = None,
 ) -> tuple[Document, Version]:
     """Create a document and its first draft version.
@@ -216,7 +205,7 @@ def create_document(
     """
     space = accounts.get_space(session, space_slug)
     _require_writer(actor, space)
-    document, version = _new_document(session, actor=actor, space=space, data=data, author=author,
+    document, version = _new_document(session, actor=actor, space=space, data=data,
                                       source_kind=source_kind or (SourceKind.url if data.source_uri else SourceKind.authored))
     if contributors:
         ids = {accounts.get_user(session, username).id for username in contributors} - {version.author_id}
@@ -228,12 +217,12 @@ def create_document(
     return document, version
 
 
-def _new_document(session: Session, *, actor: Actor | None, space: Space, data: DocumentCreate, author: str | None,
+def _new_document(session: Session, *, actor: Actor, space: Space, data: DocumentCreate,
                   source_kind: SourceKind) -> tuple[Document, Version]:
     if session.execute(select(Document.id).where(Document.slug == data.slug)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"A document {data.slug!r} exists already")
     translation_of_id = get_document(session, data.translation_of).id if data.translation_of else None
-    author_id = _system_author(session, actor, author)
+    author_id = actor.id
     owner_id = _default_owner(session, actor, space)
     document = Document(slug=data.slug, space_id=space.id, owner_id=owner_id,  # type: ignore[arg-type]
                         created_by_id=author_id, translation_of_id=translation_of_id)
@@ -250,7 +239,7 @@ def _new_document(session: Session, *, actor: Actor | None, space: Space, data: 
     return document, version
 
 
-def save_draft(session: Session, *, actor: Actor | None, slug: str, data: DraftSave, author: str | None = None) -> tuple[Version, bool]:
+def save_draft(session: Session, *, actor: Actor, slug: str, data: DraftSave) -> tuple[Version, bool]:
     """Edit a document: change its open draft, or start a new draft from the newest version.
 
     Returns:
@@ -262,18 +251,17 @@ def save_draft(session: Session, *, actor: Actor | None, slug: str, data: DraftS
     document = get_document(session, slug, lock=True)
     space = accounts.get_space_by_id(session, document.space_id)
     _require_writer(actor, space)
-    draft, created, changed = _edit(session, actor=actor, document=document, space=space, data=data, author=author)
+    draft, created, changed = _edit(session, actor=actor, document=document, space=space, data=data)
     if created or changed:
         provenance.record(session, actor, "version.edit", ("document", document.slug),
                           {"version": draft.number, "new_version": created, "changed": changed, "body_sha256": draft.body_sha256})
     return draft, created
 
 
-def _edit(session: Session, *, actor: Actor | None, document: Document, space: Space, data: DraftSave,
-          author: str | None) -> tuple[Version, bool, list[str]]:
+def _edit(session: Session, *, actor: Actor, document: Document, space: Space, data: DraftSave) -> tuple[Version, bool, list[str]]:
     latest = latest_version(session, document.id)  # type: ignore[arg-type]
     _require_transition(latest, "edit")
-    editor_id = _system_author(session, actor, author)
+    editor_id = actor.id
     created = latest.state != VersionState.draft
     if created:
         draft = Version(
@@ -324,7 +312,7 @@ def _write_chunks(session: Session, version: Version) -> int:
     return len(chunks)
 
 
-def submit(session: Session, *, actor: Actor | None, slug: str, number: int, intended_use: str | None = None) -> Version:
+def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_use: str | None = None) -> Version:
     """Freeze a draft and send it for review; it needs an intended-use statement.
 
     Raises:
@@ -332,7 +320,7 @@ def submit(session: Session, *, actor: Actor | None, slug: str, number: int, int
         KbError VALIDATION_ERROR: no intended use stated.
     """
     document, version, space = _locked_version(session, slug, number)
-    if actor is not None and version.author_id != actor.id:
+    if version.author_id != actor.id:
         _require_writer(actor, space)
     _require_transition(version, "submit")
     if intended_use:
@@ -341,7 +329,7 @@ def submit(session: Session, *, actor: Actor | None, slug: str, number: int, int
         raise KbError(ErrorCode.VALIDATION_ERROR, "Say what this version may be used for: intended_use is required to submit")
     version.state = VersionState.in_review
     version.submitted_at = utcnow()
-    version.submitted_by_id = actor.id if actor else version.author_id
+    version.submitted_by_id = actor.id
     version.four_eyes = space.four_eyes
     chunk_count = _write_chunks(session, version)
     session.add(version)
@@ -352,7 +340,7 @@ def submit(session: Session, *, actor: Actor | None, slug: str, number: int, int
     return version
 
 
-def approve(session: Session, *, actor: Actor | None, slug: str, number: int, comment: str | None = None) -> Version:
+def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: str | None = None) -> Version:
     """Approve a version in review; the previous approved version becomes superseded in the same transaction.
 
     Raises:
@@ -390,7 +378,7 @@ def approve(session: Session, *, actor: Actor | None, slug: str, number: int, co
     return version
 
 
-def reject(session: Session, *, actor: Actor | None, slug: str, number: int, reason: str) -> Version:
+def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: str) -> Version:
     """Reject a version in review; a new draft (a copy of it) is opened for the author.
 
     Returns:
@@ -417,7 +405,7 @@ def reject(session: Session, *, actor: Actor | None, slug: str, number: int, rea
     return draft
 
 
-def retire(session: Session, *, actor: Actor | None, slug: str, reason: str) -> Version:
+def retire(session: Session, *, actor: Actor, slug: str, reason: str) -> Version:
     """Withdraw the approved version: the document stays on record but is no longer served as truth."""
     document = get_document(session, slug, lock=True)
     space = accounts.get_space_by_id(session, document.space_id)
@@ -480,8 +468,8 @@ def _first_heading(markdown: str) -> str | None:
 
 
 def import_file(
-    session: Session, *, actor: Actor | None, space_slug: str, filename: str, data: bytes, files_dir: Path,
-    fields: DraftSave, slug: str | None = None, author: str | None = None, translation_of: str | None = None,
+    session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, files_dir: Path,
+    fields: DraftSave, slug: str | None = None, translation_of: str | None = None,
 ) -> ImportOutcome:
     """Import a .docx, .md or .txt file as a draft version, keeping the original by its SHA-256.
 
@@ -515,12 +503,12 @@ def import_file(
     if existing is None:
         create = DocumentCreate(slug=slug, title=title[:300], body_md=body, translation_of=translation_of,
                                 **fields.model_dump(exclude={"title", "body_md"}, exclude_none=True))
-        document, version = _new_document(session, actor=actor, space=space, data=create, author=author,
+        document, version = _new_document(session, actor=actor, space=space, data=create,
                                           source_kind=SourceKind.imported_file)
         outcome = "created"
     else:
         document = get_document(session, slug, lock=True)
-        version, created, _changed = _edit(session, actor=actor, document=document, space=space, author=author,
+        version, created, _changed = _edit(session, actor=actor, document=document, space=space,
                                            data=fields.model_copy(update={"title": title[:300], "body_md": body}))
         outcome = "new_version" if created else "updated_draft"
     version.source_kind = SourceKind.imported_file
@@ -607,7 +595,7 @@ def version_summary(version: Version, users: dict[int, User]):  # noqa: ANN201
     )
 
 
-def document_public(session: Session, *, actor: Actor | None, document: Document):  # noqa: ANN201
+def document_public(session: Session, *, actor: Actor, document: Document):  # noqa: ANN201
     """A document as ``actor`` may see it: its approved version with the card, and its open work if allowed."""
     from kb.documents.schemas import DocumentPublic
 
@@ -630,7 +618,7 @@ def document_public(session: Session, *, actor: Actor | None, document: Document
 
 
 def list_documents(
-    session: Session, *, actor: Actor | None, space_slug: str | None = None, state: VersionState | None = None,
+    session: Session, *, actor: Actor, space_slug: str | None = None, state: VersionState | None = None,
     limit: int = 20, offset: int = 0,
 ) -> tuple[list, int]:  # type: ignore[type-arg]
     """Documents with the newest version the actor may see, optionally filtered by space and state."""
@@ -661,7 +649,7 @@ def list_documents(
     return items[offset:offset + limit], len(items)
 
 
-def history(session: Session, *, actor: Actor | None, slug: str) -> list:  # type: ignore[type-arg]
+def history(session: Session, *, actor: Actor, slug: str) -> list:  # type: ignore[type-arg]
     document = get_document(session, slug)
     versions = [v for v in versions_of(session, document.id)  # type: ignore[arg-type]
                 if v.state in VISIBLE_TO_ALL_SIGNED_IN or can_see_working_versions(actor, document, v)]
@@ -683,7 +671,7 @@ def _diffable(session: Session, version: Version) -> list[str]:
     return lines + version.body_md.splitlines()
 
 
-def diff(session: Session, *, actor: Actor | None, slug: str, from_number: int, to_number: int) -> str:
+def diff(session: Session, *, actor: Actor, slug: str, from_number: int, to_number: int) -> str:
     """Unified diff between two versions, provenance fields first, then the body."""
     _, old = get_version(session, actor=actor, slug=slug, number=from_number)
     _, new = get_version(session, actor=actor, slug=slug, number=to_number)
@@ -743,7 +731,7 @@ def chunks_of(session: Session, version_id: int) -> list[Chunk]:
     return list(session.execute(select(Chunk).where(Chunk.version_id == version_id).order_by(Chunk.ordinal)).scalars())
 
 
-def prov_record(session: Session, *, actor: Actor | None, slug: str) -> provenance.DocumentRecord:
+def prov_record(session: Session, *, actor: Actor, slug: str) -> provenance.DocumentRecord:
     """The plain-data provenance of a document's versions that ``actor`` may see, for PROV export."""
     document = get_document(session, slug)
     space = accounts.get_space_by_id(session, document.space_id)
@@ -934,7 +922,7 @@ def create_promoted(
     """
     space = accounts.get_space(session, space_slug)
     _require_owner(actor, space, "promote answers into curated knowledge")
-    document, version = _new_document(session, actor=actor, space=space, data=data, author=None,
+    document, version = _new_document(session, actor=actor, space=space, data=data,
                                       source_kind=SourceKind.promoted_answer)
     version.source_uri = source_uri
     version.contributor_ids = json.dumps(sorted(set(contributor_ids) - {version.author_id}))

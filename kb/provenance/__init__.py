@@ -35,7 +35,7 @@ __all__ = [
 
 def record(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     action: str,
     subject: tuple[str, object],
     detail: dict[str, Any] | None = None,
@@ -44,7 +44,7 @@ def record(
 
     Args:
         session: the session whose transaction also holds the change being recorded.
-        actor: who did it; ``None`` for the system itself (migrations, catch-up jobs).
+        actor: who did it; ``kb.actors.SYSTEM`` for kb itself (bootstrap, migrations, operator commands).
         action: a dotted action name from docs/audit.md, e.g. ``document.approve``.
         subject: ``(object_type, object_id)`` of the thing changed.
         detail: JSON-serialisable facts about the change (what changed, from what, to what).
@@ -55,8 +55,8 @@ def record(
     object_type, object_id = subject
     return chain.append(
         session,
-        actor_id=actor.id if actor else None,
-        actor_name=actor.username if actor else SYSTEM_ACTOR_NAME,
+        actor_id=None if actor.system else actor.id,
+        actor_name=SYSTEM_ACTOR_NAME if actor.system else actor.username,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
