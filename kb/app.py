@@ -31,7 +31,7 @@ from kb.social.api import router as social_router
 from kb.experts.api import router as experts_router
 from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
-from kb.http import SessionDep, annotate_access, api_router_options, install_error_handlers, refuse_nul, require
+from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require
 from kb.provenance.api import router as audit_router
 from kb.web.pages import STATIC_DIR
 from kb.web.pages import router as web_router
@@ -181,11 +181,12 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
     app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
-    routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router, social_router, experts_router, audit_router]
-    annotate_access(routers)
+    routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router,
+               social_router, experts_router, audit_router]
     for router in routers:
         app.include_router(router)
     app.state.routers = routers
+    publish_access(app, api_routes(routers))
 
     # The web UI (issue 7): pages over the same services, their static files, their security headers.
     app.include_router(web_router)

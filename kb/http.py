@@ -112,20 +112,40 @@ def api_routes(routers: list[Any]) -> list[Any]:
     return [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
 
 
-def annotate_access(routers: list[Any]) -> None:
-    """Check that every API route declares one access level and publish it in the OpenAPI spec.
+def publish_access(app: FastAPI, routes: list[Any]) -> None:
+    """Check that every API route declares one access level, and publish it in ``app``'s OpenAPI spec.
+
+    The routes are module objects shared by every app built in a process, so nothing is written on
+    them: the level goes into this app's own spec (``x-kb-access`` and a note in the description).
+    Annotating the routes themselves gave the third app three notes (issue 15).
 
     Raises:
         RuntimeError: a route declares no access level or several (a bug in that route).
     """
-    for route in api_routes(routers):
-        levels = set(declared_access(route))
-        if len(levels) != 1:
-            raise RuntimeError(f"Bug: route {sorted(route.methods)} {route.path} declares access {sorted(levels)}; exactly one is required")
-        access = levels.pop()
-        route.openapi_extra = {**(route.openapi_extra or {}), "x-kb-access": access.value}
-        note = _describe(access)
-        route.description = f"{route.description}\n\n{note}" if route.description else note
+    levels: dict[tuple[str, str], Access] = {}
+    for route in routes:
+        declared = set(declared_access(route))
+        if len(declared) != 1:
+            raise RuntimeError(f"Bug: route {sorted(route.methods)} {route.path} declares access {sorted(declared)}; exactly one is required")
+        access = declared.pop()
+        for method in route.methods:
+            levels[(route.path_format, method.lower())] = access
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            for path, operations in spec.get("paths", {}).items():
+                for method, operation in operations.items():
+                    access = levels.get((path, method))
+                    if access is None:
+                        continue
+                    operation["x-kb-access"] = access.value
+                    note = _describe(access)
+                    operation["description"] = f"{operation['description']}\n\n{note}" if operation.get("description") else note
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def api_router_options(tag: str) -> dict[str, Any]:

@@ -40,3 +40,15 @@ def test_every_operation_declares_access_and_security(spec: dict) -> None:
 
 def test_no_default_fastapi_validation_schema_remains(spec: dict) -> None:
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_each_app_states_each_access_note_once(spec: dict) -> None:
+    """Issue 15: annotating shared router objects gave the third app three "Access:" notes."""
+    from kb.app import create_app
+    from kb.config import Settings
+
+    for _ in range(2):
+        later = create_app(Settings(database_url="sqlite:///:memory:")).openapi()
+    for path, method, operation in operations(later):
+        assert operation.get("description", "").count("Access:") == 1, f"{method} {path}: {operation.get('description')!r}"
+    assert later["paths"] == spec["paths"]
