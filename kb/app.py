@@ -33,8 +33,7 @@ from kb.db import Database, transaction
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require
 from kb.provenance.api import router as audit_router
-from kb.web.pages import STATIC_DIR
-from kb.web.pages import router as web_router
+from kb.web.routes import STATIC_DIR, web_router
 from kb.web.security import PageSecurityHeaders
 from pydantic import BaseModel
 
@@ -189,7 +188,7 @@ def create_app(
     publish_access(app, api_routes(routers))
 
     # The web UI (issue 7): pages over the same services, their static files, their security headers.
-    app.include_router(web_router)
+    app.include_router(web_router())
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(PageSecurityHeaders)
     app.add_middleware(PublicCORS, origins=settings.public_cors_origins)

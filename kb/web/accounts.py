@@ -1,0 +1,62 @@
+"""Web pages: sign in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kb.accounts import api as accounts_api
+from kb.accounts import service as accounts
+from kb.db import transaction
+from kb.errors import ErrorCode, KbError
+from kb.web.common import (
+    WebRoute, SessionDep, ViewerDep, checked, Csrf, page, back, local_path, set_cookie,
+)
+from kb.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token, same
+
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+
+# ------------------------------------------------------------------------------------ sign in
+
+@router.get("/login")
+def login_form(request: Request, who: ViewerDep, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:  # noqa: A002
+    token = new_token()
+    response = page(request, "login.html", who, next=local_path(next), csrf=token, error=None)
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600)
+    return response
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, who: ViewerDep,
+          username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
+          csrf: Csrf = None, next: Annotated[str | None, Form(max_length=500)] = None) -> Response:  # noqa: A002
+    if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
+        raise KbError(ErrorCode.FORBIDDEN, "This form has expired: reload the sign-in page and try again")
+    settings = request.app.state.settings
+    try:
+        user = accounts_api.check_login(request, session, username, password)  # the API's limits, the same code
+        with transaction(session):
+            _, raw = accounts.create_web_session(session, user=user, max_age_seconds=settings.session_max_age_seconds)
+    except KbError as error:
+        if error.code is not ErrorCode.INVALID_CREDENTIALS:
+            raise
+        response = page(request, "login.html", who, status_code=401, next=local_path(next), csrf=csrf, error=error.message)
+        return response
+    response = RedirectResponse(local_path(next), status_code=303)
+    set_cookie(request, response, SESSION_COOKIE, raw, settings.session_max_age_seconds)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, who: ViewerDep, csrf: Csrf = None) -> Response:
+    actor = checked(who, csrf)
+    with transaction(session):
+        accounts.end_web_session(session, actor=actor, web_session=who.web_session)  # type: ignore[arg-type]
+    response = back("/login", "signed-out")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,25 @@
+"""The server-rendered web UI: one router per domain's pages, put together for each app.
+
+Progressive enhancement: every page works without JavaScript; forms post and redirect. Signed-in
+pages read the ``kb_session`` cookie; every POST checks the session's CSRF token. Errors from the
+actions (``KbError``) become an HTML page with the same status code the API would give, or the form
+again with the message. Who may do what is decided by the actions, exactly as for the API and the
+CLI: a page translates a form into an action's input and renders its result (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kb.web import accounts, admin, documents, experts, public, search, social
+from kb.web.common import STATIC_DIR
+
+__all__ = ["STATIC_DIR", "web_router"]
+
+
+def web_router() -> APIRouter:
+    """Every page of the web UI, in one router made for one app."""
+    router = APIRouter(include_in_schema=False)
+    for pages in (accounts, search, documents, social, experts, admin, public):
+        router.include_router(pages.router)
+    return router

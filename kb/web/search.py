@@ -1,0 +1,68 @@
+"""Web pages: Employees' search page and "did this answer your question?"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kb.experts import service as experts
+from kb.search import api as search_api
+from kb.search import service as search
+from kb.search.schemas import Mode
+from kb.social import api as social_api
+from kb.social.schemas import (
+    FeedbackCreate,
+)
+from kb.web.common import (
+    WebRoute, SessionDep, ViewerDep, signed_in, checked, Csrf, page, back,
+)
+
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+
+# ------------------------------------------------------------------------------------- search
+
+@router.get("/")
+def home(request: Request, who: ViewerDep) -> Response:
+    if who.actor is None:
+        return RedirectResponse("/login", status_code=303)
+    return page(request, "search.html", who, q="", results=None, experts=[], filters={}, spaces=sorted(who.spaces.values()))
+
+
+@router.get("/search")
+def search_page(
+    request: Request, session: SessionDep, who: ViewerDep,
+    q: Annotated[str, Query(max_length=search.MAX_QUERY_CHARS)] = "",
+    space: Annotated[str, Query(max_length=64)] = "",
+    tags: Annotated[str, Query(max_length=500)] = "",
+    lang: Annotated[str, Query(max_length=16)] = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1,
+) -> Response:
+    actor = signed_in(who)
+    filters = {"space": space, "tags": tags, "lang": lang}
+    if not q.strip():
+        return page(request, "search.html", who, q="", results=None, experts=[], filters=filters,
+                    spaces=sorted(who.spaces.values()))
+    results = search_api.search(request, session, actor, q=q, mode=Mode.hybrid, space=space or None, tags=tags or None,
+                                lang=lang or None, page=page_number, page_size=10)
+    experts_found = []
+    if results.total == 0:
+        experts_found = experts.find_experts(session, request.app.state.search, actor=actor, query=q, exclude_me=True,
+                                             limit=3, weights=request.app.state.settings.expert_weights)
+    query_string = urlencode({k: v for k, v in {"q": q, **filters}.items() if v})
+    return page(request, "search.html", who, q=q, results=results, experts=experts_found, filters=filters,
+                spaces=sorted(who.spaces.values()), query_string=query_string, today=dt.date.today())
+
+
+@router.post("/feedback")
+def give_feedback(session: SessionDep, who: ViewerDep, document: Annotated[str, Form(max_length=120)],
+                  helpful: Annotated[str, Form(pattern="^(yes|no)$")], csrf: Csrf = None,
+                  query: Annotated[str, Form(max_length=500)] = "") -> Response:
+    actor = checked(who, csrf)
+    social_api.give_feedback(FeedbackCreate(document=document, query=query, helpful=helpful == "yes"), session, actor)
+    return back("/search?" + urlencode({"q": query}) if query else "/", "feedback")
