@@ -70,10 +70,17 @@ class HashGate:
     A caller that finds no free slot within ``wait_seconds`` gets 503 with ``Retry-After``.
     """
 
-    def __init__(self, slots: int, wait_seconds: float = HASH_SLOT_WAIT_SECONDS) -> None:
+    def __init__(self, slots: int, wait_seconds: float = HASH_SLOT_WAIT_SECONDS, *,
+                 semaphore: threading.Semaphore | None = None) -> None:
+        """Args:
+            slots: how many verifications may run at once.
+            wait_seconds: the longest a caller waits for a free slot.
+            semaphore: the slots themselves (default: a ``BoundedSemaphore(slots)``). Tests pass one
+                that records the wait it is offered, so that the bound is checked without a clock.
+        """
         self.slots = slots
         self.wait_seconds = wait_seconds
-        self._semaphore = threading.BoundedSemaphore(slots)
+        self._semaphore = semaphore if semaphore is not None else threading.BoundedSemaphore(slots)
 
     @contextmanager
     def slot(self) -> Iterator[None]:

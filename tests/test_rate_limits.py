@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kb.app import create_app
+from kb.ratelimit import HASH_SLOT_WAIT_SECONDS, HashGate
 from kb.search.indexer import SearchIndexes
 from tests.factories import make_cast, make_document, make_person
 from tests.fakes import HashingEmbedder
@@ -108,24 +108,30 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(settings, d
 
 
 def test_concurrent_password_checks_are_capped(settings, database, world, monkeypatch) -> None:  # noqa: ANN001
+    """Eight logins at once, two slots: two are hashed, six are told to come back; no clock decides it.
+
+    The two hashes hold their slots until the other six have had their answer, so the outcome does
+    not depend on how fast this machine hashes or schedules threads.
+    """
     from kb.accounts import service
 
     capped = limited_settings(settings, "public_search", 100).model_copy(update={"login_max_concurrent_hashes": 2})
     real, lock, running, peak = service._hasher, threading.Lock(), [0], [0]
+    others_answered = threading.Event()
 
-    class SlowHasher:
+    class HeldHasher:
         def verify(self, stored: str, password: str) -> bool:
             with lock:
                 running[0] += 1
                 peak[0] = max(peak[0], running[0])
             try:
-                time.sleep(0.3)  # a slow hash: the cap must hold while it runs
+                others_answered.wait(timeout=60)  # a hash that lasts until every other login is answered
                 return real.verify(stored, password)
             finally:
                 with lock:
                     running[0] -= 1
 
-    monkeypatch.setattr(service, "_hasher", SlowHasher())
+    monkeypatch.setattr(service, "_hasher", HeldHasher())
     app = _app(capped, database)
     results: list[dict] = []
     with TestClient(app) as client:
@@ -136,33 +142,54 @@ def test_concurrent_password_checks_are_capped(settings, database, world, monkey
             response = client.post("/api/v1/auth/token", json={"username": f"user{threading.get_ident()}", "password": "x"})
             with lock:
                 results.append(outcome(response))
+                if len(results) == 6:
+                    others_answered.set()
 
         threads = [threading.Thread(target=login) for _ in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=30)
+            thread.join(timeout=60)
+    assert others_answered.is_set(), "the six logins without a slot were not answered while the two hashed"
     assert peak[0] == 2, "the cap was not reached or not held"
-    statuses = sorted(r["status"] for r in results)
-    assert set(statuses) == {401, 503} and len(statuses) == 8, statuses
-    for busy in (r for r in results if r["status"] == 503):
+    statuses = [r["status"] for r in results]
+    assert statuses == [503] * 6 + [401] * 2, statuses
+    for busy in results[:6]:
         assert busy["retry_after"] == "1" and busy["body"]["error"]["code"] == "service_unavailable"
 
 
+class WatchedSlots(threading.BoundedSemaphore):
+    """One real slot that records the wait each caller is offered and never sleeps it out.
+
+    When the slot is taken the wait is over at once, as if it had run out: the test checks the gate's
+    bound (what it offers to wait) instead of timing it on a shared machine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.waits: list[float | None] = []
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        self.waits.append(timeout if blocking else 0.0)
+        return super().acquire(blocking=False)
+
+
 def test_a_busy_hasher_answers_503_at_once_not_a_pile_up(settings, database, world) -> None:  # noqa: ANN001
+    """A login that finds every slot taken waits at most the gate's bound, then gets 503, never a queue."""
     capped = settings.model_copy(update={"login_max_concurrent_hashes": 1})
     app = _app(capped, database)
+    assert app.state.login_gate.wait_seconds == HASH_SLOT_WAIT_SECONDS == 0.5
+    slots = WatchedSlots()
+    app.state.login_gate = gate = HashGate(1, semaphore=slots)
     with TestClient(app) as client:
-        gate = app.state.login_gate
         with gate.slot():  # someone else is hashing
-            started = time.perf_counter()
             busy = client.post("/api/v1/auth/token", json={"username": "pia", "password": PASSWORD})
-            waited = time.perf_counter() - started
         ok = client.post("/api/v1/auth/token", json={"username": "pia", "password": PASSWORD})
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     assert busy.json()["error"]["code"] == "service_unavailable"
-    assert waited < gate.wait_seconds + 2  # bounded wait (generous margin: shared CI machine)
     assert ok.status_code == 201
+    # someone else, the busy login, the later login: each offered a bounded wait, none an endless one
+    assert slots.waits == [HASH_SLOT_WAIT_SECONDS] * 3
 
 
 # ------------------------------------------------------------------------- two processes, one Redis
