@@ -1,0 +1,21 @@
+"""The ``kb`` command line: one command per user action, calling services in-process.
+
+Module-level imports are limited to Typer so that ``kb --help`` stays fast; each command imports
+what it needs. User errors exit non-zero with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Each module registers its commands on import; this order is the order of `kb --help`.
+from kb.cli import setup, accounts, documents, search, experts, audit  # noqa: F401, I001
+from kb.cli.common import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    app()

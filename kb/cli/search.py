@@ -1,0 +1,136 @@
+"""``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from kb.cli.common import app, index_app, fail, open_database, KbErrors, actor_named
+
+
+# ---------------------------------------------------------------------------------------- search
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words")],
+    mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic")] = "hybrid",
+    as_user: Annotated[str, typer.Option("--as", help="Search as this user (sees internal content)", envvar="KB_AS")] = "",
+    public: Annotated[bool, typer.Option("--public", help="Search as a citizen: approved public content only")] = False,
+    lang: Annotated[Optional[str], typer.Option(help="Language filter (employees) or preference (--public)")] = None,
+    limit: Annotated[int, typer.Option(help="How many documents", min=1, max=50)] = 5,
+) -> None:
+    """Search curated knowledge in the terminal, with each hit's provenance."""
+    from kb.search import service
+    from kb.search.indexer import SearchIndexes
+    from kb.search.schemas import Mode
+
+    if not public and not as_user:
+        raise fail("say who is searching (--as USERNAME) or search as a citizen (--public)")
+    try:
+        search_mode = Mode(mode)
+    except ValueError:
+        raise fail(f"unknown mode {mode!r}; use hybrid, keyword or semantic") from None
+    database = open_database()
+    with database.session() as session, KbErrors():
+        indexes = SearchIndexes.for_queries(database.settings, session)
+        if public:
+            results = service.public_search(session, indexes, query=query, language=lang, page_size=limit)
+            labels = results.labels
+            for hit in results.data:
+                card = hit.provenance
+                typer.secho(f"{hit.title}  [{hit.language_label}]  /public/v1/documents/{hit.document}", bold=True)
+                typer.echo(f"  {labels['card.organisation']}: {card.organisation}; {labels['card.approved_on']}: "
+                           f"{card.approved_on}; {labels['card.intended_use']}: {card.intended_use}")
+                if hit.translation_links:
+                    others = ", ".join(f"{link.language_label} /public/v1/documents/{link.document}" for link in hit.translation_links)
+                    typer.echo(f"  {labels['hit.translations']}: {others}")
+                typer.echo(f"  {hit.passage.text[:200]}")
+            if not results.data:
+                typer.echo("No results.")
+            return
+        results = service.search(session, indexes, actor=actor_named(session, as_user), query=query, mode=search_mode,
+                                 language=lang, page_size=limit)
+    for hit in results.data:
+        card = hit.provenance
+        flags = " REVIEW OVERDUE" if card.review_overdue else ""
+        typer.secho(f"{hit.title}  [{hit.space}/{hit.document} v{card.version}, {card.audience}]{flags}", bold=True)
+        approved = f"approved by {card.approved_by.display_name} on {card.approved_at:%Y-%m-%d}" if card.approved_by and card.approved_at else "not approved"
+        typer.echo(f"  {approved}; intended use: {card.intended_use}")
+        typer.echo(f"  {' > '.join(hit.passage.heading_path)}: {hit.passage.text[:200]}")
+    if not results.data:
+        typer.echo("No results.")
+
+
+@app.command()
+def reindex(
+    full: Annotated[bool, typer.Option("--full", help="Encode every passage again instead of re-using the vectors already held")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for running processes to rebuild their slots (0: do not wait)", min=0)] = 120,
+) -> None:
+    """Rebuild the search indexes from the database: every index slot, with a progress bar.
+
+    A slot that a running process holds is rebuilt by that process (within KB_INDEX_CATCH_UP_SECONDS).
+    """
+    import time
+
+    from rich.progress import Progress
+
+    from kb.search.indexer import SearchIndexes, SlotInUse, rebuild_pending, request_rebuild, slot_dirs
+
+    database = open_database()
+    settings = database.settings
+    slots = slot_dirs(settings.index_root) or [settings.index_root / "slot-0"]
+    asked = []
+    for slot in slots:
+        try:
+            indexes = SearchIndexes(settings, slot=slot)
+        except SlotInUse:
+            request_rebuild(slot)
+            asked.append(slot)
+            continue
+        try:
+            with database.session() as session, Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+                task = progress.add_task(f"Indexing chunks ({slot.name})", total=None)
+                count = indexes.rebuild(session, lambda done, total: progress.update(task, completed=done, total=total),
+                                        reuse_vectors=not full)
+        finally:
+            indexes.close()
+        multilingual = (f"; {len(indexes.multilingual.chunk_ids())} public chunks in the multilingual index"
+                        if indexes.multilingual is not None else "")
+        typer.echo(f"{slot.name}: indexed {count} chunks ({indexes.keyword.name} + faiss){multilingual}; "
+                   f"watermark at audit seq {indexes.last_seq}")
+    deadline = time.monotonic() + wait
+    while asked and time.monotonic() < deadline and any(rebuild_pending(s) for s in asked):
+        time.sleep(0.2)
+    for slot in asked:
+        done = not rebuild_pending(slot)
+        typer.echo(f"{slot.name}: in use by a running process, " + ("which rebuilt it" if done else
+                   "asked to rebuild (it does so within KB_INDEX_CATCH_UP_SECONDS)"))
+
+
+@index_app.command("check")
+def index_check() -> None:
+    """Compare every index slot with the database: missing, extra and stale passages (repair: kb reindex)."""
+    from kb.search.indexer import SearchIndexes, slot_dirs, slot_in_use
+
+    database = open_database()
+    settings = database.settings
+    slots = slot_dirs(settings.index_root)
+    if not slots:
+        raise fail(f"no search indexes under {settings.index_root}: `kb serve` builds them on start, or run `kb reindex`", 3)
+    drifted = 0
+    for slot in slots:
+        state = "in use" if slot_in_use(slot) else "idle"
+        indexes = SearchIndexes(settings, slot=slot, claim=False)
+        with database.session() as session:
+            drift = indexes.check(session)
+        behind = f"; {drift.head_seq - drift.last_seq} audit events not applied yet" if drift.last_seq < drift.head_seq else ""
+        if drift.clean:
+            public = f", {drift.expected_public} public in the multilingual index" if drift.multilingual else ""
+            typer.echo(f"{slot.name} ({state}): OK, {drift.expected} chunks{public}, watermark {drift.last_seq}{behind}")
+        else:
+            drifted += 1
+            typer.echo(f"{slot.name} ({state}): DRIFT: {drift.summary()}{behind}")
+    if drifted:
+        raise fail(f"{drifted} of {len(slots)} index slots differ from the database. Run `kb reindex`.", 3)

@@ -1,0 +1,74 @@
+"""``kb`` commands: setting kb up and serving it: init, db upgrade, serve, demo."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from kb.cli.common import app, db_app, fail, open_database
+
+
+# ----------------------------------------------------------------------------------------- setup
+
+@app.command()
+def init() -> None:
+    """Create the data directory and bring the database schema up to date."""
+    database = open_database(migrate=True)
+    typer.echo(f"Database ready: {database.engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply database migrations (Alembic) up to REVISION."""
+    from kb.migrations import current, upgrade
+
+    database = open_database(migrate=False)
+    upgrade(database, revision)
+    typer.echo(f"Database at revision {current(database)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on", envvar="KB_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on", envvar="KB_PORT")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes", envvar="KB_WORKERS", min=1)] = 1,
+    keep_alive: Annotated[int, typer.Option(
+        help="Seconds an idle HTTP keep-alive connection stays open. Keep it above the idle timeout of any load "
+        "balancer or client pool in front (60 s is common): a server closing a connection the client is reusing "
+        "at that moment fails the request.", envvar="KB_KEEP_ALIVE_SECONDS", min=1)] = 75,
+    get: Annotated[Optional[str], typer.Option("--get", help="Do not serve: GET this path in-process, print the response and exit (smoke test)")] = None,
+    token: Annotated[Optional[str], typer.Option(help="API token to send with --get", envvar="KB_TOKEN")] = None,
+) -> None:
+    """Serve the API and the web UI with uvicorn."""
+    if get is not None:
+        from fastapi.testclient import TestClient
+
+        from kb.app import create_app
+
+        database = open_database()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with TestClient(create_app(database.settings, database=database)) as client:
+            response = client.get(get, headers=headers)
+        typer.echo(response.text)
+        raise typer.Exit(0 if response.status_code < 400 else 1)
+    import uvicorn
+
+    open_database()  # migrate once, before workers start
+    uvicorn.run("kb.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=False, timeout_keep_alive=keep_alive)
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+@app.command()
+def demo() -> None:
+    """Load the sample content and one user per role, printing their credentials."""
+    from kb.config import Environment
+    from kb.fixtures import load_demo
+
+    database = open_database()
+    if database.settings.env is Environment.production:
+        raise fail("kb demo creates users with known passwords; it refuses to run with KB_ENV=production")
+    report = load_demo(database)
+    typer.echo(report.render())
