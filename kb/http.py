@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kb.actors import ANONYMOUS, Access, Actor
+from kb.permissions import access_of
 from kb.errors import (
     COMMON_ERROR_RESPONSES, STATUS_TO_CODE, ErrorCode, KbError, error_payload, jsonable_validation_errors,
 )
@@ -35,6 +36,7 @@ bearer_scheme = HTTPBearer(
 )
 
 ACCESS_ATTRIBUTE = "kb_access"
+ACTION_ATTRIBUTE = "kb_action"
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 100_000
 
@@ -90,6 +92,29 @@ def require(access: Access) -> Callable[..., Actor | None]:
 
     setattr(authenticated, ACCESS_ATTRIBUTE, access)
     return authenticated
+
+
+def require_for(action: str) -> Callable[..., Actor | None]:
+    """The dependency of a route that performs ``action``: its row of ``kb.permissions.PERMISSIONS``.
+
+    The gate is the same one the action applies on every surface (``kb.permissions.authorize``);
+    here it only answers early with the HTTP status and ``WWW-Authenticate`` header.
+    """
+    dependency = require(access_of(action))
+    setattr(dependency, ACTION_ATTRIBUTE, action)
+    return dependency
+
+
+def declared_action(route: Any) -> str | None:
+    """The action a route performs, as declared through ``require_for`` (None for plain ``require``)."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependant = stack.pop()
+        action = getattr(dependant.call, ACTION_ATTRIBUTE, None)
+        if action is not None:
+            return action
+        stack.extend(dependant.dependencies)
+    return None
 
 
 def declared_access(route: Any) -> list[Access]:

@@ -71,12 +71,11 @@ def approve(
     comment: Annotated[Optional[str], typer.Option(help="Approval comment")] = None,
 ) -> None:
     """Approve a version in review, as a named owner of its space."""
-    from kb.db import transaction
-    from kb.documents import service
+    from kb.documents import actions
 
     database = open_database()
-    with database.session() as session, KbErrors(), transaction(session):
-        service.approve(session, actor=actor_named(session, as_user), slug=slug, number=version, comment=comment)
+    with database.session() as session, KbErrors():
+        actions.approve(session, actor_named(session, as_user), slug=slug, number=version, comment=comment)
     typer.echo(f"Approved {slug} v{version} as {as_user}")
 
 

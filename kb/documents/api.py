@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from kb import provenance
 from kb.actors import Access, Actor
 from kb.db import transaction
-from kb.documents import service
+from kb.documents import actions, service
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
 from kb.documents.models import Audience, VersionState
 from kb.documents.schemas import (
@@ -19,7 +19,7 @@ from kb.documents.schemas import (
     ReasonRequest, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic,
 )
 from kb.errors import ErrorCode, KbError, jsonable_validation_errors
-from kb.http import PageDep, SessionDep, api_router_options, require
+from kb.http import PageDep, SessionDep, api_router_options, require, require_for
 
 router = APIRouter(prefix="/api/v1", **api_router_options("documents"))
 
@@ -137,10 +137,11 @@ def submit(slug: DocSlugPath, number: NumberPath, body: SubmitRequest, session: 
 
 @router.post("/documents/{slug}/versions/{number}/approve", response_model=VersionPublic,
              summary="Approve a version in review (an owner other than the author)")
-def approve(slug: DocSlugPath, number: NumberPath, body: ApproveRequest, session: SessionDep, actor: Owner) -> VersionPublic:
-    with transaction(session):
-        service.approve(session, actor=actor, slug=slug, number=number, comment=body.comment)
-    return _transition_result(session, actor, slug, number)
+def approve(
+    slug: DocSlugPath, number: NumberPath, body: ApproveRequest, session: SessionDep,
+    actor: Annotated[Actor, Depends(require_for("version.approve"))],
+) -> VersionPublic:
+    return actions.approve(session, actor, slug=slug, number=number, comment=body.comment)
 
 
 @router.post("/documents/{slug}/versions/{number}/reject", response_model=VersionPublic,

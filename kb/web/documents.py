@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from kb.db import MAX_ROW_ID, transaction
 from kb.documents import api as documents_api
+from kb.documents import actions
 from kb.documents import service as documents
 from kb.documents.models import Audience
 from kb.documents.schemas import DocumentCreate, DraftSave
@@ -277,7 +278,7 @@ def decide(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_a
            csrf: Csrf = None, comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
     actor = checked(who, csrf)
     if decision == "approve":
-        documents_api.approve(slug, number, documents_api.ApproveRequest(comment=comment or None), session, actor)
+        actions.approve(session, actor, slug=slug, number=number, comment=comment or None)
         return back(f"/d/{quote(slug)}", "approved")
     if not comment.strip():
         raise KbError(ErrorCode.VALIDATION_ERROR, "Say why you reject it: the author gets your reason")
