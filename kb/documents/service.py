@@ -24,7 +24,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, delete, func, select
 from sqlmodel import Session
 
-from kb import provenance
+from kb import provenance, validity
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
 from kb.actors import Actor, SpaceRole
@@ -34,6 +34,7 @@ from kb.documents.ingest_docx import ParsedFile, parse_upload
 from kb.documents.models import Audience, Chunk, Document, ReviewRequest, SourceKind, StoredFile, Version, VersionState
 from kb.documents.schemas import DocumentCreate, DraftSave, ProvenanceFields
 from kb.errors import ErrorCode, KbError
+from kb.validity import today
 from kb.events import DocumentWithdrawn, VersionPublished, queue_event
 
 # What each state allows (DESIGN.md lifecycle). Rejection returns to draft as a new version.
@@ -56,10 +57,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def today() -> dt.date:
-    return utcnow().date()
-
-
 def tags_of(version: Version) -> list[str]:
     return list(json.loads(version.tags))
 
@@ -69,12 +66,11 @@ def review_overdue(version: Version, on: dt.date | None = None) -> bool:
 
 
 def expired(version: Version, on: dt.date | None = None) -> bool:
-    return version.valid_until is not None and version.valid_until <= (on or today())
+    return validity.expired(version.valid_until, on)
 
 
 def currently_valid(version: Version, on: dt.date | None = None) -> bool:
-    day = on or today()
-    return (version.valid_from is None or version.valid_from <= day) and not expired(version, day)
+    return validity.valid_on(version.valid_from, version.valid_until, on)
 
 
 # ----------------------------------------------------------------------------------- look-ups

@@ -7,19 +7,15 @@ there is no bypass flag. Implementations must apply filters *inside* the engine,
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-NO_START = 0
-NO_END = 10**7  # day number past any real date
+from kb.validity import NO_END, NO_START, day_number, today, valid_on_day
 
-
-def day_number(value: dt.date | None, default: int) -> int:
-    return value.toordinal() if value else default
+__all__ = ["NO_END", "NO_START", "day_number"]  # re-exported for the indexer
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class SearchFilters:
     spaces: frozenset[int] | None = None
     languages: frozenset[str] | None = None
     tags: frozenset[str] | None = None
-    on_day: int = field(default_factory=lambda: dt.date.today().toordinal())
+    on_day: int = field(default_factory=lambda: today().toordinal())
 
     def admits(self, chunk: IndexedChunk) -> bool:
         """The same rule the engines apply, in plain Python (used by fakes and checks)."""
@@ -68,7 +64,7 @@ class SearchFilters:
                 and (self.spaces is None or chunk.space_id in self.spaces)
                 and (self.languages is None or chunk.language in self.languages)
                 and (self.tags is None or bool(self.tags & set(chunk.tags)))
-                and chunk.valid_from_day <= self.on_day < chunk.valid_until_day)
+                and valid_on_day(chunk.valid_from_day, chunk.valid_until_day, self.on_day))
 
 
 # The field layout both keyword engines share: one set of text fields per stemming language.

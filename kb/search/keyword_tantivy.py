@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kb.search import analysis
+from kb.validity import index_bounds
 from kb.search.interfaces import (
     FALLBACK_LANGUAGE, FIELD_LANGUAGES, MAX_EXPANSION_TERMS, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, Expansion, IndexedChunk,
     Ranked, SearchFilters, field_language,
@@ -117,9 +118,10 @@ class TantivyKeywordIndex:
         score, are wrapped to score zero. A test checks that filters never change scores.
         """
         t, schema = self._t, self.schema
+        latest_start, earliest_end = index_bounds(filters.on_day)
         clauses = [
-            t.Query.range_query(schema, "valid_from_day", t.FieldType.Integer, upper_bound=filters.on_day),
-            t.Query.range_query(schema, "valid_until_day", t.FieldType.Integer, lower_bound=filters.on_day + 1),
+            t.Query.range_query(schema, "valid_from_day", t.FieldType.Integer, upper_bound=latest_start),
+            t.Query.range_query(schema, "valid_until_day", t.FieldType.Integer, lower_bound=earliest_end),
         ]
         terms = []
         if not filters.include_internal:

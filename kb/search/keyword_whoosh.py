@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from kb.validity import index_bounds
 from kb.search.interfaces import (
     FALLBACK_LANGUAGE, FIELD_LANGUAGES, MAX_EXPANSION_TERMS, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, Expansion, IndexedChunk,
     Ranked, SearchFilters, field_language,
@@ -103,8 +104,9 @@ class WhooshKeywordIndex:
     def _filter(self, filters: SearchFilters):  # noqa: ANN202
         from whoosh.query import And, NumericRange, Or, Term
 
-        clauses = [NumericRange("valid_from_day", None, filters.on_day),
-                   NumericRange("valid_until_day", filters.on_day + 1, None)]
+        latest_start, earliest_end = index_bounds(filters.on_day)
+        clauses = [NumericRange("valid_from_day", None, latest_start),
+                   NumericRange("valid_until_day", earliest_end, None)]
         if not filters.include_internal:
             clauses.append(Term("audience", "public"))
         if filters.spaces is not None:

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from kb import documents
+from kb import documents, validity
 from kb.social import service as social
 from kb.actors import Actor
 from kb.db import utcnow
@@ -190,10 +190,8 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
 
 def _admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
     """The database-side twin of the engines' filters."""
-    day = dt.date.fromordinal(filters.on_day)
     return ((filters.include_internal or facts.audience == "public")
-            and (facts.valid_from is None or facts.valid_from <= day)
-            and (facts.valid_until is None or facts.valid_until > day)
+            and validity.valid_on(facts.valid_from, facts.valid_until, dt.date.fromordinal(filters.on_day))
             and (filters.spaces is None or facts.space_id in filters.spaces)
             and (filters.languages is None or facts.language in filters.languages)
             and (filters.tags is None or bool(filters.tags & set(facts.tags))))

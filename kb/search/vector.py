@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.search.interfaces import IndexedChunk, Ranked, SearchFilters
+from kb.validity import index_bounds
 
 MISSING = ("The semantic search needs sentence-transformers, torch and faiss-cpu: "
            "install them with `pip install -c constraints.txt -e .` (see README).")
@@ -512,7 +513,8 @@ class FaissVectorIndex:
 
     def _compute_allowed(self, filters: SearchFilters) -> np.ndarray:
         ids, public, space, vfrom, vuntil, language, tags = self._filter_arrays()
-        mask = (vfrom <= filters.on_day) & (vuntil > filters.on_day)
+        latest_start, earliest_end = index_bounds(filters.on_day)
+        mask = (vfrom <= latest_start) & (vuntil >= earliest_end)
         if not filters.include_internal:
             mask &= public
         if filters.spaces is not None:
