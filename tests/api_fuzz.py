@@ -1,7 +1,7 @@
 """Schemathesis against the ASGI app, in-process, as every role (RELIABILITY T2 and T3).
 
-Used by tests/test_api_fuzz.py (a CI-sized run on SQLite) and bench/fuzz_api.py (≥ 100 cases per
-operation on SQLite and PostgreSQL). For every operation of the OpenAPI spec, hypothesis draws
+Used by tests/test_api_fuzz.py (100 cases per operation in ``make test``, on SQLite and PostgreSQL)
+and bench/fuzz_api.py (any size and seed, with more figures). For every operation of the OpenAPI spec, hypothesis draws
 cases (valid and, with ``negative=True``, invalid ones) together with an identity: reader,
 contributor, owner, a second owner, moderator, admin, the owner of another space, or anonymous,
 each with its own API token. Every response goes through schemathesis's checks; failures are
@@ -35,6 +35,7 @@ class FuzzFigures:
     server_errors: list[str] = field(default_factory=list)
     failures: dict[str, list[str]] = field(default_factory=dict)  # check -> "METHOD /path as who: message"
     seconds: float = 0.0
+    seconds_per_operation: Counter = field(default_factory=Counter)  # generating and running its cases
 
     @property
     def failure_count(self) -> int:
@@ -46,7 +47,8 @@ class FuzzFigures:
         return (f"operations_tested={self.operations_tested}/{self.operations_total} cases={self.cases} "
                 f"min_cases_per_operation={fewest} identities={len(self.per_identity)} "
                 f"statuses={dict(sorted(self.statuses.items()))} 5xx={len(self.server_errors)} "
-                f"failures={self.failure_count} by_check={by_check} seconds={self.seconds:.0f}")
+                f"failures={self.failure_count} by_check={by_check} seconds={self.seconds:.0f} "
+                f"slowest={[(label, round(seconds, 1)) for label, seconds in self.seconds_per_operation.most_common(3)]}")
 
 
 def build_world(database) -> dict[str, Any]:  # noqa: ANN001
@@ -141,6 +143,7 @@ def fuzz(app, database, cast: dict[str, Any], *, cases_per_operation: int, seed:
     for operation in all_operations:
         if operations is not None and operation.label not in operations:
             continue
+        operation_started = time.perf_counter()
         for mode in modes:
             budget = cases_per_operation // len(modes) + (cases_per_operation % len(modes) if mode is modes[0] else 0)
             checks = default_checks(mode is GenerationMode.NEGATIVE)
@@ -163,6 +166,7 @@ def fuzz(app, database, cast: dict[str, Any], *, cases_per_operation: int, seed:
                 continue  # no invalid request exists for this operation (e.g. no parameters at all)
         if figures.per_operation[operation.label]:
             figures.operations_tested += 1
+        figures.seconds_per_operation[operation.label] = time.perf_counter() - operation_started
     figures.seconds = time.perf_counter() - started
     return figures
 
