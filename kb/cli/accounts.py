@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.actors import SYSTEM
-from kb.cli.common import user_app, space_app, token_app, fail, open_database, KbErrors
-
+from kb.cli.common import KbErrors, fail, open_database, space_app, token_app, user_app
 
 # ----------------------------------------------------------------------------------------- users
 

@@ -10,7 +10,6 @@ import typer
 
 from kb.cli.common import audit_app, fail, open_database
 
-
 # ----------------------------------------------------------------------------------------- audit
 
 @audit_app.command("verify")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-
 if TYPE_CHECKING:
     from kb.config import Settings
     from kb.db import Database

@@ -9,8 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.actors import SYSTEM
-from kb.cli.common import app, fail, open_database, KbErrors, actor_named
-
+from kb.cli.common import KbErrors, actor_named, app, fail, open_database
 
 # ------------------------------------------------------------------------------------- documents
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import app, open_database, KbErrors, actor_named
+from kb.cli.common import KbErrors, actor_named, app, open_database
 
 
 @app.command()

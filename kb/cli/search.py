@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import app, index_app, fail, open_database, KbErrors, actor_named
-
+from kb.cli.common import KbErrors, actor_named, app, fail, index_app, open_database
 
 # ---------------------------------------------------------------------------------------- search
 
@@ -76,7 +75,13 @@ def reindex(
 
     from rich.progress import Progress
 
-    from kb.search.indexer import SearchIndexes, SlotInUse, rebuild_pending, request_rebuild, slot_dirs
+    from kb.search.indexer import (
+        SearchIndexes,
+        SlotInUse,
+        rebuild_pending,
+        request_rebuild,
+        slot_dirs,
+    )
 
     database = open_database()
     settings = database.settings

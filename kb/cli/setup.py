@@ -8,7 +8,6 @@ import typer
 
 from kb.cli.common import app, db_app, fail, open_database
 
-
 # ----------------------------------------------------------------------------------------- setup
 
 @app.command()

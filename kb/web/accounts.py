@@ -12,10 +12,17 @@ from kb.accounts import service as accounts
 from kb.db import transaction
 from kb.errors import ErrorCode, KbError
 from kb.web.common import (
-    WebRoute, SessionDep, ViewerDep, checked, Csrf, page, back, local_path, set_cookie,
+    Csrf,
+    SessionDep,
+    ViewerDep,
+    WebRoute,
+    back,
+    checked,
+    local_path,
+    page,
+    set_cookie,
 )
 from kb.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token, same
-
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 

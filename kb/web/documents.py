@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from kb.db import MAX_ROW_ID, transaction
+from kb.db import transaction
 from kb.documents import api as documents_api
 from kb.documents import actions
 from kb.documents import service as documents
@@ -19,14 +19,19 @@ from kb.documents.models import Audience
 from kb.documents.schemas import DocumentCreate, DraftSave
 from kb.errors import ErrorCode, KbError
 from kb.social import api as social_api
-from kb.social.schemas import (
-    CommentCreate, FlagCreate, RatingSet,
-)
 from kb.web import render
 from kb.web.common import (
-    WebRoute, describe_invalid, SessionDep, Viewer, ViewerDep, signed_in, checked, Csrf, page, back, local_path,
+    Csrf,
+    SessionDep,
+    Viewer,
+    ViewerDep,
+    WebRoute,
+    back,
+    checked,
+    describe_invalid,
+    page,
+    signed_in,
 )
-
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -88,36 +93,6 @@ def prov_download(session: SessionDep, who: ViewerDep, slug: Annotated[str, docu
     extension = {"json": "json", "provn": "provn", "xml": "xml", "ttl": "ttl"}[format]
     response.headers["Content-Disposition"] = f'attachment; filename="{slug}.prov.{extension}"'
     return response
-
-
-@router.post("/d/{slug}/comments")
-def post_comment(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-                 body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None,
-                 parent_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
-    actor = checked(who, csrf)
-    social_api.create_comment(slug, CommentCreate(body_md=body_md, parent_id=parent_id), request, session, actor)
-    return back(f"/d/{quote(slug)}#comments", "commented")
-
-
-@router.post("/d/{slug}/rating")
-def post_rating(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-                stars: Annotated[int, Form(ge=1, le=5)], csrf: Csrf = None) -> Response:
-    actor = checked(who, csrf)
-    social_api.set_rating(slug, RatingSet(stars=stars), session, actor)
-    return back(f"/d/{quote(slug)}", "rated")
-
-
-@router.post("/flags")
-def post_flag(request: Request, session: SessionDep, who: ViewerDep,
-              target: Annotated[str, Form(pattern="^(comment|question|answer|document)$")],
-              target_id: Annotated[str, Form(max_length=120)], reason: Annotated[str, Form(max_length=20)],
-              csrf: Csrf = None, note: Annotated[str, Form(max_length=1000)] = "",
-              next: Annotated[str | None, Form(max_length=500)] = None) -> Response:  # noqa: A002
-    actor = checked(who, csrf)
-    social_api.create_flag(FlagCreate(target=target, target_id=target_id, reason=reason, note=note),  # type: ignore[arg-type]
-                           request, session, actor)
-    return back(local_path(next), "flagged")
-
 
 
 # ------------------------------------------------------------------------------ write / import

@@ -14,9 +14,15 @@ from kb.experts import api as experts_api
 from kb.experts import service as experts
 from kb.experts.schemas import AskExpert, ProfileUpdate
 from kb.web.common import (
-    WebRoute, SessionDep, ViewerDep, signed_in, checked, Csrf, page, back,
+    Csrf,
+    SessionDep,
+    ViewerDep,
+    WebRoute,
+    back,
+    checked,
+    page,
+    signed_in,
 )
-
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 

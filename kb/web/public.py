@@ -12,9 +12,11 @@ from kb.documents import api as documents_api
 from kb.search import api as search_api
 from kb.search import service as search
 from kb.web.common import (
-    HERE, WebRoute, SessionDep, page,
+    HERE,
+    SessionDep,
+    WebRoute,
+    page,
 )
-
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 

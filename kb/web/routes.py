@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kb.web import accounts, admin, documents, experts, public, search, social
+from kb.web import accounts, admin, documents, experts, insights, public, search, social
 from kb.web.common import STATIC_DIR
 
 __all__ = ["STATIC_DIR", "web_router"]
@@ -20,6 +20,6 @@ __all__ = ["STATIC_DIR", "web_router"]
 def web_router() -> APIRouter:
     """Every page of the web UI, in one router made for one app."""
     router = APIRouter(include_in_schema=False)
-    for pages in (accounts, search, documents, social, experts, admin, public):
+    for pages in (accounts, search, documents, social, experts, admin, insights, public):
         router.include_router(pages.router)
     return router

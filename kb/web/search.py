@@ -6,21 +6,20 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kb.experts import service as experts
 from kb.search import api as search_api
 from kb.search import service as search
 from kb.search.schemas import Mode
-from kb.social import api as social_api
-from kb.social.schemas import (
-    FeedbackCreate,
-)
 from kb.web.common import (
-    WebRoute, SessionDep, ViewerDep, signed_in, checked, Csrf, page, back,
+    SessionDep,
+    ViewerDep,
+    WebRoute,
+    page,
+    signed_in,
 )
-
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -57,12 +56,3 @@ def search_page(
     query_string = urlencode({k: v for k, v in {"q": q, **filters}.items() if v})
     return page(request, "search.html", who, q=q, results=results, experts=experts_found, filters=filters,
                 spaces=sorted(who.spaces.values()), query_string=query_string, today=dt.date.today())
-
-
-@router.post("/feedback")
-def give_feedback(session: SessionDep, who: ViewerDep, document: Annotated[str, Form(max_length=120)],
-                  helpful: Annotated[str, Form(pattern="^(yes|no)$")], csrf: Csrf = None,
-                  query: Annotated[str, Form(max_length=500)] = "") -> Response:
-    actor = checked(who, csrf)
-    social_api.give_feedback(FeedbackCreate(document=document, query=query, helpful=helpful == "yes"), session, actor)
-    return back("/search?" + urlencode({"q": query}) if query else "/", "feedback")

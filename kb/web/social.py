@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
@@ -11,19 +11,35 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kb.db import MAX_ROW_ID
+from kb.documents import api as documents_api
 from kb.errors import ErrorCode, KbError
 from kb.experts import api as experts_api
 from kb.http import Page
 from kb.social import api as social_api
 from kb.social import service as social
 from kb.social.schemas import (
-    AnswerCreate, ModerationDecision, PromoteRequest,
-    QuestionCreate, VoteSet,
+    AnswerCreate,
+    CommentCreate,
+    FeedbackCreate,
+    FlagCreate,
+    ModerationDecision,
+    PromoteRequest,
+    QuestionCreate,
+    RatingSet,
+    VoteSet,
 )
 from kb.web.common import (
-    WebRoute, describe_invalid, SessionDep, ViewerDep, signed_in, checked, Csrf, page, back,
+    Csrf,
+    SessionDep,
+    ViewerDep,
+    WebRoute,
+    back,
+    checked,
+    describe_invalid,
+    local_path,
+    page,
+    signed_in,
 )
-
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
@@ -141,3 +157,43 @@ def moderate(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathParam
         raise KbError(ErrorCode.FORBIDDEN, "Moderation is for moderators")
     social_api.moderate(kind, target_id, ModerationDecision(action=action, reason=reason), session, actor)  # type: ignore[arg-type]
     return back("/moderation", "moderated")
+
+
+# ------------------------------------------------------------------- on documents: comments, ratings, flags, feedback
+
+@router.post("/d/{slug}/comments")
+def post_comment(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
+                 body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None,
+                 parent_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
+    actor = checked(who, csrf)
+    social_api.create_comment(slug, CommentCreate(body_md=body_md, parent_id=parent_id), request, session, actor)
+    return back(f"/d/{quote(slug)}#comments", "commented")
+
+
+@router.post("/d/{slug}/rating")
+def post_rating(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
+                stars: Annotated[int, Form(ge=1, le=5)], csrf: Csrf = None) -> Response:
+    actor = checked(who, csrf)
+    social_api.set_rating(slug, RatingSet(stars=stars), session, actor)
+    return back(f"/d/{quote(slug)}", "rated")
+
+
+@router.post("/flags")
+def post_flag(request: Request, session: SessionDep, who: ViewerDep,
+              target: Annotated[str, Form(pattern="^(comment|question|answer|document)$")],
+              target_id: Annotated[str, Form(max_length=120)], reason: Annotated[str, Form(max_length=20)],
+              csrf: Csrf = None, note: Annotated[str, Form(max_length=1000)] = "",
+              next: Annotated[str | None, Form(max_length=500)] = None) -> Response:  # noqa: A002
+    actor = checked(who, csrf)
+    social_api.create_flag(FlagCreate(target=target, target_id=target_id, reason=reason, note=note),  # type: ignore[arg-type]
+                           request, session, actor)
+    return back(local_path(next), "flagged")
+
+
+@router.post("/feedback")
+def give_feedback(session: SessionDep, who: ViewerDep, document: Annotated[str, Form(max_length=120)],
+                  helpful: Annotated[str, Form(pattern="^(yes|no)$")], csrf: Csrf = None,
+                  query: Annotated[str, Form(max_length=500)] = "") -> Response:
+    actor = checked(who, csrf)
+    social_api.give_feedback(FeedbackCreate(document=document, query=query, helpful=helpful == "yes"), session, actor)
+    return back("/search?" + urlencode({"q": query}) if query else "/", "feedback")
