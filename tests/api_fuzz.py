@@ -1,10 +1,10 @@
 """Schemathesis against the ASGI app, in-process, as every role (RELIABILITY T2 and T3).
 
 Used by tests/test_api_fuzz.py (100 cases per operation in ``make test``, on SQLite and PostgreSQL)
-and bench/fuzz_api.py (any size and seed, with more figures). For every operation of the OpenAPI spec, hypothesis draws
-cases (valid and, with ``negative=True``, invalid ones) together with an identity: reader,
-contributor, owner, a second owner, moderator, admin, the owner of another space, or anonymous,
-each with its own API token. Every response goes through schemathesis's checks; failures are
+and bench/fuzz_api.py (any size and seed, with more figures). For every operation of the OpenAPI
+spec, hypothesis draws cases (valid and, with ``negative=True``, invalid ones) together with an
+identity: reader, contributor, owner, a second owner, moderator, admin, the owner of another space,
+or anonymous, each with its own API token. Every response goes through schemathesis's checks; failures are
 collected per check and operation instead of stopping the run, so the bench can count them.
 
 Random requests change state: an identity may revoke its own token, an admin may deactivate or
