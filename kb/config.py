@@ -34,7 +34,8 @@ class Settings(BaseSettings):
 
     env: Environment = Field(
         Environment.dev,
-        description="Deployment environment: dev, test or production. Outside dev the placeholder secret key is refused.",
+        description="Deployment environment: dev, test or production. In production the placeholder secret key is refused "
+        "and kb demo (users with known passwords) will not run.",
     )
     data_dir: Path = Field(
         Path("./kb-data"),
@@ -51,12 +52,13 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(
         DEV_SECRET_KEY,
-        description="Secret used to sign webhooks and CSRF tokens. Must be set outside dev.",
+        description="Key of the HMAC-SHA256 signature (X-KB-Signature) on the ask-an-expert webhook (KB_EXPERT_WEBHOOK_URL). "
+        "Sessions, CSRF tokens and API tokens are random and do not use it. Must be set in production.",
     )
     index_dir: Path | None = Field(
         None,
         description="Directory of the derived search indexes. Empty: index in the data directory. Each running "
-        "process claims a slot of its own in it (slot-0, slot-1, ...) under a lock; keep it on local disk.",
+        "process claims a slot of its own in it (slot-0, slot-1, …) under a lock; keep it on local disk.",
     )
     index_catch_up_seconds: float = Field(
         1.0,
@@ -101,14 +103,15 @@ class Settings(BaseSettings):
         "60/minute", description="Rate limit of the public search per client IP (count/period)."
     )
     rate_limit_login: str = Field(
-        "5/minute", description="Rate limit of login attempts per account (count/period), whatever the client IP."
+        "5/minute", description="Rate limit of login attempts (POST /api/v1/auth/token) per account, successful or not, "
+        "whatever the client IP."
     )
     rate_limit_login_ip: str = Field(
-        "20/minute", description="Rate limit of login attempts per client IP (count/period), whatever the account."
+        "20/minute", description="Rate limit of login attempts per client IP, whatever the account."
     )
     login_max_concurrent_hashes: int = Field(
         2, ge=1,
-        description="Password verifications (argon2, about 64 MiB and 0.1 s each) that may run at once per process; "
+        description="Password verifications (argon2: about 64 MiB and 0.1 s each) that may run at once per process; "
         "a login beyond that waits up to 0.5 s, then gets 503 with Retry-After.",
     )
     rate_limit_posting: str = Field(
@@ -123,7 +126,7 @@ class Settings(BaseSettings):
         description='Weights of expert evidence, as JSON overriding the defaults, e.g. {"authored": 1.0, "approved": 0.3}.',
     )
     expert_webhook_url: str | None = Field(
-        None, description="URL that 'ask an expert' POSTs to, signed with HMAC-SHA256 of KB_SECRET_KEY (X-KB-Signature).")
+        None, description='URL that "ask an expert" POSTs to, signed with HMAC-SHA256 of KB_SECRET_KEY (X-KB-Signature).')
     redis_url: str | None = Field(
         None,
         description="Redis URL for rate-limit counters shared between processes. Empty: in-process counters.",
@@ -135,7 +138,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated IP addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is "
-        "believed: the client IP is the rightmost address in it that is not a trusted proxy. Empty: the direct peer.",
+        "believed: the client IP is the rightmost address in it that is not a trusted proxy. Empty: the direct peer, "
+        "and X-Forwarded-For is ignored.",
     )
     public_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
