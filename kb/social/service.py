@@ -1,10 +1,11 @@
 """Rules of the social layer: comments, ratings, feedback, questions and answers, votes, flags,
 moderation, promotion and reputation.
 
-Community content is stored apart from curated knowledge, rendered through ``render`` (sanitised),
-bounded (length caps, a link cap for new accounts, duplicate detection) and flaggable. It points at
-documents by id and uses only what ``kb.documents`` re-exports. Every state change records one audit
-event; functions never commit.
+Community content is stored apart from curated knowledge, rendered by ``kb.markdown`` (sanitised,
+``COMMUNITY`` policy), bounded (length caps, a link cap for new accounts, duplicate detection) and
+flaggable. It points at documents by id and uses only what ``kb.documents`` re-exports. Every state
+change records one audit event; functions never commit (``kb.social.actions`` owns the transaction
+and the role gate). Must not import the web framework, ``kb.documents`` internals, search or experts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kb.errors import ErrorCode, KbError
 from kb.social.models import (
     Answer, Comment, CommentEdit, Flag, FlagReason, FlagStatus, HitFeedback, Question, Rating, TargetKind, Vote,
 )
-from kb.social.render import count_links, render
+from kb.markdown import COMMUNITY, count_links, to_html
 from kb.social.schemas import (
     AnswerCreate, CommentCreate, FeedbackCreate, FlagCreate, ModerationDecision, PromoteRequest, QuestionCreate,
 )
@@ -66,6 +67,11 @@ def _is_moderator(actor: Actor) -> bool:
     return actor.is_moderator
 
 
+def may_see(actor: Actor, post: Comment | Question | Answer) -> bool:
+    """Whether ``actor`` sees ``post``: hidden content is seen only by its author and the moderators."""
+    return not post.hidden or post.author_id == actor.id or _is_moderator(actor)
+
+
 # ------------------------------------------------------------------------------------ comments
 
 def comment(session: Session, *, actor: Actor, slug: str, data: CommentCreate) -> Comment:
@@ -77,7 +83,7 @@ def comment(session: Session, *, actor: Actor, slug: str, data: CommentCreate) -
             raise KbError(ErrorCode.NOT_FOUND, f"No comment {data.parent_id} on {slug!r} to reply to")
     _guard_post(session, actor, data.body_md, Comment)
     item = Comment(document_id=document.id, version_number=version.number, parent_id=data.parent_id,  # type: ignore[arg-type]
-                   author_id=actor.id, body_md=data.body_md, body_html=render(data.body_md))
+                   author_id=actor.id, body_md=data.body_md, body_html=to_html(data.body_md, COMMUNITY))
     session.add(item)
     session.flush()
     provenance.record(session, actor, "comment.create", ("comment", item.id),
@@ -87,7 +93,7 @@ def comment(session: Session, *, actor: Actor, slug: str, data: CommentCreate) -
 
 def _own_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
     item = session.get(Comment, comment_id)
-    if item is None or (item.hidden and item.author_id != actor.id and not _is_moderator(actor)):
+    if item is None or not may_see(actor, item):
         raise KbError(ErrorCode.NOT_FOUND, f"No comment {comment_id}")
     return item
 
@@ -104,7 +110,7 @@ def edit_comment(session: Session, *, actor: Actor, comment_id: int, body_md: st
     if body_md == item.body_md:
         return item
     session.add(CommentEdit(comment_id=item.id, previous_body_md=item.body_md))  # type: ignore[arg-type]
-    item.body_md, item.body_html, item.edited_at = body_md, render(body_md), utcnow()
+    item.body_md, item.body_html, item.edited_at = body_md, to_html(body_md, COMMUNITY), utcnow()
     session.add(item)
     session.flush()
     provenance.record(session, actor, "comment.edit", ("comment", item.id), {})
@@ -188,7 +194,7 @@ def ask(session: Session, *, actor: Actor, data: QuestionCreate) -> Question:
     missing = set(data.documents) - set(linked)
     if missing:
         raise KbError(ErrorCode.NOT_FOUND, f"No document {sorted(missing)[0]!r} to link")
-    question = Question(title=data.title, body_md=data.body_md, body_html=render(data.body_md), tags=json.dumps(sorted(set(data.tags))),
+    question = Question(title=data.title, body_md=data.body_md, body_html=to_html(data.body_md, COMMUNITY), tags=json.dumps(sorted(set(data.tags))),
                         linked_document_ids=json.dumps(sorted(linked.values())), author_id=actor.id, space_id=space_id)
     session.add(question)
     session.flush()
@@ -198,7 +204,7 @@ def ask(session: Session, *, actor: Actor, data: QuestionCreate) -> Question:
 
 def get_question(session: Session, *, actor: Actor, question_id: int) -> Question:
     question = session.get(Question, question_id)
-    if question is None or (question.hidden and question.author_id != actor.id and not _is_moderator(actor)):
+    if question is None or not may_see(actor, question):
         raise KbError(ErrorCode.NOT_FOUND, f"No question {question_id}")
     return question
 
@@ -208,7 +214,7 @@ def answer(session: Session, *, actor: Actor, question_id: int, data: AnswerCrea
     if question.duplicate_of_id is not None:
         raise KbError(ErrorCode.CONFLICT, f"Question {question_id} is closed as a duplicate of {question.duplicate_of_id}")
     _guard_post(session, actor, data.body_md, Answer)
-    item = Answer(question_id=question.id, body_md=data.body_md, body_html=render(data.body_md), author_id=actor.id)  # type: ignore[arg-type]
+    item = Answer(question_id=question.id, body_md=data.body_md, body_html=to_html(data.body_md, COMMUNITY), author_id=actor.id)  # type: ignore[arg-type]
     session.add(item)
     session.flush()
     provenance.record(session, actor, "answer.create", ("answer", item.id), {"question": question.id})
@@ -379,17 +385,17 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
     return new
 
 
-def moderation_queue(session: Session, *, actor: Actor) -> list[Flag]:
-    if not _is_moderator(actor):
-        raise KbError(ErrorCode.FORBIDDEN, "Only moderators see the moderation queue")
+def moderation_queue(session: Session) -> list[Flag]:
+    """Flags waiting for a moderator: open, or on content they hid. (Who may see it: ``moderation.queue``.)"""
     return list(session.execute(select(Flag).where(Flag.status.in_([FlagStatus.open, FlagStatus.hidden]))  # type: ignore[attr-defined]
                                 .order_by(Flag.created_at)).scalars())
 
 
 def moderate(session: Session, *, actor: Actor, kind: str, target_id: str, decision: ModerationDecision) -> None:
-    """A moderator hides, restores, or dismisses the flags on one item, with a reason."""
-    if not _is_moderator(actor):
-        raise KbError(ErrorCode.FORBIDDEN, "Only moderators moderate")
+    """A moderator hides, restores, or dismisses the flags on one item, with a reason.
+
+    Who may moderate is the row ``moderation.decide`` of ``kb.permissions`` (checked by the action).
+    """
     if kind == "document":
         if decision.action != "dismiss":
             raise KbError(ErrorCode.CONFLICT, "Curated documents are never hidden by moderation; owners retire them")

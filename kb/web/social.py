@@ -1,4 +1,10 @@
-"""Web pages: Questions and answers, and moderation."""
+"""Web pages of the social layer: questions and answers, moderation, and what readers add to a document
+(comments, ratings, flags, feedback).
+
+Each page checks who is looking (``signed_in``, or ``checked`` with the CSRF token for a form post),
+calls one action of ``kb.social.actions`` and renders its result; the action decides who may do what.
+Imports actions, schemas and ``kb.web.common``; never an ``api`` module, a service or a role check.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kb.db import MAX_ROW_ID
-from kb.documents import api as documents_api
-from kb.errors import ErrorCode, KbError
+from kb.errors import KbError
 from kb.experts import api as experts_api
-from kb.http import Page
-from kb.social import api as social_api
-from kb.social import service as social
+from kb.social import actions
 from kb.social.schemas import (
     AnswerCreate,
     CommentCreate,
@@ -42,6 +45,11 @@ from kb.web.common import (
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
+DocSlug = Annotated[str, PathParam(max_length=120)]
+
+
+def _rules(request: Request) -> actions.Rules:
+    return actions.Rules.of(request.app.state.settings, request.app.state.rate_limiter)
 
 
 # ----------------------------------------------------------------------------------- questions
@@ -53,13 +61,11 @@ QUESTIONS_PER_PAGE = 20
 def questions_page(request: Request, session: SessionDep, who: ViewerDep,
                    page_number: Annotated[int, Query(alias="page", ge=1, le=1000)] = 1) -> Response:
     actor = signed_in(who)
-    pager = Page(limit=QUESTIONS_PER_PAGE, offset=(page_number - 1) * QUESTIONS_PER_PAGE)
-    unanswered = social_api.list_questions(session, actor, pager, unanswered=True)
-    recent, counts, answered = social.list_questions(session, unanswered=False, answered=True,
-                                                     limit=pager.limit, offset=pager.offset)
-    scores = social.scores(session, "question", [q.id for q in recent])  # type: ignore[misc]
-    more = max(unanswered.count, answered) > page_number * QUESTIONS_PER_PAGE
-    return page(request, "questions.html", who, unanswered=unanswered.data, recent=recent, counts=counts, scores=scores,
+    offset = (page_number - 1) * QUESTIONS_PER_PAGE
+    unanswered = actions.list_questions(session, actor, unanswered=True, limit=QUESTIONS_PER_PAGE, offset=offset)
+    answered = actions.list_questions(session, actor, answered=True, limit=QUESTIONS_PER_PAGE, offset=offset)
+    more = max(unanswered.count, answered.count) > page_number * QUESTIONS_PER_PAGE
+    return page(request, "questions.html", who, unanswered=unanswered.data, recent=answered.data,
                 page_number=page_number, more=more)
 
 
@@ -79,7 +85,7 @@ def ask(request: Request, session: SessionDep, who: ViewerDep, title: Annotated[
     try:
         data = QuestionCreate(title=title, body_md=body_md, tags=[t.strip() for t in tags.split(",") if t.strip()],
                               space=space or None)
-        question = social_api.ask(data, request, session, actor)
+        question = actions.ask_question(session, actor, data=data, rules=_rules(request))
     except (KbError, ValidationError) as error:
         message = error.message if isinstance(error, KbError) else describe_invalid(error)
         status_code = error.code.status if isinstance(error, KbError) else 422
@@ -92,12 +98,11 @@ def ask(request: Request, session: SessionDep, who: ViewerDep, title: Annotated[
 def question_page(request: Request, session: SessionDep, who: ViewerDep,
                   question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]) -> Response:
     actor = signed_in(who)
-    question = social_api.get_question(question_id, session, actor)
+    view = actions.view_question(session, actor, question_id=question_id)
     suggested = []
-    if not question.answers:
+    if not view.question.answers:
         suggested = experts_api.suggest_for_question(question_id, request, session, actor).data
-    can_accept = social.may_accept(actor, social.get_question(session, actor=actor, question_id=question_id))
-    return page(request, "question.html", who, question=question, suggested=suggested, can_accept=can_accept,
+    return page(request, "question.html", who, question=view.question, suggested=suggested, can_accept=view.may_accept,
                 owned=who.owned_spaces())
 
 
@@ -106,7 +111,7 @@ def post_answer(request: Request, session: SessionDep, who: ViewerDep,
                 question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
                 body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    social_api.answer(question_id, AnswerCreate(body_md=body_md), request, session, actor)
+    actions.answer_question(session, actor, question_id=question_id, data=AnswerCreate(body_md=body_md), rules=_rules(request))
     return back(f"/questions/{question_id}", "answered")
 
 
@@ -115,7 +120,8 @@ def post_vote(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathPara
               post_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)], value: Annotated[int, Form(ge=-1, le=1)],
               question: Annotated[int, Form(ge=1, le=MAX_ROW_ID)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    social_api.vote(kind, post_id, VoteSet(value=value), session, actor)  # type: ignore[arg-type]
+    vote = VoteSet(value=value)  # type: ignore[arg-type]
+    actions.cast_vote(session, actor, kind="question" if kind == "questions" else "answer", post_id=post_id, value=vote.value)
     return back(f"/questions/{question}", "voted")
 
 
@@ -123,7 +129,7 @@ def post_vote(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathPara
 def post_accept(session: SessionDep, who: ViewerDep, question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
                 answer_id: Annotated[int, Form(ge=1, le=MAX_ROW_ID)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    social_api.accept(question_id, social_api.AcceptRequest(answer_id=answer_id), session, actor)
+    actions.accept_answer(session, actor, question_id=question_id, answer_id=answer_id)
     return back(f"/questions/{question_id}", "accepted")
 
 
@@ -132,7 +138,8 @@ def post_promote(session: SessionDep, who: ViewerDep, question_id: Annotated[int
                  space: Annotated[str, Form(max_length=64)], slug: Annotated[str, Form(max_length=120)],
                  csrf: Csrf = None, audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal") -> Response:
     actor = checked(who, csrf)
-    result = social_api.promote(question_id, PromoteRequest(space=space, slug=slug, audience=audience), session, actor)  # type: ignore[arg-type]
+    result = actions.promote_answer(session, actor, question_id=question_id,
+                                    data=PromoteRequest(space=space, slug=slug, audience=audience))  # type: ignore[arg-type]
     return back(f"/d/{quote(str(result['document']))}", "promoted")
 
 
@@ -141,10 +148,7 @@ def post_promote(session: SessionDep, who: ViewerDep, question_id: Annotated[int
 
 @router.get("/moderation")
 def moderation_page(request: Request, session: SessionDep, who: ViewerDep) -> Response:
-    actor = signed_in(who)
-    if not actor.is_moderator:
-        raise KbError(ErrorCode.FORBIDDEN, "The moderation queue is for moderators")
-    flags = social_api.moderation_queue(session, actor).data
+    flags = actions.moderation_queue(session, signed_in(who)).data
     return page(request, "moderation.html", who, flags=flags)
 
 
@@ -153,28 +157,28 @@ def moderate(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathParam
              target_id: Annotated[str, PathParam(max_length=120)], action: Annotated[str, Form(pattern="^(hide|restore|dismiss)$")],
              reason: Annotated[str, Form(max_length=1000)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    if not actor.is_moderator:
-        raise KbError(ErrorCode.FORBIDDEN, "Moderation is for moderators")
-    social_api.moderate(kind, target_id, ModerationDecision(action=action, reason=reason), session, actor)  # type: ignore[arg-type]
+    actions.moderate(session, actor, kind=kind, target_id=target_id,  # type: ignore[arg-type]
+                     decision=ModerationDecision(action=action, reason=reason))  # type: ignore[arg-type]
     return back("/moderation", "moderated")
 
 
 # ------------------------------------------------------------------- on documents: comments, ratings, flags, feedback
 
 @router.post("/d/{slug}/comments")
-def post_comment(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
+def post_comment(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlug,
                  body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None,
                  parent_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
     actor = checked(who, csrf)
-    social_api.create_comment(slug, CommentCreate(body_md=body_md, parent_id=parent_id), request, session, actor)
+    actions.create_comment(session, actor, slug=slug, data=CommentCreate(body_md=body_md, parent_id=parent_id),
+                           rules=_rules(request))
     return back(f"/d/{quote(slug)}#comments", "commented")
 
 
 @router.post("/d/{slug}/rating")
-def post_rating(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
+def post_rating(session: SessionDep, who: ViewerDep, slug: DocSlug,
                 stars: Annotated[int, Form(ge=1, le=5)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    social_api.set_rating(slug, RatingSet(stars=stars), session, actor)
+    actions.set_rating(session, actor, slug=slug, stars=RatingSet(stars=stars).stars)
     return back(f"/d/{quote(slug)}", "rated")
 
 
@@ -185,8 +189,8 @@ def post_flag(request: Request, session: SessionDep, who: ViewerDep,
               csrf: Csrf = None, note: Annotated[str, Form(max_length=1000)] = "",
               next: Annotated[str | None, Form(max_length=500)] = None) -> Response:  # noqa: A002
     actor = checked(who, csrf)
-    social_api.create_flag(FlagCreate(target=target, target_id=target_id, reason=reason, note=note),  # type: ignore[arg-type]
-                           request, session, actor)
+    actions.create_flag(session, actor, data=FlagCreate(target=target, target_id=target_id, reason=reason, note=note),  # type: ignore[arg-type]
+                        rules=_rules(request))
     return back(local_path(next), "flagged")
 
 
@@ -195,5 +199,5 @@ def give_feedback(session: SessionDep, who: ViewerDep, document: Annotated[str, 
                   helpful: Annotated[str, Form(pattern="^(yes|no)$")], csrf: Csrf = None,
                   query: Annotated[str, Form(max_length=500)] = "") -> Response:
     actor = checked(who, csrf)
-    social_api.give_feedback(FeedbackCreate(document=document, query=query, helpful=helpful == "yes"), session, actor)
+    actions.give_feedback(session, actor, data=FeedbackCreate(document=document, query=query, helpful=helpful == "yes"))
     return back("/search?" + urlencode({"q": query}) if query else "/", "feedback")

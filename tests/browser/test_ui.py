@@ -114,7 +114,7 @@ def test_stored_xss_in_a_comment_stays_inert(browser, live_server: str) -> None:
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("request", lambda request: outbound.append(request.url) if not request.url.startswith(live_server) else None)
     sign_in(page, live_server, "rita")
-    from kb.social.render import count_links
+    from kb.markdown import count_links
     from kb.social.service import NEW_ACCOUNT_MAX_LINKS
 
     batches: list[list[str]] = [[]]  # demo accounts are new: at most NEW_ACCOUNT_MAX_LINKS links per post
