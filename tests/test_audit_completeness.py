@@ -38,6 +38,7 @@ class Scenario:
     bad: Call
     action: str
     actor: str
+    obj: tuple[str, str] | Callable[..., tuple[str, str]]  # (object_type, object_id), or made from (response, url)
 
 
 def _draft(client, cast) -> None:  # noqa: ANN001
@@ -102,108 +103,139 @@ SCENARIOS = [
     Scenario(("POST", "/api/v1/auth/token"), _password_user,
              Call("POST", "/api/v1/auth/token", None, {"json": {"username": "pia", "password": "correct horse battery"}}),
              Call("POST", "/api/v1/auth/token", None, {"json": {"username": "pia", "password": "wrong password"}}),
-             "token.create", "pia"),
+             "token.create", "pia",
+             lambda response, url: ("token", _newest_token(response))),
     Scenario(("POST", "/api/v1/me/tokens"), _nothing,
              Call("POST", "/api/v1/me/tokens", "reader", {"json": {"name": "laptop"}}),
-             Call("POST", "/api/v1/me/tokens", "reader", {"json": {"name": ""}}), "token.create", "rita"),
+             Call("POST", "/api/v1/me/tokens", "reader", {"json": {"name": ""}}), "token.create", "rita",
+             lambda response, url: ("token", str(response.json()["id"]))),
     Scenario(("DELETE", "/api/v1/me/tokens/{token_id}"), _token_to_revoke,
              Call("DELETE", "/api/v1/me/tokens/{token}", "reader", {}),
-             Call("DELETE", "/api/v1/me/tokens/{token}", "owner", {}), "token.revoke", "rita"),
+             Call("DELETE", "/api/v1/me/tokens/{token}", "owner", {}), "token.revoke", "rita",
+             lambda response, url: ("token", url.rsplit("/", 1)[1])),
     Scenario(("POST", "/api/v1/users"), _nothing,
              Call("POST", "/api/v1/users", "admin", {"json": {"username": "neo", "display_name": "Neo"}}),
-             Call("POST", "/api/v1/users", "reader", {"json": {"username": "neo", "display_name": "Neo"}}), "user.create", "adam"),
+             Call("POST", "/api/v1/users", "reader", {"json": {"username": "neo", "display_name": "Neo"}}), "user.create", "adam",
+             ("user", "neo")),
     Scenario(("PATCH", "/api/v1/users/{username}"), _nothing,
              Call("PATCH", "/api/v1/users/rita", "admin", {"json": {"global_role": "moderator"}}),
-             Call("PATCH", "/api/v1/users/nobody", "admin", {"json": {"global_role": "moderator"}}), "user.update", "adam"),
+             Call("PATCH", "/api/v1/users/nobody", "admin", {"json": {"global_role": "moderator"}}), "user.update", "adam",
+             ("user", "rita")),
     Scenario(("POST", "/api/v1/spaces"), _nothing,
              Call("POST", "/api/v1/spaces", "admin", {"json": {"slug": "legal", "name": "Legal"}}),
-             Call("POST", "/api/v1/spaces", "admin", {"json": {"slug": "benefits", "name": "Again"}}), "space.create", "adam"),
+             Call("POST", "/api/v1/spaces", "admin", {"json": {"slug": "benefits", "name": "Again"}}), "space.create", "adam",
+             ("space", "legal")),
     Scenario(("PATCH", "/api/v1/spaces/{slug}"), _nothing,
              Call("PATCH", "/api/v1/spaces/benefits", "owner", {"json": {"description": "Entitlements"}}),
-             Call("PATCH", "/api/v1/spaces/benefits", "outsider_owner", {"json": {"description": "Mine now"}}), "space.update", "olga"),
+             Call("PATCH", "/api/v1/spaces/benefits", "outsider_owner", {"json": {"description": "Mine now"}}), "space.update", "olga",
+             ("space", "benefits")),
     Scenario(("PUT", "/api/v1/spaces/{slug}/members/{username}"), _nothing,
              Call("PUT", "/api/v1/spaces/benefits/members/rita", "owner", {"json": {"role": "contributor"}}),
-             Call("PUT", "/api/v1/spaces/benefits/members/rita", "reader", {"json": {"role": "owner"}}), "space.member.set", "olga"),
+             Call("PUT", "/api/v1/spaces/benefits/members/rita", "reader", {"json": {"role": "owner"}}), "space.member.set", "olga",
+             ("space", "benefits")),
     Scenario(("DELETE", "/api/v1/spaces/{slug}/members/{username}"), _nothing,
              Call("DELETE", "/api/v1/spaces/benefits/members/carl", "owner", {}),
-             Call("DELETE", "/api/v1/spaces/benefits/members/rita", "owner", {}), "space.member.remove", "olga"),
+             Call("DELETE", "/api/v1/spaces/benefits/members/rita", "owner", {}), "space.member.remove", "olga",
+             ("space", "benefits")),
     Scenario(("POST", "/api/v1/spaces/{space}/documents"), _nothing,
              Call("POST", "/api/v1/spaces/benefits/documents", "contributor", {"json": doc_body()}),
              Call("POST", "/api/v1/spaces/benefits/documents", "contributor", {"json": {**doc_body(), "slug": "Bad!"}}),
-             "document.create", "carl"),
+             "document.create", "carl",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/spaces/{space}/import"), _nothing,
              Call("POST", "/api/v1/spaces/benefits/import", "contributor", DOCX),
-             Call("POST", "/api/v1/spaces/benefits/import", "contributor", BROKEN), "document.import", "carl"),
+             Call("POST", "/api/v1/spaces/benefits/import", "contributor", BROKEN), "document.import", "carl",
+             lambda response, url: ("document", response.json()["document"]["slug"])),
     Scenario(("PUT", "/api/v1/documents/{slug}/draft"), _approved,
              Call("PUT", "/api/v1/documents/child-benefit/draft", "contributor", {"json": {"title": "Child benefit 2027"}}),
-             Call("PUT", "/api/v1/documents/child-benefit/draft", "reader", {"json": {"title": "Mine"}}), "version.edit", "carl"),
+             Call("PUT", "/api/v1/documents/child-benefit/draft", "reader", {"json": {"title": "Mine"}}), "version.edit", "carl",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/documents/{slug}/versions/{number}/submit"), _draft,
              Call("POST", "/api/v1/documents/child-benefit/versions/1/submit", "contributor", {"json": {}}),
              Call("POST", "/api/v1/documents/child-benefit/versions/9/submit", "contributor", {"json": {}}),
-             "version.submit", "carl"),
+             "version.submit", "carl",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/documents/{slug}/versions/{number}/approve"), _in_review,
              Call("POST", "/api/v1/documents/child-benefit/versions/1/approve", "owner", {"json": {}}),
              Call("POST", "/api/v1/documents/child-benefit/versions/1/approve", "contributor", {"json": {}}),
-             "version.approve", "olga"),
+             "version.approve", "olga",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/documents/{slug}/versions/{number}/reject"), _in_review,
              Call("POST", "/api/v1/documents/child-benefit/versions/1/reject", "owner", {"json": {"reason": "No"}}),
              Call("POST", "/api/v1/documents/child-benefit/versions/1/reject", "owner", {"json": {"reason": ""}}),
-             "version.reject", "olga"),
+             "version.reject", "olga",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/documents/{slug}/retire"), _approved,
              Call("POST", "/api/v1/documents/child-benefit/retire", "owner", {"json": {"reason": "Ended"}}),
-             Call("POST", "/api/v1/documents/child-benefit/retire", "owner2", {"json": {}}), "version.retire", "olga"),
+             Call("POST", "/api/v1/documents/child-benefit/retire", "owner2", {"json": {}}), "version.retire", "olga",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/documents/{slug}/comments"), _approved,
              Call("POST", "/api/v1/documents/child-benefit/comments", "reader", {"json": {"body_md": "Helpful"}}),
              Call("POST", "/api/v1/documents/no-such-doc/comments", "reader", {"json": {"body_md": "Helpful"}}),
-             "comment.create", "rita"),
+             "comment.create", "rita",
+             lambda response, url: ("comment", str(response.json()["id"]))),
     Scenario(("PATCH", "/api/v1/comments/{comment_id}"), _commented,
              Call("PATCH", "/api/v1/comments/1", "reader", {"json": {"body_md": "A question about the amounts"}}),
-             Call("PATCH", "/api/v1/comments/1", "contributor", {"json": {"body_md": "Not mine"}}), "comment.edit", "rita"),
+             Call("PATCH", "/api/v1/comments/1", "contributor", {"json": {"body_md": "Not mine"}}), "comment.edit", "rita",
+             ("comment", "1")),
     Scenario(("DELETE", "/api/v1/comments/{comment_id}"), _commented,
              Call("DELETE", "/api/v1/comments/1", "reader", {}),
-             Call("DELETE", "/api/v1/comments/1", "contributor", {}), "comment.delete", "rita"),
+             Call("DELETE", "/api/v1/comments/1", "contributor", {}), "comment.delete", "rita",
+             ("comment", "1")),
     Scenario(("PUT", "/api/v1/documents/{slug}/rating"), _approved,
              Call("PUT", "/api/v1/documents/child-benefit/rating", "reader", {"json": {"stars": 4}}),
-             Call("PUT", "/api/v1/documents/child-benefit/rating", "reader", {"json": {"stars": 0}}), "rating.set", "rita"),
+             Call("PUT", "/api/v1/documents/child-benefit/rating", "reader", {"json": {"stars": 0}}), "rating.set", "rita",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/feedback"), _approved,
              Call("POST", "/api/v1/feedback", "reader", {"json": {"document": "child-benefit", "query": "q", "helpful": True}}),
              Call("POST", "/api/v1/feedback", "reader", {"json": {"document": "nope", "query": "q", "helpful": True}}),
-             "feedback.create", "rita"),
+             "feedback.create", "rita",
+             ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/questions"), _nothing,
              Call("POST", "/api/v1/questions", "reader", {"json": {"title": "Where is the form?", "body_md": "?"}}),
-             Call("POST", "/api/v1/questions", "reader", {"json": {"title": "?", "body_md": "?"}}), "question.create", "rita"),
+             Call("POST", "/api/v1/questions", "reader", {"json": {"title": "?", "body_md": "?"}}), "question.create", "rita",
+             lambda response, url: ("question", str(response.json()["id"]))),
     Scenario(("POST", "/api/v1/questions/{question_id}/answers"), _answered,
              Call("POST", "/api/v1/questions/1/answers", "owner", {"json": {"body_md": "Use form CB-1."}}),
              Call("POST", "/api/v1/questions/99/answers", "owner", {"json": {"body_md": "Use form CB-1."}}),
-             "answer.create", "olga"),
+             "answer.create", "olga",
+             ("answer", "2")),  # the setup answered once already
     Scenario(("PUT", "/api/v1/{kind}/{post_id}/vote"), _answered,
              Call("PUT", "/api/v1/answers/1/vote", "reader", {"json": {"value": 1}}),
-             Call("PUT", "/api/v1/answers/1/vote", "contributor", {"json": {"value": 1}}), "vote.set", "rita"),
+             Call("PUT", "/api/v1/answers/1/vote", "contributor", {"json": {"value": 1}}), "vote.set", "rita",
+             ("answer", "1")),
     Scenario(("POST", "/api/v1/questions/{question_id}/accept"), _answered,
              Call("POST", "/api/v1/questions/1/accept", "reader", {"json": {"answer_id": 1}}),
-             Call("POST", "/api/v1/questions/1/accept", "contributor", {"json": {"answer_id": 1}}), "answer.accept", "rita"),
+             Call("POST", "/api/v1/questions/1/accept", "contributor", {"json": {"answer_id": 1}}), "answer.accept", "rita",
+             ("question", "1")),
     Scenario(("POST", "/api/v1/questions/{question_id}/close"), _answered,
              Call("POST", "/api/v1/questions/2/close", "moderator", {"json": {"duplicate_of": 1}}),
-             Call("POST", "/api/v1/questions/2/close", "contributor", {"json": {"duplicate_of": 1}}), "question.close", "mona"),
+             Call("POST", "/api/v1/questions/2/close", "contributor", {"json": {"duplicate_of": 1}}), "question.close", "mona",
+             ("question", "2")),
     Scenario(("POST", "/api/v1/questions/{question_id}/promote"), _accepted,
              Call("POST", "/api/v1/questions/1/promote", "owner", {"json": {"space": "benefits", "slug": "twins"}}),
              Call("POST", "/api/v1/questions/1/promote", "owner", {"json": {"space": "benefits", "slug": "child-benefit"}}),
-             "document.promote", "olga"),
+             "document.promote", "olga",
+             ("document", "twins")),
     Scenario(("POST", "/api/v1/flags"), _commented,
              Call("POST", "/api/v1/flags", "owner", {"json": {"target": "comment", "target_id": "1", "reason": "spam"}}),
              Call("POST", "/api/v1/flags", "owner", {"json": {"target": "comment", "target_id": "9", "reason": "spam"}}),
-             "flag.create", "olga"),
+             "flag.create", "olga",
+             ("comment", "1")),
     Scenario(("POST", "/api/v1/moderation/{kind}/{target_id}"), _flagged,
              Call("POST", "/api/v1/moderation/comment/1", "moderator", {"json": {"action": "hide", "reason": "Spam"}}),
              Call("POST", "/api/v1/moderation/comment/1", "reader", {"json": {"action": "hide", "reason": "Spam"}}),
-             "moderation.hide", "mona"),
+             "moderation.hide", "mona",
+             ("comment", "1")),
     Scenario(("PATCH", "/api/v1/me/expertise"), _nothing,
              Call("PATCH", "/api/v1/me/expertise", "reader", {"json": {"declared_skills": ["housing"]}}),
              Call("PATCH", "/api/v1/me/expertise", "reader", {"json": {"declared_skills": ["x" * 61]}}),
-             "profile.update", "rita"),
+             "profile.update", "rita",
+             ("user", "rita")),
     Scenario(("POST", "/api/v1/experts/{username}/ask"), _nothing,
              Call("POST", "/api/v1/experts/olga/ask", "reader", {"json": {"message": "Help"}}),
-             Call("POST", "/api/v1/experts/nobody/ask", "reader", {"json": {"message": "Help"}}), "expert.ask", "rita"),
+             Call("POST", "/api/v1/experts/nobody/ask", "reader", {"json": {"message": "Help"}}), "expert.ask", "rita",
+             ("user", "olga")),
 ]
 
 
@@ -227,10 +259,23 @@ def test_every_mutating_route_has_a_scenario(app) -> None:  # noqa: ANN001
     assert mutating == {s.route for s in SCENARIOS}
 
 
+def _newest_token(response) -> str:  # noqa: ANN001
+    """The id of the token a sign-in just made: the newest of the signed-in person's tokens."""
+    client, raw = response.test_client, response.json()["token"]
+    mine = client.get("/api/v1/me/tokens", headers={"Authorization": f"Bearer {raw}"}).json()["data"]
+    return str(max(token["id"] for token in mine))
+
+
 def _send(client, cast, call: Call):  # noqa: ANN001, ANN202
     url = call.url.replace("{token}", str(_token_id(client, cast))) if "{token}" in call.url else call.url
     headers = cast[call.who].headers if call.who else {}
-    return client.request(call.method, url, headers=headers, **call.kwargs)
+    response = client.request(call.method, url, headers=headers, **call.kwargs)
+    response.test_client, response.sent_to = client, url
+    return response
+
+
+def expected_object(scenario: Scenario, response) -> tuple[str, str]:  # noqa: ANN001
+    return scenario.obj(response, response.sent_to) if callable(scenario.obj) else scenario.obj
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.route[0]} {s.route[1]}")
@@ -246,6 +291,7 @@ def test_success_adds_one_event_and_4xx_adds_none(client, database, scenario: Sc
     assert ok.status_code < 300, ok.text
     events = audit_events(database, before_seq)
     assert [(e["action"], e["actor"]) for e in events] == [(scenario.action, scenario.actor)]
+    assert (events[0]["object_type"], events[0]["object_id"]) == expected_object(scenario, ok), "the event names another object"
 
 
 def test_exception_before_commit_leaves_no_rows_and_no_events(database) -> None:  # noqa: ANN001
@@ -259,3 +305,225 @@ def test_exception_before_commit_leaves_no_rows_and_no_events(database) -> None:
                                       data=DocumentCreate(**doc_body()))
             raise RuntimeError("injected after the row write")
     assert head_seq(database) == before_seq and snapshot(database) == before_rows
+
+
+# ------------------------------------------------------------- web form posts and CLI commands
+# Issue 15: the same promise through the other two surfaces. Each scenario names the events a
+# success adds, with their objects; its refused or invalid twin must add no event and change no row.
+
+@dataclass
+class Form:
+    who: str | None
+    url: str
+    data: dict
+    files: dict | None = None
+
+
+@dataclass
+class WebScenario:
+    route: tuple[str, str]
+    setup: Callable
+    ok: Form
+    bad: Form
+    events: list[tuple[str, str, str, str]]  # (action, actor, object_type, object_id)
+
+
+def _web_session(client, database, username: str) -> str:  # noqa: ANN001
+    """Sign ``username`` in on ``client`` (a web session cookie); returns the session's CSRF token."""
+    from kb.accounts import service as accounts
+
+    with database.session() as session, transaction(session):
+        web, raw = accounts.create_web_session(session, user=accounts.get_user(session, username), max_age_seconds=3600)
+        csrf = web.csrf_token
+    client.cookies.set("kb_session", raw)
+    return csrf
+
+
+def _login_form(client) -> str:  # noqa: ANN001
+    import re
+
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+
+
+DOCX_FORM = {"file": ("policy.docx", SAMPLE_DOCX.read_bytes(), "application/octet-stream")}
+BROKEN_FORM = {"file": ("broken.docx", b"PK\x03\x04 not really a zip", "application/octet-stream")}
+NEW_DOC = {"space": "benefits", "slug": "web-doc", "title": "Web doc", "body_md": "# Web doc\n\nWritten on the web.",
+           "audience": "internal", "language": "en", "action": "save"}
+
+WEB_SCENARIOS = [
+    WebScenario(("POST", "/login"), _password_user,
+                Form(None, "/login", {"username": "pia", "password": "correct horse battery"}),
+                Form(None, "/login", {"username": "pia", "password": "wrong password"}),
+                [("session.create", "pia", "user", "pia")]),
+    WebScenario(("POST", "/logout"), _nothing, Form("reader", "/logout", {}), Form("reader", "/logout", {"csrf": "forged"}),
+                [("session.end", "rita", "user", "rita")]),
+    WebScenario(("POST", "/write"), _nothing, Form("contributor", "/write", NEW_DOC), Form("reader", "/write", NEW_DOC),
+                [("document.create", "carl", "document", "web-doc")]),
+    WebScenario(("POST", "/write"), _approved,
+                Form("contributor", "/write", {**NEW_DOC, "slug": "child-benefit", "existing": "1", "title": "Child benefit 2027"}),
+                Form("reader", "/write", {**NEW_DOC, "slug": "child-benefit", "existing": "1", "title": "Mine"}),
+                [("version.edit", "carl", "document", "child-benefit")]),
+    WebScenario(("POST", "/import"), _nothing,
+                Form("contributor", "/import", {"space": "benefits", "intended_use": "x"}, DOCX_FORM),
+                Form("contributor", "/import", {"space": "benefits"}, BROKEN_FORM),
+                [("document.import", "carl", "document", "policy")]),
+    WebScenario(("POST", "/d/{slug}/v/{number}/submit"), _draft,
+                Form("contributor", "/d/child-benefit/v/1/submit", {}), Form("reader", "/d/child-benefit/v/1/submit", {}),
+                [("version.submit", "carl", "document", "child-benefit")]),
+    WebScenario(("POST", "/review/{slug}/{number}/{decision}"), _in_review,
+                Form("owner", "/review/child-benefit/1/approve", {}), Form("contributor", "/review/child-benefit/1/approve", {}),
+                [("version.approve", "olga", "document", "child-benefit")]),
+    WebScenario(("POST", "/review/{slug}/{number}/{decision}"), _in_review,
+                Form("owner", "/review/child-benefit/1/reject", {"comment": "Not yet"}),
+                Form("owner", "/review/child-benefit/1/reject", {"comment": ""}),
+                [("version.reject", "olga", "document", "child-benefit")]),
+    WebScenario(("POST", "/d/{slug}/comments"), _approved,
+                Form("reader", "/d/child-benefit/comments", {"body_md": "Helpful"}),
+                Form("reader", "/d/no-such-doc/comments", {"body_md": "Helpful"}),
+                [("comment.create", "rita", "comment", "1")]),
+    WebScenario(("POST", "/d/{slug}/rating"), _approved, Form("reader", "/d/child-benefit/rating", {"stars": "4"}),
+                Form("reader", "/d/child-benefit/rating", {"stars": "0"}), [("rating.set", "rita", "document", "child-benefit")]),
+    WebScenario(("POST", "/feedback"), _approved,
+                Form("reader", "/feedback", {"document": "child-benefit", "query": "q", "helpful": "yes"}),
+                Form("reader", "/feedback", {"document": "nope", "query": "q", "helpful": "yes"}),
+                [("feedback.create", "rita", "document", "child-benefit")]),
+    WebScenario(("POST", "/flags"), _commented,
+                Form("owner", "/flags", {"target": "comment", "target_id": "1", "reason": "spam", "next": "/d/child-benefit"}),
+                Form("owner", "/flags", {"target": "comment", "target_id": "9", "reason": "spam", "next": "/d/child-benefit"}),
+                [("flag.create", "olga", "comment", "1")]),
+    WebScenario(("POST", "/questions"), _nothing,
+                Form("reader", "/questions", {"title": "Where is the form?", "body_md": "?"}),
+                Form("reader", "/questions", {"title": "?", "body_md": "?"}), [("question.create", "rita", "question", "1")]),
+    WebScenario(("POST", "/questions/{question_id}/answers"), _answered,
+                Form("owner", "/questions/1/answers", {"body_md": "Use form CB-1."}),
+                Form("owner", "/questions/99/answers", {"body_md": "Use form CB-1."}), [("answer.create", "olga", "answer", "2")]),
+    WebScenario(("POST", "/votes/{kind}/{post_id}"), _answered,
+                Form("reader", "/votes/answers/1", {"value": "1", "question": "1"}),
+                Form("contributor", "/votes/answers/1", {"value": "1", "question": "1"}), [("vote.set", "rita", "answer", "1")]),
+    WebScenario(("POST", "/questions/{question_id}/accept"), _answered,
+                Form("reader", "/questions/1/accept", {"answer_id": "1"}),
+                Form("contributor", "/questions/1/accept", {"answer_id": "1"}), [("answer.accept", "rita", "question", "1")]),
+    WebScenario(("POST", "/questions/{question_id}/promote"), _accepted,
+                Form("owner", "/questions/1/promote", {"space": "benefits", "slug": "twins", "audience": "internal"}),
+                Form("owner", "/questions/1/promote", {"space": "benefits", "slug": "child-benefit", "audience": "internal"}),
+                [("document.promote", "olga", "document", "twins")]),
+    WebScenario(("POST", "/moderation/{kind}/{target_id}"), _flagged,
+                Form("moderator", "/moderation/comment/1", {"action": "hide", "reason": "Spam"}),
+                Form("reader", "/moderation/comment/1", {"action": "hide", "reason": "Spam"}),
+                [("moderation.hide", "mona", "comment", "1")]),
+    WebScenario(("POST", "/people/{username}/ask"), _nothing, Form("reader", "/people/olga/ask", {"message": "Help"}),
+                Form("reader", "/people/nobody/ask", {"message": "Help"}), [("expert.ask", "rita", "user", "olga")]),
+    WebScenario(("POST", "/me/profile"), _nothing, Form("reader", "/me/profile", {"skills": "housing"}),
+                Form("reader", "/me/profile", {"skills": "x" * 61}), [("profile.update", "rita", "user", "rita")]),
+]
+
+
+def test_every_form_post_of_the_web_has_a_scenario() -> None:
+    from fastapi.routing import APIRoute
+
+    from kb.web.routes import PAGES
+
+    posts = {("POST", route.path) for pages in PAGES for route in pages.router.routes
+             if isinstance(route, APIRoute) and "POST" in route.methods}
+    assert posts == {s.route for s in WEB_SCENARIOS}
+
+
+def _signed_in(client, database, cast, form: Form) -> tuple[str | None, dict]:  # noqa: ANN001
+    """The session cookie and the form data (with its CSRF token) for ``form``'s poster, made beforehand."""
+    data = dict(form.data)
+    if form.who is None:
+        return None, data
+    csrf = _web_session(client, database, cast[form.who].username)
+    data.setdefault("csrf", csrf)
+    return client.cookies.get("kb_session"), data
+
+
+def _post_form(client, form: Form, cookie: str | None, data: dict):  # noqa: ANN001, ANN202
+    client.cookies.clear()
+    if cookie is not None:
+        client.cookies.set("kb_session", cookie)
+    elif form.url == "/login":
+        data = {**data, "csrf": _login_form(client)}
+    response = client.post(form.url, data=data, files=form.files, follow_redirects=False)
+    client.cookies.clear()
+    return response
+
+
+@pytest.mark.parametrize("scenario", WEB_SCENARIOS, ids=lambda s: f"{s.route[1]} {s.events[0][0]}")
+def test_a_form_post_adds_its_events_and_a_refused_one_none(client, database, scenario: WebScenario) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    scenario.setup(client, cast)
+    bad_session, ok_session = _signed_in(client, database, cast, scenario.bad), _signed_in(client, database, cast, scenario.ok)
+    before_rows, before_seq = snapshot(database), head_seq(database)
+    bad = _post_form(client, scenario.bad, *bad_session)
+    assert 400 <= bad.status_code < 500, (bad.status_code, bad.text[:300])
+    assert head_seq(database) == before_seq, "a refused form post recorded an event"
+    assert snapshot(database) == before_rows, "a refused form post changed rows"
+    ok = _post_form(client, scenario.ok, *ok_session)
+    assert ok.status_code == 303 and not ok.headers["location"].startswith("/login?next="), (ok.status_code, ok.text[:300])
+    events = audit_events(database, before_seq)
+    assert [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in events] == scenario.events
+
+
+@dataclass
+class CliScenario:
+    name: str
+    setup: Callable
+    ok: list[str]
+    bad: list[str]
+    events: list[tuple[str, str, str, str | None]]  # object_id None: checked by type only (a new token's id)
+
+
+CLI_SCENARIOS = [
+    CliScenario("user add", _nothing, ["user", "add", "neo", "--name", "Neo"], ["user", "add", "rita"],
+                [("user.create", "system", "user", "neo")]),
+    CliScenario("space add", _nothing, ["space", "add", "legal", "--name", "Legal"], ["space", "add", "benefits"],
+                [("space.create", "system", "space", "legal")]),
+    CliScenario("space member", _nothing, ["space", "member", "benefits", "rita", "contributor"],
+                ["space", "member", "benefits", "rita", "king"], [("space.member.set", "system", "space", "benefits")]),
+    CliScenario("token create", _nothing, ["token", "create", "rita"], ["token", "create", "nobody"],
+                [("token.create", "system", "token", None)]),
+    CliScenario("import", _nothing, ["import", "{docx}", "--space", "benefits", "--as", "carl", "--intended-use", "x"],
+                ["import", "{docx}", "--space", "benefits", "--as", "rita"], [("document.import", "carl", "document", "policy")]),
+    CliScenario("approve", _in_review, ["approve", "child-benefit", "1", "--as", "olga"],
+                ["approve", "child-benefit", "1", "--as", "carl"], [("version.approve", "olga", "document", "child-benefit")]),
+]
+
+
+def test_every_state_changing_command_has_a_scenario() -> None:
+    """The commands that change what kb serves; the others only read, or are bootstrap (init, demo, db upgrade)."""
+    import typer
+
+    from kb.cli import app
+
+    def walk(command, prefix: str = ""):  # noqa: ANN001, ANN202
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{prefix}{name} ") if getattr(sub, "commands", None) else [f"{prefix}{name}"]
+
+    commands = set(walk(typer.main.get_command(app)))
+    read_only_or_bootstrap = {"init", "serve", "demo", "db upgrade", "export-prov", "search", "experts", "reindex",
+                              "index check", "audit verify", "audit checkpoint", "audit export"}
+    assert commands - read_only_or_bootstrap == {s.name for s in CLI_SCENARIOS}
+
+
+@pytest.mark.parametrize("scenario", CLI_SCENARIOS, ids=lambda s: s.name)
+def test_a_command_adds_its_events_and_a_refused_one_none(cli_env, client, database, tmp_path, scenario: CliScenario) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    cast = make_cast(database)
+    scenario.setup(client, cast)
+    docx = tmp_path / "policy.docx"
+    docx.write_bytes(SAMPLE_DOCX.read_bytes())
+    runner = CliRunner()
+    before_rows, before_seq = snapshot(database), head_seq(database)
+    bad = runner.invoke(app, [a.replace("{docx}", str(docx)) for a in scenario.bad], catch_exceptions=False)
+    assert bad.exit_code != 0, bad.output
+    assert head_seq(database) == before_seq, "a refused command recorded an event"
+    assert snapshot(database) == before_rows, "a refused command changed rows"
+    ok = runner.invoke(app, [a.replace("{docx}", str(docx)) for a in scenario.ok], catch_exceptions=False)
+    assert ok.exit_code == 0, ok.output
+    events = [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in audit_events(database, before_seq)]
+    assert [(a, who, kind, oid if want is not None else None) for (a, who, kind, oid), (*_, want) in zip(events, scenario.events)] \
+        == scenario.events and len(events) == len(scenario.events)

@@ -14,12 +14,15 @@ from fastapi import APIRouter
 from kb.web import accounts, admin, documents, experts, insights, public, search, social
 from kb.web.common import STATIC_DIR
 
-__all__ = ["STATIC_DIR", "web_router"]
+__all__ = ["PAGES", "STATIC_DIR", "web_router"]
+
+PAGES = (accounts, search, documents, social, experts, admin, insights, public)
+"""The page modules, one per domain, in the order their routes are matched."""
 
 
 def web_router() -> APIRouter:
     """Every page of the web UI, in one router made for one app."""
     router = APIRouter(include_in_schema=False)
-    for pages in (accounts, search, documents, social, experts, admin, insights, public):
+    for pages in PAGES:
         router.include_router(pages.router)
     return router
