@@ -17,9 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing import Annotated
 
 from kb import __version__, provenance
-from kb.accounts import service as accounts_service
+from kb.accounts import actions as accounts_actions
 from kb.accounts.api import router as accounts_router
-from kb.actors import Access, Actor
+from kb.actors import Actor
 from kb.config import Settings, load_settings
 from kb.documents.api import router as documents_router
 from kb.events import DocumentChanged, DocumentWithdrawn, VersionPublished
@@ -29,9 +29,9 @@ from kb.search.api import router as search_router
 from kb.search.indexer import CatchUpLoop, SearchIndexes
 from kb.social.api import router as social_router
 from kb.experts.api import router as experts_router
-from kb.db import Database, transaction
+from kb.db import Database
 from kb.errors import ErrorCode, error_payload
-from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require
+from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require_for
 from kb.provenance.api import router as audit_router
 from kb.web.routes import STATIC_DIR, web_router
 from kb.web.security import PageSecurityHeaders
@@ -104,7 +104,7 @@ def _health_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", **api_router_options("system"))
 
     @router.get("/health", response_model=Health, summary="Liveness and database check")
-    def health(session: SessionDep, _: Annotated[None, Depends(require(Access.anonymous))]) -> Health:
+    def health(session: SessionDep, _: Annotated[None, Depends(require_for("system.health"))]) -> Health:
         seq, _hash = provenance.head(session)
         return Health(status="ok", version=__version__, database=session.get_bind().dialect.name, audit_head_seq=seq)
 
@@ -112,14 +112,8 @@ def _health_router() -> APIRouter:
 
 
 def _token_resolver(session: Any, raw: str) -> Actor | None:
-    resolved = accounts_service.resolve_token(session, raw)
-    if resolved is None:
-        return None
-    actor, stale_token_id = resolved
-    if stale_token_id is not None:
-        with transaction(session):
-            accounts_service.stamp_token_used(session, stale_token_id)
-    return actor
+    """``app.state.resolve_token`` for ``kb.http``: who an API token stands for (kb.http imports no domain)."""
+    return accounts_actions.identify_by_token(session, token=raw)
 
 
 def wire_search(db: Database, indexes: SearchIndexes) -> None:

@@ -1,7 +1,8 @@
 """Deterministic sample content: a fictional public benefits agency and its internal pages.
 
 ``sample_documents()`` reads ``kb/sample/documents`` as plain records; ``load_demo(database)``
-creates one user per role, the spaces, and (through the documents service) the sample documents.
+creates one user per role and the spaces (through ``kb.accounts.actions``, as ``kb.actors.SYSTEM``),
+and the sample documents (through the documents service, as their named authors and approvers).
 Used by ``kb demo``, ``make run`` and the tests.
 """
 
@@ -137,33 +138,41 @@ class DemoReport:
 
 def load_demo(database) -> DemoReport:  # noqa: ANN001  (kb.db.Database; imported lazily)
     """Create demo users, spaces and sample documents. Idempotent: existing items are kept."""
-    from sqlalchemy import select
-
-    from kb.accounts import service as accounts
-    from kb.accounts.models import Space, User
+    from kb.accounts import actions as accounts
     from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.db import transaction
 
     report = DemoReport()
     with database.session() as session:
-        with transaction(session):
-            for slug, (name, description) in DEMO_SPACES.items():
-                if session.execute(select(Space.id).where(Space.slug == slug)).first() is None:
-                    accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug=slug, name=name, description=description),
-                                          four_eyes_default=database.settings.four_eyes_default)
-                    report.spaces_created += 1
-            for demo_user in DEMO_USERS:
-                if session.execute(select(User.id).where(User.username == demo_user.username)).first() is None:
-                    accounts.create_user(session, actor=SYSTEM, data=UserCreate(
-                        username=demo_user.username, display_name=demo_user.display_name,
-                        email=f"{demo_user.username}@northbridge.example", password=demo_user.password,
-                        global_role=demo_user.global_role))
-                    report.users_created += 1
-                for slug, role in demo_user.spaces.items():
-                    accounts.set_membership(session, actor=SYSTEM, slug=slug, username=demo_user.username, role=role)
-                report.credentials.append((role_label(demo_user), demo_user.username, demo_user.password))
+        for slug, (name, description) in DEMO_SPACES.items():
+            if not _exists(lambda: accounts.read_space(session, SYSTEM, slug=slug)):
+                accounts.create_space(session, SYSTEM, data=SpaceCreate(slug=slug, name=name, description=description),
+                                      four_eyes_default=database.settings.four_eyes_default)
+                report.spaces_created += 1
+        for demo_user in DEMO_USERS:
+            if not _exists(lambda: accounts.read_user(session, SYSTEM, username=demo_user.username)):
+                accounts.create_user(session, SYSTEM, data=UserCreate(
+                    username=demo_user.username, display_name=demo_user.display_name,
+                    email=f"{demo_user.username}@northbridge.example", password=demo_user.password,
+                    global_role=demo_user.global_role))
+                report.users_created += 1
+            for slug, role in demo_user.spaces.items():
+                accounts.set_member(session, SYSTEM, slug=slug, username=demo_user.username, role=role)
+            report.credentials.append((role_label(demo_user), demo_user.username, demo_user.password))
         _load_documents(database, session, report)
     return report
+
+
+def _exists(read) -> bool:  # noqa: ANN001
+    """Whether ``read()`` finds its object (False on NOT_FOUND): what keeps ``load_demo`` idempotent."""
+    from kb.errors import ErrorCode, KbError
+
+    try:
+        read()
+    except KbError as error:
+        if error.code is not ErrorCode.NOT_FOUND:
+            raise
+        return False
+    return True
 
 
 PENDING_EDIT = ("unemployment-benefit", "## Your obligations",
@@ -174,6 +183,7 @@ def _load_documents(database, session, report: DemoReport) -> None:  # noqa: ANN
     """Import every sample document as its author, submit it, and approve it by another owner."""
     from kb.accounts import service as accounts
     from kb.db import transaction
+    from kb.documents import importing
     from kb.documents import service as documents
     from kb.documents.schemas import DraftSave
 
@@ -189,7 +199,7 @@ def _load_documents(database, session, report: DemoReport) -> None:  # noqa: ANN
             valid_until=sample.valid_until, review_by=sample.review_by,
         )
         with transaction(session):
-            outcome = documents.import_file(
+            outcome = importing.import_file(
                 session, actor=author, space_slug=sample.space, filename=sample.path.name, data=data,
                 files_dir=database.settings.files_dir, fields=fields, slug=sample.slug,
                 translation_of=sample.translation_of)

@@ -20,12 +20,13 @@ def test_fast_envelope_equals_canonical_json(**fields) -> None:  # noqa: ANN003
 
 def test_chain_links_each_event_to_the_previous(database) -> None:  # noqa: ANN001
     from kb import provenance
+    from kb.actors import SYSTEM
     from kb.db import transaction
 
     with database.session() as session:
         for i in range(3):
             with transaction(session):
-                provenance.record(session, None, "test.event", ("thing", i), {"i": i, "text": "ünïcödé"})
+                provenance.record(session, SYSTEM, "test.event", ("thing", i), {"i": i, "text": "ünïcödé"})
         events = provenance.list_events(session)
         assert [e.seq for e in events] == [1, 2, 3]
         assert events[0].prev_hash == "0" * 64
@@ -58,6 +59,7 @@ def test_concurrent_appends_never_fork(database, backend: str) -> None:  # noqa:
     import threading
 
     from kb import provenance
+    from kb.actors import SYSTEM
     from kb.db import transaction
 
     writers, per_writer = 8, 250 if backend == "postgresql" else 25
@@ -70,7 +72,7 @@ def test_concurrent_appends_never_fork(database, backend: str) -> None:  # noqa:
             for i in range(per_writer):
                 try:
                     with transaction(session):
-                        provenance.record(session, None, "test.event", ("worker", worker), {"i": i})
+                        provenance.record(session, SYSTEM, "test.event", ("worker", worker), {"i": i})
                 except BaseException as exc:  # noqa: BLE001 - the figure is: 0 errors
                     errors.append(exc)
 

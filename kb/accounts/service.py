@@ -1,9 +1,13 @@
-"""Rules of the accounts domain: who may create users and spaces, grant roles and hold tokens.
+"""Rules of the accounts domain: users, spaces and their members, API tokens, web sessions.
 
-Every function takes ``(session, *, actor, …)`` and decides by the actor's roles alone; kb itself
-acts as the named ``kb.actors.SYSTEM`` (an admin of no space), recorded as ``system``.
-Functions never commit: the caller wraps them in ``kb.db.transaction``. Each state change records
-exactly one audit event through ``kb.provenance.record``.
+Functions that change state take ``(session, *, actor, …)``; kb itself acts as the named
+``kb.actors.SYSTEM`` (an admin of no space), recorded as ``system``. The role gate of each use case
+(admin for users, signed in for tokens…) is ``kb.permissions``' row, applied once by
+``kb.accounts.actions``; this module keeps the per-object rules: an owner of *this* space, one's
+own token or web session, an admin never demoting themselves.
+Functions never commit: ``kb.accounts.actions`` wraps them in ``kb.db.transaction``. Each state
+change records exactly one audit event through ``kb.provenance.record``. Must not import FastAPI,
+a surface or another domain but provenance.
 """
 
 from __future__ import annotations
@@ -38,11 +42,6 @@ def _digest(raw: str) -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
-
-
-def _require_admin(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
-        raise KbError(ErrorCode.FORBIDDEN, f"Only an admin may {what}")
 
 
 # ----------------------------------------------------------------------------------------- users
@@ -80,13 +79,11 @@ def memberships_of(session: Session, user_id: int) -> list[tuple[str, SpaceRole]
 
 
 def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
-    """Create a user.
+    """Create a user (the caller has checked the ``user.create`` row).
 
     Raises:
-        KbError FORBIDDEN: the actor is not an admin.
         KbError ALREADY_EXISTS: the username is taken.
     """
-    _require_admin(actor, "create users")
     if session.execute(select(User.id).where(User.username == data.username)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"The username {data.username!r} is taken")
     user = User(
@@ -104,8 +101,12 @@ def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
 
 
 def update_user(session: Session, *, actor: Actor, username: str, data: UserUpdate) -> User:
-    """Change a user's display name, global role or active flag (admin only)."""
-    _require_admin(actor, "change users")
+    """Change a user's display name, global role or active flag (the caller has checked ``user.update``).
+
+    Raises:
+        KbError NOT_FOUND: no such user.
+        KbError CONFLICT: the actor changes their own role or deactivates themselves.
+    """
     user = get_user(session, username)
     changes: dict[str, dict[str, object]] = {}
     for field in ("display_name", "global_role", "is_active"):
@@ -124,8 +125,7 @@ def update_user(session: Session, *, actor: Actor, username: str, data: UserUpda
     return user
 
 
-def list_users(session: Session, *, actor: Actor, limit: int, offset: int) -> tuple[list[User], int]:
-    _require_admin(actor, "list users")
+def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
     total = session.execute(select(func.count()).select_from(User)).scalar_one()
     users = session.execute(select(User).order_by(User.username).limit(limit).offset(offset)).scalars().all()
     return list(users), total
@@ -264,9 +264,28 @@ def resolve_web_session(session: Session, raw: str) -> tuple[Actor, WebSession] 
 
 
 def end_web_session(session: Session, *, actor: Actor, web_session: WebSession) -> None:
+    """End ``web_session``, the actor's own.
+
+    Raises:
+        KbError NOT_FOUND: the session is someone else's (no existence oracle).
+    """
+    if web_session.user_id != actor.id:
+        raise KbError(ErrorCode.NOT_FOUND, "No such web session")
     web_session.revoked_at = utcnow()
     session.add(web_session)
     provenance.record(session, actor, "session.end", ("user", actor.username), {})
+
+
+def end_web_session_by_id(session: Session, *, actor: Actor, web_session_id: int) -> None:
+    """End the actor's web session number ``web_session_id``.
+
+    Raises:
+        KbError NOT_FOUND: no such session, or it is someone else's.
+    """
+    web_session = session.get(WebSession, web_session_id)
+    if web_session is None:
+        raise KbError(ErrorCode.NOT_FOUND, "No such web session")
+    end_web_session(session, actor=actor, web_session=web_session)
 
 
 # ---------------------------------------------------------------------------------------- spaces
@@ -303,12 +322,11 @@ def space_members(session: Session, space_id: int) -> list[tuple[User, SpaceRole
 
 
 def create_space(session: Session, *, actor: Actor, data: SpaceCreate, four_eyes_default: bool) -> Space:
-    """Create a space (admin only).
+    """Create a space (the caller has checked the ``space.create`` row).
 
     Raises:
         KbError ALREADY_EXISTS: the slug is taken.
     """
-    _require_admin(actor, "create spaces")
     if session.execute(select(Space.id).where(Space.slug == data.slug)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"The space {data.slug!r} exists already")
     four_eyes = four_eyes_default if data.four_eyes is None else data.four_eyes

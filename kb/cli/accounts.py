@@ -1,4 +1,9 @@
-"""``kb`` commands: users, spaces and their members, API tokens."""
+"""``kb`` commands: users, spaces and their members, API tokens.
+
+Operator commands: each calls one action of ``kb.accounts.actions`` as ``kb.actors.SYSTEM`` (kb
+itself, an admin of no space, recorded as ``system``). Imports actions, never a service or an
+``api`` module; opens no transaction (the action owns it).
+"""
 
 from __future__ import annotations
 
@@ -22,9 +27,8 @@ def user_add(
     """Create a user."""
     from pydantic import ValidationError
 
-    from kb.accounts import service
+    from kb.accounts import actions
     from kb.accounts.schemas import UserCreate
-    from kb.db import transaction
 
     try:
         data = UserCreate(username=username, display_name=display_name or username, email=email,
@@ -32,8 +36,8 @@ def user_add(
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     database = open_database()
-    with database.session() as session, KbErrors(), transaction(session):
-        user = service.create_user(session, actor=SYSTEM, data=data)
+    with database.session() as session, KbErrors():
+        user = actions.create_user(session, SYSTEM, data=data)
     typer.echo(f"Created user {user.username} ({data.global_role.value})")
 
 
@@ -50,20 +54,17 @@ def space_add(
     """Create a space, optionally with its owners."""
     from pydantic import ValidationError
 
-    from kb.accounts import service
+    from kb.accounts import actions
     from kb.accounts.schemas import SpaceCreate
-    from kb.actors import SpaceRole
-    from kb.db import transaction
 
     try:
         data = SpaceCreate(slug=slug, name=name or slug, description=description, four_eyes=four_eyes)
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     database = open_database()
-    with database.session() as session, KbErrors(), transaction(session):
-        space = service.create_space(session, actor=SYSTEM, data=data, four_eyes_default=database.settings.four_eyes_default)
-        for username in owner or []:
-            service.set_membership(session, actor=SYSTEM, slug=space.slug, username=username, role=SpaceRole.owner)
+    with database.session() as session, KbErrors():
+        actions.create_space(session, SYSTEM, data=data, four_eyes_default=database.settings.four_eyes_default,
+                             owners=owner or [])
     typer.echo(f"Created space {slug}" + (f" owned by {', '.join(owner)}" if owner else ""))
 
 
@@ -74,17 +75,16 @@ def space_member(
     role: Annotated[str, typer.Argument(help="reader, contributor or owner")],
 ) -> None:
     """Grant a user a role in a space."""
-    from kb.accounts import service
+    from kb.accounts import actions
     from kb.actors import SpaceRole
-    from kb.db import transaction
 
     try:
         space_role = SpaceRole(role)
     except ValueError:
         raise fail(f"unknown role {role!r}; use reader, contributor or owner") from None
     database = open_database()
-    with database.session() as session, KbErrors(), transaction(session):
-        service.set_membership(session, actor=SYSTEM, slug=slug, username=username, role=space_role)
+    with database.session() as session, KbErrors():
+        actions.set_member(session, SYSTEM, slug=slug, username=username, role=space_role)
     typer.echo(f"{username} is now {role} of {slug}")
 
 
@@ -97,11 +97,9 @@ def token_create(
     days: Annotated[Optional[int], typer.Option(help="Expire after this many days", min=1)] = None,
 ) -> None:
     """Create an API token for a user and print it (it is shown only once)."""
-    from kb.accounts import service
-    from kb.db import transaction
+    from kb.accounts import actions
 
     database = open_database()
-    with database.session() as session, KbErrors(), transaction(session):
-        user = service.get_user(session, username)
-        _token, raw = service.create_token(session, actor=SYSTEM, user=user, name=name, expires_in_days=days)
-    typer.echo(raw)
+    with database.session() as session, KbErrors():
+        created = actions.create_token(session, SYSTEM, username=username, name=name, expires_in_days=days)
+    typer.echo(created.token)

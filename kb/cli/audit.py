@@ -1,4 +1,10 @@
-"""``kb`` commands: the audit log: verify, checkpoint, export."""
+"""``kb`` commands: the audit log: verify, checkpoint, export.
+
+Operator commands, run as ``kb.actors.SYSTEM``. ``verify`` goes through the action its API twin uses
+(``kb.provenance.actions.verify_chain``); ``checkpoint`` and ``export`` have no twin on the API or the
+web (they write files on the operator's machine) and read the log through ``kb.provenance``'s
+public functions. None of them changes state.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ def audit_verify(
 ) -> None:
     """Verify the audit hash chain; print the count and head, or the first broken sequence number."""
     from kb import provenance
+    from kb.actors import SYSTEM
+    from kb.provenance import actions
 
     database = open_database(migrate=False)
     try:
@@ -25,7 +33,7 @@ def audit_verify(
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
     with database.session() as session:
-        result = provenance.verify_chain(session, point)
+        result = actions.verify_chain(session, SYSTEM, checkpoint=point)
     if result.ok:
         typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}")
         return

@@ -1,4 +1,9 @@
-"""Web pages: sign in and out."""
+"""Web pages: sign in and out.
+
+Signing in goes through the same action as the API's ``POST /api/v1/auth/token``
+(``kb.accounts.actions.sign_in``: the same per-IP and per-account limits, the same hashing cap);
+signing out through ``sign_out``. Imports actions, never an ``api`` module or a service.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kb.accounts import api as accounts_api
-from kb.accounts import service as accounts
-from kb.db import transaction
+from kb.accounts import actions
 from kb.errors import ErrorCode, KbError
+from kb.http import client_ip
 from kb.web.common import (
     Csrf,
     SessionDep,
@@ -43,18 +47,18 @@ def login(request: Request, session: SessionDep, who: ViewerDep,
           csrf: Csrf = None, next: Annotated[str | None, Form(max_length=500)] = None) -> Response:  # noqa: A002
     if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         raise KbError(ErrorCode.FORBIDDEN, "This form has expired: reload the sign-in page and try again")
-    settings = request.app.state.settings
+    state = request.app.state
     try:
-        user = accounts_api.check_login(request, session, username, password)  # the API's limits, the same code
-        with transaction(session):
-            _, raw = accounts.create_web_session(session, user=user, max_age_seconds=settings.session_max_age_seconds)
+        started = actions.sign_in(
+            session, who.actor, username=username, password=password, client_ip=client_ip(request),
+            limits=actions.SignInLimits(limiter=state.rate_limiter, gate=state.login_gate, settings=state.settings),
+            wanted=actions.WebSessionWanted(max_age_seconds=state.settings.session_max_age_seconds))
     except KbError as error:
         if error.code is not ErrorCode.INVALID_CREDENTIALS:
             raise
-        response = page(request, "login.html", who, status_code=401, next=local_path(next), csrf=csrf, error=error.message)
-        return response
+        return page(request, "login.html", who, status_code=401, next=local_path(next), csrf=csrf, error=error.message)
     response = RedirectResponse(local_path(next), status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, raw, settings.session_max_age_seconds)
+    set_cookie(request, response, SESSION_COOKIE, started.cookie, started.max_age_seconds)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
@@ -62,8 +66,7 @@ def login(request: Request, session: SessionDep, who: ViewerDep,
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, who: ViewerDep, csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    with transaction(session):
-        accounts.end_web_session(session, actor=actor, web_session=who.web_session)  # type: ignore[arg-type]
+    actions.sign_out(session, actor, web_session_id=who.web_session.web_session_id)  # type: ignore[union-attr]
     response = back("/login", "signed-out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

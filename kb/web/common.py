@@ -1,4 +1,9 @@
-"""Shared machinery of the web pages: the page route class, who is looking, CSRF, templates, redirects."""
+"""Shared machinery of the web pages: the page route class, who is looking, CSRF, templates, redirects.
+
+Who is looking comes from ``kb.accounts.actions.identify_by_web_session`` (the cookie, resolved once,
+as the API's tokens are by ``identify_by_token``). Imports actions and the foundation, never an
+``api`` module or a service.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from kb.accounts import service as accounts
-from kb.accounts.models import WebSession
+from kb.accounts import actions as accounts
 from kb.actors import Actor, SpaceRole
 from kb.errors import ErrorCode, KbError
 from kb.http import get_session
@@ -88,7 +92,7 @@ class Viewer:
     """Who is looking: the actor (None when signed out), their web session, and what the navigation offers."""
 
     actor: Actor | None
-    web_session: WebSession | None
+    web_session: accounts.WebIdentity | None
     spaces: dict[int, str]
 
     @property
@@ -115,12 +119,10 @@ class Viewer:
 
 def viewer(request: Request, session: SessionDep) -> Viewer:
     raw = request.cookies.get(SESSION_COOKIE)
-    resolved = accounts.resolve_web_session(session, raw) if raw else None
-    if resolved is None:
+    identity = accounts.identify_by_web_session(session, cookie=raw) if raw else None
+    if identity is None:
         return Viewer(None, None, {})
-    actor, web_session = resolved
-    spaces, _ = accounts.list_spaces(session, limit=1000, offset=0)
-    return Viewer(actor, web_session, {s.id: s.slug for s in spaces})  # type: ignore[misc]
+    return Viewer(identity.actor, identity, identity.spaces)
 
 
 ViewerDep = Annotated[Viewer, Depends(viewer)]

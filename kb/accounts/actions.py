@@ -1,0 +1,372 @@
+"""Use cases of accounts: the one door that the API, the web pages and the CLI go through.
+
+Signing in (for an API token or a web session) and out, oneself and one's tokens, users, spaces and
+their members. Each action takes the session, the acting person (``kb.actors.Actor``;
+``kb.actors.SYSTEM`` for kb itself, ``None`` for an anonymous caller of an anonymous action) and
+validated inputs; it checks the actor against its row of ``kb.permissions`` with ``authorize``
+(the role gates live there and nowhere else), calls the services inside one transaction
+(``kb.db.transaction``, the audit event in it), and returns the public schemas the surfaces render.
+The per-object rules (an owner of *this* space, one's own token) stay in ``service``.
+
+Two functions here are no actions but identification, done before any action: ``identify_by_token``
+(the API's bearer tokens) and ``identify_by_web_session`` (the web UI's cookie). They have no row of
+the table: they decide who the actor is, not what the actor may do.
+
+Imports services, schemas and the foundation (kb.config, kb.db, kb.permissions, kb.ratelimit); never FastAPI,
+never a surface (``api``, ``kb.web``, ``kb.cli``), never documents, social, search or experts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, overload
+
+from sqlmodel import Session
+
+from kb.accounts import service
+from kb.accounts.models import ApiToken, Space, User
+from kb.accounts.schemas import (
+    MePublic, MembershipPublic, SpaceCreate, SpaceMember, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreated,
+    TokenPublic, TokensPublic, UserAdminPublic, UserCreate, UsersPublic, UserUpdate,
+)
+from kb.actors import Actor, SpaceRole
+from kb.db import transaction
+from kb.permissions import authorize
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.ratelimit import HashGate, RateLimiter
+
+# How many spaces the web UI's menus list (the viewer's navigation, not a page of results).
+NAVIGATION_SPACES = 1000
+
+
+# --------------------------------------------------------------------------------- public shapes
+
+def _memberships(session: Session, user: User) -> list[MembershipPublic]:
+    return [MembershipPublic(space=slug, role=role) for slug, role in service.memberships_of(session, user.id)]  # type: ignore[arg-type]
+
+
+def _user_admin(session: Session, user: User) -> UserAdminPublic:
+    return UserAdminPublic(
+        username=user.username, display_name=user.display_name, global_role=user.global_role,
+        is_active=user.is_active, created_at=user.created_at, email=user.email,
+        memberships=_memberships(session, user),
+    )
+
+
+def _space(session: Session, space: Space) -> SpacePublic:
+    members = [SpaceMember(username=u.username, display_name=u.display_name, role=role)
+               for u, role in service.space_members(session, space.id)]  # type: ignore[arg-type]
+    return SpacePublic(slug=space.slug, name=space.name, description=space.description,
+                       four_eyes=space.four_eyes, public_community=space.public_community, created_at=space.created_at,
+                       members=members)
+
+
+def _token(token: ApiToken) -> TokenPublic:
+    return TokenPublic.model_validate(token, from_attributes=True)
+
+
+# ------------------------------------------------------------------------------------- signing in
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """The limits every password sign-in meets, whichever surface it comes through (issue 8).
+
+    The surface builds it for each sign-in from what the app holds (``app.state.rate_limiter``,
+    ``app.state.login_gate`` and ``app.state.settings``), so one count and one cap serve the API and
+    the web UI alike.
+    """
+
+    limiter: RateLimiter
+    gate: HashGate
+    settings: Settings
+
+    @property
+    def per_ip(self) -> str:
+        """``KB_RATE_LIMIT_LOGIN_IP``: sign-ins per client IP address."""
+        return self.settings.rate_limit_login_ip
+
+    @property
+    def per_account(self) -> str:
+        """``KB_RATE_LIMIT_LOGIN``: sign-ins per account name, successful or not."""
+        return self.settings.rate_limit_login
+
+
+@dataclass(frozen=True)
+class ApiTokenWanted:
+    """Sign in for a new API token, named ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class WebSessionWanted:
+    """Sign in for a web session lasting ``max_age_seconds`` (``KB_SESSION_MAX_AGE_SECONDS``)."""
+
+    max_age_seconds: int
+
+
+@dataclass(frozen=True)
+class WebSessionStarted:
+    """A new web session: the cookie value (shown once, stored hashed) and how long it lasts."""
+
+    cookie: str
+    max_age_seconds: int
+
+
+@overload
+def sign_in(session: Session, actor: Actor | None, *, username: str, password: str, client_ip: str,
+            limits: SignInLimits, wanted: ApiTokenWanted) -> TokenCreated: ...
+@overload
+def sign_in(session: Session, actor: Actor | None, *, username: str, password: str, client_ip: str,
+            limits: SignInLimits, wanted: WebSessionWanted) -> WebSessionStarted: ...
+def sign_in(session: Session, actor: Actor | None, *, username: str, password: str, client_ip: str,
+            limits: SignInLimits, wanted: ApiTokenWanted | WebSessionWanted) -> TokenCreated | WebSessionStarted:
+    """A password sign-in, however it arrives (API token or web session), behind the same limits.
+
+    Per client IP first (a client spraying many accounts is stopped without using up their accounts'
+    budgets), then per account, then at most ``KB_LOGIN_MAX_CONCURRENT_HASHES`` hashes at once. The
+    hash is checked outside any write transaction (on SQLite that holds the database's write lock);
+    the credential is issued in one transaction with its audit event (``token.create`` by the user,
+    or ``session.create``).
+
+    Args:
+        actor: whoever is already signed in, or None (anyone may sign in).
+        client_ip: the caller's address as ``kb.http.client_ip`` gives it (the per-IP key).
+        wanted: what to issue: an API token or a web session.
+
+    Returns:
+        The API token (shown once), or the web session's cookie.
+
+    Raises:
+        KbError RATE_LIMITED: past either limit (429 with Retry-After).
+        KbError SERVICE_UNAVAILABLE: no hashing slot freed up in time (503 with Retry-After).
+        KbError INVALID_CREDENTIALS: unknown user, wrong password or inactive account (service).
+    """
+    authorize(actor, "auth.login")
+    limits.limiter.enforce(limits.per_ip, "login-ip", client_ip)
+    limits.limiter.enforce(limits.per_account, "login-account", username.casefold())
+    with limits.gate.slot():
+        user = service.authenticate(session, username=username, password=password)
+    if isinstance(wanted, WebSessionWanted):
+        with transaction(session):
+            _row, cookie = service.create_web_session(session, user=user, max_age_seconds=wanted.max_age_seconds)
+        return WebSessionStarted(cookie=cookie, max_age_seconds=wanted.max_age_seconds)
+    with transaction(session):
+        token, raw = service.create_token(session, actor=service.actor_for(session, user), user=user, name=wanted.name)
+    return TokenCreated(**_token(token).model_dump(), token=raw)
+
+
+def sign_out(session: Session, actor: Actor, *, web_session_id: int) -> None:
+    """End one of the actor's web sessions (``session.end``).
+
+    Raises:
+        KbError NOT_FOUND: no such session, or it is someone else's (service).
+    """
+    authorize(actor, "auth.logout")
+    with transaction(session):
+        service.end_web_session_by_id(session, actor=actor, web_session_id=web_session_id)
+
+
+# ---------------------------------------------------------------------------------- identification
+
+@dataclass(frozen=True)
+class WebIdentity:
+    """Who holds a web session cookie: the actor, the session (for sign-out and the CSRF check) and
+    the spaces the navigation names (slug by id)."""
+
+    actor: Actor
+    web_session_id: int
+    csrf_token: str
+    spaces: dict[int, str]
+
+
+def identify_by_token(session: Session, *, token: str) -> Actor | None:
+    """The actor an API token stands for, or None when it is unknown, expired or revoked.
+
+    Stamps the token's ``last_used_at`` when it is more than a minute old, in its own short
+    transaction (bookkeeping, not an audited state change).
+    """
+    resolved = service.resolve_token(session, token)
+    if resolved is None:
+        return None
+    actor, stale_token_id = resolved
+    if stale_token_id is not None:
+        with transaction(session):
+            service.stamp_token_used(session, stale_token_id)
+    return actor
+
+
+def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | None:
+    """Who holds the web session ``cookie``, or None when it is unknown, ended or expired."""
+    resolved = service.resolve_web_session(session, cookie)
+    if resolved is None:
+        return None
+    actor, web_session = resolved
+    spaces, _ = service.list_spaces(session, limit=NAVIGATION_SPACES, offset=0)
+    return WebIdentity(actor=actor, web_session_id=web_session.id, csrf_token=web_session.csrf_token,  # type: ignore[arg-type]
+                       spaces={s.id: s.slug for s in spaces})  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------- oneself and tokens
+
+def read_me(session: Session, actor: Actor) -> MePublic:
+    """The signed-in user, with their roles per space."""
+    authorize(actor, "me.read")
+    user = service.get_user(session, actor.username)
+    return MePublic(username=user.username, display_name=user.display_name, global_role=user.global_role,
+                    is_active=user.is_active, created_at=user.created_at, email=user.email,
+                    memberships=_memberships(session, user))
+
+
+def list_tokens(session: Session, actor: Actor) -> TokensPublic:
+    """The actor's own API tokens (never the tokens themselves: they are stored hashed)."""
+    authorize(actor, "token.list")
+    tokens = service.list_tokens(session, actor=actor)
+    return TokensPublic(data=[_token(t) for t in tokens], count=len(tokens))
+
+
+def create_token(session: Session, actor: Actor, *, username: str, name: str,
+                 expires_in_days: int | None = None) -> TokenCreated:
+    """Create an API token for ``username`` (oneself; kb itself for anyone); it is shown only once.
+
+    Raises:
+        KbError NOT_FOUND: no such user.
+        KbError FORBIDDEN: a token for someone else (service).
+        KbError CONFLICT: the account is deactivated (service).
+    """
+    authorize(actor, "token.create")
+    with transaction(session):
+        user = service.get_user(session, username)
+        token, raw = service.create_token(session, actor=actor, user=user, name=name, expires_in_days=expires_in_days)
+    return TokenCreated(**_token(token).model_dump(), token=raw)
+
+
+def revoke_token(session: Session, actor: Actor, *, token_id: int) -> TokenPublic:
+    """Revoke one of the actor's tokens (an admin may revoke anyone's).
+
+    Raises:
+        KbError NOT_FOUND: no such token, or someone else's (service).
+        KbError CONFLICT: already revoked (service).
+    """
+    authorize(actor, "token.revoke")
+    with transaction(session):
+        token = service.revoke_token(session, actor=actor, token_id=token_id)
+    return _token(token)
+
+
+# ------------------------------------------------------------------------------------------ users
+
+def list_users(session: Session, actor: Actor, *, limit: int, offset: int) -> UsersPublic:
+    """A page of users, by username, as an admin sees them."""
+    authorize(actor, "user.list")
+    users, total = service.list_users(session, limit=limit, offset=offset)
+    return UsersPublic(data=[_user_admin(session, u) for u in users], count=total)
+
+
+def read_user(session: Session, actor: Actor, *, username: str) -> UserAdminPublic:
+    """One user as an admin sees them. Raises: KbError NOT_FOUND."""
+    authorize(actor, "user.read")
+    return _user_admin(session, service.get_user(session, username))
+
+
+def create_user(session: Session, actor: Actor, *, data: UserCreate) -> UserAdminPublic:
+    """Create a user (``user.create``).
+
+    Raises:
+        KbError ALREADY_EXISTS: the username is taken (service).
+    """
+    authorize(actor, "user.create")
+    with transaction(session):
+        user = service.create_user(session, actor=actor, data=data)
+    return _user_admin(session, user)
+
+
+def update_user(session: Session, actor: Actor, *, username: str, data: UserUpdate) -> UserAdminPublic:
+    """Change a user's display name, global role or active flag (``user.update``).
+
+    Raises:
+        KbError NOT_FOUND: no such user (service).
+        KbError CONFLICT: an admin changing their own role or deactivating themselves (service).
+    """
+    authorize(actor, "user.update")
+    with transaction(session):
+        user = service.update_user(session, actor=actor, username=username, data=data)
+    return _user_admin(session, user)
+
+
+# ----------------------------------------------------------------------------------------- spaces
+
+def list_spaces(session: Session, actor: Actor, *, limit: int, offset: int) -> SpacesPublic:
+    """A page of spaces, by slug, with their members."""
+    authorize(actor, "space.list")
+    spaces, total = service.list_spaces(session, limit=limit, offset=offset)
+    return SpacesPublic(data=[_space(session, s) for s in spaces], count=total)
+
+
+def read_space(session: Session, actor: Actor, *, slug: str) -> SpacePublic:
+    """One space with its members. Raises: KbError NOT_FOUND."""
+    authorize(actor, "space.read")
+    return _space(session, service.get_space(session, slug))
+
+
+def create_space(session: Session, actor: Actor, *, data: SpaceCreate, four_eyes_default: bool,
+                 owners: Sequence[str] = ()) -> SpacePublic:
+    """Create a space (``space.create``), with its first owners if named, all in one transaction.
+
+    Args:
+        four_eyes_default: ``KB_FOUR_EYES_DEFAULT``, used when ``data.four_eyes`` is not given.
+        owners: usernames made owners of the new space (``space.member.set`` each); the CLI names them.
+
+    Raises:
+        KbError ALREADY_EXISTS: the slug is taken (service).
+        KbError NOT_FOUND: an owner named is no user (nothing is created then).
+    """
+    authorize(actor, "space.create")
+    if owners:
+        authorize(actor, "space.member.set")
+    with transaction(session):
+        space = service.create_space(session, actor=actor, data=data, four_eyes_default=four_eyes_default)
+        for username in owners:
+            service.set_membership(session, actor=actor, slug=space.slug, username=username, role=SpaceRole.owner)
+    return _space(session, space)
+
+
+def update_space(session: Session, actor: Actor, *, slug: str, data: SpaceUpdate) -> SpacePublic:
+    """Change a space's name, description, four-eyes rule or public community flag.
+
+    Raises:
+        KbError NOT_FOUND: no such space (service).
+        KbError FORBIDDEN: the actor owns another space, not this one (service).
+    """
+    authorize(actor, "space.update")
+    with transaction(session):
+        space = service.update_space(session, actor=actor, slug=slug, data=data)
+    return _space(session, space)
+
+
+def set_member(session: Session, actor: Actor, *, slug: str, username: str, role: SpaceRole) -> SpacePublic:
+    """Grant ``username`` the ``role`` in the space, replacing any role they had there.
+
+    Raises:
+        KbError NOT_FOUND: no such space or user (service).
+        KbError FORBIDDEN: the actor owns another space, not this one (service).
+    """
+    authorize(actor, "space.member.set")
+    with transaction(session):
+        service.set_membership(session, actor=actor, slug=slug, username=username, role=role)
+    return _space(session, service.get_space(session, slug))
+
+
+def remove_member(session: Session, actor: Actor, *, slug: str, username: str) -> None:
+    """Remove ``username`` from the space.
+
+    Raises:
+        KbError NOT_FOUND: no such space or user, or they are no member (service).
+        KbError FORBIDDEN: the actor owns another space, not this one (service).
+    """
+    authorize(actor, "space.member.remove")
+    with transaction(session):
+        service.remove_membership(session, actor=actor, slug=slug, username=username)

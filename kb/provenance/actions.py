@@ -1,0 +1,67 @@
+"""Use cases of the audit log: reading it and verifying its hash chain, the one door of the API,
+the web page and the CLI.
+
+Who may read the log is decided here, once, by the rows ``audit.list`` and ``audit.verify`` of
+``kb.permissions`` (the API route and the web page only declared it before, each in its own words).
+Writing the log is no action: services record their events through ``kb.provenance.record`` inside
+their own transaction.
+
+kb.provenance is the lowest domain: this module imports the package's public functions, its schemas
+and the foundation (kb.actors, kb.db, kb.permissions); never another kb domain, FastAPI or a surface.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session
+
+from kb import provenance
+from kb.actors import Actor
+from kb.permissions import authorize
+from kb.provenance.schemas import AuditEventPublic, AuditPage, ChainStatus
+
+
+def list_events(
+    session: Session,
+    actor: Actor,
+    *,
+    after_seq: int = 0,
+    limit: int = 100,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    by: str | None = None,
+) -> AuditPage:
+    """A page of audit events in sequence order after ``after_seq``, optionally filtered.
+
+    Args:
+        by: the username of the actor (``system`` for kb itself).
+
+    Returns:
+        The events, and the ``after_seq`` of the next page when this one is full (else None).
+
+    Raises:
+        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.list``).
+    """
+    authorize(actor, "audit.list")
+    events = provenance.list_events(session, after_seq=after_seq, limit=limit, action=action,
+                                    object_type=object_type, object_id=object_id, actor_name=by)
+    data = [AuditEventPublic(seq=e.seq, at=e.at, actor=e.actor_name, action=e.action, object_type=e.object_type,
+                             object_id=e.object_id, payload=json.loads(e.payload), prev_hash=e.prev_hash, hash=e.hash)
+            for e in events]
+    return AuditPage(data=data, count=len(data), next_after_seq=data[-1].seq if len(data) == limit else None)
+
+
+def verify_chain(session: Session, actor: Actor, *, checkpoint: dict[str, Any] | None = None) -> ChainStatus:
+    """Verify the whole hash chain, optionally against a checkpoint kept outside the database.
+
+    Returns:
+        The count and head, or the first sequence number that does not hold and why.
+
+    Raises:
+        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
+    """
+    authorize(actor, "audit.verify")
+    return ChainStatus(**provenance.verify_chain(session, checkpoint).as_dict())
