@@ -1,4 +1,4 @@
-"""``kb`` commands: finding experts."""
+"""``kb`` commands: finding experts, through the expert actions (``kb.experts.actions``)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,34 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import KbErrors, actor_named, app, open_database
+from kb.cli.common import KbErrors, actor_named, app, fail, open_database
 
 
 @app.command()
 def experts(
     query: Annotated[str, typer.Argument(help="The topic you need someone for")],
-    as_user: Annotated[str, typer.Option("--as", help="Who is asking (excluded with --exclude-me)", envvar="KB_AS")] = "",
+    as_user: Annotated[str, typer.Option("--as", help="Who is asking (default: kb itself, the operator's view of everyone's "
+                                                      "evidence); needed for --exclude-me", envvar="KB_AS")] = "",
     space: Annotated[Optional[str], typer.Option(help="Only evidence from this space")] = None,
-    exclude_me: Annotated[bool, typer.Option("--exclude-me", help="Leave the asker out")] = False,
+    exclude_me: Annotated[bool, typer.Option("--exclude-me", help="Leave the asker (--as) out")] = False,
     limit: Annotated[int, typer.Option(help="How many people", min=1, max=50)] = 5,
 ) -> None:
-    """Find the colleagues who know about a topic, with the evidence behind each."""
-    from kb.experts import service
+    """Find the colleagues who know about a topic, with the evidence behind each.
+
+    Without --as the operator asks as kb itself (the system actor), which is nobody to leave out.
+    """
+    from kb.actors import SYSTEM
+    from kb.experts import actions
     from kb.search.indexer import SearchIndexes
 
+    if exclude_me and not as_user:
+        raise fail("--exclude-me leaves out the asker: say who is asking (--as USERNAME)")
     database = open_database()
     with database.session() as session, KbErrors():
         indexes = SearchIndexes.for_queries(database.settings, session)
-        actor = actor_named(session, as_user) if as_user else None
-        hits = service.find_experts(session, indexes, actor=actor, query=query, space=space, exclude_me=exclude_me,
-                                    limit=limit, weights=database.settings.expert_weights)
+        actor = actor_named(session, as_user) if as_user else SYSTEM
+        hits = actions.find_experts(session, actor, indexes=indexes, settings=database.settings, query=query, space=space,
+                                    exclude_me=exclude_me, limit=limit).data
     for hit in hits:
         typer.secho(f"{hit.display_name} ({hit.username})  score {hit.score:.3f}", bold=True)
         for evidence in hit.evidence[:3]:

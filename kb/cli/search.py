@@ -20,8 +20,9 @@ def search(
     lang: Annotated[Optional[str], typer.Option(help="Language filter (employees) or preference (--public)")] = None,
     limit: Annotated[int, typer.Option(help="How many documents", min=1, max=50)] = 5,
 ) -> None:
-    """Search curated knowledge in the terminal, with each hit's provenance."""
-    from kb.search import service
+    """Search curated knowledge in the terminal, with each hit's provenance. Logged like every search
+    (the query log: public or employee, result count, mode, latency; never who asked)."""
+    from kb.search import actions
     from kb.search.indexer import SearchIndexes
     from kb.search.schemas import Mode
 
@@ -35,21 +36,10 @@ def search(
     with database.session() as session, KbErrors():
         indexes = SearchIndexes.for_queries(database.settings, session)
         if public:
-            results = service.public_search(session, indexes, query=query, language=lang, page_size=limit)
-            labels = results.labels
-            for hit in results.data:
-                card = hit.provenance
-                typer.secho(f"{hit.title}  [{hit.language_label}]  /public/v1/documents/{hit.document}", bold=True)
-                typer.echo(f"  {labels['card.organisation']}: {card.organisation}; {labels['card.approved_on']}: "
-                           f"{card.approved_on}; {labels['card.intended_use']}: {card.intended_use}")
-                if hit.translation_links:
-                    others = ", ".join(f"{link.language_label} /public/v1/documents/{link.document}" for link in hit.translation_links)
-                    typer.echo(f"  {labels['hit.translations']}: {others}")
-                typer.echo(f"  {hit.passage.text[:200]}")
-            if not results.data:
-                typer.echo("No results.")
+            found = actions.public_search(session, None, indexes=indexes, query=query, language=lang, page_size=limit)
+            _print_public(found.results)
             return
-        results = service.search(session, indexes, actor=actor_named(session, as_user), query=query, mode=search_mode,
+        results = actions.search(session, actor_named(session, as_user), indexes=indexes, query=query, mode=search_mode,
                                  language=lang, page_size=limit)
     for hit in results.data:
         card = hit.provenance
@@ -58,6 +48,21 @@ def search(
         approved = f"approved by {card.approved_by.display_name} on {card.approved_at:%Y-%m-%d}" if card.approved_by and card.approved_at else "not approved"
         typer.echo(f"  {approved}; intended use: {card.intended_use}")
         typer.echo(f"  {' > '.join(hit.passage.heading_path)}: {hit.passage.text[:200]}")
+    if not results.data:
+        typer.echo("No results.")
+
+
+def _print_public(results) -> None:  # noqa: ANN001 - kb.search.schemas.PublicResults, imported lazily
+    labels = results.labels
+    for hit in results.data:
+        card = hit.provenance
+        typer.secho(f"{hit.title}  [{hit.language_label}]  /public/v1/documents/{hit.document}", bold=True)
+        typer.echo(f"  {labels['card.organisation']}: {card.organisation}; {labels['card.approved_on']}: "
+                   f"{card.approved_on}; {labels['card.intended_use']}: {card.intended_use}")
+        if hit.translation_links:
+            others = ", ".join(f"{link.language_label} /public/v1/documents/{link.document}" for link in hit.translation_links)
+            typer.echo(f"  {labels['hit.translations']}: {others}")
+        typer.echo(f"  {hit.passage.text[:200]}")
     if not results.data:
         typer.echo("No results.")
 

@@ -1,10 +1,13 @@
-"""Tables of expert location: people's own statements (declared skills, opting out) and requests to experts."""
+"""Tables of expert location: people's own statements (declared skills, opting out) and requests to experts.
+
+Imports only the foundation (``kb.db``); written only through ``kb.experts.service``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, ForeignKey, Integer, Text
+from sqlalchemy import Column, ForeignKey, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime, utcnow
@@ -30,4 +33,6 @@ class ExpertRequest(SQLModel, table=True):
     message: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     read_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    webhook_status: int | None = None
+    webhook_status: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    """What became of the webhook call (kb.experts.actions.ask_expert): ``not_configured``, ``pending`` (under
+    way), ``sent``, or ``failed: `` and the HTTP status or the error."""

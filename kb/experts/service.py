@@ -6,6 +6,10 @@ where the association sums configurable weights per kind of evidence (authored, 
 approved, accepted answer, upvoted answer); declared skills count, less, and are labelled
 self-declared. People who opted out are never suggested. Reads documents, social and search; nothing
 imports this package except the app, the web UI and the CLI.
+
+The per-object rules live here, once: nobody asks themselves, nobody asks someone who opted out, the
+asker of a question is never suggested for it. No permission checks and no transactions: the
+actions of ``kb.experts.actions`` are the door (and make the webhook call). Must not import FastAPI.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hmac
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -40,6 +45,11 @@ DEFAULT_WEIGHTS = {"authored": 1.0, "contributed": 0.7, "accepted_answer": 0.8, 
                    "approved": 0.3, "owns": 0.3, "self_declared": 0.2}
 RETRIEVED_DOCUMENTS = 100
 RETRIEVED_QUESTIONS = 20
+WEBHOOK_NOT_CONFIGURED = "not_configured"
+WEBHOOK_PENDING = "pending"
+WEBHOOK_SENT = "sent"
+WEBHOOK_FAILED = "failed: "
+WEBHOOK_STATUS_CHARS = 200
 
 
 @dataclass
@@ -116,10 +126,20 @@ def evidence_items(session: Session, indexes: SearchIndexes, text: str, *, mode:
 
 
 def find_experts(
-    session: Session, indexes: SearchIndexes, *, actor: Actor | None, query: str, space: str | None = None,
+    session: Session, indexes: SearchIndexes, *, actor: Actor, query: str, space: str | None = None,
     exclude_me: bool = False, limit: int = 10, mode: Mode = Mode.hybrid, weights: dict[str, float] | None = None,
+    leave_out: Collection[int] = (),
 ) -> list[ExpertHit]:
-    """Rank colleagues for ``query`` with the evidence behind each score."""
+    """Rank colleagues for ``query`` with the evidence behind each score.
+
+    Args:
+        exclude_me: leave the actor out.
+        leave_out: user ids never suggested (before the ``limit`` is counted).
+
+    Raises:
+        KbError BAD_REQUEST: the query is empty.
+        KbError NOT_FOUND: no space ``space``.
+    """
     text = search.clean_query(query)
     if not text:
         raise KbError(ErrorCode.BAD_REQUEST, "Say what you need an expert for: the query is empty")
@@ -140,12 +160,27 @@ def find_experts(
         user = users.get(person)
         if user is None or not user.is_active or (profiles.get(person) and profiles[person].opted_out):
             continue
-        if exclude_me and actor is not None and person == actor.id:
+        if (exclude_me and person == actor.id) or person in leave_out:
             continue
         hits.append(ExpertHit(username=user.username, display_name=user.display_name, score=round(score, 4), evidence=evidence[:8]))
         if len(hits) >= limit:
             break
     return hits
+
+
+def experts_for_question(session: Session, indexes: SearchIndexes, *, actor: Actor, question_id: int, limit: int = 5,
+                         weights: dict[str, float] | None = None) -> tuple[str, list[ExpertHit]]:
+    """Colleagues suggested for a question: its title and body are the query; neither the asker nor the
+    actor is suggested. Returns the question's title and the experts.
+
+    Raises:
+        KbError NOT_FOUND: no question ``question_id`` the actor may see.
+    """
+    question = social.get_question(session, actor=actor, question_id=question_id)
+    text = f"{question.title} {question.body_md}"[:search.MAX_QUERY_CHARS]
+    hits = find_experts(session, indexes, actor=actor, query=text, exclude_me=True, limit=limit, weights=weights,
+                        leave_out={question.author_id})
+    return question.title, hits
 
 
 def most_prolific(session: Session, limit: int = 10) -> list[str]:
@@ -195,8 +230,18 @@ def expert_profile(session: Session, *, username: str) -> dict[str, object]:
 
 # ---------------------------------------------------------------------------------------- asking
 
-def ask_expert(session: Session, *, actor: Actor, username: str, question_id: int | None, message: str) -> ExpertRequest:
-    """Record a request to an expert (a row in their inbox)."""
+def ask_expert(session: Session, *, actor: Actor, username: str, question_id: int | None, message: str,
+               webhook_configured: bool = False) -> ExpertRequest:
+    """Record a request to an expert (a row in their inbox), audited as ``expert.ask``.
+
+    Args:
+        webhook_configured: whether the webhook is to be called: the request's ``webhook_status`` starts
+            as ``pending``, else as ``not_configured``.
+
+    Raises:
+        KbError NOT_FOUND: no user ``username``, or no question ``question_id`` the actor may see.
+        KbError CONFLICT: the actor asks themselves, or the expert opted out.
+    """
     expert = accounts.get_user(session, username)
     if expert.id == actor.id:
         raise KbError(ErrorCode.CONFLICT, "You cannot ask yourself")
@@ -205,7 +250,8 @@ def ask_expert(session: Session, *, actor: Actor, username: str, question_id: in
         raise KbError(ErrorCode.CONFLICT, f"{username} does not take expert requests")
     if question_id is not None:
         social.get_question(session, actor=actor, question_id=question_id)
-    request = ExpertRequest(to_user_id=expert.id, from_user_id=actor.id, question_id=question_id, message=message)  # type: ignore[arg-type]
+    request = ExpertRequest(to_user_id=expert.id, from_user_id=actor.id, question_id=question_id, message=message,  # type: ignore[arg-type]
+                            webhook_status=WEBHOOK_PENDING if webhook_configured else WEBHOOK_NOT_CONFIGURED)
     session.add(request)
     session.flush()
     provenance.record(session, actor, "expert.ask", ("user", username), {"question": question_id, "request": request.id})
@@ -228,15 +274,32 @@ def webhook_payload(request: ExpertRequest, expert: str, asker: str) -> bytes:
                        "at": request.created_at.isoformat()}, sort_keys=True).encode("utf-8")
 
 
-def call_webhook(url: str, secret: str, body: bytes, timeout: float = 3.0) -> int | None:
-    """POST the signed payload; failures are logged, never raised (the request is already recorded)."""
+def call_webhook(url: str, secret: str, body: bytes, timeout: float = 3.0) -> str:
+    """POST the signed payload. Returns what became of it, to be stored as the request's ``webhook_status``:
+    ``sent`` (a 2xx answer) or ``failed: HTTP <status>`` / ``failed: <error>``. Failures are logged, never
+    raised: the request is already recorded."""
+    import urllib.error
     import urllib.request
 
     req = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "X-KB-Signature": sign(secret, body), "User-Agent": "kb-webhook"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - configured by the operator
-            return int(response.status)
+            status = int(response.status)
+        outcome = WEBHOOK_SENT if 200 <= status < 300 else f"{WEBHOOK_FAILED}HTTP {status}"
+    except urllib.error.HTTPError as exc:
+        outcome = f"{WEBHOOK_FAILED}HTTP {exc.code}"
     except Exception as exc:  # noqa: BLE001
-        log.warning("Expert webhook to %s failed: %s", url, exc)
-        return None
+        outcome = f"{WEBHOOK_FAILED}{type(exc).__name__}: {exc}"
+    if outcome != WEBHOOK_SENT:
+        log.warning("Expert webhook to %s failed: %s", url, outcome)
+    return outcome[:WEBHOOK_STATUS_CHARS]
+
+
+def set_webhook_status(session: Session, *, request_id: int, status: str) -> None:
+    """Store what became of a request's webhook call (delivery bookkeeping: not an audited act)."""
+    request = session.get(ExpertRequest, request_id)
+    if request is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"Bug: no expert request {request_id}")
+    request.webhook_status = status[:WEBHOOK_STATUS_CHARS]
+    session.add(request)

@@ -1,43 +1,44 @@
-"""HTTP routes of search: employees at /api/v1/search, citizens at /public/v1 (anonymous, read-only)."""
+"""HTTP routes of search: employees at /api/v1/search, citizens at /public/v1 (anonymous, read-only).
+
+Each route declares its row of ``kb.permissions`` (``require_for``), translates the HTTP input, calls
+one action of ``kb.search.actions`` and returns its result (adding the cache and rate-limit headers).
+No transactions, no service calls, no permission checks of its own.
+"""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from kb.accounts import service as accounts
-from kb.actors import Access, Actor
-from kb.db import transaction
-from kb.http import SessionDep, api_router_options, client_ip, require
-from kb.search import service
-from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
+from kb.actors import Actor
+from kb.http import SessionDep, api_router_options, client_ip, require_for
+from kb.search import actions
+from kb.search.schemas import (
+    MAX_QUERY_CHARS,
+    Mode,
+    PublicCommunity,
+    PublicDocument,
+    PublicResults,
+    QueryInsights,
+    SearchResults,
+)
 
 router = APIRouter(prefix="/api/v1", **api_router_options("search"))
 public_router = APIRouter(prefix="/public/v1", **api_router_options("public"))
 
-QueryText = Annotated[str, Query(max_length=service.MAX_QUERY_CHARS, description="What you are looking for, in your own words")]
+QueryText = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="What you are looking for, in your own words")]
 PageNumber = Annotated[int, Query(ge=1, le=100)]
 PageSize = Annotated[int, Query(ge=1, le=50)]
 Language = Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 PUBLIC_CACHE = "public, max-age=60"
 
 
-def _preferred_language(lang: str | None, accept_language: str | None) -> str | None:
-    if lang:
-        return lang
-    if accept_language:
-        first = accept_language.split(",")[0].split(";")[0].strip()
-        return first[:16] or None
-    return None
-
-
 @router.get("/search", response_model=SearchResults, summary="Hybrid search of curated knowledge, with provenance cards")
 def search(
     request: Request,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Access.signed_in))],
+    actor: Annotated[Actor, Depends(require_for("search.query"))],
     q: QueryText,
     mode: Mode = Mode.hybrid,
     space: Annotated[str | None, Query(max_length=64)] = None,
@@ -48,25 +49,18 @@ def search(
     page: PageNumber = 1,
     page_size: PageSize = 10,
 ) -> SearchResults:
-    started = time.perf_counter()
-    spaces = frozenset({accounts.get_space(session, space).id}) if space else None  # type: ignore[arg-type]
-    tag_set = frozenset(t.strip().lower() for t in tags.split(",") if t.strip()) if tags else None
-    results = service.search(session, request.app.state.search, actor=actor, query=q, mode=mode, spaces=spaces,
-                             tags=tag_set, language=lang.lower() if lang else None, page=page, page_size=page_size)
-    with transaction(session):
-        service.log_query(session, audience="employee", query=q, mode=mode, language=lang, count=results.total,
-                          latency_ms=(time.perf_counter() - started) * 1000)
-    return results
+    return actions.search(session, actor, indexes=request.app.state.search, query=q, mode=mode, space=space, tags=tags,
+                          language=lang, page=page, page_size=page_size)
 
 
 @router.get("/insights/queries", response_model=QueryInsights, summary="Top queries and top zero-result queries per day")
 def query_insights(
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Access.owner_or_admin))],
+    actor: Annotated[Actor, Depends(require_for("insights.read"))],
     days: Annotated[int, Query(ge=1, le=365)] = 14,
     top: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> QueryInsights:
-    return QueryInsights(data=service.query_insights(session, days=days, top=top))
+    return actions.query_insights(session, actor, days=days, top=top)
 
 
 @public_router.get("/search", response_model=PublicResults,
@@ -79,27 +73,23 @@ def public_search(
     request: Request,
     response: Response,
     session: SessionDep,
-    _: Annotated[None, Depends(require(Access.anonymous))],
+    actor: Annotated[Actor | None, Depends(require_for("search.public"))],
     q: QueryText,
     lang: Language = None,
     page: PageNumber = 1,
     page_size: PageSize = 10,
     accept_language: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> PublicResults:
-    started = time.perf_counter()
-    settings = request.app.state.settings
-    verdict = request.app.state.rate_limiter.enforce(settings.rate_limit_public_search, "public-search", client_ip(request))
-    results = service.public_search(session, request.app.state.search, query=q, language=lang,
-                                    accept_language=_preferred_language(None, accept_language), page=page,
-                                    page_size=page_size)
-    with transaction(session):
-        service.log_query(session, audience="public", query=q, mode=Mode.hybrid, language=results.query_language,
-                          count=results.total, latency_ms=(time.perf_counter() - started) * 1000)
+    found = actions.public_search(session, actor, indexes=request.app.state.search, query=q, language=lang,
+                                  accept_language=accept_language, page=page,
+                                  page_size=page_size,
+                                  caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)))
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"
-    response.headers["X-RateLimit-Limit"] = str(verdict.limit)
-    response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
-    return results
+    if found.rate_limit is not None:
+        response.headers["X-RateLimit-Limit"] = str(found.rate_limit.limit)
+        response.headers["X-RateLimit-Remaining"] = str(found.rate_limit.remaining)
+    return found.results
 
 
 @public_router.get("/documents/{slug}", response_model=PublicDocument,
@@ -108,11 +98,11 @@ def public_document(
     slug: Annotated[str, Path(max_length=120)],
     response: Response,
     session: SessionDep,
-    _: Annotated[None, Depends(require(Access.anonymous))],
+    actor: Annotated[Actor | None, Depends(require_for("public.document"))],
     lang: Language = None,
     accept_language: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> PublicDocument:
-    document = service.public_document(session, slug, _preferred_language(lang, accept_language))
+    document = actions.public_document(session, actor, slug=slug, language=lang, accept_language=accept_language)
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"
     return document
@@ -124,8 +114,8 @@ def public_community(
     slug: Annotated[str, Path(max_length=120)],
     response: Response,
     session: SessionDep,
-    _: Annotated[None, Depends(require(Access.anonymous))],
+    actor: Annotated[Actor | None, Depends(require_for("public.community"))],
 ) -> PublicCommunity:
-    result = service.public_community(session, slug)
+    result = actions.public_community(session, actor, slug=slug)
     response.headers["Cache-Control"] = PUBLIC_CACHE
     return result

@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 
 from kb.documents import ProvenanceCard
 
+MAX_QUERY_CHARS = 500
+"""The longest query, in characters: the API and the web pages refuse longer input (422), the service too."""
+
 
 class Mode(StrEnum):
     hybrid = "hybrid"

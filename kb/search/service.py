@@ -3,6 +3,10 @@
 Every hit is re-checked against the database (the authority) before it is returned: the chunk must
 belong to its document's current approved version and pass the filters, so a stale index can never
 serve a draft, a retired version or internal content to the public (RELIABILITY T1).
+
+Also the writer of the query log (``log_query``, called by the search actions only). No permission
+checks and no transactions here: ``kb.search.actions`` is the door. Must not import FastAPI, the web
+UI or ``kb.experts``; documents are read only through what ``kb.documents`` re-exports.
 """
 
 from __future__ import annotations
@@ -15,13 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from kb import documents, validity
-from kb.social import service as social
 from kb.actors import Actor
-from kb.db import utcnow
 from kb.errors import ErrorCode, KbError
 from kb.search import analysis, feedback, i18n
 from kb.search import language as languages
@@ -31,10 +32,11 @@ from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters, field_language
 from kb.search.models import QueryLog
 from kb.search.schemas import (
+    MAX_QUERY_CHARS,
     Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,
-    QueryCount, QueryDay,
     SearchHit, SearchResults, TranslationLink,
 )
+from kb.social import service as social
 
 CANDIDATES = 100
 # Below this cosine similarity a passage is not an answer, however it ranks: without a floor,
@@ -44,7 +46,6 @@ MIN_SIMILARITY = 0.2
 # 0.15 against the public sample passages (p99 0.10); MiniLM scored such questions up to 0.60, which is
 # why the English model is not asked non-English questions (bench/crosslingual.py, docs/benchmarks.md).
 MIN_SIMILARITY_MULTILINGUAL = 0.15
-MAX_QUERY_CHARS = 500
 PASSAGE_CHARS = 400
 # Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
 ANY_LANGUAGE = "any"
@@ -56,12 +57,6 @@ ANY_LANGUAGE = "any"
 # vectors. Not beside the query encoding: the encoder uses both cores, and a third busy thread made
 # its workers wait on each other (hybrid p95 120 ms against 85 ms).
 _KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    chunk_id: int
-    score: float
 
 
 def clean_query(query: str) -> str:
@@ -454,43 +449,3 @@ def public_community(session: Session, slug: str) -> PublicCommunity:
     return PublicCommunity(document=document.document, rating_average=average, rating_count=count, comments=[
         PublicComment(body_html=c.body_html, on_version=c.version_number, created_at=c.created_at)
         for c in comments if c.deleted_at is None and not c.hidden])
-
-
-# -------------------------------------------------------------------------------------- insights
-
-def query_insights(session: Session, *, days: int = 14, top: int = 10, on: dt.date | None = None) -> list[QueryDay]:
-    """Per day: searches, zero-result searches, top queries and top zero-result queries."""
-    end = on or utcnow().date()
-    start = dt.datetime.combine(end - dt.timedelta(days=days - 1), dt.time(), tzinfo=dt.UTC)
-    rows = session.execute(select(QueryLog.at, QueryLog.query, QueryLog.result_count)
-                           .where(QueryLog.at >= start).order_by(QueryLog.at)).all()
-    per_day: dict[dt.date, list[tuple[str, int]]] = {}
-    for at, query, count in rows:
-        per_day.setdefault(at.date(), []).append((query.casefold(), count))
-    result = []
-    for day in sorted(per_day, reverse=True):
-        entries = per_day[day]
-        all_queries = Counter(q for q, _ in entries)
-        zero = Counter(q for q, c in entries if c == 0)
-        result.append(QueryDay(day=day, searches=len(entries), zero_result=sum(zero.values()),
-                               top_queries=[QueryCount(query=q, count=n) for q, n in all_queries.most_common(top)],
-                               top_zero_result_queries=[QueryCount(query=q, count=n) for q, n in zero.most_common(top)]))
-    return result
-
-
-def query_log_size(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(QueryLog)).scalar_one()
-
-
-def query_volume(session: Session, *, days: int = 30, on: dt.date | None = None) -> list[tuple[dt.date, int, int]]:
-    """Per day, oldest first, every day of the window: (day, searches, zero-result searches)."""
-    end = on or utcnow().date()
-    first = end - dt.timedelta(days=days - 1)
-    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-    counts: dict[dt.date, list[int]] = {first + dt.timedelta(days=i): [0, 0] for i in range(days)}
-    for at, result_count in session.execute(select(QueryLog.at, QueryLog.result_count).where(QueryLog.at >= start)):
-        day = counts.get(at.date())
-        if day is not None:
-            day[0] += 1
-            day[1] += result_count == 0
-    return [(day, total, zero) for day, (total, zero) in counts.items()]

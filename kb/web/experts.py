@@ -1,4 +1,8 @@
-"""Web pages: Experts: finding people, profiles, asking an expert."""
+"""Web pages: Experts: finding people, profiles, asking an expert.
+
+Each page calls the actions of ``kb.experts.actions`` (the same door as the API and the CLI: the same
+permission rows, the same rules, the same webhook). Must not import the API modules.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from kb.db import MAX_ROW_ID
-from kb.experts import api as experts_api
-from kb.experts import service as experts
+from kb.experts import actions
 from kb.experts.schemas import AskExpert, ProfileUpdate
 from kb.web.common import (
     Csrf,
@@ -25,6 +28,7 @@ from kb.web.common import (
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
+Username = Annotated[str, PathParam(max_length=64)]
 
 
 # ------------------------------------------------------------------------------------- experts
@@ -35,27 +39,28 @@ def experts_page(request: Request, session: SessionDep, who: ViewerDep,
     actor = signed_in(who)
     hits = []
     if q.strip():
-        hits = experts.find_experts(session, request.app.state.search, actor=actor, query=q, limit=10,
-                                    weights=request.app.state.settings.expert_weights)
+        hits = actions.find_experts(session, actor, indexes=request.app.state.search, settings=request.app.state.settings,
+                                    query=q, limit=10).data
     return page(request, "experts.html", who, q=q, hits=hits)
 
 
 @router.get("/people/{username}")
-def person_page(request: Request, session: SessionDep, who: ViewerDep, username: Annotated[str, PathParam(max_length=64)]) -> Response:
+def person_page(request: Request, session: SessionDep, who: ViewerDep, username: Username) -> Response:
     actor = signed_in(who)
-    profile = experts.expert_profile(session, username=username)
-    inbox = []
-    if username == actor.username:
-        inbox = experts_api.my_inbox(session, actor).data
-    return page(request, "person.html", who, profile=profile, me=username == actor.username, inbox=inbox)
+    profile = actions.expert_profile(session, actor, username=username)
+    me = username == actor.username
+    inbox = actions.inbox(session, actor).data if me else []
+    return page(request, "person.html", who, profile=profile, me=me, inbox=inbox)
 
 
 @router.post("/people/{username}/ask")
-def ask_person(request: Request, session: SessionDep, who: ViewerDep, username: Annotated[str, PathParam(max_length=64)],
+def ask_person(request: Request, session: SessionDep, who: ViewerDep, username: Username,
                message: Annotated[str, Form(max_length=2000)], csrf: Csrf = None,
                question_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
     actor = checked(who, csrf)
-    experts_api.ask(username, AskExpert(question_id=question_id, message=message), request, session, actor)
+    body = AskExpert(question_id=question_id, message=message)
+    actions.ask_expert(session, actor, settings=request.app.state.settings, username=username,
+                       question_id=body.question_id, message=body.message)
     return back(f"/people/{quote(username)}", "asked-expert")
 
 
@@ -63,7 +68,7 @@ def ask_person(request: Request, session: SessionDep, who: ViewerDep, username: 
 def save_profile(session: SessionDep, who: ViewerDep, skills: Annotated[str, Form(max_length=1000)] = "",
                  opted_out: Annotated[str, Form(max_length=3)] = "", csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
-    # The API's route and its checks (at most 30 skills of 60 characters): a bad list is a 422 page.
-    experts_api.update_expertise(ProfileUpdate(declared_skills=[s for s in skills.split(",") if s.strip()],
-                                               opted_out=opted_out == "yes"), session, actor)
+    # The API's wire shape and its checks (at most 30 skills of 60 characters): a bad list is a 422 page.
+    body = ProfileUpdate(declared_skills=[s for s in skills.split(",") if s.strip()], opted_out=opted_out == "yes")
+    actions.update_expertise(session, actor, declared_skills=body.declared_skills, opted_out=body.opted_out)
     return back(f"/people/{quote(actor.username)}", "profile")

@@ -1,4 +1,8 @@
-"""Web pages: The citizens' public search pages: anonymous, read-only."""
+"""Web pages: The citizens' public search pages: anonymous, read-only.
+
+The pages call the search actions (``kb.search.actions``: the permission rows, the per-caller rate
+limit, the query log), the same doors as the public API. Must not import the API modules.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-from kb.documents import api as documents_api
-from kb.search import api as search_api
-from kb.search import service as search
+from kb.http import client_ip
+from kb.search import actions as search
+from kb.search.schemas import MAX_QUERY_CHARS
 from kb.web.common import (
     HERE,
     SessionDep,
@@ -19,6 +24,7 @@ from kb.web.common import (
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
+DocSlug = Annotated[str, PathParam(max_length=120, description="The document's slug")]
 
 
 # -------------------------------------------------------------------------------------- public
@@ -30,16 +36,17 @@ MESSAGES = {code: json.loads((HERE / "messages" / f"{code}.json").read_text(enco
 
 @router.get("/public")
 def public_page(request: Request, session: SessionDep,
-                q: Annotated[str, Query(max_length=search.MAX_QUERY_CHARS)] = "",
+                q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
                 lang: Annotated[str, Query(pattern="^(|en|nl)$")] = "") -> Response:
     """The citizens' search. Without a chosen language the query's own language (detected) or the browser's
     Accept-Language decides which translation answers and which words label the page."""
     results = None
     language = lang or _accepted(request) or "en"
     if q.strip():
-        response = Response()
-        results = search_api.public_search(request, response, session, None, q=q, lang=lang or None, page=1, page_size=10,
-                                           accept_language=request.headers.get("accept-language"))
+        results = search.public_search(
+            session, None, indexes=request.app.state.search, query=q, language=lang or None,
+            accept_language=request.headers.get("accept-language"), page=1, page_size=10,
+            caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
         if not lang and results.labels_language in MESSAGES:
             language = results.labels_language
     html = page(request, "public.html", None, q=q, lang=language, chosen=lang, languages=PUBLIC_LANGUAGES,
@@ -59,11 +66,11 @@ def _accepted(request: Request) -> str | None:
 
 
 @router.get("/public/d/{slug}")
-def public_document_page(request: Request, session: SessionDep, slug: Annotated[str, documents_api.DocSlugPath],
+def public_document_page(request: Request, session: SessionDep, slug: DocSlug,
                          lang: Annotated[str, Query(pattern="^(|en|nl)$")] = "") -> Response:
     # A page's address names that page: only an explicit lang= swaps it for a translation. The words
     # around it follow lang= or else the browser's Accept-Language.
-    document = search.public_document(session, slug, lang or None)
+    document = search.public_document(session, None, slug=slug, language=lang or None)
     language = lang or _accepted(request) or "en"
     return page(request, "public_document.html", None, document=document, lang=language, languages=PUBLIC_LANGUAGES,
                 t=MESSAGES[language])

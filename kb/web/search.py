@@ -1,4 +1,9 @@
-"""Web pages: Employees' search page and "did this answer your question?"."""
+"""Web pages: Employees' search page and "did this answer your question?".
+
+The page calls the search action (``kb.search.actions.search``: the permission row, the query log)
+and, when nothing answers, the experts action: the same doors as the API and the CLI. Must not import
+the API modules.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kb.experts import service as experts
-from kb.search import api as search_api
-from kb.search import service as search
-from kb.search.schemas import Mode
+from kb.experts import actions as experts
+from kb.search import actions as search
+from kb.search.schemas import MAX_QUERY_CHARS, Mode
 from kb.web.common import (
     SessionDep,
     ViewerDep,
@@ -22,6 +26,7 @@ from kb.web.common import (
 )
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
+EXPERTS_WHEN_NOTHING_ANSWERS = 3
 
 
 # ------------------------------------------------------------------------------------- search
@@ -36,7 +41,7 @@ def home(request: Request, who: ViewerDep) -> Response:
 @router.get("/search")
 def search_page(
     request: Request, session: SessionDep, who: ViewerDep,
-    q: Annotated[str, Query(max_length=search.MAX_QUERY_CHARS)] = "",
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
     space: Annotated[str, Query(max_length=64)] = "",
     tags: Annotated[str, Query(max_length=500)] = "",
     lang: Annotated[str, Query(max_length=16)] = "",
@@ -47,12 +52,13 @@ def search_page(
     if not q.strip():
         return page(request, "search.html", who, q="", results=None, experts=[], filters=filters,
                     spaces=sorted(who.spaces.values()))
-    results = search_api.search(request, session, actor, q=q, mode=Mode.hybrid, space=space or None, tags=tags or None,
-                                lang=lang or None, page=page_number, page_size=10)
+    results = search.search(session, actor, indexes=request.app.state.search, query=q, mode=Mode.hybrid,
+                            space=space or None, tags=tags or None, language=lang or None, page=page_number, page_size=10)
     experts_found = []
     if results.total == 0:
-        experts_found = experts.find_experts(session, request.app.state.search, actor=actor, query=q, exclude_me=True,
-                                             limit=3, weights=request.app.state.settings.expert_weights)
+        experts_found = experts.find_experts(session, actor, indexes=request.app.state.search,
+                                             settings=request.app.state.settings, query=q, exclude_me=True,
+                                             limit=EXPERTS_WHEN_NOTHING_ANSWERS).data
     query_string = urlencode({k: v for k, v in {"q": q, **filters}.items() if v})
     return page(request, "search.html", who, q=q, results=results, experts=experts_found, filters=filters,
                 spaces=sorted(who.spaces.values()), query_string=query_string, today=dt.date.today())

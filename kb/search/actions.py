@@ -1,0 +1,167 @@
+"""Use cases of search: the one door that the API, the web pages and the CLI go through.
+
+Employees' search (``search.query``), citizens' search (``search.public``), the public document and
+its community block (``public.document``, ``public.community``) and the insights for owners and admins
+(``insights.read``). Each action checks the actor against its row of ``kb.permissions`` with
+``authorize``, calls the search services and performs the side effects: every search, on every
+surface, writes one row of the query log (public or employee, the result count, the mode, the
+latency; never the person), in a transaction of its own. The citizens' search counts against the
+caller's rate limit when the surface names a caller (``Caller``; the CLI, in-process, names none).
+
+Surfaces translate their input, call one action and render its result; they never open a
+transaction, check a role or write the query log themselves. Must not import FastAPI, the web UI,
+the API modules or ``kb.experts``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from kb.accounts import service as accounts
+from kb.actors import Actor
+from kb.db import transaction
+from kb.permissions import authorize
+from kb.ratelimit import RateLimiter, Verdict
+from kb.search import insights, service
+from kb.search.indexer import SearchIndexes
+from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
+
+EMPLOYEE = "employee"
+PUBLIC = "public"
+
+
+def _log(session: Session, *, audience: str, query: str, mode: Mode, language: str | None, count: int,
+         started: float) -> None:
+    """One row of the query log for a search that answered (a refused or invalid query writes none)."""
+    with transaction(session):
+        service.log_query(session, audience=audience, query=query, mode=mode, language=language, count=count,
+                          latency_ms=(time.perf_counter() - started) * 1000)
+
+
+def first_accepted_language(accept_language: str | None) -> str | None:
+    """The first language of an Accept-Language header (at most 16 characters), or None."""
+    if accept_language:
+        first = accept_language.split(",")[0].split(";")[0].strip()
+        return first[:16] or None
+    return None
+
+
+def _tag_set(tags: str | None) -> frozenset[str] | None:
+    return frozenset(t.strip().lower() for t in tags.split(",") if t.strip()) if tags else None
+
+
+def search(session: Session, actor: Actor, *, indexes: SearchIndexes, query: str, mode: Mode = Mode.hybrid,
+           space: str | None = None, tags: str | None = None, language: str | None = None, page: int = 1,
+           page_size: int = 10) -> SearchResults:
+    """Search curated knowledge as an employee (approved versions, internal and public); logged.
+
+    Args:
+        space: a space's slug: only its documents.
+        tags: comma-separated; documents with any of them.
+        language: only documents in this language; ``any``: across languages (see ``service.search``).
+
+    Raises:
+        KbError NOT_AUTHENTICATED: nobody is signed in.
+        KbError NOT_FOUND: no space ``space``.
+        KbError BAD_REQUEST / VALIDATION_ERROR: the query is empty or too long (service).
+    """
+    authorize(actor, "search.query")
+    started = time.perf_counter()
+    spaces = frozenset({accounts.get_space(session, space).id}) if space else None  # type: ignore[arg-type]
+    results = service.search(session, indexes, actor=actor, query=query, mode=mode, spaces=spaces, tags=_tag_set(tags),
+                             language=language.lower() if language else None, page=page, page_size=page_size)
+    _log(session, audience=EMPLOYEE, query=query, mode=mode, language=language, count=results.total, started=started)
+    return results
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where an anonymous search comes from: the key of its per-caller rate limit (KB_RATE_LIMIT_PUBLIC_SEARCH)."""
+
+    limiter: RateLimiter
+    address: str
+
+
+@dataclass(frozen=True)
+class PublicSearch:
+    """The citizens' results, and the caller's rate-limit standing (``None`` when no caller was named)."""
+
+    results: PublicResults
+    rate_limit: Verdict | None
+
+
+def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndexes, query: str,
+                  language: str | None = None, accept_language: str | None = None, page: int = 1, page_size: int = 10,
+                  caller: Caller | None = None) -> PublicSearch:
+    """Search as a citizen: approved, public, currently valid content only; rate-limited per caller; logged.
+
+    Args:
+        actor: ignored beyond the gate: the public search never depends on who asks.
+        language: the citizen's explicit ``lang=``.
+        accept_language: the caller's Accept-Language header: its first language is the preferred
+            answer language when there is no ``lang=`` (see ``service.public_search``).
+        caller: the surface's caller, counted against KB_RATE_LIMIT_PUBLIC_SEARCH (``None``: not limited).
+
+    Raises:
+        KbError RATE_LIMITED: the caller is over the limit (nothing is searched or logged).
+        KbError BAD_REQUEST / VALIDATION_ERROR: the query is empty or too long (service).
+    """
+    authorize(actor, "search.public")
+    started = time.perf_counter()
+    verdict = None
+    if caller is not None:
+        verdict = caller.limiter.enforce(indexes.settings.rate_limit_public_search, "public-search", caller.address)
+    results = service.public_search(session, indexes, query=query, language=language,
+                                    accept_language=first_accepted_language(accept_language), page=page,
+                                    page_size=page_size)
+    _log(session, audience=PUBLIC, query=query, mode=Mode.hybrid, language=results.query_language, count=results.total,
+         started=started)
+    return PublicSearch(results=results, rate_limit=verdict)
+
+
+def public_document(session: Session, actor: Actor | None, *, slug: str, language: str | None = None,
+                    accept_language: str | None = None) -> PublicDocument:
+    """A public document with the organisation's card; in the preferred language where an approved translation exists.
+
+    Args:
+        language: the citizen's explicit ``lang=``, else the first language of ``accept_language``
+            (the Accept-Language header; a surface whose addresses name one page passes none).
+
+    Raises:
+        KbError NOT_FOUND: no document ``slug`` that is approved, public and valid today (no existence oracle).
+    """
+    authorize(actor, "public.document")
+    return service.public_document(session, slug, language or first_accepted_language(accept_language))
+
+
+def public_community(session: Session, actor: Actor | None, *, slug: str) -> PublicCommunity:
+    """The community comments and ratings of a public document, where its space opted in (no names).
+
+    Raises:
+        KbError NOT_FOUND: the document is not public, or its space did not opt in.
+    """
+    authorize(actor, "public.community")
+    return service.public_community(session, slug)
+
+
+def query_insights(session: Session, actor: Actor, *, days: int = 14, top: int = 10) -> QueryInsights:
+    """Per day: searches, zero-result searches, the top queries and the top zero-result queries.
+
+    Raises:
+        KbError FORBIDDEN: the actor owns no space and is no admin.
+    """
+    authorize(actor, "insights.read")
+    return QueryInsights(data=insights.query_insights(session, days=days, top=top))
+
+
+def insights_overview(session: Session, actor: Actor, *, days: int = 30) -> insights.Overview:
+    """The insights page's figures: searches and gaps, helpfulness, questions, reviews and approvals.
+
+    Raises:
+        KbError FORBIDDEN: the actor owns no space and is no admin.
+    """
+    authorize(actor, "insights.read")
+    return insights.overview(session, days=days)
