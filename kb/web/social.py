@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from kb.db import MAX_ROW_ID
 from kb.errors import KbError
-from kb.experts import api as experts_api
+from kb.experts import actions as experts
 from kb.social import actions
 from kb.social.schemas import (
     AnswerCreate,
@@ -101,7 +101,8 @@ def question_page(request: Request, session: SessionDep, who: ViewerDep,
     view = actions.view_question(session, actor, question_id=question_id)
     suggested = []
     if not view.question.answers:
-        suggested = experts_api.suggest_for_question(question_id, request, session, actor).data
+        suggested = experts.experts_for_question(session, actor, indexes=request.app.state.search,
+                                                 settings=request.app.state.settings, question_id=question_id).data
     return page(request, "question.html", who, question=view.question, suggested=suggested, can_accept=view.may_accept,
                 owned=who.owned_spaces())
 
