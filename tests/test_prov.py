@@ -44,11 +44,11 @@ def test_every_demo_export_round_trips_and_passes(demo, client) -> None:  # noqa
 
 
 def test_export_states_what_we_promise(demo) -> None:  # noqa: ANN001
-    from kb.documents import service
+    from kb.documents import actions
 
     with demo.session() as session:
-        record = service.prov_record(session, actor=SYSTEM, slug="unemployment-benefit")
-    text = provenance.serialize_prov(provenance.build_prov(record), "provn")
+        text, media_type = actions.export_provenance(session, SYSTEM, slug="unemployment-benefit", format="provn")
+    assert media_type == provenance.PROV_FORMATS["provn"]
     # prov writes wasRevisionOf as a derivation typed prov:Revision
     assert ("wasDerivedFrom(kb:version/unemployment-benefit/2, kb:version/unemployment-benefit/1, -, -, -, "
             "[prov:type='prov:Revision'])") in text

@@ -69,6 +69,9 @@ ROWS = [
     Row("POST", "/api/v1/spaces/{space}/documents", "/api/v1/spaces/benefits/documents", frozenset({C, O}),
         {"json": doc_body("Housing allowance")}),
     Row("POST", "/api/v1/spaces/{space}/import", "/api/v1/spaces/benefits/import", frozenset({C, O}), md_file("rent-rules")),
+    # the import row just made rent-rules v1, a draft: its writers and admins see it, anyone else gets 404
+    Row("GET", "/api/v1/documents/{slug}/versions/{number}/file", "/api/v1/documents/rent-rules/versions/1/file",
+        frozenset({C, O, A}), denied=404),
     Row("GET", "/api/v1/documents/{slug}", "/api/v1/documents/child-benefit", SIGNED),
     Row("GET", "/api/v1/documents/{slug}/versions", "/api/v1/documents/child-benefit/versions", SIGNED),
     Row("GET", "/api/v1/documents/{slug}/versions/{number}", "/api/v1/documents/child-benefit/versions/1", SIGNED),

@@ -1,4 +1,8 @@
-"""``kb`` commands: curated documents: import, approve, export their provenance."""
+"""``kb`` commands: curated documents: import, approve, export their provenance.
+
+Each command calls one action of ``kb.documents.actions``: as the person named by ``--as``, or as
+``kb.actors.SYSTEM`` for operator commands (``kb export-prov``). Never a service, never a transaction.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +32,7 @@ def import_files(
     from pydantic import ValidationError
     from rich.progress import track
 
-    from kb.db import transaction
-    from kb.documents import service
+    from kb.documents import actions
     from kb.documents.schemas import DraftSave
     from kb.errors import KbError
 
@@ -48,10 +51,9 @@ def import_files(
         actor = actor_named(session, as_user)
         for path in track(files, description="Importing", disable=not sys.stderr.isatty()):
             try:
-                with transaction(session):
-                    outcome = service.import_file(session, actor=actor, space_slug=space, filename=path.name,
-                                                  data=path.read_bytes(), files_dir=database.settings.files_dir, fields=fields)
-                outcomes[outcome.outcome] += 1
+                result = actions.import_document(session, actor, space=space, filename=path.name, data=path.read_bytes(),
+                                                 files_dir=database.settings.files_dir, fields=fields)
+                outcomes[result.outcome] += 1
             except KbError as exc:
                 outcomes["failed"] += 1
                 failures.append(f"{path}: {exc.message}")
@@ -74,7 +76,7 @@ def approve(
 
     database = open_database()
     with database.session() as session, KbErrors():
-        actions.approve(session, actor_named(session, as_user), slug=slug, number=version, comment=comment)
+        actions.approve_version(session, actor_named(session, as_user), slug=slug, number=version, comment=comment)
     typer.echo(f"Approved {slug} v{version} as {as_user}")
 
 
@@ -85,14 +87,17 @@ def export_prov(
 ) -> None:
     """Print the W3C PROV export of a document (checked before it is printed)."""
     from kb import provenance
-    from kb.documents import service
+    from kb.documents import actions
+    from kb.errors import ErrorCode, KbError
 
     if fmt not in provenance.PROV_FORMATS:
         raise fail(f"unknown format {fmt!r}; use json, provn, xml or ttl")
     database = open_database(migrate=False)
     with database.session() as session, KbErrors():
-        document = provenance.build_prov(service.prov_record(session, actor=SYSTEM, slug=slug))
-    problems = provenance.check_prov(document)
-    if problems:
-        raise fail("; ".join(problems), 3)
-    typer.echo(provenance.serialize_prov(document, fmt))
+        try:
+            text, _media_type = actions.export_provenance(session, SYSTEM, slug=slug, format=fmt)  # type: ignore[arg-type]
+        except KbError as error:
+            if error.code is ErrorCode.INTERNAL_ERROR and isinstance(error.details, dict) and "problems" in error.details:
+                raise fail("; ".join(error.details["problems"]), 3) from None
+            raise
+    typer.echo(text)

@@ -1,17 +1,26 @@
 """Curated documents: versions, approval with four eyes, provenance record, import, history, PROV.
 
+Inside, from the top: ``api`` (HTTP routes) > ``actions`` (the use cases every surface calls) >
+``importing`` | ``reading`` | ``published`` | ``insights`` > ``service`` (look-ups, per-object
+rules, lifecycle) > ``schemas`` > ``models`` (import-linter keeps that order).
+
 What other packages may use (import-linter lets ``kb.social`` use only this surface): the read
 functions and public schemas re-exported here. Must not import social, search or experts.
 """
 
-from kb.documents.schemas import DocumentCreate, DocumentPublic, ProvenanceCard, VersionPublic
-from kb.documents.service import (
-    ChunkFacts, Published, approved_versions_by, chunks_by_id, create_promoted, document_for_social, request_review, currently_valid, document_ids_for_slugs, expired, facts_of, get_document,
-    people_of, provenance_card, published, published_chunk_facts, review_overdue, tags_of, translation_groups,
+from kb.documents.insights import approval_lead_times, overdue_by_space
+from kb.documents.published import (
+    ChunkFacts, Published, approved_versions_by, chunks_by_id, create_promoted, document_for_social,
+    document_ids_for_slugs, facts_of, people_of, published, published_chunk_facts, request_review, translation_groups,
 )
+from kb.documents.reading import provenance_card
+from kb.documents.schemas import DocumentCreate, DocumentPublic, ProvenanceCard, VersionPublic
+from kb.documents.service import currently_valid, expired, get_document, review_overdue, tags_of
 
 __all__ = [
-    "ChunkFacts", "approved_versions_by", "create_promoted", "document_for_social", "request_review", "DocumentCreate", "DocumentPublic", "ProvenanceCard", "VersionPublic", "Published", "chunks_by_id", "currently_valid",
-    "document_ids_for_slugs", "expired", "facts_of", "get_document", "people_of", "provenance_card", "published",
-    "published_chunk_facts", "review_overdue", "tags_of", "translation_groups",
+    "ChunkFacts", "DocumentCreate", "DocumentPublic", "ProvenanceCard", "Published", "VersionPublic",
+    "approval_lead_times", "approved_versions_by", "chunks_by_id", "create_promoted", "currently_valid",
+    "document_for_social", "document_ids_for_slugs", "expired", "facts_of", "get_document", "overdue_by_space",
+    "people_of", "provenance_card", "published", "published_chunk_facts", "request_review", "review_overdue", "tags_of",
+    "translation_groups",
 ]

@@ -4,23 +4,246 @@ Each action takes the session, the acting person (``kb.actors.Actor``; ``kb.acto
 itself) and a validated input; it checks the actor against its row of ``kb.permissions`` with
 ``authorize``, calls the domain's services inside one transaction (``kb.db.transaction``: one per user
 action, the audit event in it), performs the side effects, and returns what the surfaces render. The
-per-object rules (an owner of *this* space, never one's own version) stay in the services, written
-once. Surfaces translate their input, call one action and render its result; they never open a
-transaction or call a service that changes state themselves (docs/architecture.md).
+per-object rules (an owner of *this* space, never one's own version, who may see a draft) stay in
+the services, written once. Surfaces translate their input, call one action and render its result;
+they never open a transaction or call a service that changes state themselves (docs/architecture.md).
+
+Must not import the web framework, the ``api`` module, social, search or experts.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from sqlmodel import Session
 
+from kb import provenance
 from kb.actors import Actor
 from kb.db import transaction
-from kb.documents import service
-from kb.documents.schemas import VersionPublic
+from kb.documents import importing, reading, service
+from kb.documents.importing import OriginalFile
+from kb.documents.models import VersionState
+from kb.documents.schemas import (
+    DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, ReviewQueue, VersionPublic,
+    VersionsPublic,
+)
+from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
 
+ProvFormat = Literal["json", "provn", "xml", "ttl"]
 
-def approve(session: Session, actor: Actor, *, slug: str, number: int, comment: str | None = None) -> VersionPublic:
+__all__ = [
+    "OriginalFile", "ProvFormat", "approve_version", "create_document", "diff_versions", "document_history",
+    "export_provenance", "import_document", "list_documents", "original_file", "read_document", "read_version",
+    "reject_version", "retire_document", "review_queue", "save_draft", "submit_version", "version_to_edit",
+]
+
+
+def _version(session: Session, actor: Actor, slug: str, number: int) -> VersionPublic:
+    document, version = service.get_version(session, actor=actor, slug=slug, number=number)
+    return reading.version_public(session, document, version)
+
+
+def _document(session: Session, actor: Actor, slug: str) -> DocumentPublic:
+    return reading.document_public(session, actor=actor, document=service.get_document(session, slug))
+
+
+# ------------------------------------------------------------------------------------- reading
+
+def list_documents(
+    session: Session, actor: Actor, *, space: str | None = None, state: VersionState | None = None,
+    limit: int = 20, offset: int = 0,
+) -> DocumentsPublic:
+    """The documents the actor may see, each at the newest version they may see, by slug."""
+    authorize(actor, "document.list")
+    items, total = reading.list_documents(session, actor=actor, space_slug=space, state=state, limit=limit, offset=offset)
+    return DocumentsPublic(data=items, count=total)
+
+
+def read_document(session: Session, actor: Actor, *, slug: str) -> DocumentPublic:
+    """A document: its approved version with the provenance card, and its open work if the actor may see it.
+
+    Raises:
+        KbError NOT_FOUND: no such document, or nothing of it the actor may see.
+    """
+    authorize(actor, "document.read")
+    return _document(session, actor, slug)
+
+
+def document_history(session: Session, actor: Actor, *, slug: str) -> VersionsPublic:
+    """The versions of a document the actor may see, oldest first, with their states.
+
+    Raises:
+        KbError NOT_FOUND: no such document, or no version the actor may see.
+    """
+    authorize(actor, "document.history")
+    versions = reading.history(session, actor=actor, slug=slug)
+    return VersionsPublic(data=versions, count=len(versions))
+
+
+def read_version(session: Session, actor: Actor, *, slug: str, number: int) -> VersionPublic:
+    """One version with its provenance card.
+
+    Raises:
+        KbError NOT_FOUND: no such version, or a working version the actor may not see (the same answer).
+    """
+    authorize(actor, "version.read")
+    return _version(session, actor, slug, number)
+
+
+def version_to_edit(session: Session, actor: Actor, *, slug: str) -> VersionPublic:
+    """The newest version of a document, the one an edit starts from (what the edit form is filled with).
+
+    A read (row ``version.read``): saving the edit is ``save_draft``, gated by ``version.edit``.
+
+    Raises:
+        KbError NOT_FOUND: no such document.
+        KbError FORBIDDEN: the actor may not see the document's working versions (service).
+    """
+    authorize(actor, "version.read")
+    document, version = service.version_to_edit(session, actor=actor, slug=slug)
+    return reading.version_public(session, document, version)
+
+
+def diff_versions(session: Session, actor: Actor, *, slug: str, from_number: int, to_number: int) -> DiffPublic:
+    """Unified diff of two versions the actor may see: provenance fields first, then the body.
+
+    Raises:
+        KbError NOT_FOUND: either version does not exist or is hidden from the actor.
+    """
+    authorize(actor, "document.diff")
+    text = reading.diff(session, actor=actor, slug=slug, from_number=from_number, to_number=to_number)
+    return DiffPublic(document=slug, from_version=from_number, to_version=to_number, diff=text)
+
+
+def export_provenance(session: Session, actor: Actor, *, slug: str, format: ProvFormat = "json") -> tuple[str, str]:  # noqa: A002
+    """The W3C PROV export of the versions the actor may see, checked before it leaves kb.
+
+    Returns:
+        The serialised PROV document and its media type.
+
+    Raises:
+        KbError NOT_FOUND: no such document, or no version the actor may see.
+        KbError VALIDATION_ERROR: ``format`` is none of json, provn, xml, ttl.
+        KbError INTERNAL_ERROR: the PROV document fails our own checks (a bug; ``details["problems"]``).
+    """
+    authorize(actor, "document.provenance")
+    if format not in provenance.PROV_FORMATS:
+        raise KbError(ErrorCode.VALIDATION_ERROR, f"Unknown PROV format {format!r}; use json, provn, xml or ttl")
+    document = provenance.build_prov(reading.prov_record(session, actor=actor, slug=slug))
+    problems = provenance.check_prov(document)
+    if problems:
+        raise KbError(ErrorCode.INTERNAL_ERROR, "Bug: the provenance of this document fails our checks", {"problems": problems})
+    return provenance.serialize_prov(document, format), provenance.PROV_FORMATS[format]
+
+
+def original_file(session: Session, actor: Actor, *, slug: str, number: int, files_dir: Path) -> OriginalFile:
+    """The file a version was imported from, byte for byte, to those who may see the version.
+
+    Raises:
+        KbError NOT_FOUND: no such version, one the actor may not see, or a version not imported from a file.
+        KbError INTERNAL_ERROR: the stored bytes no longer match their SHA-256.
+    """
+    authorize(actor, "document.file")
+    return importing.original_file(session, actor=actor, slug=slug, number=number, files_dir=files_dir)
+
+
+def review_queue(session: Session, actor: Actor) -> ReviewQueue:
+    """What waits for an owner in the spaces they own: versions in review, reports, overdue and expiring content.
+
+    Raises:
+        KbError FORBIDDEN: the actor owns no space.
+    """
+    authorize(actor, "review.queue")
+    items = reading.review_queue(session, actor=actor)
+    return ReviewQueue(data=items, count=len(items))
+
+
+# ------------------------------------------------------------------------------------- writing
+
+def create_document(session: Session, actor: Actor, *, space: str, data: DocumentCreate, submit: bool = False) -> DocumentPublic:
+    """Create a document with its first draft; with ``submit``, send that draft for review in the same transaction.
+
+    Raises:
+        KbError FORBIDDEN: the actor does not write in the space (service).
+        KbError ALREADY_EXISTS: the slug is taken.
+        KbError NOT_FOUND: the space, or the document it translates, does not exist.
+        KbError VALIDATION_ERROR: ``submit`` without an intended use (nothing is created then).
+    """
+    authorize(actor, "document.create")
+    if submit:
+        authorize(actor, "version.submit")
+    with transaction(session):
+        document, version = service.create_document(session, actor=actor, space_slug=space, data=data)
+        if submit:
+            service.submit(session, actor=actor, slug=document.slug, number=version.number)
+    return _document(session, actor, data.slug)
+
+
+def import_document(
+    session: Session, actor: Actor, *, space: str, filename: str, data: bytes, files_dir: Path, fields: DraftSave,
+    slug: str | None = None, translation_of: str | None = None, submit: bool = False,
+) -> ImportResult:
+    """Import a .docx, .md or .txt file as a draft (the same bytes again: outcome ``unchanged``, no event).
+
+    With ``submit``, the imported version is sent for review in the same transaction.
+
+    Raises:
+        KbError FORBIDDEN: the actor does not write in the space (service).
+        KbError INVALID_FILE / UNSUPPORTED_MEDIA_TYPE: the file cannot be imported (too large, corrupt, empty).
+        KbError CONFLICT: the slug belongs to a document of another space.
+        KbError ILLEGAL_TRANSITION: the document has a version in review.
+    """
+    authorize(actor, "document.import")
+    if submit:
+        authorize(actor, "version.submit")
+    with transaction(session):
+        outcome = importing.import_file(session, actor=actor, space_slug=space, filename=filename, data=data,
+                                        files_dir=files_dir, fields=fields, slug=slug, translation_of=translation_of)
+        if submit:
+            service.submit(session, actor=actor, slug=outcome.document.slug, number=outcome.version.number)
+        result_slug, number = outcome.document.slug, outcome.version.number
+    return ImportResult(outcome=outcome.outcome, document=_document(session, actor, result_slug), version=number,
+                        source_sha256=outcome.source_sha256)
+
+
+def save_draft(session: Session, actor: Actor, *, slug: str, data: DraftSave, submit: bool = False) -> VersionPublic:
+    """Edit a document: change its open draft, or start a new draft from the newest version.
+
+    With ``submit``, the draft is sent for review in the same transaction.
+
+    Raises:
+        KbError FORBIDDEN: the actor does not write in the document's space (service).
+        KbError ILLEGAL_TRANSITION: a version is in review (approve or reject it first).
+        KbError VALIDATION_ERROR: ``submit`` without an intended use (nothing is saved then).
+    """
+    authorize(actor, "version.edit")
+    if submit:
+        authorize(actor, "version.submit")
+    with transaction(session):
+        draft, _created = service.save_draft(session, actor=actor, slug=slug, data=data)
+        if submit:
+            service.submit(session, actor=actor, slug=slug, number=draft.number)
+        number = draft.number
+    return _version(session, actor, slug, number)
+
+
+def submit_version(session: Session, actor: Actor, *, slug: str, number: int, intended_use: str | None = None) -> VersionPublic:
+    """Freeze a draft and send it for review; it needs an intended-use statement.
+
+    Raises:
+        KbError FORBIDDEN: neither the author nor a writer of the space (service).
+        KbError ILLEGAL_TRANSITION: the version is not a draft.
+        KbError VALIDATION_ERROR: no intended use stated.
+    """
+    authorize(actor, "version.submit")
+    with transaction(session):
+        service.submit(session, actor=actor, slug=slug, number=number, intended_use=intended_use)
+    return _version(session, actor, slug, number)
+
+
+def approve_version(session: Session, actor: Actor, *, slug: str, number: int, comment: str | None = None) -> VersionPublic:
     """Approve a version in review: it becomes the version everyone sees; the previous one is superseded.
 
     Raises:
@@ -31,5 +254,36 @@ def approve(session: Session, actor: Actor, *, slug: str, number: int, comment: 
     authorize(actor, "version.approve")
     with transaction(session):
         service.approve(session, actor=actor, slug=slug, number=number, comment=comment)
-    document, version = service.get_version(session, actor=actor, slug=slug, number=number)
-    return service.version_public(session, document, version)
+    return _version(session, actor, slug, number)
+
+
+def reject_version(session: Session, actor: Actor, *, slug: str, number: int, reason: str) -> VersionPublic:
+    """Reject a version in review, saying why; returns the new draft opened from it for the author.
+
+    Raises:
+        KbError VALIDATION_ERROR: no reason given (the author gets it).
+        KbError FORBIDDEN: the actor does not own this document's space (service).
+        KbError ILLEGAL_TRANSITION: the version is not in review (service).
+    """
+    authorize(actor, "version.reject")
+    reason = reason.strip()
+    if not reason:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "Say why you reject it: the author gets your reason")
+    with transaction(session):
+        draft = service.reject(session, actor=actor, slug=slug, number=number, reason=reason)
+        draft_number = draft.number
+    return _version(session, actor, slug, draft_number)
+
+
+def retire_document(session: Session, actor: Actor, *, slug: str, reason: str) -> VersionPublic:
+    """Withdraw the approved version: the document stays on record but is no longer served as truth.
+
+    Raises:
+        KbError FORBIDDEN: the actor does not own this document's space (service).
+        KbError ILLEGAL_TRANSITION: no version is approved.
+    """
+    authorize(actor, "document.retire")
+    with transaction(session):
+        version = service.retire(session, actor=actor, slug=slug, reason=reason)
+        number = version.number
+    return _version(session, actor, slug, number)

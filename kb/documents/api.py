@@ -1,46 +1,40 @@
-"""HTTP routes of curated documents: thin wrappers that authorise, call the service, shape output."""
+"""HTTP routes of curated documents: each translates the request, calls one action, returns its result.
+
+Every route declares its row of ``kb.permissions`` with ``require_for``; the action applies the same
+gate and the per-object rules. No transaction, no service call and no permission check here. Must
+not be imported by the web pages (they call ``kb.documents.actions``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile, status
-from pydantic import ValidationError
 
 from kb import provenance
-from kb.actors import Access, Actor
-from kb.db import transaction
-from kb.documents import actions, service
+from kb.actors import Actor
+from kb.documents import actions
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
 from kb.documents.models import Audience, VersionState
 from kb.documents.schemas import (
     ApproveRequest, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult,
-    ReasonRequest, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic,
+    ReasonRequest, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
 )
-from kb.errors import ErrorCode, KbError, jsonable_validation_errors
-from kb.http import PageDep, SessionDep, api_router_options, require, require_for
+from kb.http import PageDep, SessionDep, api_router_options, require_for
 
 router = APIRouter(prefix="/api/v1", **api_router_options("documents"))
 
 DocSlugPath = Annotated[str, Path(max_length=120, description="The document's slug")]
 SpaceSlugPath = Annotated[str, Path(max_length=64)]
 NumberPath = Annotated[int, Path(ge=1, le=1_000_000, description="Version number")]
-Signed = Annotated[Actor, Depends(require(Access.signed_in))]
-Contributor = Annotated[Actor, Depends(require(Access.contributor))]
-Owner = Annotated[Actor, Depends(require(Access.owner))]
-
-
-def _document(session, actor: Actor, slug: str) -> DocumentPublic:  # noqa: ANN001
-    return service.document_public(session, actor=actor, document=service.get_document(session, slug))
 
 
 @router.post("/spaces/{space}/documents", status_code=status.HTTP_201_CREATED, response_model=DocumentPublic,
              summary="Create a document with its first draft")
-def create_document(space: SpaceSlugPath, body: DocumentCreate, session: SessionDep, actor: Contributor) -> DocumentPublic:
-    with transaction(session):
-        document, _ = service.create_document(session, actor=actor, space_slug=space, data=body)
-    return _document(session, actor, document.slug)
+def create_document(space: SpaceSlugPath, body: DocumentCreate, session: SessionDep,
+                    actor: Annotated[Actor, Depends(require_for("document.create"))]) -> DocumentPublic:
+    return actions.create_document(session, actor, space=space, data=body)
 
 
 @router.post("/spaces/{space}/import", status_code=status.HTTP_201_CREATED, response_model=ImportResult,
@@ -49,7 +43,7 @@ def import_document(
     space: SpaceSlugPath,
     request: Request,
     session: SessionDep,
-    actor: Contributor,
+    actor: Annotated[Actor, Depends(require_for("document.import"))],
     response: Response,
     file: Annotated[UploadFile, File(description=f"The file, at most {MAX_UPLOAD_BYTES} bytes")],
     slug: Annotated[str | None, Form(max_length=120, pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")] = None,
@@ -65,108 +59,98 @@ def import_document(
     translation_of: Annotated[str | None, Form(max_length=120)] = None,
 ) -> ImportResult:
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    try:
-        fields = DraftSave(
-            title=title or None, audience=audience, language=language, intended_use=intended_use, licence=licence,
-            valid_from=valid_from, valid_until=valid_until, review_by=review_by,
-            tags=[t for t in (tags or "").split(",") if t.strip()] or None,
-        )
-    except ValidationError as exc:
-        # The form fields are checked one by one by FastAPI; rules across fields (valid_until after
-        # valid_from, tag lengths) only here. Found by the schemathesis run (issue 8): it was a 500.
-        raise KbError(ErrorCode.VALIDATION_ERROR, "The form fields are not valid",
-                      jsonable_validation_errors(list(exc.errors()))) from None
-    with transaction(session):
-        outcome = service.import_file(
-            session, actor=actor, space_slug=space, filename=file.filename or "upload", data=data,
-            files_dir=request.app.state.settings.files_dir, fields=fields, slug=slug, translation_of=translation_of)
-    if outcome.outcome == "unchanged":
+    fields = import_fields(title=title, audience=audience, language=language, tags=tags, intended_use=intended_use,
+                           licence=licence, valid_from=valid_from, valid_until=valid_until, review_by=review_by)
+    result = actions.import_document(session, actor, space=space, filename=file.filename or "upload", data=data,
+                                     files_dir=request.app.state.settings.files_dir, fields=fields, slug=slug,
+                                     translation_of=translation_of)
+    if result.outcome == "unchanged":
         response.status_code = status.HTTP_200_OK
-    return ImportResult(outcome=outcome.outcome, document=_document(session, actor, outcome.document.slug),
-                        version=outcome.version.number, source_sha256=outcome.source_sha256)
+    return result
 
 
 @router.get("/documents", response_model=DocumentsPublic, summary="List documents you may see")
 def list_documents(
-    session: SessionDep, actor: Signed, page: PageDep,
+    session: SessionDep, actor: Annotated[Actor, Depends(require_for("document.list"))], page: PageDep,
     space: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[VersionState | None, Query()] = None,
 ) -> DocumentsPublic:
-    items, total = service.list_documents(session, actor=actor, space_slug=space, state=state,
-                                          limit=page.limit, offset=page.offset)
-    return DocumentsPublic(data=items, count=total)
+    return actions.list_documents(session, actor, space=space, state=state, limit=page.limit, offset=page.offset)
 
 
 @router.get("/documents/{slug}", response_model=DocumentPublic, summary="A document: its approved version with provenance card")
-def get_document(slug: DocSlugPath, session: SessionDep, actor: Signed) -> DocumentPublic:
-    return _document(session, actor, slug)
+def get_document(slug: DocSlugPath, session: SessionDep,
+                 actor: Annotated[Actor, Depends(require_for("document.read"))]) -> DocumentPublic:
+    return actions.read_document(session, actor, slug=slug)
 
 
 @router.put("/documents/{slug}/draft", response_model=VersionPublic,
             summary="Save a draft: edits the open draft, or starts a new version from the newest one")
-def save_draft(slug: DocSlugPath, body: DraftSave, session: SessionDep, actor: Contributor) -> VersionPublic:
-    with transaction(session):
-        draft, _created = service.save_draft(session, actor=actor, slug=slug, data=body)
-        document = service.get_document(session, slug)
-    return service.version_public(session, document, draft)
+def save_draft(slug: DocSlugPath, body: DraftSave, session: SessionDep,
+               actor: Annotated[Actor, Depends(require_for("version.edit"))]) -> VersionPublic:
+    return actions.save_draft(session, actor, slug=slug, data=body)
 
 
 @router.get("/documents/{slug}/versions", response_model=VersionsPublic, summary="Version history with states")
-def list_versions(slug: DocSlugPath, session: SessionDep, actor: Signed) -> VersionsPublic:
-    versions = service.history(session, actor=actor, slug=slug)
-    return VersionsPublic(data=versions, count=len(versions))
+def list_versions(slug: DocSlugPath, session: SessionDep,
+                  actor: Annotated[Actor, Depends(require_for("document.history"))]) -> VersionsPublic:
+    return actions.document_history(session, actor, slug=slug)
 
 
 @router.get("/documents/{slug}/versions/{number}", response_model=VersionPublic, summary="One version with its provenance card")
-def get_version(slug: DocSlugPath, number: NumberPath, session: SessionDep, actor: Signed) -> VersionPublic:
-    document, version = service.get_version(session, actor=actor, slug=slug, number=number)
-    return service.version_public(session, document, version)
+def get_version(slug: DocSlugPath, number: NumberPath, session: SessionDep,
+                actor: Annotated[Actor, Depends(require_for("version.read"))]) -> VersionPublic:
+    return actions.read_version(session, actor, slug=slug, number=number)
 
 
-def _transition_result(session, actor: Actor, slug: str, number: int) -> VersionPublic:  # noqa: ANN001
-    document, version = service.get_version(session, actor=actor, slug=slug, number=number)
-    return service.version_public(session, document, version)
+@router.get(
+    "/documents/{slug}/versions/{number}/file",
+    summary="The original file an imported version was made from (404 for authored versions)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                     "description": "The file's bytes as uploaded, with its media type, as an attachment"}},
+)
+def get_version_file(slug: DocSlugPath, number: NumberPath, request: Request, session: SessionDep,
+                     actor: Annotated[Actor, Depends(require_for("document.file"))]) -> Response:
+    original = actions.original_file(session, actor, slug=slug, number=number,
+                                     files_dir=request.app.state.settings.files_dir)
+    return Response(original.content, media_type=original.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{original.filename}"'})
 
 
 @router.post("/documents/{slug}/versions/{number}/submit", response_model=VersionPublic, summary="Submit a draft for review")
-def submit(slug: DocSlugPath, number: NumberPath, body: SubmitRequest, session: SessionDep, actor: Contributor) -> VersionPublic:
-    with transaction(session):
-        service.submit(session, actor=actor, slug=slug, number=number, intended_use=body.intended_use)
-    return _transition_result(session, actor, slug, number)
+def submit(slug: DocSlugPath, number: NumberPath, body: SubmitRequest, session: SessionDep,
+           actor: Annotated[Actor, Depends(require_for("version.submit"))]) -> VersionPublic:
+    return actions.submit_version(session, actor, slug=slug, number=number, intended_use=body.intended_use)
 
 
 @router.post("/documents/{slug}/versions/{number}/approve", response_model=VersionPublic,
              summary="Approve a version in review (an owner other than the author)")
-def approve(
-    slug: DocSlugPath, number: NumberPath, body: ApproveRequest, session: SessionDep,
-    actor: Annotated[Actor, Depends(require_for("version.approve"))],
-) -> VersionPublic:
-    return actions.approve(session, actor, slug=slug, number=number, comment=body.comment)
+def approve(slug: DocSlugPath, number: NumberPath, body: ApproveRequest, session: SessionDep,
+            actor: Annotated[Actor, Depends(require_for("version.approve"))]) -> VersionPublic:
+    return actions.approve_version(session, actor, slug=slug, number=number, comment=body.comment)
 
 
 @router.post("/documents/{slug}/versions/{number}/reject", response_model=VersionPublic,
              summary="Reject a version in review; returns the new draft opened from it")
-def reject(slug: DocSlugPath, number: NumberPath, body: ReasonRequest, session: SessionDep, actor: Owner) -> VersionPublic:
-    with transaction(session):
-        draft = service.reject(session, actor=actor, slug=slug, number=number, reason=body.reason)
-    return _transition_result(session, actor, slug, draft.number)
+def reject(slug: DocSlugPath, number: NumberPath, body: ReasonRequest, session: SessionDep,
+           actor: Annotated[Actor, Depends(require_for("version.reject"))]) -> VersionPublic:
+    return actions.reject_version(session, actor, slug=slug, number=number, reason=body.reason)
 
 
 @router.post("/documents/{slug}/retire", response_model=VersionPublic, summary="Retire the approved version")
-def retire(slug: DocSlugPath, body: ReasonRequest, session: SessionDep, actor: Owner) -> VersionPublic:
-    with transaction(session):
-        version = service.retire(session, actor=actor, slug=slug, reason=body.reason)
-    return _transition_result(session, actor, slug, version.number)
+def retire(slug: DocSlugPath, body: ReasonRequest, session: SessionDep,
+           actor: Annotated[Actor, Depends(require_for("document.retire"))]) -> VersionPublic:
+    return actions.retire_document(session, actor, slug=slug, reason=body.reason)
 
 
 @router.get("/documents/{slug}/diff", response_model=DiffPublic, summary="Unified diff of two versions (provenance and body)")
 def diff(
-    slug: DocSlugPath, session: SessionDep, actor: Signed,
+    slug: DocSlugPath, session: SessionDep, actor: Annotated[Actor, Depends(require_for("document.diff"))],
     from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
     to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)],
 ) -> DiffPublic:
-    text = service.diff(session, actor=actor, slug=slug, from_number=from_version, to_number=to_version)
-    return DiffPublic(document=slug, from_version=from_version, to_version=to_version, diff=text)
+    return actions.diff_versions(session, actor, slug=slug, from_number=from_version, to_number=to_version)
 
 
 @router.get(
@@ -177,18 +161,13 @@ def diff(
                      "description": "The PROV document"}},
 )
 def export_provenance(
-    slug: DocSlugPath, session: SessionDep, actor: Signed,
-    format: Annotated[Literal["json", "provn", "xml", "ttl"], Query(description="PROV-JSON, PROV-N, PROV-XML or PROV-O Turtle")] = "json",  # noqa: A002
+    slug: DocSlugPath, session: SessionDep, actor: Annotated[Actor, Depends(require_for("document.provenance"))],
+    format: Annotated[actions.ProvFormat, Query(description="PROV-JSON, PROV-N, PROV-XML or PROV-O Turtle")] = "json",  # noqa: A002
 ) -> Response:
-    record = service.prov_record(session, actor=actor, slug=slug)
-    document = provenance.build_prov(record)
-    problems = provenance.check_prov(document)
-    if problems:
-        raise KbError(ErrorCode.INTERNAL_ERROR, "Bug: the provenance of this document fails our checks", {"problems": problems})
-    return Response(provenance.serialize_prov(document, format), media_type=provenance.PROV_FORMATS[format])
+    text, media_type = actions.export_provenance(session, actor, slug=slug, format=format)
+    return Response(text, media_type=media_type)
 
 
 @router.get("/review-queue", response_model=ReviewQueue, summary="What waits for you as an owner: in review, overdue, expiring")
-def review_queue(session: SessionDep, actor: Owner) -> ReviewQueue:
-    items = service.review_queue(session, actor=actor)
-    return ReviewQueue(data=items, count=len(items))
+def review_queue(session: SessionDep, actor: Annotated[Actor, Depends(require_for("review.queue"))]) -> ReviewQueue:
+    return actions.review_queue(session, actor)

@@ -1,4 +1,10 @@
-"""Web pages of curated documents: reading, writing, importing, reviewing."""
+"""Web pages of curated documents: reading, writing, importing, reviewing.
+
+Each page reads its form or path, calls the actions of ``kb.documents.actions`` (and, for the
+community part of a document page, ``kb.social.actions``) and renders what they return; the
+actions decide who may do what. Never imports an ``api`` module or a service, never opens a
+transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,16 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from kb.db import transaction
-from kb.documents import api as documents_api
 from kb.documents import actions
-from kb.documents import service as documents
+from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
 from kb.documents.models import Audience
-from kb.documents.schemas import DocumentCreate, DraftSave
+from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
 from kb.errors import ErrorCode, KbError
-from kb.social import api as social_api
+from kb.social import actions as social
 from kb.web import render
 from kb.web.common import (
     Csrf,
@@ -35,10 +38,13 @@ from kb.web.common import (
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
 
+DocSlugPath = Annotated[str, Path(max_length=120)]
+NumberPath = Annotated[int, Path(ge=1, le=1_000_000)]
+
 
 # ----------------------------------------------------------------------------------- document
 
-def _timeline(history: list) -> list[tuple[dt.datetime, str, str]]:  # type: ignore[type-arg]
+def _timeline(history: list[VersionSummary]) -> list[tuple[dt.datetime, str, str]]:
     """Every dated step of every version, newest first: (when, what, who)."""
     steps = []
     for v in history:
@@ -55,44 +61,51 @@ def _timeline(history: list) -> list[tuple[dt.datetime, str, str]]:  # type: ign
 
 
 @router.get("/d/{slug}")
-def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath]) -> Response:
+def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath) -> Response:
     actor = signed_in(who)
-    document = documents_api.get_document(slug, session, actor)
-    history = documents_api.list_versions(slug, session, actor).data
-    comments = social_api.list_comments(slug, session, actor).data
-    rating = social_api.get_rating(slug, session, actor)
+    document = actions.read_document(session, actor, slug=slug)
+    history = actions.document_history(session, actor, slug=slug).data
+    comments = social.list_comments(session, actor, slug=slug).data
+    rating = social.get_rating(session, actor, slug=slug)
     numbers = [v.number for v in history]
     return page(request, "document.html", who, document=document, history=history, timeline=_timeline(history),
                 comments=comments, rating=rating, numbers=numbers)
 
 
 @router.get("/d/{slug}/v/{number}")
-def version_page(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-                 number: Annotated[int, documents_api.NumberPath]) -> Response:
+def version_page(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath, number: NumberPath) -> Response:
     actor = signed_in(who)
-    version = documents_api.get_version(slug, number, session, actor)
-    document = documents_api.get_document(slug, session, actor)
+    version = actions.read_version(session, actor, slug=slug, number=number)
+    document = actions.read_document(session, actor, slug=slug)
     return page(request, "version.html", who, version=version, document=document)
 
 
+@router.get("/d/{slug}/v/{number}/file")
+def file_download(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath, number: NumberPath) -> Response:
+    actor = signed_in(who)
+    original = actions.original_file(session, actor, slug=slug, number=number,
+                                     files_dir=request.app.state.settings.files_dir)
+    return Response(original.content, media_type=original.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{original.filename}"'})
+
+
 @router.get("/d/{slug}/diff")
-def diff_page(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
+def diff_page(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath,
               from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
               to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)]) -> Response:
     actor = signed_in(who)
-    text = documents.diff(session, actor=actor, slug=slug, from_number=from_version, to_number=to_version)
+    diff = actions.diff_versions(session, actor, slug=slug, from_number=from_version, to_number=to_version)
     return page(request, "diff.html", who, slug=slug, from_version=from_version, to_version=to_version,
-                lines=render.diff_lines(text))
+                lines=render.diff_lines(diff.diff))
 
 
 @router.get("/d/{slug}/prov")
-def prov_download(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-                  format: Annotated[str, Query(pattern="^(json|provn|xml|ttl)$")] = "json") -> Response:  # noqa: A002
+def prov_download(session: SessionDep, who: ViewerDep, slug: DocSlugPath,
+                  format: Annotated[actions.ProvFormat, Query()] = "json") -> Response:  # noqa: A002
     actor = signed_in(who)
-    response = documents_api.export_provenance(slug, session, actor, format=format)  # type: ignore[arg-type]
-    extension = {"json": "json", "provn": "provn", "xml": "xml", "ttl": "ttl"}[format]
-    response.headers["Content-Disposition"] = f'attachment; filename="{slug}.prov.{extension}"'
-    return response
+    text, media_type = actions.export_provenance(session, actor, slug=slug, format=format)
+    return Response(text, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{slug}.prov.{format}"'})
 
 
 # ------------------------------------------------------------------------------ write / import
@@ -113,15 +126,15 @@ def write_form(request: Request, session: SessionDep, who: ViewerDep,
     actor = signed_in(who)
     values: dict[str, Any] = {"audience": "internal", "language": "en", "licence": "internal use"}
     if slug:
-        document = documents.get_document(session, slug)
-        latest = documents.latest_version(session, document.id)  # type: ignore[arg-type]
-        if not documents.can_see_working_versions(actor, document, latest):
-            raise KbError(ErrorCode.FORBIDDEN, "Only the space's contributors and owners edit its documents")
-        values = {"space": who.spaces.get(document.space_id, ""), "slug": slug, "title": latest.title,
-                  "body_md": latest.body_md, "audience": latest.audience.value, "language": latest.language,
-                  "tags": ", ".join(documents.tags_of(latest)), "intended_use": latest.intended_use or "",
-                  "licence": latest.licence or "", "valid_from": latest.valid_from or "", "valid_until": latest.valid_until or "",
-                  "review_by": latest.review_by or "", "existing": True}
+        # The form is filled from the public shape of the newest version: the tables hold the enums
+        # as plain strings (reading ``audience.value`` off the row was a 500 for every edit link).
+        latest = actions.version_to_edit(session, actor, slug=slug)
+        card = latest.provenance
+        values = {"space": card.space, "slug": latest.document, "title": latest.title, "body_md": latest.body_md,
+                  "audience": card.audience.value, "language": card.language, "tags": ", ".join(latest.tags),
+                  "intended_use": card.intended_use or "", "licence": card.licence or "",
+                  "valid_from": card.valid_from or "", "valid_until": card.valid_until or "",
+                  "review_by": card.review_by or "", "existing": True}
     return _write_form(request, who, values)
 
 
@@ -132,7 +145,7 @@ def _date(value: str) -> dt.date | None:
         raise KbError(ErrorCode.VALIDATION_ERROR, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-async def _write_form_fields(request: Request) -> dict:
+async def _write_form_fields(request: Request) -> dict:  # type: ignore[type-arg]
     """The write form's fields (read on the event loop; the route itself runs in the thread pool)."""
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() if name != "body_md" else str(form.get(name, "")) for name in FIELD_NAMES}
@@ -143,11 +156,12 @@ async def _write_form_fields(request: Request) -> dict:
 
 @router.post("/write")
 def write(request: Request, session: SessionDep, who: ViewerDep,
-          values: Annotated[dict, Depends(_write_form_fields)]) -> Response:
+          values: Annotated[dict, Depends(_write_form_fields)]) -> Response:  # type: ignore[type-arg]
     actor = checked(who, values.pop("csrf"))
     action = values.pop("action")
     if action == "preview":
         return _write_form(request, who, values, preview=render.document_html(values["body_md"]))
+    submit = action == "submit"
     try:
         fields = dict(
             title=values["title"] or None, audience=Audience(values["audience"] or "internal"),
@@ -155,24 +169,20 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
             intended_use=values["intended_use"] or None, licence=values["licence"] or None,
             valid_from=_date(values["valid_from"]), valid_until=_date(values["valid_until"]), review_by=_date(values["review_by"]),
         )
-        with transaction(session):
-            if values["existing"]:
-                version, _ = documents.save_draft(session, actor=actor, slug=values["slug"],
-                                                  data=DraftSave(body_md=values["body_md"] or None, **fields))
-                slug = values["slug"]
-            else:
-                data = DocumentCreate(slug=values["slug"], body_md=values["body_md"],
-                                      translation_of=values["translation_of"] or None, **{**fields, "title": values["title"]})
-                document, version = documents.create_document(session, actor=actor, space_slug=values["space"], data=data)
-                slug = document.slug
-            if action == "submit":
-                documents.submit(session, actor=actor, slug=slug, number=version.number)
+        if values["existing"]:
+            slug = values["slug"]
+            actions.save_draft(session, actor, slug=slug, data=DraftSave(body_md=values["body_md"] or None, **fields),
+                               submit=submit)
+        else:
+            data = DocumentCreate(slug=values["slug"], body_md=values["body_md"],
+                                  translation_of=values["translation_of"] or None, **{**fields, "title": values["title"]})
+            slug = actions.create_document(session, actor, space=values["space"], data=data, submit=submit).slug
     except (KbError, ValidationError, ValueError) as error:
         message = error.message if isinstance(error, KbError) else (
             describe_invalid(error) if isinstance(error, ValidationError) else str(error))
         status_code = error.code.status if isinstance(error, KbError) else 422
         return _write_form(request, who, values, error=message, status_code=status_code)
-    return back(f"/d/{quote(slug)}", "submitted" if action == "submit" else "saved")
+    return back(f"/d/{quote(slug)}", "submitted" if submit else "saved")
 
 
 @router.get("/import")
@@ -183,7 +193,7 @@ def import_form(request: Request, who: ViewerDep) -> Response:
 
 @router.post("/import")
 def import_file(
-    request: Request, session: SessionDep, who: ViewerDep, response: Response,
+    request: Request, session: SessionDep, who: ViewerDep,
     file: Annotated[UploadFile, File()], space: Annotated[str, Form(max_length=64)],
     csrf: Csrf = None,
     audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal",
@@ -197,12 +207,12 @@ def import_file(
 ) -> Response:
     actor = checked(who, csrf)
     try:
-        result = documents_api.import_document(
-            space, request, session, actor, response, file, slug=None, title=None, audience=Audience(audience),
-            language=language or None, tags=tags or None, intended_use=intended_use or None, licence=licence or None,
-            valid_from=None, valid_until=_date(valid_until), review_by=_date(review_by), translation_of=None)
-        if submit == "yes":
-            documents_api.submit(result.document.slug, result.version, documents_api.SubmitRequest(), session, actor)
+        fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
+                               intended_use=intended_use or None, licence=licence or None,
+                               valid_until=_date(valid_until), review_by=_date(review_by))
+        result = actions.import_document(
+            session, actor, space=space, filename=file.filename or "upload", data=file.file.read(MAX_UPLOAD_BYTES + 1),
+            files_dir=request.app.state.settings.files_dir, fields=fields, submit=submit == "yes")
     except KbError as error:
         return page(request, "import.html", who, status_code=error.code.status, spaces=who.writable_spaces(),
                     error=error.message)
@@ -211,13 +221,11 @@ def import_file(
 
 
 @router.post("/d/{slug}/v/{number}/submit")
-def submit_version(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-                   number: Annotated[int, documents_api.NumberPath], csrf: Csrf = None,
+def submit_version(session: SessionDep, who: ViewerDep, slug: DocSlugPath, number: NumberPath, csrf: Csrf = None,
                    intended_use: Annotated[str, Form(max_length=2000)] = "") -> Response:
     actor = checked(who, csrf)
-    documents_api.submit(slug, number, documents_api.SubmitRequest(intended_use=intended_use or None), session, actor)
+    actions.submit_version(session, actor, slug=slug, number=number, intended_use=intended_use.strip() or None)
     return back(f"/d/{quote(slug)}/v/{number}", "submitted")
-
 
 
 # -------------------------------------------------------------------------------------- review
@@ -225,37 +233,39 @@ def submit_version(session: SessionDep, who: ViewerDep, slug: Annotated[str, doc
 @router.get("/review")
 def review_queue(request: Request, session: SessionDep, who: ViewerDep) -> Response:
     actor = signed_in(who)
-    items = documents.review_queue(session, actor=actor)
-    groups: dict[str, list] = {"in_review": [], "reported": [], "overdue": [], "expiring": []}  # type: ignore[type-arg]
+    try:
+        items, owner = actions.review_queue(session, actor).data, True
+    except KbError as refused:
+        if refused.code is not ErrorCode.FORBIDDEN:
+            raise
+        items, owner = [], False  # the page stays open to everyone: it says that nothing waits for them
+    groups: dict[str, list[ReviewItem]] = {"in_review": [], "reported": [], "overdue": [], "expiring": []}
     for item in items:
         key = ("in_review" if item.reason == "in_review" else "reported" if item.reason.startswith("reported")
                else "overdue" if item.reason == "review_overdue" else "expiring")
         groups[key].append(item)
-    return page(request, "review.html", who, groups=groups, owner=who.owns_any())
+    return page(request, "review.html", who, groups=groups, owner=owner)
 
 
 @router.get("/review/{slug}/{number}")
-def review_item(request: Request, session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-                number: Annotated[int, documents_api.NumberPath]) -> Response:
+def review_item(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath, number: NumberPath) -> Response:
     actor = signed_in(who)
-    version = documents_api.get_version(slug, number, session, actor)
-    document = documents_api.get_document(slug, session, actor)
+    version = actions.read_version(session, actor, slug=slug, number=number)
+    document = actions.read_document(session, actor, slug=slug)
     lines = []
     if document.current and document.current.number != number:
-        lines = render.diff_lines(documents.diff(session, actor=actor, slug=slug, from_number=document.current.number,
-                                                 to_number=number))
+        diff = actions.diff_versions(session, actor, slug=slug, from_number=document.current.number, to_number=number)
+        lines = render.diff_lines(diff.diff)
     return page(request, "review_item.html", who, version=version, document=document, lines=lines)
 
 
 @router.post("/review/{slug}/{number}/{decision}")
-def decide(session: SessionDep, who: ViewerDep, slug: Annotated[str, documents_api.DocSlugPath],
-           number: Annotated[int, documents_api.NumberPath], decision: Annotated[str, PathParam(pattern="^(approve|reject)$")],
+def decide(session: SessionDep, who: ViewerDep, slug: DocSlugPath, number: NumberPath,
+           decision: Annotated[str, Path(pattern="^(approve|reject)$")],
            csrf: Csrf = None, comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
     actor = checked(who, csrf)
     if decision == "approve":
-        actions.approve(session, actor, slug=slug, number=number, comment=comment or None)
+        actions.approve_version(session, actor, slug=slug, number=number, comment=comment or None)
         return back(f"/d/{quote(slug)}", "approved")
-    if not comment.strip():
-        raise KbError(ErrorCode.VALIDATION_ERROR, "Say why you reject it: the author gets your reason")
-    documents_api.reject(slug, number, documents_api.ReasonRequest(reason=comment), session, actor)
+    actions.reject_version(session, actor, slug=slug, number=number, reason=comment)
     return back("/review", "rejected")

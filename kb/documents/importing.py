@@ -1,0 +1,166 @@
+"""Import of files as draft versions: .docx, .md and .txt, the original kept by its SHA-256.
+
+Owns the file store under ``KB_FILES_DIR`` (write once, by content hash) and the read of an
+original file back. The per-object rules (a writer of this space; who may see a version) are the
+ones of ``kb.documents.service``. Must not import the actions or api, the other sibling modules
+(``reading``, ``published``, ``insights``), social, search, experts or the web framework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from kb import provenance
+from kb.accounts import service as accounts
+from kb.actors import Actor
+from kb.documents import service
+from kb.documents.ingest_docx import parse_upload
+from kb.documents.models import Document, SourceKind, StoredFile, Version
+from kb.documents.schemas import DocumentCreate, DraftSave
+from kb.errors import ErrorCode, KbError
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What an import did, and to which document and version."""
+
+    outcome: str  # created, new_version, updated_draft, unchanged
+    document: Document
+    version: Version
+    source_sha256: str
+
+
+def slug_from_filename(filename: str) -> str:
+    stem = Path(filename).stem.lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:120]
+    return slug or "document"
+
+
+def _store_file(files_dir: Path, sha: str, data: bytes) -> None:
+    target = stored_file_path(files_dir, sha)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def stored_file_path(files_dir: Path, sha: str) -> Path:
+    """Where the file with SHA-256 ``sha`` is kept (two-character fan-out folders)."""
+    return files_dir / sha[:2] / sha
+
+
+def _first_heading(markdown: str) -> str | None:
+    match = re.search(r"^#{1,6}\s+(.+?)\s*$", markdown, re.M)
+    return match.group(1) if match else None
+
+
+def import_file(
+    session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, files_dir: Path,
+    fields: DraftSave, slug: str | None = None, translation_of: str | None = None,
+) -> ImportOutcome:
+    """Import a .docx, .md or .txt file as a draft version, keeping the original by its SHA-256.
+
+    Re-importing the same bytes is a no-op (outcome ``unchanged``, no event); changed bytes make a
+    new draft version of the document with that slug (or update its open draft).
+
+    Raises:
+        KbError INVALID_FILE / UNSUPPORTED_MEDIA_TYPE: the file cannot be imported (see ingest_docx).
+        KbError CONFLICT: the slug belongs to a document of another space.
+        KbError ILLEGAL_TRANSITION: the document has a version in review.
+    """
+    space = accounts.get_space(session, space_slug)
+    service.require_writer(actor, space)
+    sha = hashlib.sha256(data).hexdigest()
+    slug = slug or slug_from_filename(filename)
+    existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
+    if existing is not None:
+        if existing.space_id != space.id:
+            raise KbError(ErrorCode.CONFLICT, f"The document {slug!r} belongs to another space")
+        same = session.execute(select(Version).where(Version.document_id == existing.id, Version.source_sha256 == sha)).scalars().first()
+        if same is not None:
+            return ImportOutcome("unchanged", existing, same, sha)
+    parsed = parse_upload(filename, data)
+    if not parsed.markdown.strip():
+        raise KbError(ErrorCode.INVALID_FILE, f"{filename} contains no text to import")
+    title = fields.title or parsed.declared_title or _first_heading(parsed.markdown) or Path(filename).stem
+    body = parsed.markdown
+    _store_file(files_dir, sha, data)
+    if session.get(StoredFile, sha) is None:
+        session.add(StoredFile(sha256=sha, filename=Path(filename).name[:300], media_type=parsed.media_type, size=len(data)))
+    if existing is None:
+        create = DocumentCreate(slug=slug, title=title[:300], body_md=body, translation_of=translation_of,
+                                **fields.model_dump(exclude={"title", "body_md"}, exclude_none=True))
+        document, version = service.new_document(session, actor=actor, space=space, data=create,
+                                          source_kind=SourceKind.imported_file)
+        outcome = "created"
+    else:
+        document = service.get_document(session, slug, lock=True)
+        version, created, _changed = service.edit_draft(session, actor=actor, document=document, space=space,
+                                           data=fields.model_copy(update={"title": title[:300], "body_md": body}))
+        outcome = "new_version" if created else "updated_draft"
+    version.source_kind = SourceKind.imported_file
+    version.source_sha256 = sha
+    version.source_filename = Path(filename).name[:300]
+    version.declared_title = parsed.declared_title
+    version.declared_author = parsed.declared_author
+    version.declared_created = parsed.declared_created
+    version.declared_modified = parsed.declared_modified
+    session.add(version)
+    session.flush()
+    provenance.record(session, actor, "document.import", ("document", document.slug),
+                      {"outcome": outcome, "version": version.number, "source_sha256": sha,
+                       "filename": version.source_filename, "space": space.slug})
+    return ImportOutcome(outcome, document, version, sha)
+
+
+# ---------------------------------------------------------------------------- original files
+
+@dataclass(frozen=True)
+class OriginalFile:
+    """The bytes of an imported version's original file, exactly as they were uploaded."""
+
+    content: bytes
+    media_type: str
+    filename: str
+    """Safe to put in a header: ASCII letters, digits, ``.``, ``-`` and ``_`` only."""
+
+
+def safe_filename(name: str) -> str:
+    """``name`` without its folders and with every character but ASCII letters, digits, ``.-_`` replaced."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip("._")[:150]
+    return cleaned or "document"
+
+
+def original_file(session: Session, *, actor: Actor, slug: str, number: int, files_dir: Path) -> OriginalFile:
+    """The original file a version was imported from, to those who may see the version.
+
+    Raises:
+        KbError NOT_FOUND: no such version, or one the actor may not see (the same answer, no
+            existence oracle); or the version was not imported from a file, or its file is gone.
+        KbError INTERNAL_ERROR: the stored bytes no longer match their SHA-256.
+    """
+    _, version = service.get_version(session, actor=actor, slug=slug, number=number)
+    stored = session.get(StoredFile, version.source_sha256) if version.source_sha256 else None
+    if stored is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"Version {number} of {slug!r} was not imported from a file")
+    try:
+        content = stored_file_path(files_dir, stored.sha256).read_bytes()
+    except FileNotFoundError:
+        raise KbError(ErrorCode.NOT_FOUND, f"The original file of version {number} of {slug!r} is no longer stored") from None
+    if hashlib.sha256(content).hexdigest() != stored.sha256:
+        raise KbError(ErrorCode.INTERNAL_ERROR, f"The stored file of version {number} of {slug!r} does not match its SHA-256")
+    return OriginalFile(content=content, media_type=stored.media_type,
+                        filename=safe_filename(version.source_filename or stored.filename))

@@ -1,0 +1,251 @@
+"""Reading curated documents: what the surfaces render, each read filtered by who may see what.
+
+Owns the public shapes built from the tables (provenance card, version, document, list, history,
+diff, the owners' review queue) and the plain-data record of a PROV export. The visibility rules
+are those of ``kb.documents.service``; this module only reads. Must not import the actions or
+api, the other sibling modules (``importing``, ``published``, ``insights``), social, search,
+experts or the web framework.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from kb import provenance
+from kb.accounts import service as accounts
+from kb.accounts.models import Space, User
+from kb.actors import Actor, SpaceRole
+from kb.documents.models import Audience, Document, ReviewRequest, SourceKind, Version, VersionState
+from kb.documents.schemas import (
+    DocumentListItem, DocumentPublic, PersonRef, ProvenanceCard, ReviewItem, VersionPublic, VersionSummary,
+)
+from kb.documents.service import (
+    EXPIRING_WITHIN, PROVENANCE_FIELDS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
+    current_version, expired, get_document, get_version, latest_version, review_overdue, tags_of, users_by_id,
+    versions_of,
+)
+from kb.errors import ErrorCode, KbError
+from kb.validity import today
+
+
+def _person(users: dict[int, User], user_id: int | None) -> PersonRef | None:
+    if user_id is None or user_id not in users:
+        return None
+    user = users[user_id]
+    return PersonRef(username=user.username, display_name=user.display_name)
+
+
+def provenance_card(session: Session, version: Version, document: Document | None = None,
+                    users: dict[int, User] | None = None) -> ProvenanceCard:
+    """The provenance card of a version.
+
+    ``users`` may carry the people already loaded for a page of results (one query instead of one per card).
+    """
+    document = document or session.get(Document, version.document_id)
+    assert document is not None
+    contributors = json.loads(version.contributor_ids)
+    needed = [version.author_id, version.owner_id, version.approver_id, *contributors]
+    if users is None or any(i is not None and i not in users for i in needed):
+        users = {**(users or {}), **users_by_id(session, needed)}
+    space = session.get(Space, document.space_id) or accounts.get_space_by_id(session, document.space_id)
+    translated = session.get(Document, document.translation_of_id) if document.translation_of_id else None
+    declared = None  # core properties are shown only when the imported file declared some
+    if version.declared_title or version.declared_author or version.declared_created or version.declared_modified:
+        declared = {
+            "title": version.declared_title, "author": version.declared_author,
+            "created": version.declared_created.isoformat() if version.declared_created else None,
+            "modified": version.declared_modified.isoformat() if version.declared_modified else None,
+        }
+    return ProvenanceCard(
+        version=version.number, state=version.state, title=version.title, space=space.slug,
+        owner=_person(users, version.owner_id), author=_person(users, version.author_id),
+        contributors=[p for p in (_person(users, c) for c in contributors) if p is not None],
+        approved_by=_person(users, version.approver_id), approved_at=version.approved_at,
+        intended_use=version.intended_use, audience=version.audience, licence=version.licence,
+        language=version.language, valid_from=version.valid_from, valid_until=version.valid_until,
+        review_by=version.review_by, review_overdue=review_overdue(version), expired=expired(version),
+        source_kind=version.source_kind, source_uri=version.source_uri, source_sha256=version.source_sha256,
+        source_filename=version.source_filename, declared_by_file=declared,
+        derived_from=json.loads(version.derived_from), translation_of=translated.slug if translated else None,
+        body_sha256=version.body_sha256,
+    )
+
+
+def version_public(session: Session, document: Document, version: Version) -> VersionPublic:
+    return VersionPublic(document=document.slug, number=version.number, state=version.state, title=version.title,
+                         body_md=version.body_md, tags=tags_of(version),
+                         provenance=provenance_card(session, version, document))
+
+
+def version_summary(version: Version, users: dict[int, User]) -> VersionSummary:
+    approver = users.get(version.approver_id) if version.approver_id else None
+    return VersionSummary(
+        number=version.number, state=version.state, title=version.title, author=users[version.author_id].username,
+        created_at=version.created_at, submitted_at=version.submitted_at,
+        approved_by=approver.username if approver else None, approved_at=version.approved_at,
+        ended_at=version.ended_at, rejection_reason=version.rejection_reason,
+    )
+
+
+def document_public(session: Session, *, actor: Actor, document: Document) -> DocumentPublic:
+    """A document as ``actor`` may see it: its approved version with the card, and its open work if allowed."""
+    current = current_version(session, document)
+    latest = latest_version(session, document.id)  # type: ignore[arg-type]
+    working = latest if latest.state in WORKING_STATES and can_see_working_versions(actor, document, latest) else None
+    if current is None and working is None and latest.state not in VISIBLE_TO_ALL_SIGNED_IN:
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {document.slug!r}")
+    users = users_by_id(session, [document.owner_id, latest.author_id, latest.approver_id])
+    translations = session.execute(
+        select(Document.slug).where(Document.translation_of_id == document.id).order_by(Document.slug)
+    ).scalars().all()
+    return DocumentPublic(
+        slug=document.slug, space=accounts.get_space_by_id(session, document.space_id).slug,
+        owner=_person(users, document.owner_id),
+        current=version_public(session, document, current) if current else None,
+        working=version_summary(working, users) if working else None,
+        translations=list(translations), review_overdue=bool(current and review_overdue(current)),
+    )
+
+
+def list_documents(
+    session: Session, *, actor: Actor, space_slug: str | None = None, state: VersionState | None = None,
+    limit: int = 20, offset: int = 0,
+) -> tuple[list[DocumentListItem], int]:
+    """Documents with the newest version the actor may see, optionally filtered by space and state."""
+    latest_numbers = select(Version.document_id, func.max(Version.number).label("n")).group_by(Version.document_id).subquery()
+    statement = (
+        select(Document, Version, Space)
+        .join(latest_numbers, latest_numbers.c.document_id == Document.id)
+        .join(Version, (Version.document_id == Document.id) & (Version.number == latest_numbers.c.n))
+        .join(Space, Space.id == Document.space_id)
+    )
+    if space_slug:
+        statement = statement.where(Space.slug == space_slug)
+    rows = session.execute(statement.order_by(Document.slug)).all()
+    items = []
+    for document, latest, space in rows:
+        shown = latest
+        if latest.state in WORKING_STATES + (VersionState.rejected,) and not can_see_working_versions(actor, document, latest):
+            shown = current_version(session, document)
+            if shown is None:
+                continue
+        if state is not None and shown.state != state:
+            continue
+        items.append(DocumentListItem(slug=document.slug, space=space.slug, title=shown.title, state=shown.state,
+                                      version=shown.number, audience=shown.audience, language=shown.language,
+                                      review_overdue=shown.state == VersionState.approved and review_overdue(shown)))
+    return items[offset:offset + limit], len(items)
+
+
+def history(session: Session, *, actor: Actor, slug: str) -> list[VersionSummary]:
+    """The versions of a document the actor may see, oldest first. Raises KbError NOT_FOUND when none."""
+    document = get_document(session, slug)
+    versions = [v for v in versions_of(session, document.id)  # type: ignore[arg-type]
+                if v.state in VISIBLE_TO_ALL_SIGNED_IN or can_see_working_versions(actor, document, v)]
+    if not versions:
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
+    users = users_by_id(session, [i for v in versions for i in (v.author_id, v.approver_id)])
+    return [version_summary(v, users) for v in versions]
+
+
+def _diffable(session: Session, version: Version) -> list[str]:
+    users = users_by_id(session, [version.author_id, version.owner_id, version.approver_id])
+    lines = []
+    for name in PROVENANCE_FIELDS:
+        value = getattr(version, name)
+        lines.append(f"{name}: {value.value if hasattr(value, 'value') else value}")
+    for name, user_id in (("author", version.author_id), ("owner", version.owner_id), ("approver", version.approver_id)):
+        lines.append(f"{name}: {users[user_id].username if user_id in users else None}")
+    lines.append("")
+    return lines + version.body_md.splitlines()
+
+
+def diff(session: Session, *, actor: Actor, slug: str, from_number: int, to_number: int) -> str:
+    """Unified diff between two versions, provenance fields first, then the body."""
+    _, old = get_version(session, actor=actor, slug=slug, number=from_number)
+    _, new = get_version(session, actor=actor, slug=slug, number=to_number)
+    return "\n".join(difflib.unified_diff(_diffable(session, old), _diffable(session, new),
+                                          fromfile=f"{slug} v{from_number}", tofile=f"{slug} v{to_number}", lineterm=""))
+
+
+def review_queue(session: Session, *, actor: Actor, on: dt.date | None = None) -> list[ReviewItem]:
+    """What waits for an owner in the spaces they own: versions in review, overdue reviews, expiring content."""
+    day = on or today()
+    owned = [space_id for space_id, role in actor.space_roles.items() if role is SpaceRole.owner]
+    if not owned:
+        return []
+    rows = session.execute(
+        select(Document, Version, Space).join(Version, Version.document_id == Document.id)
+        .join(Space, Space.id == Document.space_id)
+        .where(Document.space_id.in_(owned), Version.state.in_([VersionState.in_review, VersionState.approved]))  # type: ignore[union-attr]
+        .order_by(Document.slug)
+    ).all()
+    users = users_by_id(session, [v.author_id for _, v, _ in rows])
+    items = []
+    for document, version, space in rows:
+        reason = None
+        if version.state == VersionState.in_review:
+            reason = "in_review"
+        elif review_overdue(version, day):
+            reason = "review_overdue"
+        elif version.valid_until is not None and version.valid_until <= day + EXPIRING_WITHIN:
+            reason = "expiring"
+        elif version.review_by is not None and version.review_by <= day + EXPIRING_WITHIN:
+            reason = "review_due_soon"
+        if reason:
+            items.append(ReviewItem(reason=reason, document=document.slug, space=space.slug, version=version.number,
+                                    title=version.title, author=users[version.author_id].username,
+                                    submitted_at=version.submitted_at, review_by=version.review_by,
+                                    valid_until=version.valid_until))
+    requests = session.execute(
+        select(ReviewRequest, Document, Space).join(Document, Document.id == ReviewRequest.document_id)
+        .join(Space, Space.id == Document.space_id)
+        .where(Document.space_id.in_(owned), ReviewRequest.resolved_at.is_(None))  # type: ignore[union-attr]
+    ).all()
+    reporters = users_by_id(session, [r.requested_by_id for r, _, _ in requests])
+    for request, document, space in requests:
+        current = current_version(session, document)
+        items.append(ReviewItem(reason=f"reported_{request.reason}", document=document.slug, space=space.slug,
+                                version=current.number if current else 0, title=current.title if current else document.slug,
+                                author=reporters[request.requested_by_id].username, submitted_at=request.created_at,
+                                review_by=current.review_by if current else None,
+                                valid_until=current.valid_until if current else None, note=request.note))
+    order = {"in_review": 0, "reported_wrong": 1, "reported_outdated": 1, "review_overdue": 2, "expiring": 3, "review_due_soon": 4}
+    return sorted(items, key=lambda i: (order[i.reason], i.document))
+
+
+def prov_record(session: Session, *, actor: Actor, slug: str) -> provenance.DocumentRecord:
+    """The plain-data provenance of a document's versions that ``actor`` may see, for PROV export."""
+    document = get_document(session, slug)
+    space = accounts.get_space_by_id(session, document.space_id)
+    versions = [v for v in versions_of(session, document.id)  # type: ignore[arg-type]
+                if v.state in VISIBLE_TO_ALL_SIGNED_IN or can_see_working_versions(actor, document, v)]
+    if not versions:
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
+    ids_to_number = {v.id: v.number for v in versions_of(session, document.id)}  # type: ignore[arg-type]
+    users = users_by_id(session, [i for v in versions for i in (v.author_id, v.approver_id, *json.loads(v.contributor_ids))])
+
+    def person(user_id: int | None) -> provenance.PersonRecord | None:
+        if user_id is None:
+            return None
+        return provenance.PersonRecord(users[user_id].username, users[user_id].display_name)
+
+    records = []
+    for v in versions:
+        records.append(provenance.VersionRecord(
+            number=v.number, state=VersionState(v.state).value, title=v.title, body_sha256=v.body_sha256,
+            author=person(v.author_id),  # type: ignore[arg-type]
+            contributors=tuple(p for p in (person(c) for c in json.loads(v.contributor_ids)) if p),
+            approver=person(v.approver_id), created_at=v.created_at,
+            completed_at=v.submitted_at or v.updated_at, approved_at=v.approved_at,
+            source_kind=SourceKind(v.source_kind).value, source_uri=v.source_uri, source_sha256=v.source_sha256,
+            source_filename=v.source_filename, intended_use=v.intended_use, audience=Audience(v.audience).value,
+            licence=v.licence, language=v.language, valid_from=v.valid_from, review_by=v.review_by,
+            derived_from_numbers=tuple(ids_to_number[i] for i in json.loads(v.derived_from) if i in ids_to_number),
+        ))
+    return provenance.DocumentRecord(slug=document.slug, space=space.slug, space_name=space.name, versions=tuple(records))
