@@ -138,7 +138,7 @@ def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) ->
     from kb.db import transaction
     from kb.social import service as social
     from kb.social.schemas import AnswerCreate, CommentCreate, ModerationDecision, QuestionCreate
-    from kb.documents import service as documents
+    from kb import documents
 
     moderator = cast["moderator"].actor
     with database.session() as session:
