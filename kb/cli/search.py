@@ -1,4 +1,8 @@
-"""``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check."""
+"""``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check.
+
+``kb search`` goes through the search actions (``kb.search.actions``: the permission row, the query log).
+Heavy modules are imported inside the commands, so ``kb --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,8 @@ def search(
     with database.session() as session, KbErrors():
         indexes = SearchIndexes.for_queries(database.settings, session)
         if public:
-            found = actions.public_search(session, None, indexes=indexes, query=query, language=lang, page_size=limit)
+            found = actions.public_search(session, None, indexes=indexes, settings=database.settings, query=query,
+                                          language=lang, page_size=limit)
             _print_public(found.results)
             return
         results = actions.search(session, actor_named(session, as_user), indexes=indexes, query=query, mode=search_mode,

@@ -1,4 +1,7 @@
-"""Wire shapes of expert location: every result shows its evidence."""
+"""Wire shapes of expert location: every result shows its evidence.
+
+Imports only the foundation (``kb.db``); never FastAPI or the services.
+"""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from kb.accounts import service as accounts
 from kb.actors import Actor
+from kb.config import Settings
 from kb.db import transaction
 from kb.permissions import authorize
 from kb.ratelimit import RateLimiter, Verdict
@@ -93,7 +94,7 @@ class PublicSearch:
     rate_limit: Verdict | None
 
 
-def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndexes, query: str,
+def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndexes, settings: Settings, query: str,
                   language: str | None = None, accept_language: str | None = None, page: int = 1, page_size: int = 10,
                   caller: Caller | None = None) -> PublicSearch:
     """Search as a citizen: approved, public, currently valid content only; rate-limited per caller; logged.
@@ -103,6 +104,7 @@ def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndex
         language: the citizen's explicit ``lang=``.
         accept_language: the caller's Accept-Language header: its first language is the preferred
             answer language when there is no ``lang=`` (see ``service.public_search``).
+        settings: the configuration: KB_RATE_LIMIT_PUBLIC_SEARCH.
         caller: the surface's caller, counted against KB_RATE_LIMIT_PUBLIC_SEARCH (``None``: not limited).
 
     Raises:
@@ -113,7 +115,7 @@ def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndex
     started = time.perf_counter()
     verdict = None
     if caller is not None:
-        verdict = caller.limiter.enforce(indexes.settings.rate_limit_public_search, "public-search", caller.address)
+        verdict = caller.limiter.enforce(settings.rate_limit_public_search, "public-search", caller.address)
     results = service.public_search(session, indexes, query=query, language=language,
                                     accept_language=first_accepted_language(accept_language), page=page,
                                     page_size=page_size)

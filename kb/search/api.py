@@ -80,9 +80,8 @@ def public_search(
     page_size: PageSize = 10,
     accept_language: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> PublicResults:
-    found = actions.public_search(session, actor, indexes=request.app.state.search, query=q, language=lang,
-                                  accept_language=accept_language, page=page,
-                                  page_size=page_size,
+    found = actions.public_search(session, actor, indexes=request.app.state.search, settings=request.app.state.settings,
+                                  query=q, language=lang, accept_language=accept_language, page=page, page_size=page_size,
                                   caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)))
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"

@@ -1,4 +1,8 @@
-"""Tables of the search domain: the query log behind the search-gap analytics."""
+"""Tables of the search domain: the query log behind the search-gap analytics.
+
+Imports only the foundation (``kb.db``); written only by ``kb.search.service.log_query``, which the search
+actions call.
+"""
 
 from __future__ import annotations
 

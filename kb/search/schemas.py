@@ -1,4 +1,7 @@
-"""Wire shapes of search: employee hits carry the full provenance card; public hits carry no person."""
+"""Wire shapes of search: employee hits carry the full provenance card; public hits carry no person.
+
+Imports only the public schemas of ``kb.documents``; never FastAPI or the services.
+"""
 
 from __future__ import annotations
 

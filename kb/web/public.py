@@ -44,8 +44,8 @@ def public_page(request: Request, session: SessionDep,
     language = lang or _accepted(request) or "en"
     if q.strip():
         results = search.public_search(
-            session, None, indexes=request.app.state.search, query=q, language=lang or None,
-            accept_language=request.headers.get("accept-language"), page=1, page_size=10,
+            session, None, indexes=request.app.state.search, settings=request.app.state.settings, query=q,
+            language=lang or None, accept_language=request.headers.get("accept-language"), page=1, page_size=10,
             caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
         if not lang and results.labels_language in MESSAGES:
             language = results.labels_language
