@@ -93,15 +93,17 @@ def test_the_edit_form_opens_filled_in_for_a_draft_a_rejected_version_and_an_app
     make_document(database, cast, slug="rejected-doc", state="rejected", title="Rejected doc")  # v2: the new draft
     headers = cast["contributor"].headers
     csrf = sign_in(client, database, "carl")
-    # (slug, the version the form starts from, the number of the draft the edit lands in)
+    # (slug, its title, its audience, the number of the draft the edit lands in)
     for slug, title, audience, edited in [("draft-doc", "Draft doc", "public", 1), ("rejected-doc", "Rejected doc", "public", 2),
                                           ("child-benefit", "Child benefit", "public", 2)]:
         newest = client.get(f"/api/v1/documents/{slug}/versions", headers=headers).json()["data"][-1]
         shown = client.get(f"/api/v1/documents/{slug}/versions/{newest['number']}", headers=headers).json()
+        assert f'href="/write?slug={slug}"' in client.get(f"/d/{slug}").text  # the link a writer follows
         form = client.get(f"/write?slug={slug}")
         assert form.status_code == 200, (slug, form.status_code)
         fields = form_fields(form.text, "/write")
-        assert fields["existing"] == "1" and fields["slug"] == slug and fields["space"] == "benefits", fields
+        assert fields["csrf"] == csrf and fields["existing"] == "1", fields
+        assert fields["slug"] == slug and fields["space"] == "benefits", fields
         assert fields["title"] == title and fields["body_md"] == shown["body_md"], fields
         assert fields["audience"] == audience and fields["language"] == "en"
         assert fields["intended_use"] == shown["provenance"]["intended_use"]

@@ -1,4 +1,7 @@
-"""Tables of the curated-documents domain: documents, their immutable versions and chunks."""
+"""Tables of the curated-documents domain: documents, their immutable versions and chunks.
+
+Tables only (the wire shapes are in ``schemas``); imports nothing of kb but the database foundation.
+"""
 
 from __future__ import annotations
 

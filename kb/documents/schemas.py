@@ -1,4 +1,9 @@
-"""Wire shapes of the curated-documents domain. Every curated object carries its provenance card."""
+"""Wire shapes of the curated-documents domain. Every curated object carries its provenance card.
+
+Owns what the API accepts and answers (and what the web pages and the CLI build their input from),
+and the cross-field check of an import form. Imports only the domain's models and the foundation:
+no service, no action, no web framework.
+"""
 
 from __future__ import annotations
 
