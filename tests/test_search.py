@@ -189,7 +189,7 @@ def test_a_query_is_encoded_to_the_same_vector_as_by_batch_encoding() -> None:
     import numpy as np
 
     from kb.search.indexer import shared_embedder
-    from kb.search.vector import DIRECT_TEXTS, _mean_pooled
+    from kb.search.encoders import DIRECT_TEXTS, _mean_pooled
 
     embedder = shared_embedder(None)
     assert _mean_pooled(embedder._load())  # the shipped model pools in numpy after ONNX Runtime
@@ -234,7 +234,7 @@ def test_queries_fall_back_to_torch_when_the_onnx_export_fails(monkeypatch) -> N
     import numpy as np
     import torch
 
-    from kb.search.vector import SentenceTransformerEmbedder
+    from kb.search.encoders import SentenceTransformerEmbedder
 
     def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("no exporter here")

