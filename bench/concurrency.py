@@ -119,7 +119,7 @@ def main() -> None:
     from kb import provenance
     from kb.accounts import service as accounts
     from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.actors import SpaceRole
+    from kb.actors import SYSTEM, SpaceRole
     from kb.db import Database, transaction
     from kb.documents import service as documents
     from kb.documents.schemas import DocumentCreate
@@ -134,15 +134,15 @@ def main() -> None:
     try:
         with database.session() as session:
             with transaction(session):
-                accounts.create_space(session, actor=None, data=SpaceCreate(slug="race", name="Race"), four_eyes_default=True)
-                author = accounts.create_user(session, actor=None, data=UserCreate(username="author", display_name="Author"))
-                accounts.set_membership(session, actor=None, slug="race", username="author", role=SpaceRole.contributor)
+                accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug="race", name="Race"), four_eyes_default=True)
+                author = accounts.create_user(session, actor=SYSTEM, data=UserCreate(username="author", display_name="Author"))
+                accounts.set_membership(session, actor=SYSTEM, slug="race", username="author", role=SpaceRole.contributor)
             tokens = []
             for w in range(args.writers):
                 with transaction(session):
-                    user = accounts.create_user(session, actor=None, data=UserCreate(username=f"owner{w}", display_name=f"Owner {w}"))
-                    accounts.set_membership(session, actor=None, slug="race", username=f"owner{w}", role=SpaceRole.owner)
-                    tokens.append(accounts.create_token(session, actor=None, user=user, name="bench")[1])
+                    user = accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=f"owner{w}", display_name=f"Owner {w}"))
+                    accounts.set_membership(session, actor=SYSTEM, slug="race", username=f"owner{w}", role=SpaceRole.owner)
+                    tokens.append(accounts.create_token(session, actor=SYSTEM, user=user, name="bench")[1])
             author_actor = accounts.actor_for(session, author)
             slugs = [f"race-{r:03d}" for r in range(args.rounds)]
             for slug in slugs:

@@ -122,7 +122,7 @@ def prepare(settings) -> dict[str, str]:  # noqa: ANN001
     """A space, an author and an approver (with API tokens); returns the tokens."""
     from kb.accounts import service as accounts
     from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.actors import SpaceRole
+    from kb.actors import SYSTEM, SpaceRole
     from kb.db import Database, transaction
     from kb.migrations import upgrade
 
@@ -131,11 +131,11 @@ def prepare(settings) -> dict[str, str]:  # noqa: ANN001
     tokens = {}
     with database.session() as session:
         with transaction(session):
-            accounts.create_space(session, actor=None, data=SpaceCreate(slug="crash", name="Crash"), four_eyes_default=True)
+            accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug="crash", name="Crash"), four_eyes_default=True)
             for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
-                user = accounts.create_user(session, actor=None, data=UserCreate(username=username, display_name=username.title()))
-                accounts.set_membership(session, actor=None, slug="crash", username=username, role=role)
-                tokens[username] = accounts.create_token(session, actor=None, user=user, name="crash")[1]
+                user = accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username.title()))
+                accounts.set_membership(session, actor=SYSTEM, slug="crash", username=username, role=role)
+                tokens[username] = accounts.create_token(session, actor=SYSTEM, user=user, name="crash")[1]
     database.dispose()
     return tokens
 

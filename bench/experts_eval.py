@@ -40,7 +40,7 @@ def person_names(raw: str) -> list[str]:
 def ingest(database, corpus: list[dict]) -> dict[str, list[str]]:  # noqa: ANN001
     from kb.accounts import service as accounts
     from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.actors import SpaceRole
+    from kb.actors import SYSTEM, SpaceRole
     from kb.db import transaction
     from kb.documents import service as documents
     from kb.documents.schemas import DocumentCreate
@@ -49,17 +49,20 @@ def ingest(database, corpus: list[dict]) -> dict[str, list[str]]:  # noqa: ANN00
     authors_of: dict[str, list[str]] = {}
     with database.session() as session:
         with transaction(session):
-            accounts.create_space(session, actor=None, data=SpaceCreate(slug="collection", name="Collection"), four_eyes_default=True)
+            accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug="collection", name="Collection"), four_eyes_default=True)
             for username in ("importer", "approver"):
-                accounts.create_user(session, actor=None, data=UserCreate(username=username, display_name=username))
-            accounts.set_membership(session, actor=None, slug="collection", username="approver", role=SpaceRole.owner)
+                accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username))
+            accounts.set_membership(session, actor=SYSTEM, slug="collection", username="approver", role=SpaceRole.owner)
+            accounts.set_membership(session, actor=SYSTEM, slug="collection", username="importer", role=SpaceRole.contributor)
             known = set()
             for doc in corpus:
                 names = person_names((doc.get("metadata") or {}).get("authors", ""))
                 authors_of[str(doc["_id"])] = names
                 for username in names:
                     if username not in known:
-                        accounts.create_user(session, actor=None, data=UserCreate(username=username, display_name=username))
+                        accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username))
+                        accounts.set_membership(session, actor=SYSTEM, slug="collection", username=username,
+                                                role=SpaceRole.contributor)  # documents are written by a named person
                         known.add(username)
         approver = accounts.actor_for(session, accounts.get_user(session, "approver"))
         for username in ("importer", "approver"):
@@ -70,11 +73,12 @@ def ingest(database, corpus: list[dict]) -> dict[str, list[str]]:  # noqa: ANN00
             names = authors_of[str(doc["_id"])] or ["importer"]
             slug = "d-" + re.sub(r"[^a-z0-9]+", "-", str(doc["_id"]).lower())[:100]
             title = (doc.get("title") or "").strip() or slug
+            author = accounts.actor_for(session, accounts.get_user(session, names[0]))
             with transaction(session):
-                documents.create_document(session, actor=None, space_slug="collection", author=names[0], contributors=names[1:],
+                documents.create_document(session, actor=author, space_slug="collection", contributors=names[1:],
                                           data=DocumentCreate(slug=slug, title=title[:300], body_md=(doc.get("text") or title).strip(),
                                                               audience="internal", intended_use="Evaluation"))
-                documents.submit(session, actor=None, slug=slug, number=1)
+                documents.submit(session, actor=author, slug=slug, number=1)
                 documents.approve(session, actor=approver, slug=slug, number=1)
     return authors_of
 
@@ -85,6 +89,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=0)
     args = parser.parse_args()
 
+    from kb.actors import SYSTEM
     from kb.config import Settings
     from kb.db import Database
     from kb.experts import service as experts
@@ -111,9 +116,9 @@ def main() -> None:
         baseline = [u for u in baseline if u not in ("importer", "approver")]
         methods = {"prolific": lambda text: baseline,
                    "keyword": lambda text: [h.username for h in experts.find_experts(
-                       session, indexes, actor=None, query=text, mode=Mode.keyword, limit=100)],
+                       session, indexes, actor=SYSTEM, query=text, mode=Mode.keyword, limit=100)],
                    "hybrid": lambda text: [h.username for h in experts.find_experts(
-                       session, indexes, actor=None, query=text, mode=Mode.hybrid, limit=100)]}
+                       session, indexes, actor=SYSTEM, query=text, mode=Mode.hybrid, limit=100)]}
         for name, rank in methods.items():
             reciprocal, precision = [], []
             for qid in judged:

@@ -79,17 +79,17 @@ def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
     """Create, submit and approve every document through the documents service; return id → corpus id."""
     from kb.accounts import service as accounts
     from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.actors import SpaceRole
+    from kb.actors import SYSTEM, SpaceRole
     from kb.db import transaction
     from kb.documents import service as documents
     from kb.documents.schemas import DocumentCreate
 
     with database.session() as session:
         with transaction(session):
-            accounts.create_space(session, actor=None, data=SpaceCreate(slug="collection", name="Collection"), four_eyes_default=True)
+            accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug="collection", name="Collection"), four_eyes_default=True)
             for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
-                accounts.create_user(session, actor=None, data=UserCreate(username=username, display_name=username.title()))
-                accounts.set_membership(session, actor=None, slug="collection", username=username, role=role)
+                accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username.title()))
+                accounts.set_membership(session, actor=SYSTEM, slug="collection", username=username, role=role)
         author = accounts.actor_for(session, accounts.get_user(session, "author"))
         approver = accounts.actor_for(session, accounts.get_user(session, "approver"))
         mapping: dict[int, str] = {}
