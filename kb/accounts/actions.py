@@ -210,6 +210,15 @@ def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | N
                        spaces={s.id: s.slug for s in spaces})  # type: ignore[misc]
 
 
+def identify_by_username(session: Session, *, username: str) -> Actor:
+    """The actor a CLI command names with ``--as USERNAME``: the person the operator says acts.
+
+    The CLI is run by the server's operator, who can reach the database anyway; issue 16 makes its
+    state-changing commands authenticate. Raises KbError NOT_FOUND for an unknown username.
+    """
+    return service.actor_for(session, service.get_user(session, username))
+
+
 # ---------------------------------------------------------------------------- oneself and tokens
 
 def read_me(session: Session, actor: Actor) -> MePublic:

@@ -77,6 +77,6 @@ class KbErrors:
 
 
 def actor_named(session, username: str):  # noqa: ANN001, ANN202
-    from kb.accounts import service
+    from kb.accounts import actions
 
-    return service.actor_for(session, service.get_user(session, username))
+    return actions.identify_by_username(session, username=username)

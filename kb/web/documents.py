@@ -232,19 +232,15 @@ def submit_version(session: SessionDep, who: ViewerDep, slug: DocSlugPath, numbe
 
 @router.get("/review")
 def review_queue(request: Request, session: SessionDep, who: ViewerDep) -> Response:
-    actor = signed_in(who)
-    try:
-        items, owner = actions.review_queue(session, actor).data, True
-    except KbError as refused:
-        if refused.code is not ErrorCode.FORBIDDEN:
-            raise
-        items, owner = [], False  # the page stays open to everyone: it says that nothing waits for them
+    # Owners only, as on the API and the CLI (issue 15: refused alike on every surface); the
+    # navigation offers the page to owners alone.
+    items = actions.review_queue(session, signed_in(who)).data
     groups: dict[str, list[ReviewItem]] = {"in_review": [], "reported": [], "overdue": [], "expiring": []}
     for item in items:
         key = ("in_review" if item.reason == "in_review" else "reported" if item.reason.startswith("reported")
                else "overdue" if item.reason == "review_overdue" else "expiring")
         groups[key].append(item)
-    return page(request, "review.html", who, groups=groups, owner=owner)
+    return page(request, "review.html", who, groups=groups)
 
 
 @router.get("/review/{slug}/{number}")
