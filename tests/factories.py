@@ -123,3 +123,17 @@ def make_document(
                     documents.submit(session, actor=author, slug=slug, number=2)
                 elif step == "approve2":
                     documents.approve(session, actor=owner, slug=slug, number=2)
+
+
+def web_session(database: Database, username: str) -> tuple[str, str]:
+    """A web session for ``username`` made through the accounts service: (cookie value, CSRF token)."""
+    with database.session() as session, transaction(session):
+        started, raw = accounts.create_web_session(session, user=accounts.get_user(session, username), max_age_seconds=3600)
+        return raw, started.csrf_token
+
+
+def sign_in(client, database: Database, username: str) -> str:  # noqa: ANN001
+    """Sign ``username`` in on the web ``client`` (the session cookie goes on it); returns the CSRF token."""
+    raw, csrf = web_session(database, username)
+    client.cookies.set("kb_session", raw)
+    return csrf

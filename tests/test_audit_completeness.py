@@ -17,7 +17,7 @@ from sqlalchemy import inspect, text
 from kb.db import transaction
 from kb.documents import service as documents
 from tests.audit import audit_events, head_seq
-from tests.factories import doc_body, make_cast, make_person
+from tests.factories import doc_body, make_cast, make_person, web_session
 
 SAMPLE_DOCX = Path(__file__).resolve().parent.parent / "kb" / "sample" / "documents" / "parental-leave-policy.docx"
 
@@ -328,15 +328,6 @@ class WebScenario:
     events: list[tuple[str, str, str, str]]  # (action, actor, object_type, object_id)
 
 
-def _web_session(client, database, username: str) -> str:  # noqa: ANN001
-    """Sign ``username`` in on ``client`` (a web session cookie); returns the session's CSRF token."""
-    from kb.accounts import service as accounts
-
-    with database.session() as session, transaction(session):
-        web, raw = accounts.create_web_session(session, user=accounts.get_user(session, username), max_age_seconds=3600)
-        csrf = web.csrf_token
-    client.cookies.set("kb_session", raw)
-    return csrf
 
 
 def _login_form(client) -> str:  # noqa: ANN001
@@ -433,9 +424,9 @@ def _signed_in(client, database, cast, form: Form) -> tuple[str | None, dict]:  
     data = dict(form.data)
     if form.who is None:
         return None, data
-    csrf = _web_session(client, database, cast[form.who].username)
+    cookie, csrf = web_session(database, cast[form.who].username)
     data.setdefault("csrf", csrf)
-    return client.cookies.get("kb_session"), data
+    return cookie, data
 
 
 def _post_form(client, form: Form, cookie: str | None, data: dict):  # noqa: ANN001, ANN202

@@ -14,11 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kb import provenance
-from kb.accounts import service as accounts
 from kb.cli import app as cli_app
-from kb.db import transaction
 from tests.audit import audit_events
-from tests.factories import approved_document, make_cast, make_document
+from tests.factories import approved_document, make_cast, make_document, sign_in
 
 SAMPLE_DOCX = Path(__file__).resolve().parent.parent / "kb" / "sample" / "documents" / "parental-leave-policy.docx"
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -31,13 +29,6 @@ def cast(database, client):  # noqa: ANN001, ANN201
     return people
 
 
-def sign_in(client, database, username: str) -> str:  # noqa: ANN001
-    """A web session for ``username``; the cookie goes on the client. Returns the CSRF token."""
-    with database.session() as session, transaction(session):
-        web_session, raw = accounts.create_web_session(session, user=accounts.get_user(session, username), max_age_seconds=3600)
-        csrf = web_session.csrf_token
-    client.cookies.set("kb_session", raw)
-    return csrf
 
 
 class FormFields(HTMLParser):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -77,29 +75,13 @@ def test_suggested_experts_on_a_question_and_ask(experts, settings, database) ->
 
 
 def test_webhook_is_signed(settings, database) -> None:  # noqa: ANN001
-    received: list[tuple[dict, str]] = []
+    from tests.test_experts_actions import receiver
 
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((json.loads(body), self.headers["X-KB-Signature"]))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:  # noqa: ANN002
-            return None
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     cast = make_cast(database)
-    configured = settings.model_copy(update={"expert_webhook_url": f"http://127.0.0.1:{server.server_port}/hook",
-                                             "secret_key": "hook-secret"})
-    try:
+    with receiver(204) as (url, received):
+        configured = settings.model_copy(update={"expert_webhook_url": url, "secret_key": "hook-secret"})
         with TestClient(create_app(configured, database=database)) as client:
             client.post("/api/v1/experts/olga/ask", json={"message": "Help"}, headers=cast["reader"].headers)
-    finally:
-        server.shutdown()
     payload, signature = received[0]
     assert payload["expert"] == "olga" and payload["from"] == "rita"
     body = json.dumps(payload, sort_keys=True).encode("utf-8")

@@ -25,7 +25,7 @@ from kb.experts.models import ExpertRequest
 from kb.experts.service import sign
 from tests.audit import audit_events
 from tests.factories import make_cast, make_document, make_person
-from tests.test_web import sign_in
+from tests.factories import sign_in
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from kb.actors import ANONYMOUS, SYSTEM
 from kb.permissions import PERMISSIONS
-from tests.factories import make_person
+from tests.factories import make_person, web_session
 from tests.fakes import HashingEmbedder
 
 R, C, O, M, A, X, N = "reader", "contributor", "owner", "moderator", "admin", "outsider_owner", "anonymous"
@@ -302,13 +302,6 @@ def fill(value: Any, made: dict[str, str]) -> Any:
     return value
 
 
-def web_session(database, username: str) -> tuple[str, str]:  # noqa: ANN001
-    from kb.accounts import service as accounts
-    from kb.db import transaction
-
-    with database.session() as session, transaction(session):
-        web, raw = accounts.create_web_session(session, user=accounts.get_user(session, username), max_age_seconds=3600)
-        return raw, web.csrf_token
 
 
 def audit_head(database) -> int:  # noqa: ANN001

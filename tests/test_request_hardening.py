@@ -10,7 +10,7 @@ import pytest
 
 from kb.db import MAX_ROW_ID
 from tests.factories import approved_document, make_cast
-from tests.test_web import sign_in
+from tests.factories import sign_in
 
 
 @pytest.fixture

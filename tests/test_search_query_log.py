@@ -70,7 +70,7 @@ def test_a_refused_or_empty_cli_search_writes_nothing(cli_env, database, corpus)
 
 
 def test_web_and_api_searches_are_logged_alike(settings, database, corpus) -> None:  # noqa: ANN001
-    from tests.test_web import sign_in
+    from tests.factories import sign_in
 
     with TestClient(create_app(settings, database=database)) as client:
         assert client.get("/api/v1/search", params={"q": "child benefit"}, headers=corpus["reader"].headers).status_code == 200

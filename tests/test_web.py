@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.accounts import service as accounts
 from kb.db import transaction
-from tests.factories import approved_document, make_cast, make_document, make_person
+from tests.factories import approved_document, make_cast, make_document, make_person, sign_in
 
 SAMPLE_DOCX = Path(__file__).resolve().parent.parent / "kb" / "sample" / "documents" / "parental-leave-policy.docx"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)> [click](javascript:alert(1)) <a href="javascript:alert(2)">a</a>'
@@ -23,13 +22,6 @@ def cast(database, client):  # noqa: ANN001, ANN201
     return people
 
 
-def sign_in(client, database, username: str) -> str:  # noqa: ANN001
-    """A web session for ``username`` through the accounts service; the cookie goes on the client. Returns the CSRF token."""
-    with database.session() as session, transaction(session):
-        web_session, raw = accounts.create_web_session(session, user=accounts.get_user(session, username), max_age_seconds=3600)
-        csrf = web_session.csrf_token
-    client.cookies.set("kb_session", raw)
-    return csrf
 
 
 def login_csrf(client) -> str:  # noqa: ANN001

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.actors import SYSTEM
-from kb.cli.common import KbErrors, fail, open_database, space_app, token_app, user_app
+from kb.cli.common import choice, KbErrors, fail, open_database, space_app, token_app, user_app
 
 # ----------------------------------------------------------------------------------------- users
 
@@ -78,10 +78,7 @@ def space_member(
     from kb.accounts import actions
     from kb.actors import SpaceRole
 
-    try:
-        space_role = SpaceRole(role)
-    except ValueError:
-        raise fail(f"unknown role {role!r}; use reader, contributor or owner") from None
+    space_role = choice(SpaceRole, role, "role")
     database = open_database()
     with database.session() as session, KbErrors():
         actions.set_member(session, SYSTEM, slug=slug, username=username, role=space_role)

@@ -80,3 +80,11 @@ def actor_named(session, username: str):  # noqa: ANN001, ANN202
     from kb.accounts import actions
 
     return actions.identify_by_username(session, username=username)
+
+
+def choice(kind, value: str, what: str):  # noqa: ANN001, ANN201
+    """``value`` as a member of the string enum ``kind``, or one red line naming the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise fail(f"unknown {what} {value!r}; use {', '.join(m.value for m in kind)}") from None

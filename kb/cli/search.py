@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import KbErrors, actor_named, app, fail, index_app, open_database
+from kb.cli.common import choice, KbErrors, actor_named, app, fail, index_app, open_database
 
 # ---------------------------------------------------------------------------------------- search
 
@@ -32,10 +32,7 @@ def search(
 
     if not public and not as_user:
         raise fail("say who is searching (--as USERNAME) or search as a citizen (--public)")
-    try:
-        search_mode = Mode(mode)
-    except ValueError:
-        raise fail(f"unknown mode {mode!r}; use hybrid, keyword or semantic") from None
+    search_mode = choice(Mode, mode, "mode")
     database = open_database()
     with database.session() as session, KbErrors():
         indexes = SearchIndexes.for_queries(database.settings, session)

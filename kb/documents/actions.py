@@ -162,6 +162,13 @@ def review_queue(session: Session, actor: Actor) -> ReviewQueue:
 
 # ------------------------------------------------------------------------------------- writing
 
+def _authorize_then_submit(actor: Actor, action: str, submit: bool) -> None:
+    """The gate of ``action``, and with ``submit`` the gate of ``version.submit`` too (both surfaces offer "and submit")."""
+    authorize(actor, action)
+    if submit:
+        authorize(actor, "version.submit")
+
+
 def create_document(session: Session, actor: Actor, *, space: str, data: DocumentCreate, submit: bool = False) -> DocumentPublic:
     """Create a document with its first draft; with ``submit``, send that draft for review in the same transaction.
 
@@ -171,9 +178,7 @@ def create_document(session: Session, actor: Actor, *, space: str, data: Documen
         KbError NOT_FOUND: the space, or the document it translates, does not exist.
         KbError VALIDATION_ERROR: ``submit`` without an intended use (nothing is created then).
     """
-    authorize(actor, "document.create")
-    if submit:
-        authorize(actor, "version.submit")
+    _authorize_then_submit(actor, "document.create", submit)
     with transaction(session):
         document, version = service.create_document(session, actor=actor, space_slug=space, data=data)
         if submit:
@@ -195,9 +200,7 @@ def import_document(
         KbError CONFLICT: the slug belongs to a document of another space.
         KbError ILLEGAL_TRANSITION: the document has a version in review.
     """
-    authorize(actor, "document.import")
-    if submit:
-        authorize(actor, "version.submit")
+    _authorize_then_submit(actor, "document.import", submit)
     with transaction(session):
         outcome = importing.import_file(session, actor=actor, space_slug=space, filename=filename, data=data,
                                         files_dir=files_dir, fields=fields, slug=slug, translation_of=translation_of)
@@ -218,9 +221,7 @@ def save_draft(session: Session, actor: Actor, *, slug: str, data: DraftSave, su
         KbError ILLEGAL_TRANSITION: a version is in review (approve or reject it first).
         KbError VALIDATION_ERROR: ``submit`` without an intended use (nothing is saved then).
     """
-    authorize(actor, "version.edit")
-    if submit:
-        authorize(actor, "version.submit")
+    _authorize_then_submit(actor, "version.edit", submit)
     with transaction(session):
         draft, _created = service.save_draft(session, actor=actor, slug=slug, data=data)
         if submit:

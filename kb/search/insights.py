@@ -20,7 +20,7 @@ from kb import documents
 from kb.db import utcnow
 from kb.search.models import QueryLog
 from kb.search.schemas import QueryCount, QueryDay
-from kb.social import service as social
+from kb.social import insights as social
 
 GAPS_SHOWN = 10
 

@@ -9,26 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kb.accounts import actions
 from kb.errors import ErrorCode, KbError
 from kb.http import client_ip
-from kb.web.common import (
-    Csrf,
-    SessionDep,
-    ViewerDep,
-    WebRoute,
-    back,
-    checked,
-    local_path,
-    page,
-    set_cookie,
-)
+from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, local_path, page, set_cookie
 from kb.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token, same
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 
 
 # ------------------------------------------------------------------------------------ sign in

@@ -10,20 +10,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from kb.db import MAX_ROW_ID
 from kb.provenance import actions as audit
-from kb.web.common import (
-    SessionDep,
-    ViewerDep,
-    WebRoute,
-    page,
-    signed_in,
-)
+from kb.web.common import page_router, SessionDep, ViewerDep, page, signed_in
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 
 AUDIT_PAGE_SIZE = 50
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -176,3 +176,8 @@ def local_path(url: str | None, default: str = "/") -> str:
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=is_tls(request.url.scheme), path="/")
 
+
+
+def page_router() -> APIRouter:
+    """The router of one domain's pages: its service errors render as HTML pages (``WebRoute``)."""
+    return APIRouter(include_in_schema=False, route_class=WebRoute)

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -23,20 +23,10 @@ from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionS
 from kb.errors import ErrorCode, KbError
 from kb.social import actions as social
 from kb.web import render
-from kb.web.common import (
-    Csrf,
-    SessionDep,
-    Viewer,
-    ViewerDep,
-    WebRoute,
-    back,
-    checked,
-    describe_invalid,
-    page,
-    signed_in,
-)
+from kb.web.common import page_router, Csrf, SessionDep, Viewer, ViewerDep, back, checked, describe_invalid, page
+from kb.web.common import signed_in
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 
 DocSlugPath = Annotated[str, Path(max_length=120)]
 NumberPath = Annotated[int, Path(ge=1, le=1_000_000)]

@@ -9,25 +9,16 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from kb.db import MAX_ROW_ID
 from kb.experts import actions
 from kb.experts.schemas import AskExpert, ProfileUpdate
-from kb.web.common import (
-    Csrf,
-    SessionDep,
-    ViewerDep,
-    WebRoute,
-    back,
-    checked,
-    page,
-    signed_in,
-)
+from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, page, signed_in
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 Username = Annotated[str, PathParam(max_length=64)]
 
 

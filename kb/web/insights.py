@@ -8,20 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from kb.search import actions as search
 from kb.web import render
-from kb.web.common import (
-    SessionDep,
-    ViewerDep,
-    WebRoute,
-    page,
-    signed_in,
-)
+from kb.web.common import page_router, SessionDep, ViewerDep, page, signed_in
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 
 
 # ------------------------------------------------------------------------------------ insights

@@ -9,21 +9,16 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from kb.http import client_ip
 from kb.search import actions as search
 from kb.search.schemas import MAX_QUERY_CHARS
-from kb.web.common import (
-    HERE,
-    SessionDep,
-    WebRoute,
-    page,
-)
+from kb.web.common import page_router, HERE, SessionDep, page
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 DocSlug = Annotated[str, PathParam(max_length=120, description="The document's slug")]
 
 

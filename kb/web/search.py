@@ -11,21 +11,15 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kb.experts import actions as experts
 from kb.search import actions as search
 from kb.search.schemas import MAX_QUERY_CHARS, Mode
-from kb.web.common import (
-    SessionDep,
-    ViewerDep,
-    WebRoute,
-    page,
-    signed_in,
-)
+from kb.web.common import page_router, SessionDep, ViewerDep, page, signed_in
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 EXPERTS_WHEN_NOTHING_ANSWERS = 3
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -20,31 +20,12 @@ from kb.db import MAX_ROW_ID
 from kb.errors import KbError
 from kb.experts import actions as experts
 from kb.social import actions
-from kb.social.schemas import (
-    AnswerCreate,
-    CommentCreate,
-    FeedbackCreate,
-    FlagCreate,
-    ModerationDecision,
-    PromoteRequest,
-    QuestionCreate,
-    RatingSet,
-    VoteSet,
-)
-from kb.web.common import (
-    Csrf,
-    SessionDep,
-    ViewerDep,
-    WebRoute,
-    back,
-    checked,
-    describe_invalid,
-    local_path,
-    page,
-    signed_in,
-)
+from kb.social.schemas import AnswerCreate, CommentCreate, FeedbackCreate, FlagCreate, ModerationDecision
+from kb.social.schemas import PromoteRequest, QuestionCreate, RatingSet, VoteSet
+from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, describe_invalid, local_path, page
+from kb.web.common import signed_in
 
-router = APIRouter(include_in_schema=False, route_class=WebRoute)
+router = page_router()
 DocSlug = Annotated[str, PathParam(max_length=120)]
 
 
