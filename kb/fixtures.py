@@ -180,44 +180,34 @@ PENDING_EDIT = ("unemployment-benefit", "## Your obligations",
 
 
 def _load_documents(database, session, report: DemoReport) -> None:  # noqa: ANN001
-    """Import every sample document as its author, submit it, and approve it by another owner."""
-    from kb.accounts import service as accounts
-    from kb.db import transaction
-    from kb.documents import importing
-    from kb.documents import service as documents
+    """Import every sample document as its author and submit it, and approve it by another owner:
+    through the documents' actions, as each person would on any surface (issue 15)."""
+    from kb.accounts import actions as accounts
+    from kb.documents import actions as documents
     from kb.documents.schemas import DraftSave
 
     def actor(username: str):  # noqa: ANN202
-        return accounts.actor_for(session, accounts.get_user(session, username))
+        return accounts.identify_by_username(session, username=username)
 
     for sample in sample_documents():
         author = actor(sample.author)
-        data = sample.path.read_bytes()
         fields = DraftSave(
             title=sample.title, audience=sample.audience, language=sample.language, tags=list(sample.tags),
             intended_use=sample.intended_use, licence=sample.licence, valid_from=sample.valid_from,
             valid_until=sample.valid_until, review_by=sample.review_by,
         )
-        with transaction(session):
-            outcome = importing.import_file(
-                session, actor=author, space_slug=sample.space, filename=sample.path.name, data=data,
-                files_dir=database.settings.files_dir, fields=fields, slug=sample.slug,
-                translation_of=sample.translation_of)
-        if outcome.outcome == "unchanged":
+        imported = documents.import_document(
+            session, author, space=sample.space, filename=sample.path.name, data=sample.path.read_bytes(),
+            files_dir=database.settings.files_dir, fields=fields, slug=sample.slug, translation_of=sample.translation_of,
+            submit=True)
+        if imported.outcome == "unchanged":
             continue
         report.documents_loaded += 1
-        with transaction(session):
-            documents.submit(session, actor=author, slug=sample.slug, number=outcome.version.number)
         approver = actor("otto" if sample.author == "olga" else "olga")
-        with transaction(session):
-            documents.approve(session, actor=approver, slug=sample.slug, number=outcome.version.number,
-                              comment="Checked against the current rules.")
+        approved = documents.approve_version(session, approver, slug=sample.slug, number=imported.version,
+                                             comment="Checked against the current rules.")
         report.documents_approved += 1
         if sample.slug == PENDING_EDIT[0]:
             # One edit waits in the owners' review queue, so the demo shows the workflow in motion.
-            current = documents.current_version(session, outcome.document)
-            body = current.body_md.replace(PENDING_EDIT[1], PENDING_EDIT[2])  # type: ignore[union-attr]
-            with transaction(session):
-                draft, _ = documents.save_draft(session, actor=author, slug=sample.slug, data=DraftSave(body_md=body))
-            with transaction(session):
-                documents.submit(session, actor=author, slug=sample.slug, number=draft.number)
+            body = approved.body_md.replace(PENDING_EDIT[1], PENDING_EDIT[2])
+            documents.save_draft(session, author, slug=sample.slug, data=DraftSave(body_md=body), submit=True)

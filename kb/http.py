@@ -1,8 +1,9 @@
 """HTTP plumbing shared by every domain's ``api`` module: sessions, authentication, route access,
 and the handlers that give every error the one JSON shape (no stack traces).
 
-Every route declares its access level with ``require(Access.…)`` (exactly one per route, checked by
-tests/test_permissions.py against docs/permissions.md). Token resolution is injected by
+Every route declares the action it performs with ``require_for("<row>")`` (exactly one access level
+per route, from that row of ``kb.permissions``; checked by tests/test_permission_matrix.py and
+tests/test_docs.py against docs/permissions.md). Token resolution is injected by
 ``kb.app.create_app`` as ``app.state.resolve_token`` so this module imports no kb domain.
 """
 
@@ -22,7 +23,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kb.actors import ANONYMOUS, Access, Actor
-from kb.permissions import access_of
+from kb.permissions import access_of, gate
 from kb.errors import (
     COMMON_ERROR_RESPONSES, STATUS_TO_CODE, ErrorCode, KbError, error_payload, jsonable_validation_errors,
 )
@@ -84,9 +85,7 @@ def require(access: Access) -> Callable[..., Actor | None]:
         if actor is None:
             raise KbError(ErrorCode.NOT_AUTHENTICATED, "The API token is unknown, expired or revoked",
                           headers={"WWW-Authenticate": "Bearer"})
-        if not (actor.roles & access.admitted):
-            needed = " or ".join(sorted(access.admitted))
-            raise KbError(ErrorCode.FORBIDDEN, f"This action needs the role {needed}")
+        gate(actor, access)  # the same refusal the action gives (kb.permissions)
         request.state.actor = actor
         return actor
 

@@ -107,6 +107,30 @@ def access_of(action: str) -> Access:
         raise KeyError(f"Bug: the action {action!r} has no row in kb.permissions.PERMISSIONS") from None
 
 
+def admits(actor: Actor | None, access: Access) -> bool:
+    """Whether ``actor`` (``None``: anonymous) holds a role that ``access`` admits."""
+    return access is Access.anonymous or (actor is not None and bool(actor.roles & access.admitted))
+
+
+def may(actor: Actor | None, action: str) -> bool:
+    """Whether ``actor`` passes the gate of ``action``: what the web navigation offers (no refusal)."""
+    return admits(actor, access_of(action))
+
+
+def gate(actor: Actor | None, access: Access) -> Actor | None:
+    """Refuse ``actor`` unless ``access`` admits them: 401 for nobody, 403 for a role it does not admit.
+
+    The one refusal every surface gives: ``authorize`` applies it per action, ``kb.http.require`` per
+    route (with the same level, from the same row).
+    """
+    if admits(actor, access):
+        return actor
+    if actor is None:
+        raise KbError(ErrorCode.NOT_AUTHENTICATED, "Sign in to do this")
+    needed = " or ".join(sorted(access.admitted - {ANONYMOUS}))
+    raise KbError(ErrorCode.FORBIDDEN, f"This action needs the role {needed}")
+
+
 def authorize(actor: Actor | None, action: str) -> Actor | None:
     """Let ``actor`` attempt ``action``, or refuse: the gate every surface meets, written once.
 
@@ -121,12 +145,4 @@ def authorize(actor: Actor | None, action: str) -> Actor | None:
         KbError NOT_AUTHENTICATED: nobody is signed in and the action needs someone.
         KbError FORBIDDEN: the actor holds no role the action admits.
     """
-    access = access_of(action)
-    if access is Access.anonymous:
-        return actor
-    if actor is None:
-        raise KbError(ErrorCode.NOT_AUTHENTICATED, "Sign in to do this")
-    if not (actor.roles & access.admitted):
-        needed = " or ".join(sorted(access.admitted - {ANONYMOUS}))
-        raise KbError(ErrorCode.FORBIDDEN, f"This action needs the role {needed}")
-    return actor
+    return gate(actor, access_of(action))

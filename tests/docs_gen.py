@@ -55,9 +55,11 @@ def render_permissions() -> str:
         "disagree, and `tests/test_permission_matrix.py` tries every action as every role through the API, "
         "the web pages and the CLI (docs/architecture.md).",
         "",
-        "✓ = the role passes the action's gate, on every surface. Levels marked *(space)* are checked again "
-        "by the service against the space the request concerns: an owner of one space is not an owner of "
-        "another. `contributor` and `owner` are held per space; `moderator` and `admin` globally; every "
+        "✓ = the role passes the action's gate, on every surface. Levels marked *(space)* admit a role held "
+        "in some space; where the action concerns one space's object (a document, a question, a space), the "
+        "service checks that space too: an owner of one space is not an owner of another. `review.queue` "
+        "lists what waits in the spaces one owns; `insights.read` shows organisation-wide figures to any "
+        "owner. `contributor` and `owner` are held per space; `moderator` and `admin` globally; every "
         "signed-in user is a `reader`. The services add rules about the object itself (never approve one's "
         "own version in a four-eyes space, only its author edits a comment, …).",
         "",
@@ -72,7 +74,7 @@ def render_permissions() -> str:
               "|---|---|" + "---|" * len(ROLE_COLUMNS) + "---|"]
     for action, access in sorted(PERMISSIONS.items()):
         cells = ["✓" if role in access.admitted else "—" for role in ROLE_COLUMNS]
-        api = "<br>".join(f"`{r}`" for r in routes.get(action, [])) or "(web or CLI only)"
+        api = "<br>".join(f"`{r}`" for r in routes.get(action, [])) or "(no API route: web only)"
         lines.append(f"| `{action}` | `{access.value}` | " + " | ".join(cells) + f" | {api} |")
     lines += ["", "## API routes", "", "| method | path | access | " + " | ".join(ROLE_COLUMNS) + " |",
               "|---|---|---|" + "---|" * len(ROLE_COLUMNS)]

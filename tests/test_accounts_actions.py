@@ -17,8 +17,8 @@ from kb.actors import SYSTEM, SpaceRole
 from kb.errors import ErrorCode, KbError
 from kb.provenance import actions as audit
 from kb.ratelimit import HashGate, RateLimiter
-from tests.audit import audit_events
-from tests.factories import make_cast, make_person
+from tests.audit import audit_events, head_seq
+from tests.factories import approved_document, make_cast, make_person
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
@@ -186,3 +186,35 @@ def test_the_accounts_surfaces_go_through_actions(path: str) -> None:
     if path != "kb/app.py":  # the composition root mounts the API routers
         assert "import api" not in text and ".api import" not in text
     assert "is_admin" not in text and "require(Access" not in text
+
+
+def test_nobody_acts_through_the_cli_as_a_deactivated_account(cli_env, client, database) -> None:  # noqa: ANN001
+    """A deactivated owner's token and web session are refused; `--as` on the CLI is refused alike."""
+    from typer.testing import CliRunner
+
+    from kb.cli import app as cli
+
+    cast = make_cast(database)
+    approved_document(client, cast)
+    edited = client.put("/api/v1/documents/child-benefit/draft", json={"title": "Child benefit 2027"},
+                        headers=cast["contributor"].headers)
+    assert client.post("/api/v1/documents/child-benefit/versions/2/submit", json={},
+                       headers=cast["contributor"].headers).status_code == 200, edited.text
+    assert client.patch("/api/v1/users/otto", json={"is_active": False}, headers=cast["admin"].headers).status_code == 200
+    before = head_seq(database)
+    refused = CliRunner().invoke(cli, ["approve", "child-benefit", "2", "--as", "otto"], catch_exceptions=False)
+    assert refused.exit_code == 2 and "deactivated" in refused.output
+    assert head_seq(database) == before
+    assert client.post("/api/v1/documents/child-benefit/versions/2/approve", json={},
+                       headers=cast["owner2"].headers).status_code == 401  # the API refuses the same person
+
+
+def test_no_person_may_be_called_system(client, database) -> None:  # noqa: ANN001
+    """The audit log names kb itself `system`: a person of that name would read as kb in it."""
+
+
+    cast = make_cast(database)
+    response = client.post("/api/v1/users", json={"username": "system", "display_name": "Kb"}, headers=cast["admin"].headers)
+    assert response.status_code == 422 and "reserved" in response.text
+    assert client.post("/api/v1/users", json={"username": "systems", "display_name": "Sys"},
+                       headers=cast["admin"].headers).status_code == 201

@@ -32,6 +32,7 @@ from kb.accounts.schemas import (
 )
 from kb.actors import Actor, SpaceRole
 from kb.db import transaction
+from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
 
 if TYPE_CHECKING:
@@ -214,9 +215,13 @@ def identify_by_username(session: Session, *, username: str) -> Actor:
     """The actor a CLI command names with ``--as USERNAME``: the person the operator says acts.
 
     The CLI is run by the server's operator, who can reach the database anyway; issue 16 makes its
-    state-changing commands authenticate. Raises KbError NOT_FOUND for an unknown username.
+    state-changing commands authenticate. Raises KbError NOT_FOUND for an unknown username and
+    FORBIDDEN for a deactivated account (its tokens and web sessions are refused alike).
     """
-    return service.actor_for(session, service.get_user(session, username))
+    user = service.get_user(session, username)
+    if not user.is_active:  # as a token or a web session of a deactivated account: nobody acts as them
+        raise KbError(ErrorCode.FORBIDDEN, f"The account {username!r} is deactivated")
+    return service.actor_for(session, user)
 
 
 # ---------------------------------------------------------------------------- oneself and tokens

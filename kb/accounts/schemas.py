@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from kb.actors import GlobalRole, SpaceRole
+from kb.actors import SYSTEM_ACTOR_NAME, GlobalRole, SpaceRole
 
-Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+
+def _not_reserved(username: str) -> str:
+    """No person may be called ``system``: the audit log names kb itself so (kb.actors.SYSTEM)."""
+    if username == SYSTEM_ACTOR_NAME:
+        raise ValueError(f"the username {SYSTEM_ACTOR_NAME!r} is reserved: the audit log names kb itself so")
+    return username
+
+
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$"), AfterValidator(_not_reserved)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
 

@@ -95,13 +95,14 @@ def read_version(session: Session, actor: Actor, *, slug: str, number: int) -> V
 def version_to_edit(session: Session, actor: Actor, *, slug: str) -> VersionPublic:
     """The newest version of a document, the one an edit starts from (what the edit form is filled with).
 
-    A read (row ``version.read``): saving the edit is ``save_draft``, gated by ``version.edit``.
+    Gated like saving the edit (``save_draft``): row ``version.edit``, and the actor writes in the
+    document's space, so the form is offered exactly to those who may save it.
 
     Raises:
         KbError NOT_FOUND: no such document.
-        KbError FORBIDDEN: the actor may not see the document's working versions (service).
+        KbError FORBIDDEN: the actor does not write in the document's space (service).
     """
-    authorize(actor, "version.read")
+    authorize(actor, "version.edit")
     document, version = service.version_to_edit(session, actor=actor, slug=slug)
     return reading.version_public(session, document, version)
 
@@ -192,7 +193,7 @@ def import_document(
 ) -> ImportResult:
     """Import a .docx, .md or .txt file as a draft (the same bytes again: outcome ``unchanged``, no event).
 
-    With ``submit``, the imported version is sent for review in the same transaction.
+    With ``submit``, the imported version is sent for review in the same transaction (not when unchanged).
 
     Raises:
         KbError FORBIDDEN: the actor does not write in the space (service).
@@ -204,7 +205,7 @@ def import_document(
     with transaction(session):
         outcome = importing.import_file(session, actor=actor, space_slug=space, filename=filename, data=data,
                                         files_dir=files_dir, fields=fields, slug=slug, translation_of=translation_of)
-        if submit:
+        if submit and outcome.outcome != "unchanged":  # the same bytes again: nothing new to submit
             service.submit(session, actor=actor, slug=outcome.document.slug, number=outcome.version.number)
         result_slug, number = outcome.document.slug, outcome.version.number
     return ImportResult(outcome=outcome.outcome, document=_document(session, actor, result_slug), version=number,

@@ -132,13 +132,11 @@ def version_to_edit(session: Session, *, actor: Actor, slug: str) -> tuple[Docum
 
     Raises:
         KbError NOT_FOUND: no such document.
-        KbError FORBIDDEN: the actor may not see the document's working versions.
+        KbError FORBIDDEN: the actor does not write in the document's space (as for saving the edit).
     """
     document = get_document(session, slug)
-    latest = latest_version(session, document.id)  # type: ignore[arg-type]
-    if not can_see_working_versions(actor, document, latest):
-        raise KbError(ErrorCode.FORBIDDEN, "Only the space's contributors and owners edit its documents")
-    return document, latest
+    require_writer(actor, accounts.get_space_by_id(session, document.space_id))  # the rule saving applies
+    return document, latest_version(session, document.id)  # type: ignore[arg-type]
 
 
 def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:

@@ -15,6 +15,8 @@ web UI or the API modules.
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import Session
 
 from kb.actors import Actor
@@ -28,6 +30,8 @@ from kb.search.indexer import SearchIndexes
 
 SUGGESTED_FOR_A_QUESTION = 5
 
+
+log = logging.getLogger("kb.experts")
 
 def find_experts(session: Session, actor: Actor, *, indexes: SearchIndexes, settings: Settings, query: str,
                  space: str | None = None, exclude_me: bool = False, limit: int = 10) -> ExpertResults:
@@ -100,8 +104,11 @@ def ask_expert(session: Session, actor: Actor, *, settings: Settings, username: 
                                      webhook_configured=bool(url))
     if url:
         outcome = service.call_webhook(url, settings.secret_key, service.webhook_payload(request, username, actor.username))
-        with transaction(session):
-            service.set_webhook_status(session, request_id=request.id, status=outcome)  # type: ignore[arg-type]
+        try:
+            with transaction(session):
+                service.set_webhook_status(session, request_id=request.id, status=outcome)  # type: ignore[arg-type]
+        except Exception:  # the request and its audit event are committed and the call was made: answer success
+            log.exception("Could not store the webhook outcome %r of expert request %s", outcome, request.id)
     return _inbox_item(request, actor.username, read=False)
 
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from kb.accounts import actions as accounts
+from kb.permissions import may
 from kb.actors import Actor, SpaceRole
 from kb.errors import ErrorCode, KbError
 from kb.http import get_session
@@ -99,11 +100,9 @@ class Viewer:
     def csrf(self) -> str:
         return self.web_session.csrf_token if self.web_session else ""
 
-    def owns_any(self) -> bool:
-        return bool(self.actor and any(r is SpaceRole.owner for r in self.actor.space_roles.values()))
-
-    def writes_any(self) -> bool:
-        return bool(self.actor and any(r in (SpaceRole.owner, SpaceRole.contributor) for r in self.actor.space_roles.values()))
+    def may(self, action: str) -> bool:
+        """Whether the navigation offers ``action``: its row of kb.permissions, the gate the action applies."""
+        return may(self.actor, action)
 
     def writable_spaces(self) -> list[str]:
         if self.actor is None:

@@ -7,7 +7,6 @@ the API modules.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -55,4 +54,4 @@ def search_page(
                                              limit=EXPERTS_WHEN_NOTHING_ANSWERS).data
     query_string = urlencode({k: v for k, v in {"q": q, **filters}.items() if v})
     return page(request, "search.html", who, q=q, results=results, experts=experts_found, filters=filters,
-                spaces=sorted(who.spaces.values()), query_string=query_string, today=dt.date.today())
+                spaces=sorted(who.spaces.values()), query_string=query_string)
