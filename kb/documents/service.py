@@ -368,14 +368,24 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
 
     Raises:
         KbError FORBIDDEN: the actor is not an owner of the space.
-        KbError FOUR_EYES: the actor is the version's author (or a credited contributor) in a four-eyes space.
+        KbError FOUR_EYES: the actor is the version's author (or a credited contributor) and the version was
+            submitted under four eyes, or its space requires four eyes now.
         KbError ILLEGAL_TRANSITION: the version is not in review.
     """
     document, version, space = _locked_version(session, slug, number)
     approver = require_owner(actor, space, "approve")
     _require_transition(version, "approve")
-    if space.four_eyes and (approver.id == version.author_id or approver.id in json.loads(version.contributor_ids)):
-        raise KbError(ErrorCode.FOUR_EYES, "You wrote this version; another owner of the space must approve it (four eyes)")
+    if approver.id == version.author_id or approver.id in json.loads(version.contributor_ids):
+        if version.four_eyes:
+            # The rule in force when the version was submitted holds, whatever the space says now: switching
+            # four eyes off after submitting must not open a way round it (issue 16, point 6).
+            raise KbError(ErrorCode.FOUR_EYES, (
+                f"Version {version.number} of {slug!r} was submitted under four eyes: a second person, another owner "
+                "of the space, must approve it; you wrote it (switching four eyes off later does not change that)"),
+                details={"rule": "four_eyes", "submitted_under_four_eyes": True})
+        if space.four_eyes:
+            raise KbError(ErrorCode.FOUR_EYES, "You wrote this version; another owner of the space must approve it (four eyes)",
+                          details={"rule": "four_eyes", "submitted_under_four_eyes": False})
     previous = current_version(session, document)
     now = utcnow()
     if previous is not None:
