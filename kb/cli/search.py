@@ -45,9 +45,10 @@ def search(
                                  language=lang, page_size=limit)
     for hit in results.data:
         card = hit.provenance
-        flags = " REVIEW OVERDUE" if card.review_overdue else ""
+        flags = (" REVIEW OVERDUE" if card.review_overdue else "") + (
+            " APPROVED WITHOUT A SECOND REVIEW" if card.second_review is False else "")
         typer.secho(f"{hit.title}  [{hit.space}/{hit.document} v{card.version}, {card.audience}]{flags}", bold=True)
-        approved = f"approved by {card.approved_by.display_name} on {card.approved_at:%Y-%m-%d}" if card.approved_by and card.approved_at else "not approved"
+        approved = f"approved by {card.approved_by.display_name} (@{card.approved_by.username}) on {card.approved_at:%Y-%m-%d}" if card.approved_by and card.approved_at else "not approved"
         typer.echo(f"  {approved}; intended use: {card.intended_use}")
         typer.echo(f"  {' > '.join(hit.passage.heading_path)}: {hit.passage.text[:200]}")
     if not results.data:
@@ -61,6 +62,8 @@ def _print_public(results) -> None:  # noqa: ANN001 - kb.search.schemas.PublicRe
         typer.secho(f"{hit.title}  [{hit.language_label}]  /public/v1/documents/{hit.document}", bold=True)
         typer.echo(f"  {labels['card.organisation']}: {card.organisation}; {labels['card.approved_on']}: "
                    f"{card.approved_on}; {labels['card.intended_use']}: {card.intended_use}")
+        if not card.second_review:
+            typer.echo(f"  {labels['card.second_review']}")
         if hit.translation_links:
             others = ", ".join(f"{link.language_label} /public/v1/documents/{link.document}" for link in hit.translation_links)
             typer.echo(f"  {labels['hit.translations']}: {others}")

@@ -26,7 +26,8 @@ from kb.documents.schemas import (
 )
 from kb.documents.service import (
     EXPIRING_WITHIN, PROVENANCE_FIELDS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
-    current_version, expired, get_document, get_version, latest_version, review_overdue, tags_of, users_by_id,
+    current_version, expired, get_document, get_version, latest_version, review_overdue, second_review, tags_of,
+    users_by_id,
     versions_of,
 )
 from kb.errors import ErrorCode, KbError
@@ -66,6 +67,7 @@ def provenance_card(session: Session, version: Version, document: Document | Non
         owner=_person(users, version.owner_id), author=_person(users, version.author_id),
         contributors=[p for p in (_person(users, c) for c in contributors) if p is not None],
         approved_by=_person(users, version.approver_id), approved_at=version.approved_at,
+        second_review=second_review(version),
         intended_use=version.intended_use, audience=version.audience, licence=version.licence,
         language=version.language, valid_from=version.valid_from, valid_until=version.valid_until,
         review_by=version.review_by, review_overdue=review_overdue(version), expired=expired(version),
@@ -247,5 +249,6 @@ def prov_record(session: Session, *, actor: Actor, slug: str) -> provenance.Docu
             source_filename=v.source_filename, intended_use=v.intended_use, audience=Audience(v.audience).value,
             licence=v.licence, language=v.language, valid_from=v.valid_from, review_by=v.review_by,
             derived_from_numbers=tuple(ids_to_number[i] for i in json.loads(v.derived_from) if i in ids_to_number),
+            second_review=second_review(v),
         ))
     return provenance.DocumentRecord(slug=document.slug, space=space.slug, space_name=space.name, versions=tuple(records))

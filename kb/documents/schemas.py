@@ -100,8 +100,10 @@ class ReasonRequest(Strict):
 
 
 class PersonRef(BaseModel):
-    username: str
-    display_name: str
+    """A person on an employee's card: the stable username beside the display name (issue 16)."""
+
+    username: str = Field(description="Stable and unique: tells people apart")
+    display_name: str = Field(description="May change; the username does not")
 
 
 class ProvenanceCard(BaseModel):
@@ -116,6 +118,9 @@ class ProvenanceCard(BaseModel):
     contributors: list[PersonRef]
     approved_by: PersonRef | None
     approved_at: dt.datetime | None
+    second_review: bool | None = Field(
+        description="False: approved without a second review (submitted with four eyes off in its space, or approved "
+                    "by its author or a credited contributor). Null until approved.")
     intended_use: str
     audience: Audience
     licence: str

@@ -71,6 +71,19 @@ def currently_valid(version: Version, on: dt.date | None = None) -> bool:
     return validity.valid_on(version.valid_from, version.valid_until, on)
 
 
+def second_review(version: Version) -> bool | None:
+    """Whether an approved version had a second person review it (issue 16); None until it is approved.
+
+    False when it was submitted with four eyes off in its space (nobody had to look at it but its
+    author), or when its approver is its author or a credited contributor: it says so on every card,
+    public ones included, and in the PROV export.
+    """
+    if version.approver_id is None:
+        return None
+    self_approved = version.approver_id == version.author_id or version.approver_id in json.loads(version.contributor_ids)
+    return bool(version.four_eyes) and not self_approved
+
+
 # ----------------------------------------------------------------------------------- look-ups
 
 def get_document(session: Session, slug: str, *, lock: bool = False) -> Document:

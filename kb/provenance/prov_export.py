@@ -1,7 +1,8 @@
 """W3C PROV export of a document's versions, built with the ``prov`` library, plus our own checks.
 
 ``prov`` serialises and parses but does not validate (RELIABILITY T8), so ``check_prov`` verifies
-what we promise: start ≤ end, generation before use, one author per version, approver ≠ author,
+what we promise: start ≤ end, generation before use, one author per version, approver ≠ author
+(unless the approval states ``kb:secondReview`` false: approved without a second review),
 an acyclic revision chain that follows version numbers, and that intended use, audience and the
 source's SHA-256 (for imported files) are present.
 """
@@ -48,6 +49,7 @@ class VersionRecord:
     valid_from: dt.date | None
     review_by: dt.date | None
     derived_from_numbers: tuple[int, ...] = ()
+    second_review: bool | None = None  # False: approved without a second review (four eyes off, or self-approved)
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,11 @@ def build_prov(record: DocumentRecord):  # noqa: ANN201  (prov.model.ProvDocumen
                 previous = _q("version", f"{record.slug}/{number}")
                 doc.wasRevisionOf(entity, previous)
         if v.approver is not None and v.approved_at is not None:
+            approval_attributes = {PROV_TYPE: "kb:approval"}
+            if v.second_review is not None:
+                approval_attributes["kb:secondReview"] = v.second_review
             approval = doc.activity(_q("approval", f"{record.slug}/{v.number}"), v.completed_at, v.approved_at,
-                                    {PROV_TYPE: "kb:approval"})
+                                    approval_attributes)
             doc.used(approval, entity, v.completed_at)
             doc.wasAssociatedWith(approval, person(v.approver), None, None, {PROV_ROLE: "kb:approver"})
     return doc
@@ -201,8 +206,11 @@ def check_prov(doc) -> list[str]:  # noqa: ANN001
         if "kb:approver" in {str(v) for v in assoc.get_attribute(PROV_ROLE)}:
             activity, agent = str(first(assoc, PROV_ATTR_ACTIVITY)), str(first(assoc, PROV_ATTR_AGENT))
             approved = used_by.get(activity)
-            if approved in author_of and author_of[approved] == agent:
-                problems.append(f"{approved} is approved by its own author {agent}")
+            declared = activities.get(activity)
+            # A self-approval is a fault unless the approval says it had no second review (issue 16).
+            without_second_review = declared is not None and first(declared, "kb:secondReview") is False
+            if approved in author_of and author_of[approved] == agent and not without_second_review:
+                problems.append(f"{approved} is approved by its own author {agent} and does not say it had no second review")
     edges: dict[str, set[str]] = {}
     revisions = [r for r in records if isinstance(r, ProvDerivation)
                  and "prov:Revision" in {str(t) for t in r.get_attribute(PROV_TYPE)}]

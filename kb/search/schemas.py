@@ -62,6 +62,8 @@ class PublicCard(BaseModel):
     version: int
     organisation: str
     approved_on: dt.date | None
+    second_review: bool = Field(True, description="False: approved without a second review (four eyes was off, or "
+                                                  "it was approved by its own author)")
     intended_use: str
     licence: str
     language: str

@@ -323,7 +323,8 @@ def public_card(item: documents.Published) -> PublicCard:
     version = item.version
     return PublicCard(
         version=version.number, organisation=item.space.name,
-        approved_on=version.approved_at.date() if version.approved_at else None, intended_use=version.intended_use,
+        approved_on=version.approved_at.date() if version.approved_at else None,
+        second_review=documents.second_review(version) is not False, intended_use=version.intended_use,
         licence=version.licence, language=version.language, valid_from=version.valid_from,
         valid_until=version.valid_until, review_overdue=documents.review_overdue(version),
         source_kind=str(version.source_kind),
