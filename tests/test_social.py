@@ -246,11 +246,12 @@ def test_questions_are_searchable_in_their_own_labelled_section(client, cast) ->
 
 
 def test_community_is_invisible_on_public_unless_the_space_opts_in(client, cast) -> None:  # noqa: ANN001
-    post(client, cast, "reader", "/api/v1/documents/child-benefit/comments", {"body_md": "Paid on the 5th"})
     client.put("/api/v1/documents/child-benefit/rating", json={"stars": 4}, headers=cast["reader"].headers)
     assert client.get("/public/v1/documents/child-benefit/community").status_code == 404
     opted = client.patch("/api/v1/spaces/benefits", json={"public_community": True}, headers=cast["owner"].headers)
     assert opted.json()["public_community"] is True
+    # only comments written after the opt-in are shown (tests/test_public_community_opt_in.py)
+    post(client, cast, "reader", "/api/v1/documents/child-benefit/comments", {"body_md": "Paid on the 5th"})
     block = client.get("/public/v1/documents/child-benefit/community")
     assert block.status_code == 200 and block.json()["comments"][0]["body_html"] == "<p>Paid on the 5th</p>\n"
     assert block.json()["rating_count"] == 1 and block.json()["kind"] == "community"

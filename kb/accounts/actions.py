@@ -61,7 +61,8 @@ def _space(session: Session, space: Space) -> SpacePublic:
     members = [SpaceMember(username=u.username, display_name=u.display_name, role=role)
                for u, role in service.space_members(session, space.id)]  # type: ignore[arg-type]
     return SpacePublic(slug=space.slug, name=space.name, description=space.description,
-                       four_eyes=space.four_eyes, public_community=space.public_community, created_at=space.created_at,
+                       four_eyes=space.four_eyes, public_community=space.public_community,
+                       public_community_since=space.public_community_since, created_at=space.created_at,
                        members=members)
 
 

@@ -35,6 +35,9 @@ class Space(SQLModel, table=True):
     description: str = ""
     four_eyes: bool = True
     public_community: bool = False
+    # When the space last opted in: /public serves only comments written at or after it, whose authors
+    # were told at the time that they would be shown publicly (issue 16). None while not opted in.
+    public_community_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

@@ -99,6 +99,8 @@ class SpacePublic(BaseModel):
     description: str
     four_eyes: bool
     public_community: bool
+    public_community_since: datetime | None = Field(
+        None, description="When the space opted in to public community content; only comments written since are shown on /public")
     created_at: datetime
     members: list[SpaceMember]
 

@@ -331,7 +331,8 @@ def create_space(session: Session, *, actor: Actor, data: SpaceCreate, four_eyes
         raise KbError(ErrorCode.ALREADY_EXISTS, f"The space {data.slug!r} exists already")
     four_eyes = four_eyes_default if data.four_eyes is None else data.four_eyes
     space = Space(slug=data.slug, name=data.name, description=data.description, four_eyes=four_eyes,
-                  public_community=data.public_community)
+                  public_community=data.public_community,
+                  public_community_since=utcnow() if data.public_community else None)
     session.add(space)
     session.flush()
     provenance.record(session, actor, "space.create", ("space", space.slug),
@@ -353,6 +354,10 @@ def update_space(session: Session, *, actor: Actor, slug: str, data: SpaceUpdate
         if new is not None and new != getattr(space, field):
             changes[field] = {"from": getattr(space, field), "to": new}
             setattr(space, field, new)
+    if "public_community" in changes:
+        # The opt-in covers only comments written from now on (issue 16); opting out forgets it, so
+        # opting in again starts afresh.
+        space.public_community_since = utcnow() if space.public_community else None
     if changes:
         session.add(space)
         provenance.record(session, actor, "space.update", ("space", space.slug), {"changes": changes})

@@ -440,13 +440,18 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
 
 
 def public_community(session: Session, slug: str) -> PublicCommunity:
-    """The community block of a public document, only where its space opted in (default: 404)."""
+    """The community block of a public document, only where its space opted in (default: 404).
+
+    Only comments written at or after the space's opt-in are served: their authors were told, as they
+    wrote, that the comment would be shown publicly; earlier ones stay internal (issue 16).
+    """
     document = public_document(session, slug)  # 404 unless approved, public and valid
     item = documents.published(session, [documents.get_document(session, document.document).id])[0]
-    if not item.space.public_community:
+    since = item.space.public_community_since
+    if not item.space.public_community or since is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No public community content for {slug!r}")
     comments, _current = social.comments_of(session, slug=document.document)
     average, count, _mine = social.rating_summary(session, [item.document.id])[item.document.id]  # type: ignore[index]
     return PublicCommunity(document=document.document, rating_average=average, rating_count=count, comments=[
         PublicComment(body_html=c.body_html, on_version=c.version_number, created_at=c.created_at)
-        for c in comments if c.deleted_at is None and not c.hidden])
+        for c in comments if c.deleted_at is None and not c.hidden and c.created_at >= since])

@@ -139,7 +139,9 @@ def list_comments(session: Session, actor: Actor, *, slug: str) -> CommentsPubli
     edits = service.edit_counts(session, [c.id for c in items])  # type: ignore[misc]
     people = _People(session)
     data = [_comment(c, slug, current, edits.get(c.id, 0), people, actor) for c in items]  # type: ignore[arg-type]
-    return CommentsPublic(data=data, count=len(data))
+    space = accounts.get_space_by_id(session, documents.get_document(session, slug).space_id)
+    return CommentsPublic(data=data, count=len(data),
+                          public_since=space.public_community_since if space.public_community else None)
 
 
 def create_comment(session: Session, actor: Actor, *, slug: str, data: CommentCreate, rules: Rules) -> CommentPublic:

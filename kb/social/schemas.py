@@ -104,6 +104,9 @@ class CommentsPublic(BaseModel):
     kind: Literal["community"] = "community"
     data: list[CommentPublic]
     count: int
+    public_since: dt.datetime | None = Field(
+        None, description="When the document's space opted in to showing community comments on /public, without names: "
+                          "a comment written since is shown to citizens while the document is public. Null: not opted in")
 
 
 class RatingSummary(BaseModel):

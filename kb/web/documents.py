@@ -55,11 +55,11 @@ def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: D
     actor = signed_in(who)
     document = actions.read_document(session, actor, slug=slug)
     history = actions.document_history(session, actor, slug=slug).data
-    comments = social.list_comments(session, actor, slug=slug).data
+    comments = social.list_comments(session, actor, slug=slug)
     rating = social.get_rating(session, actor, slug=slug)
     numbers = [v.number for v in history]
     return page(request, "document.html", who, document=document, history=history, timeline=_timeline(history),
-                comments=comments, rating=rating, numbers=numbers)
+                comments=comments.data, comments_public=comments.public_since is not None, rating=rating, numbers=numbers)
 
 
 @router.get("/d/{slug}/v/{number}")

@@ -1,0 +1,103 @@
+"""A space's public-community opt-in covers only comments written after it (issue 16, point 6).
+
+Employees who commented before an owner opted the space in were never told their words could reach
+citizens: those comments stay internal. The comment form of an opted-in space says that a comment
+will be shown publicly, without a name. Opting out and in again starts afresh.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tests.factories import approved_document, make_cast, sign_in
+
+COMMUNITY = "/public/v1/documents/child-benefit/community"
+COMMENTS = "/api/v1/documents/child-benefit/comments"
+
+
+@pytest.fixture
+def cast(database, client):  # noqa: ANN001, ANN201
+    people = make_cast(database)
+    approved_document(client, people)
+    return people
+
+
+def comment(client, cast, text_md: str) -> None:  # noqa: ANN001
+    response = client.post(COMMENTS, json={"body_md": text_md}, headers=cast["reader"].headers)
+    assert response.status_code == 201, response.text
+
+
+def opt(client, cast, value: bool) -> dict:  # noqa: ANN001
+    response = client.patch("/api/v1/spaces/benefits", json={"public_community": value}, headers=cast["owner"].headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def public_texts(client) -> list[str]:  # noqa: ANN001
+    response = client.get(COMMUNITY)
+    assert response.status_code == 200, response.text
+    return [c["body_html"] for c in response.json()["comments"]]
+
+
+def test_an_earlier_comment_never_appears_a_later_one_does(client, cast) -> None:  # noqa: ANN001
+    comment(client, cast, "Written before the opt-in")
+    space = opt(client, cast, True)
+    assert space["public_community_since"] is not None
+    assert public_texts(client) == []
+    comment(client, cast, "Written after the opt-in")
+    assert public_texts(client) == ["<p>Written after the opt-in</p>\n"]
+    internal = client.get(COMMENTS, headers=cast["reader"].headers).json()  # employees still see both
+    assert internal["count"] == 2 and internal["public_since"] == space["public_community_since"]
+
+
+def test_switching_off_and_on_again_resets_the_time(client, cast) -> None:  # noqa: ANN001
+    first = opt(client, cast, True)["public_community_since"]
+    comment(client, cast, "Written in the first opt-in")
+    assert public_texts(client) == ["<p>Written in the first opt-in</p>\n"]
+    off = opt(client, cast, False)
+    assert off["public_community"] is False and off["public_community_since"] is None
+    assert client.get(COMMUNITY).status_code == 404
+    assert client.get(COMMENTS, headers=cast["reader"].headers).json()["public_since"] is None
+    comment(client, cast, "Written while opted out")
+    again = opt(client, cast, True)["public_community_since"]
+    assert again > first
+    assert public_texts(client) == []  # neither the opted-out comment nor the one of the first opt-in
+    comment(client, cast, "Written in the second opt-in")
+    assert public_texts(client) == ["<p>Written in the second opt-in</p>\n"]
+
+
+def test_a_space_created_opted_in_serves_comments_written_since(client, cast) -> None:  # noqa: ANN001
+    created = client.post("/api/v1/spaces", json={"slug": "open", "name": "Open", "public_community": True},
+                          headers=cast["admin"].headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["public_community"] is True and created.json()["public_community_since"] is not None
+
+
+def test_the_comment_form_says_the_comment_will_be_shown_publicly(client, database, cast) -> None:  # noqa: ANN001
+    sign_in(client, database, "rita")
+    assert "comment-public-notice" not in client.get("/d/child-benefit").text
+    opt(client, cast, True)
+    page = client.get("/d/child-benefit").text
+    assert 'id="comment-public-notice"' in page and "shown publicly" in page and "without your name" in page
+
+
+def test_a_space_opted_in_before_the_migration_keeps_earlier_comments_private(tmp_path) -> None:  # noqa: ANN001
+    from kb.config import Settings
+    from kb.db import Database
+    from kb.migrations import upgrade
+
+    database = Database(Settings(data_dir=tmp_path))
+    upgrade(database, "0009")
+    with database.engine.begin() as connection:  # two spaces as the 0009 schema had them
+        connection.execute(text("INSERT INTO space (id, slug, name, description, four_eyes, public_community, created_at) "
+                                "VALUES (1, 'open', 'Open', '', 1, 1, '2026-01-01 00:00:00'), "
+                                "(2, 'closed', 'Closed', '', 1, 0, '2026-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO user_account (id, username, display_name, global_role, is_active, created_at) "
+                                "VALUES (1, 'rita', 'Rita', 'reader', 1, '2026-01-01 00:00:00')"))
+    upgrade(database, "0010")
+    with database.engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT slug, public_community_since FROM space")).all())
+    database.dispose()
+    assert rows["closed"] is None
+    assert rows["open"] is not None and str(rows["open"]) > "2026-01-01 00:00:00"  # opted in at migration time, not before
