@@ -8,9 +8,10 @@ no service, no action, no web framework.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from kb.documents.models import Audience, SourceKind, VersionState
 from kb.errors import ErrorCode, KbError, jsonable_validation_errors
@@ -21,6 +22,31 @@ Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True, to_lower=True)]
 IntendedUse = Annotated[str, StringConstraints(max_length=2000, strip_whitespace=True)]
 MAX_BODY_CHARS = 2_000_000
+
+# An absolute http(s) URI by the grammar of RFC 3986 (section 3): only its unreserved, reserved and
+# percent-encoded characters, so no space, quote, angle bracket or other character that must be
+# percent-encoded; it reaches every export (PROV-O Turtle among them) as it was given (issue 16).
+_UNRESERVED, _PCT, _SUB_DELIMS = r"A-Za-z0-9\-._~", r"%[0-9A-Fa-f]{2}", r"!$&'()*+,;="
+_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+_HTTP_URI = re.compile(
+    r"[Hh][Tt][Tt][Pp][Ss]?://"
+    rf"(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"  # userinfo
+    rf"(?:\[[0-9A-Fa-f:.]+\]|(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})+)"  # host: an IP literal or a name
+    r"(?::[0-9]*)?"  # port
+    rf"(?:/{_PCHAR}*)*"  # path
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?"  # query
+    rf"(?:#(?:{_PCHAR}|[/?])*)?"  # fragment
+)
+
+
+def _http_uri(value: str) -> str:
+    if not _HTTP_URI.fullmatch(value):
+        raise ValueError("must be an absolute http:// or https:// URI (RFC 3986) without spaces, quotes, angle brackets "
+                         "or other characters that must be percent-encoded")
+    return value
+
+
+SourceUri = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_http_uri)]
 
 
 class Strict(BaseModel):
@@ -38,7 +64,7 @@ class ProvenanceFields(Strict):
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     review_by: dt.date | None = None
-    source_uri: Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://|urn:|kb:)")] | None = None
+    source_uri: SourceUri | None = None
 
     @model_validator(mode="after")
     def _window(self) -> "ProvenanceFields":

@@ -60,8 +60,18 @@ class DocumentRecord:
     versions: tuple[VersionRecord, ...] = field(default_factory=tuple)
 
 
+# What Turtle forbids in an IRI (IRIREF: no control characters, space, <>"{}|^`\): a source URI
+# stored before URIs were validated on input may hold them, and the export must not fail (issue 16).
+_IRI_FORBIDDEN = frozenset('<>"{}|^`\\') | frozenset(chr(c) for c in range(0x21))
+
+
+def iri_safe(text: str) -> str:
+    """``text`` with every character Turtle forbids in an IRI percent-encoded (as UTF-8 bytes)."""
+    return "".join("".join(f"%{b:02X}" for b in ch.encode("utf-8")) if ch in _IRI_FORBIDDEN else ch for ch in text)
+
+
 def _q(kind: str, ident: str) -> str:
-    return f"kb:{kind}/{ident}"
+    return f"kb:{kind}/{iri_safe(ident)}"
 
 
 def build_prov(record: DocumentRecord):  # noqa: ANN201  (prov.model.ProvDocument)

@@ -107,7 +107,7 @@ def _write_form(request: Request, who: Viewer, values: dict[str, Any], error: st
 
 
 FIELD_NAMES = ("space", "slug", "title", "body_md", "audience", "language", "tags", "intended_use", "licence",
-               "valid_from", "valid_until", "review_by", "translation_of")
+               "valid_from", "valid_until", "review_by", "source_uri", "translation_of")
 
 
 @router.get("/write")
@@ -124,7 +124,9 @@ def write_form(request: Request, session: SessionDep, who: ViewerDep,
                   "audience": card.audience.value, "language": card.language, "tags": ", ".join(latest.tags),
                   "intended_use": card.intended_use or "", "licence": card.licence or "",
                   "valid_from": card.valid_from or "", "valid_until": card.valid_until or "",
-                  "review_by": card.review_by or "", "existing": True}
+                  "review_by": card.review_by or "", "existing": True,
+                  # a web source only: a promoted answer's kb: reference is kb's own, not the writer's to edit
+                  "source_uri": card.source_uri if (card.source_uri or "").lower().startswith(("http://", "https://")) else ""}
     return _write_form(request, who, values)
 
 
@@ -158,6 +160,7 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
             language=values["language"] or "en", tags=[t for t in values["tags"].split(",") if t.strip()] or None,
             intended_use=values["intended_use"] or None, licence=values["licence"] or None,
             valid_from=_date(values["valid_from"]), valid_until=_date(values["valid_until"]), review_by=_date(values["review_by"]),
+            source_uri=values["source_uri"] or None,
         )
         if values["existing"]:
             slug = values["slug"]
