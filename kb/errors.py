@@ -26,6 +26,7 @@ class ErrorCode(Enum):
     ALREADY_EXISTS = ("already_exists", 409)
     ILLEGAL_TRANSITION = ("illegal_transition", 409)
     FOUR_EYES = ("four_eyes_violation", 409)
+    DISPLAY_NAME_CONFUSABLE = ("display_name_confusable", 409)
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413)
     UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", 415)
     VALIDATION_ERROR = ("validation_error", 422)

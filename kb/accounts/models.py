@@ -13,10 +13,14 @@ from kb.db import UTCDateTime, utcnow
 
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("display_name_key", name="uq_user_display_name_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
     display_name: str = Field(sa_column=Column(String(200), nullable=False))
+    # The display name's UTS #39 confusables skeleton (kb.accounts.names): unique, so no two people
+    # can be shown under names a reader cannot tell apart (issue 16).
+    display_name_key: str = Field(sa_column=Column(String(1000), nullable=False))
     email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
     password_hash: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     global_role: GlobalRole = Field(default=GlobalRole.reader, sa_column=Column(String(16), nullable=False))

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from kb import provenance
+from kb.accounts.names import display_name_key
 from kb.accounts.models import ApiToken, Space, SpaceMembership, User, WebSession
 from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
 from kb.actors import Actor, GlobalRole, SpaceRole
@@ -78,17 +79,39 @@ def memberships_of(session: Session, user_id: int) -> list[tuple[str, SpaceRole]
     return [(slug, SpaceRole(role)) for slug, role in rows]
 
 
+def _require_distinct_display_name(session: Session, display_name: str, *, user_id: int | None = None) -> str:
+    """The key of ``display_name``, refused when another user's name folds to the same key (issue 16).
+
+    Raises:
+        KbError DISPLAY_NAME_CONFUSABLE: another user's display name is confusable with it.
+    """
+    key = display_name_key(display_name)
+    statement = select(User.username, User.display_name).where(User.display_name_key == key)
+    if user_id is not None:
+        statement = statement.where(User.id != user_id)
+    taken = session.execute(statement).first()
+    if taken is not None:
+        raise KbError(ErrorCode.DISPLAY_NAME_CONFUSABLE,
+                      f"The display name {display_name!r} cannot be told apart from {taken.display_name!r} "
+                      f"(@{taken.username}): display names must be unique after Unicode confusable folding "
+                      f"(UTS #39 skeleton, case and NFKC)",
+                      {"rule": "display_name_unique_after_confusable_folding", "conflicts_with": taken.username})
+    return key
+
+
 def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
     """Create a user (the caller has checked the ``user.create`` row).
 
     Raises:
         KbError ALREADY_EXISTS: the username is taken.
+        KbError DISPLAY_NAME_CONFUSABLE: another user's display name is confusable with this one.
     """
     if session.execute(select(User.id).where(User.username == data.username)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"The username {data.username!r} is taken")
     user = User(
         username=data.username,
         display_name=data.display_name,
+        display_name_key=_require_distinct_display_name(session, data.display_name),
         email=data.email,
         password_hash=hash_password(data.password) if data.password else None,
         global_role=data.global_role,
@@ -106,8 +129,11 @@ def update_user(session: Session, *, actor: Actor, username: str, data: UserUpda
     Raises:
         KbError NOT_FOUND: no such user.
         KbError CONFLICT: the actor changes their own role or deactivates themselves.
+        KbError DISPLAY_NAME_CONFUSABLE: another user's display name is confusable with the new one.
     """
     user = get_user(session, username)
+    if data.display_name is not None and data.display_name != user.display_name:
+        user.display_name_key = _require_distinct_display_name(session, data.display_name, user_id=user.id)
     changes: dict[str, dict[str, object]] = {}
     for field in ("display_name", "global_role", "is_active"):
         new = getattr(data, field)

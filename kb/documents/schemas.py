@@ -129,7 +129,7 @@ class PersonRef(BaseModel):
     """A person on an employee's card: the stable username beside the display name (issue 16)."""
 
     username: str = Field(description="Stable and unique: tells people apart")
-    display_name: str = Field(description="May change; the username does not")
+    display_name: str = Field(description="Unique after Unicode confusable folding (UTS #39); may change, the username does not")
 
 
 class ProvenanceCard(BaseModel):
