@@ -81,3 +81,63 @@ def test_web_and_api_searches_are_logged_alike(settings, database, corpus) -> No
     rows = logged(database)
     assert [r.audience for r in rows] == ["employee", "public", "public", "employee"]
     assert all(r.query == "child benefit" and r.mode == "hybrid" and r.result_count >= 1 for r in rows)
+
+
+# ------------------------------------------------------- a writer holds the database (issue 16)
+
+BUSY_TIMEOUT_MS = 100
+
+
+def _short_busy_timeout(engine) -> None:  # noqa: ANN001
+    """New connections of ``engine`` wait ``BUSY_TIMEOUT_MS`` for the write lock instead of 30 s."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _busy(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    engine.dispose()
+
+
+@pytest.fixture
+def write_lock(settings, database, corpus, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    """Another connection holding SQLite's write lock (BEGIN IMMEDIATE), as a long import once did."""
+    import sqlite3
+
+    from kb import db as kb_db
+
+    if settings.database_url:
+        pytest.skip("SQLite's write lock")
+    _short_busy_timeout(database.engine)
+    original = kb_db.make_engine
+
+    def make_engine(engine_settings):  # noqa: ANN001, ANN202  (the CLI builds its own engine)
+        engine = original(engine_settings)
+        _short_busy_timeout(engine)
+        return engine
+
+    monkeypatch.setattr(kb_db, "make_engine", make_engine)
+    holder = sqlite3.connect(settings.data_dir / "kb.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    yield holder
+    holder.execute("ROLLBACK")
+    holder.close()
+
+
+def test_a_public_search_answers_while_a_writer_holds_the_database(settings, database, corpus, cli_env, write_lock,  # noqa: ANN001
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with TestClient(create_app(settings, database=database), raise_server_exceptions=False) as client:
+        api = client.get("/public/v1/search", params={"q": "child benefit"})
+        assert api.status_code == 200, api.text
+        assert api.json()["data"][0]["document"] == "child-benefit"
+        web = client.get("/public", params={"q": "child benefit"})
+        assert web.status_code == 200 and "/public/d/child-benefit" in web.text
+    cli = kb("search", "child benefit", "--public")
+    assert cli.exit_code == 0 and "Child benefit" in cli.output, cli.output
+    employee = kb("search", "child benefit", "--as", "rita")
+    assert employee.exit_code == 0 and "Child benefit" in employee.output, employee.output
+    failures = [r for r in caplog.records if r.name == "kb.search.actions" and "query log row not written" in r.getMessage()]
+    assert len(failures) == 4 and "database is locked" in failures[0].getMessage()
+    write_lock.execute("ROLLBACK")
+    write_lock.execute("BEGIN IMMEDIATE")  # the fixture's teardown rolls back
+    assert logged(database) == []  # nothing was written meanwhile, and nothing half-written since

@@ -5,8 +5,10 @@ its community block (``public.document``, ``public.community``) and the insights
 (``insights.read``). Each action checks the actor against its row of ``kb.permissions`` with
 ``authorize``, calls the search services and performs the side effects: every search, on every
 surface, writes one row of the query log (public or employee, the result count, the mode, the
-latency; never the person), in a transaction of its own. The citizens' search counts against the
-caller's rate limit when the surface names a caller (``Caller``; the CLI, in-process, names none).
+latency; never the person), in a transaction of its own; a search still answers when that row
+cannot be written because another writer holds the database (the failure is logged). The
+citizens' search counts against the caller's rate limit when the surface names a caller
+(``Caller``; the CLI, in-process, names none).
 
 Surfaces translate their input, call one action and render its result; they never open a
 transaction, check a role or write the query log themselves. Must not import FastAPI, the web UI,
@@ -15,9 +17,11 @@ the API modules or ``kb.experts``.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from kb.accounts import service as accounts
@@ -33,13 +37,26 @@ from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResul
 EMPLOYEE = "employee"
 PUBLIC = "public"
 
+logger = logging.getLogger(__name__)
+
 
 def _log(session: Session, *, audience: str, query: str, mode: Mode, language: str | None, count: int,
          started: float) -> None:
-    """One row of the query log for a search that answered (a refused or invalid query writes none)."""
-    with transaction(session):
-        service.log_query(session, audience=audience, query=query, mode=mode, language=language, count=count,
-                          latency_ms=(time.perf_counter() - started) * 1000)
+    """One row of the query log for a search that answered (a refused or invalid query writes none).
+
+    A search never fails because a writer holds the database (issue 16: a long import made the
+    citizens' search answer 500 "database is locked"): when the row cannot be written — the lock
+    not obtained within the busy timeout, a lock timeout — the failure is logged and the search
+    answers without its row. The log is analytics; the answer is what the citizen came for.
+    """
+    try:
+        with transaction(session):
+            service.log_query(session, audience=audience, query=query, mode=mode, language=language, count=count,
+                              latency_ms=(time.perf_counter() - started) * 1000)
+    except OperationalError as exc:
+        session.rollback()
+        logger.warning("query log row not written, the %s search answered anyway: %s", audience,
+                       str(exc.orig or exc).splitlines()[0][:200])
 
 
 def first_accepted_language(accept_language: str | None) -> str | None:
