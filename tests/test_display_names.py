@@ -61,6 +61,13 @@ def test_the_api_accepts_a_distinct_name(client, cast, name: str) -> None:  # no
     assert created.status_code == 201 and created.json()["display_name"] == name
 
 
+def test_an_invisible_name_is_refused(client, cast) -> None:  # noqa: ANN001
+    response = client.post("/api/v1/users", json={"username": "ghost", "display_name": "\u200b\u2060"},
+                           headers=cast["admin"].headers)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+    assert "visible character" in response.json()["error"]["message"]
+
+
 def test_the_api_refuses_renaming_someone_to_a_confusable_name(client, database, cast) -> None:  # noqa: ANN001
     admin = cast["admin"].headers
     before = head_seq(database)

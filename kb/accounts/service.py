@@ -83,9 +83,12 @@ def _require_distinct_display_name(session: Session, display_name: str, *, user_
     """The key of ``display_name``, refused when another user's name folds to the same key (issue 16).
 
     Raises:
+        KbError VALIDATION_ERROR: the name has no visible character (only format characters).
         KbError DISPLAY_NAME_CONFUSABLE: another user's display name is confusable with it.
     """
     key = display_name_key(display_name)
+    if not key:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "A display name needs at least one visible character")
     statement = select(User.username, User.display_name).where(User.display_name_key == key)
     if user_id is not None:
         statement = statement.where(User.id != user_id)
