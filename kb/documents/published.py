@@ -25,7 +25,9 @@ from kb.accounts.models import Space, User
 from kb.actors import Actor
 from kb.documents.models import Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate
-from kb.documents.service import current_version, get_document, new_document, require_owner, tags_of, users_by_id
+from kb.documents.service import (
+    current_version, get_document, new_document, require_owner, tags_of, users_by_id, visible_document,
+)
 from kb.errors import ErrorCode, KbError
 
 
@@ -166,8 +168,13 @@ def request_review(session: Session, *, actor: Actor, slug: str, reason: str, no
 
 
 def document_for_social(session: Session, *, actor: Actor, slug: str) -> tuple[Document, Version]:
-    """The document and its approved version, for community content about it (404 when none is approved)."""
-    document = get_document(session, slug)
+    """The document and its approved version, for community content about it.
+
+    Raises:
+        KbError NOT_FOUND: no such document or one the actor may not see (the same answer, see
+            ``visible_document``); or, for a document the actor sees, no approved version to discuss.
+    """
+    document = visible_document(session, actor=actor, slug=slug)
     version = current_version(session, document)
     if version is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No approved document {slug!r} to discuss")

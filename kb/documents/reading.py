@@ -26,7 +26,7 @@ from kb.documents.schemas import (
 )
 from kb.documents.service import (
     EXPIRING_WITHIN, PROVENANCE_FIELDS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
-    current_version, expired, get_document, get_version, latest_version, review_overdue, second_review, tags_of,
+    current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue, second_review, tags_of,
     users_by_id,
     versions_of,
 )
@@ -96,11 +96,11 @@ def version_summary(version: Version, users: dict[int, User]) -> VersionSummary:
 
 def document_public(session: Session, *, actor: Actor, document: Document) -> DocumentPublic:
     """A document as ``actor`` may see it: its approved version with the card, and its open work if allowed."""
+    if not may_see_document(session, actor, document):
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {document.slug!r}")
     current = current_version(session, document)
     latest = latest_version(session, document.id)  # type: ignore[arg-type]
     working = latest if latest.state in WORKING_STATES and can_see_working_versions(actor, document, latest) else None
-    if current is None and working is None and latest.state not in VISIBLE_TO_ALL_SIGNED_IN:
-        raise KbError(ErrorCode.NOT_FOUND, f"No document {document.slug!r}")
     users = users_by_id(session, [document.owner_id, latest.author_id, latest.approver_id])
     translations = session.execute(
         select(Document.slug).where(Document.translation_of_id == document.id).order_by(Document.slug)

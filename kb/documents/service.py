@@ -128,9 +128,31 @@ def can_see_working_versions(actor: Actor, document: Document, version: Version 
     return version is not None and version.author_id == actor.id
 
 
+def may_see_document(session: Session, actor: Actor, document: Document) -> bool:
+    """The one rule of who may see a document: whoever may see one of its versions (every signed-in
+    person an approved, superseded or retired one; working versions as ``can_see_working_versions``)."""
+    if document.current_version_id is not None:
+        return True
+    return any(v.state in VISIBLE_TO_ALL_SIGNED_IN or can_see_working_versions(actor, document, v)
+               for v in versions_of(session, document.id))  # type: ignore[arg-type]
+
+
+def visible_document(session: Session, *, actor: Actor, slug: str) -> Document:
+    """The document ``slug`` if ``actor`` may see it.
+
+    Raises:
+        KbError NOT_FOUND: no such document, or one the actor may not see: the same answer for both
+            (same code, same message), so that nobody learns which slugs exist (issue 16).
+    """
+    document = get_document(session, slug)
+    if not may_see_document(session, actor, document):
+        raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
+    return document
+
+
 def get_version(session: Session, *, actor: Actor, slug: str, number: int) -> tuple[Document, Version]:
     """A version the actor may see. Raises KbError NOT_FOUND otherwise (no existence oracle)."""
-    document = get_document(session, slug)
+    document = visible_document(session, actor=actor, slug=slug)
     version = session.execute(
         select(Version).where(Version.document_id == document.id, Version.number == number)
     ).scalar_one_or_none()

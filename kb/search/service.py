@@ -450,7 +450,7 @@ def public_community(session: Session, slug: str) -> PublicCommunity:
     since = item.space.public_community_since
     if not item.space.public_community or since is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No public community content for {slug!r}")
-    comments, _current = social.comments_of(session, slug=document.document)
+    comments = social.comments_on(session, item.document.id)  # type: ignore[arg-type]
     average, count, _mine = social.rating_summary(session, [item.document.id])[item.document.id]  # type: ignore[index]
     return PublicCommunity(document=document.document, rating_average=average, rating_count=count, comments=[
         PublicComment(body_html=c.body_html, on_version=c.version_number, created_at=c.created_at)

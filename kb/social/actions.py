@@ -132,14 +132,15 @@ def list_comments(session: Session, actor: Actor, *, slug: str) -> CommentsPubli
     unless the actor wrote them or moderates.
 
     Raises:
-        KbError NOT_FOUND: no document ``slug``.
+        KbError NOT_FOUND: no document ``slug``, or one the actor may not see (the same answer).
     """
     authorize(actor, "comment.list")
-    items, current = service.comments_of(session, slug=slug)
-    edits = service.edit_counts(session, [c.id for c in items])  # type: ignore[misc]
+    thread = service.comments_of(session, actor=actor, slug=slug)
+    edits = service.edit_counts(session, [c.id for c in thread.comments])  # type: ignore[misc]
     people = _People(session)
-    data = [_comment(c, slug, current, edits.get(c.id, 0), people, actor) for c in items]  # type: ignore[arg-type]
-    space = accounts.get_space_by_id(session, documents.get_document(session, slug).space_id)
+    data = [_comment(c, slug, thread.current_version, edits.get(c.id, 0), people, actor)  # type: ignore[arg-type]
+            for c in thread.comments]
+    space = accounts.get_space_by_id(session, thread.space_id)
     return CommentsPublic(data=data, count=len(data),
                           public_since=space.public_community_since if space.public_community else None)
 
@@ -190,10 +191,10 @@ def get_rating(session: Session, actor: Actor, *, slug: str) -> RatingSummary:
     """A document's average rating, how many rated it, and the actor's own rating.
 
     Raises:
-        KbError NOT_FOUND: no document ``slug``.
+        KbError NOT_FOUND: no document ``slug``, or one the actor may not see (the same answer).
     """
     authorize(actor, "rating.read")
-    document = documents.get_document(session, slug)
+    document = documents.visible_document(session, actor=actor, slug=slug)
     average, count, mine = service.rating_summary(session, [document.id], actor.id)[document.id]  # type: ignore[list-item,index]
     return RatingSummary(document=slug, average=average, count=count, mine=mine)
 

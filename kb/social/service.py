@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -129,11 +130,30 @@ def delete_comment(session: Session, *, actor: Actor, comment_id: int) -> Commen
     return item
 
 
-def comments_of(session: Session, *, slug: str) -> tuple[list[Comment], int]:
-    document = documents.get_document(session, slug)
-    current = documents.published(session, [document.id])
-    items = list(session.execute(select(Comment).where(Comment.document_id == document.id).order_by(Comment.id)).scalars())
-    return items, current[0].version.number if current else 0
+class CommentThread(NamedTuple):
+    """The comments of one document, with what a surface shows beside them."""
+
+    space_id: int
+    comments: list[Comment]
+    current_version: int  # the number of its approved version; 0: none
+
+
+def comments_of(session: Session, *, actor: Actor, slug: str) -> CommentThread:
+    """A document's comments, oldest first.
+
+    Raises:
+        KbError NOT_FOUND: no document ``slug``, or one the actor may not see (the same answer).
+    """
+    document = documents.visible_document(session, actor=actor, slug=slug)
+    current = documents.published(session, [document.id])  # type: ignore[list-item]
+    return CommentThread(document.space_id, comments_on(session, document.id),  # type: ignore[arg-type]
+                         current[0].version.number if current else 0)
+
+
+def comments_on(session: Session, document_id: int) -> list[Comment]:
+    """The comments of a document that the caller has already shown its reader may see (the public
+    community block: an approved, public document), oldest first."""
+    return list(session.execute(select(Comment).where(Comment.document_id == document_id).order_by(Comment.id)).scalars())
 
 
 def edit_counts(session: Session, comment_ids: list[int]) -> dict[int, int]:
@@ -175,7 +195,7 @@ def rating_summary(session: Session, document_ids: list[int], user_id: int | Non
 
 
 def feedback(session: Session, *, actor: Actor, data: FeedbackCreate) -> HitFeedback:
-    """'Did this answer your question?' on a search hit, kept for analytics."""
+    """'Did this answer your question?' on a search hit, kept for analytics (a document the actor sees)."""
     document, _ = documents.document_for_social(session, actor=actor, slug=data.document)
     item = HitFeedback(document_id=document.id, query=" ".join(data.query.split()), helpful=data.helpful)  # type: ignore[arg-type]
     session.add(item)
@@ -189,10 +209,12 @@ def feedback(session: Session, *, actor: Actor, data: FeedbackCreate) -> HitFeed
 def ask(session: Session, *, actor: Actor, data: QuestionCreate) -> Question:
     _guard_post(session, actor, data.title + "\n" + data.body_md, Question)
     space_id = accounts.get_space(session, data.space).id if data.space else None
-    linked = documents.document_ids_for_slugs(session, data.documents)
-    missing = set(data.documents) - set(linked)
-    if missing:
-        raise KbError(ErrorCode.NOT_FOUND, f"No document {sorted(missing)[0]!r} to link")
+    linked: dict[str, int] = {}
+    for slug in sorted(set(data.documents)):
+        try:  # a document the asker may not see is refused as an unknown one (issue 16)
+            linked[slug] = documents.visible_document(session, actor=actor, slug=slug).id  # type: ignore[assignment]
+        except KbError:
+            raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r} to link") from None
     question = Question(title=data.title, body_md=data.body_md, body_html=to_html(data.body_md, COMMUNITY), tags=json.dumps(sorted(set(data.tags))),
                         linked_document_ids=json.dumps(sorted(linked.values())), author_id=actor.id, space_id=space_id)
     session.add(question)
@@ -353,7 +375,7 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
     target_key = data.target_id
     hidden_now = False
     if kind is TargetKind.document:
-        document = documents.get_document(session, data.target_id)
+        document = documents.visible_document(session, actor=actor, slug=data.target_id)
         target_id = document.id
     else:
         item = _target(session, kind.value, data.target_id)
@@ -398,7 +420,7 @@ def moderate(session: Session, *, actor: Actor, kind: str, target_id: str, decis
     if kind == "document":
         if decision.action != "dismiss":
             raise KbError(ErrorCode.CONFLICT, "Curated documents are never hidden by moderation; owners retire them")
-        item, key = None, documents.get_document(session, target_id).id
+        item, key = None, documents.visible_document(session, actor=actor, slug=target_id).id
     else:
         item = _target(session, kind, target_id)
         key = item.id
