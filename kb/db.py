@@ -113,6 +113,16 @@ class Database:
         self.engine.dispose()
 
 
+def end_read(session: Session) -> None:
+    """End the read transaction the session holds, if any, before slow work outside the database.
+
+    Parsing an upload takes seconds; no snapshot (nor, on PostgreSQL, an idle transaction) is kept
+    meanwhile. Like ``transaction``, it commits what the session holds (a read changes nothing).
+    """
+    if session.in_transaction():
+        session.commit()
+
+
 @contextmanager
 def transaction(session: Session) -> Iterator[Session]:
     """Run one user action in one write transaction; commit once, then publish queued events.

@@ -32,3 +32,30 @@ def zipped(members: dict[str, bytes]) -> bytes:
         for name, content in members.items():
             archive.writestr(name, content)
     return buffer.getvalue()
+
+
+
+def docx_of_paragraphs(count: int, *, width: int = 0, seed: int = 0) -> bytes:
+    """A valid .docx (python-docx's own template) whose body holds ``count`` one-run paragraphs.
+
+    Paragraph ``i`` reads "Paragraph i", then ``width`` random hexadecimal digits if ``width``
+    (text that compresses as real text does, not like a zip bomb). The paragraphs are written into
+    the template's document.xml directly: ``add_paragraph`` would take minutes for a million.
+    """
+    import docx
+
+    template = io.BytesIO()
+    docx.Document().save(template)
+    rng = random.Random(seed)
+    paragraphs = "".join(
+        f"<w:p><w:r><w:t>Paragraph {i}{' ' + rng.randbytes(width // 2 + 1).hex()[:width] if width else ''}</w:t></w:r></w:p>"
+        for i in range(count))
+    source = zipfile.ZipFile(io.BytesIO(template.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                content = content.replace(b"<w:body>", b"<w:body>" + paragraphs.encode(), 1)
+            archive.writestr(info.filename, content)
+    return out.getvalue()

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from kb.documents import ingest_docx
 from kb.documents.ingest_docx import MAX_INFLATED_BYTES, parse_upload
+from kb.documents.schemas import MAX_BODY_CHARS
 from kb.errors import KbError
 from tests.audit import head_seq
-from tests.factories import make_cast
-from tests.hostile_files import mutate, zipped
+from tests.factories import make_cast, sign_in
+from tests.hostile_files import docx_of_paragraphs, mutate, zipped
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "kb" / "sample" / "documents"
@@ -181,3 +183,194 @@ def test_mutation_fuzz_gives_no_server_errors(client, cast, backend: str) -> Non
         assert set(response.json()) in ({"error"}, {"outcome", "document", "version", "source_sha256"})
     assert sum(statuses.values()) == FUZZ_CASES and statuses[422] > FUZZ_CASES // 2
     print(f"fuzz statuses: {dict(statuses)}")
+
+
+# ------------------------------------------------------------------ abuse by exhaustion (issue 16)
+
+# SHA-256 of the Markdown each file gave before the parser was made linear (when it still asked
+# python-docx's paragraph.style, row.cells and XPath per paragraph): the same Markdown, byte for byte.
+MARKDOWN_BEFORE = {
+    ("sample", "fire-evacuation-procedure.docx"): "bda2cf8dc9d7389e230cb9f02e5ac68ecd8228c883e25430b3c650bc1203d05f",
+    ("sample", "parental-leave-policy.docx"): "52ecfd2db9be282d6d4cfcfdf2ded162d75e2eb8266606bf3904d3fbe37e1787",
+    ("shared", "blk-containing-table.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "blk-inner-content.docx"): "04b1d464e04903adaa74ba6c91327d4bac1669dbd0a042abb9f7cc68c62b6c4c",
+    ("shared", "blk-paras-and-tables.docx"): "057fc8ffb51b6e23b319224584709bcd73874559b5d9ee5d69491a6dff2cc196",
+    ("shared", "comments-rich-para.docx"): "9caf2d0f96ac455003f8eea0d44dc383e2d43ed80d8e8942c613dbc9a147a80a",
+    ("shared", "doc-coreprops.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "doc-no-coreprops.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "doc-word-default-blank.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "having-images.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "hdr-header-footer.docx"): "8c5f6cd9db813147a12069c50c78ad3115136d37ec91dd233136b87aa1397e42",
+    ("shared", "num-having-numbering-part.docx"): "8571a482189307096f5b00ef587236bfe955f727a4aaf693053e94d3604f3eaa",
+    ("shared", "par-hyperlinks.docx"): "602f601397cbe202dde1300d3f959614d12b93b5dabe231fa194f0505ed5c0b5",
+    ("shared", "par-known-paragraphs.docx"): "a8bbbaf61267ba148729e23327cc148f265829fb435139c3621f203e6ad35b7b",
+    ("shared", "par-known-styles.docx"): "31108d8d13b190a86675c77e94856880e1768f6dbac6424ffce79523c441c4f2",
+    ("shared", "shp-inline-shape-access.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "sty-having-no-styles-part.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "tbl-cell-access.docx"): "8798693b50dd2c0bb3d115fa3632f3a497f92d4a8ae335642d2b45b2c93eef28",
+    ("shared", "tbl-having-tables.docx"): "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b",
+    ("shared", "test.docx"): "00f1b6e1af311d5350a7e24bd23d4dfcd7949c568a730760c8421c0b924fdba5",
+    ("shared", "txt-font-props.docx"): "d82bab6c3173b05de8f3c80ac2c1b23db3e03ffe643cbfb1872eab7630f814a4",
+}
+
+
+def test_the_linear_parser_gives_the_markdown_the_old_one_gave() -> None:
+    import hashlib
+
+    checked = 0
+    for (where, name), digest in MARKDOWN_BEFORE.items():
+        path = (SAMPLE if where == "sample" else SHARED_DOCX) / name
+        if not path.exists():  # ../shared beside the repository is optional
+            continue
+        markdown = parse_upload(name, path.read_bytes()).markdown
+        assert hashlib.sha256(markdown.encode()).hexdigest() == digest, (name, markdown)
+        checked += 1
+    assert checked >= 2
+
+
+def test_no_per_paragraph_lookups_of_python_docx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """paragraph.style scanned every style for each paragraph (8,000 paragraphs: 39 s); row.cells re-walks the rows above."""
+    import docx.table
+    import docx.text.paragraph
+
+    def refused(_self):  # noqa: ANN001, ANN202
+        raise AssertionError("a per-paragraph (or per-row) lookup that scans the document")
+
+    monkeypatch.setattr(docx.text.paragraph.Paragraph, "style", property(refused))
+    monkeypatch.setattr(docx.table._Row, "cells", property(refused))
+    md = parse_upload("p.docx", (SAMPLE / "parental-leave-policy.docx").read_bytes()).markdown
+    assert md.startswith("# Parental leave policy\n") and "| Leave | Length | Pay |" in md
+
+
+def test_a_tall_vertical_merge_is_read_row_by_row() -> None:
+    """python-docx resolves a merged cell by recursing through the rows above: 3,000 rows were a RecursionError."""
+    rows = 3000
+    merged = '<w:tc><w:tcPr><w:vMerge w:val="restart"/></w:tcPr><w:p><w:r><w:t>Region</w:t></w:r></w:p></w:tc>'
+    cont = '<w:tc><w:tcPr><w:vMerge/></w:tcPr><w:p/></w:tc>'
+    table = "<w:tbl><w:tblGrid><w:gridCol/><w:gridCol/></w:tblGrid>" + "".join(
+        f"<w:tr>{merged if i == 0 else cont}<w:tc><w:p><w:r><w:t>row {i}</w:t></w:r></w:p></w:tc></w:tr>"
+        for i in range(rows)) + "</w:tbl>"
+    data = docx_of_paragraphs(1)
+    source = zipfile.ZipFile(io.BytesIO(data))
+    members = {name: source.read(name) for name in source.namelist()}
+    members["word/document.xml"] = members["word/document.xml"].replace(b"<w:body>", b"<w:body>" + table.encode(), 1)
+    md = parse_upload("t.docx", zipped(members)).markdown
+    assert md.count("| Region | row ") == rows and "| Region | row 2999 |" in md
+
+
+def _over_paragraphs() -> tuple[str, bytes]:
+    return "many-paragraphs.docx", docx_of_paragraphs(ingest_docx.MAX_PARAGRAPHS + 1)
+
+
+def _over_characters_docx() -> tuple[str, bytes]:
+    return "long.docx", docx_of_paragraphs(MAX_BODY_CHARS // 100, width=100)
+
+
+def _over_characters_md() -> tuple[str, bytes]:
+    return "long.md", b"# Long\n\n" + b"word " * (MAX_BODY_CHARS // 5 + 1)
+
+
+def _slow(monkeypatch: pytest.MonkeyPatch) -> tuple[str, bytes]:
+    """A clock that moves five seconds each time the parser looks: the parse-time cap, without waiting."""
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(ingest_docx, "_clock", lambda: 5.0 * next(ticks))
+    return "slow.docx", (SAMPLE / "parental-leave-policy.docx").read_bytes()
+
+
+CAPS = {
+    "paragraphs": (lambda _mp: _over_paragraphs(), "more than 50,000 paragraphs; the limit is 50,000"),
+    "characters": (lambda _mp: _over_characters_docx(), "more than 2,000,000 characters of Markdown"),
+    "markdown": (lambda _mp: _over_characters_md(), "characters of Markdown; the limit is 2,000,000"),
+    "parse_seconds": (_slow, "took longer than 20 s to read"),
+}
+
+
+@pytest.mark.parametrize("cap", sorted(CAPS))
+@pytest.mark.parametrize("surface", ["api", "web", "cli"])
+def test_an_upload_over_a_cap_is_a_422_naming_it_on_every_surface(  # noqa: PLR0913
+    client, cast, database, cli_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap: str, surface: str,  # noqa: ANN001
+) -> None:
+    make, phrase = CAPS[cap]
+    name, data = make(monkeypatch)
+    before = head_seq(database)
+    if surface == "api":
+        response = upload(client, cast, name, data)
+        assert response.status_code == 422, response.text[:500]
+        error = response.json()["error"]
+        assert error["code"] == "invalid_file" and phrase in error["message"], error
+        assert error["details"]["too_large"] == ("characters" if cap == "markdown" else cap)
+    elif surface == "web":
+        csrf = sign_in(client, database, "carl")
+        before = head_seq(database)
+        response = client.post("/import", data={"space": "benefits", "csrf": csrf},
+                               files={"file": (name, data, "application/octet-stream")})
+        assert response.status_code == 422 and phrase in response.text, response.text[:500]
+    else:
+        from typer.testing import CliRunner
+
+        from kb.cli import app as cli_app
+
+        (tmp_path / name).write_bytes(data)
+        result = CliRunner().invoke(cli_app, ["import", str(tmp_path / name), "--space", "benefits", "--as", "carl"])
+        assert result.exit_code == 1 and phrase in result.output, result.output
+    assert head_seq(database) == before  # nothing imported, nothing recorded
+
+
+@pytest.mark.parametrize("surface", ["api", "web", "cli"])
+def test_the_file_is_parsed_while_no_write_lock_is_held(  # noqa: PLR0913
+    client, cast, database, settings, cli_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, surface: str,  # noqa: ANN001
+) -> None:
+    """Issue 16: a 39-second parse inside the import's write transaction made every other write fail."""
+    import sqlite3
+
+    from kb.documents import importing
+
+    if settings.database_url:
+        pytest.skip("SQLite's write lock")
+    probes: list[str] = []
+    real_parse = importing.parse_upload
+
+    def parse_and_probe(filename: str, data: bytes):  # noqa: ANN202
+        other = sqlite3.connect(settings.data_dir / "kb.sqlite3", timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer (a login, the query log) gets the lock at once
+            other.execute("ROLLBACK")
+            probes.append("free")
+        except sqlite3.OperationalError as exc:
+            probes.append(str(exc))
+        finally:
+            other.close()
+        return real_parse(filename, data)
+
+    monkeypatch.setattr(importing, "parse_upload", parse_and_probe)
+    data = b"# Rent support\n\nWho may ask for rent support."
+    if surface == "api":
+        assert upload(client, cast, "rent.md", data).status_code == 201
+    elif surface == "web":
+        csrf = sign_in(client, database, "carl")
+        response = client.post("/import", data={"space": "benefits", "csrf": csrf},
+                               files={"file": ("rent.md", data, "text/markdown")}, follow_redirects=False)
+        assert response.status_code == 303, response.text[:500]
+    else:
+        from typer.testing import CliRunner
+
+        from kb.cli import app as cli_app
+
+        (tmp_path / "rent.md").write_bytes(data)
+        result = CliRunner().invoke(cli_app, ["import", str(tmp_path / "rent.md"), "--space", "benefits", "--as", "carl"])
+        assert result.exit_code == 0, result.output
+    assert probes == ["free"]
+
+
+def test_the_same_bytes_again_are_not_parsed(client, cast, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from kb.documents import importing
+
+    data = (SAMPLE / "parental-leave-policy.docx").read_bytes()
+    assert upload(client, cast, "policy.docx", data).status_code == 201
+
+    def refused(*_args):  # noqa: ANN002, ANN202
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(importing, "parse_upload", refused)
+    again = upload(client, cast, "policy.docx", data)
+    assert again.status_code == 200 and again.json()["outcome"] == "unchanged", again.text

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from kb import provenance
 from kb.actors import Actor
-from kb.db import transaction
+from kb.db import end_read, transaction
 from kb.documents import importing, reading, service
 from kb.documents.importing import OriginalFile
 from kb.documents.models import VersionState
@@ -194,17 +194,28 @@ def import_document(
     """Import a .docx, .md or .txt file as a draft (the same bytes again: outcome ``unchanged``, no event).
 
     With ``submit``, the imported version is sent for review in the same transaction (not when unchanged).
+    The file is parsed first, outside any transaction; the write transaction holds the inserts only.
 
     Raises:
         KbError FORBIDDEN: the actor does not write in the space (service).
-        KbError INVALID_FILE / UNSUPPORTED_MEDIA_TYPE: the file cannot be imported (too large, corrupt, empty).
+        KbError INVALID_FILE / UNSUPPORTED_MEDIA_TYPE: the file cannot be imported (too large, corrupt, empty,
+            or over a cap on paragraphs, characters or parse time: ``details["too_large"]``).
         KbError CONFLICT: the slug belongs to a document of another space.
         KbError ILLEGAL_TRANSITION: the document has a version in review.
     """
     _authorize_then_submit(actor, "document.import", submit)
+    # Parse before the write transaction, with no lock held (issue 16: a 39-second parse inside it
+    # made every other write fail with "database is locked"); the same bytes again are never parsed.
+    unchanged = importing.unchanged_import(session, actor=actor, space_slug=space, filename=filename, data=data, slug=slug)
+    if unchanged is not None:
+        return ImportResult(outcome=unchanged.outcome, document=_document(session, actor, unchanged.document.slug),
+                            version=unchanged.version.number, source_sha256=unchanged.source_sha256)
+    end_read(session)
+    parsed = importing.parse_file(filename, data)
     with transaction(session):
         outcome = importing.import_file(session, actor=actor, space_slug=space, filename=filename, data=data,
-                                        files_dir=files_dir, fields=fields, slug=slug, translation_of=translation_of)
+                                        parsed=parsed, files_dir=files_dir, fields=fields, slug=slug,
+                                        translation_of=translation_of)
         if submit and outcome.outcome != "unchanged":  # the same bytes again: nothing new to submit
             service.submit(session, actor=actor, slug=outcome.document.slug, number=outcome.version.number)
         result_slug, number = outcome.document.slug, outcome.version.number

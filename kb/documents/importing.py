@@ -1,5 +1,9 @@
 """Import of files as draft versions: .docx, .md and .txt, the original kept by its SHA-256.
 
+Three steps, so that the write lock is held for the inserts only (issue 16): ``unchanged_import``
+(a read: the same bytes again need nothing), ``parse_file`` (no database at all) and ``import_file``
+(in the action's write transaction).
+
 Owns the file store under ``KB_FILES_DIR`` (write once, by content hash) and the read of an
 original file back. The per-object rules (a writer of this space; who may see a version) are the
 ones of ``kb.documents.service``. Must not import the actions or api, the other sibling modules
@@ -22,7 +26,7 @@ from kb import provenance
 from kb.accounts import service as accounts
 from kb.actors import Actor
 from kb.documents import service
-from kb.documents.ingest_docx import parse_upload
+from kb.documents.ingest_docx import ParsedFile, parse_upload
 from kb.documents.models import Document, SourceKind, StoredFile, Version
 from kb.documents.schemas import DocumentCreate, DraftSave
 from kb.errors import ErrorCode, KbError
@@ -67,34 +71,68 @@ def _first_heading(markdown: str) -> str | None:
     return match.group(1) if match else None
 
 
-def import_file(
-    session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, files_dir: Path,
-    fields: DraftSave, slug: str | None = None, translation_of: str | None = None,
-) -> ImportOutcome:
-    """Import a .docx, .md or .txt file as a draft version, keeping the original by its SHA-256.
+def unchanged_import(
+    session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, slug: str | None = None,
+) -> ImportOutcome | None:
+    """The outcome ``unchanged`` when the document already has a version of exactly these bytes, else None.
 
-    Re-importing the same bytes is a no-op (outcome ``unchanged``, no event); changed bytes make a
-    new draft version of the document with that slug (or update its open draft).
+    Reads only, and never parses: a re-import of the same bytes costs a SHA-256 and one query.
 
     Raises:
-        KbError INVALID_FILE / UNSUPPORTED_MEDIA_TYPE: the file cannot be imported (see ingest_docx).
+        KbError NOT_FOUND: no such space.
+        KbError FORBIDDEN: the actor does not write in the space.
         KbError CONFLICT: the slug belongs to a document of another space.
-        KbError ILLEGAL_TRANSITION: the document has a version in review.
     """
     space = accounts.get_space(session, space_slug)
     service.require_writer(actor, space)
     sha = hashlib.sha256(data).hexdigest()
     slug = slug or slug_from_filename(filename)
     existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
-    if existing is not None:
-        if existing.space_id != space.id:
-            raise KbError(ErrorCode.CONFLICT, f"The document {slug!r} belongs to another space")
-        same = session.execute(select(Version).where(Version.document_id == existing.id, Version.source_sha256 == sha)).scalars().first()
-        if same is not None:
-            return ImportOutcome("unchanged", existing, same, sha)
+    if existing is None:
+        return None
+    if existing.space_id != space.id:
+        raise KbError(ErrorCode.CONFLICT, f"The document {slug!r} belongs to another space")
+    same = session.execute(select(Version).where(Version.document_id == existing.id, Version.source_sha256 == sha)).scalars().first()
+    return ImportOutcome("unchanged", existing, same, sha) if same is not None else None
+
+
+def parse_file(filename: str, data: bytes) -> ParsedFile:
+    """Parse an upload into Markdown, outside any transaction: it touches no database (issue 16).
+
+    Raises:
+        KbError INVALID_FILE: malformed, unsafe, over a cap (paragraphs, characters, parse time;
+            ``details["too_large"]`` names it) or without text.
+        KbError UNSUPPORTED_MEDIA_TYPE: not .docx, .md or .txt.
+    """
     parsed = parse_upload(filename, data)
     if not parsed.markdown.strip():
         raise KbError(ErrorCode.INVALID_FILE, f"{filename} contains no text to import")
+    return parsed
+
+
+def import_file(
+    session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, parsed: ParsedFile,
+    files_dir: Path, fields: DraftSave, slug: str | None = None, translation_of: str | None = None,
+) -> ImportOutcome:
+    """Store a parsed file as a draft version, keeping the original by its SHA-256.
+
+    The file is parsed beforehand (``parse_file``), outside the write transaction this runs in, so
+    the database's write lock is held for the inserts only. Re-importing the same bytes is a no-op
+    (outcome ``unchanged``, no event; checked again here, in the transaction); changed bytes make a
+    new draft version of the document with that slug (or update its open draft).
+
+    Raises:
+        KbError FORBIDDEN: the actor does not write in the space.
+        KbError CONFLICT: the slug belongs to a document of another space.
+        KbError ILLEGAL_TRANSITION: the document has a version in review.
+    """
+    same = unchanged_import(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug)
+    if same is not None:
+        return same
+    space = accounts.get_space(session, space_slug)
+    sha = hashlib.sha256(data).hexdigest()
+    slug = slug or slug_from_filename(filename)
+    existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
     title = fields.title or parsed.declared_title or _first_heading(parsed.markdown) or Path(filename).stem
     body = parsed.markdown
     _store_file(files_dir, sha, data)

@@ -4,6 +4,13 @@ Defensive by design (RELIABILITY T10): the zip container is inspected before any
 (member count, declared total size, compression ratio), every member is then inflated with a byte
 cap because declared sizes can lie, and every failure of the container or of python-docx becomes
 ``KbError(INVALID_FILE)`` with a message saying what is wrong, never an unhandled exception.
+
+Bounded work (issue 16, abuse by exhaustion): the conversion is linear in the document (style names
+are resolved once per document, table cells once per row, never through python-docx's per-call
+scans), and three caps answer 422 naming what was too large: ``MAX_PARAGRAPHS`` (counted in a
+streaming pre-scan, before python-docx builds its tree), ``MAX_BODY_CHARS`` of resulting Markdown
+(the cap of every body) and ``MAX_PARSE_SECONDS``, checked cooperatively inside the loops. Parsing
+touches no database: the import action parses before it opens its write transaction.
 """
 
 from __future__ import annotations
@@ -11,16 +18,24 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
+from kb.documents.schemas import MAX_BODY_CHARS
 from kb.errors import ErrorCode, KbError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_INFLATED_BYTES = 100 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
 MAX_ZIP_MEMBERS = 1000
+MAX_PARAGRAPHS = 50_000
+"""Paragraphs in all the XML parts of a .docx together (table cells, headers and footers included)."""
+MAX_PARSE_SECONDS = 20.0
+"""Wall-clock budget of one .docx conversion, checked inside the parse loops (a cap, not a promise)."""
 SAFE_LINK = re.compile(r"^(https?://|mailto:)", re.I)
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -42,11 +57,45 @@ def _invalid(message: str) -> KbError:
     return KbError(ErrorCode.INVALID_FILE, message)
 
 
+def _too_large(what: str, limit: int | float, message: str) -> KbError:
+    """The 422 of a cap: ``details`` names the cap (paragraphs, characters, parse_seconds) and its limit."""
+    return KbError(ErrorCode.INVALID_FILE, message, {"too_large": what, "limit": limit})
+
+
+def _check_characters(filename: str, markdown: str) -> None:
+    if len(markdown) > MAX_BODY_CHARS:
+        raise _too_large("characters", MAX_BODY_CHARS,
+                         f"{filename} gives {len(markdown):,} characters of Markdown; the limit is {MAX_BODY_CHARS:,}")
+
+
+_clock = time.monotonic  # the parse-time cap's clock (tests replace it, never wall-clock time)
+
+
+class _Budget:
+    """The caps of one .docx conversion: a deadline on ``time.monotonic`` and a running count of characters."""
+
+    def __init__(self) -> None:
+        self.deadline = _clock() + MAX_PARSE_SECONDS
+        self.characters = 0
+
+    def tick(self) -> None:
+        if _clock() > self.deadline:
+            raise _too_large("parse_seconds", MAX_PARSE_SECONDS,
+                             f"the .docx took longer than {MAX_PARSE_SECONDS:g} s to read; the limit is {MAX_PARSE_SECONDS:g} s")
+
+    def add(self, block: str) -> None:
+        self.characters += len(block) + 2
+        if self.characters > MAX_BODY_CHARS:
+            raise _too_large("characters", MAX_BODY_CHARS,
+                             f"the .docx gives more than {MAX_BODY_CHARS:,} characters of Markdown; the limit is {MAX_BODY_CHARS:,}")
+
+
 def parse_upload(filename: str, data: bytes) -> ParsedFile:
     """Parse an uploaded file by its extension.
 
     Raises:
-        KbError INVALID_FILE: empty, too large, malformed or unsafe file (the message says which).
+        KbError INVALID_FILE: empty, too large, malformed or unsafe file (the message says which); over a
+            cap on paragraphs, characters of Markdown or parse time (``details["too_large"]`` names it).
         KbError UNSUPPORTED_MEDIA_TYPE: an extension other than .docx, .md, .markdown or .txt.
     """
     suffix = PurePath(filename).suffix.lower()
@@ -55,7 +104,7 @@ def parse_upload(filename: str, data: bytes) -> ParsedFile:
     if len(data) > MAX_UPLOAD_BYTES:
         raise _invalid(f"{filename} is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES}")
     if suffix == ".docx":
-        return parse_docx(data)
+        return parse_docx(data)  # checks MAX_BODY_CHARS as it goes
     if suffix in (".md", ".markdown", ".txt"):
         try:
             text = data.decode("utf-8-sig")
@@ -65,8 +114,10 @@ def parse_upload(filename: str, data: bytes) -> ParsedFile:
             raise _invalid(f"{filename} contains NUL bytes; it is not a text file")
         text = text.replace("\r\n", "\n")
         if suffix == ".txt":
+            _check_characters(filename, text)
             return ParsedFile(markdown=text, media_type="text/plain")
         meta, body = split_front_matter(text)
+        _check_characters(filename, body)
         return ParsedFile(markdown=body, media_type="text/markdown", declared_title=meta.get("title") or None,
                           declared_author=meta.get("author") or None)
     raise KbError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Cannot import {suffix or 'files without an extension'}: use .docx, .md or .txt")
@@ -120,8 +171,15 @@ def _checked_members(data: bytes) -> dict[str, bytes]:
 
 
 def parse_docx(data: bytes) -> ParsedFile:
-    """Convert a .docx to Markdown: headings, bulleted and numbered lists, tables, bold and italic."""
+    """Convert a .docx to Markdown: headings, bulleted and numbered lists, tables, bold and italic.
+
+    Raises:
+        KbError INVALID_FILE: malformed or unsafe; or over a cap (``details["too_large"]``:
+            ``paragraphs``, ``characters`` or ``parse_seconds``).
+    """
+    budget = _Budget()
     members = _checked_members(data)
+    _count_paragraphs(members, budget)
     rebuilt = io.BytesIO()
     with zipfile.ZipFile(rebuilt, "w", compression=zipfile.ZIP_STORED) as clean:
         for name, content in members.items():
@@ -131,7 +189,8 @@ def parse_docx(data: bytes) -> ParsedFile:
         import docx
 
         document = docx.Document(rebuilt)
-        markdown = _to_markdown(document)
+        budget.tick()
+        markdown = _to_markdown(document, budget)
         props = document.core_properties
         created, modified = _aware(props.created), _aware(props.modified)
         title, author = (props.title or None), (props.author or None)
@@ -141,6 +200,36 @@ def parse_docx(data: bytes) -> ParsedFile:
         raise _invalid(f"the .docx cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
     return ParsedFile(markdown=markdown, media_type=DOCX_MEDIA_TYPE, declared_title=title,
                       declared_author=author, declared_created=created, declared_modified=modified)
+
+
+WORDML_PARAGRAPH = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}p"
+
+
+def _count_paragraphs(members: dict[str, bytes], budget: _Budget) -> None:
+    """Refuse more than MAX_PARAGRAPHS paragraphs before python-docx builds its tree of every part.
+
+    A streaming count over every XML part (python-docx loads them all), each element freed once
+    seen, that stops at the first paragraph over the cap: a million-paragraph file costs the time
+    of 50,000. A part that is not well-formed XML is left to python-docx, which says what is wrong.
+    """
+    from lxml import etree
+
+    seen = 0
+    for name, content in members.items():
+        if not name.lower().endswith((".xml", ".rels")) or b":p" not in content and b"<p" not in content:
+            continue
+        try:
+            for _event, element in etree.iterparse(io.BytesIO(content), events=("end",), tag=WORDML_PARAGRAPH,
+                                                   resolve_entities=False, no_network=True, load_dtd=False):
+                seen += 1
+                if seen > MAX_PARAGRAPHS:
+                    raise _too_large("paragraphs", MAX_PARAGRAPHS,
+                                     f"the .docx has more than {MAX_PARAGRAPHS:,} paragraphs; the limit is {MAX_PARAGRAPHS:,}")
+                if seen % 1000 == 0:
+                    budget.tick()
+                element.clear(keep_tail=True)
+        except etree.Error:
+            continue
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -155,26 +244,45 @@ def _escape_cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
 
 
+_RUN = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}r"
+_HYPERLINK = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}hyperlink"
+_RUN_TEXT = frozenset("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}" + tag
+                      for tag in ("br", "cr", "noBreakHyphen", "ptab", "t", "tab"))
+
+
 def _runs_markdown(paragraph) -> str:  # noqa: ANN001
+    """The paragraph's runs and hyperlinks as Markdown.
+
+    What ``paragraph.iter_inner_content()`` and ``run.text`` give, read from the element's children
+    directly: python-docx answers both with an XPath compiled on every call, most of the time of a
+    document of short paragraphs.
+    """
     from docx.text.hyperlink import Hyperlink
+    from docx.text.run import Run
 
     parts: list[str] = []
-    for item in paragraph.iter_inner_content():
-        if isinstance(item, Hyperlink):
+    for child in paragraph._p:
+        if child.tag == _HYPERLINK:
+            item = Hyperlink(child, paragraph)
             text = item.text.strip()
             url = item.url or ""
             parts.append(f"[{text}]({url})" if text and SAFE_LINK.match(url) else text)
             continue
-        text = item.text
+        if child.tag != _RUN:
+            continue
+        text = "".join(str(e) for e in child if e.tag in _RUN_TEXT)
         if not text:
             continue
         stripped = text.strip()
-        if stripped and item.bold and item.italic:
-            text = text.replace(stripped, f"***{stripped}***")
-        elif stripped and item.bold:
-            text = text.replace(stripped, f"**{stripped}**")
-        elif stripped and item.italic:
-            text = text.replace(stripped, f"*{stripped}*")
+        if stripped:
+            run = Run(child, paragraph)
+            bold, italic = run.bold, run.italic
+            if bold and italic:
+                text = text.replace(stripped, f"***{stripped}***")
+            elif bold:
+                text = text.replace(stripped, f"**{stripped}**")
+            elif italic:
+                text = text.replace(stripped, f"*{stripped}*")
         parts.append(text)
     return "".join(parts).strip()
 
@@ -227,22 +335,114 @@ def _list_marker(paragraph, style: str, formats: dict[tuple[str, str], str]) -> 
     return None
 
 
-def _to_markdown(document) -> str:  # noqa: ANN001
+def _paragraph_style_names(document) -> Callable[[str | None], str]:  # noqa: ANN001
+    """The name of a paragraph's style from its ``w:pStyle`` id, as python-docx's ``paragraph.style.name`` gives it.
+
+    ``paragraph.style`` looks the id up with an XPath over every style and, for a paragraph without
+    one, scans every style for the default: per paragraph, so 8,000 paragraphs took 39 s (issue 16).
+    Here the styles part is indexed once (the first style of each id, as the XPath finds it) and each
+    id's answer is kept: an unknown id, or the id of a style that is not a paragraph style, gives the
+    document's default paragraph style (the last one marked default), and no default gives "".
+    """
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.styles.style import StyleFactory
+
+    styles = document.styles.element
+    by_id: dict[str, Any] = {}
+    for style in styles.findall(qn_w("style")):
+        style_id = style.get(qn_w("styleId"))
+        if style_id is not None:
+            by_id.setdefault(style_id, style)
+    names: dict[str | None, str] = {}
+    default: list[str] = []
+
+    def default_name() -> str:
+        if not default:
+            found = styles.default_for(WD_STYLE_TYPE.PARAGRAPH)
+            default.append((StyleFactory(found).name if found is not None else "") or "")
+        return default[0]
+
+    def name_of(style_id: str | None) -> str:
+        if style_id in names:
+            return names[style_id]
+        style = by_id.get(style_id) if style_id else None
+        if style is None or style.type != WD_STYLE_TYPE.PARAGRAPH:
+            name = default_name()
+        else:
+            name = StyleFactory(style).name or ""
+        names[style_id] = name
+        return name
+
+    return name_of
+
+
+def qn_w(tag: str) -> str:
+    """``w:tag`` in Clark notation (the WordprocessingML namespace)."""
+    return "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}" + tag
+
+
+def _table_rows(table, budget: _Budget) -> list[list[str]]:  # noqa: ANN001
+    """The cell texts of each row, as python-docx's ``row.cells`` gives them, in time linear in the table.
+
+    ``row.cells`` finds the cell above a vertically merged one by re-walking the rows above it, once
+    per merged cell and recursively (quadratic in a tall merge, and a RecursionError past about
+    1,000 rows). Here each row is walked once: a ``w:tc`` with ``vMerge="continue"`` takes the cells
+    of the ``w:tc`` starting at the same grid offset in the row above, already resolved.
+    """
+    from docx.table import _Cell
+
+    resolved: dict[Any, tuple[str, ...]] = {}
+    rows: list[list[str]] = []
+    above: dict[int, Any] | None = None
+    for tr in table._tbl.tr_lst:
+        budget.tick()
+        starts: dict[int, Any] = {}
+        offset = tr.grid_before
+        furthest: int | None = None
+        cells: list[str] = []
+        for tc in tr.tc_lst:
+            if furthest is None or offset > furthest:  # the tc python-docx's tc_at_grid_offset finds
+                starts[offset] = tc
+                furthest = offset
+            span = tc.grid_span
+            if tc.vMerge == "continue":
+                if above is None:
+                    raise ValueError("no tr above topmost tr in w:tbl")
+                if offset not in above:
+                    raise ValueError(f"no `tc` element at grid_offset={offset}")
+                texts = resolved[above[offset]]
+            else:
+                texts = (_escape_cell(_Cell(tc, table).text),) * max(span, 0)
+            resolved[tc] = texts
+            cells.extend(texts)
+            offset += span
+        above = starts
+        rows.append(cells)
+    return rows
+
+
+def _to_markdown(document, budget: _Budget) -> str:  # noqa: ANN001
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     formats = _numbering_formats(document)
+    style_name = _paragraph_style_names(document)
     blocks: list[str] = []
     list_items: list[str] = []
 
+    def add(block: str) -> None:
+        budget.add(block)
+        blocks.append(block)
+
     def flush_list() -> None:
         if list_items:
-            blocks.append("\n".join(list_items))
+            blocks.append("\n".join(list_items))  # counted item by item
             list_items.clear()
 
     for item in document.iter_inner_content():
+        budget.tick()
         if isinstance(item, Paragraph):
-            style = (item.style.name if item.style is not None else "") or ""
+            style = style_name(item._p.style)
             text = _runs_markdown(item)
             if not text:
                 continue
@@ -250,25 +450,26 @@ def _to_markdown(document) -> str:  # noqa: ANN001
             if heading or style == "Title":
                 flush_list()
                 level = int(heading.group(1)) if heading else 1
-                blocks.append("#" * min(level, 6) + " " + text.replace("**", "").replace("*", ""))
+                add("#" * min(level, 6) + " " + text.replace("**", "").replace("*", ""))
                 continue
             marker = _list_marker(item, style, formats)
             if marker:
                 symbol, level = marker
-                list_items.append("  " * level + f"{symbol} {text}")
+                line = "  " * level + f"{symbol} {text}"
+                budget.add(line)
+                list_items.append(line)
                 continue
             flush_list()
-            blocks.append(text)
+            add(text)
         elif isinstance(item, Table):
             flush_list()
-            rows = [[_escape_cell(cell.text) for cell in row.cells] for row in item.rows]
-            rows = [row for row in rows if any(row)]
+            rows = [row for row in _table_rows(item, budget) if any(row)]
             if not rows:
                 continue
             width = max(len(row) for row in rows)
             rows = [row + [""] * (width - len(row)) for row in rows]
             lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
             lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
-            blocks.append("\n".join(lines))
+            add("\n".join(lines))
     flush_list()
     return "\n\n".join(blocks) + "\n"
