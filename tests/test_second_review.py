@@ -114,15 +114,15 @@ def test_the_cli_says_so(client, cast, cli_env) -> None:  # noqa: ANN001
     assert public.exit_code == 0 and "Approved without a second review" in public.output
 
 
-def test_four_eyes_off_means_no_second_review_even_when_another_owner_approves(client, cast) -> None:  # noqa: ANN001
-    """Nobody had to look at it but its author: the space did not ask for a second person."""
+def test_another_owner_approving_is_a_second_review_even_with_four_eyes_off(client, cast) -> None:  # noqa: ANN001
+    """The card states what happened: a second person looked at it, although the space did not require one."""
     olga, otto = cast["owner"].headers, cast["owner2"].headers
     assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=olga).status_code == 200
     body = {**doc_body("Other"), "body_md": "# Other\n\nText.\n"}
     assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=olga).status_code == 201
     assert client.post("/api/v1/documents/other/versions/1/submit", json={}, headers=olga).status_code == 200
     approved = client.post("/api/v1/documents/other/versions/1/approve", json={}, headers=otto)
-    assert approved.status_code == 200 and approved.json()["provenance"]["second_review"] is False
+    assert approved.status_code == 200 and approved.json()["provenance"]["second_review"] is True
 
 
 def test_prov_check_accepts_a_self_approval_only_when_it_is_declared() -> None:

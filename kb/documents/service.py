@@ -74,14 +74,14 @@ def currently_valid(version: Version, on: dt.date | None = None) -> bool:
 def second_review(version: Version) -> bool | None:
     """Whether an approved version had a second person review it (issue 16); None until it is approved.
 
-    False when it was submitted with four eyes off in its space (nobody had to look at it but its
-    author), or when its approver is its author or a credited contributor: it says so on every card,
-    public ones included, and in the PROV export.
+    False when its approver is its author or a credited contributor — possible only where four eyes
+    was off when it was submitted: it says so on every card, public ones included, and in the PROV
+    export. A version another owner approved was reviewed by a second person, whatever the space
+    required at the time: the card states what happened.
     """
     if version.approver_id is None:
         return None
-    self_approved = version.approver_id == version.author_id or version.approver_id in json.loads(version.contributor_ids)
-    return bool(version.four_eyes) and not self_approved
+    return not (version.approver_id == version.author_id or version.approver_id in json.loads(version.contributor_ids))
 
 
 # ----------------------------------------------------------------------------------- look-ups
