@@ -77,8 +77,14 @@ class _Budget:
     def __init__(self) -> None:
         self.deadline = _clock() + MAX_PARSE_SECONDS
         self.characters = 0
+        self.ticks = 0
 
     def tick(self) -> None:
+        self.ticks += 1
+        if self.ticks % 64 == 0:
+            # Hand the GIL over now and then: the server's other threads (searches, logins) would
+            # otherwise queue behind a parse of pure Python for up to a switch interval each time.
+            time.sleep(0)
         if _clock() > self.deadline:
             raise _too_large("parse_seconds", MAX_PARSE_SECONDS,
                              f"the .docx took longer than {MAX_PARSE_SECONDS:g} s to read; the limit is {MAX_PARSE_SECONDS:g} s")
