@@ -133,3 +133,13 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     else:
         monkeypatch.delenv("KB_DATABASE_URL", raising=False)
     return settings
+
+
+@pytest.fixture
+def cast(database, client):  # noqa: ANN001, ANN201
+    """One person per role (tests.factories.make_cast) and child-benefit, written by carl and approved by olga."""
+    from tests.factories import approved_document, make_cast
+
+    people = make_cast(database)
+    approved_document(client, people)
+    return people

@@ -16,17 +16,12 @@ from typer.testing import CliRunner
 from kb import provenance
 from kb.cli import app as cli_app
 from tests.audit import audit_events
-from tests.factories import approved_document, make_cast, make_document, sign_in
+from tests.factories import make_document, sign_in
 
 SAMPLE_DOCX = Path(__file__).resolve().parent.parent / "kb" / "sample" / "documents" / "parental-leave-policy.docx"
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-@pytest.fixture
-def cast(database, client):  # noqa: ANN001, ANN201
-    people = make_cast(database)
-    approved_document(client, people)  # child-benefit, authored, approved
-    return people
 
 
 

@@ -7,20 +7,14 @@ will be shown publicly, without a name. Opting out and in again starts afresh.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 
-from tests.factories import approved_document, make_cast, sign_in
+from tests.factories import sign_in
 
 COMMUNITY = "/public/v1/documents/child-benefit/community"
 COMMENTS = "/api/v1/documents/child-benefit/comments"
 
 
-@pytest.fixture
-def cast(database, client):  # noqa: ANN001, ANN201
-    people = make_cast(database)
-    approved_document(client, people)
-    return people
 
 
 def comment(client, cast, text_md: str) -> None:  # noqa: ANN001

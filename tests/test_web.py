@@ -6,20 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 from kb.db import transaction
-from tests.factories import approved_document, make_cast, make_document, make_person, sign_in
+from tests.factories import make_document, make_person, sign_in
 
 SAMPLE_DOCX = Path(__file__).resolve().parent.parent / "kb" / "sample" / "documents" / "parental-leave-policy.docx"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)> [click](javascript:alert(1)) <a href="javascript:alert(2)">a</a>'
 
 
-@pytest.fixture
-def cast(database, client):  # noqa: ANN001, ANN201
-    people = make_cast(database)
-    approved_document(client, people)
-    return people
 
 
 
