@@ -32,6 +32,7 @@ from kb.experts.api import router as experts_router
 from kb.db import Database
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require_for
+from kb.provenance.api import public_router as transparency_router
 from kb.provenance.api import router as audit_router
 from kb.web.routes import STATIC_DIR, web_router
 from kb.web.security import PageSecurityHeaders
@@ -175,7 +176,8 @@ def create_app(
     app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
     routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router,
-               social_router, experts_router, audit_router]
+               social_router, experts_router, audit_router,
+               transparency_router]
     for router in routers:
         app.include_router(router)
     app.state.routers = routers

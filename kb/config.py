@@ -148,8 +148,18 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(
         8 * 3600, gt=0, description="Lifetime of a web session cookie in seconds."
     )
+    signing_key_file: Path | None = Field(
+        None,
+        description="PEM file of the Ed25519 private key that signs the audit log's tree heads, created by kb init "
+        "(mode 0600). Empty: signing-key.pem in the data directory. Keep it outside the database and its backups.",
+    )
+    trusted_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Ed25519 public keys (64 hex digits each) of retired signing keys: tree heads "
+        "they signed still verify after a key rotation. The current key is always trusted.",
+    )
 
-    @field_validator("public_cors_origins", "trusted_proxies", mode="before")
+    @field_validator("public_cors_origins", "trusted_proxies", "trusted_keys", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -168,6 +178,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"KB_TRUSTED_PROXIES: {item!r} is not an IP address or network ('*' is refused: "
                                  "it would let any client choose its rate-limit key)") from None
         return value
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _check_keys(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                raw = bytes.fromhex(item)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(f"KB_TRUSTED_KEYS: {item!r} is not an Ed25519 public key (64 hex digits)")
+        return [item.lower() for item in value]
 
     @field_validator("rate_limit_public_search", "rate_limit_login", "rate_limit_login_ip", "rate_limit_posting")
     @classmethod
@@ -197,6 +219,11 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Where original uploaded files are kept, named by their SHA-256."""
         return self.data_dir / "files"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The Ed25519 key that signs tree heads: the configured file, or signing-key.pem in the data directory."""
+        return self.signing_key_file or self.data_dir / "signing-key.pem"
 
     @property
     def index_root(self) -> Path:

@@ -92,6 +92,7 @@ PERMISSIONS: dict[str, Access] = {
     # audit log
     "audit.list": Access.admin,
     "audit.verify": Access.admin,
+    "transparency.head": Access.anonymous,  # the audit log's signed tree head (issue 16)
 }
 
 

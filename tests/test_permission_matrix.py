@@ -264,6 +264,7 @@ CASES = [
          web=Call("POST", "/me/profile", {"skills": "housing"})),
     Case("audit.list", api=Call("GET", "/api/v1/audit"), web=Call("GET", "/audit")),
     Case("audit.verify", api=Call("GET", "/api/v1/audit/verify"), web=Call("GET", "/audit?verify=1")),
+    Case("transparency.head", api=Call("GET", "/public/v1/transparency/tree-head")),
 ]
 
 

@@ -124,6 +124,7 @@ ROWS = [
     Row("GET", "/public/v1/search", "/public/v1/search?q=benefit", EVERYONE),
     Row("GET", "/public/v1/documents/{slug}", "/public/v1/documents/child-benefit", EVERYONE),
     Row("GET", "/public/v1/documents/{slug}/community", "/public/v1/documents/child-benefit/community", EVERYONE),
+    Row("GET", "/public/v1/transparency/tree-head", "/public/v1/transparency/tree-head", EVERYONE),
     Row("POST", "/api/v1/documents/{slug}/retire", "/api/v1/documents/child-benefit/retire", frozenset({O}),
         {"json": {"reason": "Replaced"}}),
 ]

@@ -1,4 +1,4 @@
-"""``kb`` commands: the audit log: verify, checkpoint, export.
+"""``kb`` commands: the audit log: verify, checkpoint (signed tree heads), export.
 
 Operator commands, run as ``kb.actors.SYSTEM``. ``verify`` goes through the action its API twin uses
 (``kb.provenance.actions.verify_chain``); ``checkpoint`` and ``export`` have no twin on the API or the
@@ -20,9 +20,13 @@ from kb.cli.common import audit_app, fail, open_database
 
 @audit_app.command("verify")
 def audit_verify(
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint file from `kb audit checkpoint`; also detects truncation and recomputation")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint or signed tree head from `kb audit checkpoint` (e.g. DIR/latest.json); also detects truncation and recomputation, and checks that the log only grew since the head was signed")] = None,
 ) -> None:
-    """Verify the audit hash chain; print the count and head, or the first broken sequence number."""
+    """Verify the audit hash chain; print the count and head, or the first broken sequence number.
+
+    With a signed tree head, also verify its Ed25519 signature (current key or KB_TRUSTED_KEYS) and that
+    the log's first tree_size events still hash to its Merkle root (docs/transparency.md).
+    """
     from kb import provenance
     from kb.actors import SYSTEM
     from kb.provenance import actions
@@ -32,25 +36,62 @@ def audit_verify(
         point = provenance.read_checkpoint(checkpoint) if checkpoint else None
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
+    settings = database.settings
     with database.session() as session:
         result = actions.verify_chain(session, SYSTEM, checkpoint=point)
-    if result.ok:
-        typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}")
-        return
-    raise fail(f"chain broken at seq {result.first_bad_seq}: {result.reason}", 3)
+        head = None
+        if point is not None and "signature" in point:
+            try:
+                head = provenance.check_tree_head(session, point, signing_key=settings.signing_key_path,
+                                                  trusted_keys=settings.trusted_keys)
+            except (OSError, ValueError) as exc:
+                raise fail(str(exc)) from None
+    problems = []
+    if head is not None and not head.ok:
+        problems.append(f"signed tree head of size {head.tree_size} does not hold: {head.reason}")
+    if not result.ok:
+        problems.append(f"chain broken at seq {result.first_bad_seq}: {result.reason}")
+    if problems:
+        raise fail("; ".join(problems), 3)
+    typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}")
+    if head is not None:
+        covered = (f"{head.uncovered} later events (seq {head.tree_size + 1}..{head.log_size}) are not covered by a "
+                   "signed head yet" if head.uncovered else "every event is covered by it")
+        typer.echo(f"Signed tree head of size {head.tree_size} ({point['timestamp']}, key {point['key_id']}): "
+                   f"signature verifies, the log only grew since; {covered}")
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(
-    out: Annotated[Path, typer.Argument(help="File to write (keep it outside the database, e.g. on another machine)")],
+    out: Annotated[Optional[Path], typer.Argument(help="File to write (keep it outside the database, e.g. on another machine)")] = None,
+    to: Annotated[Optional[Path], typer.Option("--to", help="Directory to publish: writes <tree_size>.json and latest.json")] = None,
 ) -> None:
-    """Write the current (sequence, head hash) to a file outside the database."""
+    """Write a signed tree head of the audit log (Merkle root, size, Ed25519 signature) outside the database.
+
+    The file also holds the chain head's (sequence, hash). The signing key is KB_SIGNING_KEY_FILE,
+    created (mode 0600) if missing.
+    """
     from kb import provenance
 
+    if out is None and to is None:
+        raise fail("Give a FILE to write, or --to DIR")
     database = open_database(migrate=False)
-    with database.session() as session:
-        data = provenance.write_checkpoint(session, out)
-    typer.echo(f"Checkpoint seq {data['seq']} hash {data['hash']} written to {out}")
+    key = database.settings.signing_key_path
+    try:
+        if provenance.ensure_signing_key(key):
+            typer.echo(f"Created signing key {key}", err=True)
+        with database.session() as session:
+            written = []
+            if out is not None:
+                data = provenance.write_checkpoint(session, out, signing_key=key)
+                written.append(str(out))
+            if to is not None:
+                data = provenance.publish_tree_head(session, to, key)
+                written.append(f"{to / (str(data['tree_size']) + '.json')} and {to / 'latest.json'}")
+    except (OSError, ValueError, provenance.ChainBroken) as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"Signed tree head: size {data['tree_size']}, root {data['root_hash']}, key {data['key_id']}; "
+               f"chain head seq {data['seq']} hash {data['hash']}; written to {' and '.join(written)}")
 
 
 @audit_app.command("export")

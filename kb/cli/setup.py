@@ -12,9 +12,18 @@ from kb.cli.common import app, db_app, fail, open_database
 
 @app.command()
 def init() -> None:
-    """Create the data directory and bring the database schema up to date."""
+    """Create the data directory, bring the database schema up to date and create the tree-head signing key."""
+    from kb import provenance
+
     database = open_database(migrate=True)
     typer.echo(f"Database ready: {database.engine.url.render_as_string(hide_password=True)}")
+    key = database.settings.signing_key_path
+    try:
+        created = provenance.ensure_signing_key(key)
+        info = provenance.signing_key_info(key)
+    except (OSError, ValueError) as exc:
+        raise fail(f"signing key {key}: {exc}") from None
+    typer.echo(f"Signing key {'created' if created else 'kept'}: {key} (key id {info['key_id']})")
 
 
 @db_app.command("upgrade")

@@ -16,8 +16,9 @@ from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import utcnow
-from kb.provenance import chain
+from kb.provenance import chain, transparency
 from kb.provenance.chain import VerifyResult, canonical_json
+from kb.provenance.transparency import ChainBroken, HeadCheck
 from kb.provenance.models import AuditEvent
 from kb.provenance.prov_export import (
     FORMATS as PROV_FORMATS, DocumentRecord, PersonRecord, VersionRecord, build_prov, check_prov,
@@ -30,6 +31,8 @@ __all__ = [
     "list_events", "events_since", "head", "canonical_json", "export_jsonl",
     "PROV_FORMATS", "DocumentRecord", "PersonRecord", "VersionRecord", "build_prov", "check_prov",
     "serialize_prov", "deserialize_prov",
+    "ChainBroken", "HeadCheck", "ensure_signing_key", "signing_key_info", "sign_tree_head", "publish_tree_head",
+    "check_tree_head", "inclusion_proof", "consistency_proof",
 ]
 
 
@@ -74,15 +77,103 @@ def head(session: Session) -> tuple[int, str]:
     return chain.head(session)
 
 
-def write_checkpoint(session: Session, path: Path) -> dict[str, Any]:
-    """Write the current (sequence, head hash) to ``path``, a file kept outside the database."""
-    seq, digest = chain.head(session)
-    data = {"seq": seq, "hash": digest, "written_at": utcnow().isoformat()}
+def write_checkpoint(session: Session, path: Path, *, signing_key: Path | None = None) -> dict[str, Any]:
+    """Write the current (sequence, head hash) to ``path``, a file kept outside the database.
+
+    With ``signing_key`` the file is a signed tree head (``sign_tree_head``) that also carries the
+    (seq, hash) of the chain head, so it serves both checks of ``kb audit verify --checkpoint``.
+
+    Raises:
+        FileNotFoundError, ValueError: the signing key is missing or not an Ed25519 key.
+        ChainBroken: the chain does not hold; no head is signed over it.
+    """
+    if signing_key is None:
+        seq, digest = chain.head(session)
+        data: dict[str, Any] = {"seq": seq, "hash": digest, "written_at": utcnow().isoformat()}
+    else:
+        data = sign_tree_head(session, signing_key)
+    _write_json(path, data)
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def ensure_signing_key(path: Path) -> bool:
+    """Create the Ed25519 tree-head signing key in ``path`` (mode 0600) unless it exists; True if created."""
+    return transparency.ensure_key(path)
+
+
+def signing_key_info(path: Path) -> dict[str, str]:
+    """The public half of the signing key in ``path``: ``algorithm``, ``public_key`` (raw, hex), PEM, ``key_id``."""
+    return transparency.public_key_info(transparency.load_key(path))
+
+
+def sign_tree_head(session: Session, signing_key: Path) -> dict[str, Any]:
+    """A tree head of the whole log now, signed with the key in ``signing_key`` (docs/transparency.md).
+
+    Returns:
+        ``{tree_size, root_hash, timestamp, key_id, signature, algorithm, public_key, seq, hash}``;
+        the signature covers the first four.
+
+    Raises:
+        FileNotFoundError, ValueError: the key is missing or not an Ed25519 key.
+        ChainBroken: an event appended since the last head breaks the chain.
+    """
+    key = transparency.load_key(signing_key)
+    tree, last_hash = transparency.current_tree(session)
+    return transparency.sign_head(key, tree_size=len(tree), root_hash=tree.root(), chain_hash=last_hash)
+
+
+def publish_tree_head(session: Session, directory: Path, signing_key: Path) -> dict[str, Any]:
+    """Sign a tree head and write it as ``<tree_size>.json`` and ``latest.json`` in ``directory``.
+
+    The directory is meant to be published (a git repository, a web server): each file is the
+    signed head with the public key, which outsiders keep to witness that history only grows.
+    """
+    data = sign_tree_head(session, signing_key)
+    _write_json(directory / f"{data['tree_size']}.json", data)
+    _write_json(directory / "latest.json", data)
     return data
+
+
+def check_tree_head(
+    session: Session, head: dict[str, Any], *, signing_key: Path | None, trusted_keys: list[str],
+) -> HeadCheck:
+    """Check a signed tree head against the log as stored now (no cache).
+
+    The signature must verify under the current signing key (if its file is here) or one of
+    ``trusted_keys`` (raw public keys, hex), and the log's first ``tree_size`` events must hash to the
+    head's root: the log only grew since it was signed. ``HeadCheck.uncovered`` counts the events after it.
+    """
+    trusted = [bytes.fromhex(item) for item in trusted_keys]
+    if signing_key is not None and signing_key.exists():
+        trusted.append(transparency.raw_public_key(transparency.load_key(signing_key)))
+    return transparency.check_head(session, head, trusted)
+
+
+def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) -> dict[str, Any]:
+    """The RFC 9162 inclusion proof of event ``seq`` (leaf index ``seq - 1``) in the tree of ``tree_size`` events.
+
+    Raises:
+        ValueError: ``seq`` or ``tree_size`` is outside the log.
+        ChainBroken: the chain does not hold.
+    """
+    tree, _last = transparency.current_tree(session)
+    size = len(tree) if tree_size is None else tree_size
+    proof = tree.inclusion_proof(seq - 1, size)
+    return {"seq": seq, "leaf_index": seq - 1, "tree_size": size, "leaf_hash": tree.leaves[seq - 1].hex(),
+            "root_hash": tree.root(size).hex(), "path": [node.hex() for node in proof]}
+
+
+def consistency_proof(session: Session, old_size: int, new_size: int | None = None) -> list[str]:
+    """The RFC 9162 consistency proof between the trees of ``old_size`` and ``new_size`` events, hex."""
+    tree, _last = transparency.current_tree(session)
+    return [node.hex() for node in tree.consistency_proof(old_size, new_size)]
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:

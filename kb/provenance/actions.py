@@ -13,14 +13,16 @@ and the foundation (kb.actors, kb.db, kb.permissions); never another kb domain, 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
 from kb import provenance
 from kb.actors import Actor
+from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
-from kb.provenance.schemas import AuditEventPublic, AuditPage, ChainStatus
+from kb.provenance.schemas import AuditEventPublic, AuditPage, ChainStatus, TreeHeadPublic
 
 
 def list_events(
@@ -65,3 +67,24 @@ def verify_chain(session: Session, actor: Actor, *, checkpoint: dict[str, Any] |
     """
     authorize(actor, "audit.verify")
     return ChainStatus(**provenance.verify_chain(session, checkpoint).as_dict())
+
+
+def tree_head(session: Session, actor: Actor | None, *, signing_key: Path) -> TreeHeadPublic:
+    """A tree head of the whole log, signed now, with the public key that verifies it (anyone: ``transparency.head``).
+
+    The key file is created (mode 0600) if it does not exist yet, as ``kb init`` does.
+
+    Raises:
+        KbError SERVICE_UNAVAILABLE: the chain does not verify where the tree would grow, or the key
+            file cannot be read; no head is signed over a broken log.
+    """
+    authorize(actor, "transparency.head")
+    try:
+        provenance.ensure_signing_key(signing_key)
+        head = provenance.sign_tree_head(session, signing_key)
+        info = provenance.signing_key_info(signing_key)
+    except provenance.ChainBroken as exc:
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, f"No tree head is signed: {exc}") from None
+    except (OSError, ValueError):
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, "No tree head is signed: the signing key cannot be read") from None
+    return TreeHeadPublic(**head, public_key_pem=info["public_key_pem"])

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from kb.actors import Actor
 from kb.db import MAX_ROW_ID
 from kb.http import SessionDep, api_router_options, require_for
 from kb.provenance import actions
-from kb.provenance.schemas import AuditPage, ChainStatus
+from kb.provenance.schemas import AuditPage, ChainStatus, TreeHeadPublic
 
 router = APIRouter(prefix="/api/v1", **api_router_options("audit"))
+public_router = APIRouter(prefix="/public/v1", **api_router_options("public"))
 
 
 @router.get("/audit", response_model=AuditPage, summary="Page through the audit log in sequence order")
@@ -37,3 +38,15 @@ def list_audit_events(
 @router.get("/audit/verify", response_model=ChainStatus, summary="Verify the audit hash chain")
 def verify_audit_chain(session: SessionDep, actor: Annotated[Actor, Depends(require_for("audit.verify"))]) -> ChainStatus:
     return actions.verify_chain(session, actor)
+
+
+@public_router.get("/transparency/tree-head", response_model=TreeHeadPublic,
+                   summary="The audit log's latest signed tree head (RFC 9162 Merkle root, Ed25519) and its public key",
+                   description="Anyone may fetch it and keep it: a later head whose log does not extend this one "
+                               "proves history was rewritten. The algorithm is in docs/transparency.md.")
+def transparency_tree_head(
+    request: Request,
+    session: SessionDep,
+    actor: Annotated[Actor | None, Depends(require_for("transparency.head"))],
+) -> TreeHeadPublic:
+    return actions.tree_head(session, actor, signing_key=request.app.state.settings.signing_key_path)

@@ -50,6 +50,20 @@ def event_hash(
     return hashlib.sha256(envelope.encode("utf-8")).hexdigest()
 
 
+def leaf_rows(session: Session, after_seq: int = 0) -> Iterator[tuple[int, bytes, str, str]]:
+    """``(seq, leaf bytes, prev_hash, hash)`` of every event after ``after_seq``, in sequence order.
+
+    The leaf bytes of an event in the Merkle tree are the UTF-8 bytes of its canonical envelope: exactly
+    the bytes whose SHA-256 is the event's ``hash`` (docs/transparency.md).
+    """
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest in _rows(
+            session, after_seq=after_seq):
+        envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+                                      object_type=object_type, object_id=object_id, payload=payload,
+                                      prev_hash=prev_hash)
+        yield seq, envelope.encode("utf-8"), prev_hash, digest
+
+
 def _hash_of(event: AuditEvent) -> str:
     return event_hash(
         seq=event.seq, at=event.at, actor_id=event.actor_id, actor_name=event.actor_name,
@@ -124,9 +138,9 @@ _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor
             AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
 
 
-def _rows(session: Session, batch: int = 20000) -> Iterator[tuple]:
-    """Every event as a plain tuple of _COLUMNS (fast path for verification)."""
-    last = 0
+def _rows(session: Session, batch: int = 20000, after_seq: int = 0) -> Iterator[tuple]:
+    """Every event (after ``after_seq``) as a plain tuple of _COLUMNS (fast path for verification)."""
+    last = after_seq
     while True:
         rows = session.execute(select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
@@ -183,3 +197,8 @@ def head(session: Session) -> tuple[int, str]:
 
 def count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+
+
+def hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of event ``seq``, or None if there is no such row."""
+    return session.execute(select(AuditEvent.hash).where(AuditEvent.seq == seq)).scalar_one_or_none()

@@ -1,4 +1,4 @@
-"""Wire shapes of the audit log: an event, a page of events, the chain's verification."""
+"""Wire shapes of the audit log: an event, a page of events, the chain's verification, a signed tree head."""
 
 from __future__ import annotations
 
@@ -32,3 +32,18 @@ class ChainStatus(BaseModel):
     head_hash: str
     first_bad_seq: int | None
     reason: str | None
+
+
+class TreeHeadPublic(BaseModel):
+    """A signed tree head of the audit log and the key to check it with (docs/transparency.md)."""
+
+    tree_size: int
+    root_hash: str
+    timestamp: str
+    key_id: str
+    signature: str
+    algorithm: str
+    public_key: str
+    public_key_pem: str
+    seq: int
+    hash: str
