@@ -306,3 +306,38 @@ def test_the_public_endpoint_signs_no_head_over_a_broken_chain(client, database:
                            {"p": '{"n":99}'})
     response = client.get("/public/v1/transparency/tree-head")
     assert response.status_code == 503 and response.json()["error"]["code"] == "service_unavailable"
+
+
+# --- the worked example of docs/transparency.md --------------------------------------------------------
+
+def test_the_worked_example_in_the_docs_is_right() -> None:
+    import re
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kb.provenance import merkle
+
+    page = (Path(__file__).resolve().parent.parent / "docs/transparency.md").read_text(encoding="utf-8")
+    block = page.split("## 4. A worked example", 1)[1].split("```", 2)[1]
+    leaves = [line.encode("utf-8") for line in block.strip().splitlines()]
+    assert len(leaves) == 3
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    seed = hashlib.sha256(b"kb transparency example key").digest()
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    head = {"key_id": hashlib.sha256(raw).hexdigest(), "root_hash": merkle.root(hashes).hex(),
+            "timestamp": "2026-12-05T08:00:03.000000Z", "tree_size": 3}
+    message = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
+    expected = [hashlib.sha256(leaf).hexdigest() for leaf in leaves] + [h.hex() for h in hashes] + [
+        merkle.root(hashes[:2]).hex(), head["root_hash"], seed.hex(), raw.hex(), head["key_id"],
+        message.decode(), key.sign(message).hex()]
+    for value in expected:
+        assert value in page, value
+    assert json.loads(leaves[1])["prev_hash"] == hashlib.sha256(leaves[0]).hexdigest()
+    assert merkle.inclusion_proof(2, hashes) == [merkle.root(hashes[:2])]
+    assert merkle.inclusion_proof(0, hashes) == [hashes[1], hashes[2]]
+    assert merkle.consistency_proof(2, hashes) == [hashes[2]]
+    short = re.findall(r"`\[([0-9a-f…, ]+)\]`", page)
+    assert short == [f"{merkle.root(hashes[:2]).hex()[:8]}…", f"{hashes[1].hex()[:8]}…, {hashes[2].hex()[:8]}…",
+                     f"{hashes[2].hex()[:8]}…"]

@@ -166,7 +166,7 @@ def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) ->
     tree, _last = transparency.current_tree(session)
     size = len(tree) if tree_size is None else tree_size
     proof = tree.inclusion_proof(seq - 1, size)
-    return {"seq": seq, "leaf_index": seq - 1, "tree_size": size, "leaf_hash": tree.leaves[seq - 1].hex(),
+    return {"seq": seq, "leaf_index": seq - 1, "tree_size": size, "leaf_hash": tree.leaf(seq - 1).hex(),
             "root_hash": tree.root(size).hex(), "path": [node.hex() for node in proof]}
 
 

@@ -68,36 +68,52 @@ class MerkleTree:
     """
 
     def __init__(self, leaf_hashes: Sequence[bytes] = (), *, memo_min_leaves: int = MEMO_MIN_LEAVES) -> None:
-        self.leaves: list[bytes] = list(leaf_hashes)
-        self._memo: dict[tuple[int, int], bytes] = {}
+        # One flat buffer of 32-byte hashes and a memo keyed by integers: at a million leaves a list of
+        # bytes objects costs twice the memory, and the garbage collector's full passes walk it (pauses
+        # of tens of milliseconds in the middle of a proof; docs/benchmarks.md).
+        self._leaves = bytearray()
+        self._count = 0
+        self._memo: dict[int, bytes] = {}
         self._memo_min = memo_min_leaves if memo_min_leaves > 0 else None
+        for value in leaf_hashes:
+            self.append(value)
 
     def __len__(self) -> int:
-        return len(self.leaves)
+        return self._count
 
     def append(self, leaf_hash_value: bytes) -> None:
-        self.leaves.append(leaf_hash_value)
+        if len(leaf_hash_value) != 32:
+            raise ValueError("a leaf hash is 32 bytes")
+        self._leaves += leaf_hash_value
+        self._count += 1
+
+    def leaf(self, index: int) -> bytes:
+        """The hash of leaf ``index`` (0-based)."""
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return bytes(self._leaves[32 * index: 32 * index + 32])
 
     def _hash(self, lo: int, hi: int) -> bytes:
         """MTH(D[lo:hi]) for 0 <= lo < hi <= len."""
         n = hi - lo
         if n == 1:
-            return self.leaves[lo]
+            return bytes(self._leaves[32 * lo: 32 * lo + 32])
         memo = self._memo_min is not None and n >= self._memo_min and n & (n - 1) == 0
+        key = (lo << 7) | n.bit_length()  # a complete subtree: its first leaf and its height
         if memo:
-            cached = self._memo.get((lo, n))
+            cached = self._memo.get(key)
             if cached is not None:
                 return cached
         k = split_point(n)
         digest = node_hash(self._hash(lo, lo + k), self._hash(lo + k, hi))
         if memo:
-            self._memo[(lo, n)] = digest
+            self._memo[key] = digest
         return digest
 
     def _size(self, size: int | None) -> int:
-        n = len(self.leaves) if size is None else size
-        if not 0 <= n <= len(self.leaves):
-            raise ValueError(f"tree size {n} is outside 0..{len(self.leaves)}")
+        n = self._count if size is None else size
+        if not 0 <= n <= self._count:
+            raise ValueError(f"tree size {n} is outside 0..{self._count}")
         return n
 
     def root(self, size: int | None = None) -> bytes:
