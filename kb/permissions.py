@@ -40,6 +40,10 @@ PERMISSIONS: dict[str, Access] = {
     "space.update": Access.owner_or_admin,
     "space.member.set": Access.owner_or_admin,
     "space.member.remove": Access.owner_or_admin,
+    # separation of duties: changes waiting for a second person (issue 16)
+    "governance.list": Access.signed_in,
+    "governance.approve": Access.owner_or_admin,
+    "governance.refuse": Access.owner_or_admin,
     # curated documents
     "document.list": Access.signed_in,
     "document.read": Access.signed_in,

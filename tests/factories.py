@@ -137,3 +137,17 @@ def sign_in(client, database: Database, username: str) -> str:  # noqa: ANN001
     raw, csrf = web_session(database, username)
     client.cookies.set("kb_session", raw)
     return csrf
+
+
+def change_space_with_second_person(client, cast: dict[str, Person], change: dict, *, by: str = "owner",  # noqa: ANN001, ANN201
+                                    approver: str = "owner2", space: str = "benefits"):
+    """PATCH a space as ``by``; a lowering change is a pending request (202) that ``approver`` approves
+    (issue 16, docs/governance.md). Returns the space as it is afterwards."""
+    response = client.patch(f"/api/v1/spaces/{space}", json=change, headers=cast[by].headers)
+    if response.status_code == 202:
+        approved = client.post(f"/api/v1/governance/requests/{response.json()['id']}/approve",
+                               headers=cast[approver].headers)
+        assert approved.status_code == 200, approved.text
+        response = client.get(f"/api/v1/spaces/{space}", headers=cast[by].headers)
+    assert response.status_code == 200, response.text
+    return response

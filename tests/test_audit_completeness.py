@@ -39,6 +39,7 @@ class Scenario:
     action: str
     actor: str
     obj: tuple[str, str] | Callable[..., tuple[str, str]]  # (object_type, object_id), or made from (response, url)
+    then: tuple[tuple[str, str], ...] = ()  # (action, actor) of the events that follow the first, if any
 
 
 def _draft(client, cast) -> None:  # noqa: ANN001
@@ -91,6 +92,11 @@ def _accepted(client, cast) -> None:  # noqa: ANN001
     client.post("/api/v1/questions/1/accept", json={"answer_id": 1}, headers=cast["reader"].headers)
 
 
+def _governance_pending(client, cast) -> None:  # noqa: ANN001
+    """Request 1: olga asks to switch four eyes off in benefits (issue 16: it waits for a second person)."""
+    assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=cast["owner"].headers).status_code == 202
+
+
 def _flagged(client, cast) -> None:  # noqa: ANN001
     _commented(client, cast)
     client.post("/api/v1/flags", json={"target": "comment", "target_id": "1", "reason": "spam"}, headers=cast["owner"].headers)
@@ -119,8 +125,16 @@ SCENARIOS = [
              ("user", "neo")),
     Scenario(("PATCH", "/api/v1/users/{username}"), _nothing,
              Call("PATCH", "/api/v1/users/rita", "admin", {"json": {"global_role": "moderator"}}),
-             Call("PATCH", "/api/v1/users/nobody", "admin", {"json": {"global_role": "moderator"}}), "user.update", "adam",
-             ("user", "rita")),
+             Call("PATCH", "/api/v1/users/nobody", "admin", {"json": {"global_role": "moderator"}}),
+             "governance.request", "adam", ("governance_request", "1")),  # a role change waits for a second admin (issue 16)
+    Scenario(("POST", "/api/v1/governance/requests/{request_id}/approve"), _governance_pending,
+             Call("POST", "/api/v1/governance/requests/1/approve", "owner2", {}),
+             Call("POST", "/api/v1/governance/requests/1/approve", "owner", {}),  # her own request: 409
+             "governance.approve", "otto", ("governance_request", "1"), then=(("space.update", "otto"),)),
+    Scenario(("POST", "/api/v1/governance/requests/{request_id}/refuse"), _governance_pending,
+             Call("POST", "/api/v1/governance/requests/1/refuse", "owner2", {"json": {"reason": "Keep four eyes"}}),
+             Call("POST", "/api/v1/governance/requests/1/refuse", "owner", {"json": {"reason": "Mine"}}),
+             "governance.refuse", "otto", ("governance_request", "1")),
     Scenario(("POST", "/api/v1/spaces"), _nothing,
              Call("POST", "/api/v1/spaces", "admin", {"json": {"slug": "legal", "name": "Legal"}}),
              Call("POST", "/api/v1/spaces", "admin", {"json": {"slug": "benefits", "name": "Again"}}), "space.create", "adam",
@@ -290,7 +304,7 @@ def test_success_adds_one_event_and_4xx_adds_none(client, database, scenario: Sc
     ok = _send(client, cast, scenario.ok)
     assert ok.status_code < 300, ok.text
     events = audit_events(database, before_seq)
-    assert [(e["action"], e["actor"]) for e in events] == [(scenario.action, scenario.actor)]
+    assert [(e["action"], e["actor"]) for e in events] == [(scenario.action, scenario.actor), *scenario.then]
     assert (events[0]["object_type"], events[0]["object_id"]) == expected_object(scenario, ok), "the event names another object"
 
 
@@ -398,6 +412,10 @@ WEB_SCENARIOS = [
                 Form("owner", "/questions/1/promote", {"space": "benefits", "slug": "twins", "audience": "internal"}),
                 Form("owner", "/questions/1/promote", {"space": "benefits", "slug": "child-benefit", "audience": "internal"}),
                 [("document.promote", "olga", "document", "twins")]),
+    WebScenario(("POST", "/governance/{request_id}"), _governance_pending,
+                Form("owner2", "/governance/1", {"decision": "approve"}),
+                Form("owner", "/governance/1", {"decision": "approve"}),  # her own request: 409
+                [("governance.approve", "otto", "governance_request", "1"), ("space.update", "otto", "space", "benefits")]),
     WebScenario(("POST", "/moderation/{kind}/{target_id}"), _flagged,
                 Form("moderator", "/moderation/comment/1", {"action": "hide", "reason": "Spam"}),
                 Form("reader", "/moderation/comment/1", {"action": "hide", "reason": "Spam"}),

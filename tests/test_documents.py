@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from kb.documents.service import TRANSITIONS
 from kb.documents.models import VersionState
 from tests.audit import audit_events, head_seq
-from tests.factories import approved_document, doc_body, make_cast
+from tests.factories import approved_document, change_space_with_second_person, doc_body, make_cast
 
 
 @pytest.fixture
@@ -115,7 +115,8 @@ def test_four_eyes_database_check(client, cast, database) -> None:  # noqa: ANN0
 
 
 def test_four_eyes_can_be_switched_off_per_space(client, cast) -> None:  # noqa: ANN001
-    assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=cast["admin"].headers).status_code == 200
+    # a lowering change needs a second person (issue 16): adam asks, olga approves
+    assert change_space_with_second_person(client, cast, {"four_eyes": False}, by="admin", approver="owner").json()["four_eyes"] is False
     client.post("/api/v1/spaces/benefits/documents", json=doc_body(), headers=cast["owner"].headers)
     act(client, cast, "owner", "submit")
     assert act(client, cast, "owner", "approve").status_code == 200

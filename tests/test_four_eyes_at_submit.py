@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from kb.cli import app as cli_app
 from tests.audit import head_seq
-from tests.factories import doc_body, make_cast, sign_in
+from tests.factories import change_space_with_second_person, doc_body, make_cast, sign_in
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def cast(database, client):  # noqa: ANN001, ANN201
     headers = people["owner"].headers
     assert client.post("/api/v1/spaces/benefits/documents", json=doc_body(), headers=headers).status_code == 201
     assert client.post("/api/v1/documents/child-benefit/versions/1/submit", json={}, headers=headers).status_code == 200
-    switched = client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=headers)
+    switched = change_space_with_second_person(client, people, {"four_eyes": False})  # otto approves (issue 16)
     assert switched.status_code == 200 and switched.json()["four_eyes"] is False
     return people
 

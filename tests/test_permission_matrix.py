@@ -130,6 +130,14 @@ class World:
         self.api(A, "PUT", f"/api/v1/spaces/benefits/members/{username}", json={"role": "reader"})
         return {"username": username}
 
+    def governance_request(self) -> dict[str, str]:
+        """A pending request by otto (a second owner) to make a new person an owner (issue 16)."""
+        username = f"mxg{next(counter)}"
+        make_person(self.client.app.state.db, username)
+        made = self.api("owner2", "PUT", f"/api/v1/spaces/benefits/members/{username}", json={"role": "owner"})
+        assert made["status"] == "pending"
+        return {"request": str(made["id"])}
+
     def unique(self) -> dict[str, str]:
         return {"n": str(next(counter))}
 
@@ -176,6 +184,7 @@ SIGNED_READS = [
     Case("inbox.read", api=Call("GET", "/api/v1/me/inbox")),
     Case("search.query", api=Call("GET", "/api/v1/search?q=benefit"), web=Call("GET", "/search?q=benefit"),
          cli=as_user("search", "child benefit")),
+    Case("governance.list", api=Call("GET", "/api/v1/governance/requests"), web=Call("GET", "/governance")),
 ]
 
 CASES = [
@@ -196,6 +205,12 @@ CASES = [
     Case("space.update", api=Call("PATCH", "/api/v1/spaces/benefits", {"description": "Entitlements {n}"}), fresh=World.unique),
     Case("space.member.set", api=Call("PUT", "/api/v1/spaces/benefits/members/pia", {"role": "reader"})),
     Case("space.member.remove", api=Call("DELETE", "/api/v1/spaces/benefits/members/{username}"), fresh=World.member),
+    # separation of duties (issue 16): another owner of the space or an admin decides otto's request
+    Case("governance.approve", api=Call("POST", "/api/v1/governance/requests/{request}/approve"),
+         web=Call("POST", "/governance/{request}", {"decision": "approve"}), fresh=World.governance_request),
+    Case("governance.refuse", api=Call("POST", "/api/v1/governance/requests/{request}/refuse", {"reason": "Not now"}),
+         web=Call("POST", "/governance/{request}", {"decision": "refuse", "reason": "Not now"}),
+         fresh=World.governance_request),
     Case("document.create",
          api=Call("POST", "/api/v1/spaces/benefits/documents",
                   {"slug": "mx-new-{n}", "title": "New {n}", "body_md": "# New\n\nBody {n}.", "intended_use": "Tests."}),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.factories import sign_in
+from tests.factories import change_space_with_second_person, sign_in
 
 COMMUNITY = "/public/v1/documents/child-benefit/community"
 COMMENTS = "/api/v1/documents/child-benefit/comments"
@@ -23,9 +23,8 @@ def comment(client, cast, text_md: str) -> None:  # noqa: ANN001
 
 
 def opt(client, cast, value: bool) -> dict:  # noqa: ANN001
-    response = client.patch("/api/v1/spaces/benefits", json={"public_community": value}, headers=cast["owner"].headers)
-    assert response.status_code == 200, response.text
-    return response.json()
+    # opting in lowers a safeguard: olga asks, otto approves (issue 16); opting out is immediate
+    return change_space_with_second_person(client, cast, {"public_community": value}).json()
 
 
 def public_texts(client) -> list[str]:  # noqa: ANN001

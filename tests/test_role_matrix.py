@@ -65,6 +65,12 @@ ROWS = [
         {"json": {"role": "reader"}}),
     Row("DELETE", "/api/v1/spaces/{slug}/members/{username}", "/api/v1/spaces/benefits/members/pia", frozenset({O, A}),
         repeat=frozenset({404})),
+    # separation of duties (issue 16): otto asked to make pia (request 1) and mona (request 2) owners
+    Row("GET", "/api/v1/governance/requests", "/api/v1/governance/requests", SIGNED),
+    Row("POST", "/api/v1/governance/requests/{request_id}/approve", "/api/v1/governance/requests/1/approve",
+        frozenset({O, A}), {"json": {}}),
+    Row("POST", "/api/v1/governance/requests/{request_id}/refuse", "/api/v1/governance/requests/2/refuse",
+        frozenset({O, A}), {"json": {"reason": "Not now"}}),
     Row("GET", "/api/v1/documents", "/api/v1/documents", SIGNED),
     Row("POST", "/api/v1/spaces/{space}/documents", "/api/v1/spaces/benefits/documents", frozenset({C, O}),
         {"json": doc_body("Housing allowance")}),
@@ -151,6 +157,10 @@ def matrix_client(settings, database):  # noqa: ANN001, ANN201
     with TestClient(app) as client:
         client.post("/api/v1/questions", json={"title": "Twins: one claim form?", "body_md": "Or two?"},
                     headers=cast["moderator"].headers)  # question 2, the duplicate target
+        for username in ("pia", "mona"):  # governance requests 1 and 2, decided by another owner or an admin
+            asked = client.put(f"/api/v1/spaces/benefits/members/{username}", json={"role": "owner"},
+                               headers=cast["owner2"].headers)
+            assert asked.status_code == 202, asked.text
         yield client, cast, spare.id
 
 

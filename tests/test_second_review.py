@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from kb import provenance
 from kb.cli import app as cli_app
-from tests.factories import approved_document, doc_body, make_cast, sign_in
+from tests.factories import approved_document, change_space_with_second_person, doc_body, make_cast, sign_in
 
 FORMATS = ["json", "provn", "xml", "ttl"]
 BADGE = "approved without a second review"
@@ -25,7 +25,8 @@ def cast(database, client):  # noqa: ANN001, ANN201
     people = make_cast(database)
     assert approved_document(client, people) == "child-benefit"  # carl writes, olga approves: a second review
     olga = people["owner"].headers
-    assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=olga).status_code == 200
+    # issue 16: olga alone cannot switch four eyes off any more; otto, a second owner, approves it
+    assert change_space_with_second_person(client, people, {"four_eyes": False}).json()["four_eyes"] is False
     body = {**doc_body("Olga self"), "body_md": "# Olga self\n\nEveryone gets a bonus of 1000 euro.\n"}
     assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=olga).status_code == 201
     assert client.post("/api/v1/documents/olga-self/versions/1/submit", json={}, headers=olga).status_code == 200
@@ -117,7 +118,7 @@ def test_the_cli_says_so(client, cast, cli_env) -> None:  # noqa: ANN001
 def test_another_owner_approving_is_a_second_review_even_with_four_eyes_off(client, cast) -> None:  # noqa: ANN001
     """The card states what happened: a second person looked at it, although the space did not require one."""
     olga, otto = cast["owner"].headers, cast["owner2"].headers
-    assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=olga).status_code == 200
+    assert change_space_with_second_person(client, cast, {"four_eyes": False}).json()["four_eyes"] is False
     body = {**doc_body("Other"), "body_md": "# Other\n\nText.\n"}
     assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=olga).status_code == 201
     assert client.post("/api/v1/documents/other/versions/1/submit", json={}, headers=olga).status_code == 200

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.audit import audit_events, head_seq
-from tests.factories import approved_document, make_cast, make_person
+from tests.factories import approved_document, change_space_with_second_person, make_cast, make_person
 
 
 @pytest.fixture
@@ -248,7 +248,7 @@ def test_questions_are_searchable_in_their_own_labelled_section(client, cast) ->
 def test_community_is_invisible_on_public_unless_the_space_opts_in(client, cast) -> None:  # noqa: ANN001
     client.put("/api/v1/documents/child-benefit/rating", json={"stars": 4}, headers=cast["reader"].headers)
     assert client.get("/public/v1/documents/child-benefit/community").status_code == 404
-    opted = client.patch("/api/v1/spaces/benefits", json={"public_community": True}, headers=cast["owner"].headers)
+    opted = change_space_with_second_person(client, cast, {"public_community": True})  # otto approves (issue 16)
     assert opted.json()["public_community"] is True
     # only comments written after the opt-in are shown (tests/test_public_community_opt_in.py)
     post(client, cast, "reader", "/api/v1/documents/child-benefit/comments", {"body_md": "Paid on the 5th"})

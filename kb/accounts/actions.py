@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, overload
 from sqlmodel import Session
 
 from kb.accounts import service
-from kb.accounts.models import ApiToken, Space, User
+from kb.accounts.models import ApiToken, GovernanceRequest, Space, User
 from kb.accounts.schemas import (
-    MePublic, MembershipPublic, SpaceCreate, SpaceMember, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreated,
+    GovernanceRequestPublic, GovernanceRequestsPublic, MePublic, MembershipPublic, SpaceCreate, SpaceMember, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreated,
     TokenPublic, TokensPublic, UserAdminPublic, UserCreate, UsersPublic, UserUpdate,
 )
-from kb.actors import Actor, SpaceRole
+from kb.actors import Actor, GlobalRole, SpaceRole
 from kb.db import transaction
 from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
@@ -64,6 +64,16 @@ def _space(session: Session, space: Space) -> SpacePublic:
                        four_eyes=space.four_eyes, public_community=space.public_community,
                        public_community_since=space.public_community_since, created_at=space.created_at,
                        members=members)
+
+
+def _request(session: Session, actor: Actor, request: GovernanceRequest) -> GovernanceRequestPublic:
+    return GovernanceRequestPublic(
+        id=request.id, kind=request.kind, target=request.target, change=request.change,  # type: ignore[arg-type]
+        requested_by=service.username_of(session, request.requested_by) or "", requested_at=request.requested_at,
+        status=request.status, decided_by=service.username_of(session, request.decided_by),
+        decided_at=request.decided_at, reason=request.reason,
+        may_decide=request.status == service.PENDING and service.entitled_to_decide(session, actor, request),
+    )
 
 
 def _token(token: ApiToken) -> TokenPublic:
@@ -287,20 +297,29 @@ def read_user(session: Session, actor: Actor, *, username: str) -> UserAdminPubl
     return _user_admin(session, service.get_user(session, username))
 
 
-def create_user(session: Session, actor: Actor, *, data: UserCreate) -> UserAdminPublic:
-    """Create a user (``user.create``).
+def create_user(session: Session, actor: Actor, *, data: UserCreate) -> UserAdminPublic | GovernanceRequestPublic:
+    """Create a user (``user.create``); with the admin or moderator role, a reader account and a pending
+    request for the role (``governance.request``), which a second admin approves.
 
     Raises:
         KbError ALREADY_EXISTS: the username is taken (service).
     """
     authorize(actor, "user.create")
     with transaction(session):
-        user = service.create_user(session, actor=actor, data=data)
-    return _user_admin(session, user)
+        if data.global_role is GlobalRole.reader or actor.system:
+            user = service.create_user(session, actor=actor, data=data)
+            return _user_admin(session, user)
+        # An account that can decide (admin) or moderate needs a second admin (issue 16): it is created
+        # as a reader and its role waits for approval, so no admin can make a sock puppet alone.
+        user = service.create_user(session, actor=actor, data=data.model_copy(update={"global_role": GlobalRole.reader}))
+        request = service.role_request_for_new_user(session, actor=actor, user=user, role=data.global_role)
+    return _request(session, actor, request)
 
 
-def update_user(session: Session, actor: Actor, *, username: str, data: UserUpdate) -> UserAdminPublic:
-    """Change a user's display name, global role or active flag (``user.update``).
+def update_user(session: Session, actor: Actor, *, username: str,
+                data: UserUpdate) -> UserAdminPublic | GovernanceRequestPublic:
+    """Change a user's display name, global role or active flag (``user.update``); a change of global
+    role becomes a pending request that a second admin approves (issue 16).
 
     Raises:
         KbError NOT_FOUND: no such user (service).
@@ -308,6 +327,9 @@ def update_user(session: Session, actor: Actor, *, username: str, data: UserUpda
     """
     authorize(actor, "user.update")
     with transaction(session):
+        request = service.user_update_request(session, actor=actor, username=username, data=data)
+        if request is not None:
+            return _request(session, actor, request)
         user = service.update_user(session, actor=actor, username=username, data=data)
     return _user_admin(session, user)
 
@@ -349,8 +371,10 @@ def create_space(session: Session, actor: Actor, *, data: SpaceCreate, four_eyes
     return _space(session, space)
 
 
-def update_space(session: Session, actor: Actor, *, slug: str, data: SpaceUpdate) -> SpacePublic:
-    """Change a space's name, description, four-eyes rule or public community flag.
+def update_space(session: Session, actor: Actor, *, slug: str,
+                 data: SpaceUpdate) -> SpacePublic | GovernanceRequestPublic:
+    """Change a space's name, description, four-eyes rule or public community flag; a change that
+    lowers a safeguard (four-eyes off, public community on) becomes a pending request (issue 16).
 
     Raises:
         KbError NOT_FOUND: no such space (service).
@@ -358,12 +382,17 @@ def update_space(session: Session, actor: Actor, *, slug: str, data: SpaceUpdate
     """
     authorize(actor, "space.update")
     with transaction(session):
+        request = service.space_update_request(session, actor=actor, slug=slug, data=data)
+        if request is not None:
+            return _request(session, actor, request)
         space = service.update_space(session, actor=actor, slug=slug, data=data)
     return _space(session, space)
 
 
-def set_member(session: Session, actor: Actor, *, slug: str, username: str, role: SpaceRole) -> SpacePublic:
-    """Grant ``username`` the ``role`` in the space, replacing any role they had there.
+def set_member(session: Session, actor: Actor, *, slug: str, username: str,
+               role: SpaceRole) -> SpacePublic | GovernanceRequestPublic:
+    """Grant ``username`` the ``role`` in the space, replacing any role they had there; making or
+    unmaking an owner becomes a pending request (issue 16).
 
     Raises:
         KbError NOT_FOUND: no such space or user (service).
@@ -371,12 +400,15 @@ def set_member(session: Session, actor: Actor, *, slug: str, username: str, role
     """
     authorize(actor, "space.member.set")
     with transaction(session):
+        request = service.membership_request(session, actor=actor, slug=slug, username=username, role=role)
+        if request is not None:
+            return _request(session, actor, request)
         service.set_membership(session, actor=actor, slug=slug, username=username, role=role)
     return _space(session, service.get_space(session, slug))
 
 
-def remove_member(session: Session, actor: Actor, *, slug: str, username: str) -> None:
-    """Remove ``username`` from the space.
+def remove_member(session: Session, actor: Actor, *, slug: str, username: str) -> GovernanceRequestPublic | None:
+    """Remove ``username`` from the space; removing an owner becomes a pending request (issue 16).
 
     Raises:
         KbError NOT_FOUND: no such space or user, or they are no member (service).
@@ -384,4 +416,43 @@ def remove_member(session: Session, actor: Actor, *, slug: str, username: str) -
     """
     authorize(actor, "space.member.remove")
     with transaction(session):
+        request = service.membership_request(session, actor=actor, slug=slug, username=username, role=None)
+        if request is not None:
+            return _request(session, actor, request)
         service.remove_membership(session, actor=actor, slug=slug, username=username)
+    return None
+
+
+# ------------------------------------------------------------------- separation of duties (issue 16)
+
+def list_governance_requests(session: Session, actor: Actor) -> GovernanceRequestsPublic:
+    """The pending requests the actor may decide, and the actor's own requests, newest first."""
+    authorize(actor, "governance.list")
+    requests = service.list_requests(session, actor=actor)
+    return GovernanceRequestsPublic(data=[_request(session, actor, r) for r in requests], count=len(requests))
+
+
+def approve_governance_request(session: Session, actor: Actor, *, request_id: int) -> GovernanceRequestPublic:
+    """Approve a pending request: its change takes effect, recorded with the approver as actor.
+
+    Raises:
+        KbError NOT_FOUND: no such request (service).
+        KbError CONFLICT: the actor made the request (``separation_of_duties``; service).
+        KbError FORBIDDEN: the actor is neither an owner of the space nor an admin (service).
+        KbError ILLEGAL_TRANSITION: the request was decided already (service).
+    """
+    authorize(actor, "governance.approve")
+    with transaction(session):
+        request = service.approve_request(session, actor=actor, request_id=request_id)
+    return _request(session, actor, request)
+
+
+def refuse_governance_request(session: Session, actor: Actor, *, request_id: int, reason: str) -> GovernanceRequestPublic:
+    """Refuse a pending request, with a reason kept on record; nothing changes.
+
+    Raises: as ``approve_governance_request``.
+    """
+    authorize(actor, "governance.refuse")
+    with transaction(session):
+        request = service.refuse_request(session, actor=actor, request_id=request_id, reason=reason)
+    return _request(session, actor, request)

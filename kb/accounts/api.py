@@ -7,13 +7,14 @@ open no transaction and call no service: ``kb.accounts.actions`` is their only d
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from kb.accounts import actions
 from kb.accounts.schemas import (
-    Credentials, MePublic, MembershipSet, SpaceCreate, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreate,
+    Credentials, GovernanceRefusal, GovernanceRequestPublic, GovernanceRequestsPublic, MePublic, MembershipSet, SpaceCreate, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreate,
     TokenCreated, TokenPublic, TokensPublic, UserAdminPublic, UserCreate, UsersPublic, UserUpdate,
 )
 from kb.actors import Actor
@@ -24,8 +25,18 @@ from kb.http import PageDep, SessionDep, api_router_options, client_ip, require_
 router = APIRouter(prefix="/api/v1", **api_router_options("accounts"))
 
 _BUSY = {"model": ErrorResponse, "description": "Too many sign-ins at once; retry after `Retry-After` seconds"}
+_PENDING = {202: {"model": GovernanceRequestPublic,
+                   "description": "The change needs a second person (docs/governance.md): it is a pending request, "
+                   "applied when another owner of the space or an admin approves it"}}
 UsernamePath = Annotated[str, Path(max_length=64)]
 SlugPath = Annotated[str, Path(max_length=64)]
+
+
+def _or_pending(result: object) -> object:
+    """A pending governance request is answered 202 Accepted with the request (issue 16)."""
+    if isinstance(result, GovernanceRequestPublic):
+        return JSONResponse(result.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return result
 
 
 def _sign_in_limits(request: Request) -> actions.SignInLimits:
@@ -81,10 +92,12 @@ def list_users(session: SessionDep, page: PageDep,
     return actions.list_users(session, actor, limit=page.limit, offset=page.offset)
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserAdminPublic, summary="Create a user")
+@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserAdminPublic, summary="Create a user",
+             description="An admin or moderator account is created as a reader with a pending request for its "
+             "role (202), which a second admin approves.", responses=_PENDING)
 def create_user(body: UserCreate, session: SessionDep,
-                actor: Annotated[Actor, Depends(require_for("user.create"))]) -> UserAdminPublic:
-    return actions.create_user(session, actor, data=body)
+                actor: Annotated[Actor, Depends(require_for("user.create"))]) -> Any:
+    return _or_pending(actions.create_user(session, actor, data=body))
 
 
 @router.get("/users/{username}", response_model=UserAdminPublic, summary="One user")
@@ -93,10 +106,12 @@ def get_user(username: UsernamePath, session: SessionDep,
     return actions.read_user(session, actor, username=username)
 
 
-@router.patch("/users/{username}", response_model=UserAdminPublic, summary="Change a user's name, role or active flag")
+@router.patch("/users/{username}", response_model=UserAdminPublic, summary="Change a user's name, role or active flag",
+              description="A change of global role is a pending request (202) that a second admin approves.",
+              responses=_PENDING)
 def update_user(username: UsernamePath, body: UserUpdate, session: SessionDep,
-                actor: Annotated[Actor, Depends(require_for("user.update"))]) -> UserAdminPublic:
-    return actions.update_user(session, actor, username=username, data=body)
+                actor: Annotated[Actor, Depends(require_for("user.update"))]) -> Any:
+    return _or_pending(actions.update_user(session, actor, username=username, data=body))
 
 
 # --------------------------------------------------------------------------------------- spaces
@@ -120,21 +135,53 @@ def get_space(slug: SlugPath, session: SessionDep,
     return actions.read_space(session, actor, slug=slug)
 
 
-@router.patch("/spaces/{slug}", response_model=SpacePublic, summary="Change a space's name, description or four-eyes rule")
+@router.patch("/spaces/{slug}", response_model=SpacePublic, summary="Change a space's name, description or four-eyes rule",
+              description="Switching four-eyes off or the public community on is a pending request (202) that "
+              "another owner of the space or an admin approves.", responses=_PENDING)
 def update_space(slug: SlugPath, body: SpaceUpdate, session: SessionDep,
-                 actor: Annotated[Actor, Depends(require_for("space.update"))]) -> SpacePublic:
-    return actions.update_space(session, actor, slug=slug, data=body)
+                 actor: Annotated[Actor, Depends(require_for("space.update"))]) -> Any:
+    return _or_pending(actions.update_space(session, actor, slug=slug, data=body))
 
 
-@router.put("/spaces/{slug}/members/{username}", response_model=SpacePublic, summary="Grant a user a role in a space")
+@router.put("/spaces/{slug}/members/{username}", response_model=SpacePublic, summary="Grant a user a role in a space",
+            description="Making someone an owner, or an owner something else, is a pending request (202) that "
+            "another owner of the space or an admin approves.", responses=_PENDING)
 def set_member(slug: SlugPath, username: UsernamePath, body: MembershipSet, session: SessionDep,
-               actor: Annotated[Actor, Depends(require_for("space.member.set"))]) -> SpacePublic:
-    return actions.set_member(session, actor, slug=slug, username=username, role=body.role)
+               actor: Annotated[Actor, Depends(require_for("space.member.set"))]) -> Any:
+    return _or_pending(actions.set_member(session, actor, slug=slug, username=username, role=body.role))
 
 
 @router.delete("/spaces/{slug}/members/{username}", status_code=status.HTTP_204_NO_CONTENT,
-               response_class=Response, summary="Remove a user from a space")
+               response_class=Response, summary="Remove a user from a space",
+               description="Removing an owner is a pending request (202) that another owner of the space or an "
+               "admin approves.", responses=_PENDING)
 def remove_member(slug: SlugPath, username: UsernamePath, session: SessionDep,
                   actor: Annotated[Actor, Depends(require_for("space.member.remove"))]) -> Response:
-    actions.remove_member(session, actor, slug=slug, username=username)
+    pending = actions.remove_member(session, actor, slug=slug, username=username)
+    if pending is not None:
+        return _or_pending(pending)  # type: ignore[return-value]
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ------------------------------------------------------------------------ separation of duties
+
+@router.get("/governance/requests", response_model=GovernanceRequestsPublic,
+            summary="Pending changes the caller may decide, and the caller's own requests")
+def list_governance_requests(session: SessionDep,
+                             actor: Annotated[Actor, Depends(require_for("governance.list"))]) -> GovernanceRequestsPublic:
+    return actions.list_governance_requests(session, actor)
+
+
+@router.post("/governance/requests/{request_id}/approve", response_model=GovernanceRequestPublic,
+             summary="Approve a pending change: it takes effect, with the approver on record")
+def approve_governance_request(request_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], session: SessionDep,
+                               actor: Annotated[Actor, Depends(require_for("governance.approve"))]) -> GovernanceRequestPublic:
+    return actions.approve_governance_request(session, actor, request_id=request_id)
+
+
+@router.post("/governance/requests/{request_id}/refuse", response_model=GovernanceRequestPublic,
+             summary="Refuse a pending change, with a reason")
+def refuse_governance_request(request_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], body: GovernanceRefusal,
+                              session: SessionDep,
+                              actor: Annotated[Actor, Depends(require_for("governance.refuse"))]) -> GovernanceRequestPublic:
+    return actions.refuse_governance_request(session, actor, request_id=request_id, reason=body.reason)

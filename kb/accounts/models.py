@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.actors import GlobalRole, SpaceRole
@@ -84,3 +84,25 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class GovernanceRequest(SQLModel, table=True):
+    """A change to a safeguard or a role that waits for a second person (issue 16, separation of duties).
+
+    ``kind`` names the action the change applies when approved (``space.update``, ``space.member.set``,
+    ``space.member.remove``, ``user.update``); ``target`` is the space's slug or the user's username;
+    ``change`` the action's input. The rules of who may approve are in ``kb.accounts.governance``.
+    """
+
+    __tablename__ = "governance_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    target: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    change: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    requested_by: int = Field(foreign_key="user_account.id", index=True)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    status: str = Field(default="pending", sa_column=Column(String(16), nullable=False, index=True))
+    decided_by: int | None = Field(default=None, foreign_key="user_account.id")
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

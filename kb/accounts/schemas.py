@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -142,3 +142,28 @@ class Credentials(Strict):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     token_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "login"
+
+
+class GovernanceRequestPublic(BaseModel):
+    """A change that waits for a second person's approval (issue 16); see docs/governance.md."""
+
+    id: int
+    kind: str = Field(description="The action the change applies: space.update, space.member.set, space.member.remove or user.update")
+    target: str = Field(description="The space's slug or the user's username")
+    change: dict[str, Any] = Field(description="What the action will be given when approved")
+    requested_by: str
+    requested_at: datetime
+    status: str = Field(description="pending, approved or refused")
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    may_decide: bool = Field(False, description="Whether the caller may approve or refuse it")
+
+
+class GovernanceRequestsPublic(BaseModel):
+    data: list[GovernanceRequestPublic]
+    count: int
+
+
+class GovernanceRefusal(Strict):
+    reason: str = Field(min_length=1, max_length=1000, description="Why the change is refused (kept on record)")

@@ -1,7 +1,9 @@
-"""Web pages: the audit log.
+"""Web pages: the audit log, and the changes waiting for a second person (governance, issue 16).
 
-Who may see it (admins) is decided by ``kb.provenance.actions``, the door the API's ``/api/v1/audit``
-goes through too; this page only signs the viewer in and renders. Imports actions, never an ``api``
+Who may see the log (admins) is decided by ``kb.provenance.actions``, the door the API's ``/api/v1/audit``
+goes through too; who may see and decide governance requests by ``kb.accounts.actions``, the door of
+``/api/v1/governance/requests``. These pages only sign the viewer in (and check the CSRF token of a
+form) and render. Imports actions, never an ``api``
 module or a service.
 """
 
@@ -10,12 +12,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 
+from kb.accounts import actions as accounts
 from kb.db import MAX_ROW_ID
 from kb.provenance import actions as audit
-from kb.web.common import page_router, SessionDep, ViewerDep, page, signed_in
+from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, page, signed_in
 
 router = page_router()
 
@@ -36,3 +40,24 @@ def audit_page(request: Request, session: SessionDep, who: ViewerDep,
     filters = {"action": action, "by": by, "object_id": object_id}
     next_link = "/audit?" + urlencode({**{k: v for k, v in filters.items() if v}, "after_seq": events.next_after_seq}) if events.next_after_seq else None
     return page(request, "audit.html", who, events=events.data, status=status, filters=filters, next_link=next_link)
+
+
+# --------------------------------------------------------------------------------- governance
+
+@router.get("/governance")
+def governance_page(request: Request, session: SessionDep, who: ViewerDep) -> Response:
+    requests = accounts.list_governance_requests(session, signed_in(who)).data
+    return page(request, "governance.html", who, requests=requests)
+
+
+@router.post("/governance/{request_id}")
+def decide_governance_request(session: SessionDep, who: ViewerDep,
+                              request_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
+                              decision: Annotated[str, Form(pattern="^(approve|refuse)$")],
+                              reason: Annotated[str, Form(max_length=1000)] = "", csrf: Csrf = None) -> Response:
+    actor = checked(who, csrf)
+    if decision == "approve":
+        accounts.approve_governance_request(session, actor, request_id=request_id)
+        return back("/governance", "governance-approved")
+    accounts.refuse_governance_request(session, actor, request_id=request_id, reason=reason or "refused")
+    return back("/governance", "governance-refused")

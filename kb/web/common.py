@@ -53,6 +53,8 @@ NOTICES = {
     "accepted": "The answer is accepted.",
     "promoted": "The answer is now a draft of curated knowledge, waiting for review.",
     "moderated": "Done, with your reason on record.",
+    "governance-approved": "Approved: the change has taken effect, with you on record as its approver.",
+    "governance-refused": "Refused: nothing changed, and your reason is on record.",
     "profile": "Your expertise profile is saved.",
     "asked-expert": "Your request is in their inbox.",
 }
