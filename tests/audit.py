@@ -21,3 +21,25 @@ def audit_events(database: Database, after_seq: int = 0) -> list[dict[str, Any]]
 def head_seq(database: Database) -> int:
     with database.session() as session:
         return provenance.head(session)[0]
+
+
+EVENTS_SELECT = "SELECT seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, hash FROM audit_event"
+
+
+def rewrite_history(connection, *, forged_seq: int) -> None:  # noqa: ANN001
+    """The insider's rewrite on a copy (its triggers dropped): forge one event's payload, then recompute
+    every later hash and the head row, so that the chain is self-consistent again."""
+    from sqlalchemy import text
+
+    from kb.provenance.chain import event_hash
+
+    rows = connection.execute(text(EVENTS_SELECT + " ORDER BY seq")).all()
+    prev = "0" * 64
+    for row in rows:
+        payload = '{"forged":true}' if row.seq == forged_seq else row.payload
+        digest = event_hash(seq=row.seq, at=row.at, actor_id=row.actor_id, actor_name=row.actor_name, action=row.action,
+                            object_type=row.object_type, object_id=row.object_id, payload=payload, prev_hash=prev)
+        connection.execute(text("UPDATE audit_event SET payload = :p, prev_hash = :ph, hash = :h WHERE seq = :s"),
+                           {"p": payload, "ph": prev, "h": digest, "s": row.seq})
+        prev = digest
+    connection.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})

@@ -11,10 +11,9 @@ from sqlalchemy import text
 from kb import provenance
 from kb.config import Settings
 from kb.db import Database
-from kb.provenance.chain import event_hash
+from tests.audit import EVENTS_SELECT, rewrite_history
 from tests.factories import make_cast
 
-EVENTS_SELECT = "SELECT seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, hash FROM audit_event"
 
 
 @pytest.fixture
@@ -104,16 +103,7 @@ def test_truncation_caught_only_with_checkpoint(tampered: Database, tmp_path: Pa
 def test_recompute_caught_only_with_checkpoint(tampered: Database, tmp_path: Path) -> None:
     point = checkpoint_of(tampered, tmp_path / "checkpoint.json")
     with tampered.engine.begin() as connection:
-        rows = connection.execute(text(EVENTS_SELECT + " ORDER BY seq")).all()
-        prev = "0" * 64
-        for row in rows:
-            payload = '{"forged":true}' if row.seq == 3 else row.payload
-            digest = event_hash(seq=row.seq, at=row.at, actor_id=row.actor_id, actor_name=row.actor_name, action=row.action,
-                                object_type=row.object_type, object_id=row.object_id, payload=payload, prev_hash=prev)
-            connection.execute(text("UPDATE audit_event SET payload = :p, prev_hash = :ph, hash = :h WHERE seq = :s"),
-                               {"p": payload, "ph": prev, "h": digest, "s": row.seq})
-            prev = digest
-        connection.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+        rewrite_history(connection, forged_seq=3)
     assert verify(tampered).ok, "a recomputed chain is self-consistent"
     result = verify(tampered, point)
     assert not result.ok and "recomputed" in result.reason and result.first_bad_seq == point["seq"]

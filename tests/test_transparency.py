@@ -22,10 +22,10 @@ from kb.actors import SYSTEM
 from kb.config import Settings
 from kb.db import Database, transaction
 from kb.provenance.chain import event_hash
+from tests.audit import rewrite_history
 from tests.factories import make_cast
 
 runner = CliRunner()
-EVENTS_SELECT = "SELECT seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, hash FROM audit_event"
 
 
 def invoke(*args: str):  # noqa: ANN201
@@ -228,16 +228,7 @@ def test_a_rewritten_history_with_a_recomputed_chain_is_named(copy_env: Database
     """Edit an event and recompute every later hash and the head row, and forge the checkpoint's unsigned
     chain fields too: the chain is self-consistent, and only the signed root still tells."""
     with copy_env.engine.begin() as connection:
-        rows = connection.execute(text(EVENTS_SELECT + " ORDER BY seq")).all()
-        prev = "0" * 64
-        for row in rows:
-            payload = '{"forged":true}' if row.seq == 3 else row.payload
-            digest = event_hash(seq=row.seq, at=row.at, actor_id=row.actor_id, actor_name=row.actor_name, action=row.action,
-                                object_type=row.object_type, object_id=row.object_id, payload=payload, prev_hash=prev)
-            connection.execute(text("UPDATE audit_event SET payload = :p, prev_hash = :ph, hash = :h WHERE seq = :s"),
-                               {"p": payload, "ph": prev, "h": digest, "s": row.seq})
-            prev = digest
-        connection.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+        rewrite_history(connection, forged_seq=3)
         size = json.loads((published / "latest.json").read_text())["tree_size"]
         forged_hash = connection.execute(text("SELECT hash FROM audit_event WHERE seq = :s"), {"s": size}).scalar_one()
     latest = json.loads((published / "latest.json").read_text())
