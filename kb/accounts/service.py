@@ -26,7 +26,7 @@ from kb.accounts.names import display_name_key
 from kb.accounts.models import ApiToken, GovernanceRequest, Space, SpaceMembership, User, WebSession
 from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
 from kb.actors import Actor, GlobalRole, SpaceRole
-from kb.db import utcnow
+from kb.db import is_postgresql, utcnow
 from kb.errors import ErrorCode, KbError
 
 TOKEN_PREFIX = "kb_"
@@ -528,9 +528,14 @@ def _open(session: Session, *, actor: Actor, kind: str, target: str, change: dic
     return request
 
 
-def get_request(session: Session, request_id: int) -> GovernanceRequest:
-    """Raises: KbError NOT_FOUND."""
-    request = session.get(GovernanceRequest, request_id)
+def get_request(session: Session, request_id: int, *, lock: bool = False) -> GovernanceRequest:
+    """Raises: KbError NOT_FOUND.
+
+    With ``lock``, the row is locked on PostgreSQL until the transaction ends, so that two deciders
+    at once cannot both see it pending and apply its change twice (SQLite writers are serial already).
+    """
+    request = session.get(GovernanceRequest, request_id, with_for_update=lock and is_postgresql(session),
+                          populate_existing=lock)
     if request is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No governance request {request_id}")
     return request
@@ -573,7 +578,7 @@ def approve_request(session: Session, *, actor: Actor, request_id: int) -> Gover
         KbError CONFLICT: the actor requested it (separation of duties).
         KbError FORBIDDEN: the actor is not entitled to decide it.
     """
-    request = get_request(session, request_id)
+    request = get_request(session, request_id, lock=True)
     _require_decider(session, actor, request)
     request.status, request.decided_by, request.decided_at = "approved", actor.id, utcnow()
     session.add(request)
@@ -599,7 +604,7 @@ def refuse_request(session: Session, *, actor: Actor, request_id: int, reason: s
 
     Raises: as ``approve_request``.
     """
-    request = get_request(session, request_id)
+    request = get_request(session, request_id, lock=True)
     _require_decider(session, actor, request)
     request.status, request.decided_by, request.decided_at, request.reason = "refused", actor.id, utcnow(), reason
     session.add(request)
