@@ -204,7 +204,9 @@ def test_raising_a_safeguard_or_a_plain_change_stays_immediate(client, database,
 
 def test_raising_four_eyes_again_is_immediate(client, database, cast) -> None:  # noqa: ANN001
     request = _ask(client, cast, ROWS[0])
-    client.post(f"/api/v1/governance/requests/{request['id']}/approve", headers=cast["owner2"].headers)
+    approved = client.post(f"/api/v1/governance/requests/{request['id']}/approve", headers=cast["owner2"].headers)
+    assert approved.status_code == 200, approved.text
+    assert client.get("/api/v1/spaces/benefits", headers=cast["owner"].headers).json()["four_eyes"] is False
     back = client.patch("/api/v1/spaces/benefits", json={"four_eyes": True}, headers=cast["owner"].headers)
     assert back.status_code == 200 and back.json()["four_eyes"] is True
 
@@ -266,7 +268,9 @@ def test_adam_cannot_make_a_sock_puppet_approver_alone(client, database) -> None
     assert made_owner.status_code == 202
     himself = client.put("/api/v1/spaces/benefits/members/adam", json={"role": "owner"}, headers=adam.headers)
     assert himself.status_code == 202
-    for pending in client.get("/api/v1/governance/requests", headers=adam.headers).json()["data"]:
+    pending_requests = client.get("/api/v1/governance/requests", headers=adam.headers).json()["data"]
+    assert len(pending_requests) == 3  # adam2's role, adam2 as owner, adam as owner
+    for pending in pending_requests:
         answer = client.post(f"/api/v1/governance/requests/{pending['id']}/approve", headers=adam.headers)
         assert answer.status_code == 409 and answer.json()["error"]["details"]["rule"] == "separation_of_duties"
     with database.session() as session:

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from kb.actors import ANONYMOUS, SYSTEM
 from kb.permissions import PERMISSIONS
+from tests.audit import head_seq
 from tests.factories import make_person, web_session
 from tests.fakes import HashingEmbedder
 
@@ -320,11 +321,6 @@ def fill(value: Any, made: dict[str, str]) -> Any:
 
 
 
-def audit_head(database) -> int:  # noqa: ANN001
-    from kb import provenance
-
-    with database.session() as session:
-        return provenance.head(session)[0]
 
 
 def try_api(world: World, case: Case, role: str, made: dict[str, str]) -> tuple[str, str]:
@@ -386,7 +382,9 @@ def try_cli(world: World, case: Case, role: str, made: dict[str, str], tmp_path)
     result = CliRunner().invoke(cli_app, case.cli(world.cast[role].username, made), catch_exceptions=False)
     if result.exit_code == 0:
         return "allowed", "exit 0"
-    return "refused", f"exit {result.exit_code}: {result.output.strip()[-200:]}"
+    # a refusal names what was refused; a usage error of the case itself (Typer's "Usage: …") is no refusal
+    refused = "Usage:" not in result.output
+    return ("refused" if refused else "wrong"), f"exit {result.exit_code}: {result.output.strip()[-200:]}"
 
 
 @pytest.fixture
@@ -430,14 +428,14 @@ def test_every_action_is_allowed_or_refused_alike_on_every_surface(world, databa
                 signed = None
                 if name == "web" and role != N and case.web.url != "/login":
                     signed = web_session(database, world.cast[role].username)  # signing in is an event of its own
-                before = audit_head(database)
+                before = head_seq(database)
                 outcome, detail = run(made, signed)
                 tried[name] += 1
                 outcomes[name] = outcome
                 want = "allowed" if expected_by_role[role] else "refused"
                 if outcome != want:
                     mismatches.append(f"{case.action} as {role} via {name}: expected {want}, got {outcome} ({detail})")
-                elif outcome == "refused" and audit_head(database) != before:
+                elif outcome == "refused" and head_seq(database) != before:
                     mismatches.append(f"{case.action} as {role} via {name}: refused, but the audit log grew")
             if len(set(outcomes.values())) > 1:
                 mismatches.append(f"{case.action} as {role}: the surfaces disagree: {outcomes}")

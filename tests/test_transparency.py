@@ -105,17 +105,15 @@ def test_a_tree_head_verifies_and_any_changed_byte_fails(database: Database, set
     assert head["tree_size"] == count and head["seq"] == count
     assert head["root_hash"] == outsider_root(outsider_leaves(database))
     assert outsider_verifies(head, head["public_key"])
-    message = json.dumps({k: head[k] for k in ("key_id", "root_hash", "timestamp", "tree_size")},
-                         sort_keys=True, separators=(",", ":")).encode()
     signature = bytearray(bytes.fromhex(head["signature"]))
-    for index in (0, 31, 63):
-        forged = bytearray(signature)
-        forged[index] ^= 1
-        with pytest.raises(InvalidSignature):
-            Ed25519PublicKey.from_public_bytes(bytes.fromhex(head["public_key"])).verify(bytes(forged), message)
     with database.session() as session:
         check = lambda h: provenance.check_tree_head(session, h, signing_key=settings.signing_key_path, trusted_keys=[])  # noqa: E731
         assert check(head).ok
+        for index in (0, 31, 63):  # a changed byte of the signature itself, through kb's own check
+            forged = bytearray(signature)
+            forged[index] ^= 1
+            result = check({**head, "signature": bytes(forged).hex()})
+            assert not result.ok and "signature does not verify" in result.reason, index
         for name, value in (("root_hash", "0" + head["root_hash"][1:] if head["root_hash"][0] != "0" else "1" + head["root_hash"][1:]),
                             ("tree_size", head["tree_size"] - 1), ("timestamp", head["timestamp"].replace("Z", "1Z"))):
             result = check({**head, name: value})
