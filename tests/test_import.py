@@ -374,3 +374,23 @@ def test_the_same_bytes_again_are_not_parsed(client, cast, monkeypatch: pytest.M
     monkeypatch.setattr(importing, "parse_upload", refused)
     again = upload(client, cast, "policy.docx", data)
     assert again.status_code == 200 and again.json()["outcome"] == "unchanged", again.text
+
+
+def test_an_owner_who_reimports_a_colleagues_draft_cannot_approve_it(client, database) -> None:  # noqa: ANN001
+    """New bytes with the same text still change the draft (its source): the importer is credited, so
+    four eyes refuses them as its approver and no card can claim a second review (issue 16)."""
+    from tests.factories import make_cast
+
+    cast = make_cast(database)
+    carl, otto = cast["contributor"].headers, cast["owner2"].headers
+    first = client.post("/api/v1/spaces/benefits/import", headers=carl, data={"intended_use": "Rules for staff."},
+                        files={"file": ("rules.md", b"# Rules\n\nText here.\n", "text/markdown")})
+    assert first.status_code == 201, first.text
+    again = client.post("/api/v1/spaces/benefits/import", headers=otto,
+                        files={"file": ("rules.md", b"# Rules\r\n\r\nText here.\r\n", "text/markdown")})
+    assert again.status_code == 201 and again.json()["outcome"] == "updated_draft", again.text
+    assert client.post("/api/v1/documents/rules/versions/1/submit", json={}, headers=carl).status_code == 200
+    refused = client.post("/api/v1/documents/rules/versions/1/approve", json={}, headers=otto)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "four_eyes_violation", refused.text
+    assert client.post("/api/v1/documents/rules/versions/1/approve", json={},
+                       headers=cast["owner"].headers).status_code == 200

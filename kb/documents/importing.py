@@ -149,6 +149,8 @@ def import_file(
         version, created, _changed = service.edit_draft(session, actor=actor, document=document, space=space,
                                            data=fields.model_copy(update={"title": title[:300], "body_md": body}))
         outcome = "new_version" if created else "updated_draft"
+        if not created:  # new source bytes in someone's draft change it even when the text stays the same
+            service.credit_editor(version, actor.id)
     version.source_kind = SourceKind.imported_file
     version.source_sha256 = sha
     version.source_filename = Path(filename).name[:300]

@@ -308,6 +308,13 @@ def save_draft(session: Session, *, actor: Actor, slug: str, data: DraftSave) ->
     return draft, created
 
 
+def credit_editor(draft: Version, editor_id: int) -> None:
+    """Credit ``editor_id`` as a contributor of someone else's open draft they changed: four eyes then
+    refuses them as its approver, and its card says who wrote it. Every path that changes a draft calls it."""
+    if editor_id != draft.author_id:
+        draft.contributor_ids = json.dumps(sorted(set(json.loads(draft.contributor_ids)) | {editor_id}))
+
+
 def edit_draft(session: Session, *, actor: Actor, document: Document, space: Space, data: DraftSave) -> tuple[Version, bool, list[str]]:
     """Apply ``data`` to the open draft, or to a new draft copied from the newest version; no event.
 
@@ -340,8 +347,8 @@ def edit_draft(session: Session, *, actor: Actor, document: Document, space: Spa
         draft.body_md, draft.body_sha256 = data.body_md, sha256_text(data.body_md)
         changed.append("body")
     if created or changed:
-        if not created and editor_id != draft.author_id:
-            draft.contributor_ids = json.dumps(sorted(set(json.loads(draft.contributor_ids)) | {editor_id}))
+        if not created:
+            credit_editor(draft, editor_id)
         draft.updated_at = utcnow()
         session.add(draft)
         session.flush()
