@@ -304,3 +304,19 @@ def test_the_operator_bootstrap_stays_immediate(database, cli_env) -> None:  # n
 def test_unknown_request_is_404(client, cast) -> None:  # noqa: ANN001
     answer = client.post("/api/v1/governance/requests/999/approve", headers=cast["admin"].headers)
     assert answer.status_code == 404
+
+
+def test_a_new_space_without_safeguards_needs_a_second_admin(client, database, cast) -> None:  # noqa: ANN001
+    """Creating a space with four eyes off (or its community public) is a lowering too: the space is made
+    safe, the lowering waits for a second admin (an admin alone made such a space at once before)."""
+    second = cast["admin2"]
+    made = client.post("/api/v1/spaces", json={"slug": "quick", "name": "Quick", "four_eyes": False, "public_community": True},
+                       headers=cast["admin"].headers)
+    assert made.status_code == 201 and made.json()["four_eyes"] is True and made.json()["public_community"] is False
+    (pending,) = [r for r in client.get("/api/v1/governance/requests", headers=second.headers).json()["data"]
+                  if r["target"] == "quick"]
+    own = client.post(f"/api/v1/governance/requests/{pending['id']}/approve", headers=cast["admin"].headers)
+    assert own.status_code == 409
+    assert client.post(f"/api/v1/governance/requests/{pending['id']}/approve", headers=second.headers).status_code == 200
+    space = client.get("/api/v1/spaces/quick", headers=second.headers).json()
+    assert space["four_eyes"] is False and space["public_community"] is True

@@ -360,14 +360,27 @@ def create_space(session: Session, actor: Actor, *, data: SpaceCreate, four_eyes
     Raises:
         KbError ALREADY_EXISTS: the slug is taken (service).
         KbError NOT_FOUND: an owner named is no user (nothing is created then).
+
+    A person (not ``SYSTEM``) who asks for four eyes off or a public community gets the space with
+    both safeguards up and a pending ``space.update`` request that a second admin approves.
     """
     authorize(actor, "space.create")
     if owners:
         authorize(actor, "space.member.set")
+    # A person asking for a space without four eyes, or with its community public, gets the safe space
+    # now and the lowering as a pending request, as for a change of an existing space (issue 16).
+    lowered = SpaceUpdate(four_eyes=False if data.four_eyes is False else None,
+                          public_community=True if data.public_community else None)
+    if actor.system or (lowered.four_eyes is None and lowered.public_community is None):
+        lowered = None
+    else:
+        data = data.model_copy(update={"four_eyes": True, "public_community": False})
     with transaction(session):
         space = service.create_space(session, actor=actor, data=data, four_eyes_default=four_eyes_default)
         for username in owners:
             service.set_membership(session, actor=actor, slug=space.slug, username=username, role=SpaceRole.owner)
+        if lowered is not None:
+            service.space_update_request(session, actor=actor, slug=space.slug, data=lowered)
     return _space(session, space)
 
 
