@@ -28,7 +28,6 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 class Policy:
     """What one kind of text may become in HTML."""
 
-    name: str
     tags: frozenset[str]
     attributes: Mapping[str, frozenset[str]]
     link_rel: str
@@ -40,7 +39,6 @@ class Policy:
 _INLINE = frozenset({"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr"})
 
 COMMUNITY = Policy(
-    name="community",
     tags=_INLINE | {"h3", "h4"},
     attributes=MappingProxyType({"a": frozenset({"href", "title"})}),
     link_rel="nofollow noopener ugc",
@@ -48,7 +46,6 @@ COMMUNITY = Policy(
 """Comments, questions and answers: a small allow-list, no tables, no images, links marked user content."""
 
 CURATED = Policy(
-    name="curated",
     tags=_INLINE | {"h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td"},
     attributes=MappingProxyType({"a": frozenset({"href", "title"}), "th": frozenset({"align"}),
                                  "td": frozenset({"align"})}),

@@ -320,3 +320,15 @@ def test_a_new_space_without_safeguards_needs_a_second_admin(client, database, c
     assert client.post(f"/api/v1/governance/requests/{pending['id']}/approve", headers=second.headers).status_code == 200
     space = client.get("/api/v1/spaces/quick", headers=second.headers).json()
     assert space["four_eyes"] is False and space["public_community"] is True
+
+
+def test_a_refusal_needs_its_reason_on_the_web_as_on_the_api(client, database, cast) -> None:  # noqa: ANN001
+    request = _ask(client, cast, ROWS[0])
+    api = client.post(f"/api/v1/governance/requests/{request['id']}/refuse", json={"reason": ""}, headers=cast["owner2"].headers)
+    assert api.status_code == 422
+    csrf = sign_in(client, database, "otto")
+    web = client.post(f"/governance/{request['id']}", data={"decision": "refuse", "reason": "", "csrf": csrf},
+                      follow_redirects=False)
+    assert web.status_code == 422  # the page made up the reason "refused" before
+    pending = client.get("/api/v1/governance/requests", headers=cast["owner2"].headers).json()["data"]
+    assert [r["status"] for r in pending if r["id"] == request["id"]] == ["pending"]

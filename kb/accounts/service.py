@@ -544,7 +544,7 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Gov
 def entitled_to_decide(session: Session, actor: Actor, request: GovernanceRequest) -> bool:
     """Whether ``actor`` may approve or refuse ``request``: never its requester; for a space, another
     owner of it or an admin; for a global role, an admin."""
-    if actor.id == request.requested_by and not actor.system:
+    if actor.id == request.requested_by:
         return False
     if request.kind in SPACE_KINDS:
         space = session.execute(select(Space).where(Space.slug == request.target)).scalar_one_or_none()

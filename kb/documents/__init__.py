@@ -16,12 +16,12 @@ from kb.documents.published import (
 from kb.documents.reading import provenance_card
 from kb.documents.schemas import DocumentCreate, DocumentPublic, ProvenanceCard, VersionPublic
 from kb.documents.service import (
-    currently_valid, expired, get_document, review_overdue, second_review, tags_of, visible_document,
+    expired, get_document, review_overdue, second_review, tags_of, visible_document,
 )
 
 __all__ = [
     "ChunkFacts", "DocumentCreate", "DocumentPublic", "ProvenanceCard", "Published", "VersionPublic",
-    "approval_lead_times", "approved_versions_by", "chunks_by_id", "create_promoted", "currently_valid",
+    "approval_lead_times", "approved_versions_by", "chunks_by_id", "create_promoted",
     "document_for_social", "document_ids_for_slugs", "expired", "facts_of", "get_document", "overdue_by_space",
     "people_of", "provenance_card", "published", "published_chunk_facts", "request_review", "review_overdue",
     "second_review", "tags_of", "visible_document",

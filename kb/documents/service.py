@@ -67,10 +67,6 @@ def expired(version: Version, on: dt.date | None = None) -> bool:
     return validity.expired(version.valid_until, on)
 
 
-def currently_valid(version: Version, on: dt.date | None = None) -> bool:
-    return validity.valid_on(version.valid_from, version.valid_until, on)
-
-
 def second_review(version: Version) -> bool | None:
     """Whether an approved version had a second person review it (issue 16); None until it is approved.
 

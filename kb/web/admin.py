@@ -17,6 +17,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from kb.accounts import actions as accounts
+from kb.accounts.schemas import GovernanceRefusal
 from kb.db import MAX_ROW_ID
 from kb.provenance import actions as audit
 from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, page, signed_in
@@ -59,5 +60,5 @@ def decide_governance_request(session: SessionDep, who: ViewerDep,
     if decision == "approve":
         accounts.approve_governance_request(session, actor, request_id=request_id)
         return back("/governance", "governance-approved")
-    accounts.refuse_governance_request(session, actor, request_id=request_id, reason=reason or "refused")
+    accounts.refuse_governance_request(session, actor, request_id=request_id, reason=GovernanceRefusal(reason=reason).reason)  # as the API: a reason is required
     return back("/governance", "governance-refused")

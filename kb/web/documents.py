@@ -57,9 +57,8 @@ def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: D
     history = actions.document_history(session, actor, slug=slug).data
     comments = social.list_comments(session, actor, slug=slug)
     rating = social.get_rating(session, actor, slug=slug)
-    numbers = [v.number for v in history]
     return page(request, "document.html", who, document=document, history=history, timeline=_timeline(history),
-                comments=comments.data, comments_public=comments.public_since is not None, rating=rating, numbers=numbers)
+                comments=comments.data, comments_public=comments.public_since is not None, rating=rating)
 
 
 @router.get("/d/{slug}/v/{number}")
