@@ -229,7 +229,7 @@ def test_the_linear_parser_gives_the_markdown_the_old_one_gave() -> None:
 
 
 def test_no_per_paragraph_lookups_of_python_docx(monkeypatch: pytest.MonkeyPatch) -> None:
-    """paragraph.style scanned every style for each paragraph (8,000 paragraphs: 39 s); row.cells re-walks the rows above."""
+    """paragraph.style scanned every style for each paragraph (the bench's 8,000 paragraphs: 7.9 s); row.cells re-walks the rows above."""
     import docx.table
     import docx.text.paragraph
 

@@ -90,7 +90,7 @@ def published_chunk_facts(session: Session, chunk_ids: Iterable[int]) -> dict[in
 
 
 # The state is checked in Python: in the WHERE clause it leads SQLite's planner to scan every
-# approved version instead of looking the chunks up by key (36 ms against 0.6 ms at 1.5k chunks).
+# approved version instead of looking the chunks up by key.
 _PUBLISHED_CHUNK_FACTS = (
     select(Chunk.id, Document.id, Document.space_id, Version.audience, Version.language, Version.tags,
            Version.valid_from, Version.valid_until, Version.state)
