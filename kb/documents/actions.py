@@ -13,6 +13,8 @@ Must not import the web framework, the ``api`` module, social, search or experts
 
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 from typing import Literal
 
@@ -212,6 +214,7 @@ def import_document(
                             version=unchanged.version.number, source_sha256=unchanged.source_sha256)
     end_read(session)
     parsed = importing.parse_file(filename, data)
+    importing.store_file(files_dir, hashlib.sha256(data).hexdigest(), data)  # the disk write and fsync, no lock held
     with transaction(session):
         outcome = importing.import_file(session, actor=actor, space_slug=space, filename=filename, data=data,
                                         parsed=parsed, files_dir=files_dir, fields=fields, slug=slug,

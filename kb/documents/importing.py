@@ -48,7 +48,10 @@ def slug_from_filename(filename: str) -> str:
     return slug or "document"
 
 
-def _store_file(files_dir: Path, sha: str, data: bytes) -> None:
+def store_file(files_dir: Path, sha: str, data: bytes) -> None:
+    """Keep the original by its SHA-256 (idempotent: an existing file is left as it is). Content-addressed,
+    so the import action writes and fsyncs it before its write transaction: a rollback leaves at most
+    an unreferenced file, and the database's write lock is never held across the disk write."""
     target = stored_file_path(files_dir, sha)
     if target.exists():
         return
@@ -135,7 +138,7 @@ def import_file(
     existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
     title = fields.title or parsed.declared_title or _first_heading(parsed.markdown) or Path(filename).stem
     body = parsed.markdown
-    _store_file(files_dir, sha, data)
+    store_file(files_dir, sha, data)  # already there when the action stored it first: one stat
     if session.get(StoredFile, sha) is None:
         session.add(StoredFile(sha256=sha, filename=Path(filename).name[:300], media_type=parsed.media_type, size=len(data)))
     if existing is None:
