@@ -217,9 +217,8 @@ def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | N
     if resolved is None:
         return None
     actor, web_session = resolved
-    spaces, _ = service.list_spaces(session, limit=NAVIGATION_SPACES, offset=0)
     return WebIdentity(actor=actor, web_session_id=web_session.id, csrf_token=web_session.csrf_token,  # type: ignore[arg-type]
-                       spaces={s.id: s.slug for s in spaces})  # type: ignore[misc]
+                       spaces=service.space_slugs(session, limit=NAVIGATION_SPACES))
 
 
 def identify_by_username(session: Session, *, username: str) -> Actor:
