@@ -60,11 +60,22 @@ def test_switching_off_and_on_again_resets_the_time(client, cast) -> None:  # no
     assert public_texts(client) == ["<p>Written in the second opt-in</p>\n"]
 
 
-def test_a_space_created_opted_in_serves_comments_written_since(client, cast) -> None:  # noqa: ANN001
+def test_a_space_created_opted_in_serves_comments_written_since(client, database, cast) -> None:  # noqa: ANN001
+    """Asked for at creation, the opt-in is a lowering that a second admin approves (docs/governance.md);
+    it then counts from that moment."""
+    from kb.actors import GlobalRole
+    from tests.factories import make_person
+
     created = client.post("/api/v1/spaces", json={"slug": "open", "name": "Open", "public_community": True},
                           headers=cast["admin"].headers)
     assert created.status_code == 201, created.text
-    assert created.json()["public_community"] is True and created.json()["public_community_since"] is not None
+    assert created.json()["public_community"] is False and created.json()["public_community_since"] is None
+    second = make_person(database, "ada", GlobalRole.admin)
+    (pending,) = [r for r in client.get("/api/v1/governance/requests", headers=second.headers).json()["data"]
+                  if r["target"] == "open"]
+    assert client.post(f"/api/v1/governance/requests/{pending['id']}/approve", headers=second.headers).status_code == 200
+    space = client.get("/api/v1/spaces/open", headers=second.headers).json()
+    assert space["public_community"] is True and space["public_community_since"] is not None
 
 
 def test_the_comment_form_says_the_comment_will_be_shown_publicly(client, database, cast) -> None:  # noqa: ANN001
