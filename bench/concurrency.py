@@ -85,13 +85,14 @@ def writer(url: str, schema: str | None, work: str, worker: int, token: str, eve
 
 def approver(url: str, schema: str | None, work: str, username: str, slugs: list[str], barrier, results) -> None:  # noqa: ANN001
     from kb.accounts import service as accounts
+    from kb.actors import Channel
     from kb.db import Database, transaction
     from kb.documents import service
     from kb.errors import KbError
 
     database = Database(_settings(url, schema, Path(work) / f"approver-{username}"))
     with database.session() as session:
-        actor = accounts.actor_for(session, accounts.get_user(session, username))
+        actor = accounts.actor_for(session, accounts.get_user(session, username), Channel.system)
     outcomes = []
     for slug in slugs:
         with database.session() as session:
@@ -118,6 +119,7 @@ def main() -> None:
 
     from kb import provenance
     from kb.accounts import service as accounts
+    from kb.actors import Channel
     from kb.accounts.schemas import SpaceCreate, UserCreate
     from kb.actors import SYSTEM, SpaceRole
     from kb.db import Database, transaction
@@ -143,7 +145,7 @@ def main() -> None:
                     user = accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=f"owner{w}", display_name=f"Owner {w}"))
                     accounts.set_membership(session, actor=SYSTEM, slug="race", username=f"owner{w}", role=SpaceRole.owner)
                     tokens.append(accounts.create_token(session, actor=SYSTEM, user=user, name="bench")[1])
-            author_actor = accounts.actor_for(session, author)
+            author_actor = accounts.actor_for(session, author, Channel.system)
             slugs = [f"race-{r:03d}" for r in range(args.rounds)]
             for slug in slugs:
                 with transaction(session):

@@ -60,6 +60,7 @@ def body_of(title: str, text: str) -> str:
 def writer(start: int) -> None:
     """Ingest documents forever, printing ``ack SLUG`` after each approval's commit returned."""
     from kb.accounts import service as accounts
+    from kb.actors import Channel
     from kb.app import wire_search
     from kb.config import load_settings
     from kb.db import Database, transaction
@@ -74,8 +75,8 @@ def writer(start: int) -> None:
     indexes.embedder.encode(["warm up"])  # load the model first, so that kills land while ingesting
     with database.session() as session:
         caught_up = indexes.catch_up(session)
-        author = accounts.actor_for(session, accounts.get_user(session, "author"))
-        approver = accounts.actor_for(session, accounts.get_user(session, "approver"))
+        author = accounts.actor_for(session, accounts.get_user(session, "author"), Channel.system)
+        approver = accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system)
     print(f"ready slot={indexes.root.name} caught_up={caught_up}", flush=True)
     corpus = texts()
     i = start
@@ -121,6 +122,7 @@ class Outcome:
 def prepare(settings) -> dict[str, str]:  # noqa: ANN001
     """A space, an author and an approver (with API tokens); returns the tokens."""
     from kb.accounts import service as accounts
+    from kb.actors import Channel
     from kb.accounts.schemas import SpaceCreate, UserCreate
     from kb.actors import SYSTEM, SpaceRole
     from kb.db import Database, transaction

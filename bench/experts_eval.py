@@ -39,6 +39,7 @@ def person_names(raw: str) -> list[str]:
 
 def ingest(database, corpus: list[dict]) -> dict[str, list[str]]:  # noqa: ANN001
     from kb.accounts import service as accounts
+    from kb.actors import Channel
     from kb.accounts.schemas import SpaceCreate, UserCreate
     from kb.actors import SYSTEM, SpaceRole
     from kb.db import transaction
@@ -64,16 +65,16 @@ def ingest(database, corpus: list[dict]) -> dict[str, list[str]]:  # noqa: ANN00
                         accounts.set_membership(session, actor=SYSTEM, slug="collection", username=username,
                                                 role=SpaceRole.contributor)  # documents are written by a named person
                         known.add(username)
-        approver = accounts.actor_for(session, accounts.get_user(session, "approver"))
+        approver = accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system)
         for username in ("importer", "approver"):
             with transaction(session):
-                experts.update_profile(session, actor=accounts.actor_for(session, accounts.get_user(session, username)),
+                experts.update_profile(session, actor=accounts.actor_for(session, accounts.get_user(session, username), Channel.system),
                                        declared_skills=None, opted_out=True)
         for doc in corpus:
             names = authors_of[str(doc["_id"])] or ["importer"]
             slug = "d-" + re.sub(r"[^a-z0-9]+", "-", str(doc["_id"]).lower())[:100]
             title = (doc.get("title") or "").strip() or slug
-            author = accounts.actor_for(session, accounts.get_user(session, names[0]))
+            author = accounts.actor_for(session, accounts.get_user(session, names[0]), Channel.system)
             with transaction(session):
                 documents.create_document(session, actor=author, space_slug="collection", contributors=names[1:],
                                           data=DocumentCreate(slug=slug, title=title[:300], body_md=(doc.get("text") or title).strip(),

@@ -78,6 +78,7 @@ def percentile(values: list[float], p: float) -> float:
 def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
     """Create, submit and approve every document through the documents service; return id → corpus id."""
     from kb.accounts import service as accounts
+    from kb.actors import Channel
     from kb.accounts.schemas import SpaceCreate, UserCreate
     from kb.actors import SYSTEM, SpaceRole
     from kb.db import transaction
@@ -90,8 +91,8 @@ def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
             for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
                 accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username.title()))
                 accounts.set_membership(session, actor=SYSTEM, slug="collection", username=username, role=role)
-        author = accounts.actor_for(session, accounts.get_user(session, "author"))
-        approver = accounts.actor_for(session, accounts.get_user(session, "approver"))
+        author = accounts.actor_for(session, accounts.get_user(session, "author"), Channel.system)
+        approver = accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system)
         mapping: dict[int, str] = {}
         for doc in corpus:
             title = (doc.get("title") or "").strip() or f"Document {doc['_id']}"

@@ -7,7 +7,7 @@ kb domains and nothing from FastAPI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -38,6 +38,15 @@ class SpaceRole(StrEnum):
 
 
 ANONYMOUS = "anonymous"
+
+
+class Channel(StrEnum):
+    """Through which door an actor acts; every audit event records it (issue 16)."""
+
+    api = "api"
+    web = "web"
+    cli = "cli"
+    system = "system"
 
 
 class Access(StrEnum):
@@ -84,7 +93,14 @@ class Actor:
     global_role: GlobalRole
     space_roles: dict[int, SpaceRole] = field(default_factory=dict)
     system: bool = False
-    """True only for ``SYSTEM``: kb itself acting (migrations, ``kb demo``, operator commands)."""
+    """True only for ``SYSTEM``: kb itself acting (migrations, ``kb init``, ``kb demo``)."""
+    channel: Channel = Channel.api
+    """The door the actor came through: set by whoever identifies them (token: api, web session: web,
+    the CLI's authentication: cli, bootstrap: system) and recorded on every audit event."""
+
+    def via(self, channel: Channel) -> "Actor":
+        """This actor acting through ``channel``."""
+        return replace(self, channel=channel)
 
     @property
     def roles(self) -> frozenset[str]:
@@ -113,7 +129,8 @@ class Actor:
 
 SYSTEM_ACTOR_NAME = "system"
 
-SYSTEM = Actor(id=0, username=SYSTEM_ACTOR_NAME, display_name="kb (system)", global_role=GlobalRole.admin, system=True)
+SYSTEM = Actor(id=0, username=SYSTEM_ACTOR_NAME, display_name="kb (system)", global_role=GlobalRole.admin, system=True,
+               channel=Channel.system)
 """kb itself, named: bootstrap (``kb init``, ``kb demo``), migrations and operator commands of the CLI.
 
 It holds the admin role, so it may create users and spaces and grant roles, and every event it

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.actors import SYSTEM, GlobalRole, SpaceRole
+from kb.actors import SYSTEM, Channel, GlobalRole, SpaceRole
 from kb.documents.ingest_docx import split_front_matter
 
 SAMPLE_DIR = Path(__file__).parent / "sample" / "documents"
@@ -187,7 +187,7 @@ def _load_documents(database, session, report: DemoReport) -> None:  # noqa: ANN
     from kb.documents.schemas import DraftSave
 
     def actor(username: str):  # noqa: ANN202
-        return accounts.identify_by_username(session, username=username)
+        return accounts.identify_by_username(session, username=username, channel=Channel.system)  # bootstrap
 
     for sample in sample_documents():
         author = actor(sample.author)

@@ -12,7 +12,7 @@ from kb.db import Database
 def audit_events(database: Database, after_seq: int = 0) -> list[dict[str, Any]]:
     with database.session() as session:
         return [
-            {"seq": e.seq, "actor": e.actor_name, "action": e.action, "object_type": e.object_type,
+            {"seq": e.seq, "actor": e.actor_name, "channel": e.channel, "action": e.action, "object_type": e.object_type,
              "object_id": e.object_id, "payload": json.loads(e.payload)}
             for e in provenance.list_events(session, after_seq=after_seq, limit=100_000)
         ]
@@ -23,7 +23,8 @@ def head_seq(database: Database) -> int:
         return provenance.head(session)[0]
 
 
-EVENTS_SELECT = "SELECT seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, hash FROM audit_event"
+EVENTS_SELECT = ("SELECT seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, hash, channel "
+                 "FROM audit_event")
 
 
 def rewrite_history(connection, *, forged_seq: int) -> None:  # noqa: ANN001
@@ -38,7 +39,8 @@ def rewrite_history(connection, *, forged_seq: int) -> None:  # noqa: ANN001
     for row in rows:
         payload = '{"forged":true}' if row.seq == forged_seq else row.payload
         digest = event_hash(seq=row.seq, at=row.at, actor_id=row.actor_id, actor_name=row.actor_name, action=row.action,
-                            object_type=row.object_type, object_id=row.object_id, payload=payload, prev_hash=prev)
+                            object_type=row.object_type, object_id=row.object_id, payload=payload, prev_hash=prev,
+                            channel=row.channel)
         connection.execute(text("UPDATE audit_event SET payload = :p, prev_hash = :ph, hash = :h WHERE seq = :s"),
                            {"p": payload, "ph": prev, "h": digest, "s": row.seq})
         prev = digest

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kb.accounts import service as accounts
 from kb.accounts.schemas import SpaceCreate, UserCreate
-from kb.actors import SYSTEM, Actor, GlobalRole, SpaceRole
+from kb.actors import SYSTEM, Actor, Channel, GlobalRole, SpaceRole
 from kb.db import Database, transaction
 
 
@@ -42,7 +42,7 @@ def make_person(
             for slug, role in (spaces or {}).items():
                 accounts.set_membership(session, actor=SYSTEM, slug=slug, username=username, role=role)
             _token, raw = accounts.create_token(session, actor=SYSTEM, user=user, name="test")
-        actor = accounts.actor_for(session, user)
+        actor = accounts.actor_for(session, user, Channel.api)
     return Person(username=username, token=raw, actor=actor)
 
 

@@ -306,6 +306,7 @@ def test_success_adds_one_event_and_4xx_adds_none(client, database, scenario: Sc
     events = audit_events(database, before_seq)
     assert [(e["action"], e["actor"]) for e in events] == [(scenario.action, scenario.actor), *scenario.then]
     assert (events[0]["object_type"], events[0]["object_id"]) == expected_object(scenario, ok), "the event names another object"
+    assert {e["channel"] for e in events} == {"api"}, "every event of an API call records the channel api"
 
 
 def test_exception_before_commit_leaves_no_rows_and_no_events(database) -> None:  # noqa: ANN001
@@ -472,6 +473,7 @@ def test_a_form_post_adds_its_events_and_a_refused_one_none(client, database, sc
     assert ok.status_code == 303 and not ok.headers["location"].startswith("/login?next="), (ok.status_code, ok.text[:300])
     events = audit_events(database, before_seq)
     assert [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in events] == scenario.events
+    assert {e["channel"] for e in events} == {"web"}, "every event of a form post records the channel web"
 
 
 @dataclass
@@ -533,6 +535,8 @@ def test_a_command_adds_its_events_and_a_refused_one_none(cli_env, client, datab
     assert snapshot(database) == before_rows, "a refused command changed rows"
     ok = runner.invoke(app, [a.replace("{docx}", str(docx)) for a in scenario.ok], catch_exceptions=False)
     assert ok.exit_code == 0, ok.output
-    events = [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in audit_events(database, before_seq)]
+    recorded = audit_events(database, before_seq)
+    assert [e["channel"] for e in recorded] == ["system" if e["actor"] == "system" else "cli" for e in recorded]
+    events = [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in recorded]
     assert [(a, who, kind, oid if want is not None else None) for (a, who, kind, oid), (*_, want) in zip(events, scenario.events)] \
         == scenario.events and len(events) == len(scenario.events)

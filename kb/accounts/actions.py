@@ -30,7 +30,7 @@ from kb.accounts.schemas import (
     GovernanceRequestPublic, GovernanceRequestsPublic, MePublic, MembershipPublic, SpaceCreate, SpaceMember, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreated,
     TokenPublic, TokensPublic, UserAdminPublic, UserCreate, UsersPublic, UserUpdate,
 )
-from kb.actors import Actor, GlobalRole, SpaceRole
+from kb.actors import Actor, Channel, GlobalRole, SpaceRole
 from kb.db import transaction
 from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
@@ -167,7 +167,8 @@ def sign_in(session: Session, actor: Actor | None, *, username: str, password: s
             _row, cookie = service.create_web_session(session, user=user, max_age_seconds=wanted.max_age_seconds)
         return WebSessionStarted(cookie=cookie, max_age_seconds=wanted.max_age_seconds)
     with transaction(session):
-        token, raw = service.create_token(session, actor=service.actor_for(session, user), user=user, name=wanted.name)
+        token, raw = service.create_token(session, actor=service.actor_for(session, user, Channel.api), user=user,
+                                          name=wanted.name)
     return TokenCreated(**_token(token).model_dump(), token=raw)
 
 
@@ -221,7 +222,7 @@ def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | N
                        spaces=service.space_slugs(session, limit=NAVIGATION_SPACES))
 
 
-def identify_by_username(session: Session, *, username: str) -> Actor:
+def identify_by_username(session: Session, *, username: str, channel: Channel = Channel.cli) -> Actor:
     """The actor a CLI command names with ``--as USERNAME``: the person the operator says acts.
 
     The CLI is run by the server's operator, who can reach the database anyway; issue 16 makes its
@@ -231,7 +232,7 @@ def identify_by_username(session: Session, *, username: str) -> Actor:
     user = service.get_user(session, username)
     if not user.is_active:  # as a token or a web session of a deactivated account: nobody acts as them
         raise KbError(ErrorCode.FORBIDDEN, f"The account {username!r} is deactivated")
-    return service.actor_for(session, user)
+    return service.actor_for(session, user, channel)
 
 
 # ---------------------------------------------------------------------------- oneself and tokens

@@ -25,7 +25,7 @@ from kb import provenance
 from kb.accounts.names import display_name_key
 from kb.accounts.models import ApiToken, GovernanceRequest, Space, SpaceMembership, User, WebSession
 from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
-from kb.actors import Actor, GlobalRole, SpaceRole
+from kb.actors import Actor, Channel, GlobalRole, SpaceRole
 from kb.db import is_postgresql, utcnow
 from kb.errors import ErrorCode, KbError
 
@@ -52,8 +52,8 @@ def hash_password(password: str) -> str:
 
 # ----------------------------------------------------------------------------------------- users
 
-def actor_for(session: Session, user: User) -> Actor:
-    """The ``Actor`` for ``user``, with the roles they hold in each space."""
+def actor_for(session: Session, user: User, channel: Channel) -> Actor:
+    """The ``Actor`` for ``user`` acting through ``channel``, with the roles they hold in each space."""
     rows = session.execute(
         select(SpaceMembership.space_id, SpaceMembership.role).where(SpaceMembership.user_id == user.id)
     ).all()
@@ -63,6 +63,7 @@ def actor_for(session: Session, user: User) -> Actor:
         display_name=user.display_name,
         global_role=GlobalRole(user.global_role),
         space_roles={space_id: SpaceRole(role) for space_id, role in rows},
+        channel=channel,
     )
 
 
@@ -261,7 +262,7 @@ def resolve_token(session: Session, raw: str) -> tuple[Actor, int | None] | None
     if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now) or not user.is_active:
         return None
     stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
-    return actor_for(session, user), token.id if stale else None
+    return actor_for(session, user, Channel.api), token.id if stale else None
 
 
 def stamp_token_used(session: Session, token_id: int) -> None:
@@ -281,7 +282,7 @@ def create_web_session(session: Session, *, user: User, max_age_seconds: int) ->
     )
     session.add(web_session)
     session.flush()
-    provenance.record(session, actor_for(session, user), "session.create", ("user", user.username), {})
+    provenance.record(session, actor_for(session, user, Channel.web), "session.create", ("user", user.username), {})
     return web_session, raw
 
 
@@ -295,7 +296,7 @@ def resolve_web_session(session: Session, raw: str) -> tuple[Actor, WebSession] 
     web_session, user = row
     if web_session.revoked_at is not None or web_session.expires_at <= utcnow() or not user.is_active:
         return None
-    return actor_for(session, user), web_session
+    return actor_for(session, user, Channel.web), web_session
 
 
 def end_web_session(session: Session, *, actor: Actor, web_session: WebSession) -> None:

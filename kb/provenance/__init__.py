@@ -60,6 +60,7 @@ def record(
         session,
         actor_id=None if actor.system else actor.id,
         actor_name=SYSTEM_ACTOR_NAME if actor.system else actor.username,
+        channel=actor.channel.value,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -215,6 +216,9 @@ def export_jsonl(session: Session, out: Any) -> int:
     """Write every event as one JSON object per line to the text stream ``out``; return the count."""
     written = 0
     for event in chain._events(session):
-        out.write(canonical_json(event.model_dump()) + "\n")
+        fields = event.model_dump()
+        if fields["channel"] is None:  # written before channels were recorded: not in its envelope either
+            del fields["channel"]
+        out.write(canonical_json(fields) + "\n")
         written += 1
     return written

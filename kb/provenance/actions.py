@@ -50,7 +50,7 @@ def list_events(
     authorize(actor, "audit.list")
     events = provenance.list_events(session, after_seq=after_seq, limit=limit, action=action,
                                     object_type=object_type, object_id=object_id, actor_name=by)
-    data = [AuditEventPublic(seq=e.seq, at=e.at, actor=e.actor_name, action=e.action, object_type=e.object_type,
+    data = [AuditEventPublic(seq=e.seq, at=e.at, actor=e.actor_name, channel=e.channel, action=e.action, object_type=e.object_type,
                              object_id=e.object_id, payload=json.loads(e.payload), prev_hash=e.prev_hash, hash=e.hash)
             for e in events]
     return AuditPage(data=data, count=len(data), next_after_seq=data[-1].seq if len(data) == limit else None)

@@ -28,25 +28,29 @@ def canonical_json(value: Any) -> str:
 
 def canonical_envelope(
     *, seq: int, at: str, actor_id: int | None, actor_name: str, action: str,
-    object_type: str, object_id: str, payload: str, prev_hash: str,
+    object_type: str, object_id: str, payload: str, prev_hash: str, channel: str | None = None,
 ) -> str:
     """``canonical_json`` of the event's fields, built directly (verification runs it per event).
 
     Equal to ``canonical_json({...})`` of the same fields; tests/test_audit_chain.py checks that.
+    ``channel`` (api, web, cli, system) is a field of every event written since migration 0013;
+    the envelope of an older event, which has none, leaves the key out, so its hash is unchanged.
     """
     q = _quote
+    via = "" if channel is None else f'"channel":{q(channel)},'
     return (f'{{"action":{q(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
-            f'"actor_name":{q(actor_name)},"at":{q(at)},"object_id":{q(object_id)},"object_type":{q(object_type)},'
+            f'"actor_name":{q(actor_name)},"at":{q(at)},{via}"object_id":{q(object_id)},"object_type":{q(object_type)},'
             f'"payload":{q(payload)},"prev_hash":{q(prev_hash)},"seq":{int(seq)}}}')
 
 
 def event_hash(
     *, seq: int, at: str, actor_id: int | None, actor_name: str, action: str,
-    object_type: str, object_id: str, payload: str, prev_hash: str,
+    object_type: str, object_id: str, payload: str, prev_hash: str, channel: str | None = None,
 ) -> str:
     """SHA-256 over the canonical bytes of every field of an event except its own hash."""
     envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-                                  object_type=object_type, object_id=object_id, payload=payload, prev_hash=prev_hash)
+                                  object_type=object_type, object_id=object_id, payload=payload, prev_hash=prev_hash,
+                                  channel=channel)
     return hashlib.sha256(envelope.encode("utf-8")).hexdigest()
 
 
@@ -56,11 +60,11 @@ def leaf_rows(session: Session, after_seq: int = 0) -> Iterator[tuple[int, bytes
     The leaf bytes of an event in the Merkle tree are the UTF-8 bytes of its canonical envelope: exactly
     the bytes whose SHA-256 is the event's ``hash`` (docs/transparency.md).
     """
-    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest in _rows(
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel in _rows(
             session, after_seq=after_seq):
         envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
                                       object_type=object_type, object_id=object_id, payload=payload,
-                                      prev_hash=prev_hash)
+                                      prev_hash=prev_hash, channel=channel)
         yield seq, envelope.encode("utf-8"), prev_hash, digest
 
 
@@ -68,12 +72,12 @@ def _hash_of(event: AuditEvent) -> str:
     return event_hash(
         seq=event.seq, at=event.at, actor_id=event.actor_id, actor_name=event.actor_name,
         action=event.action, object_type=event.object_type, object_id=event.object_id,
-        payload=event.payload, prev_hash=event.prev_hash,
+        payload=event.payload, prev_hash=event.prev_hash, channel=event.channel,
     )
 
 
 def append(
-    session: Session, *, actor_id: int | None, actor_name: str, action: str,
+    session: Session, *, actor_id: int | None, actor_name: str, channel: str, action: str,
     object_type: str, object_id: str, payload: dict[str, Any],
 ) -> AuditEvent:
     """Append one event in the caller's transaction, holding the chain-head lock until commit."""
@@ -88,10 +92,10 @@ def append(
     seq = head.seq + 1
     digest = event_hash(
         seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash,
+        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, channel=channel,
     )
     event = AuditEvent(
-        seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+        seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, channel=channel, action=action,
         object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, hash=digest,
     )
     session.add(event)
@@ -135,7 +139,8 @@ def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
 
 
 _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.action,
-            AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
+            AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash,
+            AuditEvent.channel)
 
 
 def _rows(session: Session, batch: int = 20000, after_seq: int = 0) -> Iterator[tuple]:
@@ -160,7 +165,7 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None) -> Verify
     count = 0
     checkpoint_seq = int(checkpoint["seq"]) if checkpoint is not None else None
     checkpoint_seen = False
-    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest in _rows(session):
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel in _rows(session):
         count += 1
         if seq != expected_seq:
             return VerifyResult(False, count, expected_seq - 1, prev, min(seq, expected_seq),
@@ -168,7 +173,7 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None) -> Verify
         if prev_hash != prev:
             return VerifyResult(False, count, seq - 1, prev, seq, "previous-hash link broken")
         if event_hash(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action, object_type=object_type,
-                      object_id=object_id, payload=payload, prev_hash=prev_hash) != digest:
+                      object_id=object_id, payload=payload, prev_hash=prev_hash, channel=channel) != digest:
             return VerifyResult(False, count, seq - 1, prev, seq, "content does not match its hash")
         if seq == checkpoint_seq:
             checkpoint_seen = True

@@ -18,6 +18,8 @@ class AuditEvent(SQLModel, table=True):
     at: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     actor_id: int | None = Field(default=None, index=True)
     actor_name: str = Field(sa_column=Column(String(200), nullable=False))
+    channel: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    """api, web, cli or system; None only for events written before migration 0013."""
     action: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     object_type: str = Field(sa_column=Column(String(64), nullable=False))
     object_id: str = Field(sa_column=Column(String(200), nullable=False))

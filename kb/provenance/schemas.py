@@ -11,6 +11,8 @@ class AuditEventPublic(BaseModel):
     seq: int
     at: str
     actor: str
+    channel: str | None
+    """api, web, cli or system; null for events written before channels were recorded."""
     action: str
     object_type: str
     object_id: str
