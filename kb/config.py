@@ -226,6 +226,11 @@ class Settings(BaseSettings):
         return self.signing_key_file or self.data_dir / "signing-key.pem"
 
     @property
+    def tree_heads_dir(self) -> Path:
+        """Where kb writes the signed tree heads it publishes itself (the upgrade's first head)."""
+        return self.data_dir / "tree-heads"
+
+    @property
     def index_root(self) -> Path:
         """Where the derived search indexes live: one slot directory per running process."""
         return self.index_dir or self.data_dir / "index"

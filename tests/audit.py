@@ -45,3 +45,11 @@ def rewrite_history(connection, *, forged_seq: int) -> None:  # noqa: ANN001
                            {"p": payload, "ph": prev, "h": digest, "s": row.seq})
         prev = digest
     connection.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+
+
+def served_state_differences(database: Database) -> list[str]:
+    """What ``kb audit verify`` would name: rows that differ from what the log commits to (empty when none)."""
+    from kb.documents import integrity
+
+    with database.session() as session:
+        return [str(difference) for difference in integrity.differences(session)]

@@ -57,7 +57,8 @@ def test_happy_path_with_provenance_card(client, cast, database) -> None:  # noq
     document = client.get("/api/v1/documents/child-benefit", headers=cast["reader"].headers).json()
     assert document["current"]["number"] == 1 and document["working"] is None
     actions = [(e["actor"], e["action"]) for e in audit_events(database) if e["object_type"] == "document"]
-    assert actions == [("carl", "document.create"), ("carl", "version.submit"), ("olga", "version.approve")]
+    assert actions == [("carl", "document.create"), ("carl", "version.submit"), ("olga", "version.approve"),
+                       ("system", "version.publish")]  # a public version: kb attests its publication (receipts)
 
 
 STATES_SETUP = {
@@ -89,7 +90,8 @@ def test_every_transition_legal_or_409(client, cast, database, state: str, actio
         legal = state in ("approved", "superseded")  # retire acts on the current approved version
     if legal:
         assert response.status_code == 200, response.text
-        assert head_seq(database) == before + 1
+        published = action == "approve"  # the document is public: kb records version.publish after the approval
+        assert head_seq(database) == before + 1 + published
     else:
         assert response.status_code == 409, response.text
         error = response.json()["error"]
@@ -137,7 +139,9 @@ def test_new_version_supersedes_in_one_transaction(client, cast, database) -> No
     act(client, cast, "owner", "approve", 2)
     assert version_state(client, cast, 1) == "superseded" and version_state(client, cast, 2) == "approved"
     events = audit_events(database, before)
-    assert [(e["action"], e["payload"]["version"], e["payload"]["superseded"]) for e in events] == [("version.approve", 2, 1)]
+    assert [(e["action"], e["payload"]["version"], e["payload"].get("superseded")) for e in events] == [
+        ("version.approve", 2, 1), ("version.publish", 2, None)]
+    assert [(c["version"], c["state"]) for c in events[0]["payload"]["served"]] == [(2, "approved"), (1, "superseded")]
     history = client.get("/api/v1/documents/child-benefit/versions", headers=cast["reader"].headers).json()
     assert [(v["number"], v["state"]) for v in history["data"]] == [(1, "superseded"), (2, "approved")]
 

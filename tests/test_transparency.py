@@ -160,7 +160,9 @@ def test_checkpoint_to_a_directory_then_the_log_grows(published: Path, database:
     assert (published / f"{latest['tree_size']}.json").read_text() == (published / "latest.json").read_text()
     assert outsider_verifies(latest, latest["public_key"])
     assert latest["root_hash"] == outsider_root(outsider_leaves(database)[: latest["tree_size"]])
-    result = invoke("audit", "verify", "--checkpoint", str(published / "latest.json"))
+    strict = invoke("audit", "verify", "--checkpoint", str(published / "latest.json"))
+    assert strict.exit_code == 3 and "are covered by no signed tree head" in strict.output, strict.output
+    result = invoke("audit", "verify", "--checkpoint", str(published / "latest.json"), "--allow-uncovered")
     assert result.exit_code == 0, result.output
     size = latest["tree_size"]
     assert f"Signed tree head of size {size}" in result.output and "signature verifies, the log only grew" in result.output
@@ -207,17 +209,18 @@ def copy_env(published: Path, database: Database, cli_env: Settings, tmp_path: P
     copy.dispose()
 
 
-def verify_output(published: Path) -> tuple[int, str]:
-    result = invoke("audit", "verify", "--checkpoint", str(published / "latest.json"))
+def verify_output(published: Path, *extra: str) -> tuple[int, str]:
+    """``kb audit verify`` against the published head; the fixture appended three legitimate events after it."""
+    result = invoke("audit", "verify", "--checkpoint", str(published / "latest.json"), *extra)
     return result.exit_code, result.output
 
 
 def test_a_deleted_event_below_the_head_is_named(copy_env: Database, published: Path) -> None:
-    code, output = verify_output(published)
+    code, output = verify_output(published, "--allow-uncovered")
     assert code == 0, output
     with copy_env.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_event WHERE seq = 4"))
-    code, output = verify_output(published)
+    code, output = verify_output(published, "--allow-uncovered")
     assert code == 3
     assert "no longer hash to the signed root" in output and "chain broken at seq 4" in output
 
@@ -231,8 +234,11 @@ def test_a_rewritten_history_with_a_recomputed_chain_is_named(copy_env: Database
         forged_hash = connection.execute(text("SELECT hash FROM audit_event WHERE seq = :s"), {"s": size}).scalar_one()
     latest = json.loads((published / "latest.json").read_text())
     (published / "latest.json").write_text(json.dumps({**latest, "hash": forged_hash}))
-    assert invoke("audit", "verify").exit_code == 0, "a recomputed chain verifies on its own"
-    code, output = verify_output(published)
+    alone = invoke("audit", "verify")
+    assert "chain broken" not in alone.output, "a recomputed chain verifies on its own"
+    # seq 3 created rita: with its payload forged, the log no longer commits to her standing
+    assert alone.exit_code == 3 and "user rita: in the database but never recorded in the log" in alone.output
+    code, output = verify_output(published, "--allow-uncovered")
     assert code == 3
     assert f"signed tree head of size {size} does not hold" in output and "no longer hash to the signed root" in output
     assert "chain broken" not in output
@@ -252,9 +258,10 @@ def test_a_forged_insert_after_the_head_is_reported_as_not_covered(copy_env: Dat
                                 "'forged', :p, :ph, :h)"), {"s": seq, "at": at, "p": payload, "ph": head.hash, "h": digest})
         connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": seq, "h": digest})
     code, output = verify_output(published)
-    assert code == 0
+    assert code == 3
     size = json.loads((published / "latest.json").read_text())["tree_size"]
-    assert f"4 later events (seq {size + 1}..{seq}) are not covered by a signed head yet" in output
+    assert f"4 events (seq {size + 1}..{seq}) are covered by no signed tree head" in output
+    assert f"not covered: seq {seq} 2026-01-01T00:00:00.000000Z version.approve document forged by olga" in output
 
 
 def test_a_tampered_tree_head_file_is_refused(published: Path) -> None:

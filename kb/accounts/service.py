@@ -22,8 +22,9 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from kb import provenance
-from kb.accounts.names import display_name_key
+from kb.accounts.commitments import safeguards, standing
 from kb.accounts.models import ApiToken, GovernanceRequest, Space, SpaceMembership, User, WebSession
+from kb.accounts.names import display_name_key
 from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
 from kb.actors import Actor, Channel, GlobalRole, SpaceRole
 from kb.db import is_postgresql, utcnow
@@ -128,7 +129,8 @@ def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
     session.add(user)
     session.flush()
     provenance.record(session, actor, "user.create", ("user", user.username),
-                      {"global_role": data.global_role.value, "has_password": data.password is not None})
+                      {"global_role": data.global_role.value, "has_password": data.password is not None,
+                       "standing": standing(user)})
     return user
 
 
@@ -157,7 +159,8 @@ def update_user(session: Session, *, actor: Actor, username: str, data: UserUpda
     if not changes:
         return user
     session.add(user)
-    provenance.record(session, actor, "user.update", ("user", user.username), _with_request({"changes": changes}, request_id))
+    provenance.record(session, actor, "user.update", ("user", user.username),
+                      _with_request({"changes": changes, "standing": standing(user)}, request_id))
     return user
 
 
@@ -379,7 +382,7 @@ def create_space(session: Session, *, actor: Actor, data: SpaceCreate, four_eyes
     session.add(space)
     session.flush()
     provenance.record(session, actor, "space.create", ("space", space.slug),
-                      {"name": space.name, "four_eyes": four_eyes})
+                      {"name": space.name, "four_eyes": four_eyes, "safeguards": safeguards(session, space)})
     return space
 
 
@@ -405,7 +408,7 @@ def update_space(session: Session, *, actor: Actor, slug: str, data: SpaceUpdate
     if changes:
         session.add(space)
         provenance.record(session, actor, "space.update", ("space", space.slug),
-                          _with_request({"changes": changes}, request_id))
+                          _with_request({"changes": changes, "safeguards": safeguards(session, space)}, request_id))
     return space
 
 
@@ -429,7 +432,8 @@ def set_membership(session: Session, *, actor: Actor, slug: str, username: str, 
     session.flush()
     provenance.record(session, actor, "space.member.set", ("space", space.slug),
                       _with_request({"user": user.username, "role": role.value,
-                                     "previous": previous.value if previous else None}, request_id))
+                                     "previous": previous.value if previous else None,
+                                     "safeguards": safeguards(session, space)}, request_id))
     return membership
 
 
@@ -444,8 +448,10 @@ def remove_membership(session: Session, *, actor: Actor, slug: str, username: st
     if membership is None:
         raise KbError(ErrorCode.NOT_FOUND, f"{username!r} is not a member of {slug!r}")
     session.delete(membership)
+    session.flush()
     provenance.record(session, actor, "space.member.remove", ("space", space.slug),
-                      _with_request({"user": user.username, "previous": SpaceRole(membership.role).value}, request_id))
+                      _with_request({"user": user.username, "previous": SpaceRole(membership.role).value,
+                                     "safeguards": safeguards(session, space)}, request_id))
 
 
 

@@ -21,14 +21,20 @@ from kb.cli.common import audit_app, fail, open_database
 @audit_app.command("verify")
 def audit_verify(
     checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint or signed tree head from `kb audit checkpoint` (e.g. DIR/latest.json); also detects truncation and recomputation, and checks that the log only grew since the head was signed")] = None,
+    allow_uncovered: Annotated[bool, typer.Option("--allow-uncovered", help="Accept events appended after the signed head (list them, exit 0): for a head older than the latest")] = False,
 ) -> None:
-    """Verify the audit hash chain; print the count and head, or the first broken sequence number.
+    """Verify the audit log and the database against it; print the count and head, or every problem found.
 
-    With a signed tree head, also verify its Ed25519 signature (current key or KB_TRUSTED_KEYS) and that
-    the log's first tree_size events still hash to its Merkle root (docs/transparency.md).
+    Checks the hash chain (names the first broken sequence number), then re-derives what readers are
+    served — each version's body, provenance, author, approver and state, each space's safeguards and
+    members, each person's role — and names every difference from what the log commits to. With a
+    signed tree head, also verifies its Ed25519 signature (current key or KB_TRUSTED_KEYS), that the
+    log's first tree_size events still hash to its Merkle root, and that no event lies beyond it
+    unless --allow-uncovered (docs/transparency.md). Exit status 3 when anything does not hold.
     """
     from kb import provenance
     from kb.actors import SYSTEM
+    from kb.documents import actions as documents
     from kb.provenance import actions
 
     database = open_database(migrate=False)
@@ -39,24 +45,41 @@ def audit_verify(
     settings = database.settings
     with database.session() as session:
         result = actions.verify_chain(session, SYSTEM, checkpoint=point)
+        differences = documents.served_state_differences(session, SYSTEM) if result.ok else []
         head = None
+        uncovered = []
         if point is not None and "signature" in point:
             try:
                 head = provenance.check_tree_head(session, point, signing_key=settings.signing_key_path,
                                                   trusted_keys=settings.trusted_keys)
             except (OSError, ValueError) as exc:
                 raise fail(str(exc)) from None
+            if head.ok and head.uncovered:
+                uncovered = provenance.list_events(session, after_seq=head.tree_size, limit=10)
     problems = []
     if head is not None and not head.ok:
         problems.append(f"signed tree head of size {head.tree_size} does not hold: {head.reason}")
     if not result.ok:
         problems.append(f"chain broken at seq {result.first_bad_seq}: {result.reason}")
+    for event in uncovered:
+        typer.secho(f"not covered: seq {event.seq} {event.at} {event.action} {event.object_type} {event.object_id} "
+                    f"by {event.actor_name} ({event.channel or 'no channel'})", err=True,
+                    fg=typer.colors.YELLOW if allow_uncovered else typer.colors.RED)
+    if head is not None and head.ok and head.uncovered and not allow_uncovered:
+        problems.append(f"{head.uncovered} events (seq {head.tree_size + 1}..{head.log_size}) are covered by no signed "
+                        "tree head: if this is the latest head they were inserted outside kb; if it is an older one, "
+                        "verify against the latest (or pass --allow-uncovered)")
+    for difference in differences:
+        typer.secho(f"differs: {difference['message']}", err=True, fg=typer.colors.RED)
+    if differences:
+        problems.append(f"{len(differences)} differences between the database and what the log commits to (above)")
     if problems:
         raise fail("; ".join(problems), 3)
-    typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}")
+    typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}; "
+               "every document version, space and person in the database is what the log commits to")
     if head is not None:
         covered = (f"{head.uncovered} later events (seq {head.tree_size + 1}..{head.log_size}) are not covered by a "
-                   "signed head yet" if head.uncovered else "every event is covered by it")
+                   "signed head yet (--allow-uncovered)" if head.uncovered else "every event is covered by it")
         typer.echo(f"Signed tree head of size {head.tree_size} ({point['timestamp']}, key {point['key_id']}): "
                    f"signature verifies, the log only grew since; {covered}")
 

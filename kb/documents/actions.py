@@ -303,3 +303,20 @@ def retire_document(session: Session, actor: Actor, *, slug: str, reason: str) -
         version = service.retire(session, actor=actor, slug=slug, reason=reason)
         number = version.number
     return _version(session, actor, slug, number)
+
+
+# ------------------------------------------------------------------------------ the log's content
+
+def served_state_differences(session: Session, actor: Actor) -> list[dict[str, object]]:
+    """Every difference between what the database serves and what the audit log commits to (issue 16).
+
+    Each names the object (``document SLUG vN``, ``space SLUG``, ``user NAME``), the field, the logged
+    and the stored value and the event contradicted; empty when the database is what the log says.
+
+    Raises:
+        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
+    """
+    from kb.documents import integrity
+
+    authorize(actor, "audit.verify")
+    return [difference.as_dict() for difference in integrity.differences(session)]

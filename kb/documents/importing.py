@@ -27,6 +27,7 @@ from kb.accounts import service as accounts
 from kb.actors import Actor
 from kb.documents import service
 from kb.documents.ingest_docx import ParsedFile, parse_upload
+from kb.documents.commitments import served
 from kb.documents.models import Document, SourceKind, StoredFile, Version
 from kb.documents.schemas import DocumentCreate, DraftSave
 from kb.errors import ErrorCode, KbError
@@ -165,7 +166,7 @@ def import_file(
     session.flush()
     provenance.record(session, actor, "document.import", ("document", document.slug),
                       {"outcome": outcome, "version": version.number, "source_sha256": sha,
-                       "filename": version.source_filename, "space": space.slug})
+                       "filename": version.source_filename, "space": space.slug, **served(version)})
     return ImportOutcome(outcome, document, version, sha)
 
 

@@ -23,6 +23,7 @@ from kb import provenance
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
 from kb.actors import Actor
+from kb.documents.commitments import served
 from kb.documents.models import Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate
 from kb.documents.service import (
@@ -200,7 +201,8 @@ def create_promoted(
     session.add(version)
     session.flush()
     provenance.record(session, actor, "document.promote", ("document", document.slug),
-                      {"space": space.slug, "version": version.number, "source_uri": source_uri, **origin})
+                      {"space": space.slug, "version": version.number, "source_uri": source_uri, **origin,
+                       **served(version)})
     return document, version
 
 

@@ -25,10 +25,11 @@ from sqlmodel import Session
 from kb import provenance, validity
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
-from kb.actors import Actor, SpaceRole
+from kb.actors import SYSTEM, Actor, SpaceRole
 from kb.db import is_postgresql, utcnow
 from kb.documents.chunking import chunk_markdown
 from kb.documents.ingest_docx import ParsedFile
+from kb.documents.commitments import commitment, provenance_sha256, served
 from kb.documents.models import Audience, Chunk, Document, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate, DraftSave, ProvenanceFields
 from kb.errors import ErrorCode, KbError
@@ -252,7 +253,8 @@ def create_document(
         session.add(version)
         session.flush()
     provenance.record(session, actor, "document.create", ("document", document.slug),
-                      {"space": space.slug, "version": version.number, "body_sha256": version.body_sha256})
+                      {"space": space.slug, "version": version.number, "body_sha256": version.body_sha256,
+                       **served(version)})
     return document, version
 
 
@@ -300,7 +302,8 @@ def save_draft(session: Session, *, actor: Actor, slug: str, data: DraftSave) ->
     draft, created, changed = edit_draft(session, actor=actor, document=document, space=space, data=data)
     if created or changed:
         provenance.record(session, actor, "version.edit", ("document", document.slug),
-                          {"version": draft.number, "new_version": created, "changed": changed, "body_sha256": draft.body_sha256})
+                          {"version": draft.number, "new_version": created, "changed": changed, "body_sha256": draft.body_sha256,
+                           **served(draft)})
     return draft, created
 
 
@@ -397,7 +400,7 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
     session.flush()
     provenance.record(session, actor, "version.submit", ("document", document.slug),
                       {"version": version.number, "intended_use": version.intended_use, "chunks": chunk_count,
-                       "body_sha256": version.body_sha256})
+                       "body_sha256": version.body_sha256, **served(version)})
     return version
 
 
@@ -444,9 +447,32 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
     event = provenance.record(session, actor, "version.approve", ("document", document.slug), {
         "version": version.number, "superseded": previous.number if previous else None,
         "audience": Audience(version.audience).value, "body_sha256": version.body_sha256, "comment": comment,
+        **served(version, previous),
     })
+    if Audience(version.audience) is Audience.public:
+        record_publication(session, document=document, version=version, space=space, approval=event)
     queue_event(session, VersionPublished(audit_seq=event.seq, document_id=document.id, version_id=version.id))  # type: ignore[arg-type]
     return version
+
+
+def record_publication(session: Session, *, document: Document, version: Version, space: Space,
+                       approval: provenance.AuditEvent) -> provenance.AuditEvent:
+    """Record ``version.publish``: kb attests, in the approval's transaction, that a public version is served.
+
+    Its envelope is what a citizen's receipt carries (docs/transparency.md): it names no person
+    (actor ``system``) and commits to the body's and the provenance record's SHA-256 and to the
+    approval event (sequence number and hash), which names the approver for employees.
+    """
+    return provenance.record(session, SYSTEM, "version.publish", ("document", document.slug), {
+        "version": version.number, "space": space.slug, "title": version.title,
+        "body_sha256": commitment(version)["body_sha256"], "provenance_sha256": provenance_sha256(version),
+        "second_review": second_review(version), "valid_from": _iso(version.valid_from),
+        "valid_until": _iso(version.valid_until), "approval": {"seq": approval.seq, "hash": approval.hash},
+    })
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: str) -> Version:
@@ -472,7 +498,7 @@ def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: st
     session.add(draft)
     session.flush()
     provenance.record(session, actor, "version.reject", ("document", document.slug),
-                      {"version": version.number, "reason": reason, "new_draft": draft.number})
+                      {"version": version.number, "reason": reason, "new_draft": draft.number, **served(version, draft)})
     return draft
 
 
@@ -495,6 +521,6 @@ def retire(session: Session, *, actor: Actor, slug: str, reason: str) -> Version
     session.add_all([version, document])
     session.flush()
     event = provenance.record(session, actor, "version.retire", ("document", document.slug),
-                              {"version": version.number, "reason": reason})
+                              {"version": version.number, "reason": reason, **served(version)})
     queue_event(session, DocumentWithdrawn(audit_seq=event.seq, document_id=document.id))  # type: ignore[arg-type]
     return version

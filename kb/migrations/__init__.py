@@ -27,11 +27,42 @@ def alembic_config(database: "Database") -> "Config":
     return config
 
 
+BASELINE_REVISION = "0014"
+"""From this revision on, events commit to served content; older logs get a baseline when they cross it."""
+
+
 def upgrade(database: "Database", revision: str = "head") -> None:
-    """Apply every migration up to ``revision``."""
+    """Apply every migration up to ``revision``.
+
+    A database that crosses revision 0014 with events in its log gets its baseline then: the
+    commitments of every existing object and a first signed tree head (``baseline``).
+    """
     from alembic import command
 
+    before = current(database)
     command.upgrade(alembic_config(database), revision)
+    after = current(database)
+    if before is not None and before < BASELINE_REVISION <= (after or ""):
+        baseline(database)
+
+
+def baseline(database: "Database") -> None:
+    """Record the baseline of an existing log (``kb.documents.integrity.record_baseline``) and sign a
+    first tree head over it into ``<data dir>/tree-heads/`` (``<size>.json`` and ``latest.json``)."""
+    from kb import provenance
+    from kb.db import transaction
+    from kb.documents.integrity import record_baseline
+
+    with database.session() as session:
+        if provenance.head(session)[0] == 0:
+            return  # an empty log: every event from now on commits
+        with transaction(session):
+            recorded = record_baseline(session)
+        key = database.settings.signing_key_path
+        provenance.ensure_signing_key(key)
+        head = provenance.publish_tree_head(session, database.settings.tree_heads_dir, key)
+    print(f"audit log: baseline of {recorded} events recorded; first signed tree head of size "  # noqa: T201
+          f"{head['tree_size']} written to {database.settings.tree_heads_dir}")
 
 
 def current(database: "Database") -> str | None:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import utcnow
 from kb.provenance import chain, transparency
+from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
 from kb.provenance.transparency import ChainBroken, HeadCheck
 from kb.provenance.models import AuditEvent
@@ -33,6 +34,7 @@ __all__ = [
     "serialize_prov", "deserialize_prov",
     "ChainBroken", "HeadCheck", "ensure_signing_key", "signing_key_info", "sign_tree_head", "publish_tree_head",
     "check_tree_head", "inclusion_proof", "consistency_proof",
+    "Committed", "CommittedState", "committed_state",
 ]
 
 

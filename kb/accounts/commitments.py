@@ -1,0 +1,32 @@
+"""What the audit log commits to about a space's safeguards and a person's standing: the one
+definition, used when an event is recorded and when ``kb audit verify`` re-derives it from the
+database (issue 16).
+
+A space's **safeguards** are ``{four_eyes, public_community, members}`` — ``members`` the sorted
+``[user id, role]`` pairs of its contributors and owners, who may write and approve. A user's
+**standing** is ``{global_role, active}``. Every event that changes either carries it, as it is
+after the change, under ``safeguards`` or ``standing``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from kb.accounts.models import Space, SpaceMembership, User
+
+
+def safeguards(session: Session, space: Space) -> dict[str, Any]:
+    """The ``safeguards`` of ``space`` as stored now (flushed rows)."""
+    rows = session.execute(select(SpaceMembership.user_id, SpaceMembership.role)
+                           .where(SpaceMembership.space_id == space.id)).all()
+    members = sorted([int(user_id), str(getattr(role, "value", role))] for user_id, role in rows
+                     if str(getattr(role, "value", role)) != "reader")
+    return {"four_eyes": bool(space.four_eyes), "public_community": bool(space.public_community), "members": members}
+
+
+def standing(user: User) -> dict[str, Any]:
+    """The ``standing`` of ``user``: their global role and whether the account is active."""
+    return {"global_role": str(getattr(user.global_role, "value", user.global_role)), "active": bool(user.is_active)}

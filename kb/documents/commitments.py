@@ -1,0 +1,62 @@
+"""What the audit log commits to about each document version: the one definition, used when an event
+is recorded and when ``kb audit verify`` re-derives the served state from the database (issue 16).
+
+A version's **commitment** is ``{version, state, body_sha256, provenance_sha256, author, approver}``:
+the SHA-256 of its body as stored (computed from ``body_md``, not read from the ``body_sha256``
+column, so a direct edit of the text shows), the SHA-256 of the canonical JSON of its provenance
+record (``PROVENANCE_FIELDS``), its author's and approver's user ids and its state. Every event that
+changes a version carries the commitments of the versions it changed under ``served``; the newest
+commitment of each version in the log must equal the one computed from its row now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from kb.documents.models import Version
+
+PROVENANCE_FIELDS = (
+    "title", "source_kind", "source_uri", "source_sha256", "source_filename", "declared_author", "declared_title",
+    "declared_created", "declared_modified", "contributor_ids", "owner_id", "intended_use", "audience", "licence",
+    "language", "tags", "valid_from", "valid_until", "review_by", "derived_from", "four_eyes",
+)
+"""The provenance record of a version: where it comes from, who stands behind it, what it is for, when it is valid."""
+
+COMMITTED_FIELDS = ("state", "body_sha256", "provenance_sha256", "author", "approver")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat() if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "value"):  # a string enum
+        return value.value
+    return value
+
+
+def provenance_sha256(version: Version) -> str:
+    """SHA-256 of the canonical JSON of the version's provenance record."""
+    record = {name: _plain(getattr(version, name)) for name in PROVENANCE_FIELDS}
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def commitment(version: Version) -> dict[str, Any]:
+    """What the log commits to about ``version`` as it is now."""
+    return {
+        "version": version.number,
+        "state": _plain(version.state),
+        "body_sha256": hashlib.sha256(version.body_md.encode("utf-8")).hexdigest(),
+        "provenance_sha256": provenance_sha256(version),
+        "author": version.author_id,
+        "approver": version.approver_id,
+    }
+
+
+def served(*versions: Version | None) -> dict[str, list[dict[str, Any]]]:
+    """The ``served`` member of an event's payload: the commitments of the versions it changed."""
+    return {"served": [commitment(v) for v in versions if v is not None]}

@@ -1,0 +1,170 @@
+"""The database against its log: re-derive the served state and name every difference (issue 16).
+
+``kb audit verify`` proves the chain and the signed heads; this module proves that the rows readers
+are served are the rows the log describes. For every document version, space and person it computes
+the commitment the domains define (``kb.documents.commitments``, ``kb.accounts.commitments``) from the
+database as it is now and compares it with the newest one in the log (``kb.provenance.committed_state``):
+a body, an approver, a state, a provenance record, a safeguard or a role changed outside kb, a row
+inserted outside kb or a row deleted is a difference, named with the event it contradicts.
+
+An existing database had no commitments before migration 0014: ``record_baseline`` records, once,
+what each object is at that moment (``audit.baseline``, by kb itself), and a ``version.publish`` for
+each public version served then, so that receipts exist for them; from then on every change commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from kb import provenance
+from kb.accounts.commitments import safeguards, standing
+from kb.accounts.models import Space, User
+from kb.actors import SYSTEM
+from kb.documents import service
+from kb.documents.commitments import COMMITTED_FIELDS, commitment
+from kb.documents.models import Audience, Document, Version, VersionState
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One place where the database is not what the log says it is."""
+
+    subject: str
+    """E.g. ``document child-benefit v2``, ``space benefits``, ``user adam``."""
+    field: str
+    logged: Any
+    stored: Any
+    seq: int | None
+    """The event whose commitment the row contradicts; None when the log never mentioned the object."""
+
+    def __str__(self) -> str:
+        if self.seq is None:
+            return f"{self.subject}: in the database but never recorded in the log (inserted outside kb)"
+        if self.stored is None and self.field == "*":
+            return f"{self.subject}: recorded at seq {self.seq} but missing from the database (deleted outside kb)"
+        return (f"{self.subject}: {self.field} is {_short(self.stored)} in the database, "
+                f"but the log committed {_short(self.logged)} at seq {self.seq}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "field": self.field, "logged": self.logged, "stored": self.stored,
+                "seq": self.seq, "message": str(self)}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _versions(session: Session) -> Iterator[tuple[str, Version]]:
+    rows = session.execute(select(Document.slug, Version).join(Document, Document.id == Version.document_id)
+                           .order_by(Version.id).execution_options(yield_per=500))
+    for slug, version in rows:
+        yield slug, version
+
+
+def differences(session: Session) -> list[Difference]:
+    """Every difference between the served state in the database and the newest commitments in the log."""
+    state = provenance.committed_state(session)
+    found: list[Difference] = []
+
+    seen_versions: set[tuple[str, int]] = set()
+    for slug, version in _versions(session):
+        key = (slug, version.number)
+        seen_versions.add(key)
+        subject = f"document {slug} v{version.number}"
+        logged = state.versions.get(key)
+        if logged is None:
+            found.append(Difference(subject, "*", None, "present", None))
+            continue
+        stored = commitment(version)
+        for name in COMMITTED_FIELDS:
+            if logged.value.get(name) != stored[name]:
+                found.append(Difference(subject, name, logged.value.get(name), stored[name], logged.seq))
+        session.expunge(version)
+    for (slug, number), logged in state.versions.items():
+        if (slug, number) not in seen_versions:
+            found.append(Difference(f"document {slug} v{number}", "*", logged.value, None, logged.seq))
+
+    spaces = {space.slug: space for space in session.execute(select(Space)).scalars()}
+    for slug, space in spaces.items():
+        logged = state.spaces.get(slug)
+        if logged is None:
+            found.append(Difference(f"space {slug}", "*", None, "present", None))
+            continue
+        stored = safeguards(session, space)
+        for name, value in stored.items():
+            if logged.value.get(name) != value:
+                found.append(Difference(f"space {slug}", name, logged.value.get(name), value, logged.seq))
+    for slug, logged in state.spaces.items():
+        if slug not in spaces:
+            found.append(Difference(f"space {slug}", "*", logged.value, None, logged.seq))
+
+    users = {user.username: user for user in session.execute(select(User)).scalars()}
+    for username, user in users.items():
+        logged = state.people.get(username)
+        if logged is None:
+            found.append(Difference(f"user {username}", "*", None, "present", None))
+            continue
+        for name, value in standing(user).items():
+            if logged.value.get(name) != value:
+                found.append(Difference(f"user {username}", name, logged.value.get(name), value, logged.seq))
+    for username, logged in state.people.items():
+        if username not in users:
+            found.append(Difference(f"user {username}", "*", logged.value, None, logged.seq))
+    return found
+
+
+def record_baseline(session: Session) -> int:
+    """Commit, once, to the state of every object the log holds no commitment for (in the caller's transaction).
+
+    Called by the upgrade to migration 0014 on a database that has events already. Records one
+    ``audit.baseline`` event per document (its versions' commitments), per space (its safeguards)
+    and per person (their standing), then a ``version.publish`` for each public version served now.
+    Does nothing when the log holds a baseline already: a later run must not launder a row
+    inserted outside kb.
+
+    Returns:
+        The number of events recorded.
+    """
+    state = provenance.committed_state(session)
+    if state.baseline_seq is not None:
+        return 0
+    recorded = 0
+    by_document: dict[str, list[Version]] = {}
+    for slug, version in _versions(session):
+        if (slug, version.number) not in state.versions:
+            by_document.setdefault(slug, []).append(version)
+    for user in session.execute(select(User).order_by(User.id)).scalars():
+        if user.username not in state.people:
+            provenance.record(session, SYSTEM, "audit.baseline", ("user", user.username), {"standing": standing(user)})
+            recorded += 1
+    for space in session.execute(select(Space).order_by(Space.id)).scalars():
+        if space.slug not in state.spaces:
+            provenance.record(session, SYSTEM, "audit.baseline", ("space", space.slug),
+                              {"safeguards": safeguards(session, space)})
+            recorded += 1
+    for slug, versions in by_document.items():
+        provenance.record(session, SYSTEM, "audit.baseline", ("document", slug),
+                          {"served": [commitment(v) for v in versions]})
+        recorded += 1
+        document = service.get_document(session, slug)
+        current = next((v for v in versions if v.state == VersionState.approved), None)
+        if current is not None and Audience(current.audience) is Audience.public:
+            approval = provenance.list_events(session, action="version.approve", object_type="document",
+                                              object_id=slug, limit=100_000)
+            approval_event = next((e for e in reversed(approval) if json.loads(e.payload).get("version") == current.number), None)
+            if approval_event is not None:
+                space = session.get(Space, document.space_id)
+                service.record_publication(session, document=document, version=current, space=space,  # type: ignore[arg-type]
+                                           approval=approval_event)
+                recorded += 1
+    if recorded == 0:  # mark the baseline even on a log with nothing to commit to
+        provenance.record(session, SYSTEM, "audit.baseline", ("log", "kb"), {})
+        recorded = 1
+    return recorded
