@@ -1,0 +1,222 @@
+"""The tamper matrix of issue 16: an insider with write access to the database attacks the log and the
+served content, and ``kb audit verify`` against the latest signed tree head names each attack.
+
+Each row runs on its own database (a fresh copy per test) whose append-only triggers are dropped, as
+an insider with the database's owner rights would. The head is signed with ``kb audit checkpoint``
+*before* the attack, as a routine checkpoint would have been. ``WITHOUT_HEAD`` says which attacks
+``kb audit verify`` names on its own, without a head; docs/reliability.md prints this table and
+``test_the_table_in_the_docs_is_this_matrix`` keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from kb.config import Settings
+from kb.db import Database
+from kb.provenance.chain import event_hash
+from tests.audit import EVENTS_SELECT, rewrite_history
+from tests.factories import make_document
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def invoke(*args: str):  # noqa: ANN201
+    from kb.cli import app
+
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+# ------------------------------------------------------------------------------------ the attacks
+
+def _last_seq(connection) -> int:  # noqa: ANN001
+    return connection.execute(text("SELECT MAX(seq) FROM audit_event")).scalar_one()
+
+
+def _seq_of(connection, action: str) -> int:  # noqa: ANN001
+    return connection.execute(text("SELECT MIN(seq) FROM audit_event WHERE action = :a"), {"a": action}).scalar_one()
+
+
+def change_payload(connection) -> None:  # noqa: ANN001
+    connection.execute(text("UPDATE audit_event SET payload = '{\"global_role\":\"admin\"}' WHERE seq = 5"))
+
+
+def delete_event(connection) -> None:  # noqa: ANN001
+    connection.execute(text("DELETE FROM audit_event WHERE seq = 7"))
+
+
+def swap_two(connection) -> None:  # noqa: ANN001
+    rows = {r.seq: r for r in connection.execute(text(EVENTS_SELECT + " WHERE seq IN (4, 5)"))}
+    for target, source in ((4, 5), (5, 4)):
+        connection.execute(text("UPDATE audit_event SET action = :a, object_id = :o, payload = :p WHERE seq = :s"),
+                           {"a": rows[source].action, "o": rows[source].object_id, "p": rows[source].payload, "s": target})
+
+
+def cut_last_three(connection) -> None:  # noqa: ANN001
+    connection.execute(text("DELETE FROM audit_event WHERE seq > :s"), {"s": _last_seq(connection) - 3})
+
+
+def cut_last_three_and_rewind(connection) -> None:  # noqa: ANN001
+    cut_last_three(connection)
+    last = connection.execute(text("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")).one()
+    connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": last.seq, "h": last.hash})
+
+
+def recompute_chain(connection) -> None:  # noqa: ANN001
+    """Forge a rating's payload (no commitment: the content check cannot see it), recompute every later hash."""
+    rewrite_history(connection, forged_seq=_seq_of(connection, "rating.set"))
+
+
+def _append(connection, *, action: str, actor_id: int | None, actor_name: str, object_type: str, object_id: str,  # noqa: ANN001
+            payload: dict) -> None:
+    head = connection.execute(text("SELECT seq, hash FROM audit_head")).one()
+    seq, at, body = head.seq + 1, "2026-12-05T10:00:00.000000Z", json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    digest = event_hash(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action, object_type=object_type,
+                        object_id=object_id, payload=body, prev_hash=head.hash, channel="api")
+    connection.execute(text(
+        "INSERT INTO audit_event (seq, at, actor_id, actor_name, channel, action, object_type, object_id, payload, prev_hash, hash) "
+        "VALUES (:s, :at, :ai, :an, 'api', :a, :ot, :oi, :p, :ph, :h)"),
+        {"s": seq, "at": at, "ai": actor_id, "an": actor_name, "a": action, "ot": object_type, "oi": object_id,
+         "p": body, "ph": head.hash, "h": digest})
+    connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": seq, "h": digest})
+
+
+def _user_id(connection, username: str) -> int:  # noqa: ANN001
+    return connection.execute(text("SELECT id FROM user_account WHERE username = :u"), {"u": username}).scalar_one()
+
+
+def forged_approval(connection) -> None:  # noqa: ANN001
+    """A well-formed version.approve appended by INSERT (not blocked), claiming otto approved the version in review."""
+    _append(connection, action="version.approve", actor_id=_user_id(connection, "otto"), actor_name="otto",
+            object_type="document", object_id="in-review", payload={"version": 1, "comment": "looks fine"})
+
+
+def edit_body(connection) -> None:  # noqa: ANN001
+    connection.execute(text("UPDATE document_version SET body_md = 'Everyone gets a bonus of 1000 euro.' "
+                            "WHERE state = 'approved' AND document_id = (SELECT id FROM document WHERE slug = 'child-benefit')"))
+
+
+def rewrite_approver(connection) -> None:  # noqa: ANN001
+    connection.execute(text("UPDATE document_version SET approver_id = :o WHERE approver_id = :a"),
+                       {"o": _user_id(connection, "otto"), "a": _user_id(connection, "olga")})
+
+
+def edit_state(connection) -> None:  # noqa: ANN001
+    connection.execute(text("UPDATE document_version SET state = 'approved' "
+                            "WHERE document_id = (SELECT id FROM document WHERE slug = 'in-review')"))
+
+
+def edit_safeguard(connection) -> None:  # noqa: ANN001
+    connection.execute(text("UPDATE space SET four_eyes = :f WHERE slug = 'benefits'"), {"f": False})
+
+
+def consistent_forgery(connection) -> None:  # noqa: ANN001
+    """Edit a body *and* append an event committing to the edited row: the content check agrees; only the head tells."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from kb.documents.commitments import commitment
+    from kb.documents.models import Version
+
+    edit_body(connection)
+    with OrmSession(bind=connection) as orm:
+        version = orm.execute(text("SELECT id FROM document_version WHERE state = 'approved' AND document_id = "
+                                   "(SELECT id FROM document WHERE slug = 'child-benefit')")).scalar_one()
+        served = commitment(orm.get(Version, version))
+    _append(connection, action="version.edit", actor_id=_user_id(connection, "carl"), actor_name="carl",
+            object_type="document", object_id="child-benefit", payload={"version": served["version"], "served": [served]})
+
+
+@dataclass(frozen=True)
+class Row:
+    attack: str
+    tamper: Callable
+    with_head: str
+    """A phrase ``kb audit verify --checkpoint LATEST`` prints for it."""
+    without_head: str | None
+    """The phrase ``kb audit verify`` prints without a head, or None where it cannot see the attack."""
+
+
+ROWS = [
+    Row("change a payload", change_payload, "chain broken at seq 5", "chain broken at seq 5"),
+    Row("delete an event", delete_event, "chain broken at seq 7", "chain broken at seq 7"),
+    Row("swap two events", swap_two, "chain broken at seq 4", "chain broken at seq 4"),
+    Row("cut the last three events", cut_last_three, "truncated", "chain head row disagrees"),
+    Row("cut the last three events and rewind the head row", cut_last_three_and_rewind, "truncated", None),
+    Row("edit a payload and recompute every later hash", recompute_chain, "no longer hash to the signed root", None),
+    Row("append a forged `version.approve` event (INSERT is not blocked)", forged_approval,
+        "are covered by no signed tree head", None),
+    Row("edit an approved version's `body_md` directly", edit_body,
+        "differs: document child-benefit v1: body_sha256", "differs: document child-benefit v1: body_sha256"),
+    Row("rewrite an approval's `approver_id` to someone else", rewrite_approver,
+        "differs: document child-benefit v1: approver", "differs: document child-benefit v1: approver"),
+    Row("set a version's `state` directly (in review → approved)", edit_state,
+        "differs: document in-review v1: state", "differs: document in-review v1: state"),
+    Row("switch a space's four-eyes safeguard off directly", edit_safeguard,
+        "differs: space benefits: four_eyes", "differs: space benefits: four_eyes"),
+    Row("edit a body and append an event committing to the edit", consistent_forgery,
+        "are covered by no signed tree head", None),
+]
+
+
+# ----------------------------------------------------------------------------------- the fixture
+
+@pytest.fixture
+def signed(database: Database, client, cast, cli_env: Settings, backend: str, tmp_path: Path):  # noqa: ANN001, ANN201
+    """The cast, child-benefit approved, a version in review and three ratings; a head signed over all of it;
+    then the append-only triggers dropped, as the insider would."""
+    make_document(database, cast, slug="in-review", state="in_review")
+    for who, stars in (("reader", 4), ("owner2", 5), ("moderator", 3)):
+        assert client.put("/api/v1/documents/child-benefit/rating", json={"stars": stars},
+                          headers=cast[who].headers).status_code == 200
+    head = tmp_path / "latest.json"
+    result = invoke("audit", "checkpoint", str(head))
+    assert result.exit_code == 0, result.output
+    clean = invoke("audit", "verify", "--checkpoint", str(head))
+    assert clean.exit_code == 0, clean.output
+    with database.engine.begin() as connection:
+        if backend == "sqlite":
+            connection.execute(text("DROP TRIGGER audit_event_no_update"))
+            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+        else:
+            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+    yield head
+    if backend == "postgresql":
+        with database.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.attack for row in ROWS])
+def test_each_attack_is_named_against_the_latest_signed_head(signed: Path, database: Database, row: Row) -> None:
+    with database.engine.begin() as connection:
+        row.tamper(connection)
+    database.dispose()  # no cached connection or tree carries the state from before the attack
+    with_head = invoke("audit", "verify", "--checkpoint", str(signed))
+    assert with_head.exit_code == 3, with_head.output
+    assert row.with_head in with_head.output, with_head.output
+    without = invoke("audit", "verify")
+    if row.without_head is None:
+        assert without.exit_code == 0, f"{row.attack} is now detected without a head too: update the table\n{without.output}"
+    else:
+        assert without.exit_code == 3 and row.without_head in without.output, without.output
+
+
+def markdown_table() -> str:
+    lines = ["| # | tamper (on the database, as its owner) | `kb audit verify --checkpoint LATEST` | `kb audit verify` alone |",
+             "|---|---|---|---|"]
+    for number, row in enumerate(ROWS, 1):
+        lines.append(f"| {number} | {row.attack} | detected: {row.with_head} | "
+                     f"{'detected: ' + row.without_head if row.without_head else 'missed'} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_table_in_the_docs_is_this_matrix() -> None:
+    assert markdown_table() in (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8"), \
+        "docs/reliability.md's tamper matrix differs from tests/test_tamper_matrix.py's ROWS: paste markdown_table()"
