@@ -35,7 +35,6 @@ def audit_verify(
     from kb import provenance
     from kb.actors import SYSTEM
     from kb.documents import actions as documents
-    from kb.provenance import actions
 
     database = open_database(migrate=False)
     try:
@@ -44,18 +43,15 @@ def audit_verify(
         raise fail(str(exc)) from None
     settings = database.settings
     with database.session() as session:
-        result = actions.verify_chain(session, SYSTEM, checkpoint=point)
-        differences = documents.served_state_differences(session, SYSTEM) if result.ok else []
-        head = None
-        uncovered = []
-        if point is not None and "signature" in point:
-            try:
-                head = provenance.check_tree_head(session, point, signing_key=settings.signing_key_path,
-                                                  trusted_keys=settings.trusted_keys)
-            except (OSError, ValueError) as exc:
-                raise fail(str(exc)) from None
-            if head.ok and head.uncovered:
-                uncovered = provenance.list_events(session, after_seq=head.tree_size, limit=10)
+        try:
+            audit, differences = documents.audit_database(session, SYSTEM, checkpoint=point,
+                                                          signing_key=settings.signing_key_path,
+                                                          trusted_keys=settings.trusted_keys)
+        except (OSError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        result, head = audit.chain, audit.head
+        uncovered = (provenance.list_events(session, after_seq=head.tree_size, limit=10)
+                     if head is not None and head.ok and head.uncovered else [])
     problems = []
     if head is not None and not head.ok:
         problems.append(f"signed tree head of size {head.tree_size} does not hold: {head.reason}")

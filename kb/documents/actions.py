@@ -307,6 +307,28 @@ def retire_document(session: Session, actor: Actor, *, slug: str, reason: str) -
 
 # ------------------------------------------------------------------------------ the log's content
 
+def audit_database(
+    session: Session, actor: Actor, *, checkpoint: dict[str, object] | None, signing_key: Path | None,
+    trusted_keys: list[str],
+) -> tuple[provenance.LogAudit, list[dict[str, object]]]:
+    """``kb audit verify``: the chain, the signed head and the served state, from one read of the log.
+
+    Returns:
+        What the log's check found (``provenance.audit_log``) and, when the chain holds, every
+        difference between the database and the log's commitments (as ``served_state_differences``).
+
+    Raises:
+        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
+        OSError, ValueError: the signing key file cannot be read.
+    """
+    from kb.documents import integrity
+
+    authorize(actor, "audit.verify")
+    audit = provenance.audit_log(session, checkpoint, signing_key=signing_key, trusted_keys=trusted_keys)
+    found = integrity.differences(session, audit.state) if audit.chain.ok else []
+    return audit, [difference.as_dict() for difference in found]
+
+
 def served_state_differences(session: Session, actor: Actor) -> list[dict[str, object]]:
     """Every difference between what the database serves and what the audit log commits to (issue 16).
 

@@ -68,9 +68,12 @@ def _versions(session: Session) -> Iterator[tuple[str, Version]]:
         yield slug, version
 
 
-def differences(session: Session) -> list[Difference]:
-    """Every difference between the served state in the database and the newest commitments in the log."""
-    state = provenance.committed_state(session)
+def differences(session: Session, state: provenance.CommittedState | None = None) -> list[Difference]:
+    """Every difference between the served state in the database and the newest commitments in the log.
+
+    ``state`` is the log's replay when the caller has it already (``provenance.audit_log``).
+    """
+    state = state if state is not None else provenance.committed_state(session)
     found: list[Difference] = []
 
     seen_versions: set[tuple[str, int]] = set()

@@ -8,6 +8,7 @@ transaction; nothing else imports ``kb.provenance.models`` or ``kb.provenance.ch
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import utcnow
-from kb.provenance import chain, transparency
+from kb.provenance import chain, merkle, transparency
 from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
 from kb.provenance.transparency import ChainBroken, HeadCheck
@@ -34,7 +35,7 @@ __all__ = [
     "serialize_prov", "deserialize_prov",
     "ChainBroken", "HeadCheck", "ensure_signing_key", "signing_key_info", "sign_tree_head", "publish_tree_head",
     "check_tree_head", "inclusion_proof", "consistency_proof",
-    "Committed", "CommittedState", "committed_state",
+    "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log",
 ]
 
 
@@ -73,6 +74,40 @@ def record(
 def verify_chain(session: Session, checkpoint: dict[str, Any] | None = None) -> VerifyResult:
     """Verify the whole chain, optionally against an exported checkpoint."""
     return chain.verify(session, checkpoint)
+
+
+@dataclass(frozen=True)
+class LogAudit:
+    """What ``kb audit verify`` learns from one read of the log: the chain, the signed head, the commitments."""
+
+    chain: VerifyResult
+    head: HeadCheck | None
+    """None without a signed head to check."""
+    state: CommittedState
+    """The newest commitment of every object (complete only when the chain holds)."""
+
+
+def audit_log(
+    session: Session, checkpoint: dict[str, Any] | None = None, *, signing_key: Path | None = None,
+    trusted_keys: list[str] = (),  # type: ignore[assignment]
+) -> LogAudit:
+    """Verify the chain, rebuild the Merkle tree and replay the commitments in one pass over the log,
+    then check ``checkpoint`` if it is a signed tree head (as ``check_tree_head``)."""
+    tree = merkle.MerkleTree()
+    state = CommittedState()
+
+    def visit(envelope: bytes, action: str, object_type: str, object_id: str, payload: str, seq: int) -> None:
+        tree.append(merkle.leaf_hash(envelope))
+        state.add(action, object_type, object_id, payload, seq)
+
+    result = chain.verify(session, checkpoint, visit=visit)
+    head_check = None
+    if checkpoint is not None and "signature" in checkpoint:
+        trusted = [bytes.fromhex(item) for item in trusted_keys]
+        if signing_key is not None and signing_key.exists():
+            trusted.append(transparency.raw_public_key(transparency.load_key(signing_key)))
+        head_check = transparency.check_head(session, checkpoint, trusted, tree if result.ok else None)
+    return LogAudit(result, head_check, state)
 
 
 def head(session: Session) -> tuple[int, str]:

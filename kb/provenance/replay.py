@@ -40,34 +40,36 @@ class CommittedState:
     baseline_seq: int | None = None
 
 
-_KEYS = ('"served"', '"safeguards"', '"standing"')
+    def add(self, action: str, object_type: str, object_id: str, payload: str, seq: int) -> None:
+        """Take in one event (in sequence order)."""
+        if action == "audit.baseline":
+            self.baseline_seq = seq
+        if '"served"' not in payload and '"safeguards"' not in payload and '"standing"' not in payload:
+            return
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return  # a payload that is not JSON: the chain check names it
+        if not isinstance(data, dict):
+            return
+        for item in data.get("served") or ():
+            if object_type == "document" and isinstance(item, dict) and isinstance(item.get("version"), int):
+                self.versions[(object_id, item["version"])] = Committed(seq, item)
+        if object_type == "space" and isinstance(data.get("safeguards"), dict):
+            self.spaces[object_id] = Committed(seq, data["safeguards"])
+        if object_type == "user" and isinstance(data.get("standing"), dict):
+            self.people[object_id] = Committed(seq, data["standing"])
 
 
 def committed_state(session: Session, batch: int = 20000) -> CommittedState:
-    """Replay every event's commitments, in sequence order."""
+    """Replay every event's commitments, in sequence order (its own read of the log)."""
     state = CommittedState()
     last = 0
-    columns = (AuditEvent.seq, AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload)
+    columns = (AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload, AuditEvent.seq)
     while True:
         rows = session.execute(select(*columns).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             return state
-        for seq, action, object_type, object_id, payload in rows:
-            if action == "audit.baseline":
-                state.baseline_seq = seq
-            if not any(key in payload for key in _KEYS):
-                continue
-            try:
-                data = json.loads(payload)
-            except ValueError:
-                continue  # a payload that is not JSON: the chain check names it
-            if not isinstance(data, dict):
-                continue
-            for item in data.get("served") or []:
-                if object_type == "document" and isinstance(item, dict) and isinstance(item.get("version"), int):
-                    state.versions[(object_id, item["version"])] = Committed(seq, item)
-            if object_type == "space" and isinstance(data.get("safeguards"), dict):
-                state.spaces[object_id] = Committed(seq, data["safeguards"])
-            if object_type == "user" and isinstance(data.get("standing"), dict):
-                state.people[object_id] = Committed(seq, data["standing"])
-        last = rows[-1][0]
+        for row in rows:
+            state.add(*row)
+        last = rows[-1][-1]

@@ -224,11 +224,13 @@ class HeadCheck:
         return max(self.log_size - self.tree_size, 0)
 
 
-def check_head(session: Session, head: dict[str, Any], trusted: Iterable[bytes]) -> HeadCheck:
+def check_head(session: Session, head: dict[str, Any], trusted: Iterable[bytes],
+               tree: merkle.MerkleTree | None = None) -> HeadCheck:
     """Whether ``head`` is signed by a trusted key and the log's first ``tree_size`` events hash to its root.
 
-    Reads every event row again (no cache): a row changed, deleted or inserted below the head
-    changes the root.
+    Reads every event row again (no cache) unless ``tree`` is given, the tree of the whole log just
+    built from the rows by the same reader (``kb audit verify``'s one pass): a row changed, deleted or
+    inserted below the head changes the root.
     """
     reason = check_signature(head, trusted)
     log_size = chain.count(session)
@@ -236,7 +238,8 @@ def check_head(session: Session, head: dict[str, Any], trusted: Iterable[bytes])
         return HeadCheck(False, int(head.get("tree_size") or 0) if isinstance(head.get("tree_size"), int) else 0,
                          log_size, reason)
     size = int(head["tree_size"])
-    tree = fresh_tree(session, size)
+    if tree is None or len(tree) < size:
+        tree = fresh_tree(session, size)
     if len(tree) < size:
         return HeadCheck(False, size, log_size, f"the log holds {len(tree)} events, fewer than the {size} the "
                                                 "signed head covers (events deleted)")
