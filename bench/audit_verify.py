@@ -1,12 +1,15 @@
 """Audit chain append and verification throughput, and tamper detection on a copy (RELIABILITY T6).
 
-Each event carries a ``served`` commitment of the size a document event carries since issue 16
-(one version: state, two SHA-256, author, approver), so append and verification pay for it.
+The log is a realistic mix: each version of 5,000 documents goes through two edits, a submission
+and an approval (each carrying its ``served`` commitment since issue 16; the approval also the
+superseded version's), interleaved with four social events that commit to nothing (rating,
+comment, session, feedback). ``--worst`` makes every event a new version's commitment, so that the
+replay has nothing to skip.
 Verification is timed as ``kb audit verify --checkpoint`` reads the log (``provenance.audit_log``):
 one pass that checks the chain, hashes each leaf into the Merkle tree whose root is compared with
 the signed head's, and replays the commitments; and the chain alone, for comparison.
 
-Usage: .venv/bin/python bench/audit_verify.py [EVENTS]   (SQLite in a temporary directory)
+Usage: .venv/bin/python bench/audit_verify.py [EVENTS] [--worst]   (SQLite in a temporary directory)
 """
 
 from __future__ import annotations
@@ -25,7 +28,35 @@ from kb.config import Settings
 from kb.db import Database, transaction
 from kb.migrations import upgrade
 
-events = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+events = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
+worst = "--worst" in sys.argv  # every event a new version's commitment: nothing for the lazy replay to skip
+DOCUMENTS = 5000
+STEPS = ("version.edit", "version.edit", "version.submit", "version.approve",
+         "rating.set", "comment.create", "session.create", "feedback.create")
+
+
+def commitment(version: int, state: str) -> dict:
+    return {"version": version, "state": state, "body_sha256": "a" * 64, "provenance_sha256": "b" * 64,
+            "author": 7, "approver": 9 if state in ("approved", "superseded") else None}
+
+
+def event(i: int) -> tuple[str, str, dict]:
+    """The i-th event: worst case, or a version's life (two edits, submit, approve) among social events."""
+    if worst:
+        version = i // DOCUMENTS + 1
+        return "version.edit", f"doc-{i % DOCUMENTS}", {"version": version, "served": [commitment(version, "draft")]}
+    step, cycle = STEPS[i % len(STEPS)], i // len(STEPS)
+    document, version = f"doc-{cycle % DOCUMENTS}", cycle // DOCUMENTS + 1
+    if step == "version.edit":
+        return step, document, {"version": version, "changed": ["body_md"], "served": [commitment(version, "draft")]}
+    if step == "version.submit":
+        return step, document, {"version": version, "intended_use": "x" * 40, "served": [commitment(version, "in_review")]}
+    if step == "version.approve":
+        served = [commitment(version, "approved")] + ([commitment(version - 1, "superseded")] if version > 1 else [])
+        return step, document, {"version": version, "superseded": version - 1 or None, "served": served}
+    return step, document, {"stars": 4, "note": "x" * 40}
+
+
 work = Path(tempfile.mkdtemp())
 database = Database(Settings(data_dir=work))
 upgrade(database)
@@ -34,10 +65,8 @@ with database.session() as session:
     for batch in range(0, events, 1000):
         with transaction(session):
             for i in range(batch, min(batch + 1000, events)):
-                provenance.record(session, SYSTEM, "version.edit", ("document", f"doc-{i % 5000}"), {
-                    "version": i // 5000 + 1, "new_version": True, "changed": ["body_md"], "body_sha256": "a" * 64,
-                    "served": [{"version": i // 5000 + 1, "state": "draft", "body_sha256": "a" * 64,
-                                "provenance_sha256": "b" * 64, "author": 7, "approver": None}]})
+                action, document, payload = event(i)
+                provenance.record(session, SYSTEM, action, ("document", document), payload)
 append_s = time.perf_counter() - start
 key = work / "signing-key.pem"
 provenance.ensure_signing_key(key)
@@ -50,7 +79,9 @@ with database.session() as session:
     audit = provenance.audit_log(session, point, signing_key=key)  # what `kb audit verify --checkpoint` reads
     verify_s = time.perf_counter() - start
 assert result.ok and result.count == events and audit.chain.ok and audit.head is not None and audit.head.ok
-assert len(audit.state.versions) == events  # every event committed to a distinct (document, version)
+expected = events if worst else len({(document, p["version"]) for document, p in
+                                    (event(i)[1:] for i in range(events)) if "served" in p})
+assert len(audit.state.versions) == expected  # every (document, version) committed to, found by the replay
 database.dispose()
 
 mutations = {

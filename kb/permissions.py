@@ -97,6 +97,8 @@ PERMISSIONS: dict[str, Access] = {
     "audit.list": Access.admin,
     "audit.verify": Access.admin,
     "transparency.head": Access.anonymous,  # the audit log's signed tree head (issue 16)
+    "transparency.proof": Access.anonymous,  # inclusion and consistency proofs: hashes only, no event
+    "transparency.receipt": Access.anonymous,  # a public document's receipt (404 as the document itself)
 }
 
 

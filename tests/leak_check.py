@@ -275,6 +275,9 @@ def _ask_everything(checker: Checker, slugs: list[str], allowed: set[str], queri
         expected = 200 if slug in allowed else 404
         if response.status_code != expected:
             checker.figures.wrong_document_status.append((slug, response.status_code))
+        receipt = checker.get(f"/public/v1/documents/{slug}/receipt", allowed)
+        if receipt.status_code != expected:  # the receipt is the document's: the same 404, no oracle (issue 16)
+            checker.figures.wrong_document_status.append((f"{slug}/receipt", receipt.status_code))
         community = checker.get(f"/public/v1/documents/{slug}/community", allowed)
         if slug not in allowed and community.status_code != 404:
             checker.figures.wrong_document_status.append((f"{slug}/community", community.status_code))

@@ -109,3 +109,23 @@ def test_a_fresh_database_records_no_baseline(tmp_path: Path) -> None:
         assert provenance.head(session)[0] == 0
     assert not (tmp_path / "tree-heads").exists()
     database.dispose()
+
+
+def test_the_replay_finds_every_version_whatever_order_its_events_came_in() -> None:
+    """The lazy replay stops early only when every version up to the highest named has its newest commitment:
+    a retirement of v1 after v2's draft was opened must not hide v2."""
+    from kb.provenance.replay import CommittedState
+
+    def served(*items: tuple[int, str]) -> str:
+        return json.dumps({"version": items[0][0], "served": [{"version": n, "state": st} for n, st in items]})
+
+    state = CommittedState()
+    for seq, payload in enumerate([served((1, "draft")), served((1, "approved")), served((2, "draft")),
+                                   served((1, "retired")), served((3, "draft"), (2, "rejected"))], 1):
+        state.add("version.edit", "document", "d", payload, seq)
+    state.add("space.update", "space", "s", json.dumps({"safeguards": {"four_eyes": True}}), 6)
+    state.add("space.update", "space", "s", json.dumps({"safeguards": {"four_eyes": False}}), 7)
+    state.finish()
+    assert {key: (c.seq, c.value["state"]) for key, c in state.versions.items()} == {
+        ("d", 1): (4, "retired"), ("d", 2): (5, "rejected"), ("d", 3): (5, "draft")}
+    assert state.spaces["s"].seq == 7 and state.spaces["s"].value == {"four_eyes": False}

@@ -281,6 +281,8 @@ CASES = [
     Case("audit.list", api=Call("GET", "/api/v1/audit"), web=Call("GET", "/audit")),
     Case("audit.verify", api=Call("GET", "/api/v1/audit/verify"), web=Call("GET", "/audit?verify=1")),
     Case("transparency.head", api=Call("GET", "/public/v1/transparency/tree-head")),
+    Case("transparency.proof", api=Call("GET", "/public/v1/transparency/inclusion?seq=1")),
+    Case("transparency.receipt", api=Call("GET", "/public/v1/documents/child-benefit/receipt")),
 ]
 
 

@@ -131,6 +131,9 @@ ROWS = [
     Row("GET", "/public/v1/documents/{slug}", "/public/v1/documents/child-benefit", EVERYONE),
     Row("GET", "/public/v1/documents/{slug}/community", "/public/v1/documents/child-benefit/community", EVERYONE),
     Row("GET", "/public/v1/transparency/tree-head", "/public/v1/transparency/tree-head", EVERYONE),
+    Row("GET", "/public/v1/transparency/inclusion", "/public/v1/transparency/inclusion?seq=1", EVERYONE),
+    Row("GET", "/public/v1/transparency/consistency", "/public/v1/transparency/consistency?first=1", EVERYONE),
+    Row("GET", "/public/v1/documents/{slug}/receipt", "/public/v1/documents/child-benefit/receipt", EVERYONE),
     Row("POST", "/api/v1/documents/{slug}/retire", "/api/v1/documents/child-benefit/retire", frozenset({O}),
         {"json": {"reason": "Replaced"}}),
 ]

@@ -210,3 +210,21 @@ def approved_versions_by(session: Session, user_id: int) -> int:
     """How many versions ``user_id`` authored that were approved (current or since superseded)."""
     return session.execute(select(func.count()).select_from(Version).where(
         Version.author_id == user_id, Version.approver_id.is_not(None))).scalar_one()  # type: ignore[union-attr]
+
+
+def publication_seq(session: Session, slug: str, number: int) -> int | None:
+    """The sequence number of the ``version.publish`` event of version ``number`` of document ``slug``, or None.
+
+    That event (``service.record_publication``) is what a citizen's receipt carries: it names no person.
+    A version approved before kb recorded publications has one from the baseline of migration 0014.
+    """
+    found, after = None, 0
+    while True:
+        events = provenance.list_events(session, after_seq=after, limit=500, action="version.publish",
+                                        object_type="document", object_id=slug)
+        for event in events:
+            if json.loads(event.payload).get("version") == number:
+                found = event.seq
+        if len(events) < 500:
+            return found
+        after = events[-1].seq

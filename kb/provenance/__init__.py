@@ -101,6 +101,7 @@ def audit_log(
         state.add(action, object_type, object_id, payload, seq)
 
     result = chain.verify(session, checkpoint, visit=visit)
+    state.finish()
     head_check = None
     if checkpoint is not None and "signature" in checkpoint:
         trusted = [bytes.fromhex(item) for item in trusted_keys]

@@ -22,7 +22,9 @@ from kb import provenance
 from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
-from kb.provenance.schemas import AuditEventPublic, AuditPage, ChainStatus, TreeHeadPublic
+from kb.provenance.schemas import (
+    AuditEventPublic, AuditPage, ChainStatus, ConsistencyProof, InclusionProof, TreeHeadPublic,
+)
 
 
 def list_events(
@@ -88,3 +90,46 @@ def tree_head(session: Session, actor: Actor | None, *, signing_key: Path) -> Tr
     except (OSError, ValueError):
         raise KbError(ErrorCode.SERVICE_UNAVAILABLE, "No tree head is signed: the signing key cannot be read") from None
     return TreeHeadPublic(**head, public_key_pem=info["public_key_pem"])
+
+
+def inclusion_proof(session: Session, actor: Actor | None, *, seq: int, tree_size: int | None = None) -> InclusionProof:
+    """The RFC 9162 inclusion proof of event ``seq`` in the tree of ``tree_size`` events (default: the whole log).
+
+    Hashes only: the event itself is not served (a public document's receipt carries its own event).
+    Anyone may ask (``transparency.proof``).
+
+    Raises:
+        KbError VALIDATION_ERROR: ``seq`` or ``tree_size`` is outside the log (``1 <= seq <= tree_size <= log size``).
+        KbError SERVICE_UNAVAILABLE: the chain does not verify where the tree would grow.
+    """
+    authorize(actor, "transparency.proof")
+    try:
+        return InclusionProof(**provenance.inclusion_proof(session, seq, tree_size))
+    except ValueError as exc:
+        raise KbError(ErrorCode.VALIDATION_ERROR, f"No inclusion proof: {exc}",
+                      {"seq": seq, "tree_size": tree_size}) from None
+    except provenance.ChainBroken as exc:
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, f"No proof is served: {exc}") from None
+
+
+def consistency_proof(session: Session, actor: Actor | None, *, first: int, second: int | None = None) -> ConsistencyProof:
+    """The RFC 9162 consistency proof from the tree of ``first`` events to the tree of ``second`` (default: the whole log).
+
+    With both roots, so that a witness holding a signed head of size ``first`` can check that a
+    newer head extends it. Anyone may ask (``transparency.proof``).
+
+    Raises:
+        KbError VALIDATION_ERROR: not ``0 <= first <= second <= log size``.
+        KbError SERVICE_UNAVAILABLE: the chain does not verify where the tree would grow.
+    """
+    authorize(actor, "transparency.proof")
+    try:
+        proof = provenance.consistency_proof(session, first, second)
+        size = second if second is not None else provenance.head(session)[0]
+        return ConsistencyProof(first=first, second=size, first_root_hash=provenance.root_hash(session, first),
+                                second_root_hash=provenance.root_hash(session, size), proof=proof)
+    except ValueError as exc:
+        raise KbError(ErrorCode.VALIDATION_ERROR, f"No consistency proof: {exc}",
+                      {"first": first, "second": second}) from None
+    except provenance.ChainBroken as exc:
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, f"No proof is served: {exc}") from None

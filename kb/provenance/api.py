@@ -14,7 +14,7 @@ from kb.actors import Actor
 from kb.db import MAX_ROW_ID
 from kb.http import SessionDep, api_router_options, require_for
 from kb.provenance import actions
-from kb.provenance.schemas import AuditPage, ChainStatus, TreeHeadPublic
+from kb.provenance.schemas import AuditPage, ChainStatus, ConsistencyProof, InclusionProof, TreeHeadPublic
 
 router = APIRouter(prefix="/api/v1", **api_router_options("audit"))
 public_router = APIRouter(prefix="/public/v1", **api_router_options("public"))
@@ -50,3 +50,32 @@ def transparency_tree_head(
     actor: Annotated[Actor | None, Depends(require_for("transparency.head"))],
 ) -> TreeHeadPublic:
     return actions.tree_head(session, actor, signing_key=request.app.state.settings.signing_key_path)
+
+
+TreeSize = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="A number of events: the tree of the first N events")]
+
+
+@public_router.get("/transparency/inclusion", response_model=InclusionProof,
+                   summary="RFC 9162 inclusion proof of audit event `seq` in the tree of `tree_size` events (hashes only)",
+                   description="Without `tree_size`: the whole log now. 422 when not 1 <= seq <= tree_size <= log size. "
+                               "Verify with the loop of docs/transparency.md, section 6.")
+def transparency_inclusion(
+    session: SessionDep,
+    actor: Annotated[Actor | None, Depends(require_for("transparency.proof"))],
+    seq: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="The event's sequence number (leaf seq - 1)")],
+    tree_size: TreeSize | None = None,
+) -> InclusionProof:
+    return actions.inclusion_proof(session, actor, seq=seq, tree_size=tree_size)
+
+
+@public_router.get("/transparency/consistency", response_model=ConsistencyProof,
+                   summary="RFC 9162 consistency proof from the tree of `first` events to the tree of `second` (hashes only)",
+                   description="Without `second`: the whole log now. 422 when not 0 <= first <= second <= log size. "
+                               "A witness who kept a signed head of size `first` checks a newer head with it.")
+def transparency_consistency(
+    session: SessionDep,
+    actor: Annotated[Actor | None, Depends(require_for("transparency.proof"))],
+    first: TreeSize,
+    second: TreeSize | None = None,
+) -> ConsistencyProof:
+    return actions.consistency_proof(session, actor, first=first, second=second)

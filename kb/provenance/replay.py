@@ -12,6 +12,7 @@ Only ``kb.provenance`` imports this module. Imports ``chain`` and ``models`` of 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,33 +33,66 @@ class Committed:
 @dataclass
 class CommittedState:
     """The newest commitment of each object: versions by ``(document slug, number)``, spaces by slug,
-    people by username; and whether the log holds a baseline (``audit.baseline``, migration 0014)."""
+    people by username; and whether the log holds a baseline (``audit.baseline``, migration 0014).
+
+    Fill it with ``add`` in sequence order, then call ``finish``. Payloads are parsed lazily: only the
+    newest events of each object are decoded, newest first, until every one of its versions is
+    found — a document's old drafts and a space's old settings are never parsed.
+    """
 
     versions: dict[tuple[str, int], Committed] = field(default_factory=dict)
     spaces: dict[str, Committed] = field(default_factory=dict)
     people: dict[str, Committed] = field(default_factory=dict)
     baseline_seq: int | None = None
-
+    _documents: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
+    _latest: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict, repr=False)
 
     def add(self, action: str, object_type: str, object_id: str, payload: str, seq: int) -> None:
         """Take in one event (in sequence order)."""
         if action == "audit.baseline":
             self.baseline_seq = seq
-        if '"served"' not in payload and '"safeguards"' not in payload and '"standing"' not in payload:
-            return
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            return  # a payload that is not JSON: the chain check names it
-        if not isinstance(data, dict):
-            return
-        for item in data.get("served") or ():
-            if object_type == "document" and isinstance(item, dict) and isinstance(item.get("version"), int):
-                self.versions[(object_id, item["version"])] = Committed(seq, item)
-        if object_type == "space" and isinstance(data.get("safeguards"), dict):
-            self.spaces[object_id] = Committed(seq, data["safeguards"])
-        if object_type == "user" and isinstance(data.get("standing"), dict):
-            self.people[object_id] = Committed(seq, data["standing"])
+        if object_type == "document":
+            if '"served"' in payload:
+                self._documents.setdefault(object_id, []).append((seq, payload))
+        elif object_type == "space":
+            if '"safeguards"' in payload:
+                self._latest[("space", object_id)] = (seq, payload)
+        elif object_type == "user" and '"standing"' in payload:
+            self._latest[("user", object_id)] = (seq, payload)
+
+    def finish(self) -> "CommittedState":
+        """Decode what ``add`` kept: the newest commitment of every version, space and person."""
+        for slug, events in self._documents.items():
+            # Every version number any of its events names (a cheap over-estimate: parsing stops only once
+            # each of 1..top has its newest commitment, so skipping never hides a version).
+            top = max((int(n) for _seq, payload in events for n in _VERSION_NUMBER.findall(payload)), default=0)
+            missing = set(range(1, top + 1))
+            for seq, payload in reversed(events):
+                for item in _decoded(payload).get("served") or ():
+                    number = item.get("version") if isinstance(item, dict) else None
+                    if isinstance(number, int) and (slug, number) not in self.versions:
+                        self.versions[(slug, number)] = Committed(seq, item)
+                        missing.discard(number)
+                if not missing:
+                    break
+        for (kind, object_id), (seq, payload) in self._latest.items():
+            value = _decoded(payload).get("safeguards" if kind == "space" else "standing")
+            if isinstance(value, dict):
+                (self.spaces if kind == "space" else self.people)[object_id] = Committed(seq, value)
+        self._documents.clear()
+        self._latest.clear()
+        return self
+
+
+_VERSION_NUMBER = re.compile(r'"version"\s*:\s*(\d{1,9})\b')
+
+
+def _decoded(payload: str) -> dict[str, Any]:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return {}  # a payload that is not JSON: the chain check names it
+    return data if isinstance(data, dict) else {}
 
 
 def committed_state(session: Session, batch: int = 20000) -> CommittedState:
@@ -69,7 +103,7 @@ def committed_state(session: Session, batch: int = 20000) -> CommittedState:
     while True:
         rows = session.execute(select(*columns).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
-            return state
+            return state.finish()
         for row in rows:
             state.add(*row)
         last = rows[-1][-1]

@@ -49,3 +49,48 @@ class TreeHeadPublic(BaseModel):
     public_key_pem: str
     seq: int
     hash: str
+
+
+class ReceiptTreeHead(BaseModel):
+    """The signed tree head inside a receipt: the signature covers tree_size, root_hash, timestamp and key_id."""
+
+    tree_size: int
+    root_hash: str
+    timestamp: str
+    key_id: str
+    signature: str
+    algorithm: str
+    public_key: str
+
+
+class Receipt(BaseModel):
+    """``kb-receipt/1``: one audit event, its inclusion proof and a signed tree head (docs/transparency.md, "Receipts")."""
+
+    receipt: str
+    event: str
+    """The event's leaf bytes as a string: its canonical JSON envelope, exactly as hashed."""
+    leaf_index: int
+    inclusion_proof: list[str]
+    """RFC 9162 audit path, leaf first, each node the base64 of 32 bytes."""
+    tree_head: ReceiptTreeHead
+
+
+class InclusionProof(BaseModel):
+    """RFC 9162 inclusion proof of event ``seq`` (leaf ``seq - 1``) in the tree of ``tree_size`` events; hex."""
+
+    seq: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    path: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    """RFC 9162 consistency proof between the trees of ``first`` and ``second`` events, with both roots; hex."""
+
+    first: int
+    second: int
+    first_root_hash: str
+    second_root_hash: str
+    proof: list[str]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -29,6 +30,7 @@ from kb.actors import Actor
 from kb.config import Settings
 from kb.db import transaction
 from kb.permissions import authorize
+from kb.provenance.schemas import Receipt
 from kb.ratelimit import RateLimiter, Verdict
 from kb.search import insights, service
 from kb.search.indexer import SearchIndexes
@@ -154,6 +156,19 @@ def public_document(session: Session, actor: Actor | None, *, slug: str, languag
     """
     authorize(actor, "public.document")
     return service.public_document(session, slug, language or first_accepted_language(accept_language))
+
+
+def public_receipt(session: Session, actor: Actor | None, *, slug: str, signing_key: Path) -> Receipt:
+    """The receipt of a public document (``kb-receipt/1``): its publication event, inclusion proof and a head signed now.
+
+    Anyone may ask (``transparency.receipt``); ``kb verify-receipt`` checks it offline.
+
+    Raises:
+        KbError NOT_FOUND: exactly as ``public_document`` (no document ``slug`` approved, public and valid today).
+        KbError SERVICE_UNAVAILABLE: the audit chain does not verify, or the signing key cannot be read.
+    """
+    authorize(actor, "transparency.receipt")
+    return service.public_receipt(session, slug, signing_key)
 
 
 def public_community(session: Session, actor: Actor | None, *, slug: str) -> PublicCommunity:

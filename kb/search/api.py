@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from kb.actors import Actor
 from kb.http import SessionDep, api_router_options, client_ip, require_for
+from kb.provenance.schemas import Receipt
 from kb.search import actions
 from kb.search.schemas import (
     MAX_QUERY_CHARS,
@@ -105,6 +106,23 @@ def public_document(
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"
     return document
+
+
+@public_router.get("/documents/{slug}/receipt", response_model=Receipt,
+                   summary="A public document's receipt: its publication event, RFC 9162 inclusion proof and a signed "
+                           "tree head (404 unless approved, public and valid)",
+                   description="Check it offline with `kb verify-receipt FILE --key FINGERPRINT`, or with any SHA-256 "
+                               "and Ed25519 library: docs/transparency.md, \"Receipts\". The event names no person.")
+def public_receipt(
+    slug: Annotated[str, Path(max_length=120)],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: Annotated[Actor | None, Depends(require_for("transparency.receipt"))],
+) -> Receipt:
+    receipt = actions.public_receipt(session, actor, slug=slug, signing_key=request.app.state.settings.signing_key_path)
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return receipt
 
 
 @public_router.get("/documents/{slug}/community", response_model=PublicCommunity,

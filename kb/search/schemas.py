@@ -94,6 +94,8 @@ class PublicHit(BaseModel):
     translations: dict[str, str] = Field(description="Language → slug of approved public translations")
     translation_links: list[TranslationLink] = Field(default_factory=list)
     translated_from: str | None = Field(None, description="Slug of the hit this translation replaces, chosen for the citizen's language")
+    receipt_url: str = Field("", description="Where the public API serves the page's receipt: its publication in the "
+                                             "signed audit log, checkable offline (docs/transparency.md)")
 
 
 class PublicResults(BaseModel):
@@ -121,6 +123,8 @@ class PublicDocument(BaseModel):
     translation_links: list[TranslationLink] = Field(default_factory=list)
     labels_language: str = "en"
     labels: dict[str, str] = Field(default_factory=dict)
+    receipt_url: str = Field("", description="Where the public API serves this page's receipt: its publication in "
+                                             "the signed audit log, checkable offline (docs/transparency.md)")
 
 
 class QueryCount(BaseModel):

@@ -14,16 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sqlmodel import Session
 
-from kb import documents, validity
+from kb import documents, provenance, validity
 from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
+from kb.provenance.schemas import Receipt
 from kb.search import analysis, feedback, i18n
 from kb.search import language as languages
 from kb.search.crosslingual import fuse_where_possible
@@ -37,6 +40,8 @@ from kb.search.schemas import (
     SearchHit, SearchResults, TranslationLink,
 )
 from kb.social import service as social
+
+logger = logging.getLogger(__name__)
 
 CANDIDATES = 100
 # Below this cosine similarity a passage is not an answer, however it ranks: without a floor,
@@ -352,6 +357,11 @@ def _in_preferred_language(groups: dict[int, list[documents.Published]], item: d
     return item, translations, False
 
 
+def receipt_url(slug: str) -> str:
+    """Where the public API serves the receipt of the public document ``slug`` (issue 16)."""
+    return f"/public/v1/documents/{slug}/receipt"
+
+
 def _links(translations: dict[str, documents.Published], labels_in: str) -> list[TranslationLink]:
     return [TranslationLink(language=code, language_label=i18n.language_name(code, labels_in), document=t.document.slug,
                             href=f"/public/v1/documents/{t.document.slug}")
@@ -405,6 +415,7 @@ def public_search(
             passage=_passage(chunk, text, item.version.language), provenance=public_card(item),
             translations={lang: t.document.slug for lang, t in sorted(translations.items())},
             translation_links=_links(translations, labels_in), translated_from=translated_from,
+            receipt_url=receipt_url(item.document.slug),
         ))
     return PublicResults(query=text, page=page, page_size=page_size, total=len(found), query_language=decided.query,
                          preferred_language=preferred, labels_language=labels_in, labels=i18n.labels(labels_in),
@@ -436,7 +447,32 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
                           body_md=item.version.body_md, provenance=public_card(item),
                           translations={lang: t.document.slug for lang, t in sorted(translations.items())},
                           translation_links=_links(translations, labels_in), labels_language=labels_in,
-                          labels=i18n.labels(labels_in))
+                          labels=i18n.labels(labels_in), receipt_url=receipt_url(item.document.slug))
+
+
+def public_receipt(session: Session, slug: str, signing_key: Path) -> Receipt:
+    """The receipt of a public document: the ``version.publish`` event of the version served, proved in a signed head.
+
+    The same 404 as ``public_document`` for anything not approved, public and valid today (no existence
+    oracle). The event names no person: the approval event it points to names the approver, an
+    employee, and is never served to citizens (docs/transparency.md, "Receipts").
+
+    Raises:
+        KbError NOT_FOUND: as ``public_document``.
+        KbError SERVICE_UNAVAILABLE: the chain does not verify where the tree would grow, or the key cannot be read.
+    """
+    document = public_document(session, slug)  # 404 unless approved, public and valid
+    seq = documents.publication_seq(session, document.document, document.provenance.version)
+    if seq is None:  # every public version has one (approval, or migration 0014's baseline)
+        logger.warning("public document %s v%s has no version.publish event: no receipt", slug, document.provenance.version)
+        raise KbError(ErrorCode.NOT_FOUND, f"No public document {slug!r}")
+    try:
+        provenance.ensure_signing_key(signing_key)
+        return Receipt(**provenance.receipt(session, seq, signing_key))
+    except provenance.ChainBroken as exc:
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, f"No receipt is signed: {exc}") from None
+    except (OSError, ValueError):
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, "No receipt is signed: the signing key cannot be read") from None
 
 
 def public_community(session: Session, slug: str) -> PublicCommunity:
