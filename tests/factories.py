@@ -151,3 +151,16 @@ def change_space_with_second_person(client, cast: dict[str, Person], change: dic
         response = client.get(f"/api/v1/spaces/{space}", headers=cast[by].headers)
     assert response.status_code == 200, response.text
     return response
+
+
+def run_cli(*args: str, token: str | None = None, password: str | None = None, env: dict[str, str] | None = None):  # noqa: ANN201
+    """Run ``kb ARGS`` in-process as a person (issue 16: the CLI authenticates): ``token`` goes in
+    ``KB_TOKEN`` (unset otherwise, so no token of the caller's environment leaks in), ``password`` is
+    typed at the hidden prompt that ``--as USERNAME`` opens. Returns typer's ``Result`` (``.stdout``
+    without the prompt, ``.output`` with it and the error lines)."""
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"KB_TOKEN": token, "KB_AS": None, **(env or {})},  # type: ignore[dict-item]
+                              input=None if password is None else f"{password}\n", catch_exceptions=False)

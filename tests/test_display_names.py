@@ -83,10 +83,12 @@ def test_the_api_refuses_renaming_someone_to_a_confusable_name(client, database,
 
 def test_kb_user_add_refuses_with_one_line(database, cast, cli_env) -> None:  # noqa: ANN001
     before = head_seq(database)
-    refused = CliRunner().invoke(cli_app, ["user", "add", "adam2", "--name", "\u039ftto Owner"], catch_exceptions=False)
+    refused = CliRunner().invoke(cli_app, ["user", "add", "adam2", "--name", "\u039ftto Owner"],
+                                 env={"KB_TOKEN": cast["admin"].token}, catch_exceptions=False)
     assert refused.exit_code != 0 and "unique after Unicode confusable folding" in refused.output
     assert "Traceback" not in refused.output and head_seq(database) == before
-    accepted = CliRunner().invoke(cli_app, ["user", "add", "adam2", "--name", "Adam Second"], catch_exceptions=False)
+    accepted = CliRunner().invoke(cli_app, ["user", "add", "adam2", "--name", "Adam Second"],
+                                  env={"KB_TOKEN": cast["admin"].token}, catch_exceptions=False)
     assert accepted.exit_code == 0, accepted.output
 
 

@@ -143,7 +143,7 @@ def test_kb_experts_asks_as_kb_itself_without_as(cli_env, database, hydraulics) 
     assert "(hana)" in anyone.output.splitlines()[0]
     refused = runner.invoke(cli_app, ["experts", "hydraulic pump pressure", "--exclude-me"], catch_exceptions=False)
     assert refused.exit_code == 1 and "--as" in refused.output
-    mine = runner.invoke(cli_app, ["experts", "hydraulic pump pressure", "--as", "hana", "--exclude-me"],
-                         catch_exceptions=False)
+    mine = runner.invoke(cli_app, ["experts", "hydraulic pump pressure", "--exclude-me"],
+                         env={"KB_TOKEN": hydraulics["hana"].token}, catch_exceptions=False)
     assert mine.exit_code == 0, mine.output
     assert "(hana)" not in mine.output

@@ -54,7 +54,8 @@ def test_the_review_form_answers_409_naming_the_rule(client, database, cast) -> 
 
 def test_kb_approve_refuses_with_one_line(client, database, cast, cli_env) -> None:  # noqa: ANN001
     before = head_seq(database)
-    result = CliRunner().invoke(cli_app, ["approve", "child-benefit", "1", "--as", "olga"], catch_exceptions=False)
+    result = CliRunner().invoke(cli_app, ["approve", "child-benefit", "1"], env={"KB_TOKEN": cast["owner"].token},
+                                catch_exceptions=False)
     assert result.exit_code != 0 and "submitted under four eyes" in result.output
     assert "Traceback" not in result.output
     assert head_seq(database) == before and state_of_version_1(client, cast) == "in_review"

@@ -288,17 +288,20 @@ def test_adam_cannot_make_a_sock_puppet_approver_alone(client, database) -> None
         assert _global(session, "adam2") == "admin"
 
 
-def test_the_operator_bootstrap_stays_immediate(database, cli_env) -> None:  # noqa: ANN001
-    from typer.testing import CliRunner
+def test_the_cli_goes_through_governance_and_only_the_bootstrap_is_immediate(database, cli_env) -> None:  # noqa: ANN001
+    """Issue 16 closed the operator's hole: `kb init --admin` makes the first admin as kb itself, and
+    from then on `kb user add --role admin` and `kb space add --owner` are a person's requests."""
+    from tests.factories import run_cli
 
-    from kb.cli import app as cli_app
-
-    runner = CliRunner()
-    assert runner.invoke(cli_app, ["user", "add", "root2", "--role", "admin"], catch_exceptions=False).exit_code == 0
-    assert runner.invoke(cli_app, ["space", "add", "hr", "--owner", "root2"], catch_exceptions=False).exit_code == 0
+    assert run_cli("init", "--admin", "root", env={"KB_NEW_PASSWORD": "root-password-1"}).exit_code == 0
+    made = run_cli("user", "add", "root2", "--role", "admin", "--as", "root", password="root-password-1")
+    assert made.exit_code == 0 and "is waiting for a second admin" in made.stdout, made.output
+    space = run_cli("space", "add", "hr", "--owner", "root2", "--as", "root", password="root-password-1")
+    assert space.exit_code == 0 and "is waiting for a second owner of hr or an admin" in space.stdout, space.output
     with database.session() as session:
-        assert _global(session, "root2") == "admin" and _role(session, "root2", "hr") == "owner"
-    assert _events(database, "governance.request") == []
+        assert _global(session, "root2") == "reader" and _role(session, "root2", "hr") is None
+    requests = _events(database, "governance.request")
+    assert [(e.actor_name, e.channel) for e in requests] == [("root", "cli"), ("root", "cli")]
 
 
 def test_unknown_request_is_404(client, cast) -> None:  # noqa: ANN001

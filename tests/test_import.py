@@ -311,7 +311,8 @@ def test_an_upload_over_a_cap_is_a_422_naming_it_on_every_surface(  # noqa: PLR0
         from kb.cli import app as cli_app
 
         (tmp_path / name).write_bytes(data)
-        result = CliRunner().invoke(cli_app, ["import", str(tmp_path / name), "--space", "benefits", "--as", "carl"])
+        result = CliRunner().invoke(cli_app, ["import", str(tmp_path / name), "--space", "benefits"],
+                                    env={"KB_TOKEN": cast["contributor"].token})
         assert result.exit_code == 1 and phrase in result.output, result.output
     assert head_seq(database) == before  # nothing imported, nothing recorded
 
@@ -357,7 +358,8 @@ def test_the_file_is_parsed_while_no_write_lock_is_held(  # noqa: PLR0913
         from kb.cli import app as cli_app
 
         (tmp_path / "rent.md").write_bytes(data)
-        result = CliRunner().invoke(cli_app, ["import", str(tmp_path / "rent.md"), "--space", "benefits", "--as", "carl"])
+        result = CliRunner().invoke(cli_app, ["import", str(tmp_path / "rent.md"), "--space", "benefits"],
+                                    env={"KB_TOKEN": cast["contributor"].token})
         assert result.exit_code == 0, result.output
     assert probes == ["free"]
 

@@ -153,8 +153,9 @@ def upload(prefix: str) -> Callable[[dict[str, str]], dict[str, Any]]:
 
 
 def as_user(*args: str) -> Callable[[str, dict[str, str]], list[str]]:
-    """A CLI command run ``--as`` the persona, with ``{name}`` filled from the fresh object."""
-    return lambda username, made: [a.format(**made) for a in args] + ["--as", username]
+    """A CLI command run as the persona (``try_cli`` puts their API token in KB_TOKEN: issue 16, the CLI
+    authenticates), with ``{name}`` filled from the fresh object."""
+    return lambda _username, made: [a.format(**made) for a in args]
 
 
 # ------------------------------------------------------------------------------ the cases
@@ -185,7 +186,8 @@ SIGNED_READS = [
     Case("inbox.read", api=Call("GET", "/api/v1/me/inbox")),
     Case("search.query", api=Call("GET", "/api/v1/search?q=benefit"), web=Call("GET", "/search?q=benefit"),
          cli=as_user("search", "child benefit")),
-    Case("governance.list", api=Call("GET", "/api/v1/governance/requests"), web=Call("GET", "/governance")),
+    Case("governance.list", api=Call("GET", "/api/v1/governance/requests"), web=Call("GET", "/governance"),
+         cli=as_user("governance", "list")),
 ]
 
 CASES = [
@@ -194,24 +196,29 @@ CASES = [
          web=Call("POST", "/login", {"username": "pia", "password": PASSWORD})),
     Case("auth.logout", web=Call("POST", "/logout")),
     *SIGNED_READS,
-    Case("token.create", api=Call("POST", "/api/v1/me/tokens", {"name": "matrix"})),
+    Case("token.create", api=Call("POST", "/api/v1/me/tokens", {"name": "matrix"}), cli=as_user("token", "create", "--name", "matrix")),
     Case("token.revoke", api=Call("DELETE", "/api/v1/me/tokens/{token}"), only=frozenset({R, A}),
          fresh=World.token_of_rita, denied=frozenset({404})),
     Case("user.list", api=Call("GET", "/api/v1/users")),
     Case("user.read", api=Call("GET", "/api/v1/users/rita")),
     Case("user.create", api=Call("POST", "/api/v1/users", {"username": "neo{n}", "display_name": "Neo {n}"}),
-         fresh=World.unique),
+         cli=as_user("user", "add", "neo{n}", "--name", "Neo {n}"), fresh=World.unique),
     Case("user.update", api=Call("PATCH", "/api/v1/users/rita", {"display_name": "Rita {n}"}), fresh=World.unique),
-    Case("space.create", api=Call("POST", "/api/v1/spaces", {"slug": "legal{n}", "name": "Legal {n}"}), fresh=World.unique),
-    Case("space.update", api=Call("PATCH", "/api/v1/spaces/benefits", {"description": "Entitlements {n}"}), fresh=World.unique),
-    Case("space.member.set", api=Call("PUT", "/api/v1/spaces/benefits/members/pia", {"role": "reader"})),
-    Case("space.member.remove", api=Call("DELETE", "/api/v1/spaces/benefits/members/{username}"), fresh=World.member),
+    Case("space.create", api=Call("POST", "/api/v1/spaces", {"slug": "legal{n}", "name": "Legal {n}"}),
+         cli=as_user("space", "add", "legal{n}", "--name", "Legal {n}"), fresh=World.unique),
+    Case("space.update", api=Call("PATCH", "/api/v1/spaces/benefits", {"description": "Entitlements {n}"}),
+         cli=as_user("space", "update", "benefits", "--description", "Entitlements {n}"), fresh=World.unique),
+    Case("space.member.set", api=Call("PUT", "/api/v1/spaces/benefits/members/pia", {"role": "reader"}),
+         cli=as_user("space", "member", "benefits", "pia", "reader")),
+    Case("space.member.remove", api=Call("DELETE", "/api/v1/spaces/benefits/members/{username}"),
+         cli=as_user("space", "remove", "benefits", "{username}"), fresh=World.member),
     # separation of duties (issue 16): another owner of the space or an admin decides otto's request
     Case("governance.approve", api=Call("POST", "/api/v1/governance/requests/{request}/approve"),
-         web=Call("POST", "/governance/{request}", {"decision": "approve"}), fresh=World.governance_request),
+         web=Call("POST", "/governance/{request}", {"decision": "approve"}), cli=as_user("governance", "approve", "{request}"),
+         fresh=World.governance_request),
     Case("governance.refuse", api=Call("POST", "/api/v1/governance/requests/{request}/refuse", {"reason": "Not now"}),
          web=Call("POST", "/governance/{request}", {"decision": "refuse", "reason": "Not now"}),
-         fresh=World.governance_request),
+         cli=as_user("governance", "refuse", "{request}", "--reason", "Not now"), fresh=World.governance_request),
     Case("document.create",
          api=Call("POST", "/api/v1/spaces/benefits/documents",
                   {"slug": "mx-new-{n}", "title": "New {n}", "body_md": "# New\n\nBody {n}.", "intended_use": "Tests."}),
@@ -381,7 +388,9 @@ def try_cli(world: World, case: Case, role: str, made: dict[str, str], tmp_path)
         path = tmp_path / f"cli-{made.get('n', next(counter))}.md"
         path.write_text(f"# CLI import {path.stem}\n\nText of {path.stem}.", encoding="utf-8")
         made = {**made, "path": str(path)}
-    result = CliRunner().invoke(cli_app, case.cli(world.cast[role].username, made), catch_exceptions=False)
+    person = world.cast[role]
+    result = CliRunner().invoke(cli_app, case.cli(person.username, made), env={"KB_TOKEN": person.token, "KB_AS": None},
+                                catch_exceptions=False)
     if result.exit_code == 0:
         return "allowed", "exit 0"
     # a refusal names what was refused; a usage error of the case itself (Typer's "Usage: …") is no refusal

@@ -36,8 +36,10 @@ def logged(database) -> list[QueryLog]:  # noqa: ANN001
         return list(session.execute(select(QueryLog).order_by(QueryLog.id)).scalars())
 
 
-def kb(*args: str):  # noqa: ANN201
-    return CliRunner().invoke(cli_app, list(args), catch_exceptions=False)
+def kb(*args: str, token: str | None = None, password: str | None = None):  # noqa: ANN201
+    """``kb ARGS``, authenticated by ``token`` (KB_TOKEN) or ``password`` (the prompt of --as) when given."""
+    return CliRunner().invoke(cli_app, list(args), env={"KB_TOKEN": token}, catch_exceptions=False,  # type: ignore[dict-item]
+                              input=None if password is None else f"{password}\n")
 
 
 def test_the_log_holds_no_person() -> None:
@@ -45,7 +47,7 @@ def test_the_log_holds_no_person() -> None:
 
 
 def test_cli_search_writes_one_query_log_row_as_employee_and_as_citizen(cli_env, database, corpus) -> None:  # noqa: ANN001
-    employee = kb("search", "standby database failover", "--as", "rita", "--mode", "keyword")
+    employee = kb("search", "standby database failover", "--mode", "keyword", token=corpus["reader"].token)
     assert employee.exit_code == 0, employee.output
     assert "Failover runbook" in employee.output
     (row,) = logged(database)
@@ -64,8 +66,8 @@ def test_cli_search_writes_one_query_log_row_as_employee_and_as_citizen(cli_env,
 
 
 def test_a_refused_or_empty_cli_search_writes_nothing(cli_env, database, corpus) -> None:  # noqa: ANN001
-    assert kb("search", "   ", "--as", "rita").exit_code != 0
-    assert kb("search", "child benefit", "--as", "nobody").exit_code != 0
+    assert kb("search", "   ", token=corpus["reader"].token).exit_code != 0
+    assert kb("search", "child benefit", "--as", "nobody", password="no-such-password").exit_code != 0
     assert logged(database) == []
 
 
@@ -108,6 +110,10 @@ def write_lock(settings, database, corpus, monkeypatch: pytest.MonkeyPatch):  # 
 
     if settings.database_url:
         pytest.skip("SQLite's write lock")
+    from kb.accounts import actions as accounts
+
+    with database.session() as session:  # rita's token was just used: its last-used stamp (a write) is fresh
+        accounts.identify_by_token(session, token=corpus["reader"].token)
     _short_busy_timeout(database.engine)
     original = kb_db.make_engine
 
@@ -134,7 +140,7 @@ def test_a_public_search_answers_while_a_writer_holds_the_database(settings, dat
         assert web.status_code == 200 and "/public/d/child-benefit" in web.text
     cli = kb("search", "child benefit", "--public")
     assert cli.exit_code == 0 and "Child benefit" in cli.output, cli.output
-    employee = kb("search", "child benefit", "--as", "rita")
+    employee = kb("search", "child benefit", token=corpus["reader"].token)
     assert employee.exit_code == 0 and "Child benefit" in employee.output, employee.output
     failures = [r for r in caplog.records if r.name == "kb.search.actions" and "query log row not written" in r.getMessage()]
     assert len(failures) == 4 and "database is locked" in failures[0].getMessage()

@@ -108,7 +108,8 @@ def test_the_cli_says_so(client, cast, cli_env) -> None:  # noqa: ANN001
     runner = CliRunner()
     exported = runner.invoke(cli_app, ["export-prov", "olga-self", "--format", "provn"], catch_exceptions=False)
     assert exported.exit_code == 0 and 'kb:secondReview="false" %% xsd:boolean' in exported.output
-    found = runner.invoke(cli_app, ["search", "bonus euro", "--as", "rita", "--mode", "keyword"], catch_exceptions=False)
+    found = runner.invoke(cli_app, ["search", "bonus euro", "--mode", "keyword"], env={"KB_TOKEN": cast["reader"].token},
+                          catch_exceptions=False)
     assert found.exit_code == 0 and "APPROVED WITHOUT A SECOND REVIEW" in found.output
     assert "approved by Olga (@olga)" in found.output
     public = runner.invoke(cli_app, ["search", "bonus euro", "--public"], catch_exceptions=False)

@@ -8,9 +8,11 @@ validated inputs; it checks the actor against its row of ``kb.permissions`` with
 (``kb.db.transaction``, the audit event in it), and returns the public schemas the surfaces render.
 The per-object rules (an owner of *this* space, one's own token) stay in ``service``.
 
-Two functions here are no actions but identification, done before any action: ``identify_by_token``
-(the API's bearer tokens) and ``identify_by_web_session`` (the web UI's cookie). They have no row of
-the table: they decide who the actor is, not what the actor may do.
+Some functions here are no actions but identification, done before any action: ``identify_by_token``
+(the API's bearer tokens, and ``KB_TOKEN`` on the command line), ``identify_by_password`` (the CLI's
+password prompt), ``identify_by_web_session`` (the web UI's cookie) and ``identify_by_username``
+(``kb demo``'s bootstrap only). They have no row of the table: they decide who the actor is, not what
+the actor may do.
 
 Imports services, schemas and the foundation (kb.config, kb.db, kb.permissions, kb.ratelimit); never FastAPI,
 never a surface (``api``, ``kb.web``, ``kb.cli``), never documents, social, search or experts.
@@ -30,7 +32,7 @@ from kb.accounts.schemas import (
     GovernanceRequestPublic, GovernanceRequestsPublic, MePublic, MembershipPublic, SpaceCreate, SpaceMember, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreated,
     TokenPublic, TokensPublic, UserAdminPublic, UserCreate, UsersPublic, UserUpdate,
 )
-from kb.actors import Actor, Channel, GlobalRole, SpaceRole
+from kb.actors import SYSTEM, Actor, Channel, GlobalRole, SpaceRole
 from kb.db import transaction
 from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
@@ -196,8 +198,13 @@ class WebIdentity:
     spaces: dict[int, str]
 
 
-def identify_by_token(session: Session, *, token: str) -> Actor | None:
-    """The actor an API token stands for, or None when it is unknown, expired or revoked.
+def identify_by_token(session: Session, *, token: str, channel: Channel = Channel.api) -> Actor | None:
+    """The actor an API token stands for, or None when it is unknown, expired or revoked (or its
+    account deactivated).
+
+    Args:
+        channel: the door the token came through: ``api`` for a bearer header, ``cli`` for
+            ``KB_TOKEN`` (or ``--token-file``) on the command line.
 
     Stamps the token's ``last_used_at`` when it is more than a minute old, in its own short
     transaction (bookkeeping, not an audited state change).
@@ -209,7 +216,28 @@ def identify_by_token(session: Session, *, token: str) -> Actor | None:
     if stale_token_id is not None:
         with transaction(session):
             service.stamp_token_used(session, stale_token_id)
-    return actor
+    return actor.via(channel)
+
+
+def identify_by_password(session: Session, *, username: str, password: str, limits: SignInLimits,
+                         channel: Channel = Channel.cli) -> Actor:
+    """The person a CLI command acts as after a password prompt (issue 16: the CLI is a person too).
+
+    Checked as a sign-in of the API or the web UI is (``service.authenticate``: argon2, one answer for
+    an unknown username, a wrong password and a deactivated account), behind the same per-account limit
+    (``KB_RATE_LIMIT_LOGIN``, counted in ``limits.limiter``: shared with the server only through
+    ``KB_REDIS_URL``) and the cap on concurrent hashes. Issues no credential and records no event: the
+    action the command then calls records its own, with ``channel`` on it.
+
+    Raises:
+        KbError INVALID_CREDENTIALS: unknown user, wrong password or deactivated account.
+        KbError RATE_LIMITED: past the per-account limit.
+        KbError SERVICE_UNAVAILABLE: no hashing slot freed up in time.
+    """
+    limits.limiter.enforce(limits.per_account, "login-account", username.casefold())
+    with limits.gate.slot():
+        user = service.authenticate(session, username=username, password=password)
+    return service.actor_for(session, user, channel)
 
 
 def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | None:
@@ -222,12 +250,13 @@ def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | N
                        spaces=service.space_slugs(session, limit=NAVIGATION_SPACES))
 
 
-def identify_by_username(session: Session, *, username: str, channel: Channel = Channel.cli) -> Actor:
-    """The actor a CLI command names with ``--as USERNAME``: the person the operator says acts.
+def identify_by_username(session: Session, *, username: str, channel: Channel = Channel.system) -> Actor:
+    """The actor named ``username``, without credentials: for kb's own bootstrap only (``kb demo``
+    writes and approves its sample documents as their named authors and owners, channel ``system``).
 
-    The CLI is run by the server's operator, who can reach the database anyway; issue 16 makes its
-    state-changing commands authenticate. Raises KbError NOT_FOUND for an unknown username and
-    FORBIDDEN for a deactivated account (its tokens and web sessions are refused alike).
+    No surface uses it: the CLI authenticates the person it acts as (``identify_by_token``,
+    ``identify_by_password``; issue 16). Raises KbError NOT_FOUND for an unknown username and
+    FORBIDDEN for a deactivated account.
     """
     user = service.get_user(session, username)
     if not user.is_active:  # as a token or a web session of a deactivated account: nobody acts as them
@@ -314,6 +343,28 @@ def create_user(session: Session, actor: Actor, *, data: UserCreate) -> UserAdmi
         user = service.create_user(session, actor=actor, data=data.model_copy(update={"global_role": GlobalRole.reader}))
         request = service.role_request_for_new_user(session, actor=actor, user=user, role=data.global_role)
     return _request(session, actor, request)
+
+
+def create_first_admin(session: Session, *, data: UserCreate) -> UserAdminPublic:
+    """The bootstrap's one admin (``kb init --admin``): created by kb itself (``SYSTEM``, channel
+    ``system``) while no active admin exists; every admin after it is a request a second admin approves.
+
+    Raises:
+        KbError CONFLICT: an active admin exists already (then ask them: ``kb user add --role admin``).
+        KbError ALREADY_EXISTS: the username is taken (service).
+    """
+    from sqlalchemy import select
+
+    authorize(SYSTEM, "user.create")
+    with transaction(session):
+        # Checked in the transaction that creates the admin (the bootstrap is one operator's command).
+        admin = session.execute(select(User.username).where(User.global_role == GlobalRole.admin.value,
+                                                            User.is_active.is_(True)).limit(1)).scalar_one_or_none()  # type: ignore[attr-defined]
+        if admin is not None:
+            raise KbError(ErrorCode.CONFLICT, f"An active admin exists already ({admin}): the bootstrap is over; "
+                          "a new admin is a request that a second admin approves (kb user add --role admin)")
+        user = service.create_user(session, actor=SYSTEM, data=data.model_copy(update={"global_role": GlobalRole.admin}))
+        return _user_admin(session, user)
 
 
 def update_user(session: Session, actor: Actor, *, username: str,

@@ -7,17 +7,25 @@ fast; each command imports what it needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from kb.accounts.schemas import GovernanceRequestPublic
+    from kb.actors import Actor
     from kb.config import Settings
     from kb.db import Database
 
 app = typer.Typer(
     help="kb: an enterprise knowledge base with accountable provenance.\n\n"
-    "Settings come from KB_* environment variables (see the README's configuration table).",
+    "Settings come from KB_* environment variables (see the README's configuration table). "
+    "A command that changes state or acts for a person authenticates that person: an API token in "
+    "KB_TOKEN (or --token-file), or --as USERNAME and their password at a prompt.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -28,12 +36,15 @@ space_app = typer.Typer(help="Manage spaces and their members.", no_args_is_help
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect and verify the audit log.", no_args_is_help=True)
 index_app = typer.Typer(help="Inspect the search indexes.", no_args_is_help=True)
+governance_app = typer.Typer(help="Decide the changes that wait for a second person (docs/governance.md).",
+                             no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(space_app, name="space")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(index_app, name="index")
+app.add_typer(governance_app, name="governance")
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
@@ -76,10 +87,74 @@ class KbErrors:
         return False
 
 
-def actor_named(session, username: str):  # noqa: ANN001, ANN202
-    from kb.accounts import actions
+# ---------------------------------------------------------------------------------- who acts (issue 16)
 
-    return actions.identify_by_username(session, username=username)
+AsUser = Annotated[Optional[str], typer.Option(
+    "--as", envvar="KB_AS",
+    help="Act as this user: asks for their password (hidden). Not needed with a token; with one, it must name its owner")]
+TokenFile = Annotated[Optional[Path], typer.Option(
+    "--token-file", exists=True, dir_okay=False,
+    help="File holding your API token (instead of the KB_TOKEN environment variable)")]
+
+WRONG_CREDENTIALS = "Unknown username or wrong password"
+
+
+def cli_token(token_file: Path | None) -> str | None:
+    """The API token the command line was given: ``--token-file``'s first line, else ``KB_TOKEN``."""
+    if token_file is not None:
+        return token_file.read_text(encoding="utf-8").strip() or None
+    return os.environ.get("KB_TOKEN", "").strip() or None
+
+
+def authenticated(session: "Session", settings: "Settings", *, as_user: str | None,
+                  token_file: Path | None) -> "Actor":
+    """The person this command acts as, authenticated as the API and the web UI authenticate them
+    (issue 16: the CLI is a person too), with the channel ``cli`` on every event they cause.
+
+    An API token (``--token-file`` or ``KB_TOKEN``) names its owner; ``--as`` may repeat that name
+    and nothing else. Without a token, ``--as USERNAME`` and that person's password at a hidden
+    prompt, checked like a sign-in (argon2, the per-account limit). Anything else is one red line and
+    a non-zero exit, before the action runs: no event, no change.
+    """
+    from kb.accounts import actions
+    from kb.actors import Channel
+    from kb.errors import ErrorCode, KbError
+    from kb.ratelimit import HashGate, RateLimiter
+
+    token = cli_token(token_file)
+    if token is not None:
+        actor = actions.identify_by_token(session, token=token, channel=Channel.cli)
+        if actor is None:
+            raise fail("the API token is unknown, expired or revoked (or its account deactivated)")
+        if as_user and as_user != actor.username:
+            raise fail(f"the API token is {actor.username}'s: it cannot act as {as_user!r} "
+                       "(unset KB_TOKEN to sign in as them with their password)")
+        return actor
+    if not as_user:
+        raise fail("say who you are: an API token in KB_TOKEN (or --token-file PATH), "
+                   "or --as USERNAME and your password at the prompt")
+    password = typer.prompt(f"Password for {as_user}", hide_input=True, err=True)
+    limits = actions.SignInLimits(limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
+                                  gate=HashGate(settings.login_max_concurrent_hashes), settings=settings)
+    try:
+        return actions.identify_by_password(session, username=as_user, password=password, limits=limits,
+                                            channel=Channel.cli)
+    except KbError as error:
+        if error.code is ErrorCode.INVALID_CREDENTIALS:
+            raise fail(WRONG_CREDENTIALS, 2) from None
+        raise fail(error.message, 2) from None
+
+
+def waiting(request: "GovernanceRequestPublic") -> str:
+    """One line saying that a change is a pending request and who must approve it."""
+    second = (f"a second owner of {request.target} or an admin" if request.kind.startswith("space.")
+              else "a second admin")
+    return (f"Request {request.id} ({request.kind} {request.target}: {_change(request.change)}) is waiting for "
+            f"{second}: kb governance approve {request.id}")
+
+
+def _change(change: dict) -> str:
+    return ", ".join(f"{key}={value}" for key, value in change.items() if value is not None) or "-"
 
 
 def choice(kind, value: str, what: str):  # noqa: ANN001, ANN201

@@ -1,7 +1,8 @@
 """``kb`` commands: curated documents: import, approve, export their provenance.
 
-Each command calls one action of ``kb.documents.actions``: as the person named by ``--as``, or as
-``kb.actors.SYSTEM`` for operator commands (``kb export-prov``). Never a service, never a transaction.
+Each command calls one action of ``kb.documents.actions``: as the person it authenticates (an API
+token, or ``--as`` and a password; ``kb.cli.common.authenticated``), or as ``kb.actors.SYSTEM`` for
+the read-only operator command ``kb export-prov``. Never a service, never a transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.actors import SYSTEM
-from kb.cli.common import KbErrors, actor_named, app, fail, open_database
+from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database
 
 # ------------------------------------------------------------------------------------- documents
 
@@ -21,12 +22,15 @@ from kb.cli.common import KbErrors, actor_named, app, fail, open_database
 def import_files(
     paths: Annotated[list[Path], typer.Argument(help="Files (.docx, .md, .txt) or folders to import", exists=True)],
     space: Annotated[str, typer.Option(help="Space to import into")],
-    as_user: Annotated[str, typer.Option("--as", help="Username of the contributor who imports (the author)", envvar="KB_AS")],
+    as_user: AsUser = None,
+    token_file: TokenFile = None,
     audience: Annotated[Optional[str], typer.Option(help="internal or public")] = None,
     language: Annotated[Optional[str], typer.Option(help="Language code, e.g. en or nl")] = None,
     intended_use: Annotated[Optional[str], typer.Option(help="What the documents may be used for")] = None,
 ) -> None:
-    """Import files as draft documents (same bytes again: unchanged), with a progress bar and a summary."""
+    """Import files as draft documents (same bytes again: unchanged), with a progress bar and a summary.
+
+    The person who imports is the author: a contributor of the space."""
     from collections import Counter
 
     from pydantic import ValidationError
@@ -48,7 +52,7 @@ def import_files(
     outcomes: Counter[str] = Counter()
     failures: list[str] = []
     with database.session() as session, KbErrors():
-        actor = actor_named(session, as_user)
+        actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
         for path in track(files, description="Importing", disable=not sys.stderr.isatty()):
             try:
                 result = actions.import_document(session, actor, space=space, filename=path.name, data=path.read_bytes(),
@@ -68,16 +72,18 @@ def import_files(
 def approve(
     slug: Annotated[str, typer.Argument(help="The document's slug")],
     version: Annotated[int, typer.Argument(help="The version number in review")],
-    as_user: Annotated[str, typer.Option("--as", help="Username of the approving owner (not the author)", envvar="KB_AS")],
+    as_user: AsUser = None,
+    token_file: TokenFile = None,
     comment: Annotated[Optional[str], typer.Option(help="Approval comment")] = None,
 ) -> None:
-    """Approve a version in review, as a named owner of its space."""
+    """Approve a version in review, as an owner of its space (not its author in a four-eyes space)."""
     from kb.documents import actions
 
     database = open_database()
     with database.session() as session, KbErrors():
-        actions.approve_version(session, actor_named(session, as_user), slug=slug, number=version, comment=comment)
-    typer.echo(f"Approved {slug} v{version} as {as_user}")
+        actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
+        actions.approve_version(session, actor, slug=slug, number=version, comment=comment)
+    typer.echo(f"Approved {slug} v{version} as {actor.username}")
 
 
 @app.command("export-prov")

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import choice, KbErrors, actor_named, app, fail, index_app, open_database
+from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, choice, cli_token, fail, index_app, open_database
 
 # ---------------------------------------------------------------------------------------- search
 
@@ -19,19 +19,22 @@ from kb.cli.common import choice, KbErrors, actor_named, app, fail, index_app, o
 def search(
     query: Annotated[str, typer.Argument(help="What you are looking for, in your own words")],
     mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic")] = "hybrid",
-    as_user: Annotated[str, typer.Option("--as", help="Search as this user (sees internal content)", envvar="KB_AS")] = "",
+    as_user: AsUser = None,
+    token_file: TokenFile = None,
     public: Annotated[bool, typer.Option("--public", help="Search as a citizen: approved public content only")] = False,
     lang: Annotated[Optional[str], typer.Option(help="Language filter (employees) or preference (--public)")] = None,
     limit: Annotated[int, typer.Option(help="How many documents", min=1, max=50)] = 5,
 ) -> None:
     """Search curated knowledge in the terminal, with each hit's provenance. Logged like every search
-    (the query log: public or employee, result count, mode, latency; never who asked)."""
+    (the query log: public or employee, result count, mode, latency; never who asked).
+
+    An employee's search (internal content) authenticates them; --public needs no one."""
     from kb.search import actions
     from kb.search.indexer import SearchIndexes
     from kb.search.schemas import Mode
 
-    if not public and not as_user:
-        raise fail("say who is searching (--as USERNAME) or search as a citizen (--public)")
+    if not public and not as_user and cli_token(token_file) is None:
+        raise fail("say who is searching (KB_TOKEN, --token-file or --as USERNAME) or search as a citizen (--public)")
     search_mode = choice(Mode, mode, "mode")
     database = open_database()
     with database.session() as session, KbErrors():
@@ -41,7 +44,8 @@ def search(
                                           language=lang, page_size=limit)
             _print_public(found.results)
             return
-        results = actions.search(session, actor_named(session, as_user), indexes=indexes, query=query, mode=search_mode,
+        actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
+        results = actions.search(session, actor, indexes=indexes, query=query, mode=search_mode,
                                  language=lang, page_size=limit)
     for hit in results.data:
         card = hit.provenance

@@ -11,10 +11,20 @@ from kb.cli.common import app, db_app, fail, open_database
 # ----------------------------------------------------------------------------------------- setup
 
 @app.command()
-def init() -> None:
-    """Create the data directory, bring the database schema up to date and create the tree-head signing key."""
+def init(
+    admin: Annotated[Optional[str], typer.Option(help="Create the first admin with this username (only while no active admin exists)")] = None,
+    name: Annotated[Optional[str], typer.Option(help="The first admin's display name (with --admin)")] = None,
+    password: Annotated[Optional[str], typer.Option(help="The first admin's password (min. 10 characters); read from KB_NEW_PASSWORD if set, else asked at a hidden prompt", envvar="KB_NEW_PASSWORD")] = None,
+) -> None:
+    """Create the data directory, bring the database schema up to date and create the tree-head signing key.
+
+    With --admin, also create the first admin, as kb itself (the bootstrap; channel system); the password
+    comes from KB_NEW_PASSWORD or a prompt. Every later admin is a request a second admin approves.
+    """
     from kb import provenance
 
+    if name is not None and admin is None:
+        raise fail("--name names the first admin: give --admin USERNAME too")
     database = open_database(migrate=True)
     typer.echo(f"Database ready: {database.engine.url.render_as_string(hide_password=True)}")
     key = database.settings.signing_key_path
@@ -24,6 +34,27 @@ def init() -> None:
     except (OSError, ValueError) as exc:
         raise fail(f"signing key {key}: {exc}") from None
     typer.echo(f"Signing key {'created' if created else 'kept'}: {key} (key id {info['key_id']})")
+    if admin is not None:
+        _first_admin(database, admin, name, password)
+
+
+def _first_admin(database, username: str, display_name: str | None, password: str | None) -> None:  # noqa: ANN001
+    from pydantic import ValidationError
+
+    from kb.accounts import actions
+    from kb.accounts.schemas import UserCreate
+    from kb.cli.common import KbErrors
+
+    if password is None:
+        password = typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        data = UserCreate(username=username, display_name=display_name or username, password=password,
+                          global_role="admin")
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    with database.session() as session, KbErrors():
+        actions.create_first_admin(session, data=data)
+    typer.echo(f"Created the first admin {username}: sign in, or create a token with `kb token create {username}`")
 
 
 @db_app.command("upgrade")
