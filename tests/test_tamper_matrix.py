@@ -220,3 +220,18 @@ def markdown_table() -> str:
 def test_the_table_in_the_docs_is_this_matrix() -> None:
     assert markdown_table() in (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8"), \
         "docs/reliability.md's tamper matrix differs from tests/test_tamper_matrix.py's ROWS: paste markdown_table()"
+
+
+def test_the_admin_web_page_names_a_direct_edit_as_the_cli_does(client, database: Database, cast) -> None:  # noqa: ANN001
+    """The web's /audit?verify=1 runs the same check (kb.documents.actions.audit_database) and lists the difference."""
+    from tests.factories import sign_in
+
+    sign_in(client, database, "adam")
+    clean = client.get("/audit?verify=1").text
+    assert "is what the log commits to" in clean and "changed outside kb" not in clean
+    assert "<th scope=\"col\">Channel</th>" in clean and "<td>api</td>" in clean
+    with database.engine.begin() as connection:
+        edit_body(connection)
+    page = client.get("/audit?verify=1").text
+    assert "1 difference between the database and what the log commits to" in page
+    assert "document child-benefit v1: body_sha256 is" in page
