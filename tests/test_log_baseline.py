@@ -129,3 +129,26 @@ def test_the_replay_finds_every_version_whatever_order_its_events_came_in() -> N
     assert {key: (c.seq, c.value["state"]) for key, c in state.versions.items()} == {
         ("d", 1): (4, "retired"), ("d", 2): (5, "rejected"), ("d", 3): (5, "draft")}
     assert state.spaces["s"].seq == 7 and state.spaces["s"].value == {"four_eyes": False}
+
+
+def test_rewinding_the_revision_does_not_launder_a_direct_edit(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """An insider edits a body, sets alembic_version back to 0013 and upgrades: no baseline commits to the edit."""
+    from kb.actors import SYSTEM
+    from kb.db import transaction
+    from kb.documents import integrity
+    from kb.accounts import service as accounts
+    from kb.accounts.schemas import UserCreate
+
+    database = Database(Settings(data_dir=tmp_path))
+    upgrade(database)
+    with database.session() as session, transaction(session):
+        accounts.create_user(session, actor=SYSTEM, data=UserCreate(username="olga", display_name="Olga"))
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE user_account SET global_role = 'admin' WHERE username = 'olga'"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0013'"))
+    upgrade(database)
+    assert "baseline" not in capsys.readouterr().out
+    with database.session() as session:
+        assert [str(d) for d in integrity.differences(session)] == [
+            'user olga: global_role is "admin" in the database, but the log committed "reader" at seq 1']
+    database.dispose()

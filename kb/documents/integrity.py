@@ -129,14 +129,16 @@ def record_baseline(session: Session) -> int:
     Called by the upgrade to migration 0014 on a database that has events already. Records one
     ``audit.baseline`` event per document (its versions' commitments), per space (its safeguards)
     and per person (their standing), then a ``version.publish`` for each public version served now.
-    Does nothing when the log holds a baseline already: a later run must not launder a row
-    inserted outside kb.
+    Does nothing when the log holds a baseline or any commitment already: a later run (say, after an
+    insider rewound the schema revision) must not launder a row changed outside kb.
 
     Returns:
         The number of events recorded.
     """
     state = provenance.committed_state(session)
-    if state.baseline_seq is not None:
+    if state.baseline_seq is not None or state.versions or state.spaces or state.people:
+        # A log that holds a baseline, or commitments at all (it was written since 0014): a rewound
+        # alembic_version must not let `kb db upgrade` commit to rows changed outside kb.
         return 0
     recorded = 0
     by_document: dict[str, list[Version]] = {}

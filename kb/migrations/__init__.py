@@ -58,6 +58,8 @@ def baseline(database: "Database") -> None:
             return  # an empty log: every event from now on commits
         with transaction(session):
             recorded = record_baseline(session)
+        if recorded == 0:
+            return  # the log commits to content already: no baseline, nothing to sign
         key = database.settings.signing_key_path
         provenance.ensure_signing_key(key)
         head = provenance.publish_tree_head(session, database.settings.tree_heads_dir, key)
