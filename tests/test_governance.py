@@ -335,3 +335,21 @@ def test_a_refusal_needs_its_reason_on_the_web_as_on_the_api(client, database, c
     assert web.status_code == 422  # the page made up the reason "refused" before
     pending = client.get("/api/v1/governance/requests", headers=cast["owner2"].headers).json()["data"]
     assert [r["status"] for r in pending if r["id"] == request["id"]] == ["pending"]
+
+
+def test_the_same_change_twice_is_one_request(client, database, cast) -> None:  # noqa: ANN001
+    """A second identical request while the first waits is a 409 naming it (no pile of requests to rubber-stamp);
+    once the first is decided, the change may be asked for again."""
+    olga, otto = cast["owner"].headers, cast["owner2"].headers
+    first = client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=olga)
+    assert first.status_code == 202
+    again = client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=otto)
+    assert again.status_code == 409, again.text
+    error = again.json()["error"]
+    assert error["details"] == {"rule": "duplicate_request", "request": first.json()["id"]}
+    assert f"Request {first.json()['id']} asks for the same change" in error["message"]
+    other = client.patch("/api/v1/spaces/benefits", json={"public_community": True}, headers=olga)
+    assert other.status_code == 202  # another change is another request
+    refused = client.post(f"/api/v1/governance/requests/{first.json()['id']}/refuse", json={"reason": "No"}, headers=otto)
+    assert refused.status_code == 200, refused.text
+    assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=olga).status_code == 202

@@ -534,6 +534,19 @@ def role_request_for_new_user(session: Session, *, actor: Actor, user: User, rol
 
 
 def _open(session: Session, *, actor: Actor, kind: str, target: str, change: dict[str, object]) -> GovernanceRequest:
+    """A new pending request, recorded; refused while the same change waits already (one to decide, not several).
+
+    Raises:
+        KbError CONFLICT: a pending request of the same kind asks for the same change of the same target.
+    """
+    waiting = session.execute(select(GovernanceRequest).where(
+        GovernanceRequest.kind == kind, GovernanceRequest.target == target, GovernanceRequest.status == "pending",
+    )).scalars().all()
+    for other in waiting:
+        if other.change == change:
+            raise KbError(ErrorCode.CONFLICT, f"Request {other.id} asks for the same change and is waiting for a "
+                          "second person: it needs no second request", details={"rule": "duplicate_request",
+                                                                                  "request": other.id})
     request = GovernanceRequest(kind=kind, target=target, change=change, requested_by=actor.id)
     session.add(request)
     session.flush()
