@@ -105,9 +105,12 @@ def test_leaf_and_node_hashes_have_their_prefixes() -> None:
 
 def test_reference_roots_for_every_size() -> None:
     assert merkle.root([]) == EMPTY_TREE
+    accumulator = merkle.RootAccumulator()
     for n in range(1, 9):
         assert merkle.root(HASHES[:n]) == ROOTS[n - 1], n
         assert merkle.MerkleTree(HASHES, memo_min_leaves=2).root(n) == ROOTS[n - 1], n
+        accumulator.append(HASHES[n - 1])
+        assert accumulator.root() == ROOTS[n - 1], n
 
 
 @pytest.mark.parametrize(("index", "size", "path"), INCLUSION)
@@ -175,3 +178,14 @@ def test_the_memo_survives_appends() -> None:
     assert tree.root() == naive_mth(d)
     assert tree.root(130) == naive_mth(d[:130])
     assert tree.inclusion_proof(257) == naive_path(257, d)
+
+
+def test_the_root_accumulator_agrees_with_the_tree_at_every_size() -> None:
+    """``kb audit verify``'s streaming root (compact range) equals MTH for every size 0..300."""
+    tree, accumulator = merkle.MerkleTree(), merkle.RootAccumulator()
+    assert accumulator.root() == merkle.EMPTY_ROOT
+    for i in range(300):
+        leaf = merkle.leaf_hash(f"event {i}".encode())
+        tree.append(leaf)
+        accumulator.append(leaf)
+        assert accumulator.root() == tree.root() == merkle.root([tree.leaf(j) for j in range(i + 1)]), i + 1

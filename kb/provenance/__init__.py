@@ -7,6 +7,7 @@ transaction; nothing else imports ``kb.provenance.models`` or ``kb.provenance.ch
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,10 @@ from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import utcnow
-from kb.provenance import chain, merkle, transparency
+from kb.provenance import chain, merkle, receipts, transparency
 from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
+from kb.provenance.receipts import ReceiptCheck
 from kb.provenance.transparency import ChainBroken, HeadCheck
 from kb.provenance.models import AuditEvent
 from kb.provenance.prov_export import (
@@ -28,13 +30,16 @@ from kb.provenance.prov_export import (
 from kb.provenance.prov_export import deserialize as deserialize_prov
 from kb.provenance.prov_export import serialize as serialize_prov
 
+_sha256 = hashlib.sha256
+
 __all__ = [
     "AuditEvent", "VerifyResult", "record", "verify_chain", "write_checkpoint", "read_checkpoint",
     "list_events", "events_since", "head", "canonical_json", "export_jsonl",
     "PROV_FORMATS", "DocumentRecord", "PersonRecord", "VersionRecord", "build_prov", "check_prov",
     "serialize_prov", "deserialize_prov",
     "ChainBroken", "HeadCheck", "ensure_signing_key", "signing_key_info", "sign_tree_head", "publish_tree_head",
-    "check_tree_head", "inclusion_proof", "consistency_proof",
+    "check_tree_head", "inclusion_proof", "consistency_proof", "root_hash", "receipt", "verify_receipt", "ReceiptCheck",
+    "RECEIPT_FORMAT",
     "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log",
 ]
 
@@ -93,21 +98,30 @@ def audit_log(
 ) -> LogAudit:
     """Verify the chain, rebuild the Merkle tree and replay the commitments in one pass over the log,
     then check ``checkpoint`` if it is a signed tree head (as ``check_tree_head``)."""
-    tree = merkle.MerkleTree()
+    signed = checkpoint is not None and "signature" in checkpoint
+    size = checkpoint.get("tree_size") if signed else None  # type: ignore[union-attr]
+    size = size if isinstance(size, int) and not isinstance(size, bool) else None  # else check_head names it
+    roots = merkle.RootAccumulator()
+    root_at_size: list[bytes] = [merkle.EMPTY_ROOT] if size == 0 else []
     state = CommittedState()
+    add = state.add
 
     def visit(envelope: bytes, action: str, object_type: str, object_id: str, payload: str, seq: int) -> None:
-        tree.append(merkle.leaf_hash(envelope))
-        state.add(action, object_type, object_id, payload, seq)
+        if size is not None and seq <= size:
+            roots.append(_sha256(b"\x00" + envelope).digest())
+            if seq == size:
+                root_at_size.append(roots.root())
+        add(action, object_type, object_id, payload, seq)
 
     result = chain.verify(session, checkpoint, visit=visit)
     state.finish()
     head_check = None
-    if checkpoint is not None and "signature" in checkpoint:
+    if signed:
         trusted = [bytes.fromhex(item) for item in trusted_keys]
         if signing_key is not None and signing_key.exists():
             trusted.append(transparency.raw_public_key(transparency.load_key(signing_key)))
-        head_check = transparency.check_head(session, checkpoint, trusted, tree if result.ok else None)
+        computed = (result.count, root_at_size[0] if root_at_size else None) if result.ok else None
+        head_check = transparency.check_head(session, checkpoint, trusted, computed)  # type: ignore[arg-type]
     return LogAudit(result, head_check, state)
 
 
@@ -213,6 +227,58 @@ def consistency_proof(session: Session, old_size: int, new_size: int | None = No
     """The RFC 9162 consistency proof between the trees of ``old_size`` and ``new_size`` events, hex."""
     tree, _last = transparency.current_tree(session)
     return [node.hex() for node in tree.consistency_proof(old_size, new_size)]
+
+
+def root_hash(session: Session, tree_size: int) -> str:
+    """MTH of the first ``tree_size`` events, hex (served from the per-process tree).
+
+    Raises:
+        ValueError: ``tree_size`` is outside the log.
+        ChainBroken: the chain does not hold.
+    """
+    tree, _last = transparency.current_tree(session)
+    return tree.root(tree_size).hex()
+
+
+RECEIPT_FORMAT = receipts.FORMAT
+
+
+def receipt(session: Session, seq: int, signing_key: Path) -> dict[str, Any]:
+    """The receipt of event ``seq``: its leaf bytes, its inclusion proof and a tree head signed now (``kb-receipt/1``).
+
+    Anyone can check it offline with ``verify_receipt`` or the algorithm of docs/transparency.md
+    ("Receipts"). The head covers the whole log as it is now, so a receipt fetched later carries a
+    larger tree and a longer-lived proof; both verify.
+
+    Raises:
+        FileNotFoundError, ValueError: the key is missing or not an Ed25519 key; ``seq`` is outside the log.
+        ChainBroken: the chain does not hold; no head is signed over it.
+    """
+    key = transparency.load_key(signing_key)
+    tree, last_hash = transparency.current_tree(session)
+    if not 1 <= seq <= len(tree):
+        raise ValueError(f"no event {seq} in a log of {len(tree)} events")
+    row = next(chain.leaf_rows(session, after_seq=seq - 1))
+    leaf = row[1]
+    if row[0] != seq or merkle.leaf_hash(leaf) != tree.leaf(seq - 1):
+        raise ChainBroken(f"event {seq} is not the event the tree holds; run `kb audit verify`")
+    head = transparency.sign_head(key, tree_size=len(tree), root_hash=tree.root(), chain_hash=last_hash)
+    return receipts.build(leaf=leaf, leaf_index=seq - 1, proof=tree.inclusion_proof(seq - 1), head=head)
+
+
+def verify_receipt(data: bytes | str | dict[str, Any], trusted_keys: list[str] | tuple[str, ...] = ()) -> ReceiptCheck:
+    """Check a receipt offline (no database): its event, its inclusion proof, its signed head and its key.
+
+    Args:
+        data: the receipt file's bytes or text (or the parsed object).
+        trusted_keys: keys the caller trusts, each 64 hex digits: a raw Ed25519 public key (KB_TRUSTED_KEYS,
+            ``--key``) or a fingerprint (the ``key_id`` the organisation publishes).
+
+    Returns:
+        ``ReceiptCheck``: ``ok`` and the publication's facts (document, version, body_sha256, …), or the
+        problems. ``key_trusted`` is False when the signature verified only under the key the receipt carries.
+    """
+    return receipts.verify(data, trusted_keys)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:

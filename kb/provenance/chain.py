@@ -148,7 +148,9 @@ def _rows(session: Session, batch: int = 20000, after_seq: int = 0) -> Iterator[
     """Every event (after ``after_seq``) as a plain tuple of _COLUMNS (fast path for verification)."""
     last = after_seq
     while True:
-        rows = session.execute(select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        # Core, not the ORM: plain rows, without the ORM's per-row loading (a third of the time per event).
+        rows = session.connection().execute(
+            select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows

@@ -25,6 +25,7 @@ import hashlib
 from collections.abc import Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 MEMO_MIN_LEAVES = 64
 
 
@@ -58,6 +59,41 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
 def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """PROOF(old_size, D[n]) for n = len(leaf_hashes) (RFC 9162 2.1.4.1)."""
     return MerkleTree(leaf_hashes, memo_min_leaves=0).consistency_proof(old_size)
+
+
+class RootAccumulator:
+    """The root of a growing log without keeping its leaves: the compact range of RFC 9162's MTH.
+
+    Holds one hash per 1-bit of the leaf count (the complete subtrees the leaves so far decompose
+    into, largest first); ``root()`` folds them from the right, which is MTH's split at the largest
+    power of two. ``kb audit verify`` uses it to check a signed head in the same pass as the chain.
+    """
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []  # (leaves, hash) of complete subtrees, sizes decreasing
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, leaf_hash_value: bytes) -> None:
+        stack = self._stack
+        size, digest = 1, leaf_hash_value
+        while stack and stack[-1][0] == size:
+            left = stack.pop()[1]
+            digest = _sha256(b"\x01" + left + digest).digest()
+            size *= 2
+        stack.append((size, digest))
+        self._count += 1
+
+    def root(self) -> bytes:
+        """MTH of every leaf appended so far."""
+        if not self._stack:
+            return EMPTY_ROOT
+        digest = self._stack[-1][1]
+        for _size, left in reversed(self._stack[:-1]):
+            digest = _sha256(b"\x01" + left + digest).digest()
+        return digest
 
 
 class MerkleTree:

@@ -225,12 +225,12 @@ class HeadCheck:
 
 
 def check_head(session: Session, head: dict[str, Any], trusted: Iterable[bytes],
-               tree: merkle.MerkleTree | None = None) -> HeadCheck:
+               computed: tuple[int, bytes | None] | None = None) -> HeadCheck:
     """Whether ``head`` is signed by a trusted key and the log's first ``tree_size`` events hash to its root.
 
-    Reads every event row again (no cache) unless ``tree`` is given, the tree of the whole log just
-    built from the rows by the same reader (``kb audit verify``'s one pass): a row changed, deleted or
-    inserted below the head changes the root.
+    Reads every event row again (no cache) unless ``computed`` is given: ``(events read, root of the
+    first tree_size of them or None)`` from the same reader's pass over the rows (``kb audit verify``'s
+    one pass). A row changed, deleted or inserted below the head changes the root.
     """
     reason = check_signature(head, trusted)
     log_size = chain.count(session)
@@ -238,12 +238,15 @@ def check_head(session: Session, head: dict[str, Any], trusted: Iterable[bytes],
         return HeadCheck(False, int(head.get("tree_size") or 0) if isinstance(head.get("tree_size"), int) else 0,
                          log_size, reason)
     size = int(head["tree_size"])
-    if tree is None or len(tree) < size:
+    if computed is not None and (computed[1] is not None or computed[0] < size):
+        read, root = computed
+    else:
         tree = fresh_tree(session, size)
-    if len(tree) < size:
-        return HeadCheck(False, size, log_size, f"the log holds {len(tree)} events, fewer than the {size} the "
+        read, root = len(tree), tree.root(size) if len(tree) >= size else None
+    if read < size or root is None:
+        return HeadCheck(False, size, log_size, f"the log holds {read} events, fewer than the {size} the "
                                                 "signed head covers (events deleted)")
-    if tree.root(size).hex() != str(head["root_hash"]).lower():
+    if root.hex() != str(head["root_hash"]).lower():
         return HeadCheck(False, size, log_size,
                          f"the log's first {size} events no longer hash to the signed root {head['root_hash']}: "
                          "an event below the signed head was changed, deleted or inserted")
