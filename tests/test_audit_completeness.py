@@ -527,7 +527,8 @@ def test_every_state_changing_command_has_a_scenario() -> None:
 
     commands = set(walk(typer.main.get_command(app)))
     read_only_or_bootstrap = {"init", "serve", "demo", "db upgrade", "export-prov", "search", "experts", "reindex",
-                              "index check", "audit verify", "audit checkpoint", "audit export", "governance list"}
+                              "index check", "audit verify", "audit checkpoint", "audit export", "governance list",
+                              "verify-receipt"}
     assert commands - read_only_or_bootstrap == {s.name for s in CLI_SCENARIOS}
 
 

@@ -100,7 +100,7 @@ WRONG_CREDENTIALS = "Unknown username or wrong password"
 
 
 def cli_token(token_file: Path | None) -> str | None:
-    """The API token the command line was given: ``--token-file``'s first line, else ``KB_TOKEN``."""
+    """The API token the command line was given: ``--token-file``'s content (stripped), else ``KB_TOKEN``."""
     if token_file is not None:
         return token_file.read_text(encoding="utf-8").strip() or None
     return os.environ.get("KB_TOKEN", "").strip() or None
