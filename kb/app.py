@@ -21,6 +21,7 @@ from kb.accounts import actions as accounts_actions
 from kb.accounts.api import router as accounts_router
 from kb.actors import Actor
 from kb.config import Settings, load_settings
+from kb.documents.api import audit_router as audit_verify_router
 from kb.documents.api import router as documents_router
 from kb.events import DocumentChanged, DocumentWithdrawn, VersionPublished
 from kb.ratelimit import HashGate, RateLimiter
@@ -176,7 +177,7 @@ def create_app(
     app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
     routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router,
-               social_router, experts_router, audit_router,
+               social_router, experts_router, audit_router, audit_verify_router,
                transparency_router]
     for router in routers:
         app.include_router(router)

@@ -6,6 +6,7 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text as sql_text
 
 from kb.provenance.chain import canonical_envelope, canonical_json
 
@@ -48,6 +49,13 @@ def test_audit_api_pages_and_filters(client, database) -> None:  # noqa: ANN001
     assert client.get("/api/v1/audit", headers=cast["reader"].headers).status_code == 403
     status = client.get("/api/v1/audit/verify", headers=cast["admin"].headers).json()
     assert status["ok"] is True and status["count"] == status["head_seq"] >= 15
+    assert status["consistent"] is True and status["differences"] == []
+    with database.engine.begin() as connection:  # a role granted outside kb: the API names it, as the CLI and the web do
+        connection.execute(sql_text("UPDATE user_account SET global_role = 'admin' WHERE username = 'rita'"))
+    status = client.get("/api/v1/audit/verify", headers=cast["admin"].headers).json()
+    assert status["ok"] is True and status["consistent"] is False
+    assert [(d["subject"], d["field"], d["logged"], d["stored"]) for d in status["differences"]] == [
+        ("user rita", "global_role", "reader", "admin")]
 
 
 def test_concurrent_appends_never_fork(database, backend: str) -> None:  # noqa: ANN001

@@ -32,6 +32,7 @@ from kb.documents.schemas import (
 )
 from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
+from kb.provenance.schemas import LogStatus, StateDifference
 
 ProvFormat = Literal["json", "provn", "xml", "ttl"]
 
@@ -327,6 +328,18 @@ def audit_database(
     audit = provenance.audit_log(session, checkpoint, signing_key=signing_key, trusted_keys=trusted_keys)
     found = integrity.differences(session, audit.state) if audit.chain.ok else []
     return audit, [difference.as_dict() for difference in found]
+
+
+def verify_log(session: Session, actor: Actor) -> LogStatus:
+    """``GET /api/v1/audit/verify``: the hash chain, then every difference between the database and what the
+    log commits to (the check of ``kb audit verify`` without a signed head).
+
+    Raises:
+        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
+    """
+    audit, differences = audit_database(session, actor, checkpoint=None, signing_key=None, trusted_keys=[])
+    return LogStatus(**audit.chain.as_dict(), consistent=audit.chain.ok and not differences,
+                     differences=[StateDifference(**difference) for difference in differences])
 
 
 def served_state_differences(session: Session, actor: Actor) -> list[dict[str, object]]:

@@ -22,8 +22,10 @@ from kb.documents.schemas import (
     ReasonRequest, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
 )
 from kb.http import PageDep, SessionDep, api_router_options, require_for
+from kb.provenance.schemas import LogStatus
 
 router = APIRouter(prefix="/api/v1", **api_router_options("documents"))
+audit_router = APIRouter(prefix="/api/v1", **api_router_options("audit"))
 
 DocSlugPath = Annotated[str, Path(max_length=120, description="The document's slug")]
 SpaceSlugPath = Annotated[str, Path(max_length=64)]
@@ -171,3 +173,14 @@ def export_provenance(
 @router.get("/review-queue", response_model=ReviewQueue, summary="What waits for you as an owner: in review, overdue, expiring")
 def review_queue(session: SessionDep, actor: Annotated[Actor, Depends(require_for("review.queue"))]) -> ReviewQueue:
     return actions.review_queue(session, actor)
+
+
+# ------------------------------------------------------------------------- the log against the database
+
+@audit_router.get("/audit/verify", response_model=LogStatus,
+                  summary="Verify the audit hash chain and the database against what the log commits to",
+                  description="`ok` is the chain; `differences` names every document version, space and person "
+                              "whose row is not what the log commits to (changed outside kb); `consistent` is both. "
+                              "Against a signed tree head kept outside the database: `kb audit verify --checkpoint`.")
+def verify_audit_log(session: SessionDep, actor: Annotated[Actor, Depends(require_for("audit.verify"))]) -> LogStatus:
+    return actions.verify_log(session, actor)

@@ -1,7 +1,9 @@
 """HTTP routes of the audit log: each declares its row of ``kb.permissions`` and calls one action.
 
 Who may read the log (admins) is decided by ``kb.provenance.actions``; the routes only translate the
-query and declare the same row with ``require_for`` for the early 401/403.
+query and declare the same row with ``require_for`` for the early 401/403. ``GET /api/v1/audit/verify``
+lives in ``kb.documents.api``: it checks the database against the log, which needs the documents'
+and the accounts' definitions of what the log commits to.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from kb.actors import Actor
 from kb.db import MAX_ROW_ID
 from kb.http import SessionDep, api_router_options, require_for
 from kb.provenance import actions
-from kb.provenance.schemas import AuditPage, ChainStatus, ConsistencyProof, InclusionProof, TreeHeadPublic
+from kb.provenance.schemas import AuditPage, ConsistencyProof, InclusionProof, TreeHeadPublic
 
 router = APIRouter(prefix="/api/v1", **api_router_options("audit"))
 public_router = APIRouter(prefix="/public/v1", **api_router_options("public"))
@@ -33,11 +35,6 @@ def list_audit_events(
 ) -> AuditPage:
     return actions.list_events(session, actor, after_seq=after_seq, limit=limit, action=action,
                                object_type=object_type, object_id=object_id, by=by)
-
-
-@router.get("/audit/verify", response_model=ChainStatus, summary="Verify the audit hash chain")
-def verify_audit_chain(session: SessionDep, actor: Annotated[Actor, Depends(require_for("audit.verify"))]) -> ChainStatus:
-    return actions.verify_chain(session, actor)
 
 
 @public_router.get("/transparency/tree-head", response_model=TreeHeadPublic,

@@ -36,6 +36,28 @@ class ChainStatus(BaseModel):
     reason: str | None
 
 
+class StateDifference(BaseModel):
+    """One row of the database that is not what the audit log commits to (changed outside kb)."""
+
+    subject: str
+    """``document SLUG vN``, ``space SLUG`` or ``user NAME``."""
+    field: str
+    """The committed field that differs, or ``*`` when the object is missing from one side."""
+    logged: Any
+    stored: Any
+    seq: int | None
+    """The event whose commitment the row contradicts; null when the log never mentioned the object."""
+    message: str
+
+
+class LogStatus(ChainStatus):
+    """``GET /api/v1/audit/verify``: the chain (as ``ChainStatus``), then the database against the log."""
+
+    consistent: bool
+    """The chain holds and every version, space and person in the database is what the log commits to."""
+    differences: list[StateDifference]
+
+
 class TreeHeadPublic(BaseModel):
     """A signed tree head of the audit log and the key to check it with (docs/transparency.md)."""
 
@@ -52,15 +74,19 @@ class TreeHeadPublic(BaseModel):
 
 
 class ReceiptTreeHead(BaseModel):
-    """The signed tree head inside a receipt: the signature covers tree_size, root_hash, timestamp and key_id."""
+    """The signed tree head inside a receipt, signature and key in base64.
+
+    The signature covers the head kb signs everywhere (key_id, root_hash, timestamp, tree_size), with the
+    root recomputed from the event and the proof and the key_id the SHA-256 of ``public_key``: neither is
+    carried.
+    """
 
     tree_size: int
-    root_hash: str
     timestamp: str
-    key_id: str
     signature: str
-    algorithm: str
+    """Base64 of the 64-byte Ed25519 signature."""
     public_key: str
+    """Base64 of the 32-byte raw Ed25519 public key."""
 
 
 class Receipt(BaseModel):
@@ -68,10 +94,9 @@ class Receipt(BaseModel):
 
     receipt: str
     event: str
-    """The event's leaf bytes as a string: its canonical JSON envelope, exactly as hashed."""
-    leaf_index: int
-    inclusion_proof: list[str]
-    """RFC 9162 audit path, leaf first, each node the base64 of 32 bytes."""
+    """The event's leaf bytes as a string: its canonical JSON envelope, exactly as hashed. Its leaf index is seq - 1."""
+    proof: str
+    """RFC 9162 audit path, leaf first: base64 of its 32-byte nodes concatenated (empty for a tree of one event)."""
     tree_head: ReceiptTreeHead
 
 
