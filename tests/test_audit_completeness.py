@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 
 from kb.db import transaction
 from kb.documents import service as documents
-from tests.audit import audit_events, head_seq
+from tests.audit import audit_events, head_seq, served_state_differences
 from tests.factories import doc_body, make_cast, make_person, web_session
 
 SAMPLE_DOCX = Path(__file__).resolve().parent.parent / "kb" / "sample" / "documents" / "parental-leave-policy.docx"
@@ -173,7 +173,7 @@ SCENARIOS = [
              Call("POST", "/api/v1/documents/child-benefit/versions/1/approve", "owner", {"json": {}}),
              Call("POST", "/api/v1/documents/child-benefit/versions/1/approve", "contributor", {"json": {}}),
              "version.approve", "olga",
-             ("document", "child-benefit")),
+             ("document", "child-benefit"), then=(("version.publish", "system"),)),
     Scenario(("POST", "/api/v1/documents/{slug}/versions/{number}/reject"), _in_review,
              Call("POST", "/api/v1/documents/child-benefit/versions/1/reject", "owner", {"json": {"reason": "No"}}),
              Call("POST", "/api/v1/documents/child-benefit/versions/1/reject", "owner", {"json": {"reason": ""}}),
@@ -306,7 +306,9 @@ def test_success_adds_one_event_and_4xx_adds_none(client, database, scenario: Sc
     events = audit_events(database, before_seq)
     assert [(e["action"], e["actor"]) for e in events] == [(scenario.action, scenario.actor), *scenario.then]
     assert (events[0]["object_type"], events[0]["object_id"]) == expected_object(scenario, ok), "the event names another object"
-    assert {e["channel"] for e in events} == {"api"}, "every event of an API call records the channel api"
+    assert [e["channel"] for e in events] == ["system" if e["actor"] == "system" else "api" for e in events], \
+        "every event of an API call records the channel api (kb's own consequences: system)"
+    assert served_state_differences(database) == [], "the database is not what the log commits to"
 
 
 def test_exception_before_commit_leaves_no_rows_and_no_events(database) -> None:  # noqa: ANN001
@@ -378,7 +380,8 @@ WEB_SCENARIOS = [
                 [("version.submit", "carl", "document", "child-benefit")]),
     WebScenario(("POST", "/review/{slug}/{number}/{decision}"), _in_review,
                 Form("owner", "/review/child-benefit/1/approve", {}), Form("contributor", "/review/child-benefit/1/approve", {}),
-                [("version.approve", "olga", "document", "child-benefit")]),
+                [("version.approve", "olga", "document", "child-benefit"),
+                 ("version.publish", "system", "document", "child-benefit")]),
     WebScenario(("POST", "/review/{slug}/{number}/{decision}"), _in_review,
                 Form("owner", "/review/child-benefit/1/reject", {"comment": "Not yet"}),
                 Form("owner", "/review/child-benefit/1/reject", {"comment": ""}),
@@ -473,7 +476,9 @@ def test_a_form_post_adds_its_events_and_a_refused_one_none(client, database, sc
     assert ok.status_code == 303 and not ok.headers["location"].startswith("/login?next="), (ok.status_code, ok.text[:300])
     events = audit_events(database, before_seq)
     assert [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in events] == scenario.events
-    assert {e["channel"] for e in events} == {"web"}, "every event of a form post records the channel web"
+    assert [e["channel"] for e in events] == ["system" if e["actor"] == "system" else "web" for e in events], \
+        "every event of a form post records the channel web (kb's own consequences: system)"
+    assert served_state_differences(database) == [], "the database is not what the log commits to"
 
 
 @dataclass
@@ -558,3 +563,4 @@ def test_a_command_adds_its_events_and_a_refused_one_none(cli_env, client, datab
     events = [(e["action"], e["actor"], e["object_type"], e["object_id"]) for e in recorded]
     assert [(a, who, kind, oid if want is not None else None) for (a, who, kind, oid), (*_, want) in zip(events, scenario.events)] \
         == scenario.events and len(events) == len(scenario.events)
+    assert served_state_differences(database) == [], "the database is not what the log commits to"
