@@ -131,7 +131,9 @@ SYSTEM_ACTOR_NAME = "system"
 
 SYSTEM = Actor(id=0, username=SYSTEM_ACTOR_NAME, display_name="kb (system)", global_role=GlobalRole.admin, system=True,
                channel=Channel.system)
-"""kb itself, named: bootstrap (``kb init``, ``kb demo``), migrations and operator commands of the CLI.
+"""kb itself, named: bootstrap (``kb init``, ``kb demo``), migrations, the attestations kb records
+itself (``version.publish``, ``audit.baseline``) and the operator's read-only commands (``kb audit
+verify``, ``kb export-prov``). Every CLI command that changes state authenticates a person (issue 16).
 
 It holds the admin role, so it may create users and spaces and grant roles, and every event it
 causes is recorded as ``system``. It is no member of any space, so it can neither write nor approve
