@@ -98,3 +98,16 @@ def test_concurrent_appends_never_fork(database, backend: str) -> None:  # noqa:
     assert sorted((e.object_id, json.loads(e.payload)["i"]) for e in events) == sorted(
         (str(w), i) for w in range(writers) for i in range(per_writer))
     assert result.ok and result.count == writers * per_writer
+
+
+def test_a_display_name_changed_outside_kb_is_named(client, database) -> None:  # noqa: ANN001
+    """Cards show the display name beside the @username: renaming olga to "Otto Owner" in the database is a difference."""
+    from kb.documents import integrity
+    from tests.factories import make_cast
+
+    make_cast(database)
+    with database.engine.begin() as connection:
+        connection.execute(sql_text("UPDATE user_account SET display_name = 'Otto Owner' WHERE username = 'olga'"))
+    with database.session() as session:
+        assert [str(d) for d in integrity.differences(session)] == [
+            'user olga: display_name is "Otto Owner" in the database, but the log committed "Olga" at seq 8']

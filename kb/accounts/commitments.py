@@ -4,7 +4,7 @@ database (issue 16).
 
 A space's **safeguards** are ``{four_eyes, public_community, members}`` — ``members`` the sorted
 ``[user id, role]`` pairs of its contributors and owners, who may write and approve. A user's
-**standing** is ``{global_role, active}``. Every event that changes either carries it, as it is
+**standing** is ``{global_role, active, display_name}``: the name every card shows beside the username. Every event that changes either carries it, as it is
 after the change, under ``safeguards`` or ``standing``.
 """
 
@@ -28,5 +28,6 @@ def safeguards(session: Session, space: Space) -> dict[str, Any]:
 
 
 def standing(user: User) -> dict[str, Any]:
-    """The ``standing`` of ``user``: their global role and whether the account is active."""
-    return {"global_role": str(getattr(user.global_role, "value", user.global_role)), "active": bool(user.is_active)}
+    """The ``standing`` of ``user``: their global role, whether the account is active, their display name."""
+    return {"global_role": str(getattr(user.global_role, "value", user.global_role)), "active": bool(user.is_active),
+            "display_name": user.display_name}
