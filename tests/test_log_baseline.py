@@ -80,7 +80,7 @@ def test_an_old_log_gets_a_baseline_and_a_first_signed_head(tmp_path: Path, monk
             ("version.publish", "document", "child-benefit")])
         assert {e.actor_name for e in events} == {"system"} and {e.channel for e in events} == {"system"}
         publish = next(e for e in events if e.action == "version.publish")
-        assert json.loads(publish.payload)["approval"]["seq"] == 5  # the old approval event it attests
+        assert json.loads(publish.payload)["approval_seq"] == 5  # the old approval event it attests
         assert latest["tree_size"] == 5 + len(events)
         check = provenance.check_tree_head(session, latest, signing_key=database.settings.signing_key_path, trusted_keys=[])
         assert check.ok and check.uncovered == 0

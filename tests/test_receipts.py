@@ -34,13 +34,17 @@ def invoke(*args: str):  # noqa: ANN201
 
 def outsider_check(receipt: dict, fingerprint: str) -> dict:
     """The algorithm of docs/transparency.md, section "Receipts", with hashlib and an Ed25519 library only."""
+    assert set(receipt) == {"receipt", "event", "proof", "tree_head"}
     leaf = receipt["event"].encode("utf-8")
+    event = json.loads(receipt["event"])
     r = hashlib.sha256(b"\x00" + leaf).digest()
     head = receipt["tree_head"]
-    fn, sn = receipt["leaf_index"], head["tree_size"] - 1
-    assert fn <= sn
-    for node in receipt["inclusion_proof"]:
-        p = base64.b64decode(node)
+    proof = base64.b64decode(receipt["proof"], validate=True)
+    assert len(proof) % 32 == 0
+    fn, sn = event["seq"] - 1, head["tree_size"] - 1
+    assert 0 <= fn <= sn
+    for at in range(0, len(proof), 32):
+        p = proof[at:at + 32]
         assert sn > 0
         if fn % 2 == 1 or fn == sn:
             r = hashlib.sha256(b"\x01" + p + r).digest()
@@ -49,15 +53,15 @@ def outsider_check(receipt: dict, fingerprint: str) -> dict:
         else:
             r = hashlib.sha256(b"\x01" + r + p).digest()
         fn, sn = fn >> 1, sn >> 1
-    assert sn == 0 and r.hex() == head["root_hash"]
-    public = bytes.fromhex(head["public_key"])
-    assert hashlib.sha256(public).hexdigest() == head["key_id"] == fingerprint
-    message = (f'{{"key_id":"{head["key_id"]}","root_hash":"{head["root_hash"]}",'
+    assert sn == 0
+    public = base64.b64decode(head["public_key"], validate=True)
+    key = hashlib.sha256(public).hexdigest()
+    assert key == fingerprint
+    message = (f'{{"key_id":"{key}","root_hash":"{r.hex()}",'
                f'"timestamp":"{head["timestamp"]}","tree_size":{head["tree_size"]}}}').encode("utf-8")
-    Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(head["signature"]), message)  # raises if not
-    event = json.loads(receipt["event"])
-    assert event["action"] == "version.publish" and event["seq"] == receipt["leaf_index"] + 1
-    return {"document": event["object_id"], **json.loads(event["payload"])}
+    Ed25519PublicKey.from_public_bytes(public).verify(base64.b64decode(head["signature"]), message)  # raises if not
+    assert event["action"] == "version.publish"
+    return {"document": event["object_id"], "root_hash": r.hex(), **json.loads(event["payload"])}
 
 
 # --- fixtures -------------------------------------------------------------------------------------------------
@@ -93,8 +97,8 @@ def test_every_public_document_has_a_receipt_that_verifies(client, corpus, tmp_p
         facts = outsider_check(receipt, fingerprint)
         assert facts["document"] == slug and facts["version"] == page["provenance"]["version"]
         assert facts["body_sha256"] == hashlib.sha256(page["body_md"].encode("utf-8")).hexdigest()
-        assert facts["title"] == page["title"]
         event = json.loads(receipt["event"])
+        assert "title" not in facts and 0 < facts["approval_seq"] < event["seq"], "the slug names it, approval by seq"
         assert event["actor_name"] == "system" and event["actor_id"] is None, "a receipt names no person"
 
         path = tmp_path / f"{slug}.json"
@@ -110,7 +114,7 @@ def test_every_public_document_has_a_receipt_that_verifies(client, corpus, tmp_p
         assert untrusted.exit_code == 0, untrusted.output
         assert f"fingerprint {fingerprint}, which you have not said you trust" in untrusted.output
 
-        raw_key = receipt["tree_head"]["public_key"]
+        raw_key = base64.b64decode(receipt["tree_head"]["public_key"]).hex()
         assert invoke("verify-receipt", str(path), "--key", raw_key.upper()).output.count("which you trust") == 1
         body.write_bytes(page["body_md"].encode("utf-8") + b" ")
         wrong_body = invoke("verify-receipt", str(path), "--key", fingerprint, "--body", str(body))
@@ -136,7 +140,7 @@ def test_one_changed_byte_anywhere_fails(client, corpus, tmp_path: Path) -> None
     assert tried == 3 * len(served) and 0 < unparsable < tried
     # and the command says so, with exit 3
     changed = bytearray(served)
-    changed[served.index(b'"root_hash":"') + 20] ^= 0x01
+    changed[served.index(b'"signature":"') + 20] ^= 0x01
     path = tmp_path / "changed.json"
     path.write_bytes(bytes(changed))
     result = invoke("verify-receipt", str(path), "--key", fingerprint)
@@ -159,8 +163,7 @@ def test_every_field_is_checked_even_when_the_json_is_reformatted(client, corpus
                 if ch.lower() != ch.upper():
                     yield value[:i] + ch.swapcase() + value[i + 1:]
 
-    fields = [("event",), ("leaf_index",), *[("tree_head", name) for name in receipt["tree_head"]]]
-    fields += [("inclusion_proof", i) for i in range(len(receipt["inclusion_proof"]))]
+    fields = [("receipt",), ("event",), ("proof",), *[("tree_head", name) for name in receipt["tree_head"]]]
     checked = 0
     for path in fields:
         container = receipt
@@ -176,9 +179,30 @@ def test_every_field_is_checked_even_when_the_json_is_reformatted(client, corpus
     assert checked > 1000
     for extra in ({"note": "x"}, {"document": "child-benefit"}):
         assert not provenance.verify_receipt({**receipt, **extra}, [fingerprint]).ok
-    assert not provenance.verify_receipt({**receipt, "inclusion_proof": receipt["inclusion_proof"][:-1]}, [fingerprint]).ok
-    assert not provenance.verify_receipt({**receipt, "inclusion_proof": receipt["inclusion_proof"] + [
-        base64.b64encode(bytes(32)).decode()]}, [fingerprint]).ok
+    for name in ("receipt", "event", "proof", "tree_head"):
+        assert not provenance.verify_receipt({k: v for k, v in receipt.items() if k != name}, [fingerprint]).ok
+    for extra in ({"root_hash": "0" * 64}, {"key_id": fingerprint}, {"algorithm": "Ed25519"}):
+        assert not provenance.verify_receipt({**receipt, "tree_head": {**receipt["tree_head"], **extra}}, [fingerprint]).ok
+    packed = base64.b64decode(receipt["proof"])
+    assert len(packed) % 32 == 0 and len(packed) >= 64
+    for proof in (packed[:-32], packed + bytes(32), packed[:-1], packed + b"\x00", packed[32:], b""):
+        altered = {**receipt, "proof": base64.b64encode(proof).decode()}
+        assert not provenance.verify_receipt(altered, [fingerprint]).ok, len(proof)
+    # canonical base64 only: the same bytes spelt with other unused bits, or without padding, are refused
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    for path in (("proof",), ("tree_head", "public_key"), ("tree_head", "signature")):
+        container = receipt if len(path) == 1 else receipt["tree_head"]
+        text = container[path[-1]]
+        pad = len(text) - len(text.rstrip("="))
+        if not pad:
+            continue
+        twin = text[:-pad - 1] + alphabet[alphabet.index(text[-pad - 1]) ^ 1] + "=" * pad
+        for spelling in (twin, text.rstrip("=")):
+            assert base64.b64decode(spelling + "=" * (-len(spelling) % 4)) == base64.b64decode(text)
+            container[path[-1]] = spelling
+            assert not provenance.verify_receipt(receipt, [fingerprint]).ok, (path, spelling)
+        container[path[-1]] = text
+    assert provenance.verify_receipt(receipt, [fingerprint]).ok
 
 
 def test_anything_not_public_is_the_public_documents_own_404(client, corpus) -> None:  # noqa: ANN001
@@ -207,16 +231,19 @@ def test_a_receipt_fetched_later_has_a_larger_tree_and_still_verifies(client, co
     make_document(database, cast, slug="later-page", state="approved")
     after = client.get("/public/v1/documents/child-benefit/receipt").json()
     assert after["tree_head"]["tree_size"] > before["tree_head"]["tree_size"]
-    assert after["event"] == before["event"] and after["leaf_index"] == before["leaf_index"]
+    assert after["event"] == before["event"] and len(after["proof"]) >= len(before["proof"])
+    roots = []
     for receipt in (before, after):
-        outsider_check(receipt, fingerprint)
-        assert provenance.verify_receipt(receipt, [fingerprint]).ok
-    # the older head is a prefix of the newer one: the served consistency proof says so
+        roots.append(outsider_check(receipt, fingerprint)["root_hash"])
+        check = provenance.verify_receipt(receipt, [fingerprint])
+        assert check.ok and check.root_hash == roots[-1] and check.key_id == fingerprint
+    # the older head is a prefix of the newer one: the served consistency proof says so (roots recomputed)
     old, new = before["tree_head"], after["tree_head"]
     proof = client.get("/public/v1/transparency/consistency",
                        params={"first": old["tree_size"], "second": new["tree_size"]}).json()
-    assert merkle.verify_consistency(old["tree_size"], new["tree_size"], bytes.fromhex(old["root_hash"]),
-                                     bytes.fromhex(new["root_hash"]), [bytes.fromhex(p) for p in proof["proof"]])
+    assert [proof["first_root_hash"], proof["second_root_hash"]] == roots
+    assert merkle.verify_consistency(old["tree_size"], new["tree_size"], bytes.fromhex(roots[0]),
+                                     bytes.fromhex(roots[1]), [bytes.fromhex(p) for p in proof["proof"]])
 
 
 def test_an_event_that_is_no_publication_is_named(client, corpus, database) -> None:  # noqa: ANN001
@@ -276,10 +303,9 @@ def example_receipt() -> dict:
     block = page.split("## 4. A worked example", 1)[1].split("```", 2)[1]
     leaves = [line.encode("utf-8") for line in block.strip().splitlines()]
     body = "# Child benefit\n\nParents receive child benefit every quarter."
-    payload = {"approval": {"hash": hashlib.sha256(leaves[2]).hexdigest(), "seq": 3},
-               "body_sha256": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+    payload = {"approval_seq": 3, "body_sha256": hashlib.sha256(body.encode("utf-8")).hexdigest(),
                "provenance_sha256": hashlib.sha256(b"example provenance record").hexdigest(), "second_review": True,
-               "space": "benefits", "title": "Child benefit", "valid_from": None, "valid_until": None, "version": 1}
+               "space": "benefits", "valid_from": None, "valid_until": None, "version": 1}
     canonical = {"separators": (",", ":"), "sort_keys": True, "ensure_ascii": False}
     event = {"action": "version.publish", "actor_id": None, "actor_name": "system", "at": "2026-12-05T08:00:02.000001Z",
              "channel": "system", "object_id": "child-benefit", "object_type": "document",
@@ -290,11 +316,12 @@ def example_receipt() -> dict:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     head = {"tree_size": 4, "root_hash": merkle.root(hashes).hex(), "timestamp": "2026-12-05T08:00:05.000000Z",
             "key_id": hashlib.sha256(raw).hexdigest()}
-    head["signature"] = key.sign(json.dumps(head, sort_keys=True, separators=(",", ":")).encode("utf-8")).hex()
-    head.update(algorithm="Ed25519", public_key=raw.hex())
-    return {"receipt": "kb-receipt/1", "event": leaves[3].decode("utf-8"), "leaf_index": 3,
-            "inclusion_proof": [base64.b64encode(node).decode("ascii") for node in merkle.inclusion_proof(3, hashes)],
-            "tree_head": head}
+    signature = key.sign(json.dumps(head, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    return {"receipt": "kb-receipt/1", "event": leaves[3].decode("utf-8"),
+            "proof": base64.b64encode(b"".join(merkle.inclusion_proof(3, hashes))).decode("ascii"),
+            "tree_head": {"tree_size": 4, "timestamp": head["timestamp"],
+                          "signature": base64.b64encode(signature).decode("ascii"),
+                          "public_key": base64.b64encode(raw).decode("ascii")}}
 
 
 def docs_check():  # noqa: ANN201
@@ -310,7 +337,8 @@ def docs_check():  # noqa: ANN201
 def test_the_python_check_in_the_docs_accepts_served_receipts(client, corpus) -> None:  # noqa: ANN001
     check, fingerprint = docs_check(), key_id(client)
     served = client.get("/public/v1/documents/housing-allowance/receipt").content
-    assert check(served, fingerprint)["title"] == "Housing allowance"
+    facts = check(served, fingerprint)
+    assert facts["document"] == "housing-allowance" and facts["version"] == 1 and "title" not in facts
     changed = bytearray(served)
     at = served.index(b'"signature":"') + 20
     changed[at] = ord("0") if changed[at] != ord("0") else ord("1")
@@ -324,15 +352,20 @@ def test_the_worked_example_receipt_in_the_docs_verifies() -> None:
     section = page.split("## 7. Receipts", 1)[1]
     shown = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
     assert shown == receipt, json.dumps(receipt, indent=2, ensure_ascii=False)
-    fingerprint = receipt["tree_head"]["key_id"]
-    assert outsider_check(shown, fingerprint)["document"] == "child-benefit"
+    fingerprint = hashlib.sha256(base64.b64decode(receipt["tree_head"]["public_key"])).hexdigest()
+    assert fingerprint in section, "the walk-through names the key id it derives"
+    facts = outsider_check(shown, fingerprint)
+    assert facts["document"] == "child-benefit" and facts["approval_seq"] == 3
     assert docs_check()(json.dumps(shown).encode("utf-8"), fingerprint)["body_sha256"] == hashlib.sha256(
         b"# Child benefit\n\nParents receive child benefit every quarter.").hexdigest()
     result = provenance.verify_receipt(json.dumps(shown), [fingerprint])
     assert result.ok and result.key_trusted and result.document == "child-benefit" and result.version == 1
-    for value in (base64.b64decode(n).hex() for n in shown["inclusion_proof"]):
-        assert value in section, "the walk-through names each proof node in hex"
-    assert shown["tree_head"]["root_hash"] in section
+    assert result.approval_seq == 3 and result.root_hash == facts["root_hash"] and result.key_id == fingerprint
+    packed = base64.b64decode(shown["proof"])
+    assert len(packed) == 64
+    for at in range(0, len(packed), 32):
+        assert packed[at:at + 32].hex() in section, "the walk-through names each proof node in hex"
+    assert facts["root_hash"] in section
     with pytest.raises(InvalidSignature):
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(shown["tree_head"]["public_key"])).verify(
-            bytes.fromhex(shown["tree_head"]["signature"]), b"anything else")
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(shown["tree_head"]["public_key"])).verify(
+            base64.b64decode(shown["tree_head"]["signature"]), b"anything else")

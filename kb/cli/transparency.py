@@ -51,8 +51,8 @@ def verify_receipt(
 ) -> None:
     """Check a public document's receipt offline: its event, inclusion proof, signed tree head and key.
 
-    Recomputes the Merkle root from the event's leaf bytes and the inclusion proof (RFC 9162), compares
-    it with the signed head, verifies the head's Ed25519 signature, and says whether the signing key is
+    Recomputes the Merkle root from the event's leaf bytes and the inclusion proof (RFC 9162), verifies
+    the head's Ed25519 signature over that root, and says whether the signing key is
     one you trust (--key, KB_TRUSTED_KEYS). Prints the document, version and body SHA-256 it attests.
     Exit 0 when the receipt holds, 3 (with the reason) when it does not.
     """
@@ -75,10 +75,12 @@ def verify_receipt(
             problems.append(f"{body} has SHA-256 {digest}, not the body_sha256 {result.body_sha256} the receipt attests")
     if problems:
         raise fail(f"the receipt does not hold: {'; '.join(problems)}", 3)
-    typer.echo(f"OK: document {result.document} version {result.version} ({result.title!r}) was published at "
-               f"{result.published_at}, audit event {result.seq} (approval: event {result.approval_seq})")
+    typer.echo(f"OK: document {result.document} version {result.version} was published at {result.published_at}, "
+               f"audit event {result.seq} (approval_seq {result.approval_seq}: the approval is audit event "
+               f"{result.approval_seq})")
     typer.echo(f"body_sha256 {result.body_sha256}" + (f" = SHA-256 of {body}" if body is not None else ""))
-    typer.echo(f"in the audit log of {result.tree_size} events whose root the tree head of {result.timestamp} signs")
+    typer.echo(f"in the audit log of {result.tree_size} events whose root {result.root_hash} the tree head of "
+               f"{result.timestamp} signs")
     if result.key_trusted:
         typer.echo(f"signed by key {result.key_id}, which you trust")
     else:

@@ -460,14 +460,16 @@ def record_publication(session: Session, *, document: Document, version: Version
     """Record ``version.publish``: kb attests, in the approval's transaction, that a public version is served.
 
     Its envelope is what a citizen's receipt carries (docs/transparency.md): it names no person
-    (actor ``system``) and commits to the body's and the provenance record's SHA-256 and to the
-    approval event (sequence number and hash), which names the approver for employees.
+    (actor ``system``) and commits to the body's and the provenance record's SHA-256 and points at the
+    approval event, which names the approver for employees, by its sequence number (the log's chain
+    binds the two events; recorded right after the approval, its prev_hash is the approval's hash).
+    No title: the slug names the document and body_sha256 binds the content (a receipt stays small).
     """
     return provenance.record(session, SYSTEM, "version.publish", ("document", document.slug), {
-        "version": version.number, "space": space.slug, "title": version.title,
+        "version": version.number, "space": space.slug,
         "body_sha256": commitment(version)["body_sha256"], "provenance_sha256": provenance_sha256(version),
         "second_review": second_review(version), "valid_from": _iso(version.valid_from),
-        "valid_until": _iso(version.valid_until), "approval": {"seq": approval.seq, "hash": approval.hash},
+        "valid_until": _iso(version.valid_until), "approval_seq": approval.seq,
     })
 
 

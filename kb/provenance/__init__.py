@@ -263,7 +263,7 @@ def receipt(session: Session, seq: int, signing_key: Path) -> dict[str, Any]:
     if row[0] != seq or merkle.leaf_hash(leaf) != tree.leaf(seq - 1):
         raise ChainBroken(f"event {seq} is not the event the tree holds; run `kb audit verify`")
     head = transparency.sign_head(key, tree_size=len(tree), root_hash=tree.root(), chain_hash=last_hash)
-    return receipts.build(leaf=leaf, leaf_index=seq - 1, proof=tree.inclusion_proof(seq - 1), head=head)
+    return receipts.build(leaf=leaf, proof=tree.inclusion_proof(seq - 1), head=head)
 
 
 def verify_receipt(data: bytes | str | dict[str, Any], trusted_keys: list[str] | tuple[str, ...] = ()) -> ReceiptCheck:

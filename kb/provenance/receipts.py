@@ -9,16 +9,20 @@ The receipt, ``kb-receipt/1``, is a JSON object with exactly these members::
 
     {"receipt": "kb-receipt/1",
      "event": "<the event's leaf bytes, as a UTF-8 string>",
-     "leaf_index": <seq - 1>,
-     "inclusion_proof": ["<base64 of a 32-byte node>", ...],
-     "tree_head": {"tree_size", "root_hash", "timestamp", "key_id", "signature", "algorithm", "public_key"}}
+     "proof": "<base64 of the concatenated 32-byte nodes of the inclusion proof, leaf first; '' for none>",
+     "tree_head": {"tree_size": N, "timestamp": "...", "signature": "<base64, 64 bytes>",
+                   "public_key": "<base64, the 32 raw key bytes>"}}
 
-Proof nodes are base64 (44 characters, not 64 hex digits): at 1,000,000 events a proof has 20 of
-them, and the receipt must stay under 2 KB (bench/receipt_size.py). The tree head keeps hex, as
-every other head kb signs.
+Everything else is derived, not carried: the leaf index is the event's ``seq`` - 1, the root is
+recomputed from the leaf and the proof, the key id is the SHA-256 of the public key, the algorithm is
+Ed25519. The signature must then verify over the head kb signs everywhere (``transparency.signed_bytes``:
+key_id, root_hash, timestamp, tree_size) built with the *recomputed* root, so nothing given is merely
+compared with something else given. At 1,000,000 events (20 proof nodes) a receipt stays under
+2 KB (bench/receipt_size.py).
 
 The check is strict so that a change of any one byte of the file fails: unknown or missing members,
-upper-case hex, non-canonical base64 and non-integer numbers are refused, not repaired.
+non-canonical base64, a proof whose length is not a multiple of 32 bytes and non-integer numbers are
+refused, not repaired.
 
 Only ``kb.provenance`` imports this module. Imports ``merkle`` and ``transparency`` of this package
 and ``cryptography``; no other kb domain, no database.
@@ -39,28 +43,34 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kb.provenance import merkle
-from kb.provenance.transparency import ALGORITHM, signed_bytes
+from kb.provenance.transparency import signed_bytes
 
 FORMAT = "kb-receipt/1"
-RECEIPT_MEMBERS = frozenset({"receipt", "event", "leaf_index", "inclusion_proof", "tree_head"})
-HEAD_MEMBERS = frozenset({"tree_size", "root_hash", "timestamp", "key_id", "signature", "algorithm", "public_key"})
+RECEIPT_MEMBERS = frozenset({"receipt", "event", "proof", "tree_head"})
+HEAD_MEMBERS = frozenset({"tree_size", "timestamp", "signature", "public_key"})
 EVENT_MEMBERS = frozenset({"action", "actor_id", "actor_name", "at", "channel", "object_id", "object_type", "payload",
                            "prev_hash", "seq"})
 PUBLICATION = "version.publish"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_HEX128 = re.compile(r"[0-9a-f]{128}")
+NODE_SIZE = 32
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
-def build(*, leaf: bytes, leaf_index: int, proof: Iterable[bytes], head: dict[str, Any]) -> dict[str, Any]:
-    """The receipt of the event whose leaf bytes are ``leaf``, under the signed ``head`` (``transparency.sign_head``)."""
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def build(*, leaf: bytes, proof: Iterable[bytes], head: dict[str, Any]) -> dict[str, Any]:
+    """The receipt of the event whose leaf bytes are ``leaf``, under the signed ``head`` (``transparency.sign_head``).
+
+    ``proof`` is the event's inclusion proof in the tree of ``head["tree_size"]`` events, leaf first.
+    """
     return {
         "receipt": FORMAT,
         "event": leaf.decode("utf-8"),
-        "leaf_index": leaf_index,
-        "inclusion_proof": [base64.b64encode(node).decode("ascii") for node in proof],
-        "tree_head": {name: head[name] for name in ("tree_size", "root_hash", "timestamp", "key_id", "signature",
-                                                    "algorithm", "public_key")},
+        "proof": _b64(b"".join(proof)),
+        "tree_head": {"tree_size": head["tree_size"], "timestamp": head["timestamp"],
+                      "signature": _b64(bytes.fromhex(head["signature"])),
+                      "public_key": _b64(bytes.fromhex(head["public_key"]))},
     }
 
 
@@ -71,18 +81,19 @@ class ReceiptCheck:
     ``ok``: every check holds. ``key_trusted``: the signing key is one the caller named as trusted
     (by raw key or fingerprint); when False and ``ok``, the receipt is intact and signed by the key it
     carries, whose fingerprint (``key_id``) must be compared with the one the organisation publishes.
+    ``key_id`` and ``root_hash`` are derived (the key's SHA-256, the root recomputed from the proof).
     """
 
     ok: bool = False
     problems: list[str] = field(default_factory=list)
     key_trusted: bool = False
     key_id: str | None = None
+    root_hash: str | None = None
     tree_size: int | None = None
     timestamp: str | None = None
     seq: int | None = None
     document: str | None = None
     version: int | None = None
-    title: str | None = None
     body_sha256: str | None = None
     published_at: str | None = None
     approval_seq: int | None = None
@@ -110,13 +121,20 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _node(text: Any) -> bytes:
-    """A proof node: canonical base64 of exactly 32 bytes (anything else, even an equivalent spelling, is refused)."""
+def _decode(name: str, text: Any) -> bytes:
+    """Canonical standard base64 (with padding) only: any other spelling of the same bytes is refused."""
     if not isinstance(text, str):
-        raise ValueError("a proof node is a base64 string")
+        raise ValueError(f"{name} is a base64 string")
     raw = base64.b64decode(text, validate=True)
-    if len(raw) != 32 or base64.b64encode(raw).decode("ascii") != text:
-        raise ValueError(f"proof node {text!r} is not the canonical base64 of 32 bytes")
+    if _b64(raw) != text:
+        raise ValueError(f"{name} is not canonical base64")
+    return raw
+
+
+def _exactly(name: str, text: Any, size: int) -> bytes:
+    raw = _decode(name, text)
+    if len(raw) != size:
+        raise ValueError(f"{name} is not the base64 of {size} bytes")
     return raw
 
 
@@ -152,46 +170,44 @@ def _verify(data: bytes | str | dict[str, Any], result: ReceiptCheck, trusted: l
     head = receipt["tree_head"]
     if not isinstance(head, dict) or set(head) != HEAD_MEMBERS:
         raise ValueError(f"tree_head members must be {sorted(HEAD_MEMBERS)}")
-    event_text, index, proof_text = receipt["event"], receipt["leaf_index"], receipt["inclusion_proof"]
-    size = head["tree_size"]
-    if not isinstance(event_text, str) or not _is_int(index) or not _is_int(size) or not isinstance(proof_text, list):
-        raise ValueError("event is a string, leaf_index and tree_head.tree_size integers, inclusion_proof a list")
-    for name, pattern in (("root_hash", _HEX64), ("key_id", _HEX64), ("public_key", _HEX64),
-                          ("signature", _HEX128), ("timestamp", _TIMESTAMP)):
-        if not isinstance(head[name], str) or not pattern.fullmatch(head[name]):
-            raise ValueError(f"tree_head.{name} is malformed (lower-case hex, or the UTC timestamp of a kb head)")
-    if head["algorithm"] != ALGORITHM:
-        raise ValueError(f"tree_head.algorithm must be {ALGORITHM!r}")
-    proof = [_node(node) for node in proof_text]
-    result.tree_size, result.timestamp, result.key_id = size, head["timestamp"], head["key_id"]
+    event_text, size = receipt["event"], head["tree_size"]
+    if not isinstance(event_text, str) or not _is_int(size):
+        raise ValueError("event is a string, tree_head.tree_size an integer")
+    if not isinstance(head["timestamp"], str) or not _TIMESTAMP.fullmatch(head["timestamp"]):
+        raise ValueError("tree_head.timestamp is not the UTC timestamp of a kb head")
+    packed = _decode("proof", receipt["proof"])
+    if len(packed) % NODE_SIZE:
+        raise ValueError(f"proof is {len(packed)} bytes, not a whole number of {NODE_SIZE}-byte nodes")
+    proof = [packed[at:at + NODE_SIZE] for at in range(0, len(packed), NODE_SIZE)]
+    signature = _exactly("tree_head.signature", head["signature"], 64)
+    public = _exactly("tree_head.public_key", head["public_key"], 32)
+    result.tree_size, result.timestamp = size, head["timestamp"]
+    result.key_id = hashlib.sha256(public).hexdigest()  # the key's fingerprint, derived
 
-    # 2. The event: its leaf bytes, and what it says.
+    # 2. The event: its leaf bytes, its position (seq - 1), and what it says.
     leaf = event_text.encode("utf-8")
     event = json.loads(event_text, object_pairs_hook=_no_duplicates)
     if not isinstance(event, dict) or not set(event) <= EVENT_MEMBERS or not _is_int(event.get("seq")):
         raise ValueError("event is not an audit event envelope")
     result.seq = event["seq"]
-    if index != event["seq"] - 1:
-        problems.append(f"leaf_index {index} is not the event's position (seq {event['seq']} is leaf {event['seq'] - 1})")
+    index = event["seq"] - 1
 
     # 3. The inclusion proof: recompute the root from the leaf hash (RFC 9162 2.1.3.2).
     computed = merkle.root_from_inclusion_proof(index, size, merkle.leaf_hash(leaf), proof) if index >= 0 else None
     if computed is None:
-        problems.append(f"the inclusion proof does not fit leaf {index} of a tree of {size} events")
-    elif computed.hex() != head["root_hash"]:
-        problems.append("the inclusion proof leads to a different root than the signed head's: the event, the proof "
-                        "or the head was changed")
-
-    # 4. The signature over the head's four signed members, with the key whose fingerprint is key_id.
-    public = bytes.fromhex(head["public_key"])
-    if hashlib.sha256(public).hexdigest() != head["key_id"]:
-        problems.append("the public_key in the receipt is not the key whose fingerprint is key_id")
+        problems.append(f"the inclusion proof does not fit event {event['seq']} (leaf {index}) of a tree of {size} "
+                        "events: the event, the proof or the tree size was changed")
     else:
+        result.root_hash = computed.hex()
+        # 4. The signature over the head kb signs (key_id, root_hash, timestamp, tree_size), with the recomputed root.
+        signed = signed_bytes({"key_id": result.key_id, "root_hash": result.root_hash, "timestamp": head["timestamp"],
+                               "tree_size": size})
         try:
-            Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(head["signature"]), signed_bytes(head))
+            Ed25519PublicKey.from_public_bytes(public).verify(signature, signed)
         except InvalidSignature:
-            problems.append("the Ed25519 signature of the tree head does not verify: the head was changed")
-    result.key_trusted = any(item in (head["key_id"], head["public_key"]) for item in trusted)
+            problems.append("the Ed25519 signature does not verify over the recomputed root: the event, the proof "
+                            "or the tree head was changed")
+    result.key_trusted = any(item in (result.key_id, public.hex()) for item in trusted)
 
     # 5. What the event attests: the organisation's publication of one document version.
     if event.get("action") != PUBLICATION or event.get("object_type") != "document":
@@ -201,7 +217,6 @@ def _verify(data: bytes | str | dict[str, Any], result: ReceiptCheck, trusted: l
     payload = json.loads(event["payload"]) if isinstance(event.get("payload"), str) else None
     if not isinstance(payload, dict):
         raise ValueError("the event's payload is not a JSON object")
-    approval = payload.get("approval") if isinstance(payload.get("approval"), dict) else {}
-    result.document, result.version, result.title = event.get("object_id"), payload.get("version"), payload.get("title")
+    result.document, result.version = event.get("object_id"), payload.get("version")
     result.body_sha256, result.published_at = payload.get("body_sha256"), event.get("at")
-    result.approval_seq = approval.get("seq")
+    result.approval_seq = payload.get("approval_seq")
