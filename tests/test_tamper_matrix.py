@@ -118,6 +118,10 @@ def edit_safeguard(connection) -> None:  # noqa: ANN001
     connection.execute(text("UPDATE space SET four_eyes = :f WHERE slug = 'benefits'"), {"f": False})
 
 
+def edit_served_pointer(connection) -> None:  # noqa: ANN001
+    connection.execute(text("UPDATE document SET current_version_id = NULL WHERE slug = 'child-benefit'"))
+
+
 def consistent_forgery(connection) -> None:  # noqa: ANN001
     """Edit a body *and* append an event committing to the edited row: the content check agrees; only the head tells."""
     from sqlalchemy.orm import Session as OrmSession
@@ -130,8 +134,14 @@ def consistent_forgery(connection) -> None:  # noqa: ANN001
         version = orm.execute(text("SELECT id FROM document_version WHERE state = 'approved' AND document_id = "
                                    "(SELECT id FROM document WHERE slug = 'child-benefit')")).scalar_one()
         served = commitment(orm.get(Version, version))
+        document = orm.execute(text("SELECT space_id, owner_id, current_version_id, translation_of_id FROM document "
+                                    "WHERE slug = 'child-benefit'")).one()
     _append(connection, action="version.edit", actor_id=_user_id(connection, "carl"), actor_name="carl",
-            object_type="document", object_id="child-benefit", payload={"version": served["version"], "served": [served]})
+            object_type="document", object_id="child-benefit",
+            payload={"version": served["version"], "served": [served],
+                     "document": {"space": document.space_id, "owner": document.owner_id,
+                                  "current_version_id": document.current_version_id,
+                                  "translation_of": document.translation_of_id}})
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,8 @@ ROWS = [
         "differs: document in-review v1: state", "differs: document in-review v1: state"),
     Row("switch a space's four-eyes safeguard off directly", edit_safeguard,
         "differs: space benefits: four_eyes", "differs: space benefits: four_eyes"),
+    Row("withdraw a document by clearing its served version (`current_version_id`)", edit_served_pointer,
+        "differs: document child-benefit: current_version_id", "differs: document child-benefit: current_version_id"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", None),
 ]

@@ -5,8 +5,10 @@ A version's **commitment** is ``{version, state, body_sha256, provenance_sha256,
 the SHA-256 of its body as stored (computed from ``body_md``, not read from the ``body_sha256``
 column, so a direct edit of the text shows), the SHA-256 of the canonical JSON of its provenance
 record (``PROVENANCE_FIELDS``), its author's and approver's user ids and its state. Every event that
-changes a version carries the commitments of the versions it changed under ``served``; the newest
-commitment of each version in the log must equal the one computed from its row now.
+changes a version carries the commitments of the versions it changed under ``served``, and the
+document's own (space, owner, the version it serves, what it translates) under ``document``; the
+newest commitment of each version and each document in the log must equal the one computed from its
+row now.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import json
 from typing import Any
 
-from kb.documents.models import Version
+from kb.documents.models import Document, Version
 
 PROVENANCE_FIELDS = (
     "title", "source_kind", "source_uri", "source_sha256", "source_filename", "declared_author", "declared_title",
@@ -57,6 +59,16 @@ def commitment(version: Version) -> dict[str, Any]:
     }
 
 
-def served(*versions: Version | None) -> dict[str, list[dict[str, Any]]]:
-    """The ``served`` member of an event's payload: the commitments of the versions it changed."""
-    return {"served": [commitment(v) for v in versions if v is not None]}
+def document_commitment(document: Document) -> dict[str, Any]:
+    """What the log commits to about the document itself: its space, its owner and which version is served."""
+    return {"space": document.space_id, "owner": document.owner_id, "current_version_id": document.current_version_id,
+            "translation_of": document.translation_of_id}
+
+
+DOCUMENT_FIELDS = ("space", "owner", "current_version_id", "translation_of")
+
+
+def served(document: Document, *versions: Version | None) -> dict[str, Any]:
+    """The ``served`` and ``document`` members of an event's payload: the commitments of the versions it
+    changed and of the document as the event leaves it."""
+    return {"served": [commitment(v) for v in versions if v is not None], "document": document_commitment(document)}

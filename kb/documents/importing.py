@@ -166,7 +166,7 @@ def import_file(
     session.flush()
     provenance.record(session, actor, "document.import", ("document", document.slug),
                       {"outcome": outcome, "version": version.number, "source_sha256": sha,
-                       "filename": version.source_filename, "space": space.slug, **served(version)})
+                       "filename": version.source_filename, "space": space.slug, **served(document, version)})
     return ImportOutcome(outcome, document, version, sha)
 
 

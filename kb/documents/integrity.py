@@ -27,7 +27,7 @@ from kb.accounts.commitments import safeguards, standing
 from kb.accounts.models import Space, User
 from kb.actors import SYSTEM
 from kb.documents import service
-from kb.documents.commitments import COMMITTED_FIELDS, commitment
+from kb.documents.commitments import COMMITTED_FIELDS, DOCUMENT_FIELDS, commitment, document_commitment
 from kb.documents.models import Audience, Document, Version, VersionState
 
 
@@ -94,6 +94,21 @@ def differences(session: Session, state: provenance.CommittedState | None = None
         if (slug, number) not in seen_versions:
             found.append(Difference(f"document {slug} v{number}", "*", logged.value, None, logged.seq))
 
+    slugs = set()
+    for document in session.execute(select(Document)).scalars():
+        slugs.add(document.slug)
+        logged = state.documents.get(document.slug)
+        if logged is None:
+            found.append(Difference(f"document {document.slug}", "*", None, "present", None))
+            continue
+        stored = document_commitment(document)
+        for name in DOCUMENT_FIELDS:
+            if logged.value.get(name) != stored[name]:
+                found.append(Difference(f"document {document.slug}", name, logged.value.get(name), stored[name], logged.seq))
+    for slug, logged in state.documents.items():
+        if slug not in slugs:
+            found.append(Difference(f"document {slug}", "*", logged.value, None, logged.seq))
+
     spaces = {space.slug: space for space in session.execute(select(Space)).scalars()}
     for slug, space in spaces.items():
         logged = state.spaces.get(slug)
@@ -155,10 +170,10 @@ def record_baseline(session: Session) -> int:
                               {"safeguards": safeguards(session, space)})
             recorded += 1
     for slug, versions in by_document.items():
-        provenance.record(session, SYSTEM, "audit.baseline", ("document", slug),
-                          {"served": [commitment(v) for v in versions]})
-        recorded += 1
         document = service.get_document(session, slug)
+        provenance.record(session, SYSTEM, "audit.baseline", ("document", slug),
+                          {"served": [commitment(v) for v in versions], "document": document_commitment(document)})
+        recorded += 1
         current = next((v for v in versions if v.state == VersionState.approved), None)
         if current is not None and Audience(current.audience) is Audience.public:
             approval = provenance.list_events(session, action="version.approve", object_type="document",

@@ -202,7 +202,7 @@ def create_promoted(
     session.flush()
     provenance.record(session, actor, "document.promote", ("document", document.slug),
                       {"space": space.slug, "version": version.number, "source_uri": source_uri, **origin,
-                       **served(version)})
+                       **served(document, version)})
     return document, version
 
 

@@ -254,7 +254,7 @@ def create_document(
         session.flush()
     provenance.record(session, actor, "document.create", ("document", document.slug),
                       {"space": space.slug, "version": version.number, "body_sha256": version.body_sha256,
-                       **served(version)})
+                       **served(document, version)})
     return document, version
 
 
@@ -303,7 +303,7 @@ def save_draft(session: Session, *, actor: Actor, slug: str, data: DraftSave) ->
     if created or changed:
         provenance.record(session, actor, "version.edit", ("document", document.slug),
                           {"version": draft.number, "new_version": created, "changed": changed, "body_sha256": draft.body_sha256,
-                           **served(draft)})
+                           **served(document, draft)})
     return draft, created
 
 
@@ -400,7 +400,7 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
     session.flush()
     provenance.record(session, actor, "version.submit", ("document", document.slug),
                       {"version": version.number, "intended_use": version.intended_use, "chunks": chunk_count,
-                       "body_sha256": version.body_sha256, **served(version)})
+                       "body_sha256": version.body_sha256, **served(document, version)})
     return version
 
 
@@ -447,7 +447,7 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
     event = provenance.record(session, actor, "version.approve", ("document", document.slug), {
         "version": version.number, "superseded": previous.number if previous else None,
         "audience": Audience(version.audience).value, "body_sha256": version.body_sha256, "comment": comment,
-        **served(version, previous),
+        **served(document, version, previous),
     })
     if Audience(version.audience) is Audience.public:
         record_publication(session, document=document, version=version, space=space, approval=event)
@@ -500,7 +500,7 @@ def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: st
     session.add(draft)
     session.flush()
     provenance.record(session, actor, "version.reject", ("document", document.slug),
-                      {"version": version.number, "reason": reason, "new_draft": draft.number, **served(version, draft)})
+                      {"version": version.number, "reason": reason, "new_draft": draft.number, **served(document, version, draft)})
     return draft
 
 
@@ -523,6 +523,6 @@ def retire(session: Session, *, actor: Actor, slug: str, reason: str) -> Version
     session.add_all([version, document])
     session.flush()
     event = provenance.record(session, actor, "version.retire", ("document", document.slug),
-                              {"version": version.number, "reason": reason, **served(version)})
+                              {"version": version.number, "reason": reason, **served(document, version)})
     queue_event(session, DocumentWithdrawn(audit_seq=event.seq, document_id=document.id))  # type: ignore[arg-type]
     return version

@@ -32,8 +32,8 @@ class Committed:
 
 @dataclass
 class CommittedState:
-    """The newest commitment of each object: versions by ``(document slug, number)``, spaces by slug,
-    people by username; and whether the log holds a baseline (``audit.baseline``, migration 0014).
+    """The newest commitment of each object: versions by ``(document slug, number)``, documents, spaces
+    by slug, people by username; and whether the log holds a baseline (``audit.baseline``, migration 0014).
 
     Fill it with ``add`` in sequence order, then call ``finish``. Payloads are parsed lazily: only the
     newest events of each object are decoded, newest first, until every one of its versions is
@@ -41,6 +41,7 @@ class CommittedState:
     """
 
     versions: dict[tuple[str, int], Committed] = field(default_factory=dict)
+    documents: dict[str, Committed] = field(default_factory=dict)
     spaces: dict[str, Committed] = field(default_factory=dict)
     people: dict[str, Committed] = field(default_factory=dict)
     baseline_seq: int | None = None
@@ -68,12 +69,15 @@ class CommittedState:
             top = max((int(n) for _seq, payload in events for n in _VERSION_NUMBER.findall(payload)), default=0)
             missing = set(range(1, top + 1))
             for seq, payload in reversed(events):
-                for item in _decoded(payload).get("served") or ():
+                data = _decoded(payload)
+                if slug not in self.documents and isinstance(data.get("document"), dict):
+                    self.documents[slug] = Committed(seq, data["document"])
+                for item in data.get("served") or ():
                     number = item.get("version") if isinstance(item, dict) else None
                     if isinstance(number, int) and (slug, number) not in self.versions:
                         self.versions[(slug, number)] = Committed(seq, item)
                         missing.discard(number)
-                if not missing:
+                if not missing and slug in self.documents:
                     break
         for (kind, object_id), (seq, payload) in self._latest.items():
             value = _decoded(payload).get("safeguards" if kind == "space" else "standing")
