@@ -153,6 +153,12 @@ class Settings(BaseSettings):
         description="PEM file of the Ed25519 private key that signs the audit log's tree heads, created by kb init "
         "(mode 0600). Empty: signing-key.pem in the data directory. Keep it outside the database and its backups.",
     )
+    event_key_file: Path | None = Field(
+        None,
+        description="File of the 32-byte secret with which kb authenticates every audit event it writes (HMAC-SHA256), "
+        "created on first use (mode 0600). Empty: event-key in the data directory. Keep it outside the database and its "
+        "backups: whoever can write the database but not read this file cannot add an event kb will sign a head over.",
+    )
     trusted_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated Ed25519 public keys (64 hex digits each) of retired signing keys: tree heads "
@@ -224,6 +230,11 @@ class Settings(BaseSettings):
     def signing_key_path(self) -> Path:
         """The Ed25519 key that signs tree heads: the configured file, or signing-key.pem in the data directory."""
         return self.signing_key_file or self.data_dir / "signing-key.pem"
+
+    @property
+    def event_key_path(self) -> Path:
+        """The secret that authenticates audit events: the configured file, or event-key in the data directory."""
+        return self.event_key_file or self.data_dir / "event-key"
 
     @property
     def tree_heads_dir(self) -> Path:

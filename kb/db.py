@@ -96,6 +96,10 @@ def is_postgresql(session_or_engine: Any) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+EVENT_KEY_PATH = "kb_event_key_path"
+"""Session info: the file of the secret ``kb.provenance`` authenticates the events it appends with."""
+
+
 class Database:
     """The engine plus the event bus; hands out sessions that know where to publish events."""
 
@@ -107,6 +111,7 @@ class Database:
     def session(self) -> Session:
         session = Session(self.engine, expire_on_commit=False)
         session.info[EVENT_BUS_KEY] = self.bus
+        session.info[EVENT_KEY_PATH] = self.settings.event_key_path
         return session
 
     def dispose(self) -> None:

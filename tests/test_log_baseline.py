@@ -77,7 +77,9 @@ def test_an_old_log_gets_a_baseline_and_a_first_signed_head(tmp_path: Path, monk
         assert sorted((e.action, e.object_type, e.object_id) for e in events) == sorted([
             ("audit.baseline", "user", "olga"), ("audit.baseline", "user", "carl"), ("audit.baseline", "space", "benefits"),
             ("audit.baseline", "document", "child-benefit"), ("audit.baseline", "document", "draft-note"),
-            ("version.publish", "document", "child-benefit")])
+            ("version.publish", "document", "child-benefit"), ("audit.macs_begin", "log", "kb")])
+        assert events[0].action == "audit.macs_begin" and json.loads(events[0].payload) == {"legacy_events": 5}
+        assert all(e.mac for e in events), "every event since the upgrade is authenticated by kb"
         assert {e.actor_name for e in events} == {"system"} and {e.channel for e in events} == {"system"}
         publish = next(e for e in events if e.action == "version.publish")
         assert json.loads(publish.payload)["approval_seq"] == 5  # the old approval event it attests
@@ -143,12 +145,16 @@ def test_rewinding_the_revision_does_not_launder_a_direct_edit(tmp_path: Path, c
     upgrade(database)
     with database.session() as session, transaction(session):
         accounts.create_user(session, actor=SYSTEM, data=UserCreate(username="olga", display_name="Olga"))
-    with database.engine.begin() as connection:
+    with database.engine.begin() as connection:  # also drop every MAC, hoping the upgrade will call them old
         connection.execute(text("UPDATE user_account SET global_role = 'admin' WHERE username = 'olga'"))
+        connection.execute(text("ALTER TABLE audit_event DROP COLUMN mac"))
         connection.execute(text("UPDATE alembic_version SET version_num = '0013'"))
     upgrade(database)
     assert "baseline" not in capsys.readouterr().out
     with database.session() as session:
         assert [str(d) for d in integrity.differences(session)] == [
             'user olga: global_role is "admin" in the database, but the log committed "reader" at seq 1']
+        audit = provenance.audit_log(session)
+    assert not audit.chain.ok and audit.chain.first_bad_seq == 1
+    assert "comes from after channels were recorded" in audit.chain.reason
     database.dispose()

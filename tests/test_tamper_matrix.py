@@ -160,9 +160,10 @@ ROWS = [
     Row("swap two events", swap_two, "chain broken at seq 4", "chain broken at seq 4"),
     Row("cut the last three events", cut_last_three, "truncated", "chain head row disagrees"),
     Row("cut the last three events and rewind the head row", cut_last_three_and_rewind, "truncated", None),
-    Row("edit a payload and recompute every later hash", recompute_chain, "no longer hash to the signed root", None),
+    Row("edit a payload and recompute every later hash", recompute_chain, "no longer hash to the signed root",
+        "was not written by kb: its MAC does not verify"),
     Row("append a forged `version.approve` event (INSERT is not blocked)", forged_approval,
-        "are covered by no signed tree head", None),
+        "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
     Row("edit an approved version's `body_md` directly", edit_body,
         "differs: document child-benefit v1: body_sha256", "differs: document child-benefit v1: body_sha256"),
     Row("rewrite an approval's `approver_id` to someone else", rewrite_approver,
@@ -174,7 +175,7 @@ ROWS = [
     Row("withdraw a document by clearing its served version (`current_version_id`)", edit_served_pointer,
         "differs: document child-benefit: current_version_id", "differs: document child-benefit: current_version_id"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
-        "are covered by no signed tree head", None),
+        "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]
 
 
@@ -247,3 +248,17 @@ def test_the_admin_web_page_names_a_direct_edit_as_the_cli_does(client, database
     page = client.get("/audit?verify=1").text
     assert "1 difference between the database and what the log commits to" in page
     assert "document child-benefit v1: body_sha256 is" in page
+
+
+def test_no_head_and_no_receipt_is_signed_over_an_event_kb_did_not_write(client, database: Database, cast,  # noqa: ANN001
+                                                                           backend: str) -> None:
+    """The review's attack: append a forged event, then fetch a head or a receipt anonymously so that the server
+    signs over it. kb refuses (503) until the event is gone: it carries no MAC under the event key."""
+    assert client.get("/public/v1/transparency/tree-head").status_code == 200
+    assert client.get("/public/v1/documents/child-benefit/receipt").status_code == 200
+    with database.engine.begin() as connection:
+        consistent_forgery(connection)
+    head = client.get("/public/v1/transparency/tree-head")
+    assert head.status_code == 503 and "was not written by kb" in head.json()["error"]["message"], head.text
+    receipt = client.get("/public/v1/documents/child-benefit/receipt")
+    assert receipt.status_code == 503, receipt.text

@@ -42,8 +42,29 @@ def upgrade(database: "Database", revision: str = "head") -> None:
     before = current(database)
     command.upgrade(alembic_config(database), revision)
     after = current(database)
+    if before is not None and before < MACS_REVISION <= (after or ""):
+        begin_macs(database)
     if before is not None and before < BASELINE_REVISION <= (after or ""):
         baseline(database)
+
+
+MACS_REVISION = "0015"
+"""From this revision on, kb authenticates each event it writes; older events are closed by a marker."""
+
+
+def begin_macs(database: "Database") -> None:
+    """Record ``audit.macs_begin`` (authenticated, by kb) after the events written before kb authenticated
+    events, so that ``kb audit verify`` accepts those and requires a valid MAC of every later one."""
+    from kb import provenance
+    from kb.actors import SYSTEM
+    from kb.db import transaction
+
+    with database.session() as session:
+        legacy = provenance.head(session)[0]
+        if legacy == 0:
+            return  # an empty log: every event is authenticated from the first
+        with transaction(session):
+            provenance.record(session, SYSTEM, "audit.macs_begin", ("log", "kb"), {"legacy_events": legacy})
 
 
 def baseline(database: "Database") -> None:

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
-from kb.db import utcnow
-from kb.provenance import chain, merkle, receipts, transparency
+from kb.db import EVENT_KEY_PATH, utcnow
+from kb.provenance import chain, eventkeys, merkle, receipts, transparency
 from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
 from kb.provenance.receipts import ReceiptCheck
@@ -86,6 +86,8 @@ class LogAudit:
     """What ``kb audit verify`` learns from one read of the log: the chain, the signed head, the commitments."""
 
     chain: VerifyResult
+    """Includes whether kb wrote every event (their MACs), when the event key is here (``authenticated``)."""
+    authenticated: bool
     head: HeadCheck | None
     """None without a signed head to check."""
     state: CommittedState
@@ -113,7 +115,8 @@ def audit_log(
                 root_at_size.append(roots.root())
         add(action, object_type, object_id, payload, seq)
 
-    result = chain.verify(session, checkpoint, visit=visit)
+    event_key = eventkeys.load(session.info.get(EVENT_KEY_PATH), create=False)
+    result = chain.verify(session, checkpoint, visit=visit, event_key=event_key)
     state.finish()
     head_check = None
     if signed:
@@ -122,7 +125,7 @@ def audit_log(
             trusted.append(transparency.raw_public_key(transparency.load_key(signing_key)))
         computed = (result.count, root_at_size[0] if root_at_size else None) if result.ok else None
         head_check = transparency.check_head(session, checkpoint, trusted, computed)  # type: ignore[arg-type]
-    return LogAudit(result, head_check, state)
+    return LogAudit(result, event_key is not None, head_check, state)
 
 
 def head(session: Session) -> tuple[int, str]:
@@ -320,7 +323,7 @@ def export_jsonl(session: Session, out: Any) -> int:
     """Write every event as one JSON object per line to the text stream ``out``; return the count."""
     written = 0
     for event in chain._events(session):
-        fields = event.model_dump()
+        fields = event.model_dump(exclude={"mac"})  # the MAC authenticates the event; it is not part of it
         if fields["channel"] is None:  # written before channels were recorded: not in its envelope either
             del fields["channel"]
         out.write(canonical_json(fields) + "\n")

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from kb.db import is_postgresql, utcnow
+from kb.db import EVENT_KEY_PATH, is_postgresql, utcnow
+from kb.provenance import eventkeys
 from kb.provenance.models import GENESIS_HASH, AuditEvent, AuditHead
 
 
@@ -55,18 +56,18 @@ def event_hash(
     return hashlib.sha256(envelope.encode("utf-8")).hexdigest()
 
 
-def leaf_rows(session: Session, after_seq: int = 0) -> Iterator[tuple[int, bytes, str, str]]:
-    """``(seq, leaf bytes, prev_hash, hash)`` of every event after ``after_seq``, in sequence order.
+def leaf_rows(session: Session, after_seq: int = 0) -> Iterator[tuple[int, bytes, str, str, str, str | None, str | None]]:
+    """``(seq, leaf bytes, prev_hash, hash, action, mac, channel)`` of every event after ``after_seq``, in order.
 
     The leaf bytes of an event in the Merkle tree are the UTF-8 bytes of its canonical envelope: exactly
     the bytes whose SHA-256 is the event's ``hash`` (docs/transparency.md).
     """
-    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel in _rows(
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel, mac in _rows(
             session, after_seq=after_seq):
         envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
                                       object_type=object_type, object_id=object_id, payload=payload,
                                       prev_hash=prev_hash, channel=channel)
-        yield seq, envelope.encode("utf-8"), prev_hash, digest
+        yield seq, envelope.encode("utf-8"), prev_hash, digest, action, mac, channel
 
 
 def _hash_of(event: AuditEvent) -> str:
@@ -95,9 +96,11 @@ def append(
         seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
         object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, channel=channel,
     )
+    key = eventkeys.load(session.info.get(EVENT_KEY_PATH), create=True)
     event = AuditEvent(
         seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, channel=channel, action=action,
         object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, hash=digest,
+        mac=eventkeys.mac(key, digest) if key is not None else None,
     )
     session.add(event)
     head.seq = seq
@@ -141,7 +144,7 @@ def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
 
 _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.action,
             AuditEvent.object_type, AuditEvent.object_id, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash,
-            AuditEvent.channel)
+            AuditEvent.channel, AuditEvent.mac)
 
 
 def _rows(session: Session, batch: int = 20000, after_seq: int = 0) -> Iterator[tuple]:
@@ -161,20 +164,24 @@ Visitor = Callable[[bytes, str, str, str, str, int], None]
 """Called with each verified event's (envelope bytes, action, object type, object id, payload, seq)."""
 
 
-def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Visitor | None = None) -> VerifyResult:
+def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Visitor | None = None,
+           event_key: bytes | None = None) -> VerifyResult:
     """Walk the chain from the first event; name the first sequence number that does not hold.
 
     With a ``checkpoint`` ({"seq", "hash"} exported earlier), also detect truncation below it and a
     wholesale recomputation of the chain, which a chain alone cannot reveal. ``visit`` sees every event
     that holds, in order, with the bytes just hashed: ``kb audit verify`` builds the Merkle tree and
-    replays the commitments in this one pass instead of reading the log three times.
+    replays the commitments in this one pass instead of reading the log three times. With the
+    ``event_key``, every event must also be one kb wrote (``eventkeys.MacCheck``).
     """
+    macs = eventkeys.MacCheck(event_key) if event_key is not None else None
     expected_seq = 1
     prev = GENESIS_HASH
     count = 0
     checkpoint_seq = int(checkpoint["seq"]) if checkpoint is not None else None
     checkpoint_seen = False
-    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel in _rows(session):
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel, mac in _rows(
+            session):
         count += 1
         if seq != expected_seq:
             return VerifyResult(False, count, expected_seq - 1, prev, min(seq, expected_seq),
@@ -186,6 +193,10 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Vi
                                       prev_hash=prev_hash, channel=channel).encode("utf-8")
         if _sha256(envelope).hexdigest() != digest:
             return VerifyResult(False, count, seq - 1, prev, seq, "content does not match its hash")
+        if macs is not None:
+            unauthenticated = macs.see(seq, action, digest, mac, channel)
+            if unauthenticated is not None:
+                return VerifyResult(False, count, seq - 1, prev, seq, unauthenticated)
         if visit is not None:
             visit(envelope, action, object_type, object_id, payload, seq)
         if seq == checkpoint_seq:
@@ -195,6 +206,9 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Vi
         prev = digest
         expected_seq += 1
     head_seq = expected_seq - 1
+    unauthenticated = macs.finish() if macs is not None else None
+    if unauthenticated is not None:
+        return VerifyResult(False, count, head_seq, prev, 1, unauthenticated)
     if checkpoint_seq is not None and not checkpoint_seen and checkpoint_seq > 0:
         return VerifyResult(False, count, head_seq, prev, head_seq + 1,
                             f"chain ends at {head_seq}, before checkpoint {checkpoint_seq} (truncated)")

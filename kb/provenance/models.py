@@ -26,6 +26,9 @@ class AuditEvent(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
     hash: str = Field(sa_column=Column(String(64), nullable=False))
+    mac: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    """HMAC-SHA256 of ``hash`` under the event key (a file outside the database): kb wrote this event.
+    Not part of the envelope, so leaves and heads do not depend on it (migration 0015)."""
 
 
 class AuditHead(SQLModel, table=True):

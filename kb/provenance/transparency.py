@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session
 
-from kb.db import utcnow
-from kb.provenance import chain, merkle
+from kb.db import EVENT_KEY_PATH, utcnow
+from kb.provenance import chain, eventkeys, merkle
 from kb.provenance.chain import canonical_json
 from kb.provenance.models import GENESIS_HASH
 
@@ -155,6 +155,7 @@ def check_signature(head: dict[str, Any], trusted: Iterable[bytes]) -> str | Non
 class _CachedTree:
     tree: merkle.MerkleTree = field(default_factory=merkle.MerkleTree)
     last_hash: str = GENESIS_HASH  # chain hash of the last event in the tree
+    macs: eventkeys.MacCheck | None = None  # which events kb wrote, when the event key is here
 
 
 _TREES: dict[str, _CachedTree] = {}
@@ -167,11 +168,21 @@ class ChainBroken(Exception):
 
 def _extend(session: Session, cached: _CachedTree) -> None:
     tree = cached.tree
-    for seq, leaf, prev_hash, digest in chain.leaf_rows(session, after_seq=len(tree)):
+    if cached.macs is None and len(tree) == 0:
+        key = eventkeys.load(session.info.get(EVENT_KEY_PATH), create=True)
+        cached.macs = eventkeys.MacCheck(key) if key is not None else None
+    for seq, leaf, prev_hash, digest, action, mac, channel in chain.leaf_rows(session, after_seq=len(tree)):
         if seq != len(tree) + 1 or prev_hash != cached.last_hash or hashlib.sha256(leaf).hexdigest() != digest:
             raise ChainBroken(f"the audit chain does not verify at seq {min(seq, len(tree) + 1)}; run `kb audit verify`")
+        if cached.macs is not None:
+            unauthenticated = cached.macs.see(seq, action, digest, mac, channel)
+            if unauthenticated is not None:
+                raise ChainBroken(f"{unauthenticated}; no head is signed over it — run `kb audit verify`")
         tree.append(merkle.leaf_hash(leaf))
         cached.last_hash = digest
+    unauthenticated = cached.macs.finish() if cached.macs is not None else None
+    if unauthenticated is not None:
+        raise ChainBroken(f"{unauthenticated}; no head is signed over it — run `kb audit verify`")
 
 
 def current_tree(session: Session) -> tuple[merkle.MerkleTree, str]:
@@ -202,7 +213,7 @@ def current_tree(session: Session) -> tuple[merkle.MerkleTree, str]:
 def fresh_tree(session: Session, size: int) -> merkle.MerkleTree:
     """The Merkle tree of the first ``size`` events as stored now, computed from the rows (no cache)."""
     tree = merkle.MerkleTree()
-    for _seq, leaf, _prev, _digest in chain.leaf_rows(session):
+    for _seq, leaf, _prev, _digest, _action, _mac, _channel in chain.leaf_rows(session):
         if len(tree) == size:
             break
         tree.append(merkle.leaf_hash(leaf))
