@@ -80,6 +80,19 @@ def test_demo_loads_users_per_role_and_is_idempotent(cli_env, database) -> None:
     assert len(audit_events(database)) == events
 
 
+def test_demo_refused_on_a_database_people_have_used(cli_env, database, client) -> None:  # noqa: ANN001
+    """kb demo's admin has a known password and it acts in its users' names: never on a database in use (issue 16)."""
+    from tests.factories import make_cast
+
+    cast = make_cast(database)
+    assert client.patch("/api/v1/me/expertise", json={"declared_skills": ["housing"]},
+                        headers=cast["reader"].headers).status_code == 200  # one event through the API
+    before = len(audit_events(database))
+    result = invoke("demo")
+    assert result.exit_code == 1 and "refuses a database with other people in it (oscar" in result.output
+    assert len(audit_events(database)) == before
+
+
 def test_demo_refused_in_production(cli_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("KB_ENV", "production")
     monkeypatch.setenv("KB_SECRET_KEY", "real-secret-value")

@@ -122,6 +122,24 @@ def edit_served_pointer(connection) -> None:  # noqa: ANN001
     connection.execute(text("UPDATE document SET current_version_id = NULL WHERE slug = 'child-benefit'"))
 
 
+def swap_people(connection) -> None:  # noqa: ANN001
+    """olga's approvals would read "Otto (@otto)": swap the two rows' usernames and display names."""
+    for old, new in (("olga", "tmp-olga"), ("otto", "olga"), ("tmp-olga", "otto")):
+        connection.execute(text("UPDATE user_account SET username = :n WHERE username = :o"), {"n": new, "o": old})
+    for username, name in (("olga", "Olga"), ("otto", "Otto")):
+        connection.execute(text("UPDATE user_account SET display_name = :d, display_name_key = :k WHERE username = :u"),
+                           {"d": f"{name} ", "k": f"{username}-swapped", "u": username})
+        connection.execute(text("UPDATE user_account SET display_name = :d WHERE username = :u"), {"d": name, "u": username})
+
+
+def set_password(connection) -> None:  # noqa: ANN001
+    """A password the insider knows, so as to sign in as otto (and approve as him through any surface)."""
+    from kb.accounts.service import hash_password
+
+    connection.execute(text("UPDATE user_account SET password_hash = :h WHERE username = 'otto'"),
+                       {"h": hash_password("insider-knows-it")})
+
+
 def consistent_forgery(connection) -> None:  # noqa: ANN001
     """Edit a body *and* append an event committing to the edited row: the content check agrees; only the head tells."""
     from sqlalchemy.orm import Session as OrmSession
@@ -174,6 +192,10 @@ ROWS = [
         "differs: space benefits: four_eyes", "differs: space benefits: four_eyes"),
     Row("withdraw a document by clearing its served version (`current_version_id`)", edit_served_pointer,
         "differs: document child-benefit: current_version_id", "differs: document child-benefit: current_version_id"),
+    Row("swap two people's usernames and display names (olga's approvals read otto)", swap_people,
+        "differs: user olga: id", "differs: user olga: id"),
+    Row("set a person's password hash directly, to sign in as them", set_password,
+        "differs: user otto: password", "differs: user otto: password"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]

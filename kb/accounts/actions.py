@@ -250,6 +250,12 @@ def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | N
                        spaces=service.space_slugs(session, limit=NAVIGATION_SPACES))
 
 
+def usernames_for_bootstrap(session: Session) -> list[str]:
+    """Every username: what ``kb demo`` checks before it acts in the names of its demo users (bootstrap only,
+    as ``identify_by_username``; no person calls it)."""
+    return [user.username for user in service.list_users(session, limit=1_000_000, offset=0)[0]]
+
+
 def identify_by_username(session: Session, *, username: str, channel: Channel = Channel.system) -> Actor:
     """The actor named ``username``, without credentials: for kb's own bootstrap only (``kb demo``
     writes and approves its sample documents as their named authors and owners, channel ``system``).

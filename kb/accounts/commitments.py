@@ -2,14 +2,17 @@
 definition, used when an event is recorded and when ``kb audit verify`` re-derives it from the
 database (issue 16).
 
-A space's **safeguards** are ``{four_eyes, public_community, members}`` — ``members`` the sorted
+A space's **safeguards** are ``{name, four_eyes, public_community, members}`` (the name is the
+organisation's label on public cards) — ``members`` the sorted
 ``[user id, role]`` pairs of its contributors and owners, who may write and approve. A user's
-**standing** is ``{global_role, active, display_name}``: the name every card shows beside the username. Every event that changes either carries it, as it is
+**standing** is ``{id, global_role, active, display_name, password}``: which row the username is, the
+name every card shows beside it, and a digest of the password hash. Every event that changes either carries it, as it is
 after the change, under ``safeguards`` or ``standing``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import select
@@ -24,10 +27,14 @@ def safeguards(session: Session, space: Space) -> dict[str, Any]:
                            .where(SpaceMembership.space_id == space.id)).all()
     members = sorted([int(user_id), str(getattr(role, "value", role))] for user_id, role in rows
                      if str(getattr(role, "value", role)) != "reader")
-    return {"four_eyes": bool(space.four_eyes), "public_community": bool(space.public_community), "members": members}
+    return {"name": space.name, "four_eyes": bool(space.four_eyes), "public_community": bool(space.public_community),
+            "members": members}
 
 
 def standing(user: User) -> dict[str, Any]:
-    """The ``standing`` of ``user``: their global role, whether the account is active, their display name."""
-    return {"global_role": str(getattr(user.global_role, "value", user.global_role)), "active": bool(user.is_active),
-            "display_name": user.display_name}
+    """The ``standing`` of ``user``: who the row is (id), their global role, whether the account is active,
+    their display name, and a digest of their password hash (a password set outside kb lets one sign in
+    as them)."""
+    return {"id": user.id, "global_role": str(getattr(user.global_role, "value", user.global_role)),
+            "active": bool(user.is_active), "display_name": user.display_name,
+            "password": hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()}

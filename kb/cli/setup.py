@@ -102,12 +102,32 @@ def serve(
 
 @app.command()
 def demo() -> None:
-    """Load the sample content and one user per role, printing their credentials."""
+    """Load the sample content and one user per role, printing their credentials.
+
+    Refused on a database with anyone else in it (a user the demo did not create): its admin's
+    password is printed, and it acts in its users' names.
+    """
     from kb.config import Environment
     from kb.fixtures import load_demo
+
+    from kb import provenance
 
     database = open_database()
     if database.settings.env is Environment.production:
         raise fail("kb demo creates users with known passwords; it refuses to run with KB_ENV=production")
+    from kb.fixtures import DEMO_USERS
+
+    with database.session() as session:
+        people = set(provenance.created_by_people(session)) | (set(_usernames(session)) - {u.username for u in DEMO_USERS})
+    if people:
+        # Its admin with a known password would be a second admin at will, and it acts in its users' names.
+        raise fail(f"kb demo loads users with known passwords and acts in their names: it refuses a database with "
+                   f"other people in it ({', '.join(sorted(people)[:5])}); use a new data directory")
     report = load_demo(database)
     typer.echo(report.render())
+
+
+def _usernames(session) -> list[str]:  # noqa: ANN001
+    from kb.accounts import actions
+
+    return actions.usernames_for_bootstrap(session)

@@ -1,7 +1,8 @@
 """What the audit log commits to about each document version: the one definition, used when an event
 is recorded and when ``kb audit verify`` re-derives the served state from the database (issue 16).
 
-A version's **commitment** is ``{version, state, body_sha256, provenance_sha256, author, approver}``:
+A version's **commitment** is ``{version, state, body_sha256, provenance_sha256, author, approver,
+approved_at, approval_comment_sha256, submitted_by}``:
 the SHA-256 of its body as stored (computed from ``body_md``, not read from the ``body_sha256``
 column, so a direct edit of the text shows), the SHA-256 of the canonical JSON of its provenance
 record (``PROVENANCE_FIELDS``), its author's and approver's user ids and its state. Every event that
@@ -27,7 +28,8 @@ PROVENANCE_FIELDS = (
 )
 """The provenance record of a version: where it comes from, who stands behind it, what it is for, when it is valid."""
 
-COMMITTED_FIELDS = ("state", "body_sha256", "provenance_sha256", "author", "approver")
+COMMITTED_FIELDS = ("state", "body_sha256", "provenance_sha256", "author", "approver", "approved_at",
+                    "approval_comment_sha256", "submitted_by")
 
 
 def _plain(value: Any) -> Any:
@@ -56,6 +58,10 @@ def commitment(version: Version) -> dict[str, Any]:
         "provenance_sha256": provenance_sha256(version),
         "author": version.author_id,
         "approver": version.approver_id,
+        "approved_at": _plain(version.approved_at),
+        "approval_comment_sha256": (hashlib.sha256(version.approval_comment.encode("utf-8")).hexdigest()
+                                    if version.approval_comment is not None else None),
+        "submitted_by": version.submitted_by_id,
     }
 
 

@@ -40,7 +40,7 @@ __all__ = [
     "ChainBroken", "HeadCheck", "ensure_signing_key", "signing_key_info", "sign_tree_head", "publish_tree_head",
     "check_tree_head", "inclusion_proof", "consistency_proof", "root_hash", "receipt", "verify_receipt", "ReceiptCheck",
     "RECEIPT_FORMAT",
-    "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log",
+    "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log", "created_by_people",
 ]
 
 
@@ -126,6 +126,12 @@ def audit_log(
         computed = (result.count, root_at_size[0] if root_at_size else None) if result.ok else None
         head_check = transparency.check_head(session, checkpoint, trusted, computed)  # type: ignore[arg-type]
     return LogAudit(result, event_key is not None, head_check, state)
+
+
+def created_by_people(session: Session) -> list[str]:
+    """The usernames whose ``user.create`` came through the API, the web or the CLI (not from kb's bootstrap)."""
+    return list(session.execute(select(AuditEvent.object_id).where(
+        AuditEvent.action == "user.create", AuditEvent.channel.in_(("api", "web", "cli")))).scalars())  # type: ignore[union-attr]
 
 
 def head(session: Session) -> tuple[int, str]:
