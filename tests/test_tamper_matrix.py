@@ -140,6 +140,16 @@ def set_password(connection) -> None:  # noqa: ANN001
                        {"h": hash_password("insider-knows-it")})
 
 
+def plant_token(connection) -> None:  # noqa: ANN001
+    """An API token for otto inserted directly: with it, anyone approves as otto through the API."""
+    import hashlib
+
+    raw = "kb_planted-by-an-insider-0123456789abcdefghij"
+    connection.execute(text("INSERT INTO api_token (user_id, name, prefix, token_hash, created_at) "
+                            "VALUES (:u, 'cli', :p, :h, '2026-12-05 10:00:00')"),
+                       {"u": _user_id(connection, "otto"), "p": raw[:10], "h": hashlib.sha256(raw.encode()).hexdigest()})
+
+
 def consistent_forgery(connection) -> None:  # noqa: ANN001
     """Edit a body *and* append an event committing to the edited row: the content check agrees; only the head tells."""
     from sqlalchemy.orm import Session as OrmSession
@@ -196,6 +206,8 @@ ROWS = [
         "differs: user olga: id", "differs: user olga: id"),
     Row("set a person's password hash directly, to sign in as them", set_password,
         "differs: user otto: password", "differs: user otto: password"),
+    Row("plant an API token for someone, to act as them through the API", plant_token,
+        "in the database but never recorded in the log", "in the database but never recorded in the log"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]

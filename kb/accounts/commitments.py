@@ -6,7 +6,8 @@ A space's **safeguards** are ``{name, four_eyes, public_community, members}`` (t
 organisation's label on public cards) — ``members`` the sorted
 ``[user id, role]`` pairs of its contributors and owners, who may write and approve. A user's
 **standing** is ``{id, global_role, active, display_name, password}``: which row the username is, the
-name every card shows beside it, and a digest of the password hash. Every event that changes either carries it, as it is
+name every card shows beside it, and a digest of the password hash. An API token's or a web session's
+**credential** is its user and a digest of its stored hash. Every event that changes either carries it, as it is
 after the change, under ``safeguards`` or ``standing``.
 """
 
@@ -38,3 +39,12 @@ def standing(user: User) -> dict[str, Any]:
     return {"id": user.id, "global_role": str(getattr(user.global_role, "value", user.global_role)),
             "active": bool(user.is_active), "display_name": user.display_name,
             "password": hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()}
+
+
+def credential(token_hash: str, **who: Any) -> dict[str, Any]:
+    """The ``credential`` of an API token or a web session: who it is for and a digest of its stored hash.
+
+    A token or session row that no ``token.create`` / ``session.create`` commits to was planted: with it
+    one acts as its user through the API or the web, under their name.
+    """
+    return {**who, "digest": hashlib.sha256(token_hash.encode("ascii")).hexdigest()}

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from kb import provenance
-from kb.accounts.commitments import safeguards, standing
+from kb.accounts.commitments import credential, safeguards, standing
 from kb.accounts.models import ApiToken, GovernanceRequest, Space, SpaceMembership, User, WebSession
 from kb.accounts.names import display_name_key
 from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
@@ -217,7 +217,8 @@ def create_token(
     session.flush()
     provenance.record(session, actor, "token.create", ("token", token.id),
                       {"user": user.username, "name": name, "prefix": token.prefix,
-                       "expires_at": token.expires_at.isoformat() if token.expires_at else None})
+                       "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+                       "credential": credential(token.token_hash, user=user.id)})
     return token, raw
 
 
@@ -285,7 +286,8 @@ def create_web_session(session: Session, *, user: User, max_age_seconds: int) ->
     )
     session.add(web_session)
     session.flush()
-    provenance.record(session, actor_for(session, user, Channel.web), "session.create", ("user", user.username), {})
+    provenance.record(session, actor_for(session, user, Channel.web), "session.create", ("user", user.username),
+                      {"credential": credential(web_session.token_hash, session=web_session.id, user=user.id)})
     return web_session, raw
 
 

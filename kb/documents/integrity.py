@@ -14,6 +14,7 @@ each public version served then, so that receipts exist for them; from then on e
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kb import provenance
-from kb.accounts.commitments import safeguards, standing
-from kb.accounts.models import Space, User
+from kb.accounts.commitments import credential, safeguards, standing
+from kb.accounts.models import ApiToken, Space, User, WebSession
 from kb.actors import SYSTEM
+from kb.db import utcnow
 from kb.documents import service
 from kb.documents.commitments import COMMITTED_FIELDS, DOCUMENT_FIELDS, commitment, document_commitment
 from kb.documents.models import Audience, Document, Version, VersionState
@@ -135,7 +137,35 @@ def differences(session: Session, state: provenance.CommittedState | None = None
     for username, logged in state.people.items():
         if username not in users:
             found.append(Difference(f"user {username}", "*", logged.value, None, logged.seq))
+
+    # Credentials that still let someone in: each must be one kb issued (a planted one acts as its user).
+    now = utcnow()
+    live_tokens = select(ApiToken).where(ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+    for token in session.execute(live_tokens).scalars():
+        if token.expires_at is not None and _aware(token.expires_at) <= now:
+            continue
+        _compare(found, f"api token {token.id}", state.tokens.get(str(token.id)),
+                 credential(token.token_hash, user=token.user_id))
+    live_sessions = select(WebSession).where(WebSession.revoked_at.is_(None))  # type: ignore[union-attr]
+    for web_session in session.execute(live_sessions).scalars():
+        if _aware(web_session.expires_at) <= now:
+            continue
+        _compare(found, f"web session {web_session.id}", state.sessions.get(str(web_session.id)),
+                 credential(web_session.token_hash, session=web_session.id, user=web_session.user_id))
     return found
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _compare(found: list[Difference], subject: str, logged: provenance.Committed | None, stored: dict[str, Any]) -> None:
+    if logged is None:
+        found.append(Difference(subject, "*", None, "present", None))
+        return
+    for name, value in stored.items():
+        if logged.value.get(name) != value:
+            found.append(Difference(subject, name, logged.value.get(name), value, logged.seq))
 
 
 def record_baseline(session: Session) -> int:
@@ -164,6 +194,15 @@ def record_baseline(session: Session) -> int:
         if user.username not in state.people:
             provenance.record(session, SYSTEM, "audit.baseline", ("user", user.username), {"standing": standing(user)})
             recorded += 1
+    for token in session.execute(select(ApiToken).where(ApiToken.revoked_at.is_(None))).scalars():  # type: ignore[union-attr]
+        provenance.record(session, SYSTEM, "audit.baseline", ("token", token.id),
+                          {"credential": credential(token.token_hash, user=token.user_id)})
+        recorded += 1
+    for web_session in session.execute(select(WebSession).where(WebSession.revoked_at.is_(None))).scalars():  # type: ignore[union-attr]
+        user = session.get(User, web_session.user_id)
+        provenance.record(session, SYSTEM, "audit.baseline", ("user", user.username if user else str(web_session.user_id)),
+                          {"credential": credential(web_session.token_hash, session=web_session.id, user=web_session.user_id)})
+        recorded += 1
     for space in session.execute(select(Space).order_by(Space.id)).scalars():
         if space.slug not in state.spaces:
             provenance.record(session, SYSTEM, "audit.baseline", ("space", space.slug),

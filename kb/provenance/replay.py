@@ -44,6 +44,10 @@ class CommittedState:
     documents: dict[str, Committed] = field(default_factory=dict)
     spaces: dict[str, Committed] = field(default_factory=dict)
     people: dict[str, Committed] = field(default_factory=dict)
+    tokens: dict[str, Committed] = field(default_factory=dict)
+    """API tokens' credentials by token id."""
+    sessions: dict[str, Committed] = field(default_factory=dict)
+    """Web sessions' credentials by session id."""
     baseline_seq: int | None = None
     _documents: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
     _latest: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict, repr=False)
@@ -58,8 +62,17 @@ class CommittedState:
         elif object_type == "space":
             if '"safeguards"' in payload:
                 self._latest[("space", object_id)] = (seq, payload)
-        elif object_type == "user" and '"standing"' in payload:
-            self._latest[("user", object_id)] = (seq, payload)
+        elif object_type == "user":
+            if '"standing"' in payload:
+                self._latest[("user", object_id)] = (seq, payload)
+            elif '"credential"' in payload:  # a web session started: few bytes, decoded now
+                value = _decoded(payload).get("credential")
+                if isinstance(value, dict) and "session" in value:
+                    self.sessions[str(value["session"])] = Committed(seq, value)
+        elif object_type == "token" and '"credential"' in payload:
+            value = _decoded(payload).get("credential")
+            if isinstance(value, dict):
+                self.tokens[object_id] = Committed(seq, value)
 
     def finish(self) -> "CommittedState":
         """Decode what ``add`` kept: the newest commitment of every version, space and person."""
