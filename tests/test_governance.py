@@ -353,3 +353,25 @@ def test_the_same_change_twice_is_one_request(client, database, cast) -> None:  
     refused = client.post(f"/api/v1/governance/requests/{first.json()['id']}/refuse", json={"reason": "No"}, headers=otto)
     assert refused.status_code == 200, refused.text
     assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=olga).status_code == 202
+
+
+def test_a_request_planted_in_the_database_cannot_be_approved(client, database, cast) -> None:  # noqa: ANN001
+    """An insider inserts a pending request "by olga" (making rita an owner), or edits a real one: the second
+    person's approval is refused, because the audit log holds no such request (issue 16)."""
+    from sqlalchemy import text
+
+    olga_id = cast["owner"].actor.id
+    with database.engine.begin() as connection:
+        connection.execute(text("INSERT INTO governance_request (kind, target, change, requested_by, requested_at, status) "
+                                "VALUES ('space.member.set', 'benefits', :c, :u, '2026-12-05 10:00:00', 'pending')"),
+                           {"c": '{"user": "rita", "role": "owner"}', "u": olga_id})
+        planted = connection.execute(text("SELECT MAX(id) FROM governance_request")).scalar_one()
+    refused = client.post(f"/api/v1/governance/requests/{planted}/approve", headers=cast["owner2"].headers)
+    assert refused.status_code == 409 and refused.json()["error"]["details"]["rule"] == "unrecorded_request", refused.text
+    real = client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=cast["owner"].headers).json()["id"]
+    with database.engine.begin() as connection:  # the real request, its change edited outside kb
+        connection.execute(text("UPDATE governance_request SET change = :c WHERE id = :i"),
+                           {"c": '{"public_community": true}', "i": real})
+    assert client.post(f"/api/v1/governance/requests/{real}/approve", headers=cast["owner2"].headers).status_code == 409
+    space = client.get("/api/v1/spaces/benefits", headers=cast["owner"].headers).json()
+    assert space["four_eyes"] is True and space["public_community"] is False

@@ -13,6 +13,7 @@ a surface or another domain but provenance.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from datetime import timedelta
 
@@ -595,6 +596,25 @@ def _require_decider(session: Session, actor: Actor, request: GovernanceRequest)
         raise KbError(ErrorCode.FORBIDDEN, f"Only {who} other than the requester may decide request {request.id}")
 
 
+def _require_recorded(session: Session, request: GovernanceRequest) -> None:
+    """The request is one kb recorded: a ``governance.request`` event by its requester asks for exactly this.
+
+    A row inserted or edited in the database (issue 16's insider, with a forged requester) has no such
+    event: approving it would apply a change nobody asked for through kb.
+
+    Raises:
+        KbError CONFLICT: no event, or the row differs from it.
+    """
+    events = provenance.list_events(session, action="governance.request", object_type="governance_request",
+                                    object_id=str(request.id), limit=2)
+    asked = json.loads(events[0].payload) if len(events) == 1 else None
+    requester = session.get(User, request.requested_by)
+    if (asked != {"kind": request.kind, "target": request.target, "change": request.change}
+            or requester is None or events[0].actor_name != requester.username):
+        raise KbError(ErrorCode.CONFLICT, f"Request {request.id} is not the one recorded in the audit log (it was "
+                      "written or changed outside kb): it cannot be approved", details={"rule": "unrecorded_request"})
+
+
 def approve_request(session: Session, *, actor: Actor, request_id: int) -> GovernanceRequest:
     """Approve a pending request and apply its change, recorded with the approver as actor.
 
@@ -609,6 +629,7 @@ def approve_request(session: Session, *, actor: Actor, request_id: int) -> Gover
     """
     request = get_request(session, request_id, lock=True)
     _require_decider(session, actor, request)
+    _require_recorded(session, request)
     request.status, request.decided_by, request.decided_at = "approved", actor.id, utcnow()
     session.add(request)
     provenance.record(session, actor, "governance.approve", ("governance_request", request.id),
