@@ -40,20 +40,28 @@ def commitment(version: int, state: str) -> dict:
             "author": 7, "approver": 9 if state in ("approved", "superseded") else None}
 
 
+def with_document(payload: dict) -> dict:
+    """A document event's payload also commits to the document (space, owner, served version)."""
+    return {**payload, "document": {"space": 1, "owner": 9, "current_version_id": None, "translation_of": None}}
+
+
 def event(i: int) -> tuple[str, str, dict]:
     """The i-th event: worst case, or a version's life (two edits, submit, approve) among social events."""
     if worst:
         version = i // DOCUMENTS + 1
-        return "version.edit", f"doc-{i % DOCUMENTS}", {"version": version, "served": [commitment(version, "draft")]}
+        return "version.edit", f"doc-{i % DOCUMENTS}", with_document({"version": version,
+                                                                      "served": [commitment(version, "draft")]})
     step, cycle = STEPS[i % len(STEPS)], i // len(STEPS)
     document, version = f"doc-{cycle % DOCUMENTS}", cycle // DOCUMENTS + 1
     if step == "version.edit":
-        return step, document, {"version": version, "changed": ["body_md"], "served": [commitment(version, "draft")]}
+        return step, document, with_document({"version": version, "changed": ["body_md"],
+                                              "served": [commitment(version, "draft")]})
     if step == "version.submit":
-        return step, document, {"version": version, "intended_use": "x" * 40, "served": [commitment(version, "in_review")]}
+        return step, document, with_document({"version": version, "intended_use": "x" * 40,
+                                              "served": [commitment(version, "in_review")]})
     if step == "version.approve":
         served = [commitment(version, "approved")] + ([commitment(version - 1, "superseded")] if version > 1 else [])
-        return step, document, {"version": version, "superseded": version - 1 or None, "served": served}
+        return step, document, with_document({"version": version, "superseded": version - 1 or None, "served": served})
     return step, document, {"stars": 4, "note": "x" * 40}
 
 

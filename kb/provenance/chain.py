@@ -9,6 +9,8 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from hmac import compare_digest
+from hmac import digest as hmac_digest
 from typing import Any
 
 from sqlalchemy import func, select
@@ -149,15 +151,21 @@ _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor
 
 def _rows(session: Session, batch: int = 20000, after_seq: int = 0) -> Iterator[tuple]:
     """Every event (after ``after_seq``) as a plain tuple of _COLUMNS (fast path for verification)."""
-    last = after_seq
+    last = int(after_seq)
+    names = ", ".join(column.key for column in _COLUMNS)
     while True:
-        # Core, not the ORM: plain rows, without the ORM's per-row loading (a third of the time per event).
-        rows = session.connection().execute(
-            select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        # The driver's cursor, not the ORM nor Core rows: plain tuples (half of the time per event went to
+        # building row objects). Only integers are put into the statement.
+        cursor = session.connection().connection.cursor()  # the DBAPI's, in the session's transaction
+        try:
+            cursor.execute(f"SELECT {names} FROM audit_event WHERE seq > {last} ORDER BY seq LIMIT {int(batch)}")
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
         if not rows:
             return
         yield from rows
-        last = rows[-1][0]
+        last = int(rows[-1][0])
 
 
 Visitor = Callable[[bytes, str, str, str, str, int], None]
@@ -193,7 +201,8 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Vi
                                       prev_hash=prev_hash, channel=channel).encode("utf-8")
         if _sha256(envelope).hexdigest() != digest:
             return VerifyResult(False, count, seq - 1, prev, seq, "content does not match its hash")
-        if macs is not None:
+        if macs is not None and not (mac is not None and macs.authenticated and  # the common case, inline
+                                     compare_digest(mac, hmac_digest(event_key, digest.encode("ascii"), "sha256").hex())):
             unauthenticated = macs.see(seq, action, digest, mac, channel)
             if unauthenticated is not None:
                 return VerifyResult(False, count, seq - 1, prev, seq, unauthenticated)
