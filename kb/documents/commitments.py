@@ -71,8 +71,6 @@ def document_commitment(document: Document) -> dict[str, Any]:
             "translation_of": document.translation_of_id}
 
 
-DOCUMENT_FIELDS = ("space", "owner", "current_version_id", "translation_of")
-
 
 def served(document: Document, *versions: Version | None) -> dict[str, Any]:
     """The ``served`` and ``document`` members of an event's payload: the commitments of the versions it

@@ -29,7 +29,7 @@ from kb.accounts.models import ApiToken, Space, User, WebSession
 from kb.actors import SYSTEM
 from kb.db import utcnow
 from kb.documents import service
-from kb.documents.commitments import COMMITTED_FIELDS, DOCUMENT_FIELDS, commitment, document_commitment
+from kb.documents.commitments import COMMITTED_FIELDS, commitment, document_commitment
 from kb.documents.models import Audience, Document, Version, VersionState
 
 
@@ -96,47 +96,12 @@ def differences(session: Session, state: provenance.CommittedState | None = None
         if (slug, number) not in seen_versions:
             found.append(Difference(f"document {slug} v{number}", "*", logged.value, None, logged.seq))
 
-    slugs = set()
-    for document in session.execute(select(Document)).scalars():
-        slugs.add(document.slug)
-        logged = state.documents.get(document.slug)
-        if logged is None:
-            found.append(Difference(f"document {document.slug}", "*", None, "present", None))
-            continue
-        stored = document_commitment(document)
-        for name in DOCUMENT_FIELDS:
-            if logged.value.get(name) != stored[name]:
-                found.append(Difference(f"document {document.slug}", name, logged.value.get(name), stored[name], logged.seq))
-    for slug, logged in state.documents.items():
-        if slug not in slugs:
-            found.append(Difference(f"document {slug}", "*", logged.value, None, logged.seq))
-
+    documents = {document.slug: document for document in session.execute(select(Document)).scalars()}
+    _compare_all(found, "document", state.documents, {slug: document_commitment(d) for slug, d in documents.items()})
     spaces = {space.slug: space for space in session.execute(select(Space)).scalars()}
-    for slug, space in spaces.items():
-        logged = state.spaces.get(slug)
-        if logged is None:
-            found.append(Difference(f"space {slug}", "*", None, "present", None))
-            continue
-        stored = safeguards(session, space)
-        for name, value in stored.items():
-            if logged.value.get(name) != value:
-                found.append(Difference(f"space {slug}", name, logged.value.get(name), value, logged.seq))
-    for slug, logged in state.spaces.items():
-        if slug not in spaces:
-            found.append(Difference(f"space {slug}", "*", logged.value, None, logged.seq))
-
+    _compare_all(found, "space", state.spaces, {slug: safeguards(session, space) for slug, space in spaces.items()})
     users = {user.username: user for user in session.execute(select(User)).scalars()}
-    for username, user in users.items():
-        logged = state.people.get(username)
-        if logged is None:
-            found.append(Difference(f"user {username}", "*", None, "present", None))
-            continue
-        for name, value in standing(user).items():
-            if logged.value.get(name) != value:
-                found.append(Difference(f"user {username}", name, logged.value.get(name), value, logged.seq))
-    for username, logged in state.people.items():
-        if username not in users:
-            found.append(Difference(f"user {username}", "*", logged.value, None, logged.seq))
+    _compare_all(found, "user", state.people, {username: standing(user) for username, user in users.items()})
 
     # Credentials that still let someone in: each must be one kb issued (a planted one acts as its user).
     now = utcnow()
@@ -157,6 +122,16 @@ def differences(session: Session, state: provenance.CommittedState | None = None
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _compare_all(found: list[Difference], kind: str, logged: dict[str, provenance.Committed],
+                 stored: dict[str, dict[str, Any]]) -> None:
+    """Each object of ``kind`` in the database against its newest commitment, and each committed one that is gone."""
+    for key, value in stored.items():
+        _compare(found, f"{kind} {key}", logged.get(key), value)
+    for key, committed in logged.items():
+        if key not in stored:
+            found.append(Difference(f"{kind} {key}", "*", committed.value, None, committed.seq))
 
 
 def _compare(found: list[Difference], subject: str, logged: provenance.Committed | None, stored: dict[str, Any]) -> None:
