@@ -70,28 +70,26 @@ class RootAccumulator:
     """
 
     def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []  # (leaves, hash) of complete subtrees, sizes decreasing
+        self._stack: list[bytes] = []  # hashes of complete subtrees, largest first: one per 1-bit of the count
         self._count = 0
 
     def __len__(self) -> int:
         return self._count
 
     def append(self, leaf_hash_value: bytes) -> None:
-        stack = self._stack
-        size, digest = 1, leaf_hash_value
-        while stack and stack[-1][0] == size:
-            left = stack.pop()[1]
-            digest = _sha256(b"\x01" + left + digest).digest()
-            size *= 2
-        stack.append((size, digest))
+        digest, n = leaf_hash_value, self._count
+        while n & 1:  # each trailing 1-bit of the count is a complete subtree the new leaf completes
+            digest = _sha256(b"\x01" + self._stack.pop() + digest).digest()
+            n >>= 1
+        self._stack.append(digest)
         self._count += 1
 
     def root(self) -> bytes:
         """MTH of every leaf appended so far."""
         if not self._stack:
             return EMPTY_ROOT
-        digest = self._stack[-1][1]
-        for _size, left in reversed(self._stack[:-1]):
+        digest = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             digest = _sha256(b"\x01" + left + digest).digest()
         return digest
 
