@@ -61,9 +61,9 @@ def _global(session, username: str) -> str | None:  # noqa: ANN001
     return session.execute(select(User.global_role).where(User.username == username)).scalar_one_or_none()
 
 
-def _nothing_recorded_since(database, before: int) -> bool:  # noqa: ANN001
-    """No event since ``before`` but the web sign-ins the test itself made (``session.create``)."""
-    return {e["action"] for e in audit_events(database, before)} <= {"session.create"}
+def _nothing_recorded_since(database, seq: int) -> bool:  # noqa: ANN001
+    """No event after audit sequence number ``seq`` but the web sign-ins the test itself made (``session.create``)."""
+    return {e["action"] for e in audit_events(database, seq)} <= {"session.create"}
 
 
 # ------------------------------------------------------------------------- asking and deciding
@@ -150,17 +150,17 @@ def test_one_insider_alone_cannot_and_a_second_person_can(client, database, peop
     request_id = _ask(surface, client, people, attack)
     with database.session() as session:
         assert not attack.applied(session), "one person's request took effect"
-    before = head_seq(database)
+    seq_before = head_seq(database)  # the audit log's sequence number, not a time
     approved, answer = _decide(surface, client, database, people, attack.insider, request_id)
     assert not approved and ("409" in answer or "Separation of duties" in answer), answer
-    assert _nothing_recorded_since(database, before), "a refused self-approval recorded an event"
+    assert _nothing_recorded_since(database, seq_before), "a refused self-approval recorded an event"
     with database.session() as session:
         assert not attack.applied(session), "the insider's own approval took effect"
     approved, answer = _decide(surface, client, database, people, attack.second, request_id)
     assert approved, answer
     with database.session() as session:
         assert attack.applied(session), "the second person's approval did not apply the change"
-    decided = [e for e in audit_events(database, before) if e["action"] == "governance.approve"]
+    decided = [e for e in audit_events(database, seq_before) if e["action"] == "governance.approve"]
     assert [(e["actor"], e["channel"]) for e in decided] == [(people[attack.second].username, surface)]
 
 
@@ -195,14 +195,14 @@ def _version_state(client, people, slug: str) -> str:  # noqa: ANN001
 @pytest.mark.parametrize("surface", SURFACES)
 def test_self_approval_under_four_eyes_is_refused_and_a_second_owner_approves(client, database, people, surface: str) -> None:  # noqa: ANN001
     slug = _olgas_own_document(client, people)
-    before = head_seq(database)
+    seq_before = head_seq(database)
     approved, answer = _approve_version(surface, client, database, people, "owner", slug)
     assert not approved and ("409" in answer or "four eyes" in answer), answer
-    assert _nothing_recorded_since(database, before) and _version_state(client, people, slug) == "in_review"
+    assert _nothing_recorded_since(database, seq_before) and _version_state(client, people, slug) == "in_review"
     approved, answer = _approve_version(surface, client, database, people, "owner2", slug)
     assert approved, answer
     assert _version_state(client, people, slug) == "approved"
-    (approval,) = [e for e in audit_events(database, before) if e["action"] == "version.approve"]
+    (approval,) = [e for e in audit_events(database, seq_before) if e["action"] == "version.approve"]
     assert (approval["actor"], approval["channel"]) == ("otto", surface)
 
 

@@ -1,7 +1,7 @@
 """``kb`` commands: the audit log: verify, checkpoint (signed tree heads), export.
 
-Operator commands, run as ``kb.actors.SYSTEM``. ``verify`` goes through the action its API twin uses
-(``kb.provenance.actions.verify_chain``); ``checkpoint`` and ``export`` have no twin on the API or the
+Operator commands, run as ``kb.actors.SYSTEM``. ``verify`` goes through the action its API and web twins
+use (``kb.documents.actions.audit_database``); ``checkpoint`` and ``export`` have no twin on the API or the
 web (they write files on the operator's machine) and read the log through ``kb.provenance``'s
 public functions. None of them changes state.
 """
@@ -73,6 +73,8 @@ def audit_verify(
         raise fail("; ".join(problems), 3)
     typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}; "
                "every document version, space and person in the database is what the log commits to")
+    if not audit.authenticated:
+        typer.echo(f"Not checked: whether kb wrote each event (no event key at {settings.event_key_path})")
     if head is not None:
         covered = (f"{head.uncovered} later events (seq {head.tree_size + 1}..{head.log_size}) are not covered by a "
                    "signed head yet (--allow-uncovered)" if head.uncovered else "every event is covered by it")

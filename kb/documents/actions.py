@@ -316,7 +316,7 @@ def audit_database(
 
     Returns:
         What the log's check found (``provenance.audit_log``) and, when the chain holds, every
-        difference between the database and the log's commitments (as ``served_state_differences``).
+        difference between the database and the log's commitments (``integrity.Difference.as_dict``).
 
     Raises:
         KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
@@ -341,17 +341,3 @@ def verify_log(session: Session, actor: Actor) -> LogStatus:
     return LogStatus(**audit.chain.as_dict(), consistent=audit.chain.ok and not differences,
                      differences=[StateDifference(**difference) for difference in differences])
 
-
-def served_state_differences(session: Session, actor: Actor) -> list[dict[str, object]]:
-    """Every difference between what the database serves and what the audit log commits to (issue 16).
-
-    Each names the object (``document SLUG vN``, ``space SLUG``, ``user NAME``), the field, the logged
-    and the stored value and the event contradicted; empty when the database is what the log says.
-
-    Raises:
-        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
-    """
-    from kb.documents import integrity
-
-    authorize(actor, "audit.verify")
-    return [difference.as_dict() for difference in integrity.differences(session)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import Session
 
@@ -23,7 +22,7 @@ from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
 from kb.permissions import authorize
 from kb.provenance.schemas import (
-    AuditEventPublic, AuditPage, ChainStatus, ConsistencyProof, InclusionProof, TreeHeadPublic,
+    AuditEventPublic, AuditPage, ConsistencyProof, InclusionProof, TreeHeadPublic,
 )
 
 
@@ -56,19 +55,6 @@ def list_events(
                              object_id=e.object_id, payload=json.loads(e.payload), prev_hash=e.prev_hash, hash=e.hash)
             for e in events]
     return AuditPage(data=data, count=len(data), next_after_seq=data[-1].seq if len(data) == limit else None)
-
-
-def verify_chain(session: Session, actor: Actor, *, checkpoint: dict[str, Any] | None = None) -> ChainStatus:
-    """Verify the whole hash chain, optionally against a checkpoint kept outside the database.
-
-    Returns:
-        The count and head, or the first sequence number that does not hold and why.
-
-    Raises:
-        KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.verify``).
-    """
-    authorize(actor, "audit.verify")
-    return ChainStatus(**provenance.verify_chain(session, checkpoint).as_dict())
 
 
 def tree_head(session: Session, actor: Actor | None, *, signing_key: Path) -> TreeHeadPublic:
