@@ -164,3 +164,35 @@ def run_cli(*args: str, token: str | None = None, password: str | None = None, e
 
     return CliRunner().invoke(app, list(args), env={"KB_TOKEN": token, "KB_AS": None, **(env or {})},  # type: ignore[dict-item]
                               input=None if password is None else f"{password}\n", catch_exceptions=False)
+
+
+# ------------------------------------------------------------- reading the accounts' state in tests
+
+def space_of(session, slug: str = "benefits"):  # noqa: ANN001, ANN201
+    """The ``Space`` row of ``slug``."""
+    from sqlalchemy import select
+
+    from kb.accounts.models import Space
+
+    return session.execute(select(Space).where(Space.slug == slug)).scalar_one()
+
+
+def role_in_space(session, username: str, slug: str = "benefits") -> str | None:  # noqa: ANN001
+    """The role ``username`` holds in the space ``slug`` (None: no membership)."""
+    from sqlalchemy import select
+
+    from kb.accounts.models import Space, SpaceMembership, User
+
+    return session.execute(
+        select(SpaceMembership.role).join(User, User.id == SpaceMembership.user_id)
+        .join(Space, Space.id == SpaceMembership.space_id)
+        .where(User.username == username, Space.slug == slug)).scalar_one_or_none()
+
+
+def global_role_of(session, username: str) -> str | None:  # noqa: ANN001
+    """The global role of ``username`` (None: no such user)."""
+    from sqlalchemy import select
+
+    from kb.accounts.models import User
+
+    return session.execute(select(User.global_role).where(User.username == username)).scalar_one_or_none()

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from kb.accounts.models import Space, SpaceMembership, User
 from kb.provenance.models import AuditEvent
-from tests.factories import doc_body, make_cast, sign_in
+from tests.factories import doc_body, global_role_of, make_cast, role_in_space, sign_in, space_of
 
 
 @dataclass(frozen=True)
@@ -37,19 +36,7 @@ class Row:
     event: str
 
 
-def _space(session, slug: str = "benefits") -> Space:  # noqa: ANN001
-    return session.execute(select(Space).where(Space.slug == slug)).scalar_one()
-
-
-def _role(session, username: str, slug: str = "benefits") -> str | None:  # noqa: ANN001
-    return session.execute(
-        select(SpaceMembership.role).join(User, User.id == SpaceMembership.user_id)
-        .join(Space, Space.id == SpaceMembership.space_id)
-        .where(User.username == username, Space.slug == slug)).scalar_one_or_none()
-
-
-def _global(session, username: str) -> str | None:  # noqa: ANN001
-    return session.execute(select(User.global_role).where(User.username == username)).scalar_one_or_none()
+_space, _role, _global = space_of, role_in_space, global_role_of  # tests/factories.py
 
 
 ROWS = [

@@ -20,14 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
 
 from kb.accounts import service as accounts
-from kb.accounts.models import Space, SpaceMembership, User
 from kb.actors import GlobalRole
 from kb.db import transaction
 from tests.audit import audit_events, head_seq
-from tests.factories import doc_body, make_cast, make_person, run_cli, sign_in
+from tests.factories import doc_body, global_role_of, make_cast, make_person, role_in_space, run_cli, sign_in, space_of
 
 SURFACES = ["api", "web", "cli"]
 OTTO_PASSWORD = "otto-password-1"
@@ -46,19 +44,7 @@ def people(database, cli_env):  # noqa: ANN001, ANN201
 
 # ------------------------------------------------------------------------------------- the state
 
-def _space(session, slug: str = "benefits") -> Space:  # noqa: ANN001
-    return session.execute(select(Space).where(Space.slug == slug)).scalar_one()
-
-
-def _role(session, username: str, slug: str = "benefits") -> str | None:  # noqa: ANN001
-    return session.execute(
-        select(SpaceMembership.role).join(User, User.id == SpaceMembership.user_id)
-        .join(Space, Space.id == SpaceMembership.space_id)
-        .where(User.username == username, Space.slug == slug)).scalar_one_or_none()
-
-
-def _global(session, username: str) -> str | None:  # noqa: ANN001
-    return session.execute(select(User.global_role).where(User.username == username)).scalar_one_or_none()
+_space, _role, _global = space_of, role_in_space, global_role_of  # tests/factories.py
 
 
 def _nothing_recorded_since(database, seq: int) -> bool:  # noqa: ANN001
