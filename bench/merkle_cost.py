@@ -30,7 +30,7 @@ from kb.actors import SYSTEM
 from kb.config import Settings
 from kb.db import Database, transaction
 from kb.migrations import upgrade
-from kb.provenance.chain import canonical_json, event_hash
+from padding import pad_log
 
 events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 work = Path(tempfile.mkdtemp())
@@ -38,28 +38,9 @@ settings = Settings(data_dir=work)
 database = Database(settings)
 upgrade(database)
 start = time.perf_counter()
-with database.engine.begin() as connection:
-    prev = connection.execute(text("SELECT hash FROM audit_head")).scalar_one()
+with database.engine.connect() as connection:
     base = connection.execute(text("SELECT seq FROM audit_head")).scalar_one()
-    rows = []
-    for seq in range(base + 1, base + events + 1):
-        at = f"2026-12-05T08:{(seq // 60_000) % 60:02d}:{(seq // 1000) % 60:02d}.{seq % 1_000_000:06d}Z"
-        payload = canonical_json({"i": seq, "note": "x" * 40})
-        digest = event_hash(seq=seq, at=at, actor_id=None, actor_name="system", action="bench.event",
-                            object_type="bench", object_id=str(seq), payload=payload, prev_hash=prev)
-        rows.append({"seq": seq, "at": at, "actor_name": "system", "action": "bench.event", "object_type": "bench",
-                     "object_id": str(seq), "payload": payload, "prev_hash": prev, "hash": digest})
-        prev = digest
-        if len(rows) == 50_000:
-            connection.execute(text("INSERT INTO audit_event (seq, at, actor_id, actor_name, action, object_type, object_id, "
-                                    "payload, prev_hash, hash) VALUES (:seq, :at, NULL, :actor_name, :action, "
-                                    ":object_type, :object_id, :payload, :prev_hash, :hash)"), rows)
-            rows = []
-    if rows:
-        connection.execute(text("INSERT INTO audit_event (seq, at, actor_id, actor_name, action, object_type, object_id, "
-                                "payload, prev_hash, hash) VALUES (:seq, :at, NULL, :actor_name, :action, "
-                                ":object_type, :object_id, :payload, :prev_hash, :hash)"), rows)
-    connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": base + events, "h": prev})
+pad_log(database, base + events)
 print(f"log of {events:,} events written in {time.perf_counter() - start:.1f} s")
 
 key = settings.signing_key_path

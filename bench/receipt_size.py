@@ -44,7 +44,8 @@ from kb.db import Database  # noqa: E402
 from kb.fixtures import load_demo  # noqa: E402
 from kb.migrations import upgrade  # noqa: E402
 from kb.provenance import merkle, receipts  # noqa: E402
-from kb.provenance.chain import canonical_envelope, canonical_json, event_hash  # noqa: E402
+from kb.provenance.chain import canonical_envelope, canonical_json  # noqa: E402
+from padding import pad_log  # noqa: E402
 from kb.provenance.transparency import raw_public_key, signed_bytes  # noqa: E402
 
 events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
@@ -54,28 +55,7 @@ database = Database(settings)
 upgrade(database)
 load_demo(database)
 start = time.perf_counter()
-with database.engine.begin() as connection:
-    prev = connection.execute(text("SELECT hash FROM audit_head")).scalar_one()
-    base = connection.execute(text("SELECT seq FROM audit_head")).scalar_one()
-    rows = []
-    for seq in range(base + 1, events + 1):
-        at = f"2026-12-05T08:{(seq // 60_000) % 60:02d}:{(seq // 1000) % 60:02d}.{seq % 1_000_000:06d}Z"
-        payload = canonical_json({"i": seq, "note": "x" * 40})
-        digest = event_hash(seq=seq, at=at, actor_id=None, actor_name="system", action="bench.event",
-                            object_type="bench", object_id=str(seq), payload=payload, prev_hash=prev)
-        rows.append({"seq": seq, "at": at, "actor_name": "system", "action": "bench.event", "object_type": "bench",
-                     "object_id": str(seq), "payload": payload, "prev_hash": prev, "hash": digest})
-        prev = digest
-        if len(rows) == 50_000:
-            connection.execute(text("INSERT INTO audit_event (seq, at, actor_id, actor_name, action, object_type, "
-                                    "object_id, payload, prev_hash, hash) VALUES (:seq, :at, NULL, :actor_name, "
-                                    ":action, :object_type, :object_id, :payload, :prev_hash, :hash)"), rows)
-            rows = []
-    if rows:
-        connection.execute(text("INSERT INTO audit_event (seq, at, actor_id, actor_name, action, object_type, "
-                                "object_id, payload, prev_hash, hash) VALUES (:seq, :at, NULL, :actor_name, "
-                                ":action, :object_type, :object_id, :payload, :prev_hash, :hash)"), rows)
-    connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": max(events, base), "h": prev})
+base = pad_log(database, events)
 print(f"log of {max(events, base):,} events ({base:,} from kb demo) written in {time.perf_counter() - start:.1f} s")
 
 
