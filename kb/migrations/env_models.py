@@ -6,3 +6,4 @@ import kb.documents.models  # noqa: F401
 import kb.search.models  # noqa: F401
 import kb.social.models  # noqa: F401
 import kb.experts.models  # noqa: F401
+import kb.notifications.models  # noqa: F401
