@@ -17,7 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from kb.config import Settings
-from kb.events import PENDING_EVENTS_KEY, EventBus
+from kb.events import PENDING_EVENTS_KEY, RECORD_HOOKS_KEY, EventBus
 
 EVENT_BUS_KEY = "kb_event_bus"
 WRITE_OPTION = "kb_write"
@@ -107,11 +107,14 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings)
         self.bus = bus or EventBus()
+        self.record_hooks: list[Any] = []
+        """Called by ``kb.provenance.record`` in the transaction of each event (the composition root installs them)."""
 
     def session(self) -> Session:
         session = Session(self.engine, expire_on_commit=False)
         session.info[EVENT_BUS_KEY] = self.bus
         session.info[EVENT_KEY_PATH] = self.settings.event_key_path
+        session.info[RECORD_HOOKS_KEY] = self.record_hooks
         return session
 
     def dispose(self) -> None:

@@ -46,6 +46,23 @@ class DocumentChanged(DomainEvent):
     document_id: int
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """An audit event as ``kb.provenance.record`` just appended it, handed to the session's record hooks
+    inside the same transaction (the notifications outbox is written that way, issue 17)."""
+
+    seq: int
+    action: str
+    object_type: str
+    object_id: str
+    actor_id: int | None
+    actor_name: str
+    detail: dict[str, Any]
+
+
+RECORD_HOOKS_KEY = "kb_record_hooks"
+"""Session info: callables ``hook(session, Recorded)`` that ``kb.provenance.record`` calls after each append."""
+
 Subscriber = Callable[[DomainEvent], None]
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import EVENT_KEY_PATH, utcnow
+from kb.events import RECORD_HOOKS_KEY, Recorded
 from kb.provenance import chain, eventkeys, merkle, receipts, transparency
 from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
@@ -64,7 +65,7 @@ def record(
         The event, with its sequence number and hash.
     """
     object_type, object_id = subject
-    return chain.append(
+    event = chain.append(
         session,
         actor_id=None if actor.system else actor.id,
         actor_name=SYSTEM_ACTOR_NAME if actor.system else actor.username,
@@ -74,6 +75,13 @@ def record(
         object_id=str(object_id),
         payload=detail or {},
     )
+    hooks = session.info.get(RECORD_HOOKS_KEY)
+    if hooks:  # e.g. the notifications outbox: written in this transaction, so it commits or rolls back with the event
+        recorded = Recorded(seq=event.seq, action=action, object_type=object_type, object_id=str(object_id),
+                            actor_id=event.actor_id, actor_name=event.actor_name, detail=dict(detail or {}))
+        for hook in hooks:
+            hook(session, recorded)
+    return event
 
 
 def verify_chain(session: Session, checkpoint: dict[str, Any] | None = None) -> VerifyResult:
