@@ -30,6 +30,8 @@ from kb.search.api import router as search_router
 from kb.search.indexer import CatchUpLoop, SearchIndexes
 from kb.social.api import router as social_router
 from kb.experts.api import router as experts_router
+from kb.notifications.api import router as notifications_router
+from kb.notifications.worker import NotificationLoop, install as install_notifications
 from kb.db import Database
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require_for
@@ -143,6 +145,7 @@ def create_app(
     db = database or Database(settings)
     indexes = search or SearchIndexes(settings)
     wire_search(db, indexes)
+    install_notifications(db, settings)  # the outbox is written in each event's transaction (issue 17)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # noqa: ANN202
@@ -152,9 +155,12 @@ def create_app(
             indexes.catch_up(session)
         follower = CatchUpLoop(db, indexes, settings.index_catch_up_seconds)
         follower.start()
+        notifier = NotificationLoop(db, settings)
+        notifier.start()
         try:
             yield
         finally:
+            notifier.stop()
             follower.stop()
             if search is None:  # a slot this app claimed goes back to the next process
                 indexes.close()
@@ -177,7 +183,7 @@ def create_app(
     app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
     routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router,
-               social_router, experts_router, audit_router, audit_verify_router,
+               social_router, experts_router, notifications_router, audit_router, audit_verify_router,
                transparency_router]
     for router in routers:
         app.include_router(router)

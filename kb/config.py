@@ -127,6 +127,45 @@ class Settings(BaseSettings):
     )
     expert_webhook_url: str | None = Field(
         None, description='URL that "ask an expert" POSTs to, signed with HMAC-SHA256 of KB_SECRET_KEY (X-KB-Signature).')
+    base_url: str = Field(
+        "http://localhost:8000",
+        description="The address people reach the web UI at: links in notification e-mails start with it.",
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for notification e-mails. Empty: no e-mail is sent (the in-app inbox still has everything).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="How the SMTP connection is protected: starttls (upgrade a plain connection, usually port 587), tls "
+        "(TLS from the start, usually port 465) or none (a relay on the same host or network only).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP user name. Empty: no authentication.")
+    smtp_password: str | None = Field(None, description="SMTP password (with KB_SMTP_USERNAME).")
+    smtp_sender: str = Field("kb@localhost", description="From address of notification e-mails.")
+    notify_poll_seconds: float = Field(
+        5.0, ge=0,
+        description="How often each kb serve process delivers due notification e-mails and webhooks and checks whether the "
+        "daily digests and reminders are due (under a lease in the database, so one process runs them). 0: not in the "
+        "server; run kb notify run from cron instead.",
+    )
+    notify_max_attempts: int = Field(
+        10, ge=1, description="Attempts at an e-mail or webhook delivery before it is marked failed.")
+    notify_backoff_seconds: float = Field(
+        30.0, gt=0,
+        description="Wait after the first failed delivery attempt; it doubles after each further one (exponential backoff).")
+    notify_backoff_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest wait between two delivery attempts.")
+    notify_lease_seconds: float = Field(
+        120.0, gt=0,
+        description="How long a worker holds a delivery it claimed (or the daily job): if it dies, another worker retries "
+        "after this.",
+    )
+    notify_digest_hour: int = Field(
+        7, ge=0, le=23, description="Hour of the day (UTC) from which the daily digests and date reminders go out.")
+    notify_review_days: int = Field(
+        7, ge=0, description="Days before a version's review-by date that its owners are reminded.")
+    notify_validity_days: int = Field(
+        14, ge=0, description="Days before a version's validity ends that its owners hear of it in their daily digest.")
     redis_url: str | None = Field(
         None,
         description="Redis URL for rate-limit counters shared between processes. Empty: in-process counters.",

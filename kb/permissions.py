@@ -93,6 +93,13 @@ PERMISSIONS: dict[str, Access] = {
     "expertise.update": Access.signed_in,
     "inbox.read": Access.signed_in,
     "question.experts": Access.signed_in,
+    # notifications (issue 17)
+    "notification.list": Access.signed_in,
+    "notification.read": Access.signed_in,
+    "watch.list": Access.signed_in,
+    "watch.add": Access.signed_in,
+    "watch.remove": Access.signed_in,
+    "notify.preference": Access.signed_in,
     # audit log
     "audit.list": Access.admin,
     "audit.verify": Access.admin,

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 
 from kb.actors import SpaceRole
 from kb.app import create_app
-from kb.experts.service import Item, model2, sign
+from kb.experts.service import Item, model2
+from kb.notifications.outbox import sign
+from kb.notifications.worker import deliver_due
 from tests.factories import make_cast, make_document, make_person
 
 
@@ -82,6 +84,7 @@ def test_webhook_is_signed(settings, database) -> None:  # noqa: ANN001
         configured = settings.model_copy(update={"expert_webhook_url": url, "secret_key": "hook-secret"})
         with TestClient(create_app(configured, database=database)) as client:
             client.post("/api/v1/experts/olga/ask", json={"message": "Help"}, headers=cast["reader"].headers)
+            deliver_due(database, configured)
     payload, signature = received[0]
     assert payload["expert"] == "olga" and payload["from"] == "rita"
     body = json.dumps(payload, sort_keys=True).encode("utf-8")

@@ -1,11 +1,12 @@
-"""Expert location through its one door (kb.experts.actions): the webhook and its recorded outcome, the
-web form alike, the question's asker left out, and `kb experts` without --as (kb itself asks).
+"""Expert location through its one door (kb.experts.actions): the webhook (delivered from the notifications
+outbox, kb.notifications.worker.deliver_due) and its recorded outcome, the web form alike, the question's asker left out, and `kb experts` without --as (kb itself asks).
 
 Every webhook receiver here is a local HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -21,8 +22,10 @@ from typer.testing import CliRunner
 from kb.actors import SpaceRole
 from kb.app import create_app
 from kb.cli import app as cli_app
+from kb.db import utcnow
 from kb.experts.models import ExpertRequest
-from kb.experts.service import sign
+from kb.notifications.outbox import sign
+from kb.notifications.worker import deliver_due
 from tests.audit import audit_events
 from tests.factories import make_cast, make_document, make_person
 from tests.factories import sign_in
@@ -65,9 +68,18 @@ def statuses(database) -> list[str | None]:  # noqa: ANN001
         return [r.webhook_status for r in session.execute(select(ExpertRequest).order_by(ExpertRequest.id)).scalars()]
 
 
+def configured(settings, url: str | None, **update):  # noqa: ANN001, ANN201
+    return settings.model_copy(update={"expert_webhook_url": url, "secret_key": "hook-secret", "notify_poll_seconds": 0,
+                                       "notify_max_attempts": 2, **update})
+
+
 def client_for(settings, database, url: str | None) -> TestClient:  # noqa: ANN001
-    configured = settings.model_copy(update={"expert_webhook_url": url, "secret_key": "hook-secret"})
-    return TestClient(create_app(configured, database=database))
+    return TestClient(create_app(configured(settings, url), database=database))
+
+
+def deliver(settings, database, url: str | None, later: int = 0):  # noqa: ANN001, ANN201
+    """Run the worker once, as ``kb notify run`` would, ``later`` hours from now (past any backoff)."""
+    return deliver_due(database, configured(settings, url), now=utcnow() + dt.timedelta(hours=later))
 
 
 def test_the_webhook_outcome_is_recorded_on_the_request(settings, database) -> None:  # noqa: ANN001
@@ -77,18 +89,25 @@ def test_the_webhook_outcome_is_recorded_on_the_request(settings, database) -> N
         assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
     with receiver(204) as (url, received), client_for(settings, database, url) as client:
         assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
+        assert statuses(database)[1] == "pending"  # in the outbox, committed with the request
+        assert deliver(settings, database, url).sent == 1
     payload, signature = received[0]
     assert payload["expert"] == "olga" and payload["from"] == "rita" and payload["message"] == "Help"
     assert signature == sign("hook-secret", json.dumps(payload, sort_keys=True).encode("utf-8"))
     with receiver(500) as (url, _), client_for(settings, database, url) as client:
-        # a failing receiver never undoes the request: it is in the inbox, and the failure is on record
+        # a failing receiver never undoes the request: it is in the inbox, and each failure is on record
         assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
-    with client_for(settings, database, closed_port_url()) as client:
+        assert deliver(settings, database, url).retrying == 1
+        assert statuses(database)[2] == "retrying: HTTP 500 (attempt 1)"
+    dead = closed_port_url()
+    with client_for(settings, database, dead) as client:
         assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
         assert client.get("/api/v1/me/inbox", headers=cast["owner"].headers).json()["count"] == 4
-    recorded = statuses(database)
-    assert recorded[:3] == ["not_configured", "sent", "failed: HTTP 500"]
-    assert recorded[3].startswith("failed: URLError") and len(recorded[3]) <= 200
+    assert deliver(settings, database, dead).retrying == 1
+    assert deliver(settings, database, dead, later=2).failed == 2  # the second and last attempt of both (KB_NOTIFY_MAX_ATTEMPTS=2 here)
+    recorded = statuses(database)  # the third receiver is gone by its last attempt too
+    assert recorded[:2] == ["not_configured", "sent"]
+    assert all(status.startswith("failed: URLError") and len(status) <= 200 for status in recorded[2:])
     assert [e["action"] for e in audit_events(database)].count("expert.ask") == 4
 
 
@@ -97,6 +116,7 @@ def test_a_refused_ask_calls_no_webhook(settings, database) -> None:  # noqa: AN
     with receiver(204) as (url, received), client_for(settings, database, url) as client:
         assert client.post("/api/v1/experts/rita/ask", json={}, headers=cast["reader"].headers).status_code == 409
         assert client.post("/api/v1/experts/nobody/ask", json={}, headers=cast["reader"].headers).status_code == 404
+        assert deliver(settings, database, url).sent == 0
     assert received == [] and statuses(database) == []
 
 
@@ -108,6 +128,7 @@ def test_the_web_form_asks_through_the_same_door(settings, database) -> None:  #
         assert done.status_code == 303 and done.headers["location"] == "/people/olga?done=asked-expert"
         refused = client.post("/people/rita/ask", data={"message": "Myself", "csrf": csrf}, follow_redirects=False)
         assert refused.status_code == 409
+        deliver(settings, database, url)
     assert [(p["expert"], p["from"], p["message"]) for p, _ in received] == [("olga", "rita", "From the web")]
     assert statuses(database) == ["sent"]
 

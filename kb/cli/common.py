@@ -67,9 +67,12 @@ def open_database(migrate: bool = True) -> "Database":
     from kb.db import Database
     from kb.migrations import upgrade
 
+    from kb.notifications.worker import install
+
     database = Database(load_cli_settings())
     if migrate:
         upgrade(database)
+    install(database, database.settings)  # events the CLI records notify as the server's do (issue 17)
     return database
 
 

@@ -5,17 +5,15 @@ Finding experts (``expert.find``), a person's profile (``expert.profile``), decl
 experts suggested for a question (``question.experts``). Each action checks the actor against its row
 of ``kb.permissions`` with ``authorize``, calls the services of ``kb.experts.service`` (which keep the
 per-object rules: nobody asks themselves or someone who opted out; the asker is never suggested for
-their own question) in one transaction where state changes, and performs the side effects: asking
-an expert calls the configured webhook (KB_EXPERT_WEBHOOK_URL, HMAC-signed with KB_SECRET_KEY) after
-the request is committed, and records what became of the call on the request.
+their own question) in one transaction where state changes. Asking an expert's webhook call
+(KB_EXPERT_WEBHOOK_URL, HMAC-signed with KB_SECRET_KEY) goes through the notifications outbox, written
+in the request's transaction (kb.notifications).
 
 Surfaces translate their input, call an action and render its result. Must not import FastAPI, the
 web UI or the API modules.
 """
 
 from __future__ import annotations
-
-import logging
 
 from sqlmodel import Session
 
@@ -30,8 +28,6 @@ from kb.search.indexer import SearchIndexes
 
 SUGGESTED_FOR_A_QUESTION = 5
 
-
-log = logging.getLogger("kb.experts")
 
 def find_experts(session: Session, actor: Actor, *, indexes: SearchIndexes, settings: Settings, query: str,
                  space: str | None = None, exclude_me: bool = False, limit: int = 10) -> ExpertResults:
@@ -87,28 +83,21 @@ def _inbox_item(request: ExpertRequest, sender: str, read: bool) -> InboxItem:
 
 def ask_expert(session: Session, actor: Actor, *, settings: Settings, username: str, question_id: int | None = None,
                message: str = "") -> InboxItem:
-    """Ask an expert: a request in their inbox (audited as ``expert.ask``), then the webhook.
+    """Ask an expert: a request in their inbox (audited as ``expert.ask``) and, with KB_EXPERT_WEBHOOK_URL set,
+    the signed webhook call in the outbox of the same transaction (issue 17).
 
-    With KB_EXPERT_WEBHOOK_URL set, the signed payload is POSTed once the request is committed (a
-    failing receiver never undoes the request), and the outcome (``sent`` or ``failed: …``) is
-    stored on the request in a transaction of its own; without it the request says ``not_configured``.
+    The notifications worker makes the call, with retries and backoff, and writes what became of it on
+    the request (``webhook_status``: ``pending``, ``retrying: …``, ``sent`` or ``failed: …``); without a
+    URL the request says ``not_configured``.
 
     Raises:
         KbError NOT_FOUND: no user ``username``, or no question ``question_id`` the actor may see (service).
         KbError CONFLICT: the actor asks themselves, or the expert opted out (service).
     """
     authorize(actor, "expert.ask")
-    url = settings.expert_webhook_url
     with transaction(session):
         request = service.ask_expert(session, actor=actor, username=username, question_id=question_id, message=message,
-                                     webhook_configured=bool(url))
-    if url:
-        outcome = service.call_webhook(url, settings.secret_key, service.webhook_payload(request, username, actor.username))
-        try:
-            with transaction(session):
-                service.set_webhook_status(session, request_id=request.id, status=outcome)  # type: ignore[arg-type]
-        except Exception:  # the request and its audit event are committed and the call was made: answer success
-            log.exception("Could not store the webhook outcome %r of expert request %s", outcome, request.id)
+                                     webhook_configured=bool(settings.expert_webhook_url))
     return _inbox_item(request, actor.username, read=False)
 
 

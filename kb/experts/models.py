@@ -34,5 +34,5 @@ class ExpertRequest(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     read_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     webhook_status: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
-    """What became of the webhook call (kb.experts.actions.ask_expert): ``not_configured``, ``pending`` (under
-    way), ``sent``, or ``failed: `` and the HTTP status or the error."""
+    """What became of the webhook call (delivered by kb.notifications): ``not_configured``, ``pending`` (not yet
+    tried), ``retrying: `` and the last error and attempt, ``sent``, or ``failed: `` and the last error (no attempt left)."""

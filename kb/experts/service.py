@@ -5,17 +5,16 @@ search retrieves for the query, score(person) = Σ_item relevance(item) × assoc
 where the association sums configurable weights per kind of evidence (authored, contributed, owns,
 approved, accepted answer, upvoted answer); declared skills count, less, and are labelled
 self-declared. People who opted out are never suggested. Reads documents, social and search; nothing
-imports this package except the app, the web UI and the CLI.
+imports this package except the app, the web UI, the CLI and kb.notifications (which delivers the
+ask-an-expert webhook and writes its outcome here).
 
 The per-object rules live here, once: nobody asks themselves, nobody asks someone who opted out, the
 asker of a question is never suggested for it. No permission checks and no transactions: the
-actions of ``kb.experts.actions`` are the door (and make the webhook call). Must not import FastAPI.
+actions of ``kb.experts.actions`` are the door. Must not import FastAPI.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from collections import Counter, defaultdict
@@ -262,38 +261,6 @@ def inbox(session: Session, *, actor: Actor) -> list[tuple[ExpertRequest, str]]:
     rows = session.execute(select(ExpertRequest, User.username).join(User, User.id == ExpertRequest.from_user_id)
                            .where(ExpertRequest.to_user_id == actor.id).order_by(ExpertRequest.id.desc())).all()  # type: ignore[union-attr]
     return [(request, username) for request, username in rows]
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def webhook_payload(request: ExpertRequest, expert: str, asker: str) -> bytes:
-    return json.dumps({"event": "expert.ask", "request": request.id, "expert": expert, "from": asker,
-                       "question": request.question_id, "message": request.message,
-                       "at": request.created_at.isoformat()}, sort_keys=True).encode("utf-8")
-
-
-def call_webhook(url: str, secret: str, body: bytes, timeout: float = 3.0) -> str:
-    """POST the signed payload. Returns what became of it, to be stored as the request's ``webhook_status``:
-    ``sent`` (a 2xx answer) or ``failed: HTTP <status>`` / ``failed: <error>``. Failures are logged, never
-    raised: the request is already recorded."""
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-KB-Signature": sign(secret, body), "User-Agent": "kb-webhook"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - configured by the operator
-            status = int(response.status)
-        outcome = WEBHOOK_SENT if 200 <= status < 300 else f"{WEBHOOK_FAILED}HTTP {status}"
-    except urllib.error.HTTPError as exc:
-        outcome = f"{WEBHOOK_FAILED}HTTP {exc.code}"
-    except Exception as exc:  # noqa: BLE001
-        outcome = f"{WEBHOOK_FAILED}{type(exc).__name__}: {exc}"
-    if outcome != WEBHOOK_SENT:
-        log.warning("Expert webhook to %s failed: %s", url, outcome)
-    return outcome[:WEBHOOK_STATUS_CHARS]
 
 
 def set_webhook_status(session: Session, *, request_id: int, status: str) -> None:

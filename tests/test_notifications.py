@@ -1,0 +1,169 @@
+"""Notifications (issue 17): the rule table through the API, the inbox, watches, preferences, the daily job.
+
+Each event is caused on a real app; the recipients' inboxes, the outbox and the audit log are checked together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from kb.app import create_app
+from kb.db import UTCDateTime, transaction  # noqa: F401
+from kb.notifications.daily import run_daily
+from kb.notifications.models import Delivery, JobLease, Notification
+from tests.audit import audit_events
+from tests.factories import approved_document, doc_body, make_cast
+
+
+def client_for(settings, database, **update) -> TestClient:  # noqa: ANN001
+    return TestClient(create_app(settings.model_copy(update={"notify_poll_seconds": 0, **update}), database=database))
+
+
+def inbox(client, person) -> dict:  # noqa: ANN001
+    response = client.get("/api/v1/notifications", headers=person.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def kinds(client, person) -> list[str]:  # noqa: ANN001
+    return [item["kind"] for item in inbox(client, person)["data"]]
+
+
+def test_the_document_lifecycle_tells_owners_and_authors(settings, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        body = doc_body("Parental leave")
+        assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=cast["contributor"].headers).status_code == 201
+        slug = body["slug"]
+        assert client.post(f"/api/v1/documents/{slug}/versions/1/submit", json={}, headers=cast["contributor"].headers).status_code == 200
+        assert kinds(client, cast["owner"]) == ["review_requested"] and kinds(client, cast["owner2"]) == ["review_requested"]
+        assert kinds(client, cast["contributor"]) == [] and kinds(client, cast["outsider_owner"]) == []
+        rejected = client.post(f"/api/v1/documents/{slug}/versions/1/reject", json={"reason": "Cite the statute"},
+                               headers=cast["owner"].headers)
+        assert rejected.status_code == 200
+        told = inbox(client, cast["contributor"])
+        assert told["unread"] == 1 and told["data"][0]["kind"] == "version_rejected"
+        assert "Cite the statute" in told["data"][0]["body"] and told["data"][0]["link"] == f"/d/{slug}/v/2"
+        assert client.post(f"/api/v1/documents/{slug}/versions/2/submit", json={}, headers=cast["contributor"].headers).status_code == 200
+        assert client.post(f"/api/v1/documents/{slug}/versions/2/approve", json={"comment": "Good"},
+                           headers=cast["owner2"].headers).status_code == 200
+        assert kinds(client, cast["contributor"])[0] == "version_approved"
+        # the owner who approved is not told of his own act; the other owner heard of both submissions
+        assert kinds(client, cast["owner2"]) == ["review_requested", "review_requested"]
+    keys = [n.key for n in _notifications(database)]
+    assert len(keys) == len(set(keys))
+
+
+def _notifications(database) -> list[Notification]:  # noqa: ANN001
+    with database.session() as session:
+        return list(session.execute(select(Notification).order_by(Notification.id)).scalars())
+
+
+def test_community_events_reach_askers_authors_and_moderators(settings, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        slug = approved_document(client, cast)
+        comment = client.post(f"/api/v1/documents/{slug}/comments", json={"body_md": "Is this current?"},
+                              headers=cast["reader"].headers).json()
+        assert "comment_on_document" in kinds(client, cast["contributor"])  # the author of the version
+        client.post(f"/api/v1/documents/{slug}/comments", json={"body_md": "Yes", "parent_id": comment["id"]},
+                    headers=cast["owner"].headers)
+        assert kinds(client, cast["reader"]) == ["comment_reply"]
+        question = client.post("/api/v1/questions", json={"title": "How long is parental leave?", "body_md": "Asking.",
+                                                          "tags": ["leave"]}, headers=cast["reader"].headers).json()
+        answered = client.post(f"/api/v1/questions/{question['id']}/answers", json={"body_md": "Sixteen weeks."},
+                               headers=cast["contributor"].headers).json()
+        assert kinds(client, cast["reader"])[0] == "question_answered"
+        answer_id = answered["answers"][0]["id"]
+        assert client.post(f"/api/v1/questions/{question['id']}/accept", json={"answer_id": answer_id},
+                           headers=cast["reader"].headers).status_code == 200
+        assert kinds(client, cast["contributor"])[0] == "answer_accepted"
+        flagged = client.post("/api/v1/flags", json={"target": "answer", "target_id": str(answer_id), "reason": "spam"},
+                              headers=cast["owner"].headers)
+        assert flagged.status_code == 201
+        assert kinds(client, cast["moderator"]) == ["content_flagged"]
+        asked = client.post("/api/v1/experts/olga/ask", json={"message": "Help"}, headers=cast["reader"].headers)
+        assert asked.status_code == 201
+        assert kinds(client, cast["owner"])[0] == "expert_asked"
+
+
+def test_mark_read_and_the_header_count(settings, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        approved_document(client, cast)
+        before = inbox(client, cast["owner2"])
+        assert before["unread"] == 1
+        first = before["data"][0]["id"]
+        # someone else's id changes nothing
+        assert client.post("/api/v1/notifications/read", json={"ids": [first]}, headers=cast["reader"].headers).json()["marked"] == 0
+        marked = client.post("/api/v1/notifications/read", json={"ids": [first]}, headers=cast["owner2"].headers).json()
+        assert marked == {"marked": 1, "unread": 0}
+        assert inbox(client, cast["owner2"])["data"][0]["read"] is True
+        assert client.post("/api/v1/notifications/read", json={"ids": "x"}, headers=cast["owner2"].headers).status_code == 422
+        assert client.get("/api/v1/notifications").status_code == 401
+
+
+def test_watches_are_audited_and_tell_watchers(settings, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        slug = approved_document(client, cast)
+        added = client.post("/api/v1/me/watches", json={"kind": "document", "target": slug}, headers=cast["reader"].headers)
+        assert added.status_code == 201 and added.json()["target"] == slug
+        assert client.post("/api/v1/me/watches", json={"kind": "tag", "target": "Leave"}, headers=cast["moderator"].headers).json()["target"] == "leave"
+        assert client.post("/api/v1/me/watches", json={"kind": "document", "target": "nope"}, headers=cast["reader"].headers).status_code == 404
+        assert client.post("/api/v1/me/watches", json={"kind": "planet", "target": "x"}, headers=cast["reader"].headers).status_code == 422
+        assert client.get("/api/v1/me/watches", headers=cast["reader"].headers).json()["count"] == 1
+        client.put(f"/api/v1/documents/{slug}/draft", json={"body_md": "# Child benefit\n\nNow monthly."}, headers=cast["contributor"].headers)
+        client.post(f"/api/v1/documents/{slug}/versions/2/submit", json={}, headers=cast["contributor"].headers)
+        client.post(f"/api/v1/documents/{slug}/versions/2/approve", json={}, headers=cast["owner"].headers)
+        assert kinds(client, cast["reader"]) == ["document_changed"]
+        client.post("/api/v1/questions", json={"title": "Leave for fathers?", "body_md": "?", "tags": ["leave"]},
+                    headers=cast["reader"].headers)
+        assert kinds(client, cast["moderator"]) == ["watched_new_question"]
+        assert client.delete(f"/api/v1/me/watches/document/{slug}", headers=cast["reader"].headers).status_code == 204
+        assert client.get("/api/v1/me/watches", headers=cast["reader"].headers).json()["count"] == 0
+    actions = [e["action"] for e in audit_events(database)]
+    assert actions.count("watch.add") == 2 and actions.count("watch.remove") == 1
+
+
+def test_the_preference_is_audited_and_needs_an_address(settings, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        assert client.get("/api/v1/me/notification-preference", headers=cast["reader"].headers).json()["mode"] == "in_app"
+        changed = client.put("/api/v1/me/notification-preference", json={"mode": "digest"}, headers=cast["reader"].headers)
+        assert changed.status_code == 200 and changed.json() == {"mode": "digest", "email": "rita@example.test"}
+        assert client.put("/api/v1/me/notification-preference", json={"mode": "loud"}, headers=cast["reader"].headers).status_code == 422
+    events = [e for e in audit_events(database) if e["action"] == "notify.preference"]
+    assert len(events) == 1 and events[0]["payload"]["mode"] == "digest"
+
+
+def test_the_daily_job_reminds_once_and_digests_under_a_lease(settings, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "notify_poll_seconds": 0})
+    with TestClient(create_app(configured, database=database)) as client:
+        slug = approved_document(client, cast)  # review_by 2030-01-01
+        client.put("/api/v1/me/notification-preference", json={"mode": "digest"}, headers=cast["owner"].headers)
+    near = dt.datetime(2029, 12, 28, 8, tzinfo=dt.UTC)
+    assert run_daily(database, configured, holder="a", now=near.replace(hour=5)) == "not_due"
+    # another process holds the lease: this one does nothing
+    with database.session() as session, transaction(session):
+        session.add(JobLease(name="daily", holder="b", until=near + dt.timedelta(minutes=5)))
+    assert run_daily(database, configured, holder="a", now=near) == "held"
+    assert run_daily(database, configured, holder="a", now=near + dt.timedelta(minutes=6)) == "ran"
+    assert run_daily(database, configured, holder="b", now=near + dt.timedelta(minutes=7)) == "already_ran"
+    reminded = [n for n in _notifications(database) if n.kind == "review_due"]
+    assert sorted(n.user_id for n in reminded) == sorted({cast["owner"].actor.id, cast["owner2"].actor.id})
+    assert all(slug in n.link for n in reminded)
+    later = dt.datetime(2030, 1, 2, 8, tzinfo=dt.UTC)
+    assert run_daily(database, configured, holder="a", now=later) == "ran"
+    assert run_daily(database, configured, holder="a", now=later + dt.timedelta(days=1)) == "ran"
+    kinds_now = sorted(n.kind for n in _notifications(database) if n.kind in ("review_due", "review_overdue"))
+    assert kinds_now == ["review_due", "review_due", "review_overdue", "review_overdue"]  # once each, on every later day too
+    with database.session() as session:
+        digests = list(session.execute(select(Delivery).where(Delivery.key.like("digest-%"))).scalars())  # type: ignore[attr-defined]
+    # olga chose the digest: one e-mail for the first day's reminders and the approval request, one for the overdue one
+    assert [d.recipient for d in digests] == ["olga@example.test", "olga@example.test"]
+    assert "Review due by 2030-01-01" in digests[0].body
