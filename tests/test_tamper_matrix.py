@@ -150,6 +150,12 @@ def plant_token(connection) -> None:  # noqa: ANN001
                        {"u": _user_id(connection, "otto"), "p": raw[:10], "h": hashlib.sha256(raw.encode()).hexdigest()})
 
 
+def edit_passage(connection) -> None:  # noqa: ANN001
+    """Search indexes and shows passages (``document_chunk``), not the body: forge one, then `kb reindex` serves it."""
+    connection.execute(text("UPDATE document_chunk SET text = 'Everyone gets a bonus of 1000 euro.' WHERE version_id = "
+                            "(SELECT current_version_id FROM document WHERE slug = 'child-benefit')"))
+
+
 def consistent_forgery(connection) -> None:  # noqa: ANN001
     """Edit a body *and* append an event committing to the edited row: the content check agrees; only the head tells."""
     from sqlalchemy.orm import Session as OrmSession
@@ -208,6 +214,8 @@ ROWS = [
         "differs: user otto: password", "differs: user otto: password"),
     Row("plant an API token for someone, to act as them through the API", plant_token,
         "in the database but never recorded in the log", "in the database but never recorded in the log"),
+    Row("edit a searchable passage (`document_chunk.text`) directly", edit_passage,
+        "differs: document child-benefit v1: chunks", "differs: document child-benefit v1: chunks"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]

@@ -15,6 +15,7 @@ each public version served then, so that receipts exist for them; from then on e
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ from kb.accounts.models import ApiToken, Space, User, WebSession
 from kb.actors import SYSTEM
 from kb.db import utcnow
 from kb.documents import service
+from kb.documents.chunking import chunk_markdown
 from kb.documents.commitments import COMMITTED_FIELDS, commitment, document_commitment
-from kb.documents.models import Audience, Document, Version, VersionState
+from kb.documents.models import Audience, Chunk, Document, Version, VersionState
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,50 @@ def _versions(session: Session) -> Iterator[tuple[str, Version]]:
         yield slug, version
 
 
+_CHUNKED = (VersionState.in_review, VersionState.approved)
+"""States whose versions must have passages: written at submission (in review), kept by approval."""
+
+
+def chunks_digest(pieces: list[tuple[str, str]]) -> str:
+    """SHA-256 of a version's passages in order, each as (JSON heading path, text)."""
+    return hashlib.sha256(json.dumps(pieces, ensure_ascii=False, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def chunks_sha256(version: Version) -> str:
+    """The digest of the passages kb derives from the version's body (``chunk_markdown``), as submit writes them.
+
+    Passages are derived data: search indexes them and shows them as snippets, so each must be the
+    text of the committed body. One edited outside kb (``document_chunk.text``) would make search
+    serve words the log never committed to; comparing with the re-derivation names it.
+    """
+    return chunks_digest([(json.dumps(list(c.heading_path)), c.text)
+                          for c in chunk_markdown(version.body_md, version.title)])
+
+
+def _with_chunks(session: Session, versions: Iterator[tuple[str, Version]], batch: int = 500
+                 ) -> Iterator[tuple[tuple[str, Version], list[tuple[str, str]] | None]]:
+    """Each (slug, version) with its stored passages in order (None when it has none), read in batches."""
+    pending: list[tuple[str, Version]] = []
+
+    def flush() -> Iterator[tuple[tuple[str, Version], list[tuple[str, str]] | None]]:
+        stored: dict[int, list[tuple[str, str]]] = {}
+        rows = session.execute(select(Chunk.version_id, Chunk.heading_path, Chunk.text)
+                               .where(Chunk.version_id.in_([v.id for _, v in pending]))  # type: ignore[union-attr]
+                               .order_by(Chunk.version_id, Chunk.ordinal))
+        for version_id, heading_path, text in rows:
+            stored.setdefault(version_id, []).append((heading_path, text))
+        for item in pending:
+            yield item, stored.get(item[1].id)  # type: ignore[arg-type]
+        pending.clear()
+
+    for item in versions:
+        pending.append(item)
+        if len(pending) >= batch:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
 def differences(session: Session, state: provenance.CommittedState | None = None) -> list[Difference]:
     """Every difference between the served state in the database and the newest commitments in the log.
 
@@ -79,7 +125,7 @@ def differences(session: Session, state: provenance.CommittedState | None = None
     found: list[Difference] = []
 
     seen_versions: set[tuple[str, int]] = set()
-    for slug, version in _versions(session):
+    for (slug, version), stored_chunks in _with_chunks(session, _versions(session)):
         key = (slug, version.number)
         seen_versions.add(key)
         subject = f"document {slug} v{version.number}"
@@ -91,6 +137,13 @@ def differences(session: Session, state: provenance.CommittedState | None = None
         for name in COMMITTED_FIELDS:
             if logged.value.get(name) != stored[name]:
                 found.append(Difference(subject, name, logged.value.get(name), stored[name], logged.seq))
+        body_as_logged = logged.value.get("body_sha256") == stored["body_sha256"]
+        if body_as_logged and (stored_chunks is not None or version.state in _CHUNKED):
+            # The body is the committed one, so its passages must be what kb derives from it
+            # (an edited body is named above; its passages then come from the body before the edit).
+            derived = chunks_sha256(version)
+            if chunks_digest(stored_chunks or []) != derived:
+                found.append(Difference(subject, "chunks", derived, chunks_digest(stored_chunks or []), logged.seq))
         session.expunge(version)
     for (slug, number), logged in state.versions.items():
         if (slug, number) not in seen_versions:
