@@ -25,7 +25,7 @@ from kb.accounts import service as accounts
 from kb.actors import GlobalRole
 from kb.db import transaction
 from tests.audit import audit_events, head_seq
-from tests.factories import doc_body, global_role_of, make_cast, make_person, role_in_space, run_cli, sign_in, space_of
+from tests.factories import Person, doc_body, global_role_of, make_cast, make_person, role_in_space, run_cli, sign_in, space_of
 
 SURFACES = ["api", "web", "cli"]
 OTTO_PASSWORD = "otto-password-1"
@@ -169,7 +169,7 @@ def _approve_version(surface: str, client, database, people, who: str, slug: str
         csrf = sign_in(client, database, people[who].username)
         response = client.post(f"/review/{slug}/1/approve", data={"csrf": csrf}, follow_redirects=False)
         client.cookies.clear()
-        return response.status_code == 303, f"{response.status_code} {response.text[:200]}"
+        return response.status_code == 303, f"{response.status_code} {response.text}"
     result = run_cli("approve", slug, "1", token=people[who].token)
     return result.exit_code == 0, f"exit {result.exit_code}: {result.output.strip()[-200:]}"
 
@@ -228,6 +228,59 @@ def test_a_sock_puppet_named_like_an_owner_is_refused_for_anyone(client, databas
     assert head_seq(database) == before
     with database.session() as session:
         assert _global(session, "adam2") is None
+
+
+def _puppet(client, database, people, *, owner_of_benefits: bool) -> dict[str, str]:  # noqa: ANN001
+    """adam (admin, and an owner of benefits since a second person agreed) creates carl2 with a password he
+    chose and makes him a contributor (both immediate), or an owner (with olga's approval, given in good
+    faith). Returns carl2's API headers, from signing in with the password adam knows."""
+    from kb.actors import SYSTEM, SpaceRole
+
+    with database.session() as session, transaction(session):
+        accounts.set_membership(session, actor=SYSTEM, slug="benefits", username="adam", role=SpaceRole.owner)
+    admin = people["admin"].headers
+    created = client.post("/api/v1/users", json={"username": "carl2", "display_name": "Carl Second",
+                                                 "password": "adam-chose-this-1"}, headers=admin)
+    assert created.status_code == 201, created.text
+    role = "owner" if owner_of_benefits else "contributor"
+    member = client.put("/api/v1/spaces/benefits/members/carl2", json={"role": role}, headers=admin)
+    if owner_of_benefits:
+        assert member.status_code == 202, member.text
+        assert client.post(f"/api/v1/governance/requests/{member.json()['id']}/approve",
+                           headers=people["owner"].headers).status_code == 200
+    else:
+        assert member.status_code == 200, member.text
+    token = client.post("/api/v1/auth/token", json={"username": "carl2", "password": "adam-chose-this-1"})
+    assert token.status_code == 201, token.text
+    return {"Authorization": f"Bearer {token.json()['token']}"}
+
+
+def _submitted(client, headers: dict[str, str], title: str) -> str:  # noqa: ANN001
+    body = {**doc_body(title), "body_md": f"# {title}\n\nEveryone gets a bonus of 1000 euro.\n"}
+    assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=headers).status_code == 201
+    assert client.post(f"/api/v1/documents/{body['slug']}/versions/1/submit", json={}, headers=headers).status_code == 200
+    return body["slug"]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+@pytest.mark.parametrize("puppet", ["author", "approver"])
+def test_an_account_whose_password_the_other_chose_is_not_a_second_person(client, database, people,  # noqa: ANN001
+                                                                          surface: str, puppet: str) -> None:
+    """The sock puppet the other way round: adam creates carl2 with a password he chose. As the *author*,
+    carl2 writes what adam then approves as "reviewed by a second person"; as the *approver* (made an owner
+    with olga's approval), carl2 approves what adam wrote. Both are refused on every surface (409, rule
+    ``password_set_by``); another owner approves."""
+    carl2 = _puppet(client, database, people, owner_of_benefits=puppet == "approver")
+    people["puppet"] = Person(username="carl2", token=carl2["Authorization"].split()[1], actor=people["admin"].actor)
+    slug = _submitted(client, carl2 if puppet == "author" else people["admin"].headers, f"Puppet {puppet} {surface}")
+    seq_before = head_seq(database)
+    approved, answer = _approve_version(surface, client, database, people, "admin" if puppet == "author" else "puppet", slug)
+    assert not approved and ("409" in answer or "chose" in answer), answer
+    assert "password" in answer, answer
+    assert _nothing_recorded_since(database, seq_before) and _version_state(client, people, slug) == "in_review"
+    approved, answer = _approve_version(surface, client, database, people, "owner2", slug)
+    assert approved, answer
+    assert _version_state(client, people, slug) == "approved"
 
 
 # ------------------------------------------------------------------- acting under another's name
@@ -303,4 +356,6 @@ def test_the_table_in_the_docs_names_every_attack() -> None:
     assert rows[len(ATTACKS) + 1:] == [
         'a sock puppet named like an owner ("Otto Owner", "Οtto Owner", "0tto Owner")',
         "an owner approves her own version (four eyes)", "an owner asks four eyes off, then approves her own version",
-        "acting as otto without his credentials", "importing as carl without his credentials"]
+        "acting as otto without his credentials", "importing as carl without his credentials",
+        "an admin approves what his puppet wrote (carl2, created with a password adam chose, made contributor)",
+        "an admin's puppet approves what he wrote (carl2 made an owner with olga's approval, given in good faith)"]

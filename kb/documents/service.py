@@ -404,6 +404,34 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
     return version
 
 
+def _require_two_people(session: Session, approver: Actor, version: Version, slug: str) -> None:
+    """A second review is by a second *person*: refuse an approver who chose the password of one of the
+    version's writers (author, credited contributors, submitter), or whose password a writer chose.
+
+    Whoever creates an account with a password can sign in as it: an admin who also owns a space could
+    otherwise create "carl2", make him a contributor (both immediate), write as him and approve as
+    himself, and the card would show a second review that never happened (issue 16). The rule holds
+    whatever the space's four eyes say, since a card states "second review" whenever approver and
+    author differ. Raises KbError FOUR_EYES (``details.rule: "password_set_by"``).
+    """
+    writers = {version.author_id, version.submitted_by_id, *json.loads(version.contributor_ids)} - {None, approver.id}
+    if not writers:
+        return
+    people = users_by_id(session, [approver.id, *writers])  # type: ignore[list-item]
+    setters = provenance.password_set_by(session, [user.username for user in people.values()])
+    for writer_id in sorted(writers):  # type: ignore[type-var]
+        writer = people.get(writer_id)
+        if writer is None:
+            continue
+        if setters.get(writer.username) == approver.id or setters.get(approver.username) == writer_id:
+            chose = (approver.username, writer.username) if setters.get(writer.username) == approver.id \
+                else (writer.username, approver.username)
+            raise KbError(ErrorCode.FOUR_EYES, (
+                f"{chose[0]} chose {chose[1]}'s password when creating the account, so {approver.username} is not a "
+                f"second person for {writer.username}'s version {version.number} of {slug!r}: another owner must approve it"),
+                details={"rule": "password_set_by", "set_by": chose[0], "account": chose[1]})
+
+
 def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: str | None = None) -> Version:
     """Approve a version in review; the previous approved version becomes superseded in the same transaction.
 
@@ -411,6 +439,7 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
         KbError FORBIDDEN: the actor is not an owner of the space.
         KbError FOUR_EYES: the actor is the version's author (or a credited contributor) and the version was
             submitted under four eyes, or its space requires four eyes now.
+        KbError FOUR_EYES (``password_set_by``): the approver chose a writer's password, or a writer the approver's.
         KbError ILLEGAL_TRANSITION: the version is not in review.
     """
     document, version, space = _locked_version(session, slug, number)
@@ -427,6 +456,7 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
         if space.four_eyes:
             raise KbError(ErrorCode.FOUR_EYES, "You wrote this version; another owner of the space must approve it (four eyes)",
                           details={"rule": "four_eyes", "submitted_under_four_eyes": False})
+    _require_two_people(session, approver, version, slug)
     previous = current_version(session, document)
     now = utcnow()
     if previous is not None:

@@ -42,6 +42,7 @@ __all__ = [
     "check_tree_head", "inclusion_proof", "consistency_proof", "root_hash", "receipt", "verify_receipt", "ReceiptCheck",
     "RECEIPT_FORMAT",
     "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log", "created_by_people",
+    "password_set_by",
 ]
 
 
@@ -140,6 +141,19 @@ def created_by_people(session: Session) -> list[str]:
     """The usernames whose ``user.create`` came through the API, the web or the CLI (not from kb's bootstrap)."""
     return list(session.execute(select(AuditEvent.object_id).where(
         AuditEvent.action == "user.create", AuditEvent.channel.in_(("api", "web", "cli")))).scalars())  # type: ignore[union-attr]
+
+
+def password_set_by(session: Session, usernames: list[str]) -> dict[str, int]:
+    """For each of these usernames whose password a person chose, that person's id: the actor of the
+    account's ``user.create`` with a password (kb sets no password otherwise). Accounts the bootstrap
+    created (``SYSTEM``) are absent: no person knows their password from creating them."""
+    if not usernames:
+        return {}
+    rows = session.execute(select(AuditEvent.object_id, AuditEvent.actor_id, AuditEvent.payload).where(
+        AuditEvent.action == "user.create", AuditEvent.object_type == "user",
+        AuditEvent.object_id.in_(usernames), AuditEvent.actor_id.is_not(None)))  # type: ignore[union-attr, attr-defined]
+    return {username: actor_id for username, actor_id, payload in rows
+            if json.loads(payload).get("has_password")}
 
 
 def head(session: Session) -> tuple[int, str]:
