@@ -330,7 +330,7 @@ def test_moderator_hides_a_flagged_comment_from_the_queue_page(client, database,
     done = client.post(f"/moderation/comment/{comment_id}", data={"csrf": csrf, "action": "hide", "reason": "Spam link"},
                        follow_redirects=False)
     assert done.status_code == 303
-    assert "hidden by a moderator" in client.get("/d/child-benefit").text  # moderators still see it, labelled
+    assert "Hidden by a moderator: Spam link" in client.get("/d/child-benefit").text  # moderators still see it, labelled
     sign_in(client, database, "carl")
     assert "Buy cheap pills" not in client.get("/d/child-benefit").text
 

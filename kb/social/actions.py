@@ -28,12 +28,12 @@ from kb.config import Settings
 from kb.db import transaction
 from kb.permissions import authorize
 from kb.ratelimit import RateLimiter
-from kb.social import service
-from kb.social.models import Answer, Comment, Question
+from kb.social import moderation, service
+from kb.social.models import Comment, Question
 from kb.social.schemas import (
     AnswerCreate, AnswerPublic, Author, CommentCreate, CommentPublic, CommentsPublic, FeedbackCreate, FlagCreate,
-    FlagPublic, FlagsPublic, ModerationDecision, ProfilePublic, PromoteRequest, QuestionCreate, QuestionPublic,
-    QuestionSummary, QuestionsPublic, RatingSummary,
+    ModerationDecision, ModerationNotice, ModerationOutcome, ModerationQueuePublic, ProfilePublic, PromoteRequest,
+    QuestionCreate, QuestionPublic, QuestionSummary, QuestionsPublic, RatingSummary,
 )
 
 PostKind = Literal["question", "answer"]
@@ -83,19 +83,22 @@ class _People:
         return self.cache[user_id]
 
 
-def _comment(item: Comment, slug: str, current: int, edits: int, people: _People, actor: Actor) -> CommentPublic:
+def _comment(item: Comment, slug: str, current: int, edits: int, people: _People, actor: Actor,
+             notice: ModerationNotice | None = None) -> CommentPublic:
     state = "deleted" if item.deleted_at else "hidden" if item.hidden else "visible"
     shown = state != "deleted" and service.may_see(actor, item)
     return CommentPublic(id=item.id, document=slug, on_version=item.version_number, current_version=current,  # type: ignore[arg-type]
                          parent_id=item.parent_id, author=people(item.author_id) if state != "deleted" else None,
                          body_html=item.body_html if shown else None, created_at=item.created_at,
-                         edited_at=item.edited_at, edits=edits, state=state)
+                         edited_at=item.edited_at, edits=edits, state=state,
+                         moderation=notice if state == "hidden" else None)
 
 
 def _question(session: Session, question: Question, actor: Actor) -> QuestionPublic:
     people = _People(session)
     visible = [a for a in service.answers_of(session, question.id) if service.may_see(actor, a)]  # type: ignore[arg-type]
     answer_scores = service.scores(session, "answer", [a.id for a in visible])  # type: ignore[misc]
+    answer_notices = moderation.notices(session, actor=actor, kind="answer", posts=visible)  # type: ignore[arg-type]
     linked = json.loads(question.linked_document_ids)
     slugs = [p.document.slug for p in documents.published(session, linked)] if linked else []
     promoted = None
@@ -109,20 +112,11 @@ def _question(session: Session, question: Question, actor: Actor) -> QuestionPub
         score=service.scores(session, "question", [question.id]).get(question.id, 0),  # type: ignore[list-item,arg-type]
         answers=[AnswerPublic(id=a.id, author=people(a.author_id), body_html=a.body_html, created_at=a.created_at,  # type: ignore[arg-type]
                               score=answer_scores.get(a.id, 0), accepted=a.id == question.accepted_answer_id,  # type: ignore[arg-type]
-                              hidden=a.hidden) for a in visible],
+                              hidden=a.hidden, moderation=answer_notices.get(a.id)) for a in visible],  # type: ignore[arg-type]
         accepted_answer_id=question.accepted_answer_id, duplicate_of=question.duplicate_of_id, promoted_to=promoted,
         hidden=question.hidden,
+        moderation=moderation.notices(session, actor=actor, kind="question", posts=[question]).get(question.id),  # type: ignore[arg-type]
     )
-
-
-def _excerpt(session: Session, kind: str, target_id: int) -> tuple[str, bool, str]:
-    if kind == "document":
-        found = documents.published(session, [target_id])
-        return (found[0].document.slug if found else str(target_id)), False, (found[0].version.title if found else "")
-    model = {"comment": Comment, "question": Question, "answer": Answer}[kind]
-    item = session.get(model, target_id)
-    text = (getattr(item, "title", None) or item.body_md) if item else ""
-    return str(target_id), bool(item and item.hidden), text[:200]
 
 
 # ------------------------------------------------------------------------------------ comments
@@ -138,7 +132,8 @@ def list_comments(session: Session, actor: Actor, *, slug: str) -> CommentsPubli
     thread = service.comments_of(session, actor=actor, slug=slug)
     edits = service.edit_counts(session, [c.id for c in thread.comments])  # type: ignore[misc]
     people = _People(session)
-    data = [_comment(c, slug, thread.current_version, edits.get(c.id, 0), people, actor)  # type: ignore[arg-type]
+    notices = moderation.notices(session, actor=actor, kind="comment", posts=thread.comments)  # type: ignore[arg-type]
+    data = [_comment(c, slug, thread.current_version, edits.get(c.id, 0), people, actor, notices.get(c.id))  # type: ignore[arg-type]
             for c in thread.comments]
     space = accounts.get_space_by_id(session, thread.space_id)
     return CommentsPublic(data=data, count=len(data),
@@ -171,7 +166,8 @@ def edit_comment(session: Session, actor: Actor, *, comment_id: int, body_md: st
         item = service.edit_comment(session, actor=actor, comment_id=comment_id, body_md=body_md, limits=rules.limits)
     current = documents.published(session, [item.document_id])
     return _comment(item, current[0].document.slug if current else "", current[0].version.number if current else 0,
-                    service.edit_counts(session, [item.id]).get(item.id, 0), _People(session), actor)  # type: ignore[list-item,arg-type]
+                    service.edit_counts(session, [item.id]).get(item.id, 0), _People(session), actor,  # type: ignore[list-item,arg-type]
+                    moderation.notices(session, actor=actor, kind="comment", posts=[item]).get(item.id))  # type: ignore[arg-type,list-item]
 
 
 def delete_comment(session: Session, actor: Actor, *, comment_id: int) -> None:
@@ -224,15 +220,16 @@ def give_feedback(session: Session, actor: Actor, *, data: FeedbackCreate) -> di
 
 
 def create_flag(session: Session, actor: Actor, *, data: FlagCreate, rules: Rules) -> dict[str, Any]:
-    """Flag a comment, question, answer or document. Community content is hidden after ``flags_to_hide``
-    distinct flags; a document flagged wrong or outdated goes to its owners' review queue.
+    """Flag a comment, question, answer or document. Community content is hidden automatically after
+    ``flags_to_hide`` distinct open flags, awaiting a moderator; a document flagged wrong or outdated
+    goes to its owners' review queue.
 
     Raises:
-        KbError NOT_FOUND / ALREADY_EXISTS: no such target, or flagged by the actor already (service).
+        KbError NOT_FOUND / ALREADY_EXISTS: no such target (or hidden from the actor), or flagged by the actor already.
     """
     authorize(actor, "flag.create")
     with transaction(session):
-        item = service.flag(session, actor=actor, data=data, limits=rules.limits)
+        item = moderation.flag(session, actor=actor, data=data, limits=rules.limits)
     return {"id": item.id, "status": item.status}
 
 
@@ -372,26 +369,24 @@ def read_person(session: Session, actor: Actor, *, username: str) -> ProfilePubl
     return ProfilePublic(**service.profile(session, username=username))
 
 
-def moderation_queue(session: Session, actor: Actor) -> FlagsPublic:
-    """Flags waiting for a moderator (open, or on content the flags hid), oldest first."""
+def moderation_queue(session: Session, actor: Actor) -> ModerationQueuePublic:
+    """One entry per flagged post: every open flag and its reason, the post in its thread and its state,
+    the decisions open now; the post reported first comes first."""
     authorize(actor, "moderation.queue")
-    data = []
-    for item in service.moderation_queue(session):
-        key, hidden, excerpt = _excerpt(session, item.target_kind, item.target_id)
-        user = session.get(User, item.user_id)
-        data.append(FlagPublic(id=item.id, target=item.target_kind, target_id=key, reason=item.reason, note=item.note,  # type: ignore[arg-type]
-                               status=item.status, flagged_by=user.username if user else "?", created_at=item.created_at,
-                               target_hidden=hidden, target_excerpt=excerpt))
-    return FlagsPublic(data=data, count=len(data))
+    data = moderation.moderation_queue(session)
+    return ModerationQueuePublic(data=data, count=len(data))
 
 
-def moderate(session: Session, actor: Actor, *, kind: TargetKind, target_id: str, decision: ModerationDecision) -> dict[str, Any]:
-    """Hide, restore, or dismiss the flags on one item, with a reason (documents can only be dismissed).
+def moderate(session: Session, actor: Actor, *, kind: TargetKind, target_id: str,
+             decision: ModerationDecision) -> ModerationOutcome:
+    """Hide, dismiss or restore one post, with a reason: one decision resolves all its open flags
+    (docs/moderation.md; a document's flags can only be dismissed).
 
     Raises:
-        KbError NOT_FOUND / CONFLICT: no such target, or hiding a curated document (service).
+        KbError NOT_FOUND: no such post or document (moderation).
+        KbError CONFLICT: the decision table refuses it from the post's state, or other flags are open
+            than ``decision.flag_ids`` (moderation).
     """
     authorize(actor, "moderation.decide")
     with transaction(session):
-        service.moderate(session, actor=actor, kind=kind, target_id=target_id, decision=decision)
-    return {"target": kind, "target_id": target_id, "action": decision.action}
+        return moderation.moderate(session, actor=actor, kind=kind, target_id=target_id, decision=decision)

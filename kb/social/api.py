@@ -17,8 +17,8 @@ from kb.http import PageDep, SessionDep, api_router_options, require_for
 from kb.social import actions
 from kb.social.schemas import (
     AnswerCreate, CommentCreate, CommentPublic, CommentsPublic, CommentUpdate, DuplicateClose, FeedbackCreate,
-    FlagCreate, FlagsPublic, ModerationDecision, ProfilePublic, PromoteRequest, QuestionCreate, QuestionPublic,
-    QuestionsPublic, RatingSet, RatingSummary, VoteSet,
+    FlagCreate, ModerationDecision, ModerationOutcome, ModerationQueuePublic, ProfilePublic, PromoteRequest,
+    QuestionCreate, QuestionPublic, QuestionsPublic, RatingSet, RatingSummary, VoteSet,
 )
 
 router = APIRouter(prefix="/api/v1", **api_router_options("community"))
@@ -138,15 +138,18 @@ def create_flag(body: FlagCreate, request: Request, session: SessionDep,
     return actions.create_flag(session, actor, data=body, rules=_rules(request))
 
 
-@router.get("/moderation/queue", response_model=FlagsPublic, summary="Flagged items waiting for a moderator")
+@router.get("/moderation/queue", response_model=ModerationQueuePublic,
+            summary="Flagged posts waiting for a moderator: one entry per post with all its flags")
 def moderation_queue(session: SessionDep,
-                     actor: Annotated[Actor, Depends(require_for("moderation.queue"))]) -> FlagsPublic:
+                     actor: Annotated[Actor, Depends(require_for("moderation.queue"))]) -> ModerationQueuePublic:
     return actions.moderation_queue(session, actor)
 
 
-@router.post("/moderation/{kind}/{target_id}", response_model=dict, summary="Hide, restore or dismiss, with a reason")
+@router.post("/moderation/{kind}/{target_id}", response_model=ModerationOutcome,
+             summary="Hide, dismiss or restore a post, with a reason: one decision for all its open flags")
 def moderate(kind: Literal["comment", "question", "answer", "document"], target_id: Annotated[str, Path(max_length=120)],
-             body: ModerationDecision, session: SessionDep, actor: Annotated[Actor, Depends(require_for("moderation.decide"))]) -> dict:
+             body: ModerationDecision, session: SessionDep,
+             actor: Annotated[Actor, Depends(require_for("moderation.decide"))]) -> ModerationOutcome:
     return actions.moderate(session, actor, kind=kind, target_id=target_id, decision=body)
 
 

@@ -20,11 +20,20 @@ class FlagReason(StrEnum):
 
 
 class FlagStatus(StrEnum):
+    """Where a flag stands: ``open`` until a moderator decides on its post (``upheld`` when the post was
+    hidden, ``dismissed`` when it was not); ``review_requested``: a document's owners review it instead."""
+
     open = "open"
-    hidden = "hidden"
-    restored = "restored"
+    upheld = "upheld"
     dismissed = "dismissed"
     review_requested = "review_requested"
+
+
+class HiddenBy(StrEnum):
+    """What hid a post (docs/moderation.md): its open flags (automatically, awaiting a moderator) or a moderator."""
+
+    flags = "flags"
+    moderator = "moderator"
 
 
 class TargetKind(StrEnum):
@@ -52,6 +61,10 @@ class Comment(SQLModel, table=True):
     edited_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     deleted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     hidden: bool = False
+    hidden_by: str | None = Field(default=None, sa_column=Column(String(16), nullable=True),
+                                  description="What hid it (HiddenBy); null while it is visible")
+    hidden_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
+                                      description="The moderator's reason, when a moderator hid it")
 
 
 class CommentEdit(SQLModel, table=True):
@@ -106,6 +119,10 @@ class Question(SQLModel, table=True):
     duplicate_of_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("question.id"), nullable=True))
     promoted_document_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("document.id"), nullable=True))
     hidden: bool = False
+    hidden_by: str | None = Field(default=None, sa_column=Column(String(16), nullable=True),
+                                  description="What hid it (HiddenBy); null while it is visible")
+    hidden_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
+                                      description="The moderator's reason, when a moderator hid it")
 
 
 class Answer(SQLModel, table=True):
@@ -118,6 +135,10 @@ class Answer(SQLModel, table=True):
     author_id: int = Field(sa_column=_user())
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     hidden: bool = False
+    hidden_by: str | None = Field(default=None, sa_column=Column(String(16), nullable=True),
+                                  description="What hid it (HiddenBy); null while it is visible")
+    hidden_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
+                                      description="The moderator's reason, when a moderator hid it")
 
 
 class Vote(SQLModel, table=True):

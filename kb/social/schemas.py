@@ -68,8 +68,14 @@ class FlagCreate(Strict):
 
 
 class ModerationDecision(Strict):
-    action: Literal["hide", "restore", "dismiss"]
+    action: Literal["hide", "restore", "dismiss"] = Field(
+        description="hide: a moderator hides the post (its open flags upheld); dismiss: its open flags are unfounded "
+                    "(a post they hid is shown again, one a moderator hid stays hidden); restore: show the post again "
+                    "(docs/moderation.md)")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
+    flag_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]], Field(max_length=1000)] | None = Field(
+        None, description="The open flags the moderator saw; if others are open now, the decision is refused (409) "
+                          "so that nobody decides on a report unseen. Omitted: all open flags")
 
 
 class PromoteRequest(Strict):
@@ -85,6 +91,19 @@ class Author(BaseModel):
     reputation: int
 
 
+PostState = Literal["visible", "hidden_by_flags", "hidden_by_moderator"]
+
+
+class ModerationNotice(BaseModel):
+    """Why a post is hidden, told truthfully to its author and to moderators (never to anyone else)."""
+
+    state: Literal["hidden_by_flags", "hidden_by_moderator"]
+    reports: int = Field(description="Open reports on the post")
+    reason: str | None = Field(description="The moderator's reason (hidden by a moderator)")
+    message: str = Field(description="'Hidden automatically after N reports, awaiting a moderator' or "
+                                     "'Hidden by a moderator: REASON'")
+
+
 class CommentPublic(BaseModel):
     kind: Literal["community"] = "community"
     id: int
@@ -98,6 +117,7 @@ class CommentPublic(BaseModel):
     edited_at: dt.datetime | None
     edits: int
     state: Literal["visible", "deleted", "hidden"]
+    moderation: ModerationNotice | None = Field(None, description="What hid it, for its author and moderators")
 
 
 class CommentsPublic(BaseModel):
@@ -126,6 +146,7 @@ class AnswerPublic(BaseModel):
     score: int
     accepted: bool
     hidden: bool
+    moderation: ModerationNotice | None = Field(None, description="What hid it, for its author and moderators")
 
 
 class QuestionPublic(BaseModel):
@@ -144,6 +165,7 @@ class QuestionPublic(BaseModel):
     duplicate_of: int | None
     promoted_to: str | None = Field(description="The curated document this answer became, once approved")
     hidden: bool
+    moderation: ModerationNotice | None = Field(None, description="What hid it, for its author and moderators")
     suggested_experts: list[str] = Field(default_factory=list)
 
 
@@ -164,22 +186,77 @@ class QuestionsPublic(BaseModel):
     count: int
 
 
-class FlagPublic(BaseModel):
+class PersonRef(BaseModel):
+    username: str
+    display_name: str
+
+
+class QueueFlag(BaseModel):
+    """One report on a post: who (moderators see it), why, when."""
+
     id: int
-    target: str
-    target_id: str
+    flagged_by: PersonRef | None
     reason: str
     note: str
-    status: str
-    flagged_by: str
     created_at: dt.datetime
-    target_hidden: bool
-    target_excerpt: str
 
 
-class FlagsPublic(BaseModel):
-    data: list[FlagPublic]
+class ThreadPost(BaseModel):
+    """A post next to the flagged one, so that the moderator reads it in its thread."""
+
+    relation: Literal["parent", "previous", "next", "reply", "question"]
+    kind: Literal["comment", "question", "answer"]
+    id: int
+    author: PersonRef | None
+    excerpt: str
+    state: PostState | Literal["deleted"]
+
+
+class ModerationContext(BaseModel):
+    """Where the post lives: the document a comment is on, the question an answer answers, a question's space."""
+
+    kind: Literal["document", "question", "space"]
+    key: str = Field(description="Slug of the document or space, id of the question")
+    title: str
+
+
+class ModerationItem(BaseModel):
+    """One entry of the moderation queue: a flagged post, every open flag on it, the post in its context."""
+
+    target: Literal["comment", "question", "answer", "document"]
+    target_id: str = Field(description="Id of the comment, question or answer; slug of a document")
+    state: PostState
+    hidden_reason: str | None = Field(description="The moderator's reason, when a moderator hid it")
+    author: PersonRef | None
+    title: str | None = Field(description="A question's or document's title")
+    body_html: str | None = Field(description="The post, sanitised (moderators see hidden posts); null for a document")
+    excerpt: str = Field(description="The start of the post (a question's title) as plain Markdown text")
+    created_at: dt.datetime | None
+    deleted: bool
+    context: ModerationContext | None
+    thread: list[ThreadPost]
+    flags: list[QueueFlag] = Field(description="Its open flags, oldest first")
+    reasons: dict[str, int] = Field(description="How many open flags give each reason")
+    first_flagged_at: dt.datetime
+    actions: list[Literal["hide", "dismiss", "restore"]] = Field(description="The decisions open to a moderator now")
+
+
+class ModerationQueuePublic(BaseModel):
+    data: list[ModerationItem]
     count: int
+
+
+class ModerationOutcome(BaseModel):
+    """What one decision did: the post's state before and after, and the flags it resolved."""
+
+    target: str
+    target_id: str
+    action: Literal["hide", "restore", "dismiss"]
+    reason: str
+    state_before: PostState
+    state: PostState
+    flags_resolved: list[int]
+    flag_status: Literal["upheld", "dismissed"] | None = Field(description="What the resolved flags became")
 
 
 class ProfilePublic(BaseModel):

@@ -1,5 +1,5 @@
-"""Rules of the social layer: comments, ratings, feedback, questions and answers, votes, flags,
-moderation, promotion and reputation.
+"""Rules of the social layer: comments, ratings, feedback, questions and answers, votes, promotion
+and reputation (flags and moderation: ``kb.social.moderation``).
 
 Community content is stored apart from curated knowledge, rendered by ``kb.markdown`` (sanitised,
 ``COMMUNITY`` policy), bounded (length caps, a link cap for new accounts, duplicate detection) and
@@ -22,15 +22,11 @@ from kb import documents, provenance
 from kb.accounts import service as accounts
 from kb.accounts.models import User
 from kb.actors import Actor
-from kb.db import MAX_ROW_ID, utcnow
+from kb.db import utcnow
 from kb.errors import ErrorCode, KbError
-from kb.social.models import (
-    Answer, Comment, CommentEdit, Flag, FlagReason, FlagStatus, HitFeedback, Question, Rating, TargetKind, Vote,
-)
+from kb.social.models import Answer, Comment, CommentEdit, HitFeedback, Question, Rating, Vote
 from kb.markdown import COMMUNITY, count_links, to_html
-from kb.social.schemas import (
-    AnswerCreate, CommentCreate, FeedbackCreate, FlagCreate, ModerationDecision, PromoteRequest, QuestionCreate,
-)
+from kb.social.schemas import AnswerCreate, CommentCreate, FeedbackCreate, PromoteRequest, QuestionCreate
 
 NEW_ACCOUNT_AGE = dt.timedelta(days=1)
 NEW_ACCOUNT_MAX_LINKS = 2
@@ -68,7 +64,7 @@ def _is_moderator(actor: Actor) -> bool:
 
 
 def may_see(actor: Actor, post: Comment | Question | Answer) -> bool:
-    """Whether ``actor`` sees ``post``: hidden content is seen only by its author and the moderators."""
+    """Whether ``actor`` sees ``post``: hidden content (``kb.social.moderation``) is seen only by its author and the moderators."""
     return not post.hidden or post.author_id == actor.id or _is_moderator(actor)
 
 
@@ -351,96 +347,6 @@ def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRe
     question.promoted_document_id = document.id
     session.add(question)
     return document.slug
-
-
-# ------------------------------------------------------------------------------ flags, moderation
-
-def _target(session: Session, kind: str, target_id: str):  # noqa: ANN202
-    model = {"comment": Comment, "question": Question, "answer": Answer}[kind]
-    if not (target_id.isascii() and target_id.isdigit()) or int(target_id) > MAX_ROW_ID:  # '²' is a digit too
-        raise KbError(ErrorCode.NOT_FOUND, f"No {kind} {target_id!r}")
-    item = session.get(model, int(target_id))
-    if item is None:
-        raise KbError(ErrorCode.NOT_FOUND, f"No {kind} {target_id!r}")
-    return item
-
-
-def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) -> Flag:
-    """Flag community content (hidden after N distinct flags, pending moderation) or a document.
-
-    A document flagged ``wrong`` or ``outdated`` goes to its space owners' review queue and is never
-    hidden; other reasons on a document reach the moderators, who cannot hide curated content either.
-    """
-    kind = TargetKind(data.target)
-    target_key = data.target_id
-    hidden_now = False
-    if kind is TargetKind.document:
-        document = documents.visible_document(session, actor=actor, slug=data.target_id)
-        target_id = document.id
-    else:
-        item = _target(session, kind.value, data.target_id)
-        target_id = item.id
-    duplicate = session.execute(select(Flag.id).where(Flag.target_kind == kind.value, Flag.target_id == target_id,
-                                                      Flag.user_id == actor.id)).first()
-    if duplicate:
-        raise KbError(ErrorCode.ALREADY_EXISTS, "You flagged this already")
-    status = FlagStatus.open
-    if kind is TargetKind.document and data.reason in (FlagReason.wrong, FlagReason.outdated):
-        documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note)
-        status = FlagStatus.review_requested
-    new = Flag(target_kind=kind.value, target_id=target_id, user_id=actor.id, reason=data.reason.value, note=data.note, status=status)  # type: ignore[arg-type]
-    session.add(new)
-    session.flush()
-    if kind is not TargetKind.document:
-        open_flags = session.execute(select(func.count(func.distinct(Flag.user_id))).where(
-            Flag.target_kind == kind.value, Flag.target_id == target_id, Flag.status == FlagStatus.open)).scalar_one()
-        if open_flags >= limits.flags_to_hide and not item.hidden:
-            item.hidden, hidden_now = True, True
-            session.add(item)
-            for pending in session.execute(select(Flag).where(Flag.target_kind == kind.value, Flag.target_id == target_id,
-                                                              Flag.status == FlagStatus.open)).scalars():
-                pending.status = FlagStatus.hidden
-                session.add(pending)
-    provenance.record(session, actor, "flag.create", (kind.value, target_key),
-                      {"reason": data.reason.value, "auto_hidden": hidden_now, "status": status.value})
-    return new
-
-
-def moderation_queue(session: Session) -> list[Flag]:
-    """Flags waiting for a moderator: open, or on content they hid. (Who may see it: ``moderation.queue``.)"""
-    return list(session.execute(select(Flag).where(Flag.status.in_([FlagStatus.open, FlagStatus.hidden]))  # type: ignore[attr-defined]
-                                .order_by(Flag.created_at)).scalars())
-
-
-def moderate(session: Session, *, actor: Actor, kind: str, target_id: str, decision: ModerationDecision) -> None:
-    """A moderator hides, restores, or dismisses the flags on one item, with a reason.
-
-    Who may moderate is the row ``moderation.decide`` of ``kb.permissions`` (checked by the action).
-    """
-    if kind == "document":
-        if decision.action != "dismiss":
-            raise KbError(ErrorCode.CONFLICT, "Curated documents are never hidden by moderation; owners retire them")
-        item, key = None, documents.visible_document(session, actor=actor, slug=target_id).id
-    else:
-        item = _target(session, kind, target_id)
-        key = item.id
-    flags = list(session.execute(select(Flag).where(Flag.target_kind == kind, Flag.target_id == key,
-                                                    Flag.status.in_([FlagStatus.open, FlagStatus.hidden]))).scalars())  # type: ignore[attr-defined]
-    if item is not None and decision.action in ("hide", "restore"):
-        item.hidden = decision.action == "hide"
-        session.add(item)
-    status = {"hide": FlagStatus.hidden, "restore": FlagStatus.restored, "dismiss": FlagStatus.dismissed}[decision.action]
-    now = utcnow()
-    for pending in flags:
-        pending.status = status if decision.action != "hide" else FlagStatus.hidden
-        if decision.action != "hide":
-            pending.resolved_by_id, pending.resolved_at, pending.resolution = actor.id, now, decision.reason
-        session.add(pending)
-    if decision.action == "dismiss" and item is not None and item.hidden and flags:
-        item.hidden = False  # dismissing the flags restores what they hid
-        session.add(item)
-    provenance.record(session, actor, f"moderation.{decision.action}", (kind, target_id),
-                      {"reason": decision.reason, "flags": len(flags)})
 
 
 # ------------------------------------------------------------------------------------ reputation

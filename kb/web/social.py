@@ -130,17 +130,19 @@ def post_promote(session: SessionDep, who: ViewerDep, question_id: Annotated[int
 
 @router.get("/moderation")
 def moderation_page(request: Request, session: SessionDep, who: ViewerDep) -> Response:
-    flags = actions.moderation_queue(session, signed_in(who)).data
-    return page(request, "moderation.html", who, flags=flags)
+    items = actions.moderation_queue(session, signed_in(who)).data
+    return page(request, "moderation.html", who, items=items)
 
 
 @router.post("/moderation/{kind}/{target_id}")
 def moderate(session: SessionDep, who: ViewerDep, kind: Annotated[str, PathParam(pattern="^(comment|question|answer|document)$")],
              target_id: Annotated[str, PathParam(max_length=120)], action: Annotated[str, Form(pattern="^(hide|restore|dismiss)$")],
-             reason: Annotated[str, Form(max_length=1000)], csrf: Csrf = None) -> Response:
+             reason: Annotated[str, Form(max_length=1000)], csrf: Csrf = None,
+             flag_ids: Annotated[list[int] | None, Form(max_length=1000)] = None) -> Response:
+    """One decision for the post: the form carries the flags the moderator saw (refused if others arrived)."""
     actor = checked(who, csrf)
     actions.moderate(session, actor, kind=kind, target_id=target_id,  # type: ignore[arg-type]
-                     decision=ModerationDecision(action=action, reason=reason))  # type: ignore[arg-type]
+                     decision=ModerationDecision(action=action, reason=reason, flag_ids=flag_ids))  # type: ignore[arg-type]
     return back("/moderation", "moderated")
 
 
