@@ -326,3 +326,51 @@ def test_kb_moderation_decide_refuses_bad_input_in_one_line(cli_env, cast) -> No
                                             token=cast["moderator"].token).output
     assert "action" in run_cli("moderation", "decide", "comment", "1", "erase", "--reason", "x",
                                token=cast["moderator"].token).output
+
+
+# ------------------------------------------------------------------------------------- migration
+
+def test_0017_tells_what_hid_each_old_post_from_the_audit_log(tmp_path) -> None:  # noqa: ANN001
+    """Before 0017 a flag that hid its post, or sat on a post a moderator hid, said 'hidden'; the upgrade
+    reads who hid what from the log (the last moderation event of each post)."""
+    from sqlalchemy import text
+
+    from kb.config import Settings
+    from kb.db import Database
+    from kb.migrations import upgrade
+
+    database = Database(Settings(data_dir=tmp_path))
+    upgrade(database, "0016")
+    at = "2026-01-01 00:00:00"
+    with database.engine.begin() as connection:  # rows and events as kb wrote them before 0017
+        for uid in range(1, 6):
+            connection.execute(text("INSERT INTO user_account (id, username, display_name, display_name_key, global_role, "
+                                    "is_active, created_at) VALUES (:id, :u, :u, :u, 'reader', 1, :at)"),
+                               {"id": uid, "u": f"user{uid}", "at": at})
+        # 1: hidden by three flags; 2: hidden by a moderator; 3: restored; 4: hidden, restored, hidden by flags again
+        for qid, hidden in ((1, 1), (2, 1), (3, 0), (4, 1)):
+            connection.execute(text("INSERT INTO question (id, title, body_md, body_html, tags, linked_document_ids, author_id, "
+                                    "created_at, hidden) VALUES (:id, 'Question', 'x', 'x', '[]', '[]', 1, :at, :h)"),
+                               {"id": qid, "at": at, "h": hidden})
+        flags = [(1, 2, "hidden"), (1, 3, "hidden"), (1, 4, "hidden"), (2, 2, "hidden"), (3, 2, "restored"),
+                 (4, 2, "restored"), (4, 3, "hidden"), (4, 4, "hidden"), (4, 5, "hidden")]
+        for number, (qid, uid, status) in enumerate(flags, start=1):
+            connection.execute(text("INSERT INTO flag (id, target_kind, target_id, user_id, reason, note, status, created_at) "
+                                    "VALUES (:id, 'question', :q, :u, 'spam', '', :s, :at)"),
+                               {"id": number, "q": qid, "u": uid, "s": status, "at": at})
+        events = [("2", "moderation.hide", "Spam link"), ("3", "moderation.restore", "Fine"),
+                  ("4", "moderation.hide", "Wrong"), ("4", "moderation.restore", "Appeal")]
+        for seq, (qid, action, reason) in enumerate(events, start=1):
+            connection.execute(text("INSERT INTO audit_event (seq, at, actor_name, action, object_type, object_id, payload, "
+                                    "prev_hash, hash, channel) VALUES (:seq, :at, 'mona', :a, 'question', :q, :p, :prev, :h, 'api')"),
+                               {"seq": seq, "at": at, "a": action, "q": qid, "p": f'{{"reason": "{reason}"}}',
+                                "prev": f"{seq - 1:064x}", "h": f"{seq:064x}"})
+    upgrade(database, "0017")
+    with database.engine.connect() as connection:
+        posts = connection.execute(text("SELECT id, hidden, hidden_by, hidden_reason FROM question ORDER BY id")).all()
+        statuses = connection.execute(text("SELECT target_id, status FROM flag ORDER BY id")).all()
+    database.dispose()
+    assert [tuple(p) for p in posts] == [(1, 1, "flags", None), (2, 1, "moderator", "Spam link"), (3, 0, None, None),
+                                         (4, 1, "flags", None)]
+    assert [tuple(s) for s in statuses] == [(1, "open"), (1, "open"), (1, "open"), (2, "upheld"), (3, "dismissed"),
+                                            (4, "dismissed"), (4, "open"), (4, "open"), (4, "open")]
