@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from hmac import compare_digest
-from hmac import digest as hmac_digest
 from typing import Any
 
 from sqlalchemy import func, select
@@ -183,6 +182,8 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Vi
     ``event_key``, every event must also be one kb wrote (``eventkeys.MacCheck``).
     """
     macs = eventkeys.MacCheck(event_key) if event_key is not None else None
+    keyed = eventkeys.Mac(event_key).hexdigest if event_key is not None else None
+    authenticated = False
     expected_seq = 1
     prev = GENESIS_HASH
     count = 0
@@ -201,11 +202,12 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Vi
                                       prev_hash=prev_hash, channel=channel).encode("utf-8")
         if _sha256(envelope).hexdigest() != digest:
             return VerifyResult(False, count, seq - 1, prev, seq, "content does not match its hash")
-        if macs is not None and not (mac is not None and macs.authenticated and  # the common case, inline
-                                     compare_digest(mac, hmac_digest(event_key, digest.encode("ascii"), "sha256").hex())):
+        if macs is not None and not (authenticated and mac is not None  # the common case, inline
+                                     and compare_digest(mac, keyed(digest.encode("ascii")))):  # type: ignore[misc]
             unauthenticated = macs.see(seq, action, digest, mac, channel)
             if unauthenticated is not None:
                 return VerifyResult(False, count, seq - 1, prev, seq, unauthenticated)
+            authenticated = macs.authenticated  # once true, every later event needs a valid MAC
         if visit is not None:
             visit(envelope, action, object_type, object_id, payload, seq)
         if seq == checkpoint_seq:
