@@ -167,3 +167,26 @@ def test_the_daily_job_reminds_once_and_digests_under_a_lease(settings, database
     # olga chose the digest: one e-mail for the first day's reminders and the approval request, one for the overdue one
     assert [d.recipient for d in digests] == ["olga@example.test", "olga@example.test"]
     assert "Review due by 2030-01-01" in digests[0].body
+
+
+def test_the_web_inbox_header_count_and_watch_buttons(settings, database) -> None:  # noqa: ANN001
+    from tests.factories import sign_in
+
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        slug = approved_document(client, cast)
+        csrf = sign_in(client, database, "otto")
+        page = client.get("/notifications")
+        assert page.status_code == 200 and "Review requested" in page.text
+        assert 'aria-label="1 unread"' in client.get("/experts").text  # the header of every page
+        watched = client.post("/watch", data={"kind": "document", "target": slug, "csrf": csrf, "next": f"/d/{slug}"},
+                              follow_redirects=False)
+        assert watched.status_code == 303 and watched.headers["location"] == f"/d/{slug}?done=watching"
+        assert client.post("/watch", data={"kind": "document", "target": "nope", "csrf": csrf}).status_code == 404
+        assert client.post("/notifications/read", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+        assert 'aria-label="1 unread"' not in client.get("/experts").text
+        assert client.post("/notifications/preference", data={"mode": "email", "csrf": csrf},
+                           follow_redirects=False).status_code == 303
+        assert client.post("/notifications/read", data={"csrf": "forged"}).status_code == 403
+    actions = [e["action"] for e in audit_events(database)]
+    assert "watch.add" in actions and "notify.preference" in actions

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from kb.accounts import actions as accounts
+from kb.notifications import actions as notifications
 from kb.permissions import may
 from kb.actors import Actor, SpaceRole
 from kb.errors import ErrorCode, KbError
@@ -37,6 +38,10 @@ templates.env.filters["document_html"] = render.document_html
 
 # Messages shown after a redirect, chosen by key: no user text is ever reflected through the URL.
 NOTICES = {
+    "notifications-read": "Marked read.",
+    "notification-preference": "Saved: this is how you will be told.",
+    "watching": "You are watching it: you will be told of what happens to it.",
+    "unwatched": "You no longer watch it.",
     "signed-out": "You are signed out.",
     "commented": "Your comment is posted.",
     "rated": "Thank you: your rating is saved.",
@@ -98,6 +103,8 @@ class Viewer:
     web_session: accounts.WebIdentity | None
     spaces: dict[int, str]
 
+    unread: int = 0
+    """Unread notifications: the count in the header (issue 17)."""
     @property
     def csrf(self) -> str:
         return self.web_session.csrf_token if self.web_session else ""
@@ -123,7 +130,7 @@ def viewer(request: Request, session: SessionDep) -> Viewer:
     identity = accounts.identify_by_web_session(session, cookie=raw) if raw else None
     if identity is None:
         return Viewer(None, None, {})
-    return Viewer(identity.actor, identity, identity.spaces)
+    return Viewer(identity.actor, identity, identity.spaces, notifications.unread_count(session, identity.actor))
 
 
 ViewerDep = Annotated[Viewer, Depends(viewer)]
