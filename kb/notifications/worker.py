@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from kb.config import Settings
 from kb.db import Database, transaction
-from kb.experts import service as experts
 from kb.notifications import outbox
 from kb.notifications.daily import run_daily
 from kb.notifications.models import DeliveryStatus
@@ -44,6 +43,7 @@ class Delivered:
 def _record_outcome(session: Session, item: outbox.Claimed, status: str | None, error: str | None) -> None:
     if item.source_type != "expert_request" or item.source_id is None or status is None:
         return
+    from kb.experts import service as experts  # only for expert webhooks: keeps the CLI's start light
     if status == DeliveryStatus.sent:
         text = experts.WEBHOOK_SENT
     elif status == DeliveryStatus.failed:
