@@ -84,14 +84,16 @@ class _People:
 
 
 def _comment(item: Comment, slug: str, current: int, edits: int, people: _People, actor: Actor,
-             notice: ModerationNotice | None = None) -> CommentPublic:
+             notice: ModerationNotice | None = None, limits: service.Limits | None = None) -> CommentPublic:
     state = "deleted" if item.deleted_at else "hidden" if item.hidden else "visible"
     shown = state != "deleted" and service.may_see(actor, item)
+    until = service.editable_until(actor, item, limits) if limits is not None else None
     return CommentPublic(id=item.id, document=slug, on_version=item.version_number, current_version=current,  # type: ignore[arg-type]
                          parent_id=item.parent_id, author=people(item.author_id) if state != "deleted" else None,
                          body_html=item.body_html if shown else None, created_at=item.created_at,
                          edited_at=item.edited_at, edits=edits, state=state,
-                         moderation=notice if state == "hidden" else None)
+                         moderation=notice if state == "hidden" else None,
+                         editable_until=until, body_md=item.body_md if until else None)
 
 
 def _question(session: Session, question: Question, actor: Actor) -> QuestionPublic:
@@ -121,9 +123,10 @@ def _question(session: Session, question: Question, actor: Actor) -> QuestionPub
 
 # ------------------------------------------------------------------------------------ comments
 
-def list_comments(session: Session, actor: Actor, *, slug: str) -> CommentsPublic:
+def list_comments(session: Session, actor: Actor, *, slug: str, rules: Rules | None = None) -> CommentsPublic:
     """A document's comments, threaded by ``parent_id``; deleted ones as tombstones, hidden ones without text
-    unless the actor wrote them or moderates.
+    unless the actor wrote them or moderates. With ``rules``, the actor's own comments say until when
+    they may edit them (``editable_until``, with their Markdown).
 
     Raises:
         KbError NOT_FOUND: no document ``slug``, or one the actor may not see (the same answer).
@@ -133,8 +136,8 @@ def list_comments(session: Session, actor: Actor, *, slug: str) -> CommentsPubli
     edits = service.edit_counts(session, [c.id for c in thread.comments])  # type: ignore[misc]
     people = _People(session)
     notices = moderation.notices(session, actor=actor, kind="comment", posts=thread.comments)  # type: ignore[arg-type]
-    data = [_comment(c, slug, thread.current_version, edits.get(c.id, 0), people, actor, notices.get(c.id))  # type: ignore[arg-type]
-            for c in thread.comments]
+    data = [_comment(c, slug, thread.current_version, edits.get(c.id, 0), people, actor, notices.get(c.id),  # type: ignore[arg-type]
+                     rules.limits if rules else None) for c in thread.comments]
     space = accounts.get_space_by_id(session, thread.space_id)
     return CommentsPublic(data=data, count=len(data),
                           public_since=space.public_community_since if space.public_community else None)

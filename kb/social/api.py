@@ -35,9 +35,9 @@ def _rules(request: Request) -> actions.Rules:
 
 
 @router.get("/documents/{slug}/comments", response_model=CommentsPublic, summary="Comments on a document (community)")
-def list_comments(slug: DocSlug, session: SessionDep,
+def list_comments(slug: DocSlug, request: Request, session: SessionDep,
                   actor: Annotated[Actor, Depends(require_for("comment.list"))]) -> CommentsPublic:
-    return actions.list_comments(session, actor, slug=slug)
+    return actions.list_comments(session, actor, slug=slug, rules=_rules(request))
 
 
 @router.post("/documents/{slug}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentPublic,

@@ -118,6 +118,9 @@ class CommentPublic(BaseModel):
     edits: int
     state: Literal["visible", "deleted", "hidden"]
     moderation: ModerationNotice | None = Field(None, description="What hid it, for its author and moderators")
+    editable_until: dt.datetime | None = Field(None, description="For its author, until when they may edit it; "
+                                                                 "null: not theirs to edit (any more)")
+    body_md: str | None = Field(None, description="Its Markdown, for its author while they may edit it")
 
 
 class CommentsPublic(BaseModel):

@@ -94,14 +94,20 @@ def _own_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
     return item
 
 
+def editable_until(actor: Actor, item: Comment, limits: Limits) -> dt.datetime | None:
+    """Until when ``actor`` may edit ``item``: its author, not deleted, within the edit window; else None."""
+    until = item.created_at + dt.timedelta(minutes=limits.comment_edit_minutes)
+    return until if item.author_id == actor.id and item.deleted_at is None and utcnow() <= until else None
+
+
 def edit_comment(session: Session, *, actor: Actor, comment_id: int, body_md: str, limits: Limits) -> Comment:
-    """The author edits within the edit window; the previous text is kept."""
+    """The author edits within the edit window (``editable_until``); the previous text is kept."""
     item = _own_comment(session, actor, comment_id)
     if item.author_id != actor.id:
         raise KbError(ErrorCode.FORBIDDEN, "Only the author may edit a comment")
     if item.deleted_at is not None:
         raise KbError(ErrorCode.CONFLICT, "A deleted comment cannot be edited")
-    if utcnow() - item.created_at > dt.timedelta(minutes=limits.comment_edit_minutes):
+    if editable_until(actor, item, limits) is None:
         raise KbError(ErrorCode.CONFLICT, f"Comments can be edited for {limits.comment_edit_minutes} minutes after posting")
     if body_md == item.body_md:
         return item

@@ -44,6 +44,7 @@ NOTICES = {
     "unwatched": "You no longer watch it.",
     "signed-out": "You are signed out.",
     "commented": "Your comment is posted.",
+    "comment_edited": "Your comment is changed (the earlier text is kept).",
     "rated": "Thank you: your rating is saved.",
     "feedback": "Thank you: your answer helps us find the gaps.",
     "flagged": "Thank you: a moderator or the owners will look at it.",

@@ -55,7 +55,8 @@ def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: D
     actor = signed_in(who)
     document = actions.read_document(session, actor, slug=slug)
     history = actions.document_history(session, actor, slug=slug).data
-    comments = social.list_comments(session, actor, slug=slug)
+    comments = social.list_comments(session, actor, slug=slug,
+                                    rules=social.Rules.of(request.app.state.settings, request.app.state.rate_limiter))
     rating = social.get_rating(session, actor, slug=slug)
     return page(request, "document.html", who, document=document, history=history, timeline=_timeline(history),
                 comments=comments.data, comments_public=comments.public_since is not None, rating=rating)

@@ -20,7 +20,7 @@ from kb.db import MAX_ROW_ID
 from kb.errors import KbError
 from kb.experts import actions as experts
 from kb.social import actions
-from kb.social.schemas import AnswerCreate, CommentCreate, FeedbackCreate, FlagCreate, ModerationDecision
+from kb.social.schemas import AnswerCreate, CommentCreate, CommentUpdate, FeedbackCreate, FlagCreate, ModerationDecision
 from kb.social.schemas import PromoteRequest, QuestionCreate, RatingSet, VoteSet
 from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, describe_invalid, local_path, page
 from kb.web.common import signed_in
@@ -153,9 +153,20 @@ def post_comment(request: Request, session: SessionDep, who: ViewerDep, slug: Do
                  body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None,
                  parent_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None) -> Response:
     actor = checked(who, csrf)
-    actions.create_comment(session, actor, slug=slug, data=CommentCreate(body_md=body_md, parent_id=parent_id),
-                           rules=_rules(request))
-    return back(f"/d/{quote(slug)}#comments", "commented")
+    item = actions.create_comment(session, actor, slug=slug, data=CommentCreate(body_md=body_md, parent_id=parent_id),
+                                  rules=_rules(request))
+    return back(f"/d/{quote(slug)}#comment-{item.id}", "commented")
+
+
+@router.post("/comments/{comment_id}/edit")
+def post_comment_edit(request: Request, session: SessionDep, who: ViewerDep,
+                      comment_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
+                      body_md: Annotated[str, Form(max_length=20_000)], csrf: Csrf = None) -> Response:
+    """The author edits their comment within the edit window (the page offers it only then)."""
+    actor = checked(who, csrf)
+    item = actions.edit_comment(session, actor, comment_id=comment_id, body_md=CommentUpdate(body_md=body_md).body_md,
+                                rules=_rules(request))
+    return back(f"/d/{quote(item.document)}#comment-{comment_id}", "comment_edited")
 
 
 @router.post("/d/{slug}/rating")
