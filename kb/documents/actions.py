@@ -21,25 +21,26 @@ from typing import Literal
 from sqlmodel import Session
 
 from kb import provenance
+from kb.accounts import service as accounts
 from kb.actors import Actor
 from kb.db import end_read, transaction
 from kb.documents import importing, reading, service
 from kb.documents.importing import OriginalFile
 from kb.documents.models import VersionState
 from kb.documents.schemas import (
-    DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, ReviewQueue, VersionPublic,
-    VersionsPublic,
+    ApprovalCheck, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, MyDocuments, ReviewPublic, ReviewQueue,
+    TimelineStep, VersionPublic, VersionSummary, VersionsPublic,
 )
 from kb.errors import ErrorCode, KbError
-from kb.permissions import authorize
+from kb.permissions import authorize, may
 from kb.provenance.schemas import LogStatus, StateDifference
 
 ProvFormat = Literal["json", "provn", "xml", "ttl"]
 
 __all__ = [
     "OriginalFile", "ProvFormat", "approve_version", "create_document", "diff_versions", "document_history",
-    "export_provenance", "import_document", "list_documents", "original_file", "read_document", "read_version",
-    "reject_version", "retire_document", "review_queue", "save_draft", "submit_version", "version_to_edit",
+    "export_provenance", "import_document", "list_documents", "my_documents", "original_file", "read_document", "read_version",
+    "reject_version", "retire_document", "review_queue", "review_version", "approval_check", "save_draft", "submit_version", "timeline", "version_to_edit",
 ]
 
 
@@ -95,6 +96,11 @@ def read_version(session: Session, actor: Actor, *, slug: str, number: int) -> V
     return _version(session, actor, slug, number)
 
 
+def timeline(history: list[VersionSummary]) -> list[TimelineStep]:
+    """The dated steps of a document's versions (``document_history``) in time order, naming who and why."""
+    return reading.timeline(history)
+
+
 def version_to_edit(session: Session, actor: Actor, *, slug: str) -> VersionPublic:
     """The newest version of a document, the one an edit starts from (what the edit form is filled with).
 
@@ -111,14 +117,14 @@ def version_to_edit(session: Session, actor: Actor, *, slug: str) -> VersionPubl
 
 
 def diff_versions(session: Session, actor: Actor, *, slug: str, from_number: int, to_number: int) -> DiffPublic:
-    """Unified diff of two versions the actor may see: provenance fields first, then the body.
+    """Two versions the actor may see compared: the unified diff of the record (provenance fields, then the
+    body), the provenance fields that changed as (field, before, after), and the diff of the body alone.
 
     Raises:
         KbError NOT_FOUND: either version does not exist or is hidden from the actor.
     """
     authorize(actor, "document.diff")
-    text = reading.diff(session, actor=actor, slug=slug, from_number=from_number, to_number=to_number)
-    return DiffPublic(document=slug, from_version=from_number, to_version=to_number, diff=text)
+    return reading.diff(session, actor=actor, slug=slug, from_number=from_number, to_number=to_number)
 
 
 def export_provenance(session: Session, actor: Actor, *, slug: str, format: ProvFormat = "json") -> tuple[str, str]:  # noqa: A002
@@ -153,6 +159,13 @@ def original_file(session: Session, actor: Actor, *, slug: str, number: int, fil
     return importing.original_file(session, actor=actor, slug=slug, number=number, files_dir=files_dir)
 
 
+def my_documents(session: Session, actor: Actor) -> MyDocuments:
+    """The actor's open curated work: drafts, versions in review, rejected versions with who, when and why
+    (the draft reopened from each, to edit), and promoted answers waiting for approval (issue 17)."""
+    authorize(actor, "me.work")
+    return reading.my_documents(session, actor=actor)
+
+
 def review_queue(session: Session, actor: Actor) -> ReviewQueue:
     """What waits for an owner in the spaces they own: versions in review, reports, overdue and expiring content.
 
@@ -162,6 +175,45 @@ def review_queue(session: Session, actor: Actor) -> ReviewQueue:
     authorize(actor, "review.queue")
     items = reading.review_queue(session, actor=actor)
     return ReviewQueue(data=items, count=len(items))
+
+
+def approval_check(session: Session, actor: Actor, *, slug: str, number: int) -> ApprovalCheck:
+    """Whether ``actor`` may approve (and reject) a version now, and if not why, by the rules ``approve_version``
+    applies (``service.approval_refusal``: owner of the space, in review, four eyes, two people), so that
+    pages offer only what would succeed and say why not (issue 17).
+
+    Raises:
+        KbError NOT_FOUND: no such version, or one the actor may not see.
+    """
+    authorize(actor, "version.read")
+    document, version = service.get_version(session, actor=actor, slug=slug, number=number)
+    space = accounts.get_space_by_id(session, document.space_id)
+    refusal = None
+    if not may(actor, "version.approve"):
+        refusal = KbError(ErrorCode.FORBIDDEN, "Only owners of a space may approve its documents", {"rule": "not_owner"})
+    refusal = refusal or service.approval_refusal(session, actor=actor, version=version, space=space, slug=slug)
+    may_reject = may(actor, "version.reject") and actor.owns(space.id) and version.state == VersionState.in_review  # type: ignore[arg-type]
+    if refusal is None:
+        return ApprovalCheck(may_approve=True, may_reject=may_reject)
+    rule = (refusal.details or {}).get("rule") or {ErrorCode.FORBIDDEN: "not_owner"}.get(refusal.code, "state")
+    return ApprovalCheck(may_approve=False, may_reject=may_reject, reason=refusal.message, rule=str(rule))
+
+
+def review_version(session: Session, actor: Actor, *, slug: str, number: int) -> ReviewPublic:
+    """A version as its reviewer sees it: the changes against the approved version (fields as before/after,
+    the body as a text diff), the document's timeline in time order, and what the actor may decide.
+
+    Raises:
+        KbError NOT_FOUND: no such version, or one the actor may not see.
+    """
+    authorize(actor, "version.read")
+    version = _version(session, actor, slug, number)
+    document = _document(session, actor, slug)
+    against = document.current.number if document.current and document.current.number != number else None
+    changes = reading.diff(session, actor=actor, slug=slug, from_number=against, to_number=number) if against else None
+    return ReviewPublic(version=version, against=against, changes=changes,
+                        timeline=reading.timeline(reading.history(session, actor=actor, slug=slug)),
+                        decision=approval_check(session, actor, slug=slug, number=number))
 
 
 # ------------------------------------------------------------------------------------- writing

@@ -19,7 +19,7 @@ from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
 from kb.documents.models import Audience, VersionState
 from kb.documents.schemas import (
     ApproveRequest, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult,
-    ReasonRequest, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
+    ReasonRequest, ReviewPublic, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
 )
 from kb.http import PageDep, SessionDep, api_router_options, require_for
 from kb.provenance.schemas import LogStatus
@@ -144,6 +144,13 @@ def reject(slug: DocSlugPath, number: NumberPath, body: ReasonRequest, session: 
 def retire(slug: DocSlugPath, body: ReasonRequest, session: SessionDep,
            actor: Annotated[Actor, Depends(require_for("document.retire"))]) -> VersionPublic:
     return actions.retire_document(session, actor, slug=slug, reason=body.reason)
+
+
+@router.get("/documents/{slug}/versions/{number}/review", response_model=ReviewPublic,
+            summary="A version as its reviewer sees it: changes, timeline, and whether you may approve it (and why not)")
+def review(slug: DocSlugPath, number: NumberPath, session: SessionDep,
+           actor: Annotated[Actor, Depends(require_for("version.read"))]) -> ReviewPublic:
+    return actions.review_version(session, actor, slug=slug, number=number)
 
 
 @router.get("/documents/{slug}/diff", response_model=DiffPublic, summary="Unified diff of two versions (provenance and body)")

@@ -22,10 +22,11 @@ from kb.accounts.models import Space, User
 from kb.actors import Actor, SpaceRole
 from kb.documents.models import Audience, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import (
-    DocumentListItem, DocumentPublic, PersonRef, ProvenanceCard, ReviewItem, VersionPublic, VersionSummary,
+    DiffPublic, DocumentListItem, DocumentPublic, FieldChange, MyDocuments, WorkItem, PersonRef, ProvenanceCard, ReviewItem, TimelineStep,
+    VersionPublic, VersionSummary,
 )
 from kb.documents.service import (
-    EXPIRING_WITHIN, PROVENANCE_FIELDS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
+    EXPIRING_WITHIN, PROVENANCE_FIELDS, TRANSITIONS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
     current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue, second_review, tags_of,
     users_by_id,
     versions_of,
@@ -84,14 +85,45 @@ def version_public(session: Session, document: Document, version: Version) -> Ve
                          provenance=provenance_card(session, version, document))
 
 
+def _people_of(version: Version) -> list[int | None]:
+    return [version.author_id, version.approver_id, version.submitted_by_id, version.rejected_by_id, version.ended_by_id]
+
+
 def version_summary(version: Version, users: dict[int, User]) -> VersionSummary:
-    approver = users.get(version.approver_id) if version.approver_id else None
+    def name(user_id: int | None) -> str | None:
+        return users[user_id].username if user_id in users else None
+
     return VersionSummary(
         number=version.number, state=version.state, title=version.title, author=users[version.author_id].username,
         created_at=version.created_at, submitted_at=version.submitted_at,
-        approved_by=approver.username if approver else None, approved_at=version.approved_at,
+        approved_by=name(version.approver_id), approved_at=version.approved_at,
         ended_at=version.ended_at, rejection_reason=version.rejection_reason,
+        submitted_by=name(version.submitted_by_id) or (users[version.author_id].username if version.submitted_at else None),
+        rejected_by=name(version.rejected_by_id), rejected_at=version.rejected_at,
+        ended_by=name(version.ended_by_id), end_reason=version.end_reason,
     )
+
+
+def timeline(history: list[VersionSummary]) -> list[TimelineStep]:
+    """Every dated step of every version in time order, oldest first, naming who did it and why (issue 17).
+
+    Ties (a rejection and the draft it opens share their moment) keep the order of the lifecycle.
+    """
+    steps = []
+    for v in history:
+        steps.append(TimelineStep(at=v.created_at, version=v.number, action="drafted", by=v.author))
+        if v.submitted_at:
+            steps.append(TimelineStep(at=v.submitted_at, version=v.number, action="submitted", by=v.submitted_by))
+        if v.rejected_at:
+            steps.append(TimelineStep(at=v.rejected_at, version=v.number, action="rejected", by=v.rejected_by,
+                                      reason=v.rejection_reason))
+        if v.approved_at:
+            steps.append(TimelineStep(at=v.approved_at, version=v.number, action="approved", by=v.approved_by))
+        if v.ended_at and v.state in (VersionState.superseded, VersionState.retired):
+            steps.append(TimelineStep(at=v.ended_at, version=v.number, action=VersionState(v.state).value, by=v.ended_by,
+                                      reason=v.end_reason))
+    order = {"drafted": 0, "submitted": 1, "rejected": 2, "approved": 2, "superseded": 3, "retired": 3}
+    return sorted(steps, key=lambda step: (step.at, step.version, order[step.action]))
 
 
 def document_public(session: Session, *, actor: Actor, document: Document) -> DocumentPublic:
@@ -101,7 +133,7 @@ def document_public(session: Session, *, actor: Actor, document: Document) -> Do
     current = current_version(session, document)
     latest = latest_version(session, document.id)  # type: ignore[arg-type]
     working = latest if latest.state in WORKING_STATES and can_see_working_versions(actor, document, latest) else None
-    users = users_by_id(session, [document.owner_id, latest.author_id, latest.approver_id])
+    users = users_by_id(session, [document.owner_id, *_people_of(latest)])
     translations = session.execute(
         select(Document.slug).where(Document.translation_of_id == document.id).order_by(Document.slug)
     ).scalars().all()
@@ -111,6 +143,7 @@ def document_public(session: Session, *, actor: Actor, document: Document) -> Do
         current=version_public(session, document, current) if current else None,
         working=version_summary(working, users) if working else None,
         translations=list(translations), review_overdue=bool(current and review_overdue(current)),
+        may_edit="edit" in TRANSITIONS[VersionState(latest.state)] and actor.contributes_to(document.space_id),
     )
 
 
@@ -151,7 +184,7 @@ def history(session: Session, *, actor: Actor, slug: str) -> list[VersionSummary
                 if v.state in VISIBLE_TO_ALL_SIGNED_IN or can_see_working_versions(actor, document, v)]
     if not versions:
         raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
-    users = users_by_id(session, [i for v in versions for i in (v.author_id, v.approver_id)])
+    users = users_by_id(session, [i for v in versions for i in _people_of(v)])
     return [version_summary(v, users) for v in versions]
 
 
@@ -167,12 +200,77 @@ def _diffable(session: Session, version: Version) -> list[str]:
     return lines + version.body_md.splitlines()
 
 
-def diff(session: Session, *, actor: Actor, slug: str, from_number: int, to_number: int) -> str:
-    """Unified diff between two versions, provenance fields first, then the body."""
+def _field_values(session: Session, version: Version) -> dict[str, str | None]:
+    """The provenance fields as people read them: names for people, plain values, no ``None`` dumps."""
+    users = users_by_id(session, [version.author_id, version.owner_id, version.approver_id])
+    values: dict[str, str | None] = {}
+    for name in PROVENANCE_FIELDS:
+        value = getattr(version, name)
+        value = value.value if hasattr(value, "value") else value
+        if name == "tags":
+            value = ", ".join(json.loads(version.tags))
+        values[name] = None if value in (None, "") else str(value)
+    for name, user_id in (("author", version.author_id), ("owner", version.owner_id), ("approver", version.approver_id)):
+        values[name] = users[user_id].username if user_id in users else None
+    return values
+
+
+def diff(session: Session, *, actor: Actor, slug: str, from_number: int, to_number: int) -> DiffPublic:
+    """Two versions compared: the unified diff of the record (provenance fields, then the body), the fields
+    that changed as (field, before, after), and the unified diff of the body text alone."""
     _, old = get_version(session, actor=actor, slug=slug, number=from_number)
     _, new = get_version(session, actor=actor, slug=slug, number=to_number)
-    return "\n".join(difflib.unified_diff(_diffable(session, old), _diffable(session, new),
-                                          fromfile=f"{slug} v{from_number}", tofile=f"{slug} v{to_number}", lineterm=""))
+    names = (f"{slug} v{from_number}", f"{slug} v{to_number}")
+    record = difflib.unified_diff(_diffable(session, old), _diffable(session, new), *names, lineterm="")
+    body = difflib.unified_diff(old.body_md.splitlines(), new.body_md.splitlines(), *names, lineterm="")
+    before, after = _field_values(session, old), _field_values(session, new)
+    return DiffPublic(document=slug, from_version=from_number, to_version=to_number, diff="\n".join(record),
+                      fields=[FieldChange(field=name, before=before[name], after=after[name])
+                              for name in before if before[name] != after[name]],
+                      body_diff="\n".join(body))
+
+
+def my_documents(session: Session, *, actor: Actor) -> MyDocuments:
+    """The actor's open curated work: documents whose newest version is a draft or in review that they wrote
+    or are credited on, a draft reopened by a rejection with who rejected it, when and why, and answers
+    promoted (by them, or theirs) that wait for approval; newest change first."""
+    latest_numbers = select(Version.document_id, func.max(Version.number).label("n")).group_by(Version.document_id).subquery()
+    rows = session.execute(
+        select(Document, Version, Space)
+        .join(latest_numbers, latest_numbers.c.document_id == Document.id)
+        .join(Version, (Version.document_id == Document.id) & (Version.number == latest_numbers.c.n))
+        .join(Space, Space.id == Document.space_id)
+        .where(Version.state.in_(WORKING_STATES))  # type: ignore[attr-defined]
+    ).all()
+    mine = [(d, v, s) for d, v, s in rows if v.author_id == actor.id or actor.id in json.loads(v.contributor_ids)]
+    parents = {v.id: v for v in session.execute(select(Version).where(Version.id.in_(  # type: ignore[union-attr]
+        [i for _, v, _ in mine for i in json.loads(v.derived_from)] or [0]))).scalars()}
+    users = users_by_id(session, [p.rejected_by_id for p in parents.values()])
+    work = MyDocuments(drafts=[], in_review=[], rejected=[], promoted=[])
+    for document, version, space in mine:
+        rejected = next((parents[i] for i in json.loads(version.derived_from)
+                         if i in parents and parents[i].state == VersionState.rejected), None)
+        editable = "edit" in TRANSITIONS[VersionState(version.state)] and actor.contributes_to(space.id)  # type: ignore[arg-type]
+        item = WorkItem(
+            document=document.slug, space=space.slug, title=version.title, version=version.number, state=version.state,
+            source_kind=version.source_kind, at=version.submitted_at or version.updated_at,
+            edit_version=version.number if editable else None,
+            rejected_version=rejected.number if rejected else None,
+            rejected_by=users[rejected.rejected_by_id].username if rejected and rejected.rejected_by_id in users else None,
+            rejected_at=rejected.rejected_at if rejected else None,
+            rejection_reason=rejected.rejection_reason if rejected else None,
+        )
+        if document.current_version_id is None and version.source_kind == SourceKind.promoted_answer:
+            work.promoted.append(item)
+        elif version.state == VersionState.in_review:
+            work.in_review.append(item)
+        elif rejected is not None:
+            work.rejected.append(item.model_copy(update={"at": rejected.rejected_at or item.at}))
+        else:
+            work.drafts.append(item)
+    for items in (work.drafts, work.in_review, work.rejected, work.promoted):
+        items.sort(key=lambda i: (i.at, i.document), reverse=True)
+    return work
 
 
 def review_queue(session: Session, *, actor: Actor, on: dt.date | None = None) -> list[ReviewItem]:

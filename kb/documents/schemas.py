@@ -178,6 +178,11 @@ class VersionSummary(BaseModel):
     approved_at: dt.datetime | None
     ended_at: dt.datetime | None
     rejection_reason: str | None
+    submitted_by: str | None = None
+    rejected_by: str | None = None
+    rejected_at: dt.datetime | None = None
+    ended_by: str | None = None
+    end_reason: str | None = None
 
 
 class VersionPublic(BaseModel):
@@ -198,6 +203,7 @@ class DocumentPublic(BaseModel):
     working: VersionSummary | None = Field(description="The open draft or version in review, if you may see it")
     translations: list[str]
     review_overdue: bool
+    may_edit: bool = Field(False, description="Whether you may edit it now: a new draft, or the open one (not one in review)")
 
 
 class DocumentListItem(BaseModel):
@@ -221,11 +227,78 @@ class VersionsPublic(BaseModel):
     count: int
 
 
+class FieldChange(BaseModel):
+    """One provenance field that differs between two versions, as people read it (issue 17)."""
+
+    field: str
+    before: str | None
+    after: str | None
+
+
 class DiffPublic(BaseModel):
     document: str
     from_version: int
     to_version: int
     diff: str = Field(description="Unified diff of the provenance fields and the body")
+    fields: list[FieldChange] = Field(default_factory=list, description="The provenance fields that differ (issue 17)")
+    body_diff: str = Field("", description="Unified diff of the body text alone")
+
+
+class TimelineStep(BaseModel):
+    """One dated step of a document's history: who did what to which version, and why."""
+
+    at: dt.datetime
+    version: int
+    action: str = Field(description="drafted, submitted, approved, rejected, superseded or retired")
+    by: str | None = Field(description="The username of who did it (None where kb did it)")
+    reason: str | None = Field(None, description="The rejection reason, the approval comment or why it ended")
+
+
+class ApprovalCheck(BaseModel):
+    """Whether the actor may approve a version now, and if not why: the approval's own rules (issue 17)."""
+
+    may_approve: bool
+    may_reject: bool
+    reason: str | None = Field(None, description="Why the actor may not approve it, in plain words")
+    rule: str | None = Field(None, description="The rule that refuses it: four_eyes, password_set_by, not_owner or state")
+
+
+class ReviewPublic(BaseModel):
+    """A version under review as a reviewer sees it: the changes against the approved version, the
+    document's timeline in time order, and what the actor may decide."""
+
+    version: VersionPublic
+    against: int | None = Field(description="The approved version the changes are shown against")
+    changes: DiffPublic | None
+    timeline: list[TimelineStep]
+    decision: ApprovalCheck
+
+
+class WorkItem(BaseModel):
+    """One of my versions waiting for something: to be finished, reviewed, or changed after a rejection."""
+
+    document: str
+    space: str
+    title: str
+    version: int
+    state: VersionState
+    source_kind: SourceKind
+    at: dt.datetime = Field(description="When it last changed: saved, submitted or rejected")
+    edit_version: int | None = Field(description="The draft the actor may edit now (None: nothing to edit, or not theirs to)")
+    rejected_version: int | None = None
+    rejected_by: str | None = None
+    rejected_at: dt.datetime | None = None
+    rejection_reason: str | None = None
+
+
+class MyDocuments(BaseModel):
+    """The curated work of one person (issue 17): drafts, versions in review, versions rejected with the
+    reason, and promoted answers waiting for their review."""
+
+    drafts: list[WorkItem]
+    in_review: list[WorkItem]
+    rejected: list[WorkItem]
+    promoted: list[WorkItem]
 
 
 class ImportResult(BaseModel):

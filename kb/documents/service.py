@@ -404,7 +404,7 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
     return version
 
 
-def _require_two_people(session: Session, approver: Actor, version: Version, slug: str) -> None:
+def _two_people_refusal(session: Session, approver: Actor, version: Version, slug: str) -> KbError | None:
     """A second review is by a second *person*: refuse an approver who chose the password of one of the
     version's writers (author, credited contributors, submitter), or whose password a writer chose.
 
@@ -412,11 +412,11 @@ def _require_two_people(session: Session, approver: Actor, version: Version, slu
     otherwise create "carl2", make him a contributor (both immediate), write as him and approve as
     himself, and the card would show a second review that never happened (issue 16). The rule holds
     whatever the space's four eyes say, since a card states "second review" whenever approver and
-    author differ. Raises KbError FOUR_EYES (``details.rule: "password_set_by"``).
+    author differ. The refusal is KbError FOUR_EYES (``details.rule: "password_set_by"``).
     """
     writers = {version.author_id, version.submitted_by_id, *json.loads(version.contributor_ids)} - {None, approver.id}
     if not writers:
-        return
+        return None
     people = users_by_id(session, [approver.id, *writers])  # type: ignore[list-item]
     setters = provenance.password_set_by(session, [user.username for user in people.values()])
     for writer_id in sorted(writers):  # type: ignore[type-var]
@@ -426,16 +426,42 @@ def _require_two_people(session: Session, approver: Actor, version: Version, slu
         if setters.get(writer.username) == approver.id or setters.get(approver.username) == writer_id:
             chose = (approver.username, writer.username) if setters.get(writer.username) == approver.id \
                 else (writer.username, approver.username)
-            raise KbError(ErrorCode.FOUR_EYES, (
+            return KbError(ErrorCode.FOUR_EYES, (
                 f"{chose[0]} chose {chose[1]}'s password when creating the account, so {approver.username} is not a "
                 f"second person for {writer.username}'s version {version.number} of {slug!r}: another owner must approve it"),
                 details={"rule": "password_set_by", "set_by": chose[0], "account": chose[1]})
+    return None
+
+
+def approval_refusal(session: Session, *, actor: Actor, version: Version, space: Space, slug: str) -> KbError | None:
+    """Why ``actor`` may not approve ``version`` now (the error ``approve`` raises), or None if they may.
+
+    The one place the approval's rules are written: ``approve`` raises what it returns, and the pages
+    ask it beforehand so that they offer no Approve button that would fail (issue 17).
+    """
+    try:
+        require_owner(actor, space, "approve")
+        _require_transition(version, "approve")
+    except KbError as error:
+        return error
+    if actor.id == version.author_id or actor.id in json.loads(version.contributor_ids):
+        if version.four_eyes:
+            # The rule in force when the version was submitted holds, whatever the space says now: switching
+            # four eyes off after submitting must not open a way round it (issue 16, point 6).
+            return KbError(ErrorCode.FOUR_EYES, (
+                f"Version {version.number} of {slug!r} was submitted under four eyes: a second person, another owner "
+                "of the space, must approve it; you wrote it (switching four eyes off later does not change that)"),
+                details={"rule": "four_eyes", "submitted_under_four_eyes": True})
+        if space.four_eyes:
+            return KbError(ErrorCode.FOUR_EYES, "You wrote this version; another owner of the space must approve it (four eyes)",
+                           details={"rule": "four_eyes", "submitted_under_four_eyes": False})
+    return _two_people_refusal(session, actor, version, slug)
 
 
 def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: str | None = None) -> Version:
     """Approve a version in review; the previous approved version becomes superseded in the same transaction.
 
-    Raises:
+    Raises (``approval_refusal``):
         KbError FORBIDDEN: the actor is not an owner of the space.
         KbError FOUR_EYES: the actor is the version's author (or a credited contributor) and the version was
             submitted under four eyes, or its space requires four eyes now.
@@ -443,20 +469,10 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
         KbError ILLEGAL_TRANSITION: the version is not in review.
     """
     document, version, space = _locked_version(session, slug, number)
-    approver = require_owner(actor, space, "approve")
-    _require_transition(version, "approve")
-    if approver.id == version.author_id or approver.id in json.loads(version.contributor_ids):
-        if version.four_eyes:
-            # The rule in force when the version was submitted holds, whatever the space says now: switching
-            # four eyes off after submitting must not open a way round it (issue 16, point 6).
-            raise KbError(ErrorCode.FOUR_EYES, (
-                f"Version {version.number} of {slug!r} was submitted under four eyes: a second person, another owner "
-                "of the space, must approve it; you wrote it (switching four eyes off later does not change that)"),
-                details={"rule": "four_eyes", "submitted_under_four_eyes": True})
-        if space.four_eyes:
-            raise KbError(ErrorCode.FOUR_EYES, "You wrote this version; another owner of the space must approve it (four eyes)",
-                          details={"rule": "four_eyes", "submitted_under_four_eyes": False})
-    _require_two_people(session, approver, version, slug)
+    refusal = approval_refusal(session, actor=actor, version=version, space=space, slug=slug)
+    if refusal is not None:
+        raise refusal
+    approver = actor
     previous = current_version(session, document)
     now = utcnow()
     if previous is not None:

@@ -34,22 +34,6 @@ NumberPath = Annotated[int, Path(ge=1, le=1_000_000)]
 
 # ----------------------------------------------------------------------------------- document
 
-def _timeline(history: list[VersionSummary]) -> list[tuple[dt.datetime, str, str]]:
-    """Every dated step of every version, newest first: (when, what, who)."""
-    steps = []
-    for v in history:
-        steps.append((v.created_at, f"v{v.number} drafted", v.author))
-        if v.submitted_at:
-            steps.append((v.submitted_at, f"v{v.number} submitted for review", v.author))
-        if v.approved_at:
-            steps.append((v.approved_at, f"v{v.number} approved", v.approved_by or ""))
-        if v.ended_at:
-            steps.append((v.ended_at, f"v{v.number} {v.state.value}", ""))
-        if v.rejection_reason:
-            steps.append((v.created_at, f"v{v.number} rejected: {v.rejection_reason}", ""))
-    return sorted(steps, key=lambda s: s[0], reverse=True)
-
-
 @router.get("/d/{slug}")
 def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath) -> Response:
     actor = signed_in(who)
@@ -58,7 +42,7 @@ def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: D
     comments = social.list_comments(session, actor, slug=slug,
                                     rules=social.Rules.of(request.app.state.settings, request.app.state.rate_limiter))
     rating = social.get_rating(session, actor, slug=slug)
-    return page(request, "document.html", who, document=document, history=history, timeline=_timeline(history),
+    return page(request, "document.html", who, document=document, history=history, timeline=actions.timeline(history),
                 comments=comments.data, comments_public=comments.public_since is not None, rating=rating)
 
 
@@ -238,14 +222,10 @@ def review_queue(request: Request, session: SessionDep, who: ViewerDep) -> Respo
 
 @router.get("/review/{slug}/{number}")
 def review_item(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath, number: NumberPath) -> Response:
-    actor = signed_in(who)
-    version = actions.read_version(session, actor, slug=slug, number=number)
-    document = actions.read_document(session, actor, slug=slug)
-    lines = []
-    if document.current and document.current.number != number:
-        diff = actions.diff_versions(session, actor, slug=slug, from_number=document.current.number, to_number=number)
-        lines = render.diff_lines(diff.diff)
-    return page(request, "review_item.html", who, version=version, document=document, lines=lines)
+    review = actions.review_version(session, signed_in(who), slug=slug, number=number)
+    changes = review.changes
+    return page(request, "review_item.html", who, review=review, version=review.version,
+                lines=render.diff_lines(changes.body_diff) if changes else [])
 
 
 @router.post("/review/{slug}/{number}/{decision}")
