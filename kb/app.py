@@ -37,6 +37,7 @@ from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require_for
 from kb.provenance.api import public_router as transparency_router
 from kb.provenance.api import router as audit_router
+from kb.web.common import install_page_errors
 from kb.web.routes import STATIC_DIR, web_router
 from kb.web.security import PageSecurityHeaders
 from pydantic import BaseModel
@@ -192,6 +193,7 @@ def create_app(
 
     # The web UI (issue 7): pages over the same services, their static files, their security headers.
     app.include_router(web_router())
+    install_page_errors(app)  # a browser asking for a page gets an error page, the API its JSON (issue 17)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(PageSecurityHeaders)
     app.add_middleware(PublicCORS, origins=settings.public_cors_origins)

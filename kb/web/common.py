@@ -11,15 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+import logging
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kb.accounts import actions as accounts
 from kb.notifications import actions as notifications
@@ -27,14 +29,16 @@ from kb.permissions import may
 from kb.actors import Actor, SpaceRole
 from kb.errors import ErrorCode, KbError
 from kb.http import get_session
-from kb.web import render
+from kb.web import forms, i18n, render
 from kb.web.security import SESSION_COOKIE, is_tls, same
 
+log = logging.getLogger("kb.web")
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["quote"] = quote
 templates.env.filters["document_html"] = render.document_html
+templates.env.globals["switch_href"] = i18n.switch_href
 
 # Messages shown after a redirect, chosen by key: no user text is ever reflected through the URL.
 NOTICES = {
@@ -67,7 +71,7 @@ NOTICES = {
 
 
 class WebRoute(APIRoute):
-    """Render service errors and malformed input as an HTML page with the API's status code."""
+    """Render service errors, malformed input and failures as an HTML page with the API's status code."""
 
     def get_route_handler(self) -> Callable:  # type: ignore[type-arg]
         handler = super().get_route_handler()
@@ -78,19 +82,23 @@ class WebRoute(APIRoute):
             except KbError as error:
                 if error.code is ErrorCode.NOT_AUTHENTICATED:
                     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-                return error_page(request, error.code.status, error.message, error.headers)
+                fields = forms.field_errors(error.details) if isinstance(error.details, list) and error.details \
+                    and isinstance(error.details[0], dict) and "loc" in error.details[0] else {}
+                return error_page(request, error.code.status, error.message, error.headers,
+                                  kept=await _kept_form(request), fields=fields)
             except (RequestValidationError, ValidationError) as error:
-                return error_page(request, 422, "Some of what was sent is not valid: " + describe_invalid(error))
+                fields = forms.field_errors(error.errors())
+                return error_page(request, 422, forms.summary(fields), kept=await _kept_form(request), fields=fields)
+            except Exception:  # a bug: the person keeps the header and a way back (issue 17), the log the trace
+                log.exception("Unhandled error on page %s %s", request.method, request.url.path)
+                return error_page(request, 500, "Something went wrong on our side; it has been logged. Please try again.")
 
         return page_handler
 
 
 def describe_invalid(error: RequestValidationError | ValidationError) -> str:
-    parts = []
-    for item in error.errors()[:5]:
-        where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path", "form"))
-        parts.append(f"{where or 'input'}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts)
+    """What to change, in plain words, field by field (kb.web.forms)."""
+    return forms.summary(forms.field_errors(error.errors()))
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -103,9 +111,9 @@ class Viewer:
     actor: Actor | None
     web_session: accounts.WebIdentity | None
     spaces: dict[int, str]
-
     unread: int = 0
     """Unread notifications: the count in the header (issue 17)."""
+
     @property
     def csrf(self) -> str:
         return self.web_session.csrf_token if self.web_session else ""
@@ -159,13 +167,118 @@ def page(request: Request, template: str, who: Viewer | None, status_code: int =
     return templates.TemplateResponse(request, template, {"who": who, "notice": notice, **context}, status_code=status_code)
 
 
-def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
-    response = templates.TemplateResponse(request, "error.html", {"who": None, "status": status, "message": message,
-                                                                  "notice": None}, status_code=status)
+EDITABLE_FIELDS = ("body_md", "comment", "reason", "note")
+"""Fields of a refused form that its error page gives back to edit; the others it carries along unseen."""
+NEVER_KEPT = ("csrf", "password", "new_password", "current_password")
+
+
+@dataclass(frozen=True)
+class KeptForm:
+    """A refused form post, to send again from its error page: what was typed is never lost (issue 17)."""
+
+    action: str
+    editable: list[tuple[str, str]]
+    hidden: list[tuple[str, str]]
+
+
+async def _kept_form(request: Request) -> KeptForm | None:
+    """The refused post's text fields, when it has one a person typed (a comment, an answer, a reason)."""
+    if request.method != "POST" or not request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    try:
+        form = await request.form()  # parsed already for the route: starlette keeps it on the request
+    except Exception:  # noqa: BLE001 - an unreadable body has nothing to keep
+        return None
+    items = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k not in NEVER_KEPT]
+    editable = [(k, v) for k, v in items if k in EDITABLE_FIELDS]
+    if not editable:
+        return None
+    return KeptForm(request.url.path, editable, [(k, v) for k, v in items if k not in EDITABLE_FIELDS])
+
+
+def way_back(request: Request) -> str:
+    """Where "back" goes from an error: the referring page when it is this site's, else the start page."""
+    referrer = urlsplit(request.headers.get("referer", ""))
+    if referrer.netloc and referrer.netloc == request.url.netloc and referrer.scheme in ("http", "https"):
+        path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        public = request.url.path.startswith("/public")
+        if path != request.url.path + (f"?{request.url.query}" if request.url.query else "") and (
+                not public or path.startswith("/public")):  # a citizen is never sent into the employees' pages
+            return local_path(path)
+    return "/public" if request.url.path.startswith("/public") else "/"
+
+
+def _viewer_of(request: Request) -> Viewer | None:
+    """Who is looking, read afresh for an error page (the route's own session may be what failed)."""
+    try:
+        with request.app.state.db.session() as session:
+            return viewer(request, session)
+    except Exception:  # noqa: BLE001 - the error page is shown signed out rather than not at all
+        log.exception("Could not tell who sees the error page of %s", request.url.path)
+        return None
+
+
+def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None, *,
+               kept: KeptForm | None = None, fields: dict[str, str] | None = None) -> HTMLResponse:
+    """The error page: the signed-in header, the message in plain words, the refused form's text, a way back.
+
+    Pages under /public get the citizens' own error page, in their language, with the public header.
+    """
+    if request.url.path == "/public" or request.url.path.startswith("/public/"):
+        return public_error_page(request, status, headers)
+    who = _viewer_of(request)
+    if who is None or who.actor is None:
+        kept = None  # a signed-out person has no form to send again
+    response = templates.TemplateResponse(request, "error.html", {
+        "who": who, "status": status, "message": message, "notice": None, "back": way_back(request),
+        "kept": kept, "fields": fields or {}}, status_code=status)
+    _retry_after(response, headers)
+    return response
+
+
+def public_error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The citizens' error page: their language (lang= or the browser's), the public header, no sign-in."""
+    lang = i18n.chosen_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    response = templates.TemplateResponse(request, "public_error.html", {
+        "who": None, "notice": None, "status": status, "lang": lang, "languages": i18n.PUBLIC_LANGUAGES,
+        "t": i18n.MESSAGES[lang], "back": way_back(request), "q": ""}, status_code=status)
+    _retry_after(response, headers)
+    return response
+
+
+def _retry_after(response: Response, headers: dict[str, str] | None) -> None:
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             response.headers[name] = value
-    return response
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """Errors outside any page route (an unknown address, a failure in middleware) as pages, not JSON, for
+    a browser asking for a page: the API and the public API (/api/, /public/v1/) keep the one JSON shape."""
+    json_http = app.exception_handlers[StarletteHTTPException]
+    json_unexpected = app.exception_handlers[Exception]
+
+    def wants_page(request: Request) -> bool:
+        path = request.url.path
+        return (not path.startswith(("/api/", "/public/v1/", "/static/")) and path not in ("/api", "/public/v1")
+                and "text/html" in request.headers.get("accept", ""))
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not wants_page(request):
+            return await json_http(request, exc)
+        message = {404: "There is no page at this address.", 405: "This address does not take that kind of request."}.get(
+            exc.status_code, exc.detail if isinstance(exc.detail, str) else "The request was refused.")
+        return error_page(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        if not wants_page(request):
+            return await json_unexpected(request, exc)
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return error_page(request, 500, "Something went wrong on our side; it has been logged. Please try again.")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)
 
 
 def back(url: str, done: str) -> RedirectResponse:

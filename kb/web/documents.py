@@ -23,7 +23,8 @@ from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionS
 from kb.errors import ErrorCode, KbError
 from kb.social import actions as social
 from kb.web import render
-from kb.web.common import page_router, Csrf, SessionDep, Viewer, ViewerDep, back, checked, describe_invalid, page
+from kb.web.forms import refusal
+from kb.web.common import page_router, Csrf, SessionDep, Viewer, ViewerDep, back, checked, page
 from kb.web.common import signed_in
 
 router = page_router()
@@ -85,9 +86,9 @@ def prov_download(session: SessionDep, who: ViewerDep, slug: DocSlugPath,
 # ------------------------------------------------------------------------------ write / import
 
 def _write_form(request: Request, who: Viewer, values: dict[str, Any], error: str | None = None, preview: str | None = None,
-                status_code: int = 200) -> HTMLResponse:
+                status_code: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
     return page(request, "write.html", who, status_code=status_code, values=values, error=error, preview=preview,
-                spaces=who.writable_spaces(), languages=["en", "nl", "de", "fr"])
+                spaces=who.writable_spaces(), languages=["en", "nl", "de", "fr", "es"], errors=errors or {})
 
 
 FIELD_NAMES = ("space", "slug", "title", "body_md", "audience", "language", "tags", "intended_use", "licence",
@@ -114,11 +115,12 @@ def write_form(request: Request, session: SessionDep, who: ViewerDep,
     return _write_form(request, who, values)
 
 
-def _date(value: str) -> dt.date | None:
+def _date(value: str, field: str = "") -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if value else None
     except ValueError:
-        raise KbError(ErrorCode.VALIDATION_ERROR, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise KbError(ErrorCode.VALIDATION_ERROR, f"{value!r} is not a date (YYYY-MM-DD)",
+                      details=[{"loc": ["form", field], "msg": "not a date", "type": "date_from_datetime_parsing"}]) from None
 
 
 async def _write_form_fields(request: Request) -> dict:  # type: ignore[type-arg]
@@ -143,7 +145,8 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
             title=values["title"] or None, audience=Audience(values["audience"] or "internal"),
             language=values["language"] or "en", tags=[t for t in values["tags"].split(",") if t.strip()] or None,
             intended_use=values["intended_use"] or None, licence=values["licence"] or None,
-            valid_from=_date(values["valid_from"]), valid_until=_date(values["valid_until"]), review_by=_date(values["review_by"]),
+            valid_from=_date(values["valid_from"], "valid_from"), valid_until=_date(values["valid_until"], "valid_until"),
+            review_by=_date(values["review_by"], "review_by"),
             source_uri=values["source_uri"] or None,
         )
         if values["existing"]:
@@ -155,17 +158,25 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
                                   translation_of=values["translation_of"] or None, **{**fields, "title": values["title"]})
             slug = actions.create_document(session, actor, space=values["space"], data=data, submit=submit).slug
     except (KbError, ValidationError, ValueError) as error:
-        message = error.message if isinstance(error, KbError) else (
-            describe_invalid(error) if isinstance(error, ValidationError) else str(error))
-        status_code = error.code.status if isinstance(error, KbError) else 422
-        return _write_form(request, who, values, error=message, status_code=status_code)
+        status_code, message, errors = refusal(error, FIELD_NAMES)
+        return _write_form(request, who, values, error=message, status_code=status_code, errors=errors)
     return back(f"/d/{quote(slug)}", "submitted" if submit else "saved")
 
 
+IMPORT_FIELDS = ("file", "space", "audience", "language", "tags", "intended_use", "licence", "valid_until", "review_by")
+
+
+def _import_form(request: Request, who: Viewer, values: dict[str, str], status_code: int = 200, error: str | None = None,
+                 errors: dict[str, str] | None = None) -> HTMLResponse:
+    return page(request, "import.html", who, status_code=status_code, spaces=who.writable_spaces(), values=values,
+                error=error, errors=errors or {})
+
+
 @router.get("/import")
-def import_form(request: Request, who: ViewerDep) -> Response:
+def import_form(request: Request, who: ViewerDep,
+                space: Annotated[str, Query(max_length=64)] = "") -> Response:
     signed_in(who)
-    return page(request, "import.html", who, spaces=who.writable_spaces(), error=None)
+    return _import_form(request, who, {"space": space, "audience": "internal"})
 
 
 @router.post("/import")
@@ -183,16 +194,20 @@ def import_file(
     submit: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     actor = checked(who, csrf)
+    values = {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
+              "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
+              "filename": file.filename or ""}
     try:
         fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
                                intended_use=intended_use or None, licence=licence or None,
-                               valid_until=_date(valid_until), review_by=_date(review_by))
+                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"))
         result = actions.import_document(
             session, actor, space=space, filename=file.filename or "upload", data=file.file.read(MAX_UPLOAD_BYTES + 1),
             files_dir=request.app.state.settings.files_dir, fields=fields, submit=submit == "yes")
     except KbError as error:
-        return page(request, "import.html", who, status_code=error.code.status, spaces=who.writable_spaces(),
-                    error=error.message)
+        # The chosen space and fields come back; a browser never re-sends a file, so the page says to choose it again.
+        status_code, message, errors = refusal(error, IMPORT_FIELDS)
+        return _import_form(request, who, values, status_code=status_code, error=message, errors=errors)
     done = "submitted" if submit == "yes" else "imported"
     return back(f"/d/{quote(result.document.slug)}/v/{result.version}", done)
 

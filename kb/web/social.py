@@ -22,8 +22,9 @@ from kb.experts import actions as experts
 from kb.social import actions
 from kb.social.schemas import AnswerCreate, CommentCreate, CommentUpdate, FeedbackCreate, FlagCreate, ModerationDecision
 from kb.social.schemas import PromoteRequest, QuestionCreate, RatingSet, VoteSet
-from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, describe_invalid, local_path, page
+from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, local_path, page
 from kb.web.common import signed_in
+from kb.web.forms import refusal
 
 router = page_router()
 DocSlug = Annotated[str, PathParam(max_length=120)]
@@ -54,7 +55,7 @@ def questions_page(request: Request, session: SessionDep, who: ViewerDep,
 def ask_form(request: Request, who: ViewerDep, q: Annotated[str, Query(max_length=300)] = "") -> Response:
     signed_in(who)
     return page(request, "ask.html", who, values={"title": q, "body_md": "", "tags": "", "space": ""},
-                spaces=sorted(who.spaces.values()), error=None)
+                spaces=sorted(who.spaces.values()), error=None, errors={})
 
 
 @router.post("/questions")
@@ -67,11 +68,10 @@ def ask(request: Request, session: SessionDep, who: ViewerDep, title: Annotated[
         data = QuestionCreate(title=title, body_md=body_md, tags=[t.strip() for t in tags.split(",") if t.strip()],
                               space=space or None)
         question = actions.ask_question(session, actor, data=data, rules=_rules(request))
-    except (KbError, ValidationError) as error:
-        message = error.message if isinstance(error, KbError) else describe_invalid(error)
-        status_code = error.code.status if isinstance(error, KbError) else 422
+    except (KbError, ValidationError) as error:  # the form again, with what was typed and the message at its field
+        status_code, message, errors = refusal(error, ("title", "body_md", "tags", "space"))
         return page(request, "ask.html", who, status_code=status_code, values=values, spaces=sorted(who.spaces.values()),
-                    error=message)
+                    error=message, errors=errors)
     return back(f"/questions/{question.id}", "asked")
 
 
