@@ -141,7 +141,8 @@ def test_a_dutch_question_finds_the_english_only_page_labelled_english(app_clien
     hit = next(h for h in body["data"] if h["document"] == "werkloosheidsuitkering")
     assert (hit["language"], hit["language_label"], hit["in_preferred_language"]) == ("nl", "Nederlands", True)
     assert hit["translation_links"] == [{"language": "en", "language_label": "Engels", "document": "unemployment-benefit",
-                                         "href": "/public/v1/documents/unemployment-benefit"}]
+                                         "title": "Unemployment Benefit", "href": "/public/v1/documents/unemployment-benefit"}]
+    assert hit["original"]["document"] == "unemployment-benefit"  # the Dutch page translates the English one
 
 
 def test_an_english_question_finds_the_dutch_only_page(app_client) -> None:  # noqa: ANN001
@@ -174,7 +175,7 @@ def test_public_document_labels_in_the_citizens_language(app_client) -> None:  #
     assert page["document"] == "kinderbijslag" and page["language_label"] == "Nederlands"
     assert page["labels"]["card.organisation"] == "Gepubliceerd door"
     assert page["translation_links"] == [{"language": "en", "language_label": "Engels", "document": "child-benefit",
-                                          "href": "/public/v1/documents/child-benefit"}]
+                                          "title": "Child Benefit", "href": "/public/v1/documents/child-benefit"}]
     german = app_client.get("/public/v1/documents/zorgtoeslag", params={"lang": "de"}).json()
     assert german["document"] == "zorgtoeslag" and german["language_label"] == "Niederländisch"
     assert german["labels_language"] == "de" and german["labels"]["card.approved_on"] == "Freigegeben am"

@@ -79,6 +79,7 @@ class TranslationLink(BaseModel):
     language: str
     language_label: str = Field(description="The language's name in the citizen's language")
     document: str = Field(description="Slug of the translation")
+    title: str = Field("", description="The page's title, in its own language")
     href: str = Field(description="Where the public API serves it")
 
 
@@ -93,7 +94,9 @@ class PublicHit(BaseModel):
     provenance: PublicCard
     translations: dict[str, str] = Field(description="Language → slug of approved public translations")
     translation_links: list[TranslationLink] = Field(default_factory=list)
-    translated_from: str | None = Field(None, description="Slug of the hit this translation replaces, chosen for the citizen's language")
+    translated_from: str | None = Field(None, description="Slug of the hit this page replaces, chosen for the citizen's language "
+                                                          "(the page may be the original of that hit: see original)")
+    original: TranslationLink | None = Field(None, description="The page this one is a translation of; null for an original")
     receipt_url: str = Field("", description="Where the public API serves the page's receipt: its publication in the "
                                              "signed audit log, checkable offline (docs/transparency.md)")
 
@@ -121,6 +124,7 @@ class PublicDocument(BaseModel):
     provenance: PublicCard
     translations: dict[str, str]
     translation_links: list[TranslationLink] = Field(default_factory=list)
+    original: TranslationLink | None = Field(None, description="The page this one is a translation of; null for an original")
     labels_language: str = "en"
     labels: dict[str, str] = Field(default_factory=dict)
     receipt_url: str = Field("", description="Where the public API serves this page's receipt: its publication in "

@@ -362,10 +362,24 @@ def receipt_url(slug: str) -> str:
     return f"/public/v1/documents/{slug}/receipt"
 
 
+def _link(code: str, t: documents.Published, labels_in: str) -> TranslationLink:
+    return TranslationLink(language=code, language_label=i18n.language_name(code, labels_in), document=t.document.slug,
+                           title=t.version.title, href=f"/public/v1/documents/{t.document.slug}")
+
+
 def _links(translations: dict[str, documents.Published], labels_in: str) -> list[TranslationLink]:
-    return [TranslationLink(language=code, language_label=i18n.language_name(code, labels_in), document=t.document.slug,
-                            href=f"/public/v1/documents/{t.document.slug}")
-            for code, t in sorted(translations.items())]
+    return [_link(code, t, labels_in) for code, t in sorted(translations.items())]
+
+
+def _original(item: documents.Published, translations: dict[str, documents.Published], labels_in: str) -> TranslationLink | None:
+    """The page ``item`` translates, when it is a translation and its original is public too (issue 17: only a
+    document whose translation_of is set is a translation; an original is never labelled as one)."""
+    if item.document.translation_of_id is None:
+        return None
+    for code, t in translations.items():
+        if t.document.id == item.document.translation_of_id:
+            return _link(code, t, labels_in)
+    return None
 
 
 def public_search(
@@ -415,6 +429,7 @@ def public_search(
             passage=_passage(chunk, text, item.version.language), provenance=public_card(item),
             translations={lang: t.document.slug for lang, t in sorted(translations.items())},
             translation_links=_links(translations, labels_in), translated_from=translated_from,
+            original=_original(item, translations, labels_in),
             receipt_url=receipt_url(item.document.slug),
         ))
     return PublicResults(query=text, page=page, page_size=page_size, total=len(found), query_language=decided.query,
@@ -447,6 +462,7 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
                           body_md=item.version.body_md, provenance=public_card(item),
                           translations={lang: t.document.slug for lang, t in sorted(translations.items())},
                           translation_links=_links(translations, labels_in), labels_language=labels_in,
+                          original=_original(item, translations, labels_in),
                           labels=i18n.labels(labels_in), receipt_url=receipt_url(item.document.slug))
 
 

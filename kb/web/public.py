@@ -6,8 +6,8 @@ limit, the query log), the same doors as the public API. Must not import the API
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi import Path as PathParam
@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from kb.http import client_ip
 from kb.search import actions as search
 from kb.search.schemas import MAX_QUERY_CHARS
-from kb.web.common import page_router, HERE, SessionDep, page
+from kb.web.common import page_router, SessionDep, page
+from kb.web.i18n import LANG_PATTERN, MESSAGES, PUBLIC_LANGUAGES, accepted
 
 router = page_router()
 DocSlug = Annotated[str, PathParam(max_length=120, description="The document's slug")]
@@ -24,23 +25,23 @@ DocSlug = Annotated[str, PathParam(max_length=120, description="The document's s
 
 # -------------------------------------------------------------------------------------- public
 
-PUBLIC_LANGUAGES = {"en": "English", "nl": "Nederlands"}
-# The public pages' words, per language, in a message catalogue (kb/web/messages/<lang>.json).
-MESSAGES = {code: json.loads((HERE / "messages" / f"{code}.json").read_text(encoding="utf-8")) for code in PUBLIC_LANGUAGES}
+# The public pages' words, per language: kb/web/i18n.py and its catalogues (kb/web/messages/<lang>.json).
+Lang = Annotated[str, Query(pattern=LANG_PATTERN)]
 
 
 @router.get("/public")
 def public_page(request: Request, session: SessionDep,
                 q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
-                lang: Annotated[str, Query(pattern="^(|en|nl)$")] = "") -> Response:
-    """The citizens' search. Without a chosen language the query's own language (detected) or the browser's
+                lang: Lang = "",
+                page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1) -> Response:
+    """The citizens' search, ten hits a page. Without a chosen language the query's own language (detected) or the browser's
     Accept-Language decides which translation answers and which words label the page."""
     results = None
     language = lang or _accepted(request) or "en"
     if q.strip():
         results = search.public_search(
             session, None, indexes=request.app.state.search, settings=request.app.state.settings, query=q,
-            language=lang or None, accept_language=request.headers.get("accept-language"), page=1, page_size=10,
+            language=lang or None, accept_language=request.headers.get("accept-language"), page=page_number, page_size=10,
             caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
         if not lang and results.labels_language in MESSAGES:
             language = results.labels_language
@@ -53,19 +54,19 @@ def public_page(request: Request, session: SessionDep,
 
 def _accepted(request: Request) -> str | None:
     """The first language of Accept-Language that the public pages speak."""
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip()[:2].lower()
-        if code in MESSAGES:
-            return code
-    return None
+    return accepted(request.headers.get("accept-language"))
 
 
 @router.get("/public/d/{slug}")
 def public_document_page(request: Request, session: SessionDep, slug: DocSlug,
-                         lang: Annotated[str, Query(pattern="^(|en|nl)$")] = "") -> Response:
+                         lang: Lang = "", q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+                         page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1) -> Response:
     # A page's address names that page: only an explicit lang= swaps it for a translation. The words
     # around it follow lang= or else the browser's Accept-Language.
     document = search.public_document(session, None, slug=slug, language=lang or None)
     language = lang or _accepted(request) or "en"
+    # "Back to the results" returns to the search the citizen came from: its query, language and page (issue 17).
+    results = "/public?" + urlencode([*([("q", q)] if q.strip() else []), *([("lang", lang)] if lang else []),
+                                      *([("page", str(page_number))] if page_number > 1 and q.strip() else [])])
     return page(request, "public_document.html", None, document=document, lang=language, languages=PUBLIC_LANGUAGES,
-                t=MESSAGES[language])
+                t=MESSAGES[language], results_href=results.rstrip("?"), from_search=bool(q.strip()))
