@@ -46,7 +46,7 @@ def audit_verify(
         try:
             audit, differences = documents.audit_database(session, SYSTEM, checkpoint=point,
                                                           signing_key=settings.signing_key_path,
-                                                          trusted_keys=settings.trusted_keys)
+                                                          trusted_keys=settings.trusted_keys, parallel=True)
         except (OSError, ValueError) as exc:
             raise fail(str(exc)) from None
         result, head = audit.chain, audit.head

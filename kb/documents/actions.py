@@ -362,9 +362,10 @@ def retire_document(session: Session, actor: Actor, *, slug: str, reason: str) -
 
 def audit_database(
     session: Session, actor: Actor, *, checkpoint: dict[str, object] | None, signing_key: Path | None,
-    trusted_keys: list[str],
+    trusted_keys: list[str], parallel: bool = False,
 ) -> tuple[provenance.LogAudit, list[dict[str, object]]]:
-    """``kb audit verify``: the chain, the signed head and the served state, from one read of the log.
+    """``kb audit verify``: the chain, the signed head and the served state, from one read of the log
+    (``parallel``: on two cores, the CLI only; ``provenance.audit_log``).
 
     Returns:
         What the log's check found (``provenance.audit_log``) and, when the chain holds, every
@@ -377,7 +378,8 @@ def audit_database(
     from kb.documents import integrity
 
     authorize(actor, "audit.verify")
-    audit = provenance.audit_log(session, checkpoint, signing_key=signing_key, trusted_keys=trusted_keys)
+    audit = provenance.audit_log(session, checkpoint, signing_key=signing_key, trusted_keys=trusted_keys,
+                                 parallel=parallel)
     found = integrity.differences(session, audit.state) if audit.chain.ok else []
     return audit, [difference.as_dict() for difference in found]
 

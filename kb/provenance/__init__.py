@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import EVENT_KEY_PATH, utcnow
 from kb.events import RECORD_HOOKS_KEY, Recorded
 from kb.provenance import chain, eventkeys, merkle, receipts, transparency
+from kb.provenance.parallel import audit_in_two
 from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
 from kb.provenance.receipts import ReceiptCheck
@@ -106,12 +107,35 @@ class LogAudit:
 def audit_log(
     session: Session, checkpoint: dict[str, Any] | None = None, *, signing_key: Path | None = None,
     trusted_keys: list[str] = (),  # type: ignore[assignment]
+    parallel: bool = False,
 ) -> LogAudit:
     """Verify the chain, rebuild the Merkle tree and replay the commitments in one pass over the log,
-    then check ``checkpoint`` if it is a signed tree head (as ``check_tree_head``)."""
+    then check ``checkpoint`` if it is a signed tree head (as ``check_tree_head``).
+
+    ``parallel``: on a long log, check it as two parts at once in two processes (``kb.provenance.parallel``;
+    the same result, or this one pass wherever anything is wrong). Only where forking is safe: the CLI.
+    """
     signed = checkpoint is not None and "signature" in checkpoint
     size = checkpoint.get("tree_size") if signed else None  # type: ignore[union-attr]
     size = size if isinstance(size, int) and not isinstance(size, bool) else None  # else check_head names it
+    event_key = eventkeys.load(session.info.get(EVENT_KEY_PATH), create=False)
+
+    def head_check(result: VerifyResult, root: bytes | None) -> HeadCheck | None:
+        if not signed:
+            return None
+        trusted = [bytes.fromhex(item) for item in trusted_keys]
+        if signing_key is not None and signing_key.exists():
+            trusted.append(transparency.raw_public_key(transparency.load_key(signing_key)))
+        computed = (result.count, root) if result.ok else None
+        return transparency.check_head(session, checkpoint, trusted, computed)  # type: ignore[arg-type]
+
+    if parallel:
+        log_size = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
+        done = audit_in_two(session, log_size=log_size, size=size, checkpoint=checkpoint, event_key=event_key,
+                            head_check=head_check)
+        if done is not None:
+            return LogAudit(done[0], event_key is not None, done[2], done[1])
+
     roots = merkle.RootAccumulator()
     root_at_size: list[bytes] = [merkle.EMPTY_ROOT] if size == 0 else []
     state = CommittedState()
@@ -124,17 +148,9 @@ def audit_log(
                 root_at_size.append(roots.root())
         add(action, object_type, object_id, payload, seq)
 
-    event_key = eventkeys.load(session.info.get(EVENT_KEY_PATH), create=False)
     result = chain.verify(session, checkpoint, visit=visit, event_key=event_key)
     state.finish()
-    head_check = None
-    if signed:
-        trusted = [bytes.fromhex(item) for item in trusted_keys]
-        if signing_key is not None and signing_key.exists():
-            trusted.append(transparency.raw_public_key(transparency.load_key(signing_key)))
-        computed = (result.count, root_at_size[0] if root_at_size else None) if result.ok else None
-        head_check = transparency.check_head(session, checkpoint, trusted, computed)  # type: ignore[arg-type]
-    return LogAudit(result, event_key is not None, head_check, state)
+    return LogAudit(result, event_key is not None, head_check(result, root_at_size[0] if root_at_size else None), state)
 
 
 def created_by_people(session: Session) -> list[str]:

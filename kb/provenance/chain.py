@@ -148,16 +148,18 @@ _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor
             AuditEvent.channel, AuditEvent.mac)
 
 
-def _rows(session: Session, batch: int = 20000, after_seq: int = 0) -> Iterator[tuple]:
-    """Every event (after ``after_seq``) as a plain tuple of _COLUMNS (fast path for verification)."""
+def _rows(session: Session, batch: int = 20000, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[tuple]:
+    """Every event after ``after_seq`` (up to ``upto_seq`` inclusive, when given) as a plain tuple of
+    _COLUMNS, in order (fast path for verification)."""
     last = int(after_seq)
     names = ", ".join(column.key for column in _COLUMNS)
+    upto = "" if upto_seq is None else f" AND seq <= {int(upto_seq)}"
     while True:
         # The driver's cursor, not the ORM nor Core rows: plain tuples (half of the time per event went to
         # building row objects). Only integers are put into the statement.
         cursor = session.connection().connection.cursor()  # the DBAPI's, in the session's transaction
         try:
-            cursor.execute(f"SELECT {names} FROM audit_event WHERE seq > {last} ORDER BY seq LIMIT {int(batch)}")
+            cursor.execute(f"SELECT {names} FROM audit_event WHERE seq > {last}{upto} ORDER BY seq LIMIT {int(batch)}")
             rows = cursor.fetchall()
         finally:
             cursor.close()
@@ -171,6 +173,58 @@ Visitor = Callable[[bytes, str, str, str, str, int], None]
 """Called with each verified event's (envelope bytes, action, object type, object id, payload, seq)."""
 
 
+@dataclass
+class Walk:
+    """How far ``walk`` got over a run of events: the first failure, or where the run ends."""
+
+    failure: VerifyResult | None
+    count: int
+    last_seq: int
+    last_hash: str
+    checkpoint_seen: bool
+
+
+def walk(rows: Iterator[tuple], *, checkpoint: dict[str, Any] | None, visit: Visitor | None,
+         macs: eventkeys.MacCheck | None, expected_seq: int = 1, prev: str = GENESIS_HASH) -> Walk:
+    """Check a run of events (``_rows`` tuples) that starts at ``expected_seq`` and links to ``prev``:
+    sequence, link, hash, MAC (with ``macs``), the checkpoint's hash if its seq is in the run."""
+    keyed = macs.keyed if macs is not None else None
+    authenticated = macs is not None and macs.authenticated
+    count = 0
+    checkpoint_seq = int(checkpoint["seq"]) if checkpoint is not None else None
+    checkpoint_seen = False
+
+    def failed(seq: int, bad: int, reason: str, last: str) -> Walk:
+        return Walk(VerifyResult(False, count, seq, last, bad, reason), count, seq, last, checkpoint_seen)
+
+    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel, mac in rows:
+        count += 1
+        if seq != expected_seq:
+            return failed(expected_seq - 1, min(seq, expected_seq), f"sequence gap: expected {expected_seq}, found {seq}", prev)
+        if prev_hash != prev:
+            return failed(seq - 1, seq, "previous-hash link broken", prev)
+        envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+                                      object_type=object_type, object_id=object_id, payload=payload,
+                                      prev_hash=prev_hash, channel=channel).encode("utf-8")
+        if _sha256(envelope).hexdigest() != digest:
+            return failed(seq - 1, seq, "content does not match its hash", prev)
+        if macs is not None and not (authenticated and mac is not None  # the common case, inline
+                                     and compare_digest(mac, keyed(digest.encode("ascii")))):  # type: ignore[misc]
+            unauthenticated = macs.see(seq, action, digest, mac, channel)
+            if unauthenticated is not None:
+                return failed(seq - 1, seq, unauthenticated, prev)
+            authenticated = macs.authenticated  # once true, every later event needs a valid MAC
+        if visit is not None:
+            visit(envelope, action, object_type, object_id, payload, seq)
+        if seq == checkpoint_seq:
+            checkpoint_seen = True
+            if digest != checkpoint["hash"]:  # type: ignore[index]
+                return failed(seq, seq, "hash differs from the checkpoint (chain recomputed)", digest)
+        prev = digest
+        expected_seq += 1
+    return Walk(None, count, expected_seq - 1, prev, checkpoint_seen)
+
+
 def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Visitor | None = None,
            event_key: bytes | None = None) -> VerifyResult:
     """Walk the chain from the first event; name the first sequence number that does not hold.
@@ -182,45 +236,19 @@ def verify(session: Session, checkpoint: dict[str, Any] | None = None, visit: Vi
     ``event_key``, every event must also be one kb wrote (``eventkeys.MacCheck``).
     """
     macs = eventkeys.MacCheck(event_key) if event_key is not None else None
-    keyed = eventkeys.Mac(event_key).hexdigest if event_key is not None else None
-    authenticated = False
-    expected_seq = 1
-    prev = GENESIS_HASH
-    count = 0
-    checkpoint_seq = int(checkpoint["seq"]) if checkpoint is not None else None
-    checkpoint_seen = False
-    for seq, at, actor_id, actor_name, action, object_type, object_id, payload, prev_hash, digest, channel, mac in _rows(
-            session):
-        count += 1
-        if seq != expected_seq:
-            return VerifyResult(False, count, expected_seq - 1, prev, min(seq, expected_seq),
-                                f"sequence gap: expected {expected_seq}, found {seq}")
-        if prev_hash != prev:
-            return VerifyResult(False, count, seq - 1, prev, seq, "previous-hash link broken")
-        envelope = canonical_envelope(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-                                      object_type=object_type, object_id=object_id, payload=payload,
-                                      prev_hash=prev_hash, channel=channel).encode("utf-8")
-        if _sha256(envelope).hexdigest() != digest:
-            return VerifyResult(False, count, seq - 1, prev, seq, "content does not match its hash")
-        if macs is not None and not (authenticated and mac is not None  # the common case, inline
-                                     and compare_digest(mac, keyed(digest.encode("ascii")))):  # type: ignore[misc]
-            unauthenticated = macs.see(seq, action, digest, mac, channel)
-            if unauthenticated is not None:
-                return VerifyResult(False, count, seq - 1, prev, seq, unauthenticated)
-            authenticated = macs.authenticated  # once true, every later event needs a valid MAC
-        if visit is not None:
-            visit(envelope, action, object_type, object_id, payload, seq)
-        if seq == checkpoint_seq:
-            checkpoint_seen = True
-            if digest != checkpoint["hash"]:  # type: ignore[index]
-                return VerifyResult(False, count, seq, digest, seq, "hash differs from the checkpoint (chain recomputed)")
-        prev = digest
-        expected_seq += 1
-    head_seq = expected_seq - 1
+    done = walk(_rows(session), checkpoint=checkpoint, visit=visit, macs=macs)
+    return done.failure or finish(session, done, checkpoint, macs)
+
+
+def finish(session: Session, done: Walk, checkpoint: dict[str, Any] | None, macs: eventkeys.MacCheck | None) -> VerifyResult:
+    """What holds only of the whole log, once every event has been walked: no unauthenticated tail, the
+    checkpoint's event reached, and the head row naming the last event."""
+    head_seq, prev, count = done.last_seq, done.last_hash, done.count
     unauthenticated = macs.finish() if macs is not None else None
     if unauthenticated is not None:
         return VerifyResult(False, count, head_seq, prev, 1, unauthenticated)
-    if checkpoint_seq is not None and not checkpoint_seen and checkpoint_seq > 0:
+    checkpoint_seq = int(checkpoint["seq"]) if checkpoint is not None else None
+    if checkpoint_seq is not None and not done.checkpoint_seen and checkpoint_seq > 0:
         return VerifyResult(False, count, head_seq, prev, head_seq + 1,
                             f"chain ends at {head_seq}, before checkpoint {checkpoint_seq} (truncated)")
     head_row = session.get(AuditHead, 1)

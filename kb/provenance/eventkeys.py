@@ -102,9 +102,13 @@ class MacCheck:
     ``finish`` returns why the log fails if it ended with unauthenticated events and no marker.
     """
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, authenticated: bool = False) -> None:
+        """``authenticated``: start as after an authenticated event (a run of the log that begins past
+        its first one: every event then needs a valid MAC)."""
         self._key = key
-        self._authenticated = False
+        self.keyed = Mac(key).hexdigest
+        """The MAC of a message under the key (the per-event check ``chain.walk`` runs inline)."""
+        self._authenticated = authenticated
         self._channels = False
         self._first_legacy: int | None = None
 

@@ -101,6 +101,17 @@ class CommittedState:
         return self
 
 
+    def merge(self, newer: "CommittedState") -> "CommittedState":
+        """Take in the finished replay of the events that follow this one's: its commitments are newer."""
+        for mine, theirs in ((self.versions, newer.versions), (self.documents, newer.documents),
+                             (self.spaces, newer.spaces), (self.people, newer.people),
+                             (self.tokens, newer.tokens), (self.sessions, newer.sessions)):
+            mine.update(theirs)  # type: ignore[attr-defined]
+        if newer.baseline_seq is not None:
+            self.baseline_seq = newer.baseline_seq
+        return self
+
+
 _VERSION_NUMBER = re.compile(r'"version"\s*:\s*(\d{1,9})\b')
 
 
