@@ -230,7 +230,7 @@ SCENARIOS = [
              Call("POST", "/api/v1/questions/1/promote", "owner", {"json": {"space": "benefits", "slug": "twins"}}),
              Call("POST", "/api/v1/questions/1/promote", "owner", {"json": {"space": "benefits", "slug": "child-benefit"}}),
              "document.promote", "olga",
-             ("document", "twins")),
+             ("document", "twins"), then=(("version.submit", "olga"),)),
     Scenario(("POST", "/api/v1/flags"), _commented,
              Call("POST", "/api/v1/flags", "owner", {"json": {"target": "comment", "target_id": "1", "reason": "spam"}}),
              Call("POST", "/api/v1/flags", "owner", {"json": {"target": "comment", "target_id": "9", "reason": "spam"}}),
@@ -415,7 +415,7 @@ WEB_SCENARIOS = [
     WebScenario(("POST", "/questions/{question_id}/promote"), _accepted,
                 Form("owner", "/questions/1/promote", {"space": "benefits", "slug": "twins", "audience": "internal"}),
                 Form("owner", "/questions/1/promote", {"space": "benefits", "slug": "child-benefit", "audience": "internal"}),
-                [("document.promote", "olga", "document", "twins")]),
+                [("document.promote", "olga", "document", "twins"), ("version.submit", "olga", "document", "twins")]),
     WebScenario(("POST", "/governance/{request_id}"), _governance_pending,
                 Form("owner2", "/governance/1", {"decision": "approve"}),
                 Form("owner", "/governance/1", {"decision": "approve"}),  # her own request: 409

@@ -285,6 +285,10 @@ CASES = [
          web=Call("POST", "/people/otto/ask", {"message": "A web question on rent {n}"}), fresh=World.unique),
     Case("expertise.update", api=Call("PATCH", "/api/v1/me/expertise", {"declared_skills": ["housing"]}),
          web=Call("POST", "/me/profile", {"skills": "housing"})),
+    # my work (issue 17): every signed-in person, their own
+    Case("me.work", api=Call("GET", "/api/v1/me/work"), web=Call("GET", "/me/work"), cli=as_user("me", "work")),
+    Case("question.similar", api=Call("GET", "/api/v1/questions/similar?q=child+benefit"),
+         web=Call("GET", "/questions/similar?q=child+benefit")),
     # notifications (issue 17): every signed-in person, for themselves
     Case("notification.list", api=Call("GET", "/api/v1/notifications"), web=Call("GET", "/notifications"),
          cli=as_user("notify", "list")),

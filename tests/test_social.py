@@ -121,7 +121,7 @@ def test_wrong_document_goes_to_review_queue_never_hidden(client, cast) -> None:
     assert refused.status_code == 409
 
 
-def test_promotion_makes_a_draft_with_promoted_answer_provenance(client, cast, database) -> None:  # noqa: ANN001
+def test_promotion_submits_a_version_with_promoted_answer_provenance(client, cast, database) -> None:  # noqa: ANN001
     qid = post(client, cast, "reader", "/api/v1/questions", {"title": "Can students get housing allowance?",
                                                              "body_md": "Shared rooms?", "space": "benefits"}).json()["id"]
     aid = post(client, cast, "reader0", f"/api/v1/questions/{qid}/answers", {"body_md": "Not for shared rooms."}).json()["answers"][0]["id"]
@@ -129,13 +129,16 @@ def test_promotion_makes_a_draft_with_promoted_answer_provenance(client, cast, d
     post(client, cast, "reader", f"/api/v1/questions/{qid}/accept", {"answer_id": aid})
     assert post(client, cast, "contributor", f"/api/v1/questions/{qid}/promote", {"space": "benefits", "slug": "students"}).status_code == 403
     promoted = post(client, cast, "owner", f"/api/v1/questions/{qid}/promote", {"space": "benefits", "slug": "students-housing"})
-    assert promoted.status_code == 201 and promoted.json()["state"] == "draft"
+    assert promoted.status_code == 201 and promoted.json()["state"] == "in_review"
     draft = client.get("/api/v1/documents/students-housing/versions/1", headers=cast["owner"].headers).json()
+    assert draft["state"] == "in_review" and draft["title"] == "Can students get housing allowance?"
     card = draft["provenance"]
     assert card["source_kind"] == "promoted_answer" and card["source_uri"] == f"kb:question/{qid}#answer-{aid}"
     assert [c["username"] for c in card["contributors"]] == ["reader0"] and card["author"]["username"] == "olga"
-    assert client.get(f"/api/v1/questions/{qid}", headers=cast["reader"].headers).json()["promoted_to"] is None
-    client.post("/api/v1/documents/students-housing/versions/1/submit", json={"intended_use": "Citizens"}, headers=cast["owner"].headers)
+    as_reader = client.get(f"/api/v1/questions/{qid}", headers=cast["reader"].headers).json()
+    assert as_reader["promoted_to"] is None and as_reader["promoted"] is True  # in review: not the reader's to see yet
+    assert client.get(f"/api/v1/questions/{qid}", headers=cast["owner2"].headers).json()["promoted_to"] == "students-housing"
+    assert "students-housing" in [i["document"] for i in client.get("/api/v1/review-queue", headers=cast["owner2"].headers).json()["data"]]
     assert client.post("/api/v1/documents/students-housing/versions/1/approve", json={}, headers=cast["owner"].headers).status_code == 409
     client.post("/api/v1/documents/students-housing/versions/1/approve", json={}, headers=cast["owner2"].headers)
     assert client.get(f"/api/v1/questions/{qid}", headers=cast["reader"].headers).json()["promoted_to"] == "students-housing"

@@ -27,7 +27,8 @@ from kb.documents.commitments import served
 from kb.documents.models import Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate
 from kb.documents.service import (
-    current_version, get_document, new_document, require_owner, tags_of, users_by_id, visible_document,
+    current_version, get_document, latest_version, may_see_document, new_document, require_owner, submit, tags_of, users_by_id,
+    visible_document,
 )
 from kb.errors import ErrorCode, KbError
 
@@ -184,13 +185,15 @@ def document_for_social(session: Session, *, actor: Actor, slug: str) -> tuple[D
 
 def create_promoted(
     session: Session, *, actor: Actor, space_slug: str, data: DocumentCreate, source_uri: str,
-    contributor_ids: list[int], origin: dict[str, object],
+    contributor_ids: list[int], origin: dict[str, object], intended_use: str | None = None,
 ) -> tuple[Document, Version]:
-    """A draft document promoted from a community answer: source ``promoted_answer``, the answer's
-    author credited as contributor. It then goes through the normal approval workflow.
+    """A document promoted from a community answer: source ``promoted_answer``, the answer's author
+    credited as contributor, submitted for review at once (issue 17: it lands in the owners' review
+    queue, where another owner approves it; two events, ``document.promote`` then ``version.submit``).
 
     Raises:
         KbError FORBIDDEN: the actor does not own the space.
+        KbError ALREADY_EXISTS: the slug is taken.
     """
     space = accounts.get_space(session, space_slug)
     require_owner(actor, space, "promote answers into curated knowledge")
@@ -203,7 +206,17 @@ def create_promoted(
     provenance.record(session, actor, "document.promote", ("document", document.slug),
                       {"space": space.slug, "version": version.number, "source_uri": source_uri, **origin,
                        **served(document, version)})
-    return document, version
+    submitted = submit(session, actor=actor, slug=document.slug, number=version.number,
+                       intended_use=intended_use or f"Answers the community question {data.title!r}, as accepted by its asker or an owner")
+    return document, submitted
+
+
+def promoted_document(session: Session, *, actor: Actor, document_id: int) -> tuple[str, VersionState] | None:
+    """The slug and newest state of a document promoted from an answer, if ``actor`` may see it (None otherwise)."""
+    document = session.get(Document, document_id)
+    if document is None or not may_see_document(session, actor, document):
+        return None
+    return document.slug, VersionState(latest_version(session, document_id).state)
 
 
 def approved_versions_by(session: Session, user_id: int) -> int:

@@ -35,6 +35,7 @@ from kb.ratelimit import RateLimiter, Verdict
 from kb.search import insights, service
 from kb.search.indexer import SearchIndexes
 from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
+from kb.search.schemas import Similar, SimilarItem
 
 EMPLOYEE = "employee"
 PUBLIC = "public"
@@ -59,6 +60,24 @@ def _log(session: Session, *, audience: str, query: str, mode: Mode, language: s
         session.rollback()
         logger.warning("query log row not written, the %s search answered anyway: %s", audience,
                        str(exc.orig or exc).splitlines()[0][:200])
+
+
+def similar_questions(session: Session, actor: Actor, *, indexes: SearchIndexes, query: str, limit: int = 5) -> Similar:
+    """Questions and approved documents like a question being asked, shown while its title is typed
+    (issue 17): the community section and the curated hits that clear the relevance bar, by keyword (fast
+    while typing). Not written to the query log: a half-typed title is no search.
+
+    Raises:
+        KbError VALIDATION_ERROR: an empty or too long query (service).
+    """
+    authorize(actor, "question.similar")
+    results = service.search(session, indexes, actor=actor, query=query, mode=Mode.keyword, page_size=limit)
+    return Similar(
+        query=results.query,
+        questions=[SimilarItem(kind="question", title=str(q["title"]), link=f"/questions/{q['id']}", answers=int(q["answers"]),
+                               accepted=bool(q.get("accepted_answer"))) for q in results.community[:limit]],
+        documents=[SimilarItem(kind="document", title=hit.title, link=f"/d/{hit.document}") for hit in results.data if hit.answers],
+    )
 
 
 def first_accepted_language(accept_language: str | None) -> str | None:

@@ -23,6 +23,7 @@ from kb.search.schemas import (
     PublicResults,
     QueryInsights,
     SearchResults,
+    Similar,
 )
 
 router = APIRouter(prefix="/api/v1", **api_router_options("search"))
@@ -33,6 +34,14 @@ PageNumber = Annotated[int, Query(ge=1, le=100)]
 PageSize = Annotated[int, Query(ge=1, le=50)]
 Language = Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 PUBLIC_CACHE = "public, max-age=60"
+
+
+@router.get("/questions/similar", response_model=Similar,
+            summary="Questions and documents like the question being asked (while its title is typed)")
+def similar_questions(request: Request, session: SessionDep, q: QueryText,
+                      actor: Annotated[Actor, Depends(require_for("question.similar"))],
+                      limit: Annotated[int, Query(ge=1, le=10)] = 5) -> Similar:
+    return actions.similar_questions(session, actor, indexes=request.app.state.search, query=q, limit=limit)
 
 
 @router.get("/search", response_model=SearchResults, summary="Hybrid search of curated knowledge, with provenance cards")

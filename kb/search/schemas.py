@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,6 +55,22 @@ class SearchResults(BaseModel):
     total: int = Field(description="Documents found (before paging)")
     data: list[SearchHit]
     community: list[dict] = Field(default_factory=list, description="Community questions and answers, labelled apart")
+
+
+class SimilarItem(BaseModel):
+    """A question or a document like the one being asked (issue 17: shown while the title is typed)."""
+
+    kind: Literal["question", "document"]
+    title: str
+    link: str = Field(description="Where it is read: /questions/ID or /d/SLUG")
+    answers: int | None = Field(None, description="A question's answers")
+    accepted: bool | None = Field(None, description="Whether a question has an accepted answer")
+
+
+class Similar(BaseModel):
+    query: str
+    questions: list[SimilarItem] = Field(description="Community questions like it, labelled apart")
+    documents: list[SimilarItem] = Field(description="Approved documents that may already answer it (clearing the relevance bar)")
 
 
 class PublicCard(BaseModel):

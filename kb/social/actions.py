@@ -32,7 +32,7 @@ from kb.social import moderation, service
 from kb.social.models import Comment, Question
 from kb.social.schemas import (
     AnswerCreate, AnswerPublic, Author, CommentCreate, CommentPublic, CommentsPublic, FeedbackCreate, FlagCreate,
-    ModerationDecision, ModerationNotice, ModerationOutcome, ModerationQueuePublic, ProfilePublic, PromoteRequest,
+    ModerationDecision, ModerationNotice, ModerationOutcome, ModerationQueuePublic, MyQuestions, ProfilePublic, PromoteRequest,
     QuestionCreate, QuestionPublic, QuestionSummary, QuestionsPublic, RatingSummary,
 )
 
@@ -104,9 +104,9 @@ def _question(session: Session, question: Question, actor: Actor) -> QuestionPub
     linked = json.loads(question.linked_document_ids)
     slugs = [p.document.slug for p in documents.published(session, linked)] if linked else []
     promoted = None
-    if question.promoted_document_id:
-        approved = documents.published(session, [question.promoted_document_id])
-        promoted = approved[0].document.slug if approved else None
+    if question.promoted_document_id:  # shown to whoever may see the document, in review too (issue 17)
+        found = documents.promoted_document(session, actor=actor, document_id=question.promoted_document_id)
+        promoted = found[0] if found else None
     space = accounts.get_space_by_id(session, question.space_id).slug if question.space_id is not None else None
     return QuestionPublic(
         id=question.id, title=question.title, body_html=question.body_html, tags=json.loads(question.tags),  # type: ignore[arg-type]
@@ -116,6 +116,7 @@ def _question(session: Session, question: Question, actor: Actor) -> QuestionPub
                               score=answer_scores.get(a.id, 0), accepted=a.id == question.accepted_answer_id,  # type: ignore[arg-type]
                               hidden=a.hidden, moderation=answer_notices.get(a.id)) for a in visible],  # type: ignore[arg-type]
         accepted_answer_id=question.accepted_answer_id, duplicate_of=question.duplicate_of_id, promoted_to=promoted,
+        promoted=question.promoted_document_id is not None,
         hidden=question.hidden,
         moderation=moderation.notices(session, actor=actor, kind="question", posts=[question]).get(question.id),  # type: ignore[arg-type]
     )
@@ -252,6 +253,19 @@ def list_questions(session: Session, actor: Actor, *, limit: int, offset: int, u
     return QuestionsPublic(data=data, count=total)
 
 
+def my_questions(session: Session, actor: Actor) -> MyQuestions:
+    """The questions the actor asked and those they answered, newest first (issue 17: my work)."""
+    authorize(actor, "me.work")
+    asked, answered, counts = service.questions_of(session, actor.id)  # type: ignore[arg-type]
+    question_scores = service.scores(session, "question", [q.id for q in asked + answered])  # type: ignore[misc]
+
+    def summary(q: Question) -> QuestionSummary:
+        return QuestionSummary(id=q.id, title=q.title, tags=json.loads(q.tags), answers=counts.get(q.id, 0),  # type: ignore[arg-type]
+                               score=question_scores.get(q.id, 0), accepted=q.accepted_answer_id is not None,  # type: ignore[arg-type]
+                               created_at=q.created_at)
+    return MyQuestions(asked=[summary(q) for q in asked], answered=[summary(q) for q in answered])
+
+
 def get_question(session: Session, actor: Actor, *, question_id: int) -> QuestionPublic:
     """A question with the answers the actor may see.
 
@@ -348,16 +362,19 @@ def close_question(session: Session, actor: Actor, *, question_id: int, duplicat
 
 
 def promote_answer(session: Session, actor: Actor, *, question_id: int, data: PromoteRequest) -> dict[str, Any]:
-    """A space owner turns the accepted answer into a new draft document, which then follows the normal workflow.
+    """A space owner turns the accepted answer into a curated document submitted for review (another owner
+    approves it), in the question's space and titled from the question unless ``data`` says otherwise.
 
     Raises:
-        KbError FORBIDDEN: the actor owns no space, or not ``data.space`` (documents).
+        KbError FORBIDDEN: the actor owns no space, or not the space (documents).
         KbError CONFLICT: no accepted answer, or promoted already (service).
+        KbError VALIDATION_ERROR: no space named for a question in none (service).
+        KbError ALREADY_EXISTS: the slug is taken (documents).
     """
     authorize(actor, "question.promote")
     with transaction(session):
         slug = service.promote(session, actor=actor, question_id=question_id, data=data)
-    return {"document": slug, "state": "draft", "source_kind": "promoted_answer"}
+    return {"document": slug, "state": "in_review", "source_kind": "promoted_answer"}
 
 
 # ------------------------------------------------------------------------------ people, moderation

@@ -79,10 +79,13 @@ class ModerationDecision(Strict):
 
 
 class PromoteRequest(Strict):
-    space: Annotated[str, StringConstraints(max_length=64)]
-    slug: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    space: Annotated[str, StringConstraints(max_length=64)] | None = Field(None, description="Default: the question's space")
+    slug: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")] | None = Field(
+        None, description="Default: made from the title")
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = Field(None, description="Default: the question's title")
     audience: Literal["internal", "public"] = "internal"
+    intended_use: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        None, description="What the document may be used for (default: answering the question)")
 
 
 class Author(BaseModel):
@@ -166,7 +169,8 @@ class QuestionPublic(BaseModel):
     answers: list[AnswerPublic]
     accepted_answer_id: int | None
     duplicate_of: int | None
-    promoted_to: str | None = Field(description="The curated document this answer became, once approved")
+    promoted_to: str | None = Field(description="The curated document this answer became, if you may see it (in review too)")
+    promoted: bool = Field(False, description="Whether an answer was promoted already (then it is not offered again)")
     hidden: bool
     moderation: ModerationNotice | None = Field(None, description="What hid it, for its author and moderators")
     suggested_experts: list[str] = Field(default_factory=list)
@@ -187,6 +191,14 @@ class QuestionsPublic(BaseModel):
     kind: Literal["community"] = "community"
     data: list[QuestionSummary]
     count: int
+
+
+class MyQuestions(BaseModel):
+    """The questions one person asked and those they answered, newest first (issue 17: my work)."""
+
+    kind: Literal["community"] = "community"
+    asked: list[QuestionSummary]
+    answered: list[QuestionSummary]
 
 
 class PersonRef(BaseModel):

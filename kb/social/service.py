@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -330,12 +331,32 @@ def list_questions(session: Session, *, unanswered: bool, limit: int, offset: in
     return questions[offset:offset + limit], counts, len(questions)
 
 
+def questions_of(session: Session, user_id: int) -> tuple[list[Question], list[Question], dict[int, int]]:
+    """The questions ``user_id`` asked and those they answered (newest first, hidden ones included: they are
+    theirs), with the visible answer count of each."""
+    asked = list(session.execute(select(Question).where(Question.author_id == user_id).order_by(Question.id.desc())).scalars())  # type: ignore[union-attr]
+    answered_ids = select(Answer.question_id).where(Answer.author_id == user_id)
+    answered = list(session.execute(select(Question).where(Question.id.in_(answered_ids))  # type: ignore[union-attr]
+                                    .order_by(Question.id.desc())).scalars())  # type: ignore[union-attr]
+    ids = [q.id for q in asked + answered]
+    counts = dict(session.execute(select(Answer.question_id, func.count()).where(  # type: ignore[call-overload]
+        Answer.hidden.is_(False), Answer.question_id.in_(ids)).group_by(Answer.question_id)).all()) if ids else {}  # type: ignore[attr-defined]
+    return asked, answered, counts
+
+
 def answers_of(session: Session, question_id: int) -> list[Answer]:
     return list(session.execute(select(Answer).where(Answer.question_id == question_id).order_by(Answer.id)).scalars())
 
 
+def promotion_slug(title: str, question_id: int) -> str:
+    """A document slug made from a question's title (``question-N`` when the title has no letters or digits)."""
+    words = "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:80].strip("-")
+    return words or f"question-{question_id}"
+
+
 def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRequest) -> str:
-    """A space owner turns the accepted answer into a new draft document (then the normal workflow)."""
+    """A space owner turns the accepted answer into a curated document, submitted for review (issue 17):
+    in the question's space unless another is named, titled from the question unless a title is given."""
     question = get_question(session, actor=actor, question_id=question_id)
     if question.accepted_answer_id is None:
         raise KbError(ErrorCode.CONFLICT, "Only an accepted answer can be promoted")
@@ -343,12 +364,19 @@ def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRe
         raise KbError(ErrorCode.CONFLICT, f"Question {question_id} was promoted already")
     accepted = session.get(Answer, question.accepted_answer_id)
     assert accepted is not None
-    body = f"# {data.title or question.title}\n\n{accepted.body_md}\n"
+    space = data.space or (accounts.get_space_by_id(session, question.space_id).slug if question.space_id is not None else None)
+    if space is None:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "Name the space of the new document: the question is in none",
+                      details=[{"loc": ["body", "space"], "msg": "required when the question has no space", "type": "missing"}])
+    title = data.title or question.title
+    body = f"# {title}\n\n{accepted.body_md}\n"
     document, _version = documents.create_promoted(
-        session, actor=actor, space_slug=data.space,
-        data=documents.DocumentCreate(slug=data.slug, title=data.title or question.title, body_md=body, audience=data.audience),
+        session, actor=actor, space_slug=space,
+        data=documents.DocumentCreate(slug=data.slug or promotion_slug(title, question.id), title=title, body_md=body,
+                                      audience=data.audience),
         source_uri=f"kb:question/{question.id}#answer-{accepted.id}", contributor_ids=[accepted.author_id],
         origin={"question": question.id, "answer": accepted.id, "answer_author": accepted.author_id},
+        intended_use=data.intended_use,
     )
     question.promoted_document_id = document.id
     session.add(question)

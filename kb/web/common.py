@@ -61,7 +61,7 @@ NOTICES = {
     "answered": "Your answer is posted.",
     "voted": "Your vote is counted.",
     "accepted": "The answer is accepted.",
-    "promoted": "The answer is now a draft of curated knowledge, waiting for review.",
+    "promoted": "The answer is now curated knowledge submitted for review: another owner of the space approves it.",
     "moderated": "Done, with your reason on record.",
     "governance-approved": "Approved: the change has taken effect, with you on record as its approver.",
     "governance-refused": "Refused: nothing changed, and your reason is on record.",

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from kb.db import MAX_ROW_ID
 from kb.errors import KbError
 from kb.experts import actions as experts
+from kb.search import actions as search
 from kb.social import actions
 from kb.social.schemas import AnswerCreate, CommentCreate, CommentUpdate, FeedbackCreate, FlagCreate, ModerationDecision
 from kb.social.schemas import PromoteRequest, QuestionCreate, RatingSet, VoteSet
@@ -75,6 +76,16 @@ def ask(request: Request, session: SessionDep, who: ViewerDep, title: Annotated[
     return back(f"/questions/{question.id}", "asked")
 
 
+@router.get("/questions/similar")
+def similar_questions(request: Request, session: SessionDep, who: ViewerDep,
+                      q: Annotated[str, Query(max_length=300)] = "") -> Response:
+    """Questions and documents like the title being typed, as a fragment the ask form's script shows
+    (GET /api/v1/questions/similar is its JSON twin); the form works without it."""
+    actor = signed_in(who)
+    found = search.similar_questions(session, actor, indexes=request.app.state.search, query=q) if q.strip() else None
+    return page(request, "similar.html", who, found=found)
+
+
 @router.get("/questions/{question_id}")
 def question_page(request: Request, session: SessionDep, who: ViewerDep,
                   question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]) -> Response:
@@ -117,11 +128,12 @@ def post_accept(session: SessionDep, who: ViewerDep, question_id: Annotated[int,
 
 @router.post("/questions/{question_id}/promote")
 def post_promote(session: SessionDep, who: ViewerDep, question_id: Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)],
-                 space: Annotated[str, Form(max_length=64)], slug: Annotated[str, Form(max_length=120)],
-                 csrf: Csrf = None, audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal") -> Response:
+                 csrf: Csrf = None, space: Annotated[str, Form(max_length=64)] = "", slug: Annotated[str, Form(max_length=120)] = "",
+                 title: Annotated[str, Form(max_length=300)] = "",
+                 audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal") -> Response:
     actor = checked(who, csrf)
-    result = actions.promote_answer(session, actor, question_id=question_id,
-                                    data=PromoteRequest(space=space, slug=slug, audience=audience))  # type: ignore[arg-type]
+    result = actions.promote_answer(session, actor, question_id=question_id, data=PromoteRequest(
+        space=space or None, slug=slug.strip() or None, title=title.strip() or None, audience=audience))  # type: ignore[arg-type]
     return back(f"/d/{quote(str(result['document']))}", "promoted")
 
 
@@ -196,3 +208,4 @@ def give_feedback(session: SessionDep, who: ViewerDep, document: Annotated[str, 
     actor = checked(who, csrf)
     actions.give_feedback(session, actor, data=FeedbackCreate(document=document, query=query, helpful=helpful == "yes"))
     return back("/search?" + urlencode({"q": query}) if query else "/", "feedback")
+
