@@ -344,9 +344,14 @@ def list_events(
     object_type: str | None = None,
     object_id: str | None = None,
     actor_name: str | None = None,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> list[AuditEvent]:
-    """Events in sequence order after ``after_seq``, optionally filtered."""
+    """Events after ``after_seq`` (and before ``before_seq``), optionally filtered: the first ``limit`` in
+    sequence order, or with ``newest_first`` the last ``limit``, newest first (the admins' page, issue 17)."""
     statement = select(AuditEvent).where(AuditEvent.seq > after_seq)
+    if before_seq is not None:
+        statement = statement.where(AuditEvent.seq < before_seq)
     if action:
         statement = statement.where(AuditEvent.action == action)
     if object_type:
@@ -355,7 +360,8 @@ def list_events(
         statement = statement.where(AuditEvent.object_id == object_id)
     if actor_name:
         statement = statement.where(AuditEvent.actor_name == actor_name)
-    return list(session.execute(statement.order_by(AuditEvent.seq).limit(limit)).scalars())
+    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq  # type: ignore[attr-defined]
+    return list(session.execute(statement.order_by(order).limit(limit)).scalars())
 
 
 def events_since(session: Session, after_seq: int, limit: int = 1000) -> list[AuditEvent]:

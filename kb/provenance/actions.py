@@ -36,25 +36,32 @@ def list_events(
     object_type: str | None = None,
     object_id: str | None = None,
     by: str | None = None,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> AuditPage:
-    """A page of audit events in sequence order after ``after_seq``, optionally filtered.
+    """A page of audit events after ``after_seq`` (and before ``before_seq``), optionally filtered.
 
     Args:
         by: the username of the actor (``system`` for kb itself).
+        newest_first: the newest ``limit`` events of the range, newest first (else the oldest, in order).
 
     Returns:
-        The events, and the ``after_seq`` of the next page when this one is full (else None).
+        The events; when the page is full, the ``after_seq`` of the next page in sequence order, or with
+        ``newest_first`` the ``before_seq`` of the next, older page (else None).
 
     Raises:
         KbError NOT_AUTHENTICATED or FORBIDDEN: the actor is not an admin (``audit.list``).
     """
     authorize(actor, "audit.list")
-    events = provenance.list_events(session, after_seq=after_seq, limit=limit, action=action,
-                                    object_type=object_type, object_id=object_id, actor_name=by)
+    events = provenance.list_events(session, after_seq=after_seq, limit=limit, action=action, object_type=object_type,
+                                    object_id=object_id, actor_name=by, before_seq=before_seq, newest_first=newest_first)
     data = [AuditEventPublic(seq=e.seq, at=e.at, actor=e.actor_name, channel=e.channel, action=e.action, object_type=e.object_type,
                              object_id=e.object_id, payload=json.loads(e.payload), prev_hash=e.prev_hash, hash=e.hash)
             for e in events]
-    return AuditPage(data=data, count=len(data), next_after_seq=data[-1].seq if len(data) == limit else None)
+    full = len(data) == limit
+    if newest_first:
+        return AuditPage(data=data, count=len(data), next_after_seq=None, next_before_seq=data[-1].seq if full else None)
+    return AuditPage(data=data, count=len(data), next_after_seq=data[-1].seq if full else None)
 
 
 def tree_head(session: Session, actor: Actor | None, *, signing_key: Path) -> TreeHeadPublic:

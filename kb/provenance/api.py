@@ -8,7 +8,7 @@ and the accounts' definitions of what the log commits to.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", **api_router_options("audit"))
 public_router = APIRouter(prefix="/public/v1", **api_router_options("public"))
 
 
-@router.get("/audit", response_model=AuditPage, summary="Page through the audit log in sequence order")
+@router.get("/audit", response_model=AuditPage, summary="Page through the audit log, in sequence order or newest first")
 def list_audit_events(
     session: SessionDep,
     actor: Annotated[Actor, Depends(require_for("audit.list"))],
@@ -32,9 +32,12 @@ def list_audit_events(
     object_type: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=200)] = None,
     by: Annotated[str | None, Query(max_length=64, description="Username of the actor")] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="Return events before this sequence number")] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first (next page: next_after_seq); "
+                                                               "desc: newest first (next page: next_before_seq)")] = "asc",
 ) -> AuditPage:
-    return actions.list_events(session, actor, after_seq=after_seq, limit=limit, action=action,
-                               object_type=object_type, object_id=object_id, by=by)
+    return actions.list_events(session, actor, after_seq=after_seq, limit=limit, action=action, object_type=object_type,
+                               object_id=object_id, by=by, before_seq=before_seq, newest_first=order == "desc")
 
 
 @public_router.get("/transparency/tree-head", response_model=TreeHeadPublic,

@@ -25,6 +25,8 @@ class AuditPage(BaseModel):
     data: list[AuditEventPublic]
     count: int
     next_after_seq: int | None
+    next_before_seq: int | None = None
+    """With ``order=desc``: the ``before_seq`` of the next, older page (null on the last page)."""
 
 
 class ChainStatus(BaseModel):

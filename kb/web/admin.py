@@ -21,6 +21,7 @@ from kb.accounts.schemas import GovernanceRefusal
 from kb.db import MAX_ROW_ID
 from kb.documents import actions as documents
 from kb.provenance import actions as audit
+from kb.web import audit_lines
 from kb.web.common import page_router, Csrf, SessionDep, ViewerDep, back, checked, page, signed_in
 
 router = page_router()
@@ -34,18 +35,34 @@ AUDIT_PAGE_SIZE = 50
 def audit_page(request: Request, session: SessionDep, who: ViewerDep,
                action: Annotated[str, Query(max_length=64)] = "", by: Annotated[str, Query(max_length=64)] = "",
                object_id: Annotated[str, Query(max_length=200)] = "",
+               before_seq: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
                after_seq: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0, verify: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    """The log newest first, one readable line per event (issue 17), AUDIT_PAGE_SIZE a page: ``before_seq`` pages
+    to older events, ``after_seq`` back to newer ones (the events just after it, still shown newest first)."""
     actor = signed_in(who)
-    events = audit.list_events(session, actor, after_seq=after_seq, limit=AUDIT_PAGE_SIZE, action=action or None,
-                               object_id=object_id or None, by=by or None)
+    filters = {"action": action, "by": by, "object_id": object_id}
+    query = dict(action=action or None, object_id=object_id or None, by=by or None)
+    if after_seq and before_seq is None:  # "newer": the page just after after_seq, read in order, shown newest first
+        newer = audit.list_events(session, actor, after_seq=after_seq, limit=AUDIT_PAGE_SIZE + 1, **query).data
+        events = list(reversed(newer[:AUDIT_PAGE_SIZE]))
+        has_newer = len(newer) > AUDIT_PAGE_SIZE
+        has_older = True
+    else:
+        found = audit.list_events(session, actor, before_seq=before_seq, limit=AUDIT_PAGE_SIZE + 1, newest_first=True, **query).data
+        events = found[:AUDIT_PAGE_SIZE]
+        has_newer, has_older = before_seq is not None, len(found) > AUDIT_PAGE_SIZE
     status = differences = None
     if verify:  # the chain, then the database against what the log commits to (as `kb audit verify`)
         checked, differences = documents.audit_database(session, actor, checkpoint=None, signing_key=None, trusted_keys=[])
         status = checked.chain
-    filters = {"action": action, "by": by, "object_id": object_id}
-    next_link = "/audit?" + urlencode({**{k: v for k, v in filters.items() if v}, "after_seq": events.next_after_seq}) if events.next_after_seq else None
-    return page(request, "audit.html", who, events=events.data, status=status, differences=differences, filters=filters,
-                next_link=next_link)
+    kept = {k: v for k, v in filters.items() if v}
+    links = {
+        "newest": "/audit?" + urlencode(kept) if has_newer else None,
+        "newer": "/audit?" + urlencode({**kept, "after_seq": events[0].seq}) if has_newer and events else None,
+        "older": "/audit?" + urlencode({**kept, "before_seq": events[-1].seq}) if has_older and events else None,
+    }
+    return page(request, "audit.html", who, events=[audit_lines.line(e) for e in events], status=status,
+                differences=differences, filters=filters, links=links)
 
 
 # --------------------------------------------------------------------------------- governance
