@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
@@ -28,11 +28,11 @@ from kb.ratelimit import HashGate, RateLimiter
 from kb.search.api import public_router as public_search_router
 from kb.search.api import router as search_router
 from kb.search.indexer import CatchUpLoop, SearchIndexes
+from kb.search.warmup import Warmup
 from kb.social.api import router as social_router
 from kb.experts.api import router as experts_router
 from kb.notifications.api import router as notifications_router
 from kb.notifications.worker import NotificationLoop, install as install_notifications
-from kb.work.api import router as work_router
 from kb.db import Database
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require_for
@@ -41,7 +41,7 @@ from kb.provenance.api import router as audit_router
 from kb.web.common import install_page_errors
 from kb.web.routes import STATIC_DIR, web_router
 from kb.web.security import PageSecurityHeaders
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class BodySizeLimit:
@@ -104,15 +104,18 @@ class Health(BaseModel):
     version: str
     database: str
     audit_head_seq: int
+    search: str = Field(description="loading: the search models load in the background since start-up (a search "
+                                    "waits for them); ready; failed: they could not load (see the log)")
 
 
 def _health_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", **api_router_options("system"))
 
-    @router.get("/health", response_model=Health, summary="Liveness and database check")
-    def health(session: SessionDep, _: Annotated[None, Depends(require_for("system.health"))]) -> Health:
+    @router.get("/health", response_model=Health, summary="Liveness, database and search readiness")
+    def health(request: Request, session: SessionDep, _: Annotated[None, Depends(require_for("system.health"))]) -> Health:
         seq, _hash = provenance.head(session)
-        return Health(status="ok", version=__version__, database=session.get_bind().dialect.name, audit_head_seq=seq)
+        return Health(status="ok", version=__version__, database=session.get_bind().dialect.name, audit_head_seq=seq,
+                      search=request.app.state.search_warmup.status)
 
     return router
 
@@ -155,6 +158,7 @@ def create_app(
         # then keep catching up, so that changes other processes commit reach this one's search.
         with db.session() as session:
             indexes.catch_up(session)
+        warmup.start()  # models load off the request path (issue 17); /api/v1/health says when search is ready
         follower = CatchUpLoop(db, indexes, settings.index_catch_up_seconds)
         follower.start()
         notifier = NotificationLoop(db, settings)
@@ -181,11 +185,12 @@ def create_app(
     app.state.db = db
     app.state.resolve_token = _token_resolver
     app.state.search = indexes
+    app.state.search_warmup = warmup = Warmup(indexes)
     app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
     app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
     routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router,
-               social_router, experts_router, notifications_router, work_router, audit_router, audit_verify_router,
+               social_router, experts_router, notifications_router, audit_router, audit_verify_router,
                transparency_router]
     for router in routers:
         app.include_router(router)

@@ -116,3 +116,33 @@ def count_links(markdown: str) -> int:
                 outside.append(" ")
         count += len(_URL.findall("".join(outside)))
     return count
+
+
+_BREAKS = frozenset({"softbreak", "hardbreak"})
+
+
+def to_plain_text(markdown: str) -> str:
+    """The words of ``markdown`` as a reader sees them, without its markup: one line per block.
+
+    Emphasis, links (their text stays), headings' hashes, list bullets, table pipes and code fences
+    go; raw HTML stays as the text it is shown as. Search snippets are cut from this (issue 17: a hit
+    showed ``**twice a year**``). Parsed as ``CURATED`` text (tables on).
+    """
+    lines: list[str] = []
+    row: list[str] | None = None  # the cells of a table row, shown on one line
+    for block in _parser(CURATED.tables).parse(markdown):
+        if block.type == "tr_open":
+            row = []
+        elif block.type == "tr_close" and row is not None:
+            lines.append(" · ".join(cell for cell in row if cell))
+            row = None
+        elif block.type in ("code_block", "fence"):
+            lines.extend(line for line in block.content.splitlines() if line.strip())
+        elif block.type == "inline":
+            words = " ".join("".join(" " if token.type in _BREAKS else token.content
+                                     for token in block.children or [] if token.type in _TEXT | _BREAKS).split())
+            if row is not None:
+                row.append(words)
+            elif words:
+                lines.append(words)
+    return "\n".join(lines)

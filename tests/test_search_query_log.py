@@ -18,7 +18,7 @@ from kb.cli import app as cli_app
 from kb.search.models import QueryLog
 from tests.factories import make_cast, make_document
 
-COLUMNS = {"id", "at", "audience", "query", "mode", "language", "result_count", "latency_ms"}
+COLUMNS = {"id", "at", "audience", "query", "mode", "language", "result_count", "answered", "latency_ms"}
 
 
 @pytest.fixture

@@ -111,23 +111,42 @@ WORDS = ["benefit", "benefits", "claim", "child", "children", "paid", "the", "fo
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_a_passage_window_highlights_what_the_whole_passage_would(seed: int) -> None:
-    """The passage window stops looking for query words at its end; its highlights must equal those
-    of the full scan (highlight_spans) that fall inside it, shifted to the window."""
+def test_a_snippet_highlights_what_the_whole_passage_would_and_holds_the_most_query_terms(seed: int) -> None:
+    """The snippet's highlights equal those of the full scan (highlight_spans) that fall inside it, shifted
+    to it; no other window of its length holds more distinct query terms (issue 17)."""
     import random
-    from types import SimpleNamespace
 
-    from kb.search.service import PASSAGE_CHARS, _passage
+    from kb.search import analysis
+    from kb.search.snippets import SNIPPET_CHARS, snippet
 
     rng = random.Random(seed)
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 200)))
     query = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
-    passage = _passage(SimpleNamespace(text=text, heading_path="[]"), query, "en")
+    passage = snippet(text, [], query, "en")
     start = text.find(passage.text)
-    assert start >= 0 and len(passage.text) <= PASSAGE_CHARS
+    assert start >= 0 and len(passage.text) <= SNIPPET_CHARS
     expected = [(a - start, b - start) for a, b in highlight_spans(text, query, "en")
                 if a >= start and b <= start + len(passage.text)]
     assert passage.highlights == expected
-    spans = highlight_spans(text, query, "en")
-    if spans and len(text) > PASSAGE_CHARS:  # the window opens just before the first query word
-        assert start <= spans[0][0] and passage.highlights[0] == (spans[0][0] - start, spans[0][1] - start)
+    assert all(passage.text[a:b].casefold() != "the" for a, b in passage.highlights)
+    matches = list(analysis.iter_matches(text, query, "en"))
+    shown = {term for a, b, term in matches if a >= start and b <= start + len(passage.text)}
+    for first, _end, _term in matches:  # every window that opens at a match holds no more distinct terms
+        other = {term for a, b, term in matches if a >= first and b <= first + SNIPPET_CHARS - 2 * len(max(WORDS, key=len))}
+        assert len(other) <= len(shown)
+
+
+def test_snippets_are_plain_text_without_stop_word_highlights() -> None:
+    """Issue 17: `**twice a year**` was shown raw, and "the", "to", "of" were highlighted."""
+    from kb.search.snippets import snippet
+
+    body = ("An introduction that says little about anything in particular, " * 12 + "\n\n"
+            "The allowance is paid **twice a year** to the parents of a [child](https://example.org/c).\n\n"
+            "| when | amount |\n|---|---|\n| May | 100 |\n")
+    passage = snippet(body, ["Child allowance"], "when is the allowance paid to parents of a child", "en")
+    assert "**" not in passage.text and "](" not in passage.text and "|" not in passage.text
+    assert "paid twice a year to the parents" in passage.text
+    assert not passage.text.startswith("An introduction")
+    marked = {passage.text[a:b].casefold() for a, b in passage.highlights}
+    assert {"allowance", "paid", "parents", "child"} <= marked
+    assert not marked & {"the", "to", "of", "a", "is", "when"}

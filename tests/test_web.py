@@ -148,7 +148,7 @@ def test_employee_searches_reads_comments_and_rates(client, database, cast) -> N
 def test_no_results_offers_to_ask_with_experts(client, database, cast) -> None:  # noqa: ANN001
     sign_in(client, database, "rita")
     page = client.get("/search?q=zqxv+wobblefrotz")
-    assert "No curated document answers" in page.text and "/questions/ask?q=zqxv" in page.text
+    assert "No good answer in curated knowledge" in page.text and "/questions/ask?q=zqxv" in page.text
 
 
 def test_contributor_writes_previews_submits_and_owner_approves(client, database, cast) -> None:  # noqa: ANN001
@@ -314,7 +314,7 @@ def test_insights_show_the_search_gaps_and_figures(client, database, cast) -> No
     assert page.status_code == 200
     assert "quantum teleportation allowance" in page.text
     assert re.search(r"<dt>Searches</dt><dd>2</dd>", page.text)
-    assert re.search(r"Zero-result rate</dt><dd>50.0 %", page.text)
+    assert re.search(r"“No good answer” rate</dt><dd>50.0 %", page.text)
     assert "<svg" in page.text and 'role="img"' in page.text
 
 

@@ -32,6 +32,8 @@ from kb.errors import ErrorCode, KbError
 from kb.experts.models import ExpertProfile, ExpertRequest
 from kb.experts.schemas import Evidence, ExpertHit
 from kb.search import analysis
+from kb.search import relevance as relevance_bar
+from kb.search import language as languages
 from kb.search import service as search
 from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters
@@ -91,9 +93,17 @@ def _profiles(session: Session) -> dict[int, ExpertProfile]:
 
 def evidence_items(session: Session, indexes: SearchIndexes, text: str, *, mode: Mode = Mode.hybrid,
                    spaces: frozenset[int] | None = None) -> list[Item]:
-    """The retrieved documents and community answers, each with its associated people."""
+    """The retrieved documents and community answers, each with its associated people.
+
+    Only documents that clear search's relevance bar count as evidence (``kb.search.relevance``,
+    issue 17: the author of "Carer's allowance" was suggested for "can I bring my dog to the office"):
+    a person is an expert on what they wrote that answers the question, not on what ranked first.
+    """
     filters = SearchFilters(include_internal=True, spaces=spaces)
     found = search.ranked_documents(session, indexes, text, mode, filters, None, RETRIEVED_DOCUMENTS)[:RETRIEVED_DOCUMENTS]
+    query_language = languages.resolve(text).query
+    found = [f for f in search.judge(session, indexes, text, found, query_language, filters)
+             if relevance_bar.clears(f, query_language, relevance_bar.EVIDENCE_BAR)]
     published = {p.document.id: p for p in documents.published(session, [f.document_id for f in found])}
     items = []
     for f, relevance in zip(found, _normalised([f.score for f in found])):

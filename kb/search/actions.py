@@ -4,8 +4,8 @@ Employees' search (``search.query``), citizens' search (``search.public``), the 
 its community block (``public.document``, ``public.community``) and the insights for owners and admins
 (``insights.read``). Each action checks the actor against its row of ``kb.permissions`` with
 ``authorize``, calls the search services and performs the side effects: every search, on every
-surface, writes one row of the query log (public or employee, the result count, the mode, the
-latency; never the person), in a transaction of its own; a search still answers when that row
+surface, writes one row of the query log (public or employee, the result count, whether it found a
+good answer, the mode, the latency; never the person), in a transaction of its own; a search still answers when that row
 cannot be written because another writer holds the database (the failure is logged). The
 citizens' search counts against the caller's rate limit when the surface names a caller
 (``Caller``; the CLI, in-process, names none).
@@ -34,7 +34,7 @@ from kb.provenance.schemas import Receipt
 from kb.ratelimit import RateLimiter, Verdict
 from kb.search import insights, service
 from kb.search.indexer import SearchIndexes
-from kb.search.schemas import Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
+from kb.search.schemas import AnswerQuality, Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
 from kb.search.schemas import Similar, SimilarItem
 
 EMPLOYEE = "employee"
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 def _log(session: Session, *, audience: str, query: str, mode: Mode, language: str | None, count: int,
-         started: float) -> None:
+         started: float, answer_quality: AnswerQuality) -> None:
     """One row of the query log for a search that answered (a refused or invalid query writes none).
 
     A search never fails because a writer holds the database (issue 16: a long import made the
@@ -55,7 +55,7 @@ def _log(session: Session, *, audience: str, query: str, mode: Mode, language: s
     try:
         with transaction(session):
             service.log_query(session, audience=audience, query=query, mode=mode, language=language, count=count,
-                              latency_ms=(time.perf_counter() - started) * 1000)
+                              latency_ms=(time.perf_counter() - started) * 1000, answer_quality=answer_quality)
     except OperationalError as exc:
         session.rollback()
         logger.warning("query log row not written, the %s search answered anyway: %s", audience,
@@ -112,7 +112,8 @@ def search(session: Session, actor: Actor, *, indexes: SearchIndexes, query: str
     spaces = frozenset({accounts.get_space(session, space).id}) if space else None  # type: ignore[arg-type]
     results = service.search(session, indexes, actor=actor, query=query, mode=mode, spaces=spaces, tags=_tag_set(tags),
                              language=language.lower() if language else None, page=page, page_size=page_size)
-    _log(session, audience=EMPLOYEE, query=query, mode=mode, language=language, count=results.total, started=started)
+    _log(session, audience=EMPLOYEE, query=query, mode=mode, language=language, count=results.total, started=started,
+         answer_quality=results.answer_quality)
     return results
 
 
@@ -158,7 +159,7 @@ def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndex
                                     accept_language=first_accepted_language(accept_language), page=page,
                                     page_size=page_size)
     _log(session, audience=PUBLIC, query=query, mode=Mode.hybrid, language=results.query_language, count=results.total,
-         started=started)
+         started=started, answer_quality=results.answer_quality)
     return PublicSearch(results=results, rate_limit=verdict)
 
 
@@ -201,7 +202,7 @@ def public_community(session: Session, actor: Actor | None, *, slug: str) -> Pub
 
 
 def query_insights(session: Session, actor: Actor, *, days: int = 14, top: int = 10) -> QueryInsights:
-    """Per day: searches, zero-result searches, the top queries and the top zero-result queries.
+    """Per day: searches, those with no good answer and with no result, and the top queries of each.
 
     Raises:
         KbError FORBIDDEN: the actor owns no space and is no admin.

@@ -75,20 +75,32 @@ def _forms(word: str, language: str | None) -> tuple[str, str]:
 
 @lru_cache(maxsize=256)
 def _highlighted(query: str, language: str | None) -> frozenset[str]:
-    """What a word must fold or stem to, to be highlighted for ``query`` (a page of hits asks once per hit)."""
-    return frozenset(query_tokens(query, language)) | frozenset(query_tokens(query, None))
+    """What a word must fold or stem to, to be highlighted for ``query`` (a page of hits asks once per hit).
+
+    The query's stems, and its words as typed (a stemmer may miss a name), both without the
+    analyser's stop words for ``language``: "the", "to", "of" are never highlighted (issue 17).
+    """
+    stop = stop_words(normalise_language(language))
+    return frozenset(query_tokens(query, language)) | frozenset(w for w in query_tokens(query, None) if w not in stop)
 
 
-def iter_highlights(passage: str, query: str, language: str | None) -> Iterator[tuple[int, int]]:
-    """Character ranges in ``passage`` of words whose stem matches a query stem, in order, found lazily."""
+def iter_matches(passage: str, query: str, language: str | None) -> Iterator[tuple[int, int, str]]:
+    """(start, end, the query term it matched) of each word in ``passage`` that matches a query term, in order."""
     wanted = _highlighted(query, language)
     if not wanted:
         return
     lang = normalise_language(language)
     for match in WORD.finditer(passage):
         folded, stem = _forms(match.group(), lang)
-        if folded in wanted or stem in wanted:
-            yield match.start(), match.end()
+        if stem in wanted:
+            yield match.start(), match.end(), stem
+        elif folded in wanted:
+            yield match.start(), match.end(), folded
+
+
+def iter_highlights(passage: str, query: str, language: str | None) -> Iterator[tuple[int, int]]:
+    """Character ranges in ``passage`` of words whose stem matches a query stem, in order, found lazily."""
+    return ((start, end) for start, end, _term in iter_matches(passage, query, language))
 
 
 def highlight_spans(passage: str, query: str, language: str | None) -> list[tuple[int, int]]:

@@ -57,8 +57,6 @@ VECTORS_DIR = "vectors"
 MULTILINGUAL_DIR = "multilingual"
 
 
-
-
 def is_public(chunk: IndexedChunk) -> bool:
     """What the multilingual index holds: public passages (validity is filtered at query time)."""
     return chunk.audience == "public"
@@ -232,9 +230,11 @@ class SearchIndexes:
     @property
     def vector(self):  # noqa: ANN201  (kb.search.vector.FaissVectorIndex, imported lazily)
         if self._vector is None:
-            from kb.search.vector import FaissVectorIndex
+            with self._lock:  # built once, whether the start-up warm-up or a first query gets here first
+                if self._vector is None:
+                    from kb.search.vector import FaissVectorIndex
 
-            self._vector = FaissVectorIndex(self.root / VECTORS_DIR, self.embedder.dimension)
+                    self._vector = FaissVectorIndex(self.root / VECTORS_DIR, self.embedder.dimension)
         return self._vector
 
     @property
@@ -252,10 +252,23 @@ class SearchIndexes:
         if not self.multilingual_enabled:
             return None
         if self._multilingual is None:
-            from kb.search.vector import FaissVectorIndex
+            with self._lock:
+                if self._multilingual is None:
+                    from kb.search.vector import FaissVectorIndex
 
-            self._multilingual = FaissVectorIndex(self.root / MULTILINGUAL_DIR, self.multilingual_embedder.dimension)
+                    self._multilingual = FaissVectorIndex(self.root / MULTILINGUAL_DIR,
+                                                          self.multilingual_embedder.dimension)
         return self._multilingual
+
+    def warm(self) -> None:
+        """Load every encoder and vector index now (``kb.search.warmup`` calls it off the request path)."""
+        if self._closed:
+            return
+        self.embedder.encode(["warm up"])  # the model, and the ONNX export queries run on
+        _ = self.vector
+        if self.multilingual_enabled:
+            self.multilingual_embedder.encode(["warm up"])
+            _ = self.multilingual
 
     def _read_manifest(self) -> dict:
         if self.manifest_path.exists():

@@ -27,3 +27,5 @@ class QueryLog(SQLModel, table=True):
     language: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     result_count: int
     latency_ms: float
+    answered: bool | None = Field(default=None, description="Whether a hit cleared the relevance bar (issue 17); "
+                                                            "None: logged before kb judged answers")

@@ -23,6 +23,14 @@ class Mode(StrEnum):
     semantic = "semantic"
 
 
+class AnswerQuality(StrEnum):
+    """Whether search found an answer: ``good`` when a hit clears the relevance bar (``kb.search.relevance``),
+    ``none`` when no hit does (the question is best asked of the community or of an expert)."""
+
+    good = "good"
+    none = "none"
+
+
 class Passage(BaseModel):
     text: str
     heading_path: list[str]
@@ -45,6 +53,11 @@ class SearchHit(BaseModel):
     passage: Passage
     provenance: ProvenanceCard
     community: Community
+    answers: bool = Field(True, description="Whether this hit clears the relevance bar (false: related at best)")
+
+
+ANSWER_QUALITY = dict(description="good: at least one hit clears the relevance bar; none: no good answer was found, "
+                                   "the hits are related at best (ask the community or an expert)")
 
 
 class SearchResults(BaseModel):
@@ -53,6 +66,8 @@ class SearchResults(BaseModel):
     page: int
     page_size: int
     total: int = Field(description="Documents found (before paging)")
+    page_count: int = Field(0, description="Pages of page_size hits that total makes")
+    answer_quality: AnswerQuality = Field(**ANSWER_QUALITY)  # type: ignore[arg-type]
     data: list[SearchHit]
     community: list[dict] = Field(default_factory=list, description="Community questions and answers, labelled apart")
 
@@ -116,6 +131,7 @@ class PublicHit(BaseModel):
     original: TranslationLink | None = Field(None, description="The page this one is a translation of; null for an original")
     receipt_url: str = Field("", description="Where the public API serves the page's receipt: its publication in the "
                                              "signed audit log, checkable offline (docs/transparency.md)")
+    answers: bool = Field(True, description="Whether this hit clears the relevance bar (false: related at best)")
 
 
 class PublicResults(BaseModel):
@@ -123,6 +139,8 @@ class PublicResults(BaseModel):
     page: int
     page_size: int
     total: int
+    page_count: int = Field(0, description="Pages of page_size hits that total makes")
+    answer_quality: AnswerQuality = Field(**ANSWER_QUALITY)  # type: ignore[arg-type]
     query_language: str | None = Field(None, description="The language the query was read in (lang=, or detected); "
                                                          "null: not sure, every language's keyword fields were searched")
     preferred_language: str | None = Field(None, description="The language answers were preferred in")
@@ -157,8 +175,10 @@ class QueryDay(BaseModel):
     day: dt.date
     searches: int
     zero_result: int
+    no_answer: int = Field(0, description="Searches with no good answer (answer_quality none; zero results included)")
     top_queries: list[QueryCount]
     top_zero_result_queries: list[QueryCount]
+    top_no_answer_queries: list[QueryCount] = Field(default_factory=list)
 
 
 class QueryInsights(BaseModel):

@@ -1,6 +1,8 @@
-"""Hybrid search: keyword and semantic retrieval, reciprocal-rank fusion, grouping, the DB re-check.
+"""Search's answers: employees' and citizens' results, built from what ``kb.search.retrieval`` ranks.
 
-Every hit is re-checked against the database (the authority) before it is returned: the chunk must
+Retrieval (the engines, fusion, the database re-check, grouping) is ``kb.search.retrieval``; whether
+any hit answers at all is ``kb.search.relevance`` (``answer_quality``); a hit's snippet is
+``kb.search.snippets``. Every hit is re-checked against the database (the authority) before it is returned: the chunk must
 belong to its document's current approved version and pass the filters, so a stale index can never
 serve a draft, a retired version or internal content to the public (RELIABILITY T1).
 
@@ -11,57 +13,35 @@ UI or ``kb.experts``; documents are read only through what ``kb.documents`` re-e
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import json
 import logging
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from sqlmodel import Session
 
-from kb import documents, provenance, validity
+from kb import documents, provenance
 from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
 from kb.provenance.schemas import Receipt
-from kb.search import analysis, feedback, i18n
+from kb.search import analysis, i18n, relevance, snippets
 from kb.search import language as languages
-from kb.search.crosslingual import fuse_where_possible
-from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
-from kb.search.interfaces import SearchFilters, field_language
+from kb.search.interfaces import SearchFilters
 from kb.search.models import QueryLog
+from kb.search.retrieval import ANY_LANGUAGE, Found, ranked_documents, with_multilingual
+from kb.search.retrieval import admitted as _admitted
+from kb.search.retrieval import CANDIDATES as CANDIDATES  # re-exported: tests and benchmarks name them here
+from kb.search.retrieval import MIN_SIMILARITY as MIN_SIMILARITY
+from kb.search.retrieval import MIN_SIMILARITY_MULTILINGUAL as MIN_SIMILARITY_MULTILINGUAL
 from kb.search.schemas import (
     MAX_QUERY_CHARS,
-    Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,
+    AnswerQuality, Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,
     SearchHit, SearchResults, TranslationLink,
 )
 from kb.social import service as social
 
 logger = logging.getLogger(__name__)
-
-CANDIDATES = 100
-# Below this cosine similarity a passage is not an answer, however it ranks: without a floor,
-# semantic search returns something for every query and "no results" (a search gap) never shows.
-MIN_SIMILARITY = 0.2
-# The multilingual encoder's cosines run lower: off-topic questions in five languages scored at most
-# 0.15 against the public sample passages (p99 0.10); MiniLM scored such questions up to 0.60, which is
-# why the English model is not asked non-English questions (bench/crosslingual.py, docs/benchmarks.md).
-MIN_SIMILARITY_MULTILINGUAL = 0.15
-PASSAGE_CHARS = 400
-# Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
-ANY_LANGUAGE = "any"
-
-
-# Hybrid search runs its keyword searches on this pool: the first while the calling thread searches
-# faiss on one core (at 100k chunks with the flat index the two took 13.5 ms side by side against
-# 19.0 ms one after the other; docs/benchmarks.md), the expanded one while it reads the candidates'
-# vectors. Not beside the query encoding: the encoder uses both cores, and a third busy thread made
-# its workers wait on each other (hybrid p95 120 ms against 85 ms).
-_KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
 
 
 def clean_query(query: str) -> str:
@@ -78,183 +58,41 @@ def _validate(query: str) -> str:
     return text
 
 
-def _fuse(indexes: SearchIndexes, rankings: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
-    if indexes.settings.search_fusion == "rrf":
-        return reciprocal_rank_fusion(rankings)  # type: ignore[return-value,arg-type]
-    return zscore_fusion(rankings)  # type: ignore[return-value,arg-type]
-
-
-def _similar(index, vector: np.ndarray, filters: SearchFilters, depth: int, floor: float) -> list[tuple[int, float]]:  # noqa: ANN001
-    """A vector index's passages best first, those below the similarity ``floor`` left out."""
-    return [(cid, score) for cid, score in index.search(vector, filters, depth) if score >= floor]
-
-
-def _both_rankings(indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
-                   language: str | None) -> tuple[list[tuple[int, float]], np.ndarray, list[tuple[int, float]]]:
-    """Hybrid search's first question: (keyword ranking, query vector, semantic ranking).
-
-    The query is encoded first, on both cores with nothing beside it; then the keyword search runs on
-    ``_KEYWORD_POOL`` while this thread searches faiss.
-    """
-    query_vector = indexes.embedder.encode([text])[0]
-    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language)
-    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
-    return pending.result(), query_vector, semantic
-
-
-def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
-             language: str | None) -> list[tuple[int, float]]:  # noqa: D417
-    """Chunk ids best first for one mode, asking each engine once; filters applied inside each engine before top-k."""
-    if mode is Mode.keyword:
-        return indexes.keyword.search(text, filters, depth, language=language)
-    if mode is Mode.semantic:
-        return _similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY)
-    keyword, _, semantic = _both_rankings(indexes, text, filters, depth, language)
-    return _fuse(indexes, [keyword, semantic])
-
-
-def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
-                           language: str | None) -> tuple[list[tuple[int, float]], dict[int, documents.ChunkFacts]]:
-    """Hybrid search that asks twice: relevance feedback from the first fused ranking (kb.search.feedback).
-
-    The best ``KB_SEARCH_FEEDBACK_PASSAGES`` passages of the first ranking that the database admits
-    (current approved versions passing the filters: a stale index entry never feeds the second
-    question) give the keyword query its expansion terms and move the query vector; the candidates
-    of both first rankings and of the expanded keyword search are scored against the moved vector,
-    and the two new rankings are fused. Returns the ranking and the facts of the chunks in it.
-    """
-    keyword, query_vector, semantic = _both_rankings(indexes, text, filters, depth, language)
-    first = _fuse(indexes, [keyword, semantic])
-    facts = documents.published_chunk_facts(session, [cid for cid, _ in first])
-    top = [cid for cid, _ in first if cid in facts and _admitted(facts[cid], filters)]
-    top = top[:indexes.settings.search_feedback_passages]
-    if not top:
-        return first, facts
-    chunks = documents.chunks_by_id(session, top)
-    passages: dict[str, list[list[str]]] = {}
-    for cid in top:
-        chunk, lang = chunks[cid], facts[cid].language
-        headings = " ".join(json.loads(chunk.heading_path))
-        passages.setdefault(lang, []).append(indexes.keyword.terms(f"{headings}\n{chunk.text}", lang))
-    expansion = []
-    for lang, tokens in passages.items():
-        total, frequencies = indexes.keyword.term_statistics(lang, {term for passage in tokens for term in passage})
-        expansion += [(lang, term, weight) for term, weight in feedback.expansion_terms(tokens, frequencies, total)]
-    # The expanded keyword search runs on the pool while this thread moves the query vector and reads
-    # the first rankings' vectors.
-    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language, expansion=expansion)
-    seeds = indexes.vector.vectors(top[:feedback.DENSE_PASSAGES])
-    moved = feedback.rocchio(query_vector, np.stack(list(seeds.values())) if seeds else np.zeros((0, len(query_vector))))
-    candidates = indexes.vector.vectors(dict.fromkeys(cid for ranking in (keyword, semantic) for cid, _ in ranking))
-    expanded = pending.result()
-    candidates.update(indexes.vector.vectors([cid for cid, _ in expanded if cid not in candidates]))
-    fused = _fuse(indexes, [expanded, feedback.rescore(moved, candidates, MIN_SIMILARITY)])
-    facts.update(documents.published_chunk_facts(session, [cid for cid, _ in fused if cid not in facts]))
-    return fused, facts
-
-
-def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
-                          language: str | None) -> tuple[list[tuple[int, float]], dict[int, documents.ChunkFacts]]:
-    """The cross-lingual path (public search, employees' ``lang=any``): chunk ids best first, with their facts.
-
-    Three rankings, each used where it is valid: the keyword index read with the analyser of the
-    query's language (``None``: every language's fields), which can only find pages in that
-    language; the English model, for English queries (or when the language is unsure); and the
-    multilingual index of public passages, which finds a page in any of its 16 languages. They are
-    fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found it
-    (an English page from the Dutch keyword search) does not count against it. Filters apply inside
-    each engine before top-k; the multilingual index never holds internal content.
-    """
-    keyword_field = field_language(language) if language else None
-    rankings = [indexes.keyword.search(text, filters, depth, language=language)]
-    readers: list[str] = ["keyword"]
-    if language in (None, "en"):
-        rankings.append(_similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY))
-        readers.append("english")
-    if indexes.multilingual is not None:
-        vector = indexes.multilingual_embedder.encode([text])[0]
-        rankings.append(_similar(indexes.multilingual, vector, filters, depth, MIN_SIMILARITY_MULTILINGUAL))
-        readers.append("multilingual")
-    facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
-
-    def possible(reader: str):  # noqa: ANN202
-        if reader == "keyword":
-            return lambda cid: keyword_field is None or (cid in facts and field_language(facts[cid].language) == keyword_field)
-        if reader == "multilingual":
-            return lambda cid: cid in facts and facts[cid].audience == "public"
-        return lambda cid: True
-
-    fused = fuse_where_possible(rankings, [possible(r) for r in readers], method=indexes.settings.search_fusion)
-    return fused, facts  # type: ignore[return-value]
-
-
-def _admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
-    """The database-side twin of the engines' filters."""
-    return ((filters.include_internal or facts.audience == "public")
-            and validity.valid_on(facts.valid_from, facts.valid_until, dt.date.fromordinal(filters.on_day))
-            and (filters.spaces is None or facts.space_id in filters.spaces)
-            and (filters.languages is None or facts.language in filters.languages)
-            and (filters.tags is None or bool(filters.tags & set(facts.tags))))
-
-
-def _passage(chunk, query: str, language: str | None) -> Passage:  # noqa: ANN001
-    """The passage shown for a hit: a window of ``PASSAGE_CHARS`` from just before the first query word,
-    with the query words in it highlighted (words past the window are not even looked at)."""
-    text = chunk.text
-    found = analysis.iter_highlights(text, query, language)
-    if len(text) <= PASSAGE_CHARS:
-        spans = list(found)
-    else:
-        first = next(found, None)
-        start = max(0, first[0] - 80) if first else 0
-        start = text.rfind(" ", 0, start) + 1 if start else 0
-        end = min(len(text), start + PASSAGE_CHARS)
-        inside = [] if first is None else [first, *itertools.takewhile(lambda span: span[0] < end, found)]
-        spans = [(a - start, b - start) for a, b in inside if a >= start and b <= end]
-        text = text[start:end]
-    return Passage(text=text, heading_path=json.loads(chunk.heading_path), highlights=spans)
-
-
-@dataclass(frozen=True)
-class Found:
-    """A document that survived the re-check: its id, best passage and fused score."""
-
-    document_id: int
-    chunk_id: int
-    score: float
-
-
-def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters,
-                     language: str | None, wanted: int, *, multilingual: bool = False) -> list[Found]:
-    """Documents best first: retrieve passages, re-check each against the database, group per document.
-
-    ``multilingual`` takes the cross-lingual path (``retrieve_multilingual``) instead of ``mode``.
-    """
-    depth = max(CANDIDATES, wanted * 3)
-    if multilingual:
-        ranked, facts = retrieve_multilingual(session, indexes, text, filters, depth, language)
-    elif mode is Mode.hybrid and indexes.settings.search_feedback_passages > 0:
-        ranked, facts = retrieve_with_feedback(session, indexes, text, filters, depth, language)
-    else:
-        ranked = retrieve(indexes, text, mode, filters, depth, language)
-        facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
-    admitted = [(cid, score) for cid, score in ranked if cid in facts and _admitted(facts[cid], filters)]
-    return [Found(doc, cid, score) for doc, score, cid in group_by(admitted, key=lambda cid: facts[cid].document_id)]  # type: ignore[arg-type]
-
-
-def _load(session: Session, found: list[Found]) -> list[tuple[object, documents.Published, float]]:
-    """Full rows for one page of hits only: (chunk, published document, score)."""
+def _load(session: Session, found: list[Found]) -> list[tuple[object, documents.Published, Found]]:
+    """Full rows for one page of hits only: (chunk, published document, what retrieval found)."""
     items = {item.document.id: item for item in documents.published(session, [f.document_id for f in found], with_chunks=False)}
     chunks = documents.chunks_by_id(session, [f.chunk_id for f in found])
-    return [(chunks[f.chunk_id], items[f.document_id], f.score) for f in found
+    return [(chunks[f.chunk_id], items[f.document_id], f) for f in found
             if f.document_id in items and f.chunk_id in chunks]
 
 
+def _passage(chunk, query: str, language: str | None) -> Passage:  # noqa: ANN001
+    """The snippet shown for a hit: plain text from where its best passage matches the query best."""
+    return snippets.snippet(chunk.text, json.loads(chunk.heading_path), query, language)
+
+
+def judge(session: Session, indexes: SearchIndexes, text: str, found: list[Found], query_language: str | None,
+          filters: SearchFilters) -> list[Found]:
+    """``found`` ready for the relevance bar (``kb.search.relevance``) for a query in ``query_language``.
+
+    A question that is not surely English is judged by the multilingual encoder too: its similarity
+    to the first documents' passages is filled in where the cross-lingual path did not compute it.
+    """
+    if query_language == "en":
+        return found
+    return with_multilingual(session, indexes, text, found, relevance.JUDGED, filters)
+
+
+def page_count(total: int, page_size: int) -> int:
+    return -(-total // page_size)
+
+
 def log_query(session: Session, *, audience: str, query: str, mode: Mode, language: str | None, count: int,
-              latency_ms: float) -> None:
+              latency_ms: float, answer_quality: AnswerQuality | None = None) -> None:
     """Record one search for the search-gap analytics (analytics, not an audited state change)."""
     session.add(QueryLog(audience=audience, query=clean_query(query)[:MAX_QUERY_CHARS], mode=mode.value,
-                         language=language, result_count=count, latency_ms=round(latency_ms, 2)))
+                         language=language, result_count=count, latency_ms=round(latency_ms, 2),
+                         answered=None if answer_quality is None else answer_quality is AnswerQuality.good))
 
 
 def search(
@@ -272,24 +110,28 @@ def search(
     cross_lingual = language == ANY_LANGUAGE
     filters = SearchFilters(include_internal=True, spaces=spaces, tags=tags,
                             languages=frozenset({language}) if language and not cross_lingual else None)
+    query_language = languages.resolve(text).query
     if cross_lingual:
         mode = Mode.hybrid
-        found = ranked_documents(session, indexes, text, mode, filters, languages.resolve(text).query,
-                                 page * page_size, multilingual=True)
+        found = ranked_documents(session, indexes, text, mode, filters, query_language, page * page_size,
+                                 multilingual=True)
     else:
         found = ranked_documents(session, indexes, text, mode, filters, language, page * page_size)
+    found = judge(session, indexes, text, found, query_language, filters)
     page_items = _load(session, found[(page - 1) * page_size: page * page_size])
     people = documents.people_of(session, [item.version for _, item, _ in page_items])
     ratings = social.rating_summary(session, [item.document.id for _, item, _ in page_items])  # type: ignore[misc]
     hits = [
         SearchHit(document=item.document.slug, title=item.version.title, space=item.space.slug,
-                  language=item.version.language, score=round(score, 6), passage=_passage(chunk, text, item.version.language),
+                  language=item.version.language, score=round(hit.score, 6), passage=_passage(chunk, text, item.version.language),
                   provenance=documents.provenance_card(session, item.version, item.document, users=people),
-                  community=Community(rating_average=ratings[item.document.id][0], rating_count=ratings[item.document.id][1]))
-        for chunk, item, score in page_items
+                  community=Community(rating_average=ratings[item.document.id][0], rating_count=ratings[item.document.id][1]),
+                  answers=relevance.clears(hit, query_language))
+        for chunk, item, hit in page_items
     ]
-    return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found), data=hits,
-                         community=community(session, text) if page == 1 else [])
+    return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found),
+                         page_count=page_count(len(found), page_size), answer_quality=relevance.answer_quality(found, query_language),
+                         data=hits, community=community(session, text) if page == 1 else [])
 
 
 def community(session: Session, text: str, limit: int = 5) -> list[dict]:
@@ -404,13 +246,14 @@ def public_search(
                                  multilingual=True)
     else:
         found = ranked_documents(session, indexes, text, Mode.hybrid, filters, None, page * page_size)
+    found = judge(session, indexes, text, found, decided.query, filters)
     preferred = decided.answer
     labels_in = i18n.labels_language(preferred)
     hits: list[PublicHit] = []
     shown: set[int] = set()
     loaded = _load(session, found[:page * page_size * 3])
     groups = documents.translation_groups(session, [item.document for _, item, _ in loaded])
-    for chunk, item, _score in loaded:
+    for chunk, item, hit in loaded:
         if len(hits) >= page * page_size:
             break
         group = item.document.translation_of_id or item.document.id
@@ -430,9 +273,11 @@ def public_search(
             translations={lang: t.document.slug for lang, t in sorted(translations.items())},
             translation_links=_links(translations, labels_in), translated_from=translated_from,
             original=_original(item, translations, labels_in),
-            receipt_url=receipt_url(item.document.slug),
+            receipt_url=receipt_url(item.document.slug), answers=relevance.clears(hit, decided.query),
         ))
-    return PublicResults(query=text, page=page, page_size=page_size, total=len(found), query_language=decided.query,
+    return PublicResults(query=text, page=page, page_size=page_size, total=len(found),
+                         page_count=page_count(len(found), page_size), answer_quality=relevance.answer_quality(found, decided.query),
+                         query_language=decided.query,
                          preferred_language=preferred, labels_language=labels_in, labels=i18n.labels(labels_in),
                          data=hits[(page - 1) * page_size: page * page_size])
 

@@ -26,7 +26,7 @@ def insights_page(request: Request, session: SessionDep, who: ViewerDep,
     found = search.insights_overview(session, signed_in(who), days=days)
     charts = {
         "volume": render.bars([(d.strftime("%d %b"), total) for d, total, _ in found.volume]),
-        "zero_rate": render.bars([(d.strftime("%d %b"), round(100 * z / total, 1) if total else 0)
+        "no_answer_rate": render.bars([(d.strftime("%d %b"), round(100 * z / total, 1) if total else 0)
                                   for d, total, z in found.volume], "%"),
         "questions": render.bars([(w.strftime("%d %b"), asked) for w, asked, _ in found.questions_per_week]),
         "answered": render.bars([(w.strftime("%d %b"), answered) for w, _, answered in found.questions_per_week]),

@@ -1,7 +1,7 @@
 """Web pages: Employees' search page and "did this answer your question?".
 
 The page calls the search action (``kb.search.actions.search``: the permission row, the query log)
-and, when nothing answers, the experts action: the same doors as the API and the CLI. Must not import
+and, when no hit clears the relevance bar (``answer_quality`` none), the experts action: the same doors as the API and the CLI. Must not import
 the API modules.
 """
 
@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from kb.experts import actions as experts
 from kb.search import actions as search
-from kb.search.schemas import MAX_QUERY_CHARS, Mode
+from kb.search.schemas import MAX_QUERY_CHARS, AnswerQuality, Mode
 from kb.web.common import page_router, SessionDep, ViewerDep, page, signed_in
 
 router = page_router()
@@ -48,7 +48,7 @@ def search_page(
     results = search.search(session, actor, indexes=request.app.state.search, query=q, mode=Mode.hybrid,
                             space=space or None, tags=tags or None, language=lang or None, page=page_number, page_size=10)
     experts_found = []
-    if results.total == 0:
+    if results.answer_quality is AnswerQuality.none:  # no good answer: who may know comes first (issue 17)
         experts_found = experts.find_experts(session, actor, indexes=request.app.state.search,
                                              settings=request.app.state.settings, query=q, exclude_me=True,
                                              limit=EXPERTS_WHEN_NOTHING_ANSWERS).data

@@ -1,0 +1,285 @@
+"""Retrieval: each engine asked, rankings fused, passages re-checked against the database and grouped per document.
+
+Every mode and path returns, besides the ranking, how similar each candidate passage is to the
+query as the encoders see it (cosine of the *original* query vector: feedback moves the vector for
+ranking, never for judging), so that ``kb.search.relevance`` can say whether any hit answers at all.
+
+No permission checks, no transactions, no rendering (``kb.search.service`` builds the responses).
+Must not import FastAPI, the web UI or ``kb.experts``; documents are read only through what
+``kb.documents`` re-exports; torch and faiss only behind ``kb.search.indexer``'s lazy components.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlmodel import Session
+
+from kb import documents, validity
+from kb.search import feedback
+from kb.search.crosslingual import fuse_where_possible
+from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
+from kb.search.indexer import SearchIndexes
+from kb.search.interfaces import SearchFilters, field_language
+from kb.search.schemas import Mode
+
+CANDIDATES = 100
+# Below this cosine similarity a passage is not an answer, however it ranks: without a floor,
+# semantic search returns something for every query and "no results" (a search gap) never shows.
+MIN_SIMILARITY = 0.2
+# The multilingual encoder's cosines run lower: off-topic questions in five languages scored at most
+# 0.15 against the public sample passages (p99 0.10); MiniLM scored such questions up to 0.60, which is
+# why the English model is not asked non-English questions (bench/crosslingual.py, docs/benchmarks.md).
+MIN_SIMILARITY_MULTILINGUAL = 0.15
+# Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
+ANY_LANGUAGE = "any"
+
+
+# Hybrid search runs its keyword searches on this pool: the first while the calling thread searches
+# faiss on one core (at 100k chunks with the flat index the two took 13.5 ms side by side against
+# 19.0 ms one after the other; docs/benchmarks.md), the expanded one while it reads the candidates'
+# vectors. Not beside the query encoding: the encoder uses both cores, and a third busy thread made
+# its workers wait on each other (hybrid p95 120 ms against 85 ms).
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
+
+
+def _fuse(indexes: SearchIndexes, rankings: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    if indexes.settings.search_fusion == "rrf":
+        return reciprocal_rank_fusion(rankings)  # type: ignore[return-value,arg-type]
+    return zscore_fusion(rankings)  # type: ignore[return-value,arg-type]
+
+
+def _similar(index, vector: np.ndarray, filters: SearchFilters, depth: int, floor: float) -> list[tuple[int, float]]:  # noqa: ANN001
+    """A vector index's passages best first, those below the similarity ``floor`` left out."""
+    return [(cid, score) for cid, score in index.search(vector, filters, depth) if score >= floor]
+
+
+def _both_rankings(indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
+                   language: str | None) -> tuple[list[tuple[int, float]], np.ndarray, list[tuple[int, float]]]:
+    """Hybrid search's first question: (keyword ranking, query vector, semantic ranking).
+
+    The query is encoded first, on both cores with nothing beside it; then the keyword search runs on
+    ``_KEYWORD_POOL`` while this thread searches faiss.
+    """
+    query_vector = indexes.embedder.encode([text])[0]
+    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language)
+    semantic = _similar(indexes.vector, query_vector, filters, depth, MIN_SIMILARITY)
+    return pending.result(), query_vector, semantic
+
+
+Ranking = list[tuple[int, float]]
+
+
+@dataclass
+class Retrieved:
+    """A ranking of chunk ids best first, the database facts of its chunks, and how similar each is to the query.
+
+    ``similarity``: cosine of the query's English-model vector with a chunk's (the query as typed,
+    before feedback moved it). ``multilingual``: the same under the multilingual encoder, on the
+    cross-lingual path. A chunk absent from a map was not compared by that encoder.
+    """
+
+    ranked: Ranking
+    facts: dict[int, documents.ChunkFacts] = field(default_factory=dict)
+    similarity: dict[int, float] = field(default_factory=dict)
+    multilingual: dict[int, float] = field(default_factory=dict)
+
+
+def _cosines(vector: np.ndarray, candidates: dict[int, np.ndarray]) -> dict[int, float]:
+    if not candidates:
+        return {}
+    ids = list(candidates)
+    scores = np.stack([candidates[i] for i in ids]) @ vector
+    return {cid: float(score) for cid, score in zip(ids, scores)}
+
+
+def retrieve(indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters, depth: int,
+             language: str | None) -> Retrieved:  # noqa: D417
+    """Chunk ids best first for one mode, asking each engine once; filters applied inside each engine before top-k.
+
+    Keyword mode still encodes the query, to say how similar its hits are (``Retrieved.similarity``).
+    """
+    if mode is Mode.keyword:
+        ranked = indexes.keyword.search(text, filters, depth, language=language)
+        vector = indexes.embedder.encode([text])[0]
+        return Retrieved(ranked, similarity=_cosines(vector, indexes.vector.vectors(cid for cid, _ in ranked)))
+    if mode is Mode.semantic:
+        ranked = _similar(indexes.vector, indexes.embedder.encode([text])[0], filters, depth, MIN_SIMILARITY)
+        return Retrieved(ranked, similarity=dict(ranked))
+    keyword, vector, semantic = _both_rankings(indexes, text, filters, depth, language)
+    fused = _fuse(indexes, [keyword, semantic])
+    similarity = dict(semantic)
+    similarity.update(_cosines(vector, indexes.vector.vectors(cid for cid, _ in keyword if cid not in similarity)))
+    return Retrieved(fused, similarity=similarity)
+
+
+def retrieve_with_feedback(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
+                           language: str | None) -> Retrieved:
+    """Hybrid search that asks twice: relevance feedback from the first fused ranking (kb.search.feedback).
+
+    The best ``KB_SEARCH_FEEDBACK_PASSAGES`` passages of the first ranking that the database admits
+    (current approved versions passing the filters: a stale index entry never feeds the second
+    question) give the keyword query its expansion terms and move the query vector; the candidates
+    of both first rankings and of the expanded keyword search are scored against the moved vector,
+    and the two new rankings are fused. The similarities are those of the query as typed.
+    """
+    keyword, query_vector, semantic = _both_rankings(indexes, text, filters, depth, language)
+    first = _fuse(indexes, [keyword, semantic])
+    facts = documents.published_chunk_facts(session, [cid for cid, _ in first])
+    top = [cid for cid, _ in first if cid in facts and admitted(facts[cid], filters)]
+    top = top[:indexes.settings.search_feedback_passages]
+    if not top:
+        return Retrieved(first, facts, similarity=dict(semantic))
+    chunks = documents.chunks_by_id(session, top)
+    passages: dict[str, list[list[str]]] = {}
+    for cid in top:
+        chunk, lang = chunks[cid], facts[cid].language
+        headings = " ".join(json.loads(chunk.heading_path))
+        passages.setdefault(lang, []).append(indexes.keyword.terms(f"{headings}\n{chunk.text}", lang))
+    expansion = []
+    for lang, tokens in passages.items():
+        total, frequencies = indexes.keyword.term_statistics(lang, {term for passage in tokens for term in passage})
+        expansion += [(lang, term, weight) for term, weight in feedback.expansion_terms(tokens, frequencies, total)]
+    # The expanded keyword search runs on the pool while this thread moves the query vector and reads
+    # the first rankings' vectors.
+    pending = _KEYWORD_POOL.submit(indexes.keyword.search, text, filters, depth, language=language, expansion=expansion)
+    seeds = indexes.vector.vectors(top[:feedback.DENSE_PASSAGES])
+    moved = feedback.rocchio(query_vector, np.stack(list(seeds.values())) if seeds else np.zeros((0, len(query_vector))))
+    candidates = indexes.vector.vectors(dict.fromkeys(cid for ranking in (keyword, semantic) for cid, _ in ranking))
+    expanded = pending.result()
+    candidates.update(indexes.vector.vectors([cid for cid, _ in expanded if cid not in candidates]))
+    fused = _fuse(indexes, [expanded, feedback.rescore(moved, candidates, MIN_SIMILARITY)])
+    facts.update(documents.published_chunk_facts(session, [cid for cid, _ in fused if cid not in facts]))
+    return Retrieved(fused, facts, similarity=_cosines(query_vector, candidates))
+
+
+def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters, depth: int,
+                          language: str | None) -> Retrieved:
+    """The cross-lingual path (public search, employees' ``lang=any``): chunk ids best first, with their facts.
+
+    Three rankings, each used where it is valid: the keyword index read with the analyser of the
+    query's language (``None``: every language's fields), which can only find pages in that
+    language; the English model, for English queries (or when the language is unsure); and the
+    multilingual index of public passages, which finds a page in any of its 16 languages. They are
+    fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found it
+    (an English page from the Dutch keyword search) does not count against it. Filters apply inside
+    each engine before top-k; the multilingual index never holds internal content. Similarities
+    come from the encoders that were asked (the English model only for English or unsure queries).
+    """
+    keyword_field = field_language(language) if language else None
+    rankings = [indexes.keyword.search(text, filters, depth, language=language)]
+    readers: list[str] = ["keyword"]
+    retrieved = Retrieved([])
+    if language in (None, "en"):
+        vector = indexes.embedder.encode([text])[0]
+        rankings.append(_similar(indexes.vector, vector, filters, depth, MIN_SIMILARITY))
+        readers.append("english")
+        retrieved.similarity = dict(rankings[-1])
+        retrieved.similarity.update(_cosines(vector, indexes.vector.vectors(
+            cid for cid, _ in rankings[0] if cid not in retrieved.similarity)))
+    if indexes.multilingual is not None:
+        vector = indexes.multilingual_embedder.encode([text])[0]
+        rankings.append(_similar(indexes.multilingual, vector, filters, depth, MIN_SIMILARITY_MULTILINGUAL))
+        readers.append("multilingual")
+        retrieved.multilingual = dict(rankings[-1])
+    facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
+
+    def possible(reader: str):  # noqa: ANN202
+        if reader == "keyword":
+            return lambda cid: keyword_field is None or (cid in facts and field_language(facts[cid].language) == keyword_field)
+        if reader == "multilingual":
+            return lambda cid: cid in facts and facts[cid].audience == "public"
+        return lambda cid: True
+
+    retrieved.ranked = fuse_where_possible(rankings, [possible(r) for r in readers],  # type: ignore[assignment]
+                                           method=indexes.settings.search_fusion)
+    retrieved.facts = facts
+    return retrieved
+
+
+def admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
+    """The database-side twin of the engines' filters."""
+    return ((filters.include_internal or facts.audience == "public")
+            and validity.valid_on(facts.valid_from, facts.valid_until, dt.date.fromordinal(filters.on_day))
+            and (filters.spaces is None or facts.space_id in filters.spaces)
+            and (filters.languages is None or facts.language in filters.languages)
+            and (filters.tags is None or bool(filters.tags & set(facts.tags))))
+
+
+@dataclass(frozen=True)
+class Found:
+    """A document that survived the re-check: its id, best passage and fused score, and how similar it is.
+
+    ``similarity`` / ``multilingual``: the highest cosine of any of its candidate passages with the
+    query, under the English model / the multilingual encoder (None: that encoder was not asked).
+    """
+
+    document_id: int
+    chunk_id: int
+    score: float
+    similarity: float | None = None
+    multilingual: float | None = None
+
+
+def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters,
+                     language: str | None, wanted: int, *, multilingual: bool = False) -> list[Found]:
+    """Documents best first: retrieve passages, re-check each against the database, group per document.
+
+    ``multilingual`` takes the cross-lingual path (``retrieve_multilingual``) instead of ``mode``.
+    """
+    depth = max(CANDIDATES, wanted * 3)
+    if multilingual:
+        retrieved = retrieve_multilingual(session, indexes, text, filters, depth, language)
+    elif mode is Mode.hybrid and indexes.settings.search_feedback_passages > 0:
+        retrieved = retrieve_with_feedback(session, indexes, text, filters, depth, language)
+    else:
+        retrieved = retrieve(indexes, text, mode, filters, depth, language)
+        retrieved.facts = documents.published_chunk_facts(session, [cid for cid, _ in retrieved.ranked])
+    facts = retrieved.facts
+    kept = [(cid, score) for cid, score in retrieved.ranked if cid in facts and admitted(facts[cid], filters)]
+    best: dict[int, list[float | None]] = {}
+    for cid, _score in kept:
+        document = best.setdefault(facts[cid].document_id, [None, None])
+        for slot, similarities in enumerate((retrieved.similarity, retrieved.multilingual)):
+            value = similarities.get(cid)
+            if value is not None and (document[slot] is None or value > document[slot]):  # type: ignore[operator]
+                document[slot] = value
+    return [Found(doc, cid, score, *best[doc])  # type: ignore[arg-type]
+            for doc, score, cid in group_by(kept, key=lambda cid: facts[cid].document_id)]
+
+
+def with_multilingual(session: Session, indexes: SearchIndexes, text: str, found: list[Found], first: int,
+                      filters: SearchFilters) -> list[Found]:
+    """``found`` with the multilingual similarity of its first ``first`` documents filled in.
+
+    What the relevance bar needs for a question the English model cannot judge (one in another
+    language), measured as on the cross-lingual path: the best similarity of a document's passages
+    in the multilingual index (public passages passing ``filters``), else, for a document it does
+    not hold (internal), of its best passage encoded now (at most ``first`` passages). Unchanged
+    when the multilingual index is switched off (``KB_PUBLIC_MULTILINGUAL=false``).
+    """
+    wanted = {f.document_id for f in found[:first] if f.multilingual is None}
+    if not wanted or indexes.multilingual is None:
+        return found
+    vector = indexes.multilingual_embedder.encode([text])[0]
+    ranked = indexes.multilingual.search(vector, filters, CANDIDATES)
+    facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
+    best: dict[int, float] = {}
+    for cid, score in ranked:
+        document = facts[cid].document_id if cid in facts else None
+        if document in wanted and score > best.get(document, -1.0):
+            best[document] = score
+    unheld = [f.chunk_id for f in found[:first] if f.document_id in wanted and f.document_id not in best]
+    if unheld:
+        chunks = documents.chunks_by_id(session, unheld)
+        texts = {cid: "\n".join([" > ".join(json.loads(chunks[cid].heading_path)), chunks[cid].text]).strip()
+                 for cid in unheld if cid in chunks}
+        encoded = dict(zip(texts, indexes.multilingual_embedder.encode(list(texts.values())))) if texts else {}
+        similarity = _cosines(vector, encoded)
+        best.update({f.document_id: similarity[f.chunk_id] for f in found[:first] if f.chunk_id in similarity})
+    return [Found(f.document_id, f.chunk_id, f.score, f.similarity, best.get(f.document_id))
+            if position < first and f.multilingual is None else f for position, f in enumerate(found)]
