@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, overload
 
 from sqlmodel import Session
 
-from kb.accounts import service
+from kb.accounts import governance, service
 from kb.accounts.models import ApiToken, GovernanceRequest, Space, User
 from kb.accounts.schemas import (
     GovernanceRequestPublic, GovernanceRequestsPublic, MePublic, MembershipPublic, SpaceCreate, SpaceMember, SpacePublic, SpacesPublic, SpaceUpdate, TokenCreated,
@@ -74,7 +74,7 @@ def _request(session: Session, actor: Actor, request: GovernanceRequest) -> Gove
         requested_by=service.username_of(session, request.requested_by) or "", requested_at=request.requested_at,
         status=request.status, decided_by=service.username_of(session, request.decided_by),
         decided_at=request.decided_at, reason=request.reason,
-        may_decide=request.status == service.PENDING and service.entitled_to_decide(session, actor, request),
+        may_decide=request.status == governance.PENDING and governance.entitled_to_decide(session, actor, request),
     )
 
 
@@ -347,7 +347,7 @@ def create_user(session: Session, actor: Actor, *, data: UserCreate) -> UserAdmi
         # An account that can decide (admin) or moderate needs a second admin (issue 16): it is created
         # as a reader and its role waits for approval, so no admin can make a sock puppet alone.
         user = service.create_user(session, actor=actor, data=data.model_copy(update={"global_role": GlobalRole.reader}))
-        request = service.role_request_for_new_user(session, actor=actor, user=user, role=data.global_role)
+        request = governance.role_request_for_new_user(session, actor=actor, user=user, role=data.global_role)
     return _request(session, actor, request)
 
 
@@ -384,7 +384,7 @@ def update_user(session: Session, actor: Actor, *, username: str,
     """
     authorize(actor, "user.update")
     with transaction(session):
-        request = service.user_update_request(session, actor=actor, username=username, data=data)
+        request = governance.user_update_request(session, actor=actor, username=username, data=data)
         if request is not None:
             return _request(session, actor, request)
         user = service.update_user(session, actor=actor, username=username, data=data)
@@ -437,7 +437,7 @@ def create_space(session: Session, actor: Actor, *, data: SpaceCreate, four_eyes
         for username in owners:
             service.set_membership(session, actor=actor, slug=space.slug, username=username, role=SpaceRole.owner)
         if lowered is not None:
-            service.space_update_request(session, actor=actor, slug=space.slug, data=lowered)
+            governance.space_update_request(session, actor=actor, slug=space.slug, data=lowered)
     return _space(session, space)
 
 
@@ -452,7 +452,7 @@ def update_space(session: Session, actor: Actor, *, slug: str,
     """
     authorize(actor, "space.update")
     with transaction(session):
-        request = service.space_update_request(session, actor=actor, slug=slug, data=data)
+        request = governance.space_update_request(session, actor=actor, slug=slug, data=data)
         if request is not None:
             return _request(session, actor, request)
         space = service.update_space(session, actor=actor, slug=slug, data=data)
@@ -470,7 +470,7 @@ def set_member(session: Session, actor: Actor, *, slug: str, username: str,
     """
     authorize(actor, "space.member.set")
     with transaction(session):
-        request = service.membership_request(session, actor=actor, slug=slug, username=username, role=role)
+        request = governance.membership_request(session, actor=actor, slug=slug, username=username, role=role)
         if request is not None:
             return _request(session, actor, request)
         service.set_membership(session, actor=actor, slug=slug, username=username, role=role)
@@ -486,7 +486,7 @@ def remove_member(session: Session, actor: Actor, *, slug: str, username: str) -
     """
     authorize(actor, "space.member.remove")
     with transaction(session):
-        request = service.membership_request(session, actor=actor, slug=slug, username=username, role=None)
+        request = governance.membership_request(session, actor=actor, slug=slug, username=username, role=None)
         if request is not None:
             return _request(session, actor, request)
         service.remove_membership(session, actor=actor, slug=slug, username=username)
@@ -498,7 +498,7 @@ def remove_member(session: Session, actor: Actor, *, slug: str, username: str) -
 def list_governance_requests(session: Session, actor: Actor) -> GovernanceRequestsPublic:
     """The pending requests the actor may decide, and the actor's own requests, newest first."""
     authorize(actor, "governance.list")
-    requests = service.list_requests(session, actor=actor)
+    requests = governance.list_requests(session, actor=actor)
     return GovernanceRequestsPublic(data=[_request(session, actor, r) for r in requests], count=len(requests))
 
 
@@ -513,7 +513,7 @@ def approve_governance_request(session: Session, actor: Actor, *, request_id: in
     """
     authorize(actor, "governance.approve")
     with transaction(session):
-        request = service.approve_request(session, actor=actor, request_id=request_id)
+        request = governance.approve_request(session, actor=actor, request_id=request_id)
     return _request(session, actor, request)
 
 
@@ -524,5 +524,5 @@ def refuse_governance_request(session: Session, actor: Actor, *, request_id: int
     """
     authorize(actor, "governance.refuse")
     with transaction(session):
-        request = service.refuse_request(session, actor=actor, request_id=request_id, reason=reason)
+        request = governance.refuse_request(session, actor=actor, request_id=request_id, reason=reason)
     return _request(session, actor, request)

@@ -16,9 +16,8 @@ from kb.documents.published import (
 )
 from kb.documents.reading import provenance_card
 from kb.documents.schemas import DocumentCreate, DocumentPublic, ProvenanceCard, VersionPublic
-from kb.documents.service import (
-    expired, get_document, review_overdue, second_review, tags_of, visible_document,
-)
+from kb.documents.approval import second_review
+from kb.documents.service import expired, get_document, review_overdue, tags_of, visible_document
 
 __all__ = [
     "ChunkFacts", "DocumentCreate", "DocumentPublic", "ProvenanceCard", "Published", "VersionPublic",

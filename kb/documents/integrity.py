@@ -29,7 +29,7 @@ from kb.accounts.commitments import credential, safeguards, standing
 from kb.accounts.models import ApiToken, Space, User, WebSession
 from kb.actors import SYSTEM
 from kb.db import utcnow
-from kb.documents import service
+from kb.documents import approval, service
 from kb.documents.chunking import chunk_markdown
 from kb.documents.commitments import COMMITTED_FIELDS, commitment, document_commitment
 from kb.documents.models import Audience, Chunk, Document, Version, VersionState
@@ -243,13 +243,13 @@ def record_baseline(session: Session) -> int:
         recorded += 1
         current = next((v for v in versions if v.state == VersionState.approved), None)
         if current is not None and Audience(current.audience) is Audience.public:
-            approval = provenance.list_events(session, action="version.approve", object_type="document",
-                                              object_id=slug, limit=100_000)
-            approval_event = next((e for e in reversed(approval) if json.loads(e.payload).get("version") == current.number), None)
+            approvals = provenance.list_events(session, action="version.approve", object_type="document",
+                                               object_id=slug, limit=100_000)
+            approval_event = next((e for e in reversed(approvals) if json.loads(e.payload).get("version") == current.number), None)
             if approval_event is not None:
                 space = session.get(Space, document.space_id)
-                service.record_publication(session, document=document, version=current, space=space,  # type: ignore[arg-type]
-                                           approval=approval_event)
+                approval.record_publication(session, document=document, version=current, space=space,  # type: ignore[arg-type]
+                                            approval=approval_event)
                 recorded += 1
     if recorded == 0:  # mark the baseline even on a log with nothing to commit to
         provenance.record(session, SYSTEM, "audit.baseline", ("log", "kb"), {})

@@ -228,7 +228,7 @@ def approved_versions_by(session: Session, user_id: int) -> int:
 def publication_seq(session: Session, slug: str, number: int) -> int | None:
     """The sequence number of the ``version.publish`` event of version ``number`` of document ``slug``, or None.
 
-    That event (``service.record_publication``) is what a citizen's receipt carries: it names no person.
+    That event (``approval.record_publication``) is what a citizen's receipt carries: it names no person.
     A version approved before kb recorded publications has one from the baseline of migration 0014.
     """
     found, after = None, 0

@@ -25,9 +25,10 @@ from kb.documents.schemas import (
     DiffPublic, DocumentListItem, DocumentPublic, FieldChange, MyDocuments, WorkItem, PersonRef, ProvenanceCard, ReviewItem, TimelineStep,
     VersionPublic, VersionSummary,
 )
+from kb.documents.approval import second_review
 from kb.documents.service import (
     EXPIRING_WITHIN, PROVENANCE_FIELDS, TRANSITIONS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
-    current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue, second_review, tags_of,
+    current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue, tags_of,
     users_by_id,
     versions_of,
 )

@@ -1,8 +1,7 @@
 """Rules of curated documents: look-ups, who may see what, and the lifecycle of a version.
 
-Owns the per-object rules (a writer of *this* space, an owner of *this* space, never one's own
-version in a four-eyes space, which transitions each state allows) and the state changes of
-create, edit, submit, approve, reject and retire. Every public function that changes state takes
+Owns the per-object rules (a writer or an owner of *this* space, which transitions each state allows;
+a second review's rules are in ``approval``) and the state changes of create, edit, submit, approve, reject and retire. Every public function that changes state takes
 ``(session, *, actor, …)``, checks the per-object rule, changes rows, records exactly one audit
 event through ``kb.provenance.record`` and queues domain events for the search index; it never
 commits (the action in ``kb.documents.actions`` wraps it in ``kb.db.transaction``).
@@ -25,11 +24,12 @@ from sqlmodel import Session
 from kb import provenance, validity
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
-from kb.actors import SYSTEM, Actor, SpaceRole
+from kb.actors import Actor, SpaceRole
 from kb.db import is_postgresql, utcnow
+from kb.documents import approval
 from kb.documents.chunking import chunk_markdown
 from kb.documents.ingest_docx import ParsedFile
-from kb.documents.commitments import commitment, provenance_sha256, served
+from kb.documents.commitments import served
 from kb.documents.models import Audience, Chunk, Document, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate, DraftSave, ProvenanceFields
 from kb.errors import ErrorCode, KbError
@@ -66,19 +66,6 @@ def review_overdue(version: Version, on: dt.date | None = None) -> bool:
 
 def expired(version: Version, on: dt.date | None = None) -> bool:
     return validity.expired(version.valid_until, on)
-
-
-def second_review(version: Version) -> bool | None:
-    """Whether an approved version had a second person review it (issue 16); None until it is approved.
-
-    False when its approver is its author or a credited contributor — possible only where four eyes
-    was off when it was submitted: it says so on every card, public ones included, and in the PROV
-    export. A version another owner approved was reviewed by a second person, whatever the space
-    required at the time: the card states what happened.
-    """
-    if version.approver_id is None:
-        return None
-    return not (version.approver_id == version.author_id or version.approver_id in json.loads(version.contributor_ids))
 
 
 # ----------------------------------------------------------------------------------- look-ups
@@ -404,58 +391,19 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
     return version
 
 
-def _two_people_refusal(session: Session, approver: Actor, version: Version, slug: str) -> KbError | None:
-    """A second review is by a second *person*: refuse an approver who chose the password of one of the
-    version's writers (author, credited contributors, submitter), or whose password a writer chose.
-
-    Whoever creates an account with a password can sign in as it: an admin who also owns a space could
-    otherwise create "carl2", make him a contributor (both immediate), write as him and approve as
-    himself, and the card would show a second review that never happened (issue 16). The rule holds
-    whatever the space's four eyes say, since a card states "second review" whenever approver and
-    author differ. The refusal is KbError FOUR_EYES (``details.rule: "password_set_by"``).
-    """
-    writers = {version.author_id, version.submitted_by_id, *json.loads(version.contributor_ids)} - {None, approver.id}
-    if not writers:
-        return None
-    people = users_by_id(session, [approver.id, *writers])  # type: ignore[list-item]
-    setters = provenance.password_set_by(session, [user.username for user in people.values()])
-    for writer_id in sorted(writers):  # type: ignore[type-var]
-        writer = people.get(writer_id)
-        if writer is None:
-            continue
-        if setters.get(writer.username) == approver.id or setters.get(approver.username) == writer_id:
-            chose = (approver.username, writer.username) if setters.get(writer.username) == approver.id \
-                else (writer.username, approver.username)
-            return KbError(ErrorCode.FOUR_EYES, (
-                f"{chose[0]} chose {chose[1]}'s password when creating the account, so {approver.username} is not a "
-                f"second person for {writer.username}'s version {version.number} of {slug!r}: another owner must approve it"),
-                details={"rule": "password_set_by", "set_by": chose[0], "account": chose[1]})
-    return None
-
-
 def approval_refusal(session: Session, *, actor: Actor, version: Version, space: Space, slug: str) -> KbError | None:
     """Why ``actor`` may not approve ``version`` now (the error ``approve`` raises), or None if they may.
 
-    The one place the approval's rules are written: ``approve`` raises what it returns, and the pages
-    ask it beforehand so that they offer no Approve button that would fail (issue 17).
+    The one place the approval's rules are put together: ``approve`` raises what it returns, and the
+    pages ask it beforehand so that they offer no Approve button that would fail (issue 17). The rules
+    of a second review themselves are in ``kb.documents.approval``.
     """
     try:
         require_owner(actor, space, "approve")
         _require_transition(version, "approve")
     except KbError as error:
         return error
-    if actor.id == version.author_id or actor.id in json.loads(version.contributor_ids):
-        if version.four_eyes:
-            # The rule in force when the version was submitted holds, whatever the space says now: switching
-            # four eyes off after submitting must not open a way round it (issue 16, point 6).
-            return KbError(ErrorCode.FOUR_EYES, (
-                f"Version {version.number} of {slug!r} was submitted under four eyes: a second person, another owner "
-                "of the space, must approve it; you wrote it (switching four eyes off later does not change that)"),
-                details={"rule": "four_eyes", "submitted_under_four_eyes": True})
-        if space.four_eyes:
-            return KbError(ErrorCode.FOUR_EYES, "You wrote this version; another owner of the space must approve it (four eyes)",
-                           details={"rule": "four_eyes", "submitted_under_four_eyes": False})
-    return _two_people_refusal(session, actor, version, slug)
+    return approval.four_eyes_refusal(actor, version, space, slug) or approval.two_people_refusal(session, actor, version, slug)
 
 
 def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: str | None = None) -> Version:
@@ -496,31 +444,9 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
         **served(document, version, previous),
     })
     if Audience(version.audience) is Audience.public:
-        record_publication(session, document=document, version=version, space=space, approval=event)
+        approval.record_publication(session, document=document, version=version, space=space, approval=event)
     queue_event(session, VersionPublished(audit_seq=event.seq, document_id=document.id, version_id=version.id))  # type: ignore[arg-type]
     return version
-
-
-def record_publication(session: Session, *, document: Document, version: Version, space: Space,
-                       approval: provenance.AuditEvent) -> provenance.AuditEvent:
-    """Record ``version.publish``: kb attests, in the approval's transaction, that a public version is served.
-
-    Its envelope is what a citizen's receipt carries (docs/transparency.md): it names no person
-    (actor ``system``) and commits to the body's and the provenance record's SHA-256 and points at the
-    approval event, which names the approver for employees, by its sequence number (the log's chain
-    binds the two events; recorded right after the approval, its prev_hash is the approval's hash).
-    No title: the slug names the document and body_sha256 binds the content (a receipt stays small).
-    """
-    return provenance.record(session, SYSTEM, "version.publish", ("document", document.slug), {
-        "version": version.number, "space": space.slug,
-        "body_sha256": commitment(version)["body_sha256"], "provenance_sha256": provenance_sha256(version),
-        "second_review": second_review(version), "valid_from": _iso(version.valid_from),
-        "valid_until": _iso(version.valid_until), "approval_seq": approval.seq,
-    })
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: str) -> Version:
