@@ -7,9 +7,9 @@ is to a hit's best passage under the sentence encoder (cosine of normalised vect
 model for English or undetected queries and the multilingual encoder on the cross-lingual path.
 BM25 scores and fused scores are relative to a collection and a query, so they do not decide.
 
-The bar was chosen on kb's judged collections (Cranfield, SciFact, the sample content's judged
-questions in five languages) against off-topic questions (bench/data/off_topic_*.txt), pooled, so
-no one collection sets it: ``bench/answer_bar.py --calibrate``; the rates it gives are in
+The bar was chosen on judged collections (Cranfield, and the sample content's judged questions in
+five languages) against off-topic questions (bench/data/off_topic_*.txt), pooled, so no one
+collection sets it, and checked on SciFact afterwards: ``bench/answer_bar.py --calibrate``; the rates it gives are in
 docs/benchmarks.md ("The relevance bar"). Issue 17: "can I bring my dog to the office on fridays"
 was answered with the database failover runbook.
 
