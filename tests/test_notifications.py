@@ -190,3 +190,35 @@ def test_the_web_inbox_header_count_and_watch_buttons(settings, database) -> Non
         assert client.post("/notifications/read", data={"csrf": "forged"}).status_code == 403
     actions = [e["action"] for e in audit_events(database)]
     assert "watch.add" in actions and "notify.preference" in actions
+
+
+def test_the_document_and_question_pages_offer_watch_and_stop_watching(settings, database) -> None:  # noqa: ANN001
+    """The buttons of issue 17 ("watch and unwatch documents, spaces, questions"): each page says which it
+    offers from the watches the person has, and the button's form changes them."""
+    from tests.factories import sign_in
+
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        slug = approved_document(client, cast)
+        asked = client.post("/api/v1/questions", json={"title": "Who approves leave?", "body_md": "Asking for a friend."},
+                            headers=cast["contributor"].headers)
+        assert asked.status_code == 201, asked.text
+        question = asked.json()["id"]
+        csrf = sign_in(client, database, "rita")
+        page = client.get(f"/d/{slug}").text
+        assert "Watch this document" in page and "Watch the space benefits" in page and "Stop watching" not in page
+        for kind, target, where in (("document", slug, f"/d/{slug}"), ("space", "benefits", f"/d/{slug}"),
+                                    ("question", str(question), f"/questions/{question}")):
+            done = client.post("/watch", data={"kind": kind, "target": target, "csrf": csrf, "next": where},
+                               follow_redirects=False)
+            assert done.status_code == 303 and done.headers["location"].startswith(where), done.text
+        page = client.get(f"/d/{slug}").text
+        assert "Stop watching this document" in page and "Stop watching the space benefits" in page
+        assert "Stop watching this question" in client.get(f"/questions/{question}").text
+        watched = {(w["kind"], w["target"]) for w in
+                   client.get("/api/v1/me/watches", headers=cast["reader"].headers).json()["data"]}
+        assert watched == {("document", slug), ("space", "benefits"), ("question", str(question))}
+        stopped = client.post("/watch", data={"kind": "document", "target": slug, "csrf": csrf, "stop": "yes",
+                                              "next": f"/d/{slug}"}, follow_redirects=False)
+        assert stopped.status_code == 303
+        assert "Watch this document" in client.get(f"/d/{slug}").text

@@ -21,6 +21,8 @@ from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
 from kb.documents.models import Audience
 from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
 from kb.errors import ErrorCode, KbError
+from kb.notifications import actions as notifications
+from kb.notifications.models import WatchKind
 from kb.social import actions as social
 from kb.web import render
 from kb.web.forms import refusal
@@ -43,8 +45,11 @@ def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: D
     comments = social.list_comments(session, actor, slug=slug,
                                     rules=social.Rules.of(request.app.state.settings, request.app.state.rate_limiter))
     rating = social.get_rating(session, actor, slug=slug)
+    watching = {"document": notifications.is_watching(session, actor, kind=WatchKind.document, target=document.slug),
+                "space": notifications.is_watching(session, actor, kind=WatchKind.space, target=document.space)}
     return page(request, "document.html", who, document=document, history=history, timeline=actions.timeline(history),
-                comments=comments.data, comments_public=comments.public_since is not None, rating=rating)
+                comments=comments.data, comments_public=comments.public_since is not None, rating=rating,
+                watching=watching)
 
 
 @router.get("/d/{slug}/v/{number}")

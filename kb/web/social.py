@@ -20,6 +20,8 @@ from kb.db import MAX_ROW_ID
 from kb.errors import KbError
 from kb.experts import actions as experts
 from kb.search import actions as search
+from kb.notifications import actions as notifications
+from kb.notifications.models import WatchKind
 from kb.social import actions
 from kb.social.schemas import AnswerCreate, CommentCreate, CommentUpdate, FeedbackCreate, FlagCreate, ModerationDecision
 from kb.social.schemas import PromoteRequest, QuestionCreate, RatingSet, VoteSet
@@ -95,8 +97,9 @@ def question_page(request: Request, session: SessionDep, who: ViewerDep,
     if not view.question.answers:
         suggested = experts.experts_for_question(session, actor, indexes=request.app.state.search,
                                                  settings=request.app.state.settings, question_id=question_id).data
+    watching = notifications.is_watching(session, actor, kind=WatchKind.question, target=str(question_id))
     return page(request, "question.html", who, question=view.question, suggested=suggested, can_accept=view.may_accept,
-                owned=who.owned_spaces())
+                owned=who.owned_spaces(), watching=watching)
 
 
 @router.post("/questions/{question_id}/answers")
