@@ -219,6 +219,10 @@ def test_translation_link(client, cast) -> None:  # noqa: ANN001
     assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=cast["contributor"].headers).status_code == 201
     original = client.get("/api/v1/documents/child-benefit", headers=cast["contributor"].headers).json()
     assert original["translations"] == ["kinderbijslag"]
+    # the translation's card names its original by the original's title (issue 17), the link by its slug
+    translation = client.get("/api/v1/documents/kinderbijslag/versions/1", headers=cast["contributor"].headers).json()
+    assert translation["provenance"]["translation_of"] == "child-benefit"
+    assert translation["provenance"]["translation_of_title"] == "Child benefit"
     missing = client.post("/api/v1/spaces/benefits/documents", json={**doc_body("X"), "translation_of": "nope"},
                           headers=cast["contributor"].headers)
     assert missing.status_code == 404

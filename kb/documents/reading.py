@@ -57,6 +57,7 @@ def provenance_card(session: Session, version: Version, document: Document | Non
         users = {**(users or {}), **users_by_id(session, needed)}
     space = session.get(Space, document.space_id) or accounts.get_space_by_id(session, document.space_id)
     translated = session.get(Document, document.translation_of_id) if document.translation_of_id else None
+    original = current_version(session, translated) if translated is not None else None  # approved: any employee sees it
     declared = None  # core properties are shown only when the imported file declared some
     if version.declared_title or version.declared_author or version.declared_created or version.declared_modified:
         declared = {
@@ -76,6 +77,7 @@ def provenance_card(session: Session, version: Version, document: Document | Non
         source_kind=version.source_kind, source_uri=version.source_uri, source_sha256=version.source_sha256,
         source_filename=version.source_filename, declared_by_file=declared,
         derived_from=json.loads(version.derived_from), translation_of=translated.slug if translated else None,
+        translation_of_title=original.title if original is not None else None,
         body_sha256=version.body_sha256,
     )
 

@@ -164,6 +164,8 @@ class ProvenanceCard(BaseModel):
         None, description="Core properties the imported file declares about itself (not verified)")
     derived_from: list[int]
     translation_of: str | None
+    translation_of_title: str | None = Field(
+        None, description="Title of the approved version of the document this one translates (None until it has one)")
     body_sha256: str
 
 
