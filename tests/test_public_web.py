@@ -104,6 +104,17 @@ def test_back_to_the_results_keeps_the_query_language_and_page(client, housing) 
     assert '<p class="way-back"><a href="/public">Back to the search</a>' in direct.text
 
 
+def test_a_document_page_keeps_its_document_and_speaks_the_browsers_language(client, housing) -> None:  # noqa: ANN001
+    """Without lang= the address names the page (the English original is not swapped for its translation), and
+    all its words follow Accept-Language: the frame and the provenance card alike (the card was English)."""
+    client.cookies.clear()
+    page = client.get("/public/d/housing-benefit", headers={"Accept-Language": "nl-NL,nl;q=0.9"})
+    text = unescape(page.text)
+    assert page.status_code == 200 and "Housing benefit helps you pay the rent" in text
+    assert "Gepubliceerd door" in text and "Published by" not in text
+    assert "Over dit antwoord" in text and "About this answer" not in text
+
+
 @pytest.mark.parametrize("language", FIVE)
 def test_the_citizens_pages_speak_each_language_and_the_switch_keeps_the_page(client, housing, language) -> None:  # noqa: ANN001
     t = MESSAGES[language]

@@ -164,18 +164,20 @@ def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndex
 
 
 def public_document(session: Session, actor: Actor | None, *, slug: str, language: str | None = None,
-                    accept_language: str | None = None) -> PublicDocument:
+                    accept_language: str | None = None, words: str | None = None) -> PublicDocument:
     """A public document with the organisation's card; in the preferred language where an approved translation exists.
 
     Args:
         language: the citizen's explicit ``lang=``, else the first language of ``accept_language``
             (the Accept-Language header; a surface whose addresses name one page passes none).
+        words: the language of the card's and the page's labels when it is not ``language`` (the web page:
+            its address names one document, its words follow the browser).
 
     Raises:
         KbError NOT_FOUND: no document ``slug`` that is approved, public and valid today (no existence oracle).
     """
     authorize(actor, "public.document")
-    return service.public_document(session, slug, language or first_accepted_language(accept_language))
+    return service.public_document(session, slug, language or first_accepted_language(accept_language), words=words)
 
 
 def public_receipt(session: Session, actor: Actor | None, *, slug: str, signing_key: Path) -> Receipt:

@@ -282,11 +282,13 @@ def public_search(
                          data=hits[(page - 1) * page_size: page * page_size])
 
 
-def public_document(session: Session, slug: str, language: str | None = None) -> PublicDocument:
+def public_document(session: Session, slug: str, language: str | None = None, *,
+                    words: str | None = None) -> PublicDocument:
     """A public document by slug. Anything not approved, public and valid today is 404 (no existence oracle).
 
     ``language`` is the citizen's preference: an approved public translation in it is served instead,
-    and the labels are in it where we have a catalogue.
+    and the labels are in it where we have a catalogue. ``words``, when given, is the language of the
+    labels alone (a page whose address names the document keeps it, but speaks the browser's language).
     """
     not_found = KbError(ErrorCode.NOT_FOUND, f"No public document {slug!r}")
     try:
@@ -301,7 +303,7 @@ def public_document(session: Session, slug: str, language: str | None = None) ->
     groups = documents.translation_groups(session, [item.document])
     preferred = languages.base_language(language)
     item, translations, _replaced = _in_preferred_language(groups, item, preferred, filters)
-    labels_in = i18n.labels_language(preferred)
+    labels_in = i18n.labels_language(words or preferred)
     return PublicDocument(document=item.document.slug, title=item.version.title, language=item.version.language,
                           language_label=i18n.language_name(item.version.language, labels_in),
                           body_md=item.version.body_md, provenance=public_card(item),

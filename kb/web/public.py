@@ -63,8 +63,8 @@ def public_document_page(request: Request, session: SessionDep, slug: DocSlug,
                          page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1) -> Response:
     # A page's address names that page: only an explicit lang= swaps it for a translation. The words
     # around it follow lang= or else the browser's Accept-Language.
-    document = search.public_document(session, None, slug=slug, language=lang or None)
     language = lang or _accepted(request) or "en"
+    document = search.public_document(session, None, slug=slug, language=lang or None, words=language)
     # "Back to the results" returns to the search the citizen came from: its query, language and page (issue 17).
     results = "/public?" + urlencode([*([("q", q)] if q.strip() else []), *([("lang", lang)] if lang else []),
                                       *([("page", str(page_number))] if page_number > 1 and q.strip() else [])])
