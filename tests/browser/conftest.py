@@ -23,6 +23,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+LIVE: dict[str, object] = {}
+"""The live server's ``database`` and ``settings`` (set by ``live_server``): for a test that must do what no
+surface offers, such as the bootstrap of a second admin (tests/browser/test_journeys.py)."""
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"chromium not found at {CHROMIUM}: run `apt-get install chromium` (make test does it when it can)",
@@ -57,6 +60,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with database.session() as session:
         indexes.rebuild(session)
     app = create_app(settings, database=database, search=indexes)
+    LIVE.update(database=database, settings=settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
