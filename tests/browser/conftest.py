@@ -51,8 +51,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("kb-browser")
     # Generous public rate limit: the tests search many times from one address.
     # Generous login limits too: every test signs in afresh from 127.0.0.1 (the limits are tested in tests/).
+    # No notification worker in the server (KB_NOTIFY_POLL_SECONDS=0): the in-app inbox is written in each event's
+    # transaction all the same, but the daily reminders would land at a moment of their own in the inboxes whose
+    # unread counts test_journeys.py checks step by step.
     settings = Settings(data_dir=data_dir, env=Environment.test, rate_limit_public_search="1000/minute",
-                        rate_limit_login="1000/minute", rate_limit_login_ip="1000/minute")
+                        rate_limit_login="1000/minute", rate_limit_login_ip="1000/minute", notify_poll_seconds=0)
     database = Database(settings)
     upgrade(database)
     load_demo(database)
