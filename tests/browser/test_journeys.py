@@ -160,6 +160,13 @@ def test_employee_searches_reads_the_card_comments_rates_and_watches(walk: Walk)
     carl_before = unread(carl)
 
     walk.go(rita, "/", "start")
+    # A question nothing curated answers: search says so, and offers the community first.
+    rita.get_by_label("What are you looking for?").fill("can I bring my dog to the office on fridays")
+    rita.get_by_role("button", name="Search").click()
+    no_answer = rita.get_by_role("region", name="No good answer in curated knowledge")
+    expect(no_answer).to_be_visible()
+    expect(no_answer.get_by_role("link", name="Ask the community")).to_be_visible()
+    walk.check(rita, "search-no-answer")
     rita.get_by_label("What are you looking for?").fill("how much child benefit do I get")
     rita.get_by_role("button", name="Search").click()
     rita.wait_for_url(re.compile(r"/search\?"))
@@ -278,6 +285,9 @@ def test_contributor_imports_is_rejected_with_the_reason_fixes_and_resubmits(wal
     walk.go(carl, f"/d/{slug}", "document-rejected")
     expect(carl.get_by_role("paragraph").filter(has_text=re.compile(r"Version 1 was rejected by (Olga Owner|olga)"))) \
         .to_contain_text(reason)
+    rejected = carl.get_by_role("region", name="Timeline").get_by_role("listitem").filter(has_text="rejected")
+    expect(rejected).to_contain_text(re.compile(r"v1 rejected by (Olga Owner|olga)"))  # who, and why, in time order
+    expect(rejected).to_contain_text(reason)
 
     # "My work" lists it as rejected, with who, why and the edit of the draft the rejection reopened.
     carl.get_by_role("banner").get_by_role("link", name="My work").click()
