@@ -136,6 +136,7 @@ def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
 def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) -> None:  # noqa: ANN001
     """Comments, hidden and deleted comments, questions and answers, each non-public one with a canary."""
     from kb.db import transaction
+    from kb.social import moderation
     from kb.social import service as social
     from kb.social.schemas import AnswerCreate, CommentCreate, ModerationDecision, QuestionCreate
     from kb import documents
@@ -159,7 +160,7 @@ def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) ->
                 item = social.comment(session, actor=commenter.actor, slug=slug, data=CommentCreate(body_md=body))
             if kind == "hidden":
                 with transaction(session):
-                    social.moderate(session, actor=moderator, kind="comment", target_id=str(item.id),
+                    moderation.moderate(session, actor=moderator, kind="comment", target_id=str(item.id),
                                     decision=ModerationDecision(action="hide", reason="test"))
             elif kind == "deleted":
                 with transaction(session):
