@@ -222,3 +222,24 @@ def test_the_document_and_question_pages_offer_watch_and_stop_watching(settings,
                                               "next": f"/d/{slug}"}, follow_redirects=False)
         assert stopped.status_code == 303
         assert "Watch this document" in client.get(f"/d/{slug}").text
+
+
+def test_the_inbox_pages_newest_first(settings, database) -> None:  # noqa: ANN001
+    """An inbox of any length: ``limit`` per page and ``before`` the next, older one; nothing skipped or repeated."""
+    cast = make_cast(database)
+    with database.session() as session, transaction(session):
+        rita = cast["reader"].actor.id
+        for n in range(5):
+            session.add(Notification(key=f"test-{n}", user_id=rita, kind="test", title=f"Notice {n}"))
+    with client_for(settings, database) as client:
+        headers, seen, before = cast["reader"].headers, [], None
+        while True:
+            page = client.get("/api/v1/notifications", params={"limit": 2, **({"before": before} if before else {})},
+                              headers=headers).json()
+            seen += [item["title"] for item in page["data"]]
+            before = page["next_before"]
+            if before is None:
+                break
+        assert seen == [f"Notice {n}" for n in (4, 3, 2, 1, 0)]
+        assert client.get("/api/v1/notifications", params={"limit": 0}, headers=headers).status_code == 422
+        assert client.get("/api/v1/notifications", params={"limit": 201}, headers=headers).status_code == 422

@@ -25,11 +25,16 @@ def _public(row: Notification) -> NotificationPublic:
                               created_at=row.created_at, read=row.read_at is not None)
 
 
-def notifications(session: Session, actor: Actor, *, unread_only: bool = False) -> NotificationsPublic:
-    """The actor's notifications, newest first (the latest 200), with the unread count."""
+def notifications(session: Session, actor: Actor, *, unread_only: bool = False, limit: int = service.INBOX_LIMIT,
+                  before_id: int | None = None) -> NotificationsPublic:
+    """A page of the actor's notifications, newest first (``limit``, at most 200, older than ``before_id``),
+    with the unread count and, when the page is full, the ``next_before`` of the next, older page."""
     authorize(actor, "notification.list")
-    rows, unread = service.inbox(session, actor=actor, unread_only=unread_only)
-    return NotificationsPublic(data=[_public(row) for row in rows], count=len(rows), unread=unread)
+    rows, unread = service.inbox(session, actor=actor, unread_only=unread_only, limit=min(limit, service.INBOX_LIMIT),
+                                 before_id=before_id)
+    full = len(rows) == min(limit, service.INBOX_LIMIT)
+    return NotificationsPublic(data=[_public(row) for row in rows], count=len(rows), unread=unread,
+                               next_before=rows[-1].id if full and rows else None)
 
 
 def unread_count(session: Session, actor: Actor | None) -> int:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from kb.actors import Actor
+from kb.db import MAX_ROW_ID
 from kb.http import SessionDep, api_router_options, require_for
 from kb.notifications import actions
 from kb.notifications.models import WatchKind
@@ -22,8 +23,10 @@ router = APIRouter(prefix="/api/v1", **api_router_options("notifications"))
 
 @router.get("/notifications", response_model=NotificationsPublic, summary="My notifications, newest first, with the unread count")
 def list_notifications(session: SessionDep, actor: Annotated[Actor, Depends(require_for("notification.list"))],
-                       unread: bool = False) -> NotificationsPublic:
-    return actions.notifications(session, actor, unread_only=unread)
+                       unread: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 200,
+                       before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="Older than this id")] = None,
+                       ) -> NotificationsPublic:
+    return actions.notifications(session, actor, unread_only=unread, limit=limit, before_id=before)
 
 
 @router.post("/notifications/read", response_model=MarkedRead, summary="Mark my notifications read (the given ids, or all)")

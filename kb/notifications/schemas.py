@@ -24,6 +24,7 @@ class NotificationsPublic(BaseModel):
     data: list[NotificationPublic]
     count: int
     unread: int
+    next_before: int | None = Field(None, description="Pass as `before` for the next, older page (None: no more)")
 
 
 class MarkRead(BaseModel):

@@ -102,9 +102,12 @@ def email_text(settings: Settings, notice: Notice) -> str:
 
 # --------------------------------------------------------------------------------------------- inbox
 
-def inbox(session: Session, *, actor: Actor, unread_only: bool = False, limit: int = INBOX_LIMIT) -> tuple[list[Notification], int]:
-    """The actor's notifications, newest first, and how many are unread."""
+def inbox(session: Session, *, actor: Actor, unread_only: bool = False, limit: int = INBOX_LIMIT,
+          before_id: int | None = None) -> tuple[list[Notification], int]:
+    """The actor's notifications (older than ``before_id``, when given), newest first, and how many are unread."""
     statement = select(Notification).where(Notification.user_id == actor.id)
+    if before_id is not None:
+        statement = statement.where(Notification.id < before_id)  # type: ignore[operator]
     if unread_only:
         statement = statement.where(Notification.read_at.is_(None))  # type: ignore[union-attr]
     rows = list(session.execute(statement.order_by(Notification.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr]
