@@ -1,7 +1,9 @@
 """Audit completeness (RELIABILITY T5): every mutating route adds exactly one event on success, none on a 4xx.
 
 The scenario table must cover every POST/PUT/PATCH/DELETE operation of the OpenAPI spec; a new
-mutating route without a scenario fails ``test_every_mutating_route_has_a_scenario``.
+mutating route without a scenario fails ``test_every_mutating_route_has_a_scenario``. A route that by
+design records no event (a person's own bookkeeping: marking notifications read) is listed in
+``BOOKKEEPING`` instead, with the reason, and checked to change rows without an event.
 """
 
 from __future__ import annotations
@@ -100,6 +102,17 @@ def _governance_pending(client, cast) -> None:  # noqa: ANN001
 def _flagged(client, cast) -> None:  # noqa: ANN001
     _commented(client, cast)
     client.post("/api/v1/flags", json={"target": "comment", "target_id": "1", "reason": "spam"}, headers=cast["owner"].headers)
+
+
+def _watching(client, cast) -> None:  # noqa: ANN001
+    _approved(client, cast)
+    client.post("/api/v1/me/watches", json={"kind": "document", "target": "child-benefit"}, headers=cast["reader"].headers)
+
+
+def _told(client, cast) -> None:  # noqa: ANN001
+    """carl (child-benefit's author) is told of rita's comment: his inbox holds an unread notification."""
+    _commented(client, cast)
+    assert client.get("/api/v1/notifications", headers=cast["contributor"].headers).json()["unread"] >= 1
 
 
 DOCX = {"files": {"file": ("policy.docx", SAMPLE_DOCX.read_bytes(), "application/octet-stream")}, "data": {"intended_use": "x"}}
@@ -250,6 +263,42 @@ SCENARIOS = [
              Call("POST", "/api/v1/experts/olga/ask", "reader", {"json": {"message": "Help"}}),
              Call("POST", "/api/v1/experts/nobody/ask", "reader", {"json": {"message": "Help"}}), "expert.ask", "rita",
              ("user", "olga")),
+    # notifications (issue 17): watching, unwatching and the delivery preference are audited on the watcher
+    Scenario(("POST", "/api/v1/me/watches"), _approved,
+             Call("POST", "/api/v1/me/watches", "reader", {"json": {"kind": "document", "target": "child-benefit"}}),
+             Call("POST", "/api/v1/me/watches", "reader", {"json": {"kind": "document", "target": "no-such-doc"}}),
+             "watch.add", "rita", ("user", "rita")),
+    Scenario(("DELETE", "/api/v1/me/watches/{kind}/{target}"), _watching,
+             Call("DELETE", "/api/v1/me/watches/document/child-benefit", "reader", {}),
+             Call("DELETE", "/api/v1/me/watches/planet/child-benefit", "reader", {}),  # no such kind: 422
+             "watch.remove", "rita", ("user", "rita")),
+    Scenario(("PUT", "/api/v1/me/notification-preference"), _nothing,
+             Call("PUT", "/api/v1/me/notification-preference", "reader", {"json": {"mode": "digest"}}),
+             Call("PUT", "/api/v1/me/notification-preference", "reader", {"json": {"mode": "pigeon"}}),
+             "notify.preference", "rita", ("user", "rita")),
+]
+
+
+@dataclass
+class BookkeepingScenario:
+    """A mutating route that changes only its caller's own bookkeeping and, by design, records no event:
+    ``ok`` succeeds and changes rows without an event, ``bad`` is refused and changes nothing."""
+
+    route: tuple[str, str]
+    setup: Callable
+    ok: Call
+    bad: Call
+    why: str
+
+
+BOOKKEEPING = [
+    # docs/notifications.md: "Reading and marking read are personal bookkeeping and record no audit event"
+    # (kb/notifications/service.py). It sets notification.read_at, a row change with no event: docs/audit.md's
+    # "every change of state is one event" lists only a token's last-used stamp as such bookkeeping.
+    BookkeepingScenario(("POST", "/api/v1/notifications/read"), _told,
+                        Call("POST", "/api/v1/notifications/read", "contributor", {"json": {}}),
+                        Call("POST", "/api/v1/notifications/read", "contributor", {"json": {"ids": ["all"]}}),
+                        "marking one's notifications read"),
 ]
 
 
@@ -270,7 +319,9 @@ def test_every_mutating_route_has_a_scenario(app) -> None:  # noqa: ANN001
     spec = app.openapi()
     mutating = {(method.upper(), path) for path, item in spec["paths"].items() for method in item
                 if method in ("post", "put", "patch", "delete")}
-    assert mutating == {s.route for s in SCENARIOS}
+    audited, bookkeeping = {s.route for s in SCENARIOS}, {s.route for s in BOOKKEEPING}
+    assert not audited & bookkeeping
+    assert mutating == audited | bookkeeping
 
 
 def _newest_token(response) -> str:  # noqa: ANN001
@@ -308,6 +359,21 @@ def test_success_adds_one_event_and_4xx_adds_none(client, database, scenario: Sc
     assert (events[0]["object_type"], events[0]["object_id"]) == expected_object(scenario, ok), "the event names another object"
     assert [e["channel"] for e in events] == ["system" if e["actor"] == "system" else "api" for e in events], \
         "every event of an API call records the channel api (kb's own consequences: system)"
+    assert served_state_differences(database) == [], "the database is not what the log commits to"
+
+
+@pytest.mark.parametrize("scenario", BOOKKEEPING, ids=lambda s: f"{s.route[0]} {s.route[1]}")
+def test_bookkeeping_changes_only_rows_and_records_no_event(client, database, scenario: BookkeepingScenario) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    scenario.setup(client, cast)
+    before_rows, before_seq = snapshot(database), head_seq(database)
+    bad = _send(client, cast, scenario.bad)
+    assert 400 <= bad.status_code < 500, bad.text
+    assert head_seq(database) == before_seq and snapshot(database) == before_rows, "a rejected request changed something"
+    ok = _send(client, cast, scenario.ok)
+    assert ok.status_code < 300, ok.text
+    assert snapshot(database) != before_rows, f"{scenario.why} changed no row: it is not a mutating route"
+    assert head_seq(database) == before_seq, f"{scenario.why} recorded an event: give it a Scenario instead"
     assert served_state_differences(database) == [], "the database is not what the log commits to"
 
 
@@ -428,6 +494,27 @@ WEB_SCENARIOS = [
                 Form("reader", "/people/nobody/ask", {"message": "Help"}), [("expert.ask", "rita", "user", "olga")]),
     WebScenario(("POST", "/me/profile"), _nothing, Form("reader", "/me/profile", {"skills": "housing"}),
                 Form("reader", "/me/profile", {"skills": "x" * 61}), [("profile.update", "rita", "user", "rita")]),
+    # issue 17: the author edits a comment on its document's page; watching and the preference, on any page's button
+    WebScenario(("POST", "/comments/{comment_id}/edit"), _commented,
+                Form("reader", "/comments/1/edit", {"body_md": "A question about the amounts"}),
+                Form("contributor", "/comments/1/edit", {"body_md": "Not mine"}), [("comment.edit", "rita", "comment", "1")]),
+    WebScenario(("POST", "/watch"), _approved,
+                Form("reader", "/watch", {"kind": "document", "target": "child-benefit", "next": "/d/child-benefit"}),
+                Form("reader", "/watch", {"kind": "document", "target": "no-such-doc", "next": "/d/child-benefit"}),
+                [("watch.add", "rita", "user", "rita")]),
+    WebScenario(("POST", "/watch"), _watching,
+                Form("reader", "/watch", {"kind": "document", "target": "child-benefit", "stop": "yes", "next": "/d/child-benefit"}),
+                Form("reader", "/watch", {"kind": "planet", "target": "child-benefit", "stop": "yes", "next": "/d/child-benefit"}),
+                [("watch.remove", "rita", "user", "rita")]),
+    WebScenario(("POST", "/notifications/preference"), _nothing, Form("reader", "/notifications/preference", {"mode": "digest"}),
+                Form("reader", "/notifications/preference", {"mode": "pigeon"}), [("notify.preference", "rita", "user", "rita")]),
+]
+
+# Form posts that change only the poster's own bookkeeping and record no event by design (as BOOKKEEPING above):
+# the twin of POST /api/v1/notifications/read (docs/notifications.md: marking read is personal bookkeeping).
+WEB_BOOKKEEPING = [
+    (("POST", "/notifications/read"), _told, Form("contributor", "/notifications/read", {}),
+     Form("contributor", "/notifications/read", {"csrf": "forged"})),
 ]
 
 
@@ -438,7 +525,9 @@ def test_every_form_post_of_the_web_has_a_scenario() -> None:
 
     posts = {("POST", route.path) for pages in PAGES for route in pages.router.routes
              if isinstance(route, APIRoute) and "POST" in route.methods}
-    assert posts == {s.route for s in WEB_SCENARIOS}
+    audited, bookkeeping = {s.route for s in WEB_SCENARIOS}, {route for route, *_ in WEB_BOOKKEEPING}
+    assert not audited & bookkeeping
+    assert posts == audited | bookkeeping
 
 
 def _signed_in(client, database, cast, form: Form) -> tuple[str | None, dict]:  # noqa: ANN001
@@ -481,6 +570,23 @@ def test_a_form_post_adds_its_events_and_a_refused_one_none(client, database, sc
     assert served_state_differences(database) == [], "the database is not what the log commits to"
 
 
+@pytest.mark.parametrize("scenario", WEB_BOOKKEEPING, ids=lambda s: s[0][1])
+def test_a_bookkeeping_form_post_changes_rows_and_records_no_event(client, database, scenario) -> None:  # noqa: ANN001
+    route, setup, ok_form, bad_form = scenario
+    cast = make_cast(database)
+    setup(client, cast)
+    bad_session, ok_session = _signed_in(client, database, cast, bad_form), _signed_in(client, database, cast, ok_form)
+    before_rows, before_seq = snapshot(database), head_seq(database)
+    bad = _post_form(client, bad_form, *bad_session)
+    assert 400 <= bad.status_code < 500, (bad.status_code, bad.text[:300])
+    assert head_seq(database) == before_seq and snapshot(database) == before_rows, "a refused form post changed something"
+    ok = _post_form(client, ok_form, *ok_session)
+    assert ok.status_code == 303 and not ok.headers["location"].startswith("/login?next="), (ok.status_code, ok.text[:300])
+    assert snapshot(database) != before_rows, f"{route} changed no row"
+    assert head_seq(database) == before_seq, f"{route} recorded an event: give it a WebScenario instead"
+    assert served_state_differences(database) == [], "the database is not what the log commits to"
+
+
 @dataclass
 class CliScenario:
     """A command run by ``who`` (their API token in KB_TOKEN): ``ok`` succeeds, ``bad`` is refused by the
@@ -517,7 +623,25 @@ CLI_SCENARIOS = [
                                                  ("space.update", "otto", "space", "benefits")]),
     CliScenario("governance refuse", _governance_pending, "owner2", ["governance", "refuse", "1", "--reason", "Keep four eyes"],
                 ["governance", "refuse", "1", "--reason", ""], [("governance.refuse", "otto", "governance_request", "1")]),
+    # issue 17: moderation per item, watching and the delivery preference from the command line
+    CliScenario("moderation decide", _flagged, "moderator", ["moderation", "decide", "comment", "1", "hide", "--reason", "Spam"],
+                ["moderation", "decide", "comment", "9", "hide", "--reason", "Spam"], [("moderation.hide", "mona", "comment", "1")]),
+    CliScenario("notify watch", _approved, "reader", ["notify", "watch", "document", "child-benefit"],
+                ["notify", "watch", "document", "no-such-doc"], [("watch.add", "rita", "user", "rita")]),
+    CliScenario("notify watch", _watching, "reader", ["notify", "watch", "document", "child-benefit", "--stop"],
+                ["notify", "watch", "planet", "child-benefit", "--stop"], [("watch.remove", "rita", "user", "rita")]),
+    CliScenario("notify prefer", _nothing, "reader", ["notify", "prefer", "digest"], ["notify", "prefer", "pigeon"],
+                [("notify.preference", "rita", "user", "rita")]),
 ]
+
+# Commands that change rows yet record no event by design, each checked below to record none:
+CLI_NO_EVENT = {
+    # the twin of POST /api/v1/notifications/read: personal bookkeeping (docs/notifications.md)
+    "notify read": (_told, "contributor", ["notify", "read"], ["notify", "read", "first"]),
+    # the delivery job (cron): acts for nobody, sends what earlier events queued and writes the daily
+    # reminders into inboxes (kb/cli/notify.py: "it records no event")
+    "notify run": (_told, None, ["notify", "run", "--daily-now"], None),
+}
 
 
 def test_every_state_changing_command_has_a_scenario() -> None:
@@ -533,8 +657,31 @@ def test_every_state_changing_command_has_a_scenario() -> None:
     commands = set(walk(typer.main.get_command(app)))
     read_only_or_bootstrap = {"init", "serve", "demo", "db upgrade", "export-prov", "search", "experts", "reindex",
                               "index check", "audit verify", "audit checkpoint", "audit export", "governance list",
-                              "verify-receipt"}
-    assert commands - read_only_or_bootstrap == {s.name for s in CLI_SCENARIOS}
+                              "verify-receipt",
+                              "moderation list", "notify list", "me work"}  # issue 17's reads: the queue, the inbox, my work
+    assert not read_only_or_bootstrap & set(CLI_NO_EVENT)
+    assert commands - read_only_or_bootstrap - set(CLI_NO_EVENT) == {s.name for s in CLI_SCENARIOS}
+
+
+@pytest.mark.parametrize("name", sorted(CLI_NO_EVENT))
+def test_a_command_that_records_no_event_records_none(cli_env, client, database, name: str) -> None:  # noqa: ANN001
+    from tests.factories import run_cli
+
+    setup, who, ok_args, bad_args = CLI_NO_EVENT[name]
+    cast = make_cast(database)
+    setup(client, cast)
+    token = cast[who].token if who else None
+    before_rows, before_seq = snapshot(database), head_seq(database)
+    if bad_args is not None:
+        bad = run_cli(*bad_args, token=token)
+        assert bad.exit_code != 0, bad.output
+        assert head_seq(database) == before_seq and snapshot(database) == before_rows, "a refused command changed something"
+    ok = run_cli(*ok_args, token=token)
+    assert ok.exit_code == 0, ok.output
+    if who:  # personal bookkeeping: it did change the person's rows
+        assert snapshot(database) != before_rows, f"kb {name} changed no row"
+    assert head_seq(database) == before_seq, f"kb {name} recorded an event: give it a CliScenario instead"
+    assert served_state_differences(database) == [], "the database is not what the log commits to"
 
 
 @pytest.mark.parametrize("scenario", CLI_SCENARIOS, ids=lambda s: s.name)

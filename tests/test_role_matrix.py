@@ -85,6 +85,9 @@ ROWS = [
     Row("GET", "/api/v1/documents/{slug}/provenance", "/api/v1/documents/child-benefit/provenance", SIGNED),
     Row("PUT", "/api/v1/documents/{slug}/draft", "/api/v1/documents/child-benefit/draft", frozenset({C, O}),
         {"json": {"title": "Child benefit 2027"}}),
+    # the reviewer's view of a version in review: its writers and reviewers (owners) and admins; to anyone else it does not exist
+    Row("GET", "/api/v1/documents/{slug}/versions/{number}/review", "/api/v1/documents/review-policy/versions/1/review",
+        frozenset({C, O, A}), denied=404),
     Row("POST", "/api/v1/documents/{slug}/versions/{number}/submit", "/api/v1/documents/draft-policy/versions/1/submit",
         frozenset({C, O}), {"json": {}}),
     Row("POST", "/api/v1/documents/{slug}/versions/{number}/approve", "/api/v1/documents/review-policy/versions/1/approve",
@@ -105,6 +108,7 @@ ROWS = [
     Row("GET", "/api/v1/questions", "/api/v1/questions", SIGNED),
     Row("POST", "/api/v1/questions", "/api/v1/questions", SIGNED, {"json": {"title": "Where is the form?", "body_md": "Paper?"}}),
     Row("GET", "/api/v1/questions/{question_id}", "/api/v1/questions/1", SIGNED),
+    Row("GET", "/api/v1/questions/similar", "/api/v1/questions/similar?q=twins%20claim", SIGNED),
     Row("POST", "/api/v1/questions/{question_id}/answers", "/api/v1/questions/1/answers", SIGNED,
         {"json": {"body_md": "Ask at the counter."}}),
     Row("PUT", "/api/v1/{kind}/{post_id}/vote", "/api/v1/answers/1/vote", SIGNED - {C}, {"json": {"value": 1}}),  # not one's own
@@ -125,6 +129,15 @@ ROWS = [
         {"json": {"action": "hide", "reason": "Checking"}}),
     # the moderation row just hid comment 1: to anyone but its author and the moderators it no longer exists
     Row("DELETE", "/api/v1/comments/{comment_id}", "/api/v1/comments/1", frozenset({R, M, A}), denied=404),
+    # notifications and "my work" (issue 17): each person's own, so every signed-in person, and nobody else's
+    Row("GET", "/api/v1/notifications", "/api/v1/notifications", SIGNED),
+    Row("POST", "/api/v1/notifications/read", "/api/v1/notifications/read", SIGNED, {"json": {}}),
+    Row("GET", "/api/v1/me/notification-preference", "/api/v1/me/notification-preference", SIGNED),
+    Row("PUT", "/api/v1/me/notification-preference", "/api/v1/me/notification-preference", SIGNED, {"json": {"mode": "digest"}}),
+    Row("GET", "/api/v1/me/watches", "/api/v1/me/watches", SIGNED),
+    Row("POST", "/api/v1/me/watches", "/api/v1/me/watches", SIGNED, {"json": {"kind": "document", "target": "child-benefit"}}),
+    Row("DELETE", "/api/v1/me/watches/{kind}/{target}", "/api/v1/me/watches/document/child-benefit", SIGNED),
+    Row("GET", "/api/v1/me/work", "/api/v1/me/work", SIGNED),
     Row("GET", "/api/v1/audit", "/api/v1/audit", frozenset({A})),
     Row("GET", "/api/v1/audit/verify", "/api/v1/audit/verify", frozenset({A})),
     Row("GET", "/public/v1/search", "/public/v1/search?q=benefit", EVERYONE),
