@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import text
 
 from kb import provenance
 from kb.db import Database
@@ -53,3 +57,22 @@ def served_state_differences(database: Database) -> list[str]:
 
     with database.session() as session:
         return [str(difference) for difference in integrity.differences(session)]
+
+
+@contextmanager
+def log_writable(database: Database, backend: str) -> Iterator[None]:
+    """The audit log open to UPDATE and DELETE, as the database's owner can make it: the append-only
+    triggers dropped (SQLite: for good, each test has its own file) or disabled until the block ends
+    (PostgreSQL: the schema is shared by the run's later tests)."""
+    with database.engine.begin() as connection:
+        if backend == "sqlite":
+            connection.execute(text("DROP TRIGGER audit_event_no_update"))
+            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+        else:
+            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+    try:
+        yield
+    finally:
+        if backend == "postgresql":
+            with database.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))

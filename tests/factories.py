@@ -61,6 +61,15 @@ def make_cast(database: Database, space: str = "benefits") -> dict[str, Person]:
     }
 
 
+def community_cast(database: Database, client) -> dict[str, Person]:  # noqa: ANN001
+    """The cast, child-benefit approved, and three more readers (reader0..reader2) to comment, vote and flag."""
+    people = make_cast(database)
+    approved_document(client, people)
+    for i in range(3):
+        people[f"reader{i}"] = make_person(database, f"reader{i}")
+    return people
+
+
 def doc_body(title: str = "Child benefit", extra: str = "") -> dict:
     return {
         "slug": title.lower().replace(" ", "-"), "title": title,

@@ -18,6 +18,7 @@ from kb import provenance
 from kb.actors import SYSTEM
 from kb.db import Database, transaction
 from kb.provenance import chain, parallel
+from tests.audit import log_writable
 
 EVENTS = 300  # the cut falls at 256
 CUT = 256
@@ -119,22 +120,13 @@ def test_a_tampered_log_gets_the_one_pass_answer(database: Database, log: Path, 
                                                  one_pass_calls: list[int]) -> None:
     with database.session() as session:
         head = provenance.sign_tree_head(session, log)
-    with database.engine.begin() as connection:
-        if backend == "sqlite":
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:
-            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        connection.execute(text(TAMPERS[tamper]))
-    try:
+    with log_writable(database, backend):
+        with database.engine.begin() as connection:
+            connection.execute(text(TAMPERS[tamper]))
         with database.session() as session:
             one = provenance.audit_log(session, head, signing_key=log, parallel=False)
         with database.session() as session:
             two = provenance.audit_log(session, head, signing_key=log, parallel=True)
-    finally:
-        if backend == "postgresql":
-            with database.engine.begin() as connection:
-                connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
     assert not one.chain.ok, "the tamper went unnoticed: not a test of the fallback"
     assert one_pass_calls == [1, 1], "the two-part check did not leave a tampered log to the one pass"
     assert two.chain.as_dict() == one.chain.as_dict()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.audit import audit_events, head_seq
-from tests.factories import approved_document, make_cast, make_person, run_cli, sign_in
+from tests.factories import community_cast, run_cli, sign_in
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "moderation.md"
 ACTIONS = ("hide", "dismiss", "restore")
@@ -50,11 +50,7 @@ def test_the_table_in_the_docs_is_the_table_in_the_code() -> None:
 
 @pytest.fixture
 def cast(database, client):  # noqa: ANN001, ANN201
-    people = make_cast(database)
-    approved_document(client, people)
-    for i in range(3):
-        people[f"reader{i}"] = make_person(database, f"reader{i}")
-    return people
+    return community_cast(database, client)
 
 
 def _post(client, cast, who: str, path: str, body: dict):  # noqa: ANN001, ANN201

@@ -7,16 +7,12 @@ import re
 import pytest
 
 from tests.audit import audit_events, head_seq
-from tests.factories import approved_document, change_space_with_second_person, make_cast, make_person
+from tests.factories import change_space_with_second_person, community_cast, make_cast
 
 
 @pytest.fixture
 def cast(database, client):  # noqa: ANN001, ANN201
-    people = make_cast(database)
-    approved_document(client, people)
-    for i in range(3):
-        people[f"reader{i}"] = make_person(database, f"reader{i}")
-    return people
+    return community_cast(database, client)
 
 
 def post(client, cast, who: str, path: str, body: dict):  # noqa: ANN001, ANN201

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from kb.config import Settings
 from kb.db import Database
 from kb.provenance.chain import event_hash
-from tests.audit import EVENTS_SELECT, rewrite_history
+from tests.audit import EVENTS_SELECT, log_writable, rewrite_history
 from tests.factories import make_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,16 +236,8 @@ def signed(database: Database, client, cast, cli_env: Settings, backend: str, tm
     assert result.exit_code == 0, result.output
     clean = invoke("audit", "verify", "--checkpoint", str(head))
     assert clean.exit_code == 0, clean.output
-    with database.engine.begin() as connection:
-        if backend == "sqlite":
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:
-            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-    yield head
-    if backend == "postgresql":
-        with database.engine.begin() as connection:
-            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+    with log_writable(database, backend):
+        yield head
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.attack for row in ROWS])
