@@ -47,6 +47,9 @@ def test_the_document_lifecycle_tells_owners_and_authors(settings, database) -> 
         told = inbox(client, cast["contributor"])
         assert told["unread"] == 1 and told["data"][0]["kind"] == "version_rejected"
         assert "Cite the statute" in told["data"][0]["body"] and told["data"][0]["link"] == f"/d/{slug}/v/2"
+        # people as cards name them (display name and the stable @username), documents by title
+        assert told["data"][0]["body"].startswith("Olga (@olga) rejected it"), told["data"][0]["body"]
+        assert "Parental leave" in told["data"][0]["title"], told["data"][0]["title"]
         assert client.post(f"/api/v1/documents/{slug}/versions/2/submit", json={}, headers=cast["contributor"].headers).status_code == 200
         assert client.post(f"/api/v1/documents/{slug}/versions/2/approve", json={"comment": "Good"},
                            headers=cast["owner2"].headers).status_code == 200

@@ -205,7 +205,7 @@ def _diffable(session: Session, version: Version) -> list[str]:
 
 def _field_values(session: Session, version: Version) -> dict[str, str | None]:
     """The provenance fields as people read them: names for people, plain values, no ``None`` dumps."""
-    users = users_by_id(session, [version.author_id, version.owner_id, version.approver_id])
+    users = users_by_id(session, [version.author_id, version.owner_id])
     values: dict[str, str | None] = {}
     for name in PROVENANCE_FIELDS:
         value = getattr(version, name)
@@ -213,7 +213,8 @@ def _field_values(session: Session, version: Version) -> dict[str, str | None]:
         if name == "tags":
             value = ", ".join(json.loads(version.tags))
         values[name] = None if value in (None, "") else str(value)
-    for name, user_id in (("author", version.author_id), ("owner", version.owner_id), ("approver", version.approver_id)):
+    # Not the approver: a decision on the version, not part of what is reviewed (the timeline names it).
+    for name, user_id in (("author", version.author_id), ("owner", version.owner_id)):
         values[name] = users[user_id].username if user_id in users else None
     return values
 

@@ -40,6 +40,20 @@ def _document(session: Session, slug: str) -> Document | None:
     return session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
 
 
+def _who(session: Session, event: Recorded) -> str:
+    """The person who acted as cards name them: display name and the stable @username beside it (issue 16)."""
+    user = session.get(User, event.actor_id) if event.actor_id else None
+    return f"{user.display_name} (@{user.username})" if user is not None else event.actor_name
+
+
+def _title(session: Session, document: Document) -> str:
+    """A document as people know it: the title of its served version, else of its newest, else its slug."""
+    version = session.get(Version, document.current_version_id) if document.current_version_id else None
+    version = version or session.execute(select(Version).where(Version.document_id == document.id)
+                                         .order_by(Version.number.desc()).limit(1)).scalar_one_or_none()  # type: ignore[attr-defined]
+    return version.title if version is not None else document.slug
+
+
 def _version(session: Session, document: Document, number: object) -> Version | None:
     if not isinstance(number, int):
         return None
@@ -61,7 +75,7 @@ def review_requested(session: Session, event: Recorded) -> Pairs:
     version = _version(session, document, event.detail.get("version"))
     title = version.title if version else document.slug
     notice = Notice("review_requested", f"Review requested: {title} (version {event.detail.get('version')})",
-                    f"{event.actor_name} submitted it for review.", f"/review/{document.slug}/{event.detail.get('version')}")
+                    f"{_who(session, event)} submitted it for review.", f"/review/{document.slug}/{event.detail.get('version')}")
     return [(owner, notice) for owner in space_owners(session, document.space_id)]
 
 
@@ -76,13 +90,13 @@ def version_decided(session: Session, event: Recorded) -> Pairs:
     if event.action == "version.approve":
         comment = event.detail.get("comment") or ""
         mine = Notice("version_approved", f"Approved: {title} (version {number})",
-                      f"{event.actor_name} approved it." + (f"\n\n{comment}" if comment else ""), link)
+                      f"{_who(session, event)} approved it." + (f"\n\n{comment}" if comment else ""), link)
         watched = Notice("document_changed", f"New approved version: {title} (version {number})",
-                         f"{event.actor_name} approved it.", link)
+                         f"{_who(session, event)} approved it.", link)
     else:
         reason = event.detail.get("reason") or ""
         mine = Notice("version_rejected", f"Rejected: {title} (version {number})",
-                      f"{event.actor_name} rejected it. Reason: {reason}\n\nYour text is in a new draft, version "
+                      f"{_who(session, event)} rejected it. Reason: {reason}\n\nYour text is in a new draft, version "
                       f"{event.detail.get('new_draft')}.", f"/d/{document.slug}/v/{event.detail.get('new_draft')}")
         watched = None
     authors = [version.author_id, version.submitted_by_id] if version else [document.owner_id]
@@ -99,8 +113,8 @@ def answer_created(session: Session, event: Recorded) -> Pairs:
         return []
     link = f"/questions/{question.id}#answer-{answer.id}"
     mine = Notice("question_answered", f"Your question has an answer: {question.title}",
-                  f"{event.actor_name} answered.", link)
-    watched = Notice("watched_question_answered", f"New answer: {question.title}", f"{event.actor_name} answered.", link)
+                  f"{_who(session, event)} answered.", link)
+    watched = Notice("watched_question_answered", f"New answer: {question.title}", f"{_who(session, event)} answered.", link)
     pairs = [(question.author_id, mine)]
     people = watchers(session, WatchKind.question, [str(question.id)]) + watchers(session, WatchKind.tag, tags(question.tags))
     return pairs + [(user_id, watched) for user_id in people]
@@ -112,7 +126,7 @@ def answer_accepted(session: Session, event: Recorded) -> Pairs:
     if question is None or answer is None:
         return []
     return [(answer.author_id, Notice("answer_accepted", f"Your answer was accepted: {question.title}",
-                                      f"{event.actor_name} accepted it.", f"/questions/{question.id}#answer-{answer.id}"))]
+                                      f"{_who(session, event)} accepted it.", f"/questions/{question.id}#answer-{answer.id}"))]
 
 
 def comment_created(session: Session, event: Recorded) -> Pairs:
@@ -127,13 +141,13 @@ def comment_created(session: Session, event: Recorded) -> Pairs:
     if item.parent_id is not None:
         parent = session.get(Comment, item.parent_id)
         if parent is not None:
-            pairs.append((parent.author_id, Notice("comment_reply", f"A reply to your comment on {document.slug}",
-                                                   f"{event.actor_name} replied.", link)))
+            pairs.append((parent.author_id, Notice("comment_reply", f"A reply to your comment on {_title(session, document)}",
+                                                   f"{_who(session, event)} replied.", link)))
     version = _version(session, document, item.version_number)
-    on_mine = Notice("comment_on_document", f"A comment on your document {document.slug}",
-                     f"{event.actor_name} commented on version {item.version_number}.", link)
+    on_mine = Notice("comment_on_document", f"A comment on your document {_title(session, document)}",
+                     f"{_who(session, event)} commented on version {item.version_number}.", link)
     pairs += [(person, on_mine) for person in (document.owner_id, version.author_id if version else None) if person]
-    watched = Notice("watched_document_comment", f"A comment on {document.slug}", f"{event.actor_name} commented.", link)
+    watched = Notice("watched_document_comment", f"A comment on {_title(session, document)}", f"{_who(session, event)} commented.", link)
     pairs += [(person, watched) for person in watchers(session, WatchKind.document, [document.slug])]
     return pairs
 
@@ -144,12 +158,12 @@ def content_flagged(session: Session, event: Recorded) -> Pairs:
         document = _document(session, event.object_id)
         if document is None:
             return []
-        notice = Notice("review_requested", f"{document.slug} was flagged {reason}: please review it",
-                        f"{event.actor_name} flagged it as {reason}.", f"/d/{document.slug}")
+        notice = Notice("review_requested", f"{_title(session, document)} was flagged {reason}: please review it",
+                        f"{_who(session, event)} flagged it as {reason}.", f"/d/{document.slug}")
         return [(owner, notice) for owner in space_owners(session, document.space_id)]
     hidden = " (now hidden, pending moderation)" if event.detail.get("auto_hidden") else ""
     notice = Notice("content_flagged", f"Flagged {event.object_type} {event.object_id}: {reason}{hidden}",
-                    f"{event.actor_name} flagged it.", "/moderation")
+                    f"{_who(session, event)} flagged it.", "/moderation")
     moderators = session.execute(select(User.id).where(User.global_role == GlobalRole.moderator.value)).scalars()
     return [(moderator, notice) for moderator in moderators]
 
@@ -159,7 +173,7 @@ def question_created(session: Session, event: Recorded) -> Pairs:
     if question is None:
         return []
     space = session.get(Space, question.space_id) if question.space_id else None
-    notice = Notice("watched_new_question", f"New question: {question.title}", f"{event.actor_name} asked.",
+    notice = Notice("watched_new_question", f"New question: {question.title}", f"{_who(session, event)} asked.",
                     f"/questions/{question.id}")
     people = watchers(session, WatchKind.tag, tags(question.tags))
     people += watchers(session, WatchKind.space, [space.slug] if space else [])
@@ -172,7 +186,7 @@ def expert_asked(session: Session, event: Recorded) -> Pairs:
     if request is None:
         return []
     about = f" about question {request.question_id}" if request.question_id else ""
-    return [(request.to_user_id, Notice("expert_asked", f"{event.actor_name} asks for your expertise{about}",
+    return [(request.to_user_id, Notice("expert_asked", f"{_who(session, event)} asks for your expertise{about}",
                                         request.message, f"/people/{event.object_id}"))]
 
 

@@ -122,8 +122,8 @@ def notice(page: Page, title: str | re.Pattern[str]) -> Locator:
 
 
 def said(display_name: str, username: str, what: str) -> re.Pattern[str]:
-    """"<person> <did what>" in a notice, the person named by display name or user name."""
-    return re.compile(rf"({re.escape(display_name)}|{re.escape(username)}) {re.escape(what)}")
+    """"<person> <did what>" in a notice: the person named as cards name them, display name and @username."""
+    return re.compile(rf"{re.escape(display_name)} \(@{re.escape(username)}\) {re.escape(what)}")
 
 
 def told(walk: Walk, page: Page, step: str, before: int, title: str | re.Pattern[str], *,
@@ -199,7 +199,7 @@ def test_employee_searches_reads_the_card_comments_rates_and_watches(walk: Walk)
     walk.check(rita, "commented-rated")
 
     # The author hears of the comment on his document.
-    told(walk, carl, "author-inbox", carl_before, re.compile("A comment on your document child-benefit"),
+    told(walk, carl, "author-inbox", carl_before, re.compile("A comment on your document Child benefit"),
          body=said("Rita Reader", "rita", "commented"))
 
     rita.get_by_role("button", name="Watch this document").click()
@@ -219,7 +219,7 @@ def test_employee_searches_reads_the_card_comments_rates_and_watches(walk: Walk)
     carl.get_by_label("Add a comment (Markdown)").fill(other)
     carl.get_by_role("button", name="Post comment").click()
     expect(carl.get_by_text("Your comment is posted.")).to_be_visible()
-    item = told(walk, rita, "inbox-watched-comment", rita_watching, re.compile("A comment on child-benefit"),
+    item = told(walk, rita, "inbox-watched-comment", rita_watching, re.compile("A comment on Child benefit"),
                 body=said("Carl Contributor", "carl", "commented"))
     item.get_by_role("link").first.click()
     rita.wait_for_url(re.compile(r"/d/child-benefit"))
