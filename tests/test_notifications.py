@@ -246,3 +246,29 @@ def test_the_inbox_pages_newest_first(settings, database) -> None:  # noqa: ANN0
         assert seen == [f"Notice {n}" for n in (4, 3, 2, 1, 0)]
         assert client.get("/api/v1/notifications", params={"limit": 0}, headers=headers).status_code == 422
         assert client.get("/api/v1/notifications", params={"limit": 201}, headers=headers).status_code == 422
+
+
+def test_the_owners_hear_once_that_a_validity_ends_soon(settings, database) -> None:  # noqa: ANN001
+    """Validity ending (issue 17): within KB_NOTIFY_VALIDITY_DAYS of valid_until the owners are told, once per
+    version and end date, however often the daily job runs; by e-mail only in the digest."""
+    cast = make_cast(database)
+    configured = settings.model_copy(update={"notify_poll_seconds": 0, "notify_validity_days": 14})
+    with TestClient(create_app(configured, database=database)) as client:
+        body = {**doc_body("Winter fuel payment"), "valid_until": "2030-03-31"}
+        assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=cast["contributor"].headers).status_code == 201
+        slug = body["slug"]
+        assert client.post(f"/api/v1/documents/{slug}/versions/1/submit", json={},
+                           headers=cast["contributor"].headers).status_code == 200
+        assert client.post(f"/api/v1/documents/{slug}/versions/1/approve", json={},
+                           headers=cast["owner2"].headers).status_code == 200
+
+    def ending() -> list[Notification]:
+        return [n for n in _notifications(database) if n.kind == "validity_ending"]
+
+    assert run_daily(database, configured, holder="a", now=dt.datetime(2030, 3, 1, 8, tzinfo=dt.UTC)) == "ran"
+    assert ending() == []  # 30 days before: not yet
+    for day in (20, 21, 25):
+        assert run_daily(database, configured, holder="a", now=dt.datetime(2030, 3, day, 8, tzinfo=dt.UTC)) == "ran"
+    told = ending()
+    assert sorted(n.user_id for n in told) == sorted({cast["owner"].actor.id, cast["owner2"].actor.id})
+    assert all(n.title == "Validity ends 2030-03-31: Winter fuel payment" and slug in n.link for n in told)
