@@ -58,8 +58,18 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_json(send, 413, error_payload(
-                ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds the limit of {self.max_bytes} bytes"))
+            if scope["path"].startswith(("/api/", "/public/")):
+                await _send_json(send, 413, error_payload(
+                    ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds the limit of {self.max_bytes} bytes"))
+                return
+
+            async def refuse_unread() -> Message:
+                # A web form (an import): refused before a byte is read, as the page's own error, so that the
+                # person sees a page with the way back to the form, not JSON (issue 17).
+                raise StarletteHTTPException(413, f"The file is larger than kb takes ({self.max_bytes / 2**20:.3g} MB "
+                                             "at most): go back, your browser keeps what you typed; choose a smaller file")
+
+            await self.app(scope, refuse_unread, send)
             return
         received = 0
 

@@ -186,3 +186,23 @@ def test_field_errors_key_by_field_and_keep_the_first() -> None:
               {"loc": ["body", "tags", 0], "type": "string_too_long", "ctx": {"max_length": 50}, "msg": ""}]
     assert forms.field_errors(errors) == {"slug": "Fill this in", "tags": "Shorten this to at most 50 characters"}
     assert forms.field_errors(errors, known=("tags",)) == {"": "Fill this in", "tags": "Shorten this to at most 50 characters"}
+
+
+def test_a_file_over_the_size_limit_is_refused_with_a_page_and_the_way_back(settings, database, cast) -> None:  # noqa: ANN001
+    """A refused import keeps the user even when the file is too large to read: the web form gets the error
+    page (signed-in header, the way back to the form), refused before a byte is read; the API keeps JSON."""
+    from fastapi.testclient import TestClient
+
+    from kb.app import create_app
+
+    small = settings.model_copy(update={"max_request_bytes": 4096, "notify_poll_seconds": 0})
+    with TestClient(create_app(small, database=database)) as client:
+        csrf = sign_in(client, database, "carl")
+        big = b"# Big\n\n" + b"word " * 2000
+        page = client.post("/import", data={"space": "benefits", "csrf": csrf}, files={"file": ("big.md", big, "text/markdown")},
+                           headers={"Accept": "text/html", "Referer": "http://testserver/import"}, follow_redirects=False)
+        assert_signed_in_error(page, 413, name="Carl")
+        assert "choose a smaller file" in page.text and way_back(page.text) == "/import"
+        api = client.post("/api/v1/spaces/benefits/import", files={"file": ("big.md", big, "text/markdown")},
+                          headers=cast["contributor"].headers)
+        assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"

@@ -89,6 +89,8 @@ class WebRoute(APIRoute):
             except (RequestValidationError, ValidationError) as error:
                 fields = forms.field_errors(error.errors())
                 return error_page(request, 422, forms.summary(fields), kept=await _kept_form(request), fields=fields)
+            except StarletteHTTPException as error:  # e.g. 413 from kb.app.BodySizeLimit: nothing was read to keep
+                return error_page(request, error.status_code, str(error.detail), getattr(error, "headers", None))
             except Exception:  # a bug: the person keeps the header and a way back (issue 17), the log the trace
                 log.exception("Unhandled error on page %s %s", request.method, request.url.path)
                 return error_page(request, 500, "Something went wrong on our side; it has been logged. Please try again.")
@@ -203,7 +205,9 @@ def way_back(request: Request) -> str:
     if referrer.netloc and referrer.netloc == request.url.netloc and referrer.scheme in ("http", "https"):
         path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
         public = request.url.path.startswith("/public")
-        if path != request.url.path + (f"?{request.url.query}" if request.url.query else "") and (
+        # a GET's own address would show the same error again; a refused form's page is where to go back to
+        same = path == request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if (not same or request.method != "GET") and (
                 not public or path.startswith("/public")):  # a citizen is never sent into the employees' pages
             return local_path(path)
     return "/public" if request.url.path.startswith("/public") else "/"
