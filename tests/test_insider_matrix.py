@@ -47,8 +47,8 @@ def people(database, cli_env):  # noqa: ANN001, ANN201
 _space, _role, _global = space_of, role_in_space, global_role_of  # tests/factories.py
 
 
-def _nothing_recorded_since(database, seq: int) -> bool:  # noqa: ANN001
-    """No event after audit sequence number ``seq`` but the web sign-ins the test itself made (``session.create``)."""
+def _nothing_recorded_after(database, seq: int) -> bool:  # noqa: ANN001
+    """No event past audit sequence number ``seq`` (an order, not a time) but the web sign-ins the test made (``session.create``)."""
     return {e["action"] for e in audit_events(database, seq)} <= {"session.create"}
 
 
@@ -136,17 +136,17 @@ def test_one_insider_alone_cannot_and_a_second_person_can(client, database, peop
     request_id = _ask(surface, client, people, attack)
     with database.session() as session:
         assert not attack.applied(session), "one person's request took effect"
-    seq_before = head_seq(database)  # the audit log's sequence number, not a time
+    last_seq = head_seq(database)  # the newest audit sequence number: what follows it is what the attempt recorded
     approved, answer = _decide(surface, client, database, people, attack.insider, request_id)
     assert not approved and ("409" in answer or "Separation of duties" in answer), answer
-    assert _nothing_recorded_since(database, seq_before), "a refused self-approval recorded an event"
+    assert _nothing_recorded_after(database, last_seq), "a refused self-approval recorded an event"
     with database.session() as session:
         assert not attack.applied(session), "the insider's own approval took effect"
     approved, answer = _decide(surface, client, database, people, attack.second, request_id)
     assert approved, answer
     with database.session() as session:
         assert attack.applied(session), "the second person's approval did not apply the change"
-    decided = [e for e in audit_events(database, seq_before) if e["action"] == "governance.approve"]
+    decided = [e for e in audit_events(database, last_seq) if e["action"] == "governance.approve"]
     assert [(e["actor"], e["channel"]) for e in decided] == [(people[attack.second].username, surface)]
 
 
@@ -181,14 +181,14 @@ def _version_state(client, people, slug: str) -> str:  # noqa: ANN001
 @pytest.mark.parametrize("surface", SURFACES)
 def test_self_approval_under_four_eyes_is_refused_and_a_second_owner_approves(client, database, people, surface: str) -> None:  # noqa: ANN001
     slug = _olgas_own_document(client, people)
-    seq_before = head_seq(database)
+    last_seq = head_seq(database)
     approved, answer = _approve_version(surface, client, database, people, "owner", slug)
     assert not approved and ("409" in answer or "four eyes" in answer), answer
-    assert _nothing_recorded_since(database, seq_before) and _version_state(client, people, slug) == "in_review"
+    assert _nothing_recorded_after(database, last_seq) and _version_state(client, people, slug) == "in_review"
     approved, answer = _approve_version(surface, client, database, people, "owner2", slug)
     assert approved, answer
     assert _version_state(client, people, slug) == "approved"
-    (approval,) = [e for e in audit_events(database, seq_before) if e["action"] == "version.approve"]
+    (approval,) = [e for e in audit_events(database, last_seq) if e["action"] == "version.approve"]
     assert (approval["actor"], approval["channel"]) == ("otto", surface)
 
 
@@ -273,11 +273,11 @@ def test_an_account_whose_password_the_other_chose_is_not_a_second_person(client
     carl2 = _puppet(client, database, people, owner_of_benefits=puppet == "approver")
     people["puppet"] = Person(username="carl2", token=carl2["Authorization"].split()[1], actor=people["admin"].actor)
     slug = _submitted(client, carl2 if puppet == "author" else people["admin"].headers, f"Puppet {puppet} {surface}")
-    seq_before = head_seq(database)
+    last_seq = head_seq(database)
     approved, answer = _approve_version(surface, client, database, people, "admin" if puppet == "author" else "puppet", slug)
     assert not approved and ("409" in answer or "chose" in answer), answer
     assert "password" in answer, answer
-    assert _nothing_recorded_since(database, seq_before) and _version_state(client, people, slug) == "in_review"
+    assert _nothing_recorded_after(database, last_seq) and _version_state(client, people, slug) == "in_review"
     approved, answer = _approve_version(surface, client, database, people, "owner2", slug)
     assert approved, answer
     assert _version_state(client, people, slug) == "approved"
