@@ -9,7 +9,7 @@ import pytest
 
 from kb.config import KeywordEngine
 from kb.search.indexer import make_keyword_index
-from kb.search.interfaces import IndexedChunk, SearchFilters
+from kb.search.interfaces import IndexedChunk, SearchFilters, counted_terms, keyword_fields
 
 TODAY = dt.date(2026, 11, 23).toordinal()
 
@@ -113,3 +113,53 @@ def test_expansion_terms_find_what_the_query_words_cannot(index) -> None:  # noq
     assert expanded == [1]  # the expired and future heating chunks stay filtered out
     everything = SearchFilters(include_internal=True, on_day=TODAY + 20)
     assert set(ids(index.search("18", everything, 10, expansion=[("en", "heat", 0.5)]))) == {1, 5}
+
+
+def test_the_body_field_holds_the_whole_passage_title_and_headings_included() -> None:
+    chunk = CHUNKS[0]
+    assert keyword_fields(chunk) == {
+        "title": "Child benefit",
+        "headings": "Who can get it",
+        "body": "Child benefit\nWho can get it\nYou can get child benefit for children under 18.",
+    }
+    untitled = IndexedChunk(9, 19, 109, 1, "", (), "Only text.", (), "en", "public")
+    assert keyword_fields(untitled) == {"title": "", "headings": "", "body": "Only text."}
+
+
+def test_counted_terms_keep_order_count_repeats_and_cap_distinct_terms() -> None:
+    assert counted_terms(["pump", "valve", "pump", "seal", "pump"], 64) == [("pump", 3), ("valve", 1), ("seal", 1)]
+    assert counted_terms(["pump", "valve", "pump", "seal"], 2) == [("pump", 2), ("valve", 1)]
+    assert counted_terms([], 64) == []
+
+
+def test_over_the_cap_a_query_keeps_the_terms_that_weigh_most_in_bm25() -> None:
+    """idf = ln(1 + (N − df + 0.5)/(df + 0.5)), N = 10: a (df 10) 0.0465, b (df 1) 1.992, c (df 5) 0.693."""
+    df = {"a": 10, "b": 1, "c": 5}.__getitem__
+    assert counted_terms(["a", "b", "a", "c", "a"], 2, df, 10) == [("b", 1), ("c", 1)]  # a: 3 × 0.0465 = 0.14
+    assert counted_terms(["a"] * 20 + ["b", "c"], 2, df, 10) == [("a", 20), ("b", 1)]  # a: 20 × 0.0465 = 0.93
+    assert counted_terms(["a", "b", "c"], 3, df, 10) == [("a", 1), ("b", 1), ("c", 1)]  # under the cap: all, in order
+
+
+def test_a_word_the_query_repeats_weighs_more(tmp_path: Path) -> None:
+    """BM25's query term frequency, as Lucene and bm25s count it: the same two passages, each holding
+    one of two equally rare words, swap places when the query says the other word twice."""
+    twins = [IndexedChunk(1, 1, 1, 1, "Note", ("Note",), "Servicing the hydraulic pump monthly.", (), "en", "public"),
+             IndexedChunk(2, 2, 2, 1, "Note", ("Note",), "Servicing the pressure valve monthly.", (), "en", "public")]
+    for engine in KeywordEngine:
+        keyword = make_keyword_index(engine, tmp_path / engine.value)
+        keyword.upsert(twins)
+        keyword.commit()
+        assert ids(keyword.search("pump pump valve", SearchFilters(on_day=TODAY), 10)) == [1, 2], engine
+        assert ids(keyword.search("pump valve valve", SearchFilters(on_day=TODAY), 10)) == [2, 1], engine
+
+
+def test_a_word_in_the_title_adds_to_the_same_word_in_the_body(tmp_path: Path) -> None:
+    """Both bodies read "… guide … servicing …" with "pump" once and the same length; only one title says it."""
+    pair = [IndexedChunk(1, 1, 1, 1, "Valve guide", ("Valve guide",), "pump servicing", (), "en", "public"),
+            IndexedChunk(2, 2, 2, 1, "Pump guide", ("Pump guide",), "valve servicing", (), "en", "public")]
+    for engine in KeywordEngine:
+        keyword = make_keyword_index(engine, tmp_path / engine.value)
+        keyword.upsert(pair)
+        keyword.commit()
+        ranked = keyword.search("pump", SearchFilters(on_day=TODAY), 10)
+        assert ids(ranked) == [2, 1] and ranked[0][1] > ranked[1][1], engine

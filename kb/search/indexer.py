@@ -52,7 +52,7 @@ log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
 REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: the body field holds title and headings too (issue 18)
 VECTORS_DIR = "vectors"
 MULTILINGUAL_DIR = "multilingual"
 

@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kb.search import analysis
+from kb.search.analysis import MAX_QUERY_TOKENS
 from kb.validity import index_bounds
 from kb.search.interfaces import (
     FALLBACK_LANGUAGE, FIELD_LANGUAGES, MAX_EXPANSION_TERMS, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, Expansion, IndexedChunk,
-    Ranked, SearchFilters, field_language,
+    Ranked, SearchFilters, counted_terms, field_language, keyword_fields,
 )
 
 
@@ -86,9 +87,8 @@ class TantivyKeywordIndex:
                 doc.add_text("facts", chunk.facts)
                 for tag in chunk.tags:
                     doc.add_text("tag", tag)
-                doc.add_text(f"title_{lang}", chunk.title)
-                doc.add_text(f"headings_{lang}", " ".join(chunk.heading_path[1:]))
-                doc.add_text(f"body_{lang}", chunk.text)
+                for field, text in keyword_fields(chunk).items():
+                    doc.add_text(f"{field}_{lang}", text)
                 writer.add_document(doc)
 
     def delete_documents(self, document_ids: Iterable[int]) -> None:
@@ -151,10 +151,12 @@ class TantivyKeywordIndex:
                 should.append((t.Occur.Should, t.Query.boost_query(t.Query.term_query(schema, field, term), boost)))
 
         for lang in langs:
-            for token in list(dict.fromkeys(self._analyzers[lang].analyze(text)))[:64]:
+            body = f"body_{lang}"
+            for token, count in counted_terms(self._analyzers[lang].analyze(text), MAX_QUERY_TOKENS,
+                                              lambda term: searcher.doc_freq(body, term), searcher.num_docs):
                 for field, boost in TEXT_FIELD_WEIGHTS.items():
-                    ask(f"{field}_{lang}", token, boost)
-        for token in list(dict.fromkeys(self._analyzers[FALLBACK_LANGUAGE].analyze(text)))[:64]:
+                    ask(f"{field}_{lang}", token, boost * count)
+        for token, _count in counted_terms(self._analyzers[FALLBACK_LANGUAGE].analyze(text), MAX_QUERY_TOKENS):
             ask("tag", token, TAG_WEIGHT)
         for lang, term, weight in expansion[:MAX_EXPANSION_TERMS]:
             for field, boost in TEXT_FIELD_WEIGHTS.items():

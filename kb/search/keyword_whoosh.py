@@ -11,10 +11,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from kb.search.analysis import MAX_QUERY_TOKENS
 from kb.validity import index_bounds
 from kb.search.interfaces import (
     FALLBACK_LANGUAGE, FIELD_LANGUAGES, MAX_EXPANSION_TERMS, TAG_WEIGHT, TEXT_FIELD_WEIGHTS, Expansion, IndexedChunk,
-    Ranked, SearchFilters, field_language,
+    Ranked, SearchFilters, counted_terms, field_language, keyword_fields,
 )
 
 
@@ -93,8 +94,7 @@ class WhooshKeywordIndex:
                     "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
                     "audience": chunk.audience, "language": chunk.language, "tag": ",".join(chunk.tags),
                     "facts": chunk.facts,
-                    f"title_{lang}": chunk.title, f"headings_{lang}": " ".join(chunk.heading_path[1:]),
-                    f"body_{lang}": chunk.text,
+                    **{f"{field}_{lang}": text for field, text in keyword_fields(chunk).items()},
                 })
             writer.commit()
         except BaseException:
@@ -117,16 +117,17 @@ class WhooshKeywordIndex:
             clauses.append(Or([Term("tag", tag) for tag in sorted(filters.tags)]))
         return And(clauses)
 
-    def _text_query(self, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN202
+    def _text_query(self, searcher, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN001, ANN202
         from whoosh.query import Or, Term
 
         langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
         terms = []
         for lang in langs:
-            tokens = list(dict.fromkeys(t.text for t in self._analyzers[lang](text)))[:64]
-            for token in tokens:
-                terms += [Term(f"{field}_{lang}", token, boost=boost) for field, boost in TEXT_FIELD_WEIGHTS.items()]
-        for token in list(dict.fromkeys(t.text for t in self._analyzers[FALLBACK_LANGUAGE](text)))[:64]:
+            body = f"body_{lang}"
+            for token, count in counted_terms((t.text for t in self._analyzers[lang](text)), MAX_QUERY_TOKENS,
+                                              lambda term: searcher.doc_frequency(body, term), searcher.doc_count()):
+                terms += [Term(f"{field}_{lang}", token, boost=boost * count) for field, boost in TEXT_FIELD_WEIGHTS.items()]
+        for token, _count in counted_terms((t.text for t in self._analyzers[FALLBACK_LANGUAGE](text)), MAX_QUERY_TOKENS):
             terms.append(Term("tag", token, boost=TAG_WEIGHT))
         if not terms:
             return None
@@ -137,10 +138,10 @@ class WhooshKeywordIndex:
 
     def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None,
                expansion: Sequence[Expansion] = ()) -> Ranked:
-        query = self._text_query(text, language, expansion)
-        if query is None:
-            return []
         with self.index.searcher() as searcher:
+            query = self._text_query(searcher, text, language, expansion)
+            if query is None:
+                return []
             results = searcher.search(query, limit=limit, filter=self._filter(filters))
             return [(int(hit["chunk_id"]), float(hit.score)) for hit in results]
 
