@@ -80,9 +80,9 @@ class Settings(BaseSettings):
         "scores, measured best) or rrf (reciprocal rank, k=60).",
     )
     search_feedback_passages: int = Field(
-        10, ge=0, le=50,
-        description="Hybrid search asks twice: the best N passages of the first ranking expand the keyword query "
-        "and move the query vector (relevance feedback; 0 turns it off).",
+        2, ge=0, le=50,
+        description="Hybrid search asks twice: the best N passages of the first ranking expand the keyword query, "
+        "and the best one moves the query vector (relevance feedback; 0 turns it off).",
     )
     public_multilingual: bool = Field(
         True,
