@@ -291,3 +291,19 @@ def test_kb_reindex_rebuilds_and_index_check_reports_the_multilingual_index(sett
         path.unlink()
     drifted = runner.invoke(app, ["index", "check"], catch_exceptions=False)
     assert drifted.exit_code == 3 and f"multilingual missing {public_count}, extra 0" in drifted.output
+
+
+def test_in_preferred_language_is_null_when_the_preference_is_unknown(app_client) -> None:  # noqa: ANN001
+    # "18" has no letters: its language is not detected, and no lang= or Accept-Language says which one is wanted
+    assert languages.resolve("18").source == "unknown"
+    body = public(app_client, "18", headers={"Accept-Language": ""})
+    assert body["preferred_language"] is None and body["data"]
+    assert {hit["in_preferred_language"] for hit in body["data"]} == {None}
+    english = public(app_client, "18", headers={"Accept-Language": "en"})
+    assert {hit["document"]: hit["in_preferred_language"] for hit in english["data"]}["zorgtoeslag"] is False
+    # the page warns "not in your language" only where a language was asked for and the page is not in it
+    page = app_client.get("/public", params={"q": "18"}, headers={"Accept-Language": ""})
+    assert page.status_code == 200 and "zorgtoeslag" in page.text
+    assert "This page is not available in your language" not in page.text
+    page = app_client.get("/public", params={"q": "18", "lang": "en"})
+    assert "This page is not available in your language" in page.text

@@ -268,7 +268,7 @@ def public_search(
         hits.append(PublicHit(
             document=item.document.slug, title=item.version.title, language=item.version.language,
             language_label=i18n.language_name(item.version.language, labels_in),
-            in_preferred_language=preferred is None or languages.base_language(item.version.language) == preferred,
+            in_preferred_language=None if preferred is None else languages.base_language(item.version.language) == preferred,
             passage=_passage(chunk, text, item.version.language), provenance=public_card(item),
             translations={lang: t.document.slug for lang, t in sorted(translations.items())},
             translation_links=_links(translations, labels_in), translated_from=translated_from,
