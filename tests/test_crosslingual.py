@@ -18,7 +18,7 @@ from kb.db import transaction
 from kb.documents.models import SourceKind
 from kb.search import i18n
 from kb.search import language as languages
-from kb.search.crosslingual import fuse_where_possible
+from kb.search.crosslingual import fuse_where_possible, relative_floor
 from kb.search.schemas import PublicCard
 from tests.factories import make_cast, make_document
 
@@ -44,6 +44,15 @@ def test_fusion_counts_a_ranking_only_where_it_could_have_found_the_item() -> No
     assert rrf[0][1] == pytest.approx(1 / 61) and rrf[1][1] == pytest.approx((1 / 61 + 1 / 62) / 2)
     assert rrf[2][1] == pytest.approx((1 / 62) / 2)
     assert fuse_where_possible([[], []], [lambda item: True, lambda item: True]) == []
+
+
+def test_the_relative_floor_keeps_what_is_at_least_half_as_similar_as_the_best() -> None:
+    ranking = [("a", 0.40), ("b", 0.20), ("c", 0.19)]  # bar 0.5 × 0.40 = 0.20: b is kept, c is not
+    assert relative_floor(ranking, 0.5) == [("a", 0.40), ("b", 0.20)]
+    # an absolute 0.15 floor would have left this question with nothing; relative to its best (bar 0.065) it keeps two
+    assert relative_floor([("a", 0.13), ("b", 0.07), ("c", 0.06)], 0.5) == [("a", 0.13), ("b", 0.07)]
+    assert relative_floor([("a", 0.0), ("b", -0.1)], 0.5) == []  # no similarity at all
+    assert relative_floor([], 0.5) == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -307,3 +316,38 @@ def test_in_preferred_language_is_null_when_the_preference_is_unknown(app_client
     assert "This page is not available in your language" not in page.text
     page = app_client.get("/public", params={"q": "18", "lang": "en"})
     assert "This page is not available in your language" in page.text
+
+
+VISA = "# Visa for Kyrgyzstan\n\nSince 2019 citizens of Kyrgyzstan need no visa for a stay of up to 90 days."
+HISTORY = "# History of Kyrgyzstan\n\nKyrgyzstan became independent in 1991; its capital is Bishkek."
+PENSION = "# State pension\n\nThe state pension is paid from the age of 67."
+# What the fake multilingual encoder makes of each page and question. Axes: visa, history, pension, the rest of a
+# question, and (the fake's) anything else: the other pages.
+CHOSEN = {
+    "Visa for": (1, 0, 0, 0, 0), "History of": (0, 1, 0, 0, 0), "State pension": (0, 0, 1, 0, 0),
+    "تأشيرة": (0.12, 0, 0.05, 0.99, 0),  # cosine 0.12 to the visa page: under the old absolute floor (0.15)
+}
+
+
+@pytest.fixture
+def chosen_client(settings, database, corpus):  # noqa: ANN001, ANN201
+    from kb.search.indexer import SearchIndexes
+    from tests.fakes import ChosenVectorsEmbedder
+
+    for slug, body in (("kyrgyzstan-visa", VISA), ("kyrgyzstan-history", HISTORY), ("state-pension", PENSION)):
+        make_document(database, corpus, slug=slug, state="approved", body=body)
+    search = SearchIndexes(settings, multilingual_embedder=ChosenVectorsEmbedder(CHOSEN))
+    with TestClient(create_app(settings, database=database, search=search)) as test_client:
+        yield test_client
+
+
+def test_a_right_page_under_the_old_absolute_floor_is_still_found(chosen_client) -> None:  # noqa: ANN001
+    body = public(chosen_client, "هل يحتاج المواطنون إلى تأشيرة للإقامة القصيرة؟")
+    assert body["query_language"] == "ar" and [hit["document"] for hit in body["data"]] == ["kyrgyzstan-visa"]
+
+
+def test_an_off_topic_question_in_another_language_is_still_told_there_is_no_good_answer(app_client) -> None:  # noqa: ANN001
+    # no absolute similarity floor on the cross-lingual path: the relevance bar says "no good answer"
+    for question in ("receta de tarta de manzana", "Wo kann ich billige Fußballkarten kaufen?"):
+        body = public(app_client, question)
+        assert body["answer_quality"] == "none" and all(not hit["answers"] for hit in body["data"])

@@ -7,6 +7,8 @@ the English page. Here each ranking comes with a predicate ``possible(item)``; a
 is the weighted mean of its z-scores over the rankings that contain it or could have contained it
 (absent but possible: that ranking's lowest z-score, as in ``zscore_fusion``).
 
+Also the path's relative similarity floor (issue 18).
+
 Pure: ranked lists in, a ranked list out (STYLE 9); checked by hand in tests/test_crosslingual.py.
 """
 
@@ -51,3 +53,19 @@ def fuse_where_possible(
             weight_sum += weight
         fused[item] = total / weight_sum if weight_sum else 0.0
     return sorted(fused.items(), key=lambda pair: -pair[1])
+
+
+def relative_floor(ranking: Ranking, ratio: float) -> list[tuple[Hashable, float]]:
+    """The items of a similarity ranking (best first) scoring at least ``ratio`` × the best score.
+
+    Issue 18: an absolute cosine floor tuned on one collection dropped right answers on another (an
+    Arabic question's right page in the encoder's top 10 at 0.13, under a 0.15 floor), and left
+    some questions with no result at all. Relative to the query's best, the floor keeps the pages
+    about as similar as the best one, whatever the collection and language. A best score at or
+    below zero is no similarity at all: nothing is kept. Whether any hit answers is not decided
+    here but by the relevance bar (``kb.search.relevance``).
+    """
+    if not ranking or ranking[0][1] <= 0:
+        return []
+    bar = ratio * ranking[0][1]
+    return [(item, score) for item, score in ranking if score >= bar]
