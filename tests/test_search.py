@@ -173,8 +173,11 @@ def test_query_log_and_insights(app_client, corpus) -> None:  # noqa: ANN001
     search(app_client, corpus, "zzqx nothing matches this")
     app_client.get("/public/v1/search", params={"q": "zzqx nothing matches this"})
     insights = app_client.get("/api/v1/insights/queries", headers=corpus["owner"].headers).json()["data"][0]
-    assert insights["searches"] == 3 and insights["zero_result"] == 2
-    assert insights["top_zero_result_queries"] == [{"query": "zzqx nothing matches this", "count": 2}]
+    # the citizens' search has no absolute similarity floor (issue 18): it shows the nearest pages, and the
+    # relevance bar says they answer nothing; both searches are search gaps, the employees' one has no result
+    assert insights["searches"] == 3 and insights["zero_result"] == 1 and insights["no_answer"] == 2
+    assert insights["top_zero_result_queries"] == [{"query": "zzqx nothing matches this", "count": 1}]
+    assert insights["top_no_answer_queries"] == [{"query": "zzqx nothing matches this", "count": 2}]
     assert app_client.get("/api/v1/insights/queries", headers=corpus["reader"].headers).status_code == 403
 
 
