@@ -18,7 +18,7 @@ from kb.db import transaction
 from kb.documents.models import SourceKind
 from kb.search import i18n
 from kb.search import language as languages
-from kb.search.crosslingual import fuse_where_possible, relative_floor
+from kb.search.crosslingual import fuse_where_possible, relative_floor, surviving_terms
 from kb.search.schemas import PublicCard
 from tests.factories import make_cast, make_document
 
@@ -53,6 +53,26 @@ def test_the_relative_floor_keeps_what_is_at_least_half_as_similar_as_the_best()
     assert relative_floor([("a", 0.13), ("b", 0.07), ("c", 0.06)], 0.5) == [("a", 0.13), ("b", 0.07)]
     assert relative_floor([("a", 0.0), ("b", -0.1)], 0.5) == []  # no similarity at all
     assert relative_floor([], 0.5) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Latin script: names (capitals after the first word), acronyms and numbers
+    ("Was war die Position der Berliner Gerichte gegenüber Russland?", ["Position", "Berliner", "Gerichte", "Russland"]),
+    ("¿Cuál es la capital de Kirguistán según la ONU en 1991?", ["Kirguistán", "ONU", "1991"]),
+    ("Bao nhiêu ngày mùa đông dưới 0 độ?", ["0"]),
+    # another script: every Latin-script word, and numbers in any digits, split from the letters around them
+    ("吉尔吉斯斯坦在1991年独立", ["1991"]),
+    ("ما هو الـ DNA في ٢٠١٩", ["DNA", "2019"]),
+    ("Πότε ιδρύθηκε η Microsoft;", ["Microsoft"]),
+    ("how many", []),
+])
+def test_the_words_that_survive_translation_are_numbers_and_names(text: str, expected: list[str]) -> None:
+    assert surviving_terms(text) == expected
+
+
+def test_the_main_script_of_a_text() -> None:
+    assert languages.main_script("Πόσα χρόνια ζει") == "GREEK" and languages.main_script("Δ abc") == "LATIN"
+    assert languages.main_script("एक प्रकार") == "DEVANAGARI" and languages.main_script("€ 18") is None
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -325,6 +345,7 @@ PENSION = "# State pension\n\nThe state pension is paid from the age of 67."
 # question, and (the fake's) anything else: the other pages.
 CHOSEN = {
     "Visa for": (1, 0, 0, 0, 0), "History of": (0, 1, 0, 0, 0), "State pension": (0, 0, 1, 0, 0),
+    "签证": (0.68, 0.70, 0.40, 0, 0),     # nearly as close to the history page as to the visa page
     "تأشيرة": (0.12, 0, 0.05, 0.99, 0),  # cosine 0.12 to the visa page: under the old absolute floor (0.15)
 }
 
@@ -339,6 +360,12 @@ def chosen_client(settings, database, corpus):  # noqa: ANN001, ANN201
     search = SearchIndexes(settings, multilingual_embedder=ChosenVectorsEmbedder(CHOSEN))
     with TestClient(create_app(settings, database=database, search=search)) as test_client:
         yield test_client
+
+
+def test_names_and_numbers_decide_between_pages_the_encoder_finds_about_as_close(chosen_client) -> None:  # noqa: ANN001
+    # encoder: history 0.66, visa 0.65; the names ranking ("Kyrgyzstan", "90") prefers the visa page, which has both
+    body = public(chosen_client, "Kyrgyzstan 的公民在那里停留 90 天需要办理签证吗？")
+    assert body["query_language"] == "zh" and [hit["document"] for hit in body["data"][:2]] == ["kyrgyzstan-visa", "kyrgyzstan-history"]
 
 
 def test_a_right_page_under_the_old_absolute_floor_is_still_found(chosen_client) -> None:  # noqa: ANN001

@@ -7,16 +7,19 @@ the English page. Here each ranking comes with a predicate ``possible(item)``; a
 is the weighted mean of its z-scores over the rankings that contain it or could have contained it
 (absent but possible: that ranking's lowest z-score, as in ``zscore_fusion``).
 
-Also the path's relative similarity floor (issue 18).
+Also the path's other pure parts (issue 18): the relative similarity floor, and the words of a query that survive translation (numbers and names).
 
 Pure: ranked lists in, a ranked list out (STYLE 9); checked by hand in tests/test_crosslingual.py.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Hashable, Sequence
 
 from kb.search.hybrid import RRF_K, zscores
+from kb.search.language import main_script, script
 
 Ranking = Sequence[tuple[Hashable, float]]
 
@@ -69,3 +72,42 @@ def relative_floor(ranking: Ranking, ratio: float) -> list[tuple[Hashable, float
         return []
     bar = ratio * ranking[0][1]
     return [(item, score) for item, score in ranking if score >= bar]
+
+
+_WORD = re.compile(r"\w+")
+MAX_SURVIVING_TERMS = 16
+
+
+def _runs(word: str) -> list[str]:
+    """A word split where it changes between digits, Latin letters and other characters ("1945年" → "1945", "年")."""
+    runs: list[str] = []
+    kind = None
+    for character in word:
+        now = "digit" if character.isdecimal() else "latin" if script(character) == "LATIN" else "other"
+        if now != kind:
+            runs.append("")
+            kind = now
+        runs[-1] += character
+    return runs
+
+
+def surviving_terms(text: str) -> list[str]:
+    """The words of a query that survive translation into another language: numbers and names.
+
+    Numbers in any digits, written in ASCII digits ("٢٠١٩" → "2019"); in a query not written in
+    Latin script, every Latin-script word (names and terms kept as written: "DNA", "Kyrgyzstan"); in
+    a Latin-script query, the words other than the first that begin with a capital, and acronyms
+    (two capitals or more). Distinct, in order, at most ``MAX_SURVIVING_TERMS``. Issue 18: a
+    question in another language about an English page shares its names and numbers, not its words.
+    """
+    latin_query = main_script(text) == "LATIN"
+    found: dict[str, None] = {}
+    for position, match in enumerate(_WORD.finditer(text)):
+        for run in _runs(match.group()):
+            if run.isdecimal():
+                found.setdefault("".join(str(unicodedata.decimal(ch)) for ch in run), None)
+            elif script(run[0]) == "LATIN":
+                capitals = sum(ch.isupper() for ch in run)
+                if not latin_query or capitals >= 2 or (position > 0 and run[0].isupper()):
+                    found.setdefault(run, None)
+    return list(found)[:MAX_SURVIVING_TERMS]

@@ -13,6 +13,7 @@ did before detection existed. The floor was set on that development set, never o
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 # The languages of the multilingual Universal Sentence Encoder v3 (zh-tw folds into zh).
@@ -45,6 +46,21 @@ def _load():  # noqa: ANN202
                 identifier.set_languages(list(DETECTABLE))
                 _identifier = identifier
     return _identifier
+
+
+def script(character: str) -> str:
+    """The Unicode script of a character as its name begins (``LATIN``, ``CYRILLIC``, ``DEVANAGARI``, ``CJK``…)."""
+    return unicodedata.name(character, "").split(" ")[0]
+
+
+def main_script(text: str) -> str | None:
+    """The script most of ``text``'s letters are written in (the first such on a tie); None when it has no letters."""
+    counts: dict[str, int] = {}
+    for character in text:
+        if character.isalpha():
+            name = script(character)
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
 
 
 def detect(text: str) -> Detection | None:

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from kb import documents, validity
 from kb.search import feedback
-from kb.search.crosslingual import fuse_where_possible, relative_floor
+from kb.search.crosslingual import fuse_where_possible, relative_floor, surviving_terms
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters, field_language
@@ -38,6 +38,9 @@ MIN_SIMILARITY = 0.2
 # other languages up to 0.60, which is why the English model is not asked non-English questions
 # (bench/crosslingual.py, docs/benchmarks.md).
 RELATIVE_FLOOR_MULTILINGUAL = 0.5
+# The weight, in the cross-lingual fusion, of the keyword ranking of a non-English question's names and
+# numbers (kb.search.crosslingual.surviving_terms): partial evidence, so half a ranking's weight.
+SURVIVING_TERMS_WEIGHT = 0.5
 # Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
 ANY_LANGUAGE = "any"
 
@@ -164,11 +167,14 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
                           language: str | None) -> Retrieved:
     """The cross-lingual path (public search, employees' ``lang=any``): chunk ids best first, with their facts.
 
-    Three rankings, each used where it is valid: the keyword index read with the analyser of the
-    query's language (``None``: every language's fields), which can only find pages in that
-    language; the English model, for English queries (or when the language is unsure); and the
+    Up to four rankings, each used where it is valid: the keyword index read with the analyser of
+    the query's language (``None``: every language's fields), which can only find pages in that
+    language; the English model, for English queries (or when the language is unsure); the
     multilingual index of public passages, which finds a page in any of its 16 languages, down to
-    half the query's best similarity (``RELATIVE_FLOOR_MULTILINGUAL``). They are fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found
+    half the query's best similarity (``RELATIVE_FLOOR_MULTILINGUAL``); and, for a question in another
+    language, the keyword index over every language's fields asked only the question's names and
+    numbers (``surviving_terms``, weight ``SURVIVING_TERMS_WEIGHT``), which survive translation. They
+    are fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found
     it (an English page from the Dutch keyword search) does not count against it. Filters apply
     inside each engine before top-k; the multilingual index never holds internal content. Similarities
     come from the encoders that were asked (the English model only for English or unsure queries).
@@ -192,6 +198,11 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
         readers.append("multilingual")
         weights.append(1.0)
         retrieved.multilingual = dict(rankings[-1])
+    terms = surviving_terms(text) if language not in (None, "en") else []
+    if terms:
+        rankings.append(indexes.keyword.search(" ".join(terms), filters, depth, language=None))
+        readers.append("names")
+        weights.append(SURVIVING_TERMS_WEIGHT)
     facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
 
     def possible(reader: str):  # noqa: ANN202
