@@ -18,7 +18,7 @@ from kb.db import transaction
 from kb.documents.models import SourceKind
 from kb.search import i18n
 from kb.search import language as languages
-from kb.search.crosslingual import fuse_where_possible, relative_floor, surviving_terms
+from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.schemas import PublicCard
 from tests.factories import make_cast, make_document
 
@@ -55,6 +55,13 @@ def test_the_relative_floor_keeps_what_is_at_least_half_as_similar_as_the_best()
     assert relative_floor([], 0.5) == []
 
 
+def test_rankings_in_turn_never_move_a_later_rankings_item_above_an_earlier_ones() -> None:
+    keyword, encoder = [("a", 7.0), ("b", 3.0)], [("c", 0.9), ("b", 0.8), ("d", 0.1)]
+    assert in_turn([keyword, encoder]) == [("a", 1.0), ("b", 0.5), ("c", 1 / 3), ("d", 0.25)]
+    assert in_turn([[], encoder]) == [("c", 1.0), ("b", 0.5), ("d", 1 / 3)]
+    assert in_turn([[], []]) == []
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     # Latin script: names (capitals after the first word), acronyms and numbers
     ("Was war die Position der Berliner Gerichte gegenüber Russland?", ["Position", "Berliner", "Gerichte", "Russland"]),
@@ -70,9 +77,21 @@ def test_the_words_that_survive_translation_are_numbers_and_names(text: str, exp
     assert surviving_terms(text) == expected
 
 
-def test_the_main_script_of_a_text() -> None:
+def test_scripts_and_languages_the_encoder_does_not_read() -> None:
     assert languages.main_script("Πόσα χρόνια ζει") == "GREEK" and languages.main_script("Δ abc") == "LATIN"
     assert languages.main_script("एक प्रकार") == "DEVANAGARI" and languages.main_script("€ 18") is None
+    assert languages.encoder_reads("nl-BE") and languages.encoder_reads(None) and not languages.encoder_reads("el")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Bao nhiêu ngày nghỉ phép mỗi năm tôi được hưởng?", "vi"),   # Latin script, but not one of the encoder's languages
+    ("Câte zile de concediu am dreptul să primesc în fiecare an?", "ro"),
+    ("Πόσες μέρες άδεια δικαιούμαι κάθε χρόνο;", "el"),           # a script none of the encoder's languages uses
+    ("मुझे हर साल कितने दिन की छुट्टी मिलती है?", "hi"),
+])
+def test_questions_in_languages_the_encoder_does_not_read_are_recognised(text: str, expected: str) -> None:
+    decided = languages.resolve(text)
+    assert (decided.query, decided.source) == (expected, "detected") and not languages.encoder_reads(decided.query)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -347,6 +366,7 @@ CHOSEN = {
     "Visa for": (1, 0, 0, 0, 0), "History of": (0, 1, 0, 0, 0), "State pension": (0, 0, 1, 0, 0),
     "签证": (0.68, 0.70, 0.40, 0, 0),     # nearly as close to the history page as to the visa page
     "تأشيرة": (0.12, 0, 0.05, 0.99, 0),  # cosine 0.12 to the visa page: under the old absolute floor (0.15)
+    "βίζα": (0.1, 0, 0.9, 0.42, 0),       # an encoder that does not read Greek, and prefers the pension page
 }
 
 
@@ -373,8 +393,17 @@ def test_a_right_page_under_the_old_absolute_floor_is_still_found(chosen_client)
     assert body["query_language"] == "ar" and [hit["document"] for hit in body["data"]] == ["kyrgyzstan-visa"]
 
 
+@pytest.mark.parametrize("lang", [None, "el"])
+def test_a_question_the_encoder_cannot_read_is_ranked_by_its_names_first(chosen_client, lang: str | None) -> None:  # noqa: ANN001
+    body = public(chosen_client, "Χρειάζονται βίζα οι πολίτες του Kyrgyzstan για 90 ημέρες;", **({"lang": lang} if lang else {}))
+    assert body["query_language"] == "el"
+    documents = [hit["document"] for hit in body["data"]]
+    assert documents[0] == "kyrgyzstan-visa" and documents.index("kyrgyzstan-visa") < documents.index("state-pension")
+
+
 def test_an_off_topic_question_in_another_language_is_still_told_there_is_no_good_answer(app_client) -> None:  # noqa: ANN001
     # no absolute similarity floor on the cross-lingual path: the relevance bar says "no good answer"
-    for question in ("receta de tarta de manzana", "Wo kann ich billige Fußballkarten kaufen?"):
+    for question in ("receta de tarta de manzana", "Wo kann ich billige Fußballkarten kaufen?",
+                     "Πού μπορώ να αγοράσω φθηνά εισιτήρια για το ποδόσφαιρο;"):
         body = public(app_client, question)
         assert body["answer_quality"] == "none" and all(not hit["answers"] for hit in body["data"])

@@ -7,7 +7,8 @@ the English page. Here each ranking comes with a predicate ``possible(item)``; a
 is the weighted mean of its z-scores over the rankings that contain it or could have contained it
 (absent but possible: that ranking's lowest z-score, as in ``zscore_fusion``).
 
-Also the path's other pure parts (issue 18): the relative similarity floor, and the words of a query that survive translation (numbers and names).
+Also the path's other pure parts (issue 18): the relative similarity floor, rankings taken in turn,
+and the words of a query that survive translation (numbers and names).
 
 Pure: ranked lists in, a ranked list out (STYLE 9); checked by hand in tests/test_crosslingual.py.
 """
@@ -72,6 +73,19 @@ def relative_floor(ranking: Ranking, ratio: float) -> list[tuple[Hashable, float
         return []
     bar = ratio * ranking[0][1]
     return [(item, score) for item, score in ranking if score >= bar]
+
+
+def in_turn(rankings: Sequence[Ranking]) -> list[tuple[Hashable, float]]:
+    """Rankings one after the other: every item of the first, then the items of the next not given yet, and so on.
+
+    score(d) = 1 / position(d) in the result (1, 1/2, 1/3…). A later ranking only fills the places
+    after the earlier ones' items: it never moves its items above theirs.
+    """
+    seen: dict[Hashable, None] = {}
+    for ranking in rankings:
+        for item, _score in ranking:
+            seen.setdefault(item, None)
+    return [(item, 1.0 / position) for position, item in enumerate(seen, start=1)]
 
 
 _WORD = re.compile(r"\w+")

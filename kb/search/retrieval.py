@@ -21,7 +21,8 @@ from sqlmodel import Session
 
 from kb import documents, validity
 from kb.search import feedback
-from kb.search.crosslingual import fuse_where_possible, relative_floor, surviving_terms
+from kb.search import language as languages
+from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters, field_language
@@ -175,10 +176,13 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
     language, the keyword index over every language's fields asked only the question's names and
     numbers (``surviving_terms``, weight ``SURVIVING_TERMS_WEIGHT``), which survive translation. They
     are fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found
-    it (an English page from the Dutch keyword search) does not count against it. Filters apply
-    inside each engine before top-k; the multilingual index never holds internal content. Similarities
+    it (an English page from the Dutch keyword search) does not count against it. A question in a
+    language the encoder does not read takes ``_beyond_the_encoder`` instead. Filters apply inside
+    each engine before top-k; the multilingual index never holds internal content. Similarities
     come from the encoders that were asked (the English model only for English or unsure queries).
     """
+    if not languages.encoder_reads(language):
+        return _beyond_the_encoder(session, indexes, text, filters, depth)
     keyword_field = field_language(language) if language else None
     rankings = [indexes.keyword.search(text, filters, depth, language=language)]
     readers: list[str] = ["keyword"]
@@ -216,6 +220,26 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
                                            method=indexes.settings.search_fusion)
     retrieved.facts = facts
     return retrieved
+
+
+def _beyond_the_encoder(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters,
+                        depth: int) -> Retrieved:
+    """The cross-lingual path for a question in a language neither encoder reads (Greek, Hindi, Vietnamese…).
+
+    The keyword index over every language's fields ranks first: it matches the names and numbers
+    such a question shares with a page in another language, and pages in the question's own
+    language. The multilingual index (relative floor) only fills the places after the keyword
+    hits (``in_turn``): fused with the keyword ranking, it ranked pages it cannot read above the
+    ones the names found (issue 18, docs/benchmarks.md); so did the English model, which is not asked.
+    """
+    keyword = indexes.keyword.search(text, filters, depth, language=None)
+    filling: Ranking = []
+    if indexes.multilingual is not None:
+        vector = indexes.multilingual_embedder.encode([text])[0]
+        filling = relative_floor(indexes.multilingual.search(vector, filters, depth), RELATIVE_FLOOR_MULTILINGUAL)  # type: ignore[assignment]
+    ranked = in_turn([keyword, filling])
+    facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
+    return Retrieved(ranked, facts, multilingual=dict(filling))  # type: ignore[arg-type]
 
 
 def admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
