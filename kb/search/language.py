@@ -101,8 +101,8 @@ def outside(text: str) -> Detection | None:
 
     Sure by script when most letters are in a script none of the encoder's languages uses (the
     language named is py3langid's best guess, however unsure: Hindi, Marathi and Nepali share
-    Devanagari); else py3langid over all its languages must be sure (``MIN_CONFIDENCE``) of one
-    outside ``DETECTABLE``.
+    Devanagari; ``und``, undetermined, should it guess one of the encoder's); else py3langid over
+    all its languages must be sure (``MIN_CONFIDENCE``) of one outside ``DETECTABLE``.
     """
     sample = text[:MAX_DETECT_CHARS]
     written_in = main_script(sample)
@@ -110,7 +110,7 @@ def outside(text: str) -> Detection | None:
         return None
     language, confidence = _load_wide().classify(sample)
     if written_in not in ENCODER_SCRIPTS:
-        return Detection(str(language), 1.0)
+        return Detection(str(language) if language not in DETECTABLE else "und", 1.0)
     if confidence >= MIN_CONFIDENCE and language not in DETECTABLE:
         return Detection(str(language), float(confidence))
     return None
