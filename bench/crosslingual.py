@@ -181,6 +181,9 @@ def main() -> None:  # noqa: C901, PLR0915
             picked = [(rr, h) for lang, qid, rr, h in scores[method] if test(lang, qid)]
             cells.append(f"{statistics.mean(rr for rr, _ in picked):.3f} | {statistics.mean(h for _, h in picked):.3f}")
         print(f"| {method} | " + " | ".join(cells) + " |")
+    print("public hit@1: " + ", ".join(
+        f"{name} {statistics.mean(rr == 1.0 for lang, qid, rr, _ in scores['public'] if test(lang, qid)):.3f}"
+        for name, test in subsets.items()))
     ordered = sorted(latencies)
     print(f"query language detected right: {detected_right}/{len(rows)} (unsure counts as wrong)")
     print(f"multilingual encoder: {batch_per_s:.0f} questions/s in one batch, {one_ms:.1f} ms per single question, "

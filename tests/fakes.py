@@ -35,3 +35,31 @@ class HashingEmbedder:
             else:
                 vectors[row] /= norm
         return vectors
+
+
+class ChosenVectorsEmbedder:
+    """An ``Embedder`` whose similarities a test chooses: a text containing a marker gets that marker's vector.
+
+    ``vectors`` maps a marker (any substring) to a vector; a text gets the sum of its markers'
+    vectors, L2-normalised, and a text with none the last axis (similarity 0 to every marker that
+    does not use it). For ranking rules that must hold whatever the encoder prefers (issue 18).
+    """
+
+    name = "chosen-vectors-fake"
+
+    def __init__(self, vectors: dict[str, Sequence[float]]) -> None:
+        self.vectors = {marker: np.asarray(vector, dtype=np.float32) for marker, vector in vectors.items()}
+        self.dimension = len(next(iter(self.vectors.values())))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        rows = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for marker, vector in self.vectors.items():
+                if marker in text:
+                    rows[row] += vector
+            norm = float(np.linalg.norm(rows[row]))
+            if norm == 0.0:
+                rows[row, -1] = 1.0
+            else:
+                rows[row] /= norm
+        return rows

@@ -18,7 +18,7 @@ from kb.db import transaction
 from kb.documents.models import SourceKind
 from kb.search import i18n
 from kb.search import language as languages
-from kb.search.crosslingual import fuse_where_possible
+from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.schemas import PublicCard
 from tests.factories import make_cast, make_document
 
@@ -44,6 +44,54 @@ def test_fusion_counts_a_ranking_only_where_it_could_have_found_the_item() -> No
     assert rrf[0][1] == pytest.approx(1 / 61) and rrf[1][1] == pytest.approx((1 / 61 + 1 / 62) / 2)
     assert rrf[2][1] == pytest.approx((1 / 62) / 2)
     assert fuse_where_possible([[], []], [lambda item: True, lambda item: True]) == []
+
+
+def test_the_relative_floor_keeps_what_is_at_least_half_as_similar_as_the_best() -> None:
+    ranking = [("a", 0.40), ("b", 0.20), ("c", 0.19)]  # bar 0.5 × 0.40 = 0.20: b is kept, c is not
+    assert relative_floor(ranking, 0.5) == [("a", 0.40), ("b", 0.20)]
+    # an absolute 0.15 floor would have left this question with nothing; relative to its best (bar 0.065) it keeps two
+    assert relative_floor([("a", 0.13), ("b", 0.07), ("c", 0.06)], 0.5) == [("a", 0.13), ("b", 0.07)]
+    assert relative_floor([("a", 0.0), ("b", -0.1)], 0.5) == []  # no similarity at all
+    assert relative_floor([], 0.5) == []
+
+
+def test_rankings_in_turn_never_move_a_later_rankings_item_above_an_earlier_ones() -> None:
+    keyword, encoder = [("a", 7.0), ("b", 3.0)], [("c", 0.9), ("b", 0.8), ("d", 0.1)]
+    assert in_turn([keyword, encoder]) == [("a", 1.0), ("b", 0.5), ("c", 1 / 3), ("d", 0.25)]
+    assert in_turn([[], encoder]) == [("c", 1.0), ("b", 0.5), ("d", 1 / 3)]
+    assert in_turn([[], []]) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Latin script: names (capitals after the first word), acronyms and numbers
+    ("Was war die Position der Berliner Gerichte gegenüber Russland?", ["Position", "Berliner", "Gerichte", "Russland"]),
+    ("¿Cuál es la capital de Kirguistán según la ONU en 1991?", ["Kirguistán", "ONU", "1991"]),
+    ("Bao nhiêu ngày mùa đông dưới 0 độ?", ["0"]),
+    # another script: every Latin-script word, and numbers in any digits, split from the letters around them
+    ("吉尔吉斯斯坦在1991年独立", ["1991"]),
+    ("ما هو الـ DNA في ٢٠١٩", ["DNA", "2019"]),
+    ("Πότε ιδρύθηκε η Microsoft;", ["Microsoft"]),
+    ("how many", []),
+])
+def test_the_words_that_survive_translation_are_numbers_and_names(text: str, expected: list[str]) -> None:
+    assert surviving_terms(text) == expected
+
+
+def test_scripts_and_languages_the_encoder_does_not_read() -> None:
+    assert languages.main_script("Πόσα χρόνια ζει") == "GREEK" and languages.main_script("Δ abc") == "LATIN"
+    assert languages.main_script("एक प्रकार") == "DEVANAGARI" and languages.main_script("€ 18") is None
+    assert languages.encoder_reads("nl-BE") and languages.encoder_reads(None) and not languages.encoder_reads("el")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Bao nhiêu ngày nghỉ phép mỗi năm tôi được hưởng?", "vi"),   # Latin script, but not one of the encoder's languages
+    ("Câte zile de concediu am dreptul să primesc în fiecare an?", "ro"),
+    ("Πόσες μέρες άδεια δικαιούμαι κάθε χρόνο;", "el"),           # a script none of the encoder's languages uses
+    ("मुझे हर साल कितने दिन की छुट्टी मिलती है?", "hi"),
+])
+def test_questions_in_languages_the_encoder_does_not_read_are_recognised(text: str, expected: str) -> None:
+    decided = languages.resolve(text)
+    assert (decided.query, decided.source) == (expected, "detected") and not languages.encoder_reads(decided.query)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -291,3 +339,71 @@ def test_kb_reindex_rebuilds_and_index_check_reports_the_multilingual_index(sett
         path.unlink()
     drifted = runner.invoke(app, ["index", "check"], catch_exceptions=False)
     assert drifted.exit_code == 3 and f"multilingual missing {public_count}, extra 0" in drifted.output
+
+
+def test_in_preferred_language_is_null_when_the_preference_is_unknown(app_client) -> None:  # noqa: ANN001
+    # "18" has no letters: its language is not detected, and no lang= or Accept-Language says which one is wanted
+    assert languages.resolve("18").source == "unknown"
+    body = public(app_client, "18", headers={"Accept-Language": ""})
+    assert body["preferred_language"] is None and body["data"]
+    assert {hit["in_preferred_language"] for hit in body["data"]} == {None}
+    english = public(app_client, "18", headers={"Accept-Language": "en"})
+    assert {hit["document"]: hit["in_preferred_language"] for hit in english["data"]}["zorgtoeslag"] is False
+    # the page warns "not in your language" only where a language was asked for and the page is not in it
+    page = app_client.get("/public", params={"q": "18"}, headers={"Accept-Language": ""})
+    assert page.status_code == 200 and "zorgtoeslag" in page.text
+    assert "This page is not available in your language" not in page.text
+    page = app_client.get("/public", params={"q": "18", "lang": "en"})
+    assert "This page is not available in your language" in page.text
+
+
+VISA = "# Visa for Kyrgyzstan\n\nSince 2019 citizens of Kyrgyzstan need no visa for a stay of up to 90 days."
+HISTORY = "# History of Kyrgyzstan\n\nKyrgyzstan became independent in 1991; its capital is Bishkek."
+PENSION = "# State pension\n\nThe state pension is paid from the age of 67."
+# What the fake multilingual encoder makes of each page and question. Axes: visa, history, pension, the rest of a
+# question, and (the fake's) anything else: the other pages.
+CHOSEN = {
+    "Visa for": (1, 0, 0, 0, 0), "History of": (0, 1, 0, 0, 0), "State pension": (0, 0, 1, 0, 0),
+    "签证": (0.68, 0.70, 0.40, 0, 0),     # nearly as close to the history page as to the visa page
+    "تأشيرة": (0.12, 0, 0.05, 0.99, 0),  # cosine 0.12 to the visa page: under the old absolute floor (0.15)
+    "βίζα": (0.1, 0, 0.9, 0.42, 0),       # an encoder that does not read Greek, and prefers the pension page
+}
+
+
+@pytest.fixture
+def chosen_client(settings, database, corpus):  # noqa: ANN001, ANN201
+    from kb.search.indexer import SearchIndexes
+    from tests.fakes import ChosenVectorsEmbedder
+
+    for slug, body in (("kyrgyzstan-visa", VISA), ("kyrgyzstan-history", HISTORY), ("state-pension", PENSION)):
+        make_document(database, corpus, slug=slug, state="approved", body=body)
+    search = SearchIndexes(settings, multilingual_embedder=ChosenVectorsEmbedder(CHOSEN))
+    with TestClient(create_app(settings, database=database, search=search)) as test_client:
+        yield test_client
+
+
+def test_names_and_numbers_decide_between_pages_the_encoder_finds_about_as_close(chosen_client) -> None:  # noqa: ANN001
+    # encoder: history 0.66, visa 0.65; the names ranking ("Kyrgyzstan", "90") prefers the visa page, which has both
+    body = public(chosen_client, "Kyrgyzstan 的公民在那里停留 90 天需要办理签证吗？")
+    assert body["query_language"] == "zh" and [hit["document"] for hit in body["data"][:2]] == ["kyrgyzstan-visa", "kyrgyzstan-history"]
+
+
+def test_a_right_page_under_the_old_absolute_floor_is_still_found(chosen_client) -> None:  # noqa: ANN001
+    body = public(chosen_client, "هل يحتاج المواطنون إلى تأشيرة للإقامة القصيرة؟")
+    assert body["query_language"] == "ar" and [hit["document"] for hit in body["data"]] == ["kyrgyzstan-visa"]
+
+
+@pytest.mark.parametrize("lang", [None, "el"])
+def test_a_question_the_encoder_cannot_read_is_ranked_by_its_names_first(chosen_client, lang: str | None) -> None:  # noqa: ANN001
+    body = public(chosen_client, "Χρειάζονται βίζα οι πολίτες του Kyrgyzstan για 90 ημέρες;", **({"lang": lang} if lang else {}))
+    assert body["query_language"] == "el"
+    documents = [hit["document"] for hit in body["data"]]
+    assert documents[0] == "kyrgyzstan-visa" and documents.index("kyrgyzstan-visa") < documents.index("state-pension")
+
+
+def test_an_off_topic_question_in_another_language_is_still_told_there_is_no_good_answer(app_client) -> None:  # noqa: ANN001
+    # no absolute similarity floor on the cross-lingual path: the relevance bar says "no good answer"
+    for question in ("receta de tarta de manzana", "Wo kann ich billige Fußballkarten kaufen?",
+                     "Πού μπορώ να αγοράσω φθηνά εισιτήρια για το ποδόσφαιρο;"):
+        body = public(app_client, question)
+        assert body["answer_quality"] == "none" and all(not hit["answers"] for hit in body["data"])

@@ -173,8 +173,8 @@ def test_query_log_and_insights(app_client, corpus) -> None:  # noqa: ANN001
     search(app_client, corpus, "zzqx nothing matches this")
     app_client.get("/public/v1/search", params={"q": "zzqx nothing matches this"})
     insights = app_client.get("/api/v1/insights/queries", headers=corpus["owner"].headers).json()["data"][0]
-    # The English model's ranking has no similarity floor (issue 18): the nonsense query gets related
-    # passages at best, and the relevance bar logs it as a search with no good answer, a gap.
+    # Neither search has an absolute similarity floor any more (issue 18): the nonsense query gets the
+    # nearest passages at best, and the relevance bar logs both searches as gaps, with no good answer.
     assert insights["searches"] == 3 and insights["no_answer"] == 2
     assert insights["top_no_answer_queries"] == [{"query": "zzqx nothing matches this", "count": 2}]
     assert app_client.get("/api/v1/insights/queries", headers=corpus["reader"].headers).status_code == 403

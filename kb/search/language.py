@@ -8,19 +8,35 @@ of langdetect, at a twentieth of lingua's size (bench/langid_eval.py, docs/bench
 Short queries are often ambiguous ("pension age" reads as French too), so a detection below
 ``MIN_CONFIDENCE`` is not used: the keyword search then looks in every language's fields, as it
 did before detection existed. The floor was set on that development set, never on the judged set.
+
+A question in a language the encoder does not read (Greek, Hindi, Vietnamese, Romanian…) is
+recognised first (issue 18: restricted to the fifteen codes, detection read such questions as
+unsure or as Portuguese): by its script, when most of its letters are in a script none of the
+encoder's languages is written in, else by py3langid over all its languages, when it is sure of one
+outside the fifteen. ``resolve`` then names that language, and ``encoder_reads`` says the
+cross-lingual path must not lean on the encoders (``kb.search.retrieval.retrieve_multilingual``).
 """
 
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 # The languages of the multilingual Universal Sentence Encoder v3 (zh-tw folds into zh).
 DETECTABLE = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
 MIN_CONFIDENCE = 0.5
 MAX_DETECT_CHARS = 500
+# The scripts those languages are written in (Unicode script names as character names begin).
+ENCODER_SCRIPTS = frozenset({"LATIN", "ARABIC", "CYRILLIC", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI"})
+# Left out of the wider detection: py3langid's varieties of the encoder's own languages (Egyptian and
+# Moroccan Arabic, Wu and Cantonese Chinese), the close relatives of Dutch and German that it reads
+# short Dutch and German queries as (Afrikaans, Frisian, Luxembourgish: 2 of the 40 in
+# bench/data/short_queries_langid.tsv), ancient Greek and Hebrew, and "no language".
+NOT_OUTSIDE = frozenset({"arz", "ary", "wuu", "yue", "af", "fy", "lb", "grc", "hbo", "zxx"})
 
 _identifier = None
+_wide_identifier = None
 _lock = threading.Lock()
 
 
@@ -45,6 +61,59 @@ def _load():  # noqa: ANN202
                 identifier.set_languages(list(DETECTABLE))
                 _identifier = identifier
     return _identifier
+
+
+def _load_wide():  # noqa: ANN202
+    global _wide_identifier
+    if _wide_identifier is None:
+        with _lock:
+            if _wide_identifier is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages(sorted(set(identifier.nb_classes) - NOT_OUTSIDE))
+                _wide_identifier = identifier
+    return _wide_identifier
+
+
+def script(character: str) -> str:
+    """The Unicode script of a character as its name begins (``LATIN``, ``CYRILLIC``, ``DEVANAGARI``, ``CJK``…)."""
+    return unicodedata.name(character, "").split(" ")[0]
+
+
+def main_script(text: str) -> str | None:
+    """The script most of ``text``'s letters are written in (the first such on a tie); None when it has no letters."""
+    counts: dict[str, int] = {}
+    for character in text:
+        if character.isalpha():
+            name = script(character)
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+def encoder_reads(code: str | None) -> bool:
+    """Whether the multilingual encoder reads language ``code``; None (not known) counts as read."""
+    return code is None or base_language(code) in DETECTABLE
+
+
+def outside(text: str) -> Detection | None:
+    """The language of ``text`` when it is one the multilingual encoder does not read, else None.
+
+    Sure by script when most letters are in a script none of the encoder's languages uses (the
+    language named is py3langid's best guess, however unsure: Hindi, Marathi and Nepali share
+    Devanagari; ``und``, undetermined, should it guess one of the encoder's); else py3langid over
+    all its languages must be sure (``MIN_CONFIDENCE``) of one outside ``DETECTABLE``.
+    """
+    sample = text[:MAX_DETECT_CHARS]
+    written_in = main_script(sample)
+    if written_in is None:
+        return None
+    language, confidence = _load_wide().classify(sample)
+    if written_in not in ENCODER_SCRIPTS:
+        return Detection(str(language) if language not in DETECTABLE else "und", 1.0)
+    if confidence >= MIN_CONFIDENCE and language not in DETECTABLE:
+        return Detection(str(language), float(confidence))
+    return None
 
 
 def detect(text: str) -> Detection | None:
@@ -76,12 +145,16 @@ def resolve(text: str, explicit: str | None = None, preferred: str | None = None
     """Decide the query's language and the answer language.
 
     ``explicit`` is the citizen's ``lang=`` and settles both. Otherwise the query's language is
-    detected (used only when sure); answers come in ``preferred`` (``Accept-Language``) if given,
-    else in the detected language.
+    detected: first whether it is one the encoder does not read (``outside``), else among
+    ``DETECTABLE`` (used only when sure); answers come in ``preferred`` (``Accept-Language``) if
+    given, else in the detected language.
     """
     chosen = base_language(explicit)
     if chosen:
         return QueryLanguage(chosen, chosen, "explicit")
+    beyond = outside(text)
+    if beyond is not None:
+        return QueryLanguage(beyond.language, base_language(preferred) or beyond.language, "detected")
     found = detect(text)
     detected = found.language if found and found.sure else None
     return QueryLanguage(detected, base_language(preferred) or detected, "detected" if detected else "unknown")

@@ -21,7 +21,8 @@ from sqlmodel import Session
 
 from kb import documents, validity
 from kb.search import feedback
-from kb.search.crosslingual import fuse_where_possible
+from kb.search import language as languages
+from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters, field_language
@@ -35,10 +36,16 @@ CANDIDATES = 100
 # questions), and no absolute floor tells an off-topic question from a real one (MiniLM scores some
 # off-topic questions at 0.60). Measured: docs/benchmarks.md, "Search that generalises".
 MIN_SIMILARITY = 0.0
-# The multilingual encoder's cosines run lower: off-topic questions in five languages scored at most
-# 0.15 against the public sample passages (p99 0.10); MiniLM scored such questions up to 0.60, which is
-# why the English model is not asked non-English questions (bench/crosslingual.py, docs/benchmarks.md).
-MIN_SIMILARITY_MULTILINGUAL = 0.15
+# The multilingual encoder's ranking keeps the passages at least half as similar as the query's best
+# (kb.search.crosslingual.relative_floor): the absolute floor it replaces (0.15, set on off-topic
+# questions against the sample pages) dropped right answers on other collections (issue 18). "No good
+# answer" is the relevance bar's to say (kb.search.relevance). MiniLM scored off-topic questions in
+# other languages up to 0.60, which is why the English model is not asked non-English questions
+# (bench/crosslingual.py, docs/benchmarks.md).
+RELATIVE_FLOOR_MULTILINGUAL = 0.5
+# The weight, in the cross-lingual fusion, of the keyword ranking of a non-English question's names and
+# numbers (kb.search.crosslingual.surviving_terms): partial evidence, so half a ranking's weight.
+SURVIVING_TERMS_WEIGHT = 0.5
 # Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
 ANY_LANGUAGE = "any"
 
@@ -167,31 +174,45 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
                           language: str | None) -> Retrieved:
     """The cross-lingual path (public search, employees' ``lang=any``): chunk ids best first, with their facts.
 
-    Three rankings, each used where it is valid: the keyword index read with the analyser of the
-    query's language (``None``: every language's fields), which can only find pages in that
-    language; the English model, for English queries (or when the language is unsure); and the
-    multilingual index of public passages, which finds a page in any of its 16 languages. They are
-    fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found it
-    (an English page from the Dutch keyword search) does not count against it. Filters apply inside
+    Up to four rankings, each used where it is valid: the keyword index read with the analyser of
+    the query's language (``None``: every language's fields), which can only find pages in that
+    language; the English model, for English queries (or when the language is unsure); the
+    multilingual index of public passages, which finds a page in any of its 16 languages, down to
+    half the query's best similarity (``RELATIVE_FLOOR_MULTILINGUAL``); and, for a question in another
+    language, the keyword index over every language's fields asked only the question's names and
+    numbers (``surviving_terms``, weight ``SURVIVING_TERMS_WEIGHT``), which survive translation. They
+    are fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found
+    it (an English page from the Dutch keyword search) does not count against it. A question in a
+    language the encoder does not read takes ``_beyond_the_encoder`` instead. Filters apply inside
     each engine before top-k; the multilingual index never holds internal content. Similarities
     come from the encoders that were asked (the English model only for English or unsure queries).
     """
+    if not languages.encoder_reads(language):
+        return _beyond_the_encoder(session, indexes, text, filters, depth)
     keyword_field = field_language(language) if language else None
     rankings = [indexes.keyword.search(text, filters, depth, language=language)]
     readers: list[str] = ["keyword"]
+    weights = [1.0]
     retrieved = Retrieved([])
     if language in (None, "en"):
         vector = indexes.embedder.encode([text])[0]
         rankings.append(_similar(indexes.vector, vector, filters, depth, MIN_SIMILARITY))
         readers.append("english")
+        weights.append(1.0)
         retrieved.similarity = dict(rankings[-1])
         retrieved.similarity.update(_cosines(vector, indexes.vector.vectors(
             cid for cid, _ in rankings[0] if cid not in retrieved.similarity)))
     if indexes.multilingual is not None:
         vector = indexes.multilingual_embedder.encode([text])[0]
-        rankings.append(_similar(indexes.multilingual, vector, filters, depth, MIN_SIMILARITY_MULTILINGUAL))
+        rankings.append(relative_floor(indexes.multilingual.search(vector, filters, depth), RELATIVE_FLOOR_MULTILINGUAL))
         readers.append("multilingual")
+        weights.append(1.0)
         retrieved.multilingual = dict(rankings[-1])
+    terms = surviving_terms(text) if language not in (None, "en") else []
+    if terms:
+        rankings.append(indexes.keyword.search(" ".join(terms), filters, depth, language=None))
+        readers.append("names")
+        weights.append(SURVIVING_TERMS_WEIGHT)
     facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
 
     def possible(reader: str):  # noqa: ANN202
@@ -201,10 +222,30 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
             return lambda cid: cid in facts and facts[cid].audience == "public"
         return lambda cid: True
 
-    retrieved.ranked = fuse_where_possible(rankings, [possible(r) for r in readers],  # type: ignore[assignment]
+    retrieved.ranked = fuse_where_possible(rankings, [possible(r) for r in readers], weights,  # type: ignore[assignment]
                                            method=indexes.settings.search_fusion)
     retrieved.facts = facts
     return retrieved
+
+
+def _beyond_the_encoder(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters,
+                        depth: int) -> Retrieved:
+    """The cross-lingual path for a question in a language neither encoder reads (Greek, Hindi, Vietnamese…).
+
+    The keyword index over every language's fields ranks first: it matches the names and numbers
+    such a question shares with a page in another language, and pages in the question's own
+    language. The multilingual index (relative floor) only fills the places after the keyword
+    hits (``in_turn``): fused with the keyword ranking, it ranked pages it cannot read above the
+    ones the names found (issue 18, docs/benchmarks.md); so did the English model, which is not asked.
+    """
+    keyword = indexes.keyword.search(text, filters, depth, language=None)
+    filling: Ranking = []
+    if indexes.multilingual is not None:
+        vector = indexes.multilingual_embedder.encode([text])[0]
+        filling = relative_floor(indexes.multilingual.search(vector, filters, depth), RELATIVE_FLOOR_MULTILINGUAL)  # type: ignore[assignment]
+    ranked = in_turn([keyword, filling])
+    facts = documents.published_chunk_facts(session, [cid for cid, _ in ranked])
+    return Retrieved(ranked, facts, multilingual=dict(filling))  # type: ignore[arg-type]
 
 
 def admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:

@@ -120,8 +120,10 @@ class PublicHit(BaseModel):
     title: str
     language: str
     language_label: str = Field(description="The page's language, named in the citizen's language")
-    in_preferred_language: bool = Field(description="Whether the page is in the language the citizen asked for "
-                                                    "(false: the best page in another language, no translation exists)")
+    in_preferred_language: bool | None = Field(description="Whether the page is in the language the citizen asked for "
+                                                           "(false: the best page in another language, no translation "
+                                                           "exists); null when that language is unknown (no lang=, no "
+                                                           "Accept-Language, and the query's language not detected)")
     passage: Passage
     provenance: PublicCard
     translations: dict[str, str] = Field(description="Language → slug of approved public translations")

@@ -33,7 +33,7 @@ from kb.search.retrieval import ANY_LANGUAGE, Found, ranked_documents, with_mult
 from kb.search.retrieval import admitted as _admitted
 from kb.search.retrieval import CANDIDATES as CANDIDATES  # re-exported: tests and benchmarks name them here
 from kb.search.retrieval import MIN_SIMILARITY as MIN_SIMILARITY
-from kb.search.retrieval import MIN_SIMILARITY_MULTILINGUAL as MIN_SIMILARITY_MULTILINGUAL
+from kb.search.retrieval import RELATIVE_FLOOR_MULTILINGUAL as RELATIVE_FLOOR_MULTILINGUAL
 from kb.search.schemas import (
     MAX_QUERY_CHARS,
     AnswerQuality, Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,
@@ -268,7 +268,7 @@ def public_search(
         hits.append(PublicHit(
             document=item.document.slug, title=item.version.title, language=item.version.language,
             language_label=i18n.language_name(item.version.language, labels_in),
-            in_preferred_language=preferred is None or languages.base_language(item.version.language) == preferred,
+            in_preferred_language=None if preferred is None else languages.base_language(item.version.language) == preferred,
             passage=_passage(chunk, text, item.version.language), provenance=public_card(item),
             translations={lang: t.document.slug for lang, t in sorted(translations.items())},
             translation_links=_links(translations, labels_in), translated_from=translated_from,
