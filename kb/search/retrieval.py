@@ -20,7 +20,7 @@ import numpy as np
 from sqlmodel import Session
 
 from kb import documents, validity
-from kb.search import feedback
+from kb.search import feedback, sentences
 from kb.search import language as languages
 from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
@@ -51,6 +51,11 @@ RELATIVE_FLOOR_MULTILINGUAL = 0.5
 # The weight, in the cross-lingual fusion, of the keyword ranking of a non-English question's names and
 # numbers (kb.search.crosslingual.surviving_terms): partial evidence, so half a ranking's weight.
 SURVIVING_TERMS_WEIGHT = 0.5
+# The multilingual ranking mixes a passage's similarity with its best sentence's (kb.search.sentences),
+# half and half; the sentence index is searched this many times deeper than the passage index, as a
+# passage has about six sentences (issue 18, docs/benchmarks.md).
+SENTENCE_WEIGHT = 0.5
+SENTENCES_PER_PASSAGE = 4
 # Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
 ANY_LANGUAGE = "any"
 
@@ -209,10 +214,17 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
             cid for cid, _ in rankings[0] if cid not in retrieved.similarity)))
     if indexes.multilingual is not None:
         vector = indexes.multilingual_embedder.encode([text])[0]
-        rankings.append(relative_floor(indexes.multilingual.search(vector, filters, depth), RELATIVE_FLOOR_MULTILINGUAL))
+        passages = indexes.multilingual.search(vector, filters, depth)
+        best_sentences = sentences.best_per_chunk(
+            indexes.multilingual_sentences.search(vector, filters, depth * SENTENCES_PER_PASSAGE))
+        mixed = sentences.mix(passages, best_sentences, SENTENCE_WEIGHT)
+        rankings.append(relative_floor(mixed, RELATIVE_FLOOR_MULTILINGUAL))  # type: ignore[arg-type]
         readers.append("multilingual")
         weights.append(1.0)
-        retrieved.multilingual = dict(rankings[-1])
+        # The relevance bar reads passage cosines, as it was set on: those found only by a sentence are computed.
+        retrieved.multilingual = dict(passages)
+        retrieved.multilingual.update(_cosines(vector, indexes.multilingual.vectors(
+            cid for cid, _ in rankings[-1] if cid not in retrieved.multilingual)))
     terms = surviving_terms(text) if language not in (None, "en") else []
     if terms:
         rankings.append(indexes.keyword.search(" ".join(terms), filters, depth, language=None))
