@@ -40,6 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from kb.config import Environment, Settings  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search_quality import author_and_approver  # noqa: E402
+
 HERE = Path(__file__).resolve().parent / "data"
 OFF_TOPIC_FILES = (HERE / "off_topic_queries.txt", HERE / "off_topic_workplace.txt")
 METHODS = ("public", "multi", "bm25_en")
@@ -69,21 +72,12 @@ def questions(directory: Path, language: str, answered_by: dict[str, str], per_l
 
 def ingest(database, pages: list[dict]) -> None:  # noqa: ANN001
     """Create, submit and approve every page as a public English document through the documents service."""
-    from kb.accounts import service as accounts
-    from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.actors import SYSTEM, Channel, SpaceRole
     from kb.db import transaction
     from kb.documents import service as documents
     from kb.documents.schemas import DocumentCreate
 
     with database.session() as session:
-        with transaction(session):
-            accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug="pages", name="Pages"), four_eyes_default=True)
-            for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
-                accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username.title()))
-                accounts.set_membership(session, actor=SYSTEM, slug="pages", username=username, role=role)
-        author = accounts.actor_for(session, accounts.get_user(session, "author"), Channel.system)
-        approver = accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system)
+        author, approver = author_and_approver(session, "pages")
         for page in pages:
             with transaction(session):
                 documents.create_document(session, actor=author, space_slug="pages", data=DocumentCreate(

@@ -78,24 +78,30 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def author_and_approver(session, space: str):  # noqa: ANN001, ANN201
+    """A four-eyes space ``space`` with an author (contributor) and an approver (owner): their actors."""
+    from kb.accounts import service as accounts
+    from kb.accounts.schemas import SpaceCreate, UserCreate
+    from kb.actors import SYSTEM, Channel, SpaceRole
+    from kb.db import transaction
+
+    with transaction(session):
+        accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug=space, name=space.title()), four_eyes_default=True)
+        for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
+            accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username.title()))
+            accounts.set_membership(session, actor=SYSTEM, slug=space, username=username, role=role)
+    return (accounts.actor_for(session, accounts.get_user(session, "author"), Channel.system),
+            accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system))
+
+
 def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
     """Create, submit and approve every document through the documents service; return id → corpus id."""
-    from kb.accounts import service as accounts
-    from kb.actors import Channel
-    from kb.accounts.schemas import SpaceCreate, UserCreate
-    from kb.actors import SYSTEM, SpaceRole
     from kb.db import transaction
     from kb.documents import service as documents
     from kb.documents.schemas import DocumentCreate
 
     with database.session() as session:
-        with transaction(session):
-            accounts.create_space(session, actor=SYSTEM, data=SpaceCreate(slug="collection", name="Collection"), four_eyes_default=True)
-            for username, role in (("author", SpaceRole.contributor), ("approver", SpaceRole.owner)):
-                accounts.create_user(session, actor=SYSTEM, data=UserCreate(username=username, display_name=username.title()))
-                accounts.set_membership(session, actor=SYSTEM, slug="collection", username=username, role=role)
-        author = accounts.actor_for(session, accounts.get_user(session, "author"), Channel.system)
-        approver = accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system)
+        author, approver = author_and_approver(session, "collection")
         mapping: dict[int, str] = {}
         for doc in corpus:
             title = (doc.get("title") or "").strip() or f"Document {doc['_id']}"

@@ -29,8 +29,12 @@ CHUNKS = [
 
 @pytest.fixture(params=[KeywordEngine.tantivy, KeywordEngine.whoosh], ids=["tantivy", "whoosh"])
 def index(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    keyword = make_keyword_index(request.param, tmp_path / request.param.value)
-    keyword.upsert(CHUNKS)
+    return indexed(request.param, tmp_path, CHUNKS)
+
+
+def indexed(engine: KeywordEngine, path: Path, chunks: list[IndexedChunk]):  # noqa: ANN201
+    keyword = make_keyword_index(engine, path / engine.value)
+    keyword.upsert(chunks)
     keyword.commit()
     return keyword
 
@@ -140,26 +144,22 @@ def test_over_the_cap_a_query_keeps_the_terms_that_weigh_most_in_bm25() -> None:
     assert counted_terms(["a", "b", "c"], 3, df, 10) == [("a", 1), ("b", 1), ("c", 1)]  # under the cap: all, in order
 
 
-def test_a_word_the_query_repeats_weighs_more(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", list(KeywordEngine))
+def test_a_word_the_query_repeats_weighs_more(engine: KeywordEngine, tmp_path: Path) -> None:
     """BM25's query term frequency, as Lucene and bm25s count it: the same two passages, each holding
     one of two equally rare words, swap places when the query says the other word twice."""
-    twins = [IndexedChunk(1, 1, 1, 1, "Note", ("Note",), "Servicing the hydraulic pump monthly.", (), "en", "public"),
-             IndexedChunk(2, 2, 2, 1, "Note", ("Note",), "Servicing the pressure valve monthly.", (), "en", "public")]
-    for engine in KeywordEngine:
-        keyword = make_keyword_index(engine, tmp_path / engine.value)
-        keyword.upsert(twins)
-        keyword.commit()
-        assert ids(keyword.search("pump pump valve", SearchFilters(on_day=TODAY), 10)) == [1, 2], engine
-        assert ids(keyword.search("pump valve valve", SearchFilters(on_day=TODAY), 10)) == [2, 1], engine
+    keyword = indexed(engine, tmp_path, [
+        IndexedChunk(1, 1, 1, 1, "Note", ("Note",), "Servicing the hydraulic pump monthly.", (), "en", "public"),
+        IndexedChunk(2, 2, 2, 1, "Note", ("Note",), "Servicing the pressure valve monthly.", (), "en", "public")])
+    assert ids(keyword.search("pump pump valve", SearchFilters(on_day=TODAY), 10)) == [1, 2]
+    assert ids(keyword.search("pump valve valve", SearchFilters(on_day=TODAY), 10)) == [2, 1]
 
 
-def test_a_word_in_the_title_adds_to_the_same_word_in_the_body(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", list(KeywordEngine))
+def test_a_word_in_the_title_adds_to_the_same_word_in_the_body(engine: KeywordEngine, tmp_path: Path) -> None:
     """Both bodies read "… guide … servicing …" with "pump" once and the same length; only one title says it."""
-    pair = [IndexedChunk(1, 1, 1, 1, "Valve guide", ("Valve guide",), "pump servicing", (), "en", "public"),
-            IndexedChunk(2, 2, 2, 1, "Pump guide", ("Pump guide",), "valve servicing", (), "en", "public")]
-    for engine in KeywordEngine:
-        keyword = make_keyword_index(engine, tmp_path / engine.value)
-        keyword.upsert(pair)
-        keyword.commit()
-        ranked = keyword.search("pump", SearchFilters(on_day=TODAY), 10)
-        assert ids(ranked) == [2, 1] and ranked[0][1] > ranked[1][1], engine
+    keyword = indexed(engine, tmp_path, [
+        IndexedChunk(1, 1, 1, 1, "Valve guide", ("Valve guide",), "pump servicing", (), "en", "public"),
+        IndexedChunk(2, 2, 2, 1, "Pump guide", ("Pump guide",), "valve servicing", (), "en", "public")])
+    ranked = keyword.search("pump", SearchFilters(on_day=TODAY), 10)
+    assert ids(ranked) == [2, 1] and ranked[0][1] > ranked[1][1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # The languages of the multilingual Universal Sentence Encoder v3 (zh-tw folds into zh).
@@ -35,8 +36,7 @@ ENCODER_SCRIPTS = frozenset({"LATIN", "ARABIC", "CYRILLIC", "CJK", "HIRAGANA", "
 # bench/data/short_queries_langid.tsv), ancient Greek and Hebrew, and "no language".
 NOT_OUTSIDE = frozenset({"arz", "ary", "wuu", "yue", "af", "fy", "lb", "grc", "hbo", "zxx"})
 
-_identifier = None
-_wide_identifier = None
+_identifiers: dict[Callable[[list[str]], list[str]], object] = {}
 _lock = threading.Lock()
 
 
@@ -50,30 +50,33 @@ class Detection:
         return self.confidence >= MIN_CONFIDENCE
 
 
-def _load():  # noqa: ANN202
-    global _identifier
-    if _identifier is None:
-        with _lock:
-            if _identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+def _identifier_for(languages: Callable[[list[str]], list[str]]):  # noqa: ANN202
+    """py3langid's identifier restricted to ``languages(all its languages)``, built once per rule."""
+    with _lock:
+        identifier = _identifiers.get(languages)
+        if identifier is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-                identifier.set_languages(list(DETECTABLE))
-                _identifier = identifier
-    return _identifier
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages(languages(list(identifier.nb_classes)))
+            _identifiers[languages] = identifier
+        return identifier
+
+
+def _encoders_languages(_all: list[str]) -> list[str]:
+    return list(DETECTABLE)
+
+
+def _every_language_but_relatives(every: list[str]) -> list[str]:
+    return sorted(set(every) - NOT_OUTSIDE)
+
+
+def _load():  # noqa: ANN202
+    return _identifier_for(_encoders_languages)
 
 
 def _load_wide():  # noqa: ANN202
-    global _wide_identifier
-    if _wide_identifier is None:
-        with _lock:
-            if _wide_identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-                identifier.set_languages(sorted(set(identifier.nb_classes) - NOT_OUTSIDE))
-                _wide_identifier = identifier
-    return _wide_identifier
+    return _identifier_for(_every_language_but_relatives)
 
 
 def script(character: str) -> str:
