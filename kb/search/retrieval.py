@@ -187,8 +187,10 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
     Up to four rankings, each used where it is valid: the keyword index read with the analyser of
     the query's language (``None``: every language's fields), which can only find pages in that
     language; the English model, for English queries (or when the language is unsure); the
-    multilingual index of public passages, which finds a page in any of its 16 languages, down to
-    half the query's best similarity (``RELATIVE_FLOOR_MULTILINGUAL``); and, for a question in another
+    multilingual index of public passages, which finds a page in any of its 16 languages, a passage
+    scored by half its similarity and half its best sentence's (the multilingual sentence index,
+    ``kb.search.sentences``), down to half the query's best score (``RELATIVE_FLOOR_MULTILINGUAL``);
+    and, for a question in another
     language, the keyword index over every language's fields asked only the question's names and
     numbers (``surviving_terms``, weight ``SURVIVING_TERMS_WEIGHT``), which survive translation. They
     are fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found
