@@ -256,6 +256,7 @@ def test_multilingual_index_holds_public_approved_chunks_and_follows_every_chang
     with database.session() as session:
         before = _public_approved_chunks(session)
         assert indexes.multilingual.chunk_ids() == before and indexes.check(session).clean
+        assert {sentences.chunk_of(sid) for sid in indexes.multilingual_sentences.chunk_ids()} == before
     owner, author = corpus["owner"].actor, corpus["contributor"].actor
     with database.session() as session:
         # audience change: a new version of zorgtoeslag, internal, approved -> out of the multilingual index
@@ -279,6 +280,8 @@ def test_multilingual_index_holds_public_approved_chunks_and_follows_every_chang
     with database.session() as session:
         after = _public_approved_chunks(session)
         assert indexes.multilingual.chunk_ids() == after and indexes.check(session).clean
+        # the sentences follow their passages: the internal, superseded and retired ones are gone
+        assert {sentences.chunk_of(sid) for sid in indexes.multilingual_sentences.chunk_ids()} == after
     assert after != before and not (before - after) & indexes.multilingual.chunk_ids()
     found = {h["document"] for h in public(app_client, "zorgtoeslag zorgverzekering")["data"]}
     assert "zorgtoeslag" not in found and "unemployment-benefit" not in found
@@ -461,3 +464,12 @@ def test_the_sentence_that_answers_lifts_its_page_above_a_page_closer_as_a_whole
     assert [hit["document"] for hit in body["data"][:2]] == ["tenancy", "rent-allowance"]
     held = search.multilingual_sentences.chunk_ids()
     assert held and all(sid % sentences.SLOTS < 3 for sid in held)  # no page here has more than three sentences
+
+
+def test_a_script_no_language_is_known_for_is_outside_the_encoder_but_named_no_language(app_client) -> None:  # noqa: ANN001
+    # py3langid names some language for any script (Inuktitut syllabics as Amharic): only one written in it counts
+    assert languages.resolve("ᐃᓄᒃᑎᑐᑦ ᑎᑎᕋᐅᓯᖅ") == languages.QueryLanguage("und", None, "detected")
+    assert languages.resolve("Χρειάζονται βίζα οι πολίτες;").query == "el"
+    body = public(app_client, "ᐃᓄᒃᑎᑐᑦ 18", headers={"Accept-Language": ""})
+    assert body["query_language"] == "und" and body["preferred_language"] is None
+    assert body["data"] and {hit["in_preferred_language"] for hit in body["data"]} == {None}  # "18" is on pages

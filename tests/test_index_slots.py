@@ -205,3 +205,31 @@ def test_short_lived_commands_read_a_held_slot_instead_of_building_one(settings,
         claimed = SearchIndexes.for_queries(settings, session)  # free now: claimed and caught up
         assert claimed.root.name == "slot-0" and claimed.claimed
         claimed.close()
+
+
+def test_a_new_keyword_layout_rebuilds_the_keyword_index_and_encodes_nothing_again(settings, database, corpus) -> None:  # noqa: ANN001
+    """An index slot of an earlier keyword layout (issue 18) or sentence split: only what changed is redone."""
+    from kb.search import indexer, sentences
+
+    counting = CountingEmbedder()
+    indexes = SearchIndexes(settings, embedder=counting)
+    with database.session() as session:
+        indexes.catch_up(session)
+    slot, head = indexes.root, indexes.last_seq
+    encoded, held_sentences = counting.encoded, indexes.multilingual_sentences.chunk_ids()
+    indexes.close()
+    manifest = json.loads((slot / "manifest.json").read_text())
+    assert manifest["keyword_format"] == indexer.KEYWORD_FORMAT and manifest["sentence_split"] == sentences.SPLIT_VERSION
+    # as an earlier kb left it: no keyword format (1) and another sentence split
+    manifest.pop("keyword_format")
+    manifest["sentence_split"] = sentences.SPLIT_VERSION - 1
+    (slot / "manifest.json").write_text(json.dumps(manifest))
+    again = SearchIndexes(settings, embedder=counting, slot=slot)
+    assert again.last_seq == 0 and not again.keyword.chunk_ids()  # the keyword index starts empty, replayed from 0
+    assert not (slot / indexer.SENTENCES_DIR).exists()
+    with database.session() as session:
+        again.catch_up(session)
+        assert again.check(session).clean and again.last_seq == head
+    assert counting.encoded == encoded  # the MiniLM vectors were kept: nothing encoded again
+    assert again.multilingual_sentences.chunk_ids() == held_sentences  # the sentences were split and encoded again
+    again.close()

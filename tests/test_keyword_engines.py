@@ -142,6 +142,16 @@ def test_over_the_cap_a_query_keeps_the_terms_that_weigh_most_in_bm25() -> None:
     assert counted_terms(["a", "b", "a", "c", "a"], 2, df, 10) == [("b", 1), ("c", 1)]  # a: 3 × 0.0465 = 0.14
     assert counted_terms(["a"] * 20 + ["b", "c"], 2, df, 10) == [("a", 20), ("b", 1)]  # a: 20 × 0.0465 = 0.93
     assert counted_terms(["a", "b", "c"], 3, df, 10) == [("a", 1), ("b", 1), ("c", 1)]  # under the cap: all, in order
+    # over the cap, a term no passage holds (df 0: the highest idf) never pushes out one that matters
+    unknown = {"a": 10, "b": 1, "x": 0, "y": 0}.__getitem__
+    assert counted_terms(["x", "y", "a", "b"], 2, unknown, 10) == [("a", 1), ("b", 1)]
+
+
+@pytest.mark.parametrize("engine", list(KeywordEngine))
+def test_a_pasted_line_of_unknown_ids_still_finds_the_word_that_matters(engine: KeywordEngine, tmp_path: Path) -> None:
+    keyword = indexed(engine, tmp_path, CHUNKS)
+    pasted = "benefit " + " ".join(f"zq{n}x" for n in range(70))  # 71 distinct terms, 70 of them held nowhere
+    assert 1 in ids(keyword.search(pasted, SearchFilters(include_internal=True, on_day=TODAY), 10))
 
 
 @pytest.mark.parametrize("engine", list(KeywordEngine))

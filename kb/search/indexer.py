@@ -55,7 +55,11 @@ log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
 REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
-INDEX_FORMAT = 4  # 3: the body field holds title and headings too; 4: the multilingual sentence index (issue 18)
+INDEX_FORMAT = 2
+# Bump when only the keyword index's layout or analysis changes: its directory is emptied and every
+# document re-synced from seq 0, re-using the vectors held (no text is encoded again).
+# 2: the body field holds the title and headings too, query term frequency (issue 18).
+KEYWORD_FORMAT = 2
 VECTORS_DIR = "vectors"
 MULTILINGUAL_DIR = "multilingual"
 SENTENCES_DIR = "multilingual-sentences"
@@ -64,6 +68,17 @@ SENTENCES_DIR = "multilingual-sentences"
 def is_public(chunk: IndexedChunk) -> bool:
     """What the multilingual index holds: public passages (validity is filtered at query time)."""
     return chunk.audience == "public"
+
+
+@dataclass(frozen=True)
+class Held:
+    """The public chunks whose multilingual passage vector, and whose every sentence vector, an index slot holds."""
+
+    passages: frozenset[int] = frozenset()
+    sentences: frozenset[int] = frozenset()
+
+
+NOTHING_HELD = Held()
 
 
 def sentence_entries(chunks: Iterable[IndexedChunk]) -> tuple[list[IndexedChunk], list[str]]:
@@ -124,7 +139,8 @@ class Drift:
 
 
 class SearchIndexes:
-    """The keyword and vector indexes of one process (and the public multilingual one), in one slot directory, with their watermark.
+    """The keyword and vector indexes of one process (and the public multilingual passage and sentence
+    indexes), in one slot directory, with their watermark.
 
     Args:
         settings: the configuration (index root, keyword engine, model).
@@ -169,6 +185,15 @@ class SearchIndexes:
             log.warning("Index slot %s has a multilingual index of another model: emptied, caught up from the start", slot)
             shutil.rmtree(self.root / MULTILINGUAL_DIR, ignore_errors=True)
             shutil.rmtree(self.root / SENTENCES_DIR, ignore_errors=True)
+        if self._slot_lock is not None and self.manifest.get("sentence_split", sentences.SPLIT_VERSION) != sentences.SPLIT_VERSION:
+            # sentence vectors are kept by id (passage, position): another split gives other sentences there
+            log.warning("Index slot %s has sentences split another way: the sentence index is emptied and refilled", slot)
+            shutil.rmtree(self.root / SENTENCES_DIR, ignore_errors=True)
+        if (self._slot_lock is not None and self.manifest_path.exists()
+                and self.manifest.get("keyword_format", 1) != KEYWORD_FORMAT):
+            log.warning("Index slot %s has a keyword index of another layout: rebuilt from the start, vectors kept", slot)
+            shutil.rmtree(self.root / f"keyword-{settings.keyword_engine.value}", ignore_errors=True)
+            self.manifest["last_seq"] = 0
         self.keyword = make_keyword_index(settings.keyword_engine, self.root / f"keyword-{settings.keyword_engine.value}")
 
     @classmethod
@@ -304,7 +329,8 @@ class SearchIndexes:
         return {"last_seq": 0}
 
     def _write_manifest(self, last_seq: int) -> None:
-        self.manifest = {"format": INDEX_FORMAT, "last_seq": last_seq, "kb_version": __version__,
+        self.manifest = {"format": INDEX_FORMAT, "keyword_format": KEYWORD_FORMAT, "sentence_split": sentences.SPLIT_VERSION,
+                         "last_seq": last_seq, "kb_version": __version__,
                          "keyword_engine": self.keyword.name,
                          "model": getattr(self._embedder, "name", self.manifest.get("model")),
                          "dimension": self._vector.dimension if self._vector is not None else self.manifest.get("dimension"),
@@ -333,7 +359,7 @@ class SearchIndexes:
     # ------------------------------------------------------------------------------ updates
 
     def _index(self, chunks: list[IndexedChunk], have_vectors: set[int] | frozenset[int] = frozenset(),
-               have_multilingual: set[int] | frozenset[int] = frozenset()) -> int:
+               have_multilingual: Held = NOTHING_HELD) -> int:
         """Add ``chunks`` to the keyword index, and those without a vector yet to the vector indexes."""
         if not chunks:
             return 0
@@ -345,34 +371,37 @@ class SearchIndexes:
             vectors = [self.embedder.encode([c.embedding_text for c in new[start:start + ENCODE_BATCH]])
                        for start in range(0, len(new), ENCODE_BATCH)]
             self.vector.upsert(new, np.concatenate(vectors))
-        self._index_multilingual([c for c in chunks if c.chunk_id not in have_multilingual])
+        self._index_multilingual(chunks, have_multilingual)
         return len(chunks)
 
-    def _index_multilingual(self, chunks: list[IndexedChunk]) -> int:
+    def _index_multilingual(self, chunks: list[IndexedChunk], held: Held = NOTHING_HELD) -> int:
+        """Encode the public ``chunks`` whose passage vector, or whose sentences, the multilingual indexes lack."""
         index = self.multilingual
         public = [c for c in chunks if is_public(c)]
         if index is None or not public:
             return 0
         import numpy as np
 
-        vectors = [self.multilingual_embedder.encode([c.embedding_text for c in public[start:start + ENCODE_BATCH]])
-                   for start in range(0, len(public), ENCODE_BATCH)]
-        index.upsert(public, np.concatenate(vectors))
-        entries, texts = sentence_entries(public)
+        passages = [c for c in public if c.chunk_id not in held.passages]
+        if passages:
+            vectors = [self.multilingual_embedder.encode([c.embedding_text for c in passages[start:start + ENCODE_BATCH]])
+                       for start in range(0, len(passages), ENCODE_BATCH)]
+            index.upsert(passages, np.concatenate(vectors))
+        entries, texts = sentence_entries(c for c in public if c.chunk_id not in held.sentences)
         if entries:
             vectors = [self.multilingual_embedder.encode(texts[start:start + ENCODE_BATCH])
                        for start in range(0, len(texts), ENCODE_BATCH)]
             self.multilingual_sentences.upsert(entries, np.concatenate(vectors))
         return len(public)
 
-    def _retain_multilingual(self, chunks: list[IndexedChunk], document_ids: Iterable[int] | None = None) -> set[int]:
-        """Keep the multilingual vectors of the public ``chunks`` (in scope), drop the rest; the ids kept.
+    def _retain_multilingual(self, chunks: list[IndexedChunk], document_ids: Iterable[int] | None = None) -> Held:
+        """Keep the multilingual vectors of the public ``chunks`` (in scope), drop the rest; what is kept.
 
-        A chunk counts as kept when both its passage vector and every one of its sentences' are held.
+        A passage's sentences count as kept when every one of them is held.
         """
         index = self.multilingual
         if index is None:
-            return set()
+            return NOTHING_HELD
         public = [c for c in chunks if is_public(c)]
         kept = index.retain(public, document_ids)
         entries, _texts = sentence_entries(public)
@@ -381,7 +410,7 @@ class SearchIndexes:
         for entry in entries:
             if entry.chunk_id not in held:
                 whole.discard(sentences.chunk_of(entry.chunk_id))
-        return kept & whole
+        return Held(frozenset(kept), frozenset(whole))
 
     def _sync(self, session: Session, ids: list[int]) -> int:
         chunks = [chunk for item in documents.published(session, ids) for chunk in to_indexed(item)]
@@ -440,7 +469,7 @@ class SearchIndexes:
                 if self.multilingual is not None:
                     self.multilingual.clear()
                     self.multilingual_sentences.clear()
-                kept, kept_multilingual = set(), set()
+                kept, kept_multilingual = set(), NOTHING_HELD
             done = 0
             for start in range(0, len(chunks), REBUILD_BATCH):
                 done += self._index(chunks[start:start + REBUILD_BATCH], kept, kept_multilingual)
@@ -452,7 +481,7 @@ class SearchIndexes:
             return done
 
     def _save_vectors(self, last_seq: int) -> None:
-        """Save both vector indexes with ``last_seq``; one not loaded (nothing indexed) only moves its sequence on."""
+        """Save the vector indexes with ``last_seq``; one not loaded (nothing indexed) only moves its sequence on."""
         from kb.search.vector import advance_saved_seq
 
         indexes = [(self._vector, VECTORS_DIR)]

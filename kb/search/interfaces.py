@@ -94,7 +94,9 @@ def counted_terms(tokens: Iterable[str], cap: int,
 
     A query with more distinct terms than ``cap`` (a pasted paragraph) keeps those that weigh most in
     BM25, count × idf with idf = ln(1 + (N − df + 0.5) / (df + 0.5)), when ``document_frequency``
-    (df of a term among ``total`` passages) is given; else, and on ties, the first ones said.
+    (df of a term among ``total`` passages) is given; else, and on ties, the first ones said. A term
+    no passage holds (df 0) is never kept then: it would score nothing and, by its idf, push out
+    terms that do (a pasted log line of unknown ids and one word that matters).
     """
     counts: dict[str, int] = {}
     for token in tokens:
@@ -102,6 +104,9 @@ def counted_terms(tokens: Iterable[str], cap: int,
     terms = list(counts.items())
     if len(terms) <= cap or document_frequency is None:
         return terms[:cap]
+    terms = [(term, count) for term, count in terms if document_frequency(term) > 0]
+    if len(terms) <= cap:
+        return terms
 
     def weight(position: int) -> tuple[float, int]:
         term, count = terms[position]

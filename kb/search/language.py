@@ -27,6 +27,15 @@ from dataclasses import dataclass
 # The languages of the multilingual Universal Sentence Encoder v3 (zh-tw folds into zh).
 DETECTABLE = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
 MIN_CONFIDENCE = 0.5
+UNDETERMINED = "und"  # ISO 639-2: a language outside the encoder's that could not be named
+# py3langid's languages written in each script none of the encoder's languages uses (Unicode script
+# names as character names begin): a question in one of these scripts is named only as one of them.
+SCRIPT_LANGUAGES = {
+    "GREEK": ("el",), "DEVANAGARI": ("hi", "mr", "ne"), "BENGALI": ("bn", "as"), "ETHIOPIC": ("am",),
+    "HEBREW": ("he",), "ARMENIAN": ("hy",), "GEORGIAN": ("ka",), "TAMIL": ("ta",), "TELUGU": ("te",),
+    "KANNADA": ("kn",), "MALAYALAM": ("ml",), "GUJARATI": ("gu",), "GURMUKHI": ("pa",), "ORIYA": ("or",),
+    "SINHALA": ("si",), "KHMER": ("km",), "LAO": ("lo",), "MYANMAR": ("my",), "TIBETAN": ("bo",),
+}
 MAX_DETECT_CHARS = 500
 # The scripts those languages are written in (Unicode script names as character names begin).
 ENCODER_SCRIPTS = frozenset({"LATIN", "ARABIC", "CYRILLIC", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI"})
@@ -103,8 +112,8 @@ def outside(text: str) -> Detection | None:
     """The language of ``text`` when it is one the multilingual encoder does not read, else None.
 
     Sure by script when most letters are in a script none of the encoder's languages uses (the
-    language named is py3langid's best guess, however unsure: Hindi, Marathi and Nepali share
-    Devanagari; ``und``, undetermined, should it guess one of the encoder's); else py3langid over
+    language named is py3langid's when it is sure of one outside the encoder's, else ``und``,
+    undetermined, and answers are then in no preferred language); else py3langid over
     all its languages must be sure (``MIN_CONFIDENCE``) of one outside ``DETECTABLE``.
     """
     sample = text[:MAX_DETECT_CHARS]
@@ -113,7 +122,10 @@ def outside(text: str) -> Detection | None:
         return None
     language, confidence = _load_wide().classify(sample)
     if written_in not in ENCODER_SCRIPTS:
-        return Detection(str(language) if language not in DETECTABLE else "und", 1.0)
+        # outside the encoder for sure; named only when py3langid names a language written in that
+        # script (it names some language for any script: Inuktitut syllabics as Amharic), else undetermined
+        named = language in SCRIPT_LANGUAGES.get(written_in, ())
+        return Detection(str(language) if named else UNDETERMINED, 1.0)
     if confidence >= MIN_CONFIDENCE and language not in DETECTABLE:
         return Detection(str(language), float(confidence))
     return None
@@ -157,7 +169,8 @@ def resolve(text: str, explicit: str | None = None, preferred: str | None = None
         return QueryLanguage(chosen, chosen, "explicit")
     beyond = outside(text)
     if beyond is not None:
-        return QueryLanguage(beyond.language, base_language(preferred) or beyond.language, "detected")
+        answer = None if beyond.language == UNDETERMINED else beyond.language
+        return QueryLanguage(beyond.language, base_language(preferred) or answer, "detected")
     found = detect(text)
     detected = found.language if found and found.sure else None
     return QueryLanguage(detected, base_language(preferred) or detected, "detected" if detected else "unknown")

@@ -52,8 +52,9 @@ RELATIVE_FLOOR_MULTILINGUAL = 0.5
 # numbers (kb.search.crosslingual.surviving_terms): partial evidence, so half a ranking's weight.
 SURVIVING_TERMS_WEIGHT = 0.5
 # The multilingual ranking mixes a passage's similarity with its best sentence's (kb.search.sentences),
-# half and half; the sentence index is searched this many times deeper than the passage index, as a
-# passage has about six sentences (issue 18, docs/benchmarks.md).
+# half and half (issue 18, docs/benchmarks.md). The sentence index is searched 4 × the passage depth:
+# a passage has about six sentences, but only its best one counts and the best sentences of the
+# passages worth ranking come first; a passage missing from the sentences takes their lowest score.
 SENTENCE_WEIGHT = 0.5
 SENTENCES_PER_PASSAGE = 4
 # Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
@@ -228,8 +229,9 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
         retrieved.multilingual.update(_cosines(vector, indexes.multilingual.vectors(
             cid for cid, _ in rankings[-1] if cid not in retrieved.multilingual)))
     terms = surviving_terms(text) if language not in (None, "en") else []
-    if terms:
-        rankings.append(indexes.keyword.search(" ".join(terms), filters, depth, language=None))
+    names = indexes.keyword.search(" ".join(terms), filters, depth, language=None) if terms else []
+    if names:  # an empty ranking would only weigh every page down in the fusion
+        rankings.append(names)
         readers.append("names")
         weights.append(SURVIVING_TERMS_WEIGHT)
     facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})

@@ -17,15 +17,21 @@ import re
 from collections.abc import Hashable, Sequence
 
 SLOTS = 64
-"""At most this many sentences per passage (a passage has at most 300 words); the rest joins the last."""
+"""At most this many sentences per passage; a passage with more (a long Chinese section, which the
+chunker's word count does not cut) has its sentences grouped evenly into ``SLOTS`` pieces."""
 
-# A sentence ends at . ! ? … or their CJK forms, before white space (or right after a CJK stop);
-# "e.g. this", "Dr. Smith" and "3.5" stay whole because the next word must not start in lower case
-# or a digit after a Latin stop. A paragraph break always ends one.
-_END = re.compile(r"(?<=[.!?…])\s+(?=[^\s\da-z])|(?<=[。！？])\s*|\n\s*\n")
+SPLIT_VERSION = 1
+"""Bump when ``split`` would cut any text differently: sentence vectors are kept by (passage, position),
+so an index slot split another way empties its sentence index and fills it again (kb.search.indexer)."""
+
+# Where a sentence may end: after . ! ? … before white space; right after a CJK stop; at a paragraph break.
+_CANDIDATE = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？．｡])\s*|\n\s*\n")
+# Words a stop often follows without ending the sentence ("Dr. Smith", "z. B. drei", "No. 5").
+ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "sr", "jr", "no", "nr", "vs", "etc", "eg", "ie",
+                           "cf", "fig", "art", "bzw", "ca", "zb", "usw", "mme", "mlle", "sra", "sr", "dhr", "mevr"})
 MIN_CHARACTERS = 12
-"""Shorter pieces ("Yes.", "Fig. 2.") join the sentence before them: alone they match anything.
-In Chinese and Japanese, where a character is about a word, the bar is ``MIN_CJK_CHARACTERS``."""
+"""Shorter pieces ("Yes.", "Fig. 2.") join a neighbour: alone they match anything. In Chinese and
+Japanese, where a character is about a word, the bar is ``MIN_CJK_CHARACTERS``."""
 MIN_CJK_CHARACTERS = 4
 
 
@@ -34,21 +40,54 @@ def _short(piece: str) -> bool:
     return len(piece) < (MIN_CJK_CHARACTERS if cjk else MIN_CHARACTERS)
 
 
+def _ends_here(text: str, match: re.Match) -> bool:
+    """Whether the candidate ``match`` really ends a sentence (paragraph breaks and CJK stops always do)."""
+    if "\n\n" in match.group().replace(" ", "").replace("\t", "") or text[match.start() - 1] not in ".!?…":
+        return True
+    following = text[match.end():match.end() + 1]
+    if following and (following.islower() or following.isdecimal()):  # "e.g. the", "3. April", Unicode case
+        return False
+    word = re.search(r"(\w+)\W*$", text[:match.start()])
+    if word and text[match.start() - 1] == ".":
+        last = word.group(1).casefold()
+        # an abbreviation, a single letter ("U.S.", "z. B."), or initials
+        if last in ABBREVIATIONS or len(last) == 1:
+            return False
+    return True
+
+
 def split(text: str) -> list[str]:
-    """The sentences of ``text`` in order, at most ``SLOTS``; a piece too short to stand alone joins the one before."""
-    pieces = [piece.strip() for piece in _END.split(text) if piece and piece.strip()]
+    """The sentences of ``text`` in order: at most ``SLOTS``, and a piece too short to stand alone joined to a neighbour."""
+    pieces, start = [], 0
+    for match in _CANDIDATE.finditer(text):
+        if match.start() > start and _ends_here(text, match):
+            pieces.append(text[start:match.start()])
+            start = match.end()
+    pieces.append(text[start:])
     merged: list[str] = []
-    for piece in pieces:
-        if merged and (_short(piece) or len(merged) == SLOTS):
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if merged and (_short(piece) or _short(merged[-1])):
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)
-    return merged
+    if len(merged) <= SLOTS:
+        return merged
+    size, extra = divmod(len(merged), SLOTS)  # the first ``extra`` groups take one sentence more
+    groups, at = [], 0
+    for group in range(SLOTS):
+        width = size + (1 if group < extra else 0)
+        groups.append(" ".join(merged[at:at + width]))
+        at += width
+    return groups
 
 
 def sentence_id(chunk_id: int, position: int) -> int:
     if not 0 <= position < SLOTS:
         raise ValueError(f"Bug: sentence position {position} outside 0..{SLOTS - 1}")
+    if not 0 <= chunk_id < 2 ** 63 // SLOTS:
+        raise ValueError(f"Bug: chunk id {chunk_id} too large for a sentence id")
     return chunk_id * SLOTS + position
 
 
