@@ -7,6 +7,7 @@ each hit's language named in the citizen's language, links to its translations, 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import time
 
 import pytest
@@ -441,29 +442,41 @@ SENTENCE_CHOICE = {
 
 
 @pytest.fixture
-def sentence_client(settings, database, corpus):  # noqa: ANN001, ANN201
-    from kb.search.indexer import SearchIndexes
-    from tests.fakes import ChosenVectorsEmbedder
-
+def sentence_client(database, corpus):  # noqa: ANN001, ANN201
     make_document(database, corpus, slug="tenancy", state="approved",
                   body="# Tenancy\n\nYou get your deposit back within ten days of moving out. The Renting guide lists "
                        "what landlords must repair. Keys go back to the landlord on the last day.")
     make_document(database, corpus, slug="rent-allowance", state="approved",
                   body="# Rent allowance\n\nRent allowance helps tenants with a low income pay their rent each month.")
-    search = SearchIndexes(settings, multilingual_embedder=ChosenVectorsEmbedder(SENTENCE_CHOICE))
+    yield lambda configured: _chosen_app(configured, database, SENTENCE_CHOICE)
+
+
+@contextmanager
+def _chosen_app(settings, database, choice):  # noqa: ANN001, ANN202
+    from kb.search.indexer import SearchIndexes
+    from tests.fakes import ChosenVectorsEmbedder
+
+    search = SearchIndexes(settings, multilingual_embedder=ChosenVectorsEmbedder(choice))
     with TestClient(create_app(settings, database=database, search=search)) as test_client:
         yield test_client, search
 
 
-def test_the_sentence_that_answers_lifts_its_page_above_a_page_closer_as_a_whole(sentence_client) -> None:  # noqa: ANN001
+def test_without_the_sentence_index_the_page_closer_as_a_whole_ranks_first(settings, sentence_client) -> None:  # noqa: ANN001
+    with sentence_client(settings.model_copy(update={"public_sentences": False})) as (client, search):
+        assert search.multilingual_sentences is None
+        body = public(client, "Wann bekomme ich meine Kaution zurück?")
+        assert [hit["document"] for hit in body["data"][:2]] == ["rent-allowance", "tenancy"]
+
+
+def test_the_sentence_that_answers_lifts_its_page_above_a_page_closer_as_a_whole(settings, sentence_client) -> None:  # noqa: ANN001
     """Passage cosines: tenancy 1/√3 = 0.577 (three topics), rent allowance 0.700. Best sentences: 1.000 and
     0.700. Mixed half and half: tenancy 0.789, rent allowance 0.700; by the passages alone the order was the other."""
-    client, search = sentence_client
-    body = public(client, "Wann bekomme ich meine Kaution zurück?")
-    assert body["query_language"] == "de"
-    assert [hit["document"] for hit in body["data"][:2]] == ["tenancy", "rent-allowance"]
-    held = search.multilingual_sentences.chunk_ids()
-    assert held and all(sid % sentences.SLOTS < 3 for sid in held)  # no page here has more than three sentences
+    with sentence_client(settings) as (client, search):
+        body = public(client, "Wann bekomme ich meine Kaution zurück?")
+        assert body["query_language"] == "de"
+        assert [hit["document"] for hit in body["data"][:2]] == ["tenancy", "rent-allowance"]
+        held = search.multilingual_sentences.chunk_ids()
+        assert held and all(sid % sentences.SLOTS < 3 for sid in held)  # no page here has more than three sentences
 
 
 def test_a_script_no_language_is_known_for_is_outside_the_encoder_but_named_no_language(app_client) -> None:  # noqa: ANN001

@@ -233,3 +233,26 @@ def test_a_new_keyword_layout_rebuilds_the_keyword_index_and_encodes_nothing_aga
     assert counting.encoded == encoded  # the MiniLM vectors were kept: nothing encoded again
     assert again.multilingual_sentences.chunk_ids() == held_sentences  # the sentences were split and encoded again
     again.close()
+
+
+def test_the_sentence_index_switched_off_is_removed_and_switched_on_again_is_refilled(settings, database, corpus) -> None:  # noqa: ANN001
+    from kb.search import indexer
+
+    counting = CountingEmbedder()
+    off = SearchIndexes(settings.model_copy(update={"public_sentences": False}), embedder=counting)
+    with database.session() as session:
+        off.catch_up(session)
+        assert off.multilingual_sentences is None and off.multilingual.chunk_ids() and off.check(session).clean
+    slot = off.root
+    assert not (slot / indexer.SENTENCES_DIR).exists()
+    off.close()
+    on = SearchIndexes(settings, embedder=counting, slot=slot)
+    assert on.last_seq == 0  # nothing saved there yet: the catch-up starts from the beginning
+    with database.session() as session:
+        on.catch_up(session)
+        assert {c // 64 for c in on.multilingual_sentences.chunk_ids()} == on.multilingual.chunk_ids()
+        assert on.check(session).clean
+    on.close()
+    again_off = SearchIndexes(settings.model_copy(update={"public_sentences": False}), embedder=counting, slot=slot)
+    assert not (slot / indexer.SENTENCES_DIR).exists() and again_off.last_seq > 0  # the rest is kept
+    again_off.close()

@@ -185,6 +185,8 @@ class SearchIndexes:
             log.warning("Index slot %s has a multilingual index of another model: emptied, caught up from the start", slot)
             shutil.rmtree(self.root / MULTILINGUAL_DIR, ignore_errors=True)
             shutil.rmtree(self.root / SENTENCES_DIR, ignore_errors=True)
+        if self._slot_lock is not None and not self.sentences_enabled:  # switched on again later, it is refilled
+            shutil.rmtree(self.root / SENTENCES_DIR, ignore_errors=True)
         if self._slot_lock is not None and self.manifest.get("sentence_split", sentences.SPLIT_VERSION) != sentences.SPLIT_VERSION:
             # sentence vectors are kept by id (passage, position): another split gives other sentences there
             log.warning("Index slot %s has sentences split another way: the sentence index is emptied and refilled", slot)
@@ -302,8 +304,12 @@ class SearchIndexes:
         return self._multilingual
 
     @property
+    def sentences_enabled(self) -> bool:
+        return self.settings.public_multilingual and self.settings.public_sentences
+
+    @property
     def multilingual_sentences(self):  # noqa: ANN201  (FaissVectorIndex over public sentences, or None when switched off)
-        if not self.multilingual_enabled:
+        if not self.sentences_enabled:
             return None
         if self._sentences is None:
             with self._lock:
@@ -353,6 +359,7 @@ class SearchIndexes:
         seqs = [int(self.manifest.get("last_seq", 0)), saved_seq(self._vector, VECTORS_DIR)]
         if self.multilingual_enabled:
             seqs.append(saved_seq(self._multilingual, MULTILINGUAL_DIR))
+        if self.sentences_enabled:
             seqs.append(saved_seq(self._sentences, SENTENCES_DIR))
         return min(seqs)
 
@@ -388,7 +395,7 @@ class SearchIndexes:
                        for start in range(0, len(passages), ENCODE_BATCH)]
             index.upsert(passages, np.concatenate(vectors))
         entries, texts = sentence_entries(c for c in public if c.chunk_id not in held.sentences)
-        if entries:
+        if entries and self.sentences_enabled:
             vectors = [self.multilingual_embedder.encode(texts[start:start + ENCODE_BATCH])
                        for start in range(0, len(texts), ENCODE_BATCH)]
             self.multilingual_sentences.upsert(entries, np.concatenate(vectors))
@@ -404,6 +411,8 @@ class SearchIndexes:
             return NOTHING_HELD
         public = [c for c in chunks if is_public(c)]
         kept = index.retain(public, document_ids)
+        if not self.sentences_enabled:
+            return Held(frozenset(kept), frozenset(c.chunk_id for c in public))
         entries, _texts = sentence_entries(public)
         held = self.multilingual_sentences.retain(entries, document_ids)
         whole = {c.chunk_id for c in public}
@@ -468,7 +477,8 @@ class SearchIndexes:
                 self.vector.clear()
                 if self.multilingual is not None:
                     self.multilingual.clear()
-                    self.multilingual_sentences.clear()
+                    if self.sentences_enabled:
+                        self.multilingual_sentences.clear()
                 kept, kept_multilingual = set(), NOTHING_HELD
             done = 0
             for start in range(0, len(chunks), REBUILD_BATCH):
@@ -486,7 +496,9 @@ class SearchIndexes:
 
         indexes = [(self._vector, VECTORS_DIR)]
         if self.multilingual_enabled:
-            indexes += [(self._multilingual, MULTILINGUAL_DIR), (self._sentences, SENTENCES_DIR)]
+            indexes.append((self._multilingual, MULTILINGUAL_DIR))
+        if self.sentences_enabled:
+            indexes.append((self._sentences, SENTENCES_DIR))
         for index, directory in indexes:
             if index is not None:
                 index.save(last_seq)
@@ -530,6 +542,7 @@ class SearchIndexes:
                 drift.missing_multilingual = set(public) - set(held)
                 drift.extra_multilingual = set(held) - set(public)
                 drift.stale_multilingual = stale(held, public)
+            if self.multilingual_sentences is not None:
                 # the sentence index, per passage: one missing, extra or stale sentence names its passage
                 entries, _texts = sentence_entries(c for c in chunks if is_public(c))
                 wanted = {entry.chunk_id: entry.facts for entry in entries}

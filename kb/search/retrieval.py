@@ -218,9 +218,11 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
     if indexes.multilingual is not None:
         vector = indexes.multilingual_embedder.encode([text])[0]
         passages = indexes.multilingual.search(vector, filters, depth)
-        best_sentences = sentences.best_per_chunk(
-            indexes.multilingual_sentences.search(vector, filters, depth * SENTENCES_PER_PASSAGE))
-        mixed = sentences.mix(passages, best_sentences, SENTENCE_WEIGHT)
+        mixed = passages
+        if indexes.multilingual_sentences is not None:
+            best_sentences = sentences.best_per_chunk(
+                indexes.multilingual_sentences.search(vector, filters, depth * SENTENCES_PER_PASSAGE))
+            mixed = sentences.mix(passages, best_sentences, SENTENCE_WEIGHT)
         rankings.append(relative_floor(mixed, RELATIVE_FLOOR_MULTILINGUAL))  # type: ignore[arg-type]
         readers.append("multilingual")
         weights.append(1.0)
