@@ -22,6 +22,16 @@ def audit_events(database: Database, after_seq: int = 0) -> list[dict[str, Any]]
         ]
 
 
+def event_ids(database: Database) -> frozenset[int]:
+    """The sequence numbers of every audit event so far: an attempt's own events are the ones not among them."""
+    return frozenset(e["seq"] for e in audit_events(database))
+
+
+def new_events(database: Database, known: frozenset[int]) -> list[dict[str, Any]]:
+    """The audit events whose sequence numbers are not in ``known``, in log order."""
+    return [e for e in audit_events(database) if e["seq"] not in known]
+
+
 def head_seq(database: Database) -> int:
     with database.session() as session:
         return provenance.head(session)[0]
