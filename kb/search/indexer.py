@@ -270,15 +270,23 @@ class SearchIndexes:
             self._embedder = shared_embedder(self.settings.embedding_model)
         return self._embedder
 
-    @property
-    def vector(self):  # noqa: ANN201  (kb.search.vector.FaissVectorIndex, imported lazily)
-        if self._vector is None:
-            with self._lock:  # built once, whether the start-up warm-up or a first query gets here first
-                if self._vector is None:
+    def _vector_index(self, attribute: str, directory: str, embedder: Callable[[], Embedder]):  # noqa: ANN202
+        """The FaissVectorIndex kept in ``attribute``, opened once under the lock (the start-up warm-up or
+        a first query may get here first), faiss imported only then."""
+        index = getattr(self, attribute)
+        if index is None:
+            with self._lock:
+                index = getattr(self, attribute)
+                if index is None:
                     from kb.search.vector import FaissVectorIndex
 
-                    self._vector = FaissVectorIndex(self.root / VECTORS_DIR, self.embedder.dimension)
-        return self._vector
+                    index = FaissVectorIndex(self.root / directory, embedder().dimension)
+                    setattr(self, attribute, index)
+        return index
+
+    @property
+    def vector(self):  # noqa: ANN201  (kb.search.vector.FaissVectorIndex, imported lazily)
+        return self._vector_index("_vector", VECTORS_DIR, lambda: self.embedder)
 
     @property
     def multilingual_enabled(self) -> bool:
@@ -294,14 +302,7 @@ class SearchIndexes:
     def multilingual(self):  # noqa: ANN201  (FaissVectorIndex over public chunks, or None when switched off)
         if not self.multilingual_enabled:
             return None
-        if self._multilingual is None:
-            with self._lock:
-                if self._multilingual is None:
-                    from kb.search.vector import FaissVectorIndex
-
-                    self._multilingual = FaissVectorIndex(self.root / MULTILINGUAL_DIR,
-                                                          self.multilingual_embedder.dimension)
-        return self._multilingual
+        return self._vector_index("_multilingual", MULTILINGUAL_DIR, lambda: self.multilingual_embedder)
 
     @property
     def sentences_enabled(self) -> bool:
@@ -311,13 +312,7 @@ class SearchIndexes:
     def multilingual_sentences(self):  # noqa: ANN201  (FaissVectorIndex over public sentences, or None when switched off)
         if not self.sentences_enabled:
             return None
-        if self._sentences is None:
-            with self._lock:
-                if self._sentences is None:
-                    from kb.search.vector import FaissVectorIndex
-
-                    self._sentences = FaissVectorIndex(self.root / SENTENCES_DIR, self.multilingual_embedder.dimension)
-        return self._sentences
+        return self._vector_index("_sentences", SENTENCES_DIR, lambda: self.multilingual_embedder)
 
     def warm(self) -> None:
         """Load every encoder and vector index now (``kb.search.warmup`` calls it off the request path)."""
