@@ -127,23 +127,27 @@ def as_sent(text: str) -> str:
     return cut[:cut.rfind(" ")] if " " in cut else cut
 
 
+def rank(session, indexes, queries: dict[str, str], mode, mapping: dict[int, str]) -> dict[str, list[str]]:  # noqa: ANN001
+    """Each question's 100 best corpus ids, from the full ranking of kb's search service (employees' filters)."""
+    from kb.search import service
+    from kb.search.interfaces import SearchFilters
+
+    filters = SearchFilters(include_internal=True)
+    return {qid: [mapping[f.document_id] for f in service.ranked_documents(session, indexes, text, mode, filters, None, 100)][:100]
+            for qid, text in queries.items()}
+
+
 def run_queries(session, indexes, queries: dict[str, str], mode, mapping: dict[int, str]):  # noqa: ANN001, ANN201
     """Quality from the full ranking of kb's search service; latency of a 10-hit page of the same service.
 
     Every judged question counts. The ranking has no length limit (the API's MAX_QUERY_CHARS is its
     HTTP surface's), so quality is measured on each question whole; latency on what the API accepts.
     """
-    from kb.search import service
-    from kb.search.interfaces import SearchFilters
-
-    rankings, latencies = {}, []
-    filters = SearchFilters(include_internal=True)
-    actor = None
-    for qid, text in queries.items():
-        ranked = service.ranked_documents(session, indexes, text, mode, filters, None, 100)
-        rankings[qid] = [mapping[f.document_id] for f in ranked][:100]
     from kb.actors import Actor, GlobalRole
+    from kb.search import service
 
+    rankings = rank(session, indexes, queries, mode, mapping)
+    latencies = []
     actor = Actor(id=1, username="author", display_name="Author", global_role=GlobalRole.reader)
     for text in queries.values():
         start = time.perf_counter()
@@ -195,8 +199,6 @@ def main() -> None:
         start = time.perf_counter()
         chunks = indexes.rebuild(session)
         index_s = time.perf_counter() - start
-        from kb.search import service
-        from kb.search.interfaces import SearchFilters
         from kb.search.schemas import MAX_QUERY_CHARS
 
         over = sum(len(text) > MAX_QUERY_CHARS for text in queries.values())
@@ -215,10 +217,7 @@ def main() -> None:
         if over:  # the same questions as a user could send them: cut at the last space before the limit
             sent = {qid: as_sent(text) for qid, text in queries.items()}
             for mode in (Mode.keyword, Mode.semantic, Mode.hybrid):
-                ranked = {qid: [mapping[f.document_id] for f in service.ranked_documents(
-                    session, indexes, text, mode, SearchFilters(include_internal=True), None, 100)][:100]
-                    for qid, text in sent.items()}
-                ndcg, recall = evaluate(ranked, qrels)
+                ndcg, recall = evaluate(rank(session, indexes, sent, mode, mapping), qrels)
                 print(f"{mode.value} as_sent ndcg@10={ndcg:.4f} recall@100={recall:.4f} "
                       f"({over} questions cut to {MAX_QUERY_CHARS} characters)")
         # The raw encoders' time is every encoder kb's indexing runs: MiniLM over all passages, and the
