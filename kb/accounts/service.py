@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -66,6 +67,14 @@ def actor_for(session: Session, user: User, channel: Channel) -> Actor:
         space_roles={space_id: SpaceRole(role) for space_id, role in rows},
         channel=channel,
     )
+
+
+def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
+    """The users of ``ids`` (None left out) in one query, by id."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.execute(select(User).where(User.id.in_(wanted))).scalars()}  # type: ignore[union-attr]
 
 
 def get_user(session: Session, username: str) -> User:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from kb import provenance
-from kb.accounts.models import Space, User
+from kb.accounts import service as accounts
+from kb.accounts.models import Space
 from kb.actors import SYSTEM, Actor
 from kb.documents.commitments import commitment, provenance_sha256
 from kb.documents.models import Document, Version
@@ -69,8 +69,7 @@ def two_people_refusal(session: Session, approver: Actor, version: Version, slug
     writers = {version.author_id, version.submitted_by_id, *json.loads(version.contributor_ids)} - {None, approver.id}
     if not writers:
         return None
-    people = {user.id: user for user in session.execute(
-        select(User).where(User.id.in_([approver.id, *writers]))).scalars()}  # type: ignore[union-attr]
+    people = accounts.users_by_id(session, [approver.id, *writers])
     setters = provenance.password_set_by(session, [user.username for user in people.values()])
     for writer_id in sorted(writers):  # type: ignore[type-var]
         writer = people.get(writer_id)

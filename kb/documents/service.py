@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from kb import provenance, validity
 from kb.accounts import service as accounts
-from kb.accounts.models import Space, User
+from kb.accounts.service import users_by_id as users_by_id  # re-exported: reading and published name it here
+from kb.accounts.models import Space
 from kb.actors import Actor, SpaceRole
 from kb.db import is_postgresql, utcnow
 from kb.documents import approval
@@ -156,13 +156,6 @@ def version_to_edit(session: Session, *, actor: Actor, slug: str) -> tuple[Docum
     document = get_document(session, slug)
     require_writer(actor, accounts.get_space_by_id(session, document.space_id))  # the rule saving applies
     return document, latest_version(session, document.id)  # type: ignore[arg-type]
-
-
-def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: u for u in session.execute(select(User).where(User.id.in_(wanted))).scalars()}  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------------------- permissions
