@@ -9,7 +9,7 @@ import re
 import pytest
 
 from kb.web import forms
-from tests.factories import sign_in
+from tests.factories import make_document, sign_in
 from tests.test_web import SAMPLE_DOCX
 
 HOST = "http://testserver"
@@ -94,9 +94,9 @@ def test_an_unknown_address_is_a_page_for_a_browser_and_json_for_the_api(client,
 def test_a_refused_comment_comes_back_with_its_text_and_can_be_sent_again(client, database, cast) -> None:  # noqa: ANN001
     csrf = sign_in(client, database, "rita")
     text = "Is this paid <b>monthly</b> too?\n\nSecond paragraph."
-    refused = client.post("/d/child-benefit/comments", data={"csrf": "stale", "body_md": text},
+    refused = client.post("/d/child-benefit/comments", data={"csrf": csrf, "body_md": text, "parent_id": "999"},
                           headers={"referer": f"{HOST}/d/child-benefit"})
-    assert_signed_in_error(refused, 403)
+    assert refused.status_code in (404, 422) and "Send again" in refused.text
     kept = re.search(r'<textarea id="kept-body_md" name="body_md"[^>]*>(.*?)</textarea>', refused.text, re.S).group(1)
     assert kept == "Is this paid &lt;b&gt;monthly&lt;/b&gt; too?\n\nSecond paragraph."
     assert 'action="/d/child-benefit/comments"' in refused.text and f'value="{csrf}"' in refused.text
@@ -105,6 +105,23 @@ def test_a_refused_comment_comes_back_with_its_text_and_can_be_sent_again(client
     assert again.status_code == 303
     comments = client.get("/api/v1/documents/child-benefit/comments", headers=cast["reader"].headers).json()
     assert comments["count"] == 1
+
+
+def test_a_post_with_a_wrong_csrf_token_shows_the_text_to_copy_but_never_a_form_to_send_it(client, database, cast) -> None:  # noqa: ANN001
+    """A forged approval (another site's form, the owner's cookie) must not come back as kb's own one-click
+    form with the owner's valid token: the typed text is shown to copy, nothing is offered to send."""
+    make_document(database, cast, slug="probe", state="in_review")
+    csrf = sign_in(client, database, "olga")
+    for path, data in (("/review/probe/1/approve", {"csrf": "forged", "comment": "LGTM"}),
+                       ("/d/child-benefit/comments", {"csrf": "stale", "body_md": "Is this paid monthly too?"})):
+        refused = client.post(path, data=data, headers={"referer": f"{HOST}/d/child-benefit"})
+        assert refused.status_code == 403 and "Olga" in refused.text  # the signed-in header stays
+        assert "<form method=\"post\" action=\"" + path not in refused.text and "Send again" not in refused.text
+        assert csrf not in refused.text.split("<main", 1)[1].split("</main>", 1)[0]  # no token in the page's body
+        typed = next(v for k, v in data.items() if k != "csrf")
+        assert re.search(r'<textarea id="kept-\w+" rows="6" readonly>' + re.escape(typed) + "</textarea>", refused.text)
+    version = client.get("/api/v1/documents/probe/versions/1", headers=cast["owner"].headers).json()
+    assert version["state"] == "in_review"  # and nothing was approved
 
 
 def test_a_refused_answer_names_the_field_in_plain_words(client, database, cast) -> None:  # noqa: ANN001

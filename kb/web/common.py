@@ -85,7 +85,7 @@ class WebRoute(APIRoute):
                 fields = forms.field_errors(error.details) if isinstance(error.details, list) and error.details \
                     and isinstance(error.details[0], dict) and "loc" in error.details[0] else {}
                 return error_page(request, error.code.status, error.message, error.headers,
-                                  kept=await _kept_form(request), fields=fields)
+                                  kept=await _kept_form(request, resend=error.details != FORGED), fields=fields)
             except (RequestValidationError, ValidationError) as error:
                 fields = forms.field_errors(error.errors())
                 return error_page(request, 422, forms.summary(fields), kept=await _kept_form(request), fields=fields)
@@ -153,11 +153,18 @@ def signed_in(who: Viewer) -> Actor:
     return who.actor
 
 
+# The details of a refused CSRF check: such a post is not known to be the person's, so its error page
+# shows the text typed, to copy, but never offers the post again (a "send again" button would carry a
+# forger's fields, an approval's say, with the person's valid token).
+FORGED = {"rule": "csrf"}
+
+
 def checked(who: Viewer, csrf: str | None) -> Actor:
     """The actor of a form post, after the CSRF check."""
     actor = signed_in(who)
     if not same(csrf, who.csrf):
-        raise KbError(ErrorCode.FORBIDDEN, "This form has expired or did not come from kb: reload the page and try again")
+        raise KbError(ErrorCode.FORBIDDEN, "This form has expired or did not come from kb: reload the page and try again",
+                      details=FORGED)
     return actor
 
 
@@ -181,10 +188,12 @@ class KeptForm:
     action: str
     editable: list[tuple[str, str]]
     hidden: list[tuple[str, str]]
+    resend: bool = True  # False: the text is shown to copy, with no form to send it again
 
 
-async def _kept_form(request: Request) -> KeptForm | None:
-    """The refused post's text fields, when it has one a person typed (a comment, an answer, a reason)."""
+async def _kept_form(request: Request, resend: bool = True) -> KeptForm | None:
+    """The refused post's text fields, when it has one a person typed (a comment, an answer, a reason);
+    with ``resend`` false (a post not known to be the person's) the text only, nothing to send again."""
     if request.method != "POST" or not request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         return None
@@ -196,6 +205,8 @@ async def _kept_form(request: Request) -> KeptForm | None:
     editable = [(k, v) for k, v in items if k in EDITABLE_FIELDS]
     if not editable:
         return None
+    if not resend:
+        return KeptForm(request.url.path, editable, [], resend=False)
     return KeptForm(request.url.path, editable, [(k, v) for k, v in items if k not in EDITABLE_FIELDS])
 
 
