@@ -88,3 +88,17 @@ def test_kb_me_work_on_the_cli(client, cast, cli_env) -> None:  # noqa: ANN001
     assert json.loads(as_json.stdout)["documents"]["drafts"][0]["document"] == "a-draft"
     refused = run_cli("me", "work")
     assert refused.exit_code != 0
+
+
+def test_a_question_a_moderator_hid_leaves_my_work_for_those_who_answered_it_not_for_its_author(client, cast) -> None:  # noqa: ANN001
+    _carls_work(client, cast)
+    carl, rita, mona = (cast[k].headers for k in ("contributor", "reader", "moderator"))
+    parking = next(q["id"] for q in client.get("/api/v1/me/work", headers=carl).json()["questions"]["answered"])
+    assert client.post("/api/v1/flags", json={"target": "question", "target_id": str(parking), "reason": "spam"},
+                       headers=carl).status_code == 201
+    hidden = client.post(f"/api/v1/moderation/question/{parking}", json={"action": "hide", "reason": "Off topic"}, headers=mona)
+    assert hidden.status_code == 200, hidden.text
+    assert client.get(f"/api/v1/questions/{parking}", headers=carl).status_code == 404  # carl may not see it any more
+    assert client.get("/api/v1/me/work", headers=carl).json()["questions"]["answered"] == []  # nor in his work
+    asked = client.get("/api/v1/me/work", headers=rita).json()["questions"]["asked"]
+    assert [q["id"] for q in asked] == [parking]  # its author still sees it, as hers

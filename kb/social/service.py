@@ -332,12 +332,14 @@ def list_questions(session: Session, *, unanswered: bool, limit: int, offset: in
 
 
 def questions_of(session: Session, user_id: int) -> tuple[list[Question], list[Question], dict[int, int]]:
-    """The questions ``user_id`` asked and those they answered (newest first, hidden ones included: they are
-    theirs), with the visible answer count of each."""
+    """The questions ``user_id`` asked (newest first, hidden ones included: they are theirs) and those they
+    answered that they may see (a question a moderator hid is its author's and the moderators' alone,
+    ``may_see``), with the visible answer count of each."""
     asked = list(session.execute(select(Question).where(Question.author_id == user_id).order_by(Question.id.desc())).scalars())  # type: ignore[union-attr]
     answered_ids = select(Answer.question_id).where(Answer.author_id == user_id)
-    answered = list(session.execute(select(Question).where(Question.id.in_(answered_ids))  # type: ignore[union-attr]
-                                    .order_by(Question.id.desc())).scalars())  # type: ignore[union-attr]
+    answered = list(session.execute(select(Question).where(  # type: ignore[union-attr]
+        Question.id.in_(answered_ids), Question.hidden.is_(False) | (Question.author_id == user_id))  # type: ignore[union-attr,attr-defined]
+        .order_by(Question.id.desc())).scalars())  # type: ignore[union-attr]
     ids = [q.id for q in asked + answered]
     counts = dict(session.execute(select(Answer.question_id, func.count()).where(  # type: ignore[call-overload]
         Answer.hidden.is_(False), Answer.question_id.in_(ids)).group_by(Answer.question_id)).all()) if ids else {}  # type: ignore[attr-defined]
