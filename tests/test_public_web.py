@@ -89,6 +89,7 @@ def test_link_texts_are_titles_never_slugs(client, housing) -> None:  # noqa: AN
     for address in ("/public?q=housing+benefit&lang=en", "/public?q=huurtoeslag&lang=nl", "/public/d/huurtoeslag"):
         texts = link_texts(client.get(address).text)
         assert not {"housing-benefit", "huurtoeslag", "child-benefit"} & set(texts), (address, texts)
+        assert {"Housing benefit", "Huurtoeslag"} & set(texts), (address, texts)  # the titles are there
 
 
 def test_back_to_the_results_keeps_the_query_language_and_page(client, housing) -> None:  # noqa: ANN001

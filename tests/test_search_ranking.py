@@ -121,7 +121,8 @@ def test_a_snippet_highlights_what_the_whole_passage_would_and_holds_the_most_qu
 
     rng = random.Random(seed)
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 200)))
-    query = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+    said = [w for w in text.split() if w.casefold() not in analysis.stop_words("en")]
+    query = " ".join(rng.sample(WORDS, rng.randint(1, 3)) + [rng.choice(said)] * bool(said))  # one in the text when it can
     passage = snippet(text, [], query, "en")
     start = text.find(passage.text)
     assert start >= 0 and len(passage.text) <= SNIPPET_CHARS
@@ -130,6 +131,7 @@ def test_a_snippet_highlights_what_the_whole_passage_would_and_holds_the_most_qu
     assert passage.highlights == expected
     assert all(passage.text[a:b].casefold() != "the" for a, b in passage.highlights)
     matches = list(analysis.iter_matches(text, query, "en"))
+    assert matches or not said  # the windows below are looked at
     shown = {term for a, b, term in matches if a >= start and b <= start + len(passage.text)}
     for first, _end, _term in matches:  # every window that opens at a match holds no more distinct terms
         other = {term for a, b, term in matches if a >= first and b <= first + SNIPPET_CHARS - 2 * len(max(WORDS, key=len))}
