@@ -27,7 +27,7 @@ from kb.db import is_postgresql, utcnow
 from kb.errors import ErrorCode, KbError
 
 SPACE_KINDS = frozenset({"space.update", "space.member.set", "space.member.remove"})
-PENDING = "pending"
+PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
 SELF_APPROVAL_RULE = "separation_of_duties"
 
 
@@ -103,7 +103,7 @@ def _open(session: Session, *, actor: Actor, kind: str, target: str, change: dic
         KbError CONFLICT: a pending request of the same kind asks for the same change of the same target.
     """
     waiting = session.execute(select(GovernanceRequest).where(
-        GovernanceRequest.kind == kind, GovernanceRequest.target == target, GovernanceRequest.status == "pending",
+        GovernanceRequest.kind == kind, GovernanceRequest.target == target, GovernanceRequest.status == PENDING,
     )).scalars().all()
     for other in waiting:
         if other.change == change:
@@ -190,7 +190,7 @@ def approve_request(session: Session, *, actor: Actor, request_id: int) -> Gover
     request = get_request(session, request_id, lock=True)
     _require_decider(session, actor, request)
     _require_recorded(session, request)
-    request.status, request.decided_by, request.decided_at = "approved", actor.id, utcnow()
+    request.status, request.decided_by, request.decided_at = APPROVED, actor.id, utcnow()
     session.add(request)
     provenance.record(session, actor, "governance.approve", ("governance_request", request.id),
                       {"kind": request.kind, "target": request.target, "change": request.change})
@@ -216,7 +216,7 @@ def refuse_request(session: Session, *, actor: Actor, request_id: int, reason: s
     """
     request = get_request(session, request_id, lock=True)
     _require_decider(session, actor, request)
-    request.status, request.decided_by, request.decided_at, request.reason = "refused", actor.id, utcnow(), reason
+    request.status, request.decided_by, request.decided_at, request.reason = REFUSED, actor.id, utcnow(), reason
     session.add(request)
     provenance.record(session, actor, "governance.refuse", ("governance_request", request.id),
                       {"kind": request.kind, "target": request.target, "reason": reason})

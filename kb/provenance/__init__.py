@@ -20,7 +20,6 @@ from kb.actors import SYSTEM_ACTOR_NAME, Actor
 from kb.db import EVENT_KEY_PATH, utcnow
 from kb.events import RECORD_HOOKS_KEY, Recorded
 from kb.provenance import chain, eventkeys, merkle, receipts, transparency
-from kb.provenance.parallel import audit_in_two
 from kb.provenance.replay import Committed, CommittedState, committed_state
 from kb.provenance.chain import VerifyResult, canonical_json
 from kb.provenance.receipts import ReceiptCheck
@@ -129,7 +128,9 @@ def audit_log(
         computed = (result.count, root) if result.ok else None
         return transparency.check_head(session, checkpoint, trusted, computed)  # type: ignore[arg-type]
 
-    if parallel:
+    if parallel:  # the CLI's choice (the server never forks): multiprocessing is imported only then
+        from kb.provenance.parallel import audit_in_two
+
         log_size = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
         done = audit_in_two(session, log_size=log_size, size=size, checkpoint=checkpoint, event_key=event_key,
                             head_check=head_check)

@@ -31,7 +31,6 @@ from kb.search.interfaces import SearchFilters
 from kb.search.models import QueryLog
 from kb.search.retrieval import ANY_LANGUAGE, Found, ranked_documents, with_multilingual
 from kb.search.retrieval import admitted as _admitted
-from kb.search.retrieval import CANDIDATES as CANDIDATES  # re-exported: tests and benchmarks name them here
 from kb.search.schemas import (
     MAX_QUERY_CHARS,
     AnswerQuality, Community, Mode, Passage, PublicCard, PublicCommunity, PublicComment, PublicDocument, PublicHit, PublicResults,

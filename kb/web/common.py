@@ -98,11 +98,6 @@ class WebRoute(APIRoute):
         return page_handler
 
 
-def describe_invalid(error: RequestValidationError | ValidationError) -> str:
-    """What to change, in plain words, field by field (kb.web.forms)."""
-    return forms.summary(forms.field_errors(error.errors()))
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
