@@ -27,7 +27,7 @@ from kb.documents.commitments import served
 from kb.documents.models import Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate
 from kb.documents.service import (
-    current_version, get_document, latest_version, may_see_document, new_document, require_owner, submit, tags_of, users_by_id,
+    current_version, get_document, may_see_document, new_document, require_owner, submit, tags_of, users_by_id,
     visible_document,
 )
 from kb.errors import ErrorCode, KbError
@@ -211,12 +211,12 @@ def create_promoted(
     return document, submitted
 
 
-def promoted_document(session: Session, *, actor: Actor, document_id: int) -> tuple[str, VersionState] | None:
-    """The slug and newest state of a document promoted from an answer, if ``actor`` may see it (None otherwise)."""
+def promoted_document(session: Session, *, actor: Actor, document_id: int) -> str | None:
+    """The slug of a document promoted from an answer, if ``actor`` may see it (None otherwise)."""
     document = session.get(Document, document_id)
     if document is None or not may_see_document(session, actor, document):
         return None
-    return document.slug, VersionState(latest_version(session, document_id).state)
+    return document.slug
 
 
 def approved_versions_by(session: Session, user_id: int) -> int:

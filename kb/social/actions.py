@@ -105,8 +105,7 @@ def _question(session: Session, question: Question, actor: Actor) -> QuestionPub
     slugs = [p.document.slug for p in documents.published(session, linked)] if linked else []
     promoted = None
     if question.promoted_document_id:  # shown to whoever may see the document, in review too (issue 17)
-        found = documents.promoted_document(session, actor=actor, document_id=question.promoted_document_id)
-        promoted = found[0] if found else None
+        promoted = documents.promoted_document(session, actor=actor, document_id=question.promoted_document_id)
     space = accounts.get_space_by_id(session, question.space_id).slug if question.space_id is not None else None
     return QuestionPublic(
         id=question.id, title=question.title, body_html=question.body_html, tags=json.loads(question.tags),  # type: ignore[arg-type]
