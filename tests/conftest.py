@@ -21,6 +21,10 @@ from kb.config import Environment, Settings
 from kb.db import Database
 from kb.migrations import upgrade
 
+# A committing request indexes before it returns, so that a test may search for what it just approved.
+# The background worker that production runs (KB_INDEX_IN_BACKGROUND) has tests of its own:
+# tests/test_background_indexing.py sets it on the Settings it builds.
+os.environ.setdefault("KB_INDEX_IN_BACKGROUND", "false")
 PG_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(PG_URL is None, reason="KB_TEST_DATABASE_URL not set"))]
 

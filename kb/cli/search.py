@@ -1,4 +1,5 @@
-"""``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check.
+"""``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check,
+index vectors and index encode (the vectors stored with each passage, issue 19).
 
 ``kb search`` goes through the search actions (``kb.search.actions``: the permission row, the query log).
 Heavy modules are imported inside the commands, so ``kb --help`` stays fast.
@@ -78,7 +79,8 @@ def _print_public(results) -> None:  # noqa: ANN001 - kb.search.schemas.PublicRe
 
 @app.command()
 def reindex(
-    full: Annotated[bool, typer.Option("--full", help="Encode every passage again instead of re-using the vectors already held")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Empty the vector indexes and fill them again from the vectors stored "
+                                                       "in the database (encoding only passages that have none)")] = False,
     wait: Annotated[float, typer.Option(help="Seconds to wait for running processes to rebuild their slots (0: do not wait)", min=0)] = 120,
 ) -> None:
     """Rebuild the search indexes from the database: every index slot, with a progress bar.
@@ -149,3 +151,69 @@ def index_check() -> None:
             typer.echo(f"{slot.name} ({state}): DRIFT: {drift.summary()}{behind}")
     if drifted:
         raise fail(f"{drifted} of {len(slots)} index slots differ from the database. Run `kb reindex`.", 3)
+
+
+def _models(settings):  # noqa: ANN001, ANN202 - (settings) -> list of (label, embedder, key, public_only, by_sentence)
+    from kb.search import stored_vectors
+    from kb.search.factory import shared_embedder, shared_multilingual_embedder
+
+    embedder = shared_embedder(settings.embedding_model)
+    models = [("passages", embedder, stored_vectors.model_key(embedder), False, False)]
+    if settings.public_multilingual:
+        multilingual = shared_multilingual_embedder()
+        models.append(("public passages, multilingual", multilingual, stored_vectors.model_key(multilingual), True, False))
+        if settings.public_sentences:
+            models.append(("public passages' sentences, multilingual", multilingual,
+                           stored_vectors.sentence_key(multilingual), True, True))
+    return models
+
+
+@index_app.command("vectors")
+def index_vectors() -> None:
+    """How many passages have their vectors stored, per model, against those the configured models need."""
+    from kb.search import stored_vectors
+
+    database = open_database()
+    with database.session() as session:
+        held = {count.model: count for count in stored_vectors.counts(session)}
+        for label, _embedder, key, public_only, by_sentence in _models(database.settings):
+            wanted = stored_vectors.encodable(session, public_only=public_only)
+            missing = stored_vectors.unencoded_count(session, key, public_only=public_only,
+                                                     position=0 if by_sentence else stored_vectors.PASSAGE)
+            typer.echo(f"{label}: {wanted - missing} of {wanted} stored ({key})")
+        configured = {key for _label, _embedder, key, _public, _sentence in _models(database.settings)}
+        for model, count in held.items():
+            if model not in configured:
+                typer.echo(f"not in use: {model}: {count.passages} passages, {count.sentences} sentences")
+
+
+@index_app.command("encode")
+def index_encode(
+    batch: Annotated[int, typer.Option(help="Passages per committed batch", min=1, max=4096)] = 256,
+) -> None:
+    """Encode and store the vectors of every submitted or approved passage that has none for the configured
+    models (after a change of model), with a progress bar. Resumable: each batch is committed, and a run
+    starts from what is stored. Running servers also do this in the background (KB_INDEX_IN_BACKGROUND)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kb.search import stored_vectors
+
+    database = open_database()
+    with database.session() as session:
+        for label, embedder, key, public_only, by_sentence in _models(database.settings):
+            missing = stored_vectors.unencoded_count(session, key, public_only=public_only,
+                                                     position=0 if by_sentence else stored_vectors.PASSAGE)
+            done, after = 0, 0
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[rate]:.1f} passages/s"), TimeRemainingColumn())
+            with Progress(*columns, disable=not sys.stderr.isatty()) as progress:
+                task = progress.add_task(f"Encoding {label}", total=missing, rate=0.0)
+                while True:
+                    count, last = stored_vectors.encode_missing(session, embedder, key, after=after, limit=batch,
+                                                                public_only=public_only, by_sentence=by_sentence)
+                    if last is None:
+                        break
+                    done, after = done + count, last
+                    elapsed = progress.tasks[0].elapsed or 0
+                    progress.update(task, completed=done, rate=done / elapsed if elapsed else 0.0)
+            typer.echo(f"{label}: encoded and stored {done} ({key})")

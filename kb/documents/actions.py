@@ -49,8 +49,8 @@ def _version(session: Session, actor: Actor, slug: str, number: int) -> VersionP
     return reading.version_public(session, document, version)
 
 
-def _document(session: Session, actor: Actor, slug: str) -> DocumentPublic:
-    return reading.document_public(session, actor=actor, document=service.get_document(session, slug))
+def _document(session: Session, actor: Actor, slug: str, indexed_up_to: int | None = None) -> DocumentPublic:
+    return reading.document_public(session, actor=actor, document=service.get_document(session, slug), indexed_up_to=indexed_up_to)
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -65,14 +65,15 @@ def list_documents(
     return DocumentsPublic(data=items, count=total)
 
 
-def read_document(session: Session, actor: Actor, *, slug: str) -> DocumentPublic:
-    """A document: its approved version with the provenance card, and its open work if the actor may see it.
+def read_document(session: Session, actor: Actor, *, slug: str, indexed_up_to: int | None = None) -> DocumentPublic:
+    """A document: its approved version with the provenance card, and its open work if the actor may see it;
+    with ``indexed_up_to`` (the audit sequence the caller's search indexes reached), whether search finds it yet.
 
     Raises:
         KbError NOT_FOUND: no such document, or nothing of it the actor may see.
     """
     authorize(actor, "document.read")
-    return _document(session, actor, slug)
+    return _document(session, actor, slug, indexed_up_to)
 
 
 def document_history(session: Session, actor: Actor, *, slug: str) -> VersionsPublic:

@@ -81,9 +81,9 @@ def list_documents(
 
 
 @router.get("/documents/{slug}", response_model=DocumentPublic, summary="A document: its approved version with provenance card")
-def get_document(slug: DocSlugPath, session: SessionDep,
+def get_document(slug: DocSlugPath, session: SessionDep, request: Request,
                  actor: Annotated[Actor, Depends(require_for("document.read"))]) -> DocumentPublic:
-    return actions.read_document(session, actor, slug=slug)
+    return actions.read_document(session, actor, slug=slug, indexed_up_to=request.app.state.search.last_seq)
 
 
 @router.put("/documents/{slug}/draft", response_model=VersionPublic,

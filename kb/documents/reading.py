@@ -22,8 +22,8 @@ from kb.accounts.models import Space, User
 from kb.actors import Actor, SpaceRole
 from kb.documents.models import Audience, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import (
-    DiffPublic, DocumentListItem, DocumentPublic, FieldChange, MyDocuments, WorkItem, PersonRef, ProvenanceCard, ReviewItem, TimelineStep,
-    VersionPublic, VersionSummary,
+    DiffPublic, DocumentListItem, DocumentPublic, FieldChange, MyDocuments, WorkItem, PersonRef, ProvenanceCard, ReviewItem, SearchStatus,
+    TimelineStep, VersionPublic, VersionSummary,
 )
 from kb.documents.approval import second_review
 from kb.documents.service import (
@@ -129,8 +129,15 @@ def timeline(history: list[VersionSummary]) -> list[TimelineStep]:
     return sorted(steps, key=lambda step: (step.at, step.version, order[step.action]))
 
 
-def document_public(session: Session, *, actor: Actor, document: Document) -> DocumentPublic:
-    """A document as ``actor`` may see it: its approved version with the card, and its open work if allowed."""
+def search_status(session: Session, document: Document, indexed_up_to: int) -> SearchStatus:
+    """Whether search indexes caught up to audit sequence ``indexed_up_to`` hold ``document``'s latest change."""
+    latest = provenance.list_events(session, object_type="document", object_id=document.slug, newest_first=True, limit=1)
+    return SearchStatus.being_indexed if latest and latest[0].seq > indexed_up_to else SearchStatus.searchable
+
+
+def document_public(session: Session, *, actor: Actor, document: Document, indexed_up_to: int | None = None) -> DocumentPublic:
+    """A document as ``actor`` may see it: its approved version with the card, and its open work if allowed;
+    with ``indexed_up_to`` (the audit sequence the reader's search has reached), whether search finds it yet."""
     if not may_see_document(session, actor, document):
         raise KbError(ErrorCode.NOT_FOUND, f"No document {document.slug!r}")
     current = current_version(session, document)
@@ -147,6 +154,7 @@ def document_public(session: Session, *, actor: Actor, document: Document) -> Do
         working=version_summary(working, users) if working else None,
         translations=list(translations), review_overdue=bool(current and review_overdue(current)),
         may_edit="edit" in TRANSITIONS[VersionState(latest.state)] and actor.contributes_to(document.space_id),
+        search=search_status(session, document, indexed_up_to) if current and indexed_up_to is not None else None,
     )
 
 

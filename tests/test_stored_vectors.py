@@ -1,0 +1,211 @@
+"""Vectors stored with their passages, encoded once per model (issue 19), and indexing off the request path."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from kb.cli import app as cli
+from kb.search import stored_vectors
+from kb.search.indexer import SearchIndexes
+from kb.search.models import ChunkVector
+from tests.factories import make_cast, make_document
+from tests.fakes import HashingEmbedder
+
+
+class Counting:
+    """An embedder that counts the texts it encodes (``inner`` does the work)."""
+
+    def __init__(self, inner, name: str | None = None) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.name = name or inner.name
+        self.version = "" if name else getattr(inner, "version", "")
+        self.dimension = inner.dimension
+        self.encoded = 0
+
+    def encode(self, texts):  # noqa: ANN001, ANN201
+        self.encoded += len(texts)
+        return self.inner.encode(texts)
+
+
+def bodies(slug: str) -> str:
+    return f"# {slug}\n\nFirst passage about {slug}. It has two sentences.\n\n## More\n\nSecond passage about {slug}."
+
+
+@pytest.fixture
+def corpus(database):  # noqa: ANN001, ANN201
+    cast = make_cast(database)
+    for slug, audience in (("child-benefit", "public"), ("housing", "public"), ("failover", "internal")):
+        make_document(database, cast, slug=slug, state="approved", audience=audience, body=bodies(slug))
+    return cast
+
+
+def indexes_for(settings, tmp_path, name: str, embedder, multilingual):  # noqa: ANN001, ANN201
+    """Indexes in a slot of their own: a new process's first start."""
+    return SearchIndexes(settings, embedder=embedder, multilingual_embedder=multilingual, slot=tmp_path / name)
+
+
+def stored(session, model: str) -> int:  # noqa: ANN001
+    return session.execute(select(func.count()).select_from(ChunkVector).where(ChunkVector.model == model)).scalar_one()
+
+
+def test_a_new_slot_reads_the_stored_vectors_and_encodes_nothing(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    first, first_multi = Counting(HashingEmbedder()), Counting(HashingEmbedder(96), "multi-fake")
+    one = indexes_for(settings, tmp_path, "one", first, first_multi)
+    with database.session() as session:
+        one.catch_up(session)
+        assert first.encoded == 6 and first_multi.encoded > 4  # 6 passages; 4 public passages and their sentences
+        assert stored(session, stored_vectors.model_key(first)) == 6
+        assert stored(session, "multi-fake") == 4
+        assert stored(session, stored_vectors.sentence_key(first_multi)) == first_multi.encoded - 4
+
+        second, second_multi = Counting(HashingEmbedder()), Counting(HashingEmbedder(96), "multi-fake")
+        two = indexes_for(settings, tmp_path, "two", second, second_multi)
+        two.catch_up(session)
+        assert second.encoded == 0 and second_multi.encoded == 0
+        assert two.check(session).clean
+        for chunk_id, vector in one.vector.vectors(one.vector.chunk_ids()).items():
+            assert np.array_equal(two.vector.vectors([chunk_id])[chunk_id], vector)
+        assert two.multilingual_sentences.chunk_ids() == one.multilingual_sentences.chunk_ids()
+        query = HashingEmbedder().encode(["second passage about housing"])[0]
+        from kb.search.interfaces import SearchFilters
+
+        filters = SearchFilters(include_internal=True)
+        assert two.vector.search(query, filters, 5) == one.vector.search(query, filters, 5)
+    one.close()
+    two.close()
+
+
+def test_another_model_finds_no_stored_vectors_and_encodes_again(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    old = Counting(HashingEmbedder())
+    with database.session() as session:
+        indexes_for(settings, tmp_path, "old", old, Counting(HashingEmbedder(96), "multi-fake")).catch_up(session)
+        new = Counting(HashingEmbedder(), "hashing-fake-retrained")
+        indexes_for(settings, tmp_path, "new", new, Counting(HashingEmbedder(96), "multi-fake")).catch_up(session)
+        assert new.encoded == 6  # another key: nothing of the old model's is used
+        assert stored(session, "hashing-fake") == 6 and stored(session, "hashing-fake-retrained") == 6
+
+
+def test_submitted_passages_are_encoded_ahead_and_approval_only_indexes(settings, database, tmp_path) -> None:  # noqa: ANN001
+    from kb.db import transaction
+    from kb.documents import service as documents
+
+    cast = make_cast(database)
+    make_document(database, cast, slug="in-review", state="in_review", body=bodies("in-review"))
+    make_document(database, cast, slug="a-draft", state="draft", body=bodies("a-draft"))
+    embedder, multilingual = Counting(HashingEmbedder()), Counting(HashingEmbedder(96), "multi-fake")
+    indexes = indexes_for(settings, tmp_path, "slot", embedder, multilingual)
+    with database.session() as session:
+        assert indexes.encode_ahead(session, limit=1) == 3  # one passage per model key: MiniLM, multilingual, sentences
+        assert indexes.encode_ahead(session, limit=10) == 3  # the second passage of each, from where it stopped
+        assert indexes.encode_ahead(session) == 0  # drafts have no passages yet; nothing left
+        assert stored(session, "hashing-fake") == 2
+        encoded = embedder.encoded, multilingual.encoded
+        with transaction(session):
+            documents.approve(session, actor=cast["owner"].actor, slug="in-review", number=1)
+        indexes.catch_up(session)
+        assert (embedder.encoded, multilingual.encoded) == encoded  # approval read the stored vectors
+        assert indexes.check(session).clean and len(indexes.vector.chunk_ids()) == 2
+    indexes.close()
+
+
+def test_stored_vectors_are_the_encoders_own(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    """What is read back is bit for bit what the encoder returned, in float32."""
+    embedder = HashingEmbedder()
+    indexes = indexes_for(settings, tmp_path, "slot", embedder, Counting(HashingEmbedder(96), "multi-fake"))
+    with database.session() as session:
+        indexes.catch_up(session)
+        published = indexes.vector.chunk_ids()
+        held = stored_vectors.load(session, stored_vectors.model_key(embedder), published)
+        assert set(held) == published
+        for chunk_id, vector in held.items():
+            assert vector.dtype == np.float32 and np.array_equal(vector, indexes.vector.vectors([chunk_id])[chunk_id])
+        assert stored_vectors.save(session, stored_vectors.model_key(embedder), [(min(published), -1, np.ones(64, np.float32))])
+        again = stored_vectors.load(session, stored_vectors.model_key(embedder), [min(published)])
+        assert np.array_equal(again[min(published)], held[min(published)])  # a second writer never replaces the first
+    indexes.close()
+
+
+def test_cli_reports_and_encodes_what_the_configured_model_lacks(settings, database, corpus, cli_env, monkeypatch) -> None:  # noqa: ANN001
+    """``kb index vectors`` counts, ``kb index encode`` fills in resumable batches (here with the real models)."""
+    from kb.search.factory import shared_embedder
+
+    monkeypatch.setenv("KB_PUBLIC_SENTENCES", "false")
+    runner = CliRunner()
+    before = runner.invoke(cli, ["index", "vectors"])
+    assert before.exit_code == 0, before.output
+    assert "passages: 0 of 6 stored" in before.output and "public passages, multilingual: 0 of 4 stored" in before.output
+    encoded = runner.invoke(cli, ["index", "encode", "--batch", "4"])
+    assert encoded.exit_code == 0, encoded.output
+    assert "passages: encoded and stored 6" in encoded.output
+    after = runner.invoke(cli, ["index", "vectors"])
+    assert "passages: 6 of 6 stored" in after.output and "public passages, multilingual: 4 of 4 stored" in after.output
+    assert "encoded and stored 0" in runner.invoke(cli, ["index", "encode"]).output  # done: a second run has nothing to do
+    counting = Counting(shared_embedder(None))
+    with database.session() as session:
+        SearchIndexes(settings, embedder=counting, slot=settings.index_root / "fresh").catch_up(session)
+    assert counting.encoded == 0
+
+
+class Gate:
+    """An embedder that waits at a gate before encoding passages (a query of a few words passes)."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEmbedder()
+        self.name, self.dimension = "gated-fake", self.inner.dimension
+        self.open = threading.Event()
+        self.waiting = threading.Event()
+
+    def encode(self, texts):  # noqa: ANN001, ANN201
+        if len(texts) > 1:  # passages come in batches; a query alone
+            self.waiting.set()
+            assert self.open.wait(60), "the test never opened the gate"
+        return self.inner.encode(texts)
+
+
+def test_approval_returns_before_indexing_and_the_document_says_being_indexed(settings, database) -> None:  # noqa: ANN001
+    """With KB_INDEX_IN_BACKGROUND the approving request returns while the worker encodes; API and web say so."""
+    from fastapi.testclient import TestClient
+
+    from kb.app import create_app
+    from tests.factories import sign_in
+
+    cast = make_cast(database)
+    make_document(database, cast, slug="leave", state="in_review", audience="internal", body=bodies("leave"))
+    gate = Gate()
+    background = settings.model_copy(update={"index_in_background": True, "index_catch_up_seconds": 0.05,
+                                             "public_multilingual": False})
+    indexes = SearchIndexes(background, embedder=gate, slot=background.index_root / "slot-0")
+    with TestClient(create_app(background, database=database, search=indexes)) as client:
+        assert gate.waiting.wait(30)  # the worker is encoding the submitted passages ahead, and waits at the gate
+        approved = client.post("/api/v1/documents/leave/versions/1/approve", json={}, headers=cast["owner"].headers)
+        assert approved.status_code == 200, approved.text  # returned with the worker still held at the gate
+        document = client.get("/api/v1/documents/leave", headers=cast["reader"].headers).json()
+        assert document["current"]["number"] == 1 and document["search"] == "being indexed"
+        sign_in(client, database, "rita")
+        assert "Being indexed" in client.get("/d/leave").text
+        hits = client.get("/api/v1/search", params={"q": "second passage about leave"}, headers=cast["reader"].headers)
+        assert all(hit["document"] != "leave" for hit in hits.json()["data"])
+        gate.open.set()
+        for _ in range(600):  # up to 30 s: the worker indexes once the gate opens (no assertion on the time)
+            if client.get("/api/v1/documents/leave", headers=cast["reader"].headers).json()["search"] == "searchable":
+                break
+            time.sleep(0.05)
+        assert client.get("/api/v1/documents/leave", headers=cast["reader"].headers).json()["search"] == "searchable"
+        assert "Being indexed" not in client.get("/d/leave").text
+        hits = client.get("/api/v1/search", params={"q": "second passage about leave"}, headers=cast["reader"].headers)
+        assert any(hit["document"] == "leave" for hit in hits.json()["data"])
+    indexes.close()
+
+
+def test_documents_without_an_approved_version_have_no_search_status(client, database) -> None:  # noqa: ANN001
+    cast = make_cast(database)
+    make_document(database, cast, slug="draft-only", state="in_review")
+    make_document(database, cast, slug="live", state="approved")
+    assert client.get("/api/v1/documents/draft-only", headers=cast["owner"].headers).json()["search"] is None
+    assert client.get("/api/v1/documents/live", headers=cast["owner"].headers).json()["search"] == "searchable"
