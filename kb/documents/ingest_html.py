@@ -79,6 +79,8 @@ def _parse(data: bytes, budget: _Budget) -> ParsedFile:
     elements = 0
     for _ in tree.iter():
         elements += 1
+        if elements % 1000 == 0:
+            budget.tick()
         if elements > MAX_HTML_ELEMENTS:
             raise _too_large("elements", MAX_HTML_ELEMENTS,
                              f"the HTML page has more than {MAX_HTML_ELEMENTS:,} elements; the limit is {MAX_HTML_ELEMENTS:,}")

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from kb.documents.ingest_docx import (
     MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, ParsedFile, _aware, _Budget, _declared, _invalid, _printable, _too_large,
 )
+from kb.documents.schemas import MAX_BODY_CHARS
 from kb.errors import KbError
 
 PDF_MEDIA_TYPE = "application/pdf"
@@ -139,7 +140,7 @@ def _parse(data: bytes, budget: _Budget) -> ParsedFile:
     budget.tick()
     outline = _outline_titles(reader, budget)
     lines: list[_Line] = []
-    inflated = 0
+    inflated = characters = 0
     for page in reader.pages:
         budget.tick()
         contents = page.get_contents()
@@ -148,7 +149,12 @@ def _parse(data: bytes, budget: _Budget) -> ParsedFile:
             if inflated > MAX_INFLATED_BYTES:
                 raise _too_large("inflated_bytes", MAX_INFLATED_BYTES,
                                  f"the PDF's pages inflate to more than {MAX_INFLATED_BYTES:,} bytes; the limit is {MAX_INFLATED_BYTES:,}")
-        lines.extend(_page_lines(page, budget))
+        page_lines = _page_lines(page, budget)
+        characters += sum(len(line.text) + 1 for line in page_lines)
+        if characters > MAX_BODY_CHARS:  # the text alone is over the cap: stop before reading more pages
+            raise _too_large("characters", MAX_BODY_CHARS,
+                             f"the PDF gives more than {MAX_BODY_CHARS:,} characters of text; the limit is {MAX_BODY_CHARS:,}")
+        lines.extend(page_lines)
     if not any(line.text.strip() for line in lines):
         raise _invalid(NO_TEXT_LAYER)
     markdown = _to_markdown(lines, outline, budget)
@@ -242,7 +248,7 @@ def _to_markdown(lines: list[_Line], outline: list[tuple[str, int]], budget: _Bu
 
     def flush() -> None:
         if paragraph:
-            add(_join_lines(paragraph))
+            blocks.append(_join_lines(paragraph))  # counted line by line
             paragraph.clear()
         if items:
             add("\n".join(items))
@@ -265,32 +271,36 @@ def _to_markdown(lines: list[_Line], outline: list[tuple[str, int]], budget: _Bu
         bullet, numbered = _BULLET.match(text), _NUMBERED.match(text)
         if bullet or numbered:
             if paragraph:
-                add(_join_lines(paragraph))
+                blocks.append(_join_lines(paragraph))
                 paragraph.clear()
             item = f"- {text[bullet.end():]}" if bullet else f"{numbered.group(1)}. {text[numbered.end():]}"
             budget.add(item)
             items.append(item)
             continue
         if items and line.size and abs(line.size - body_size) < 0.5 and not paragraph and text[:1].islower():
+            budget.add(text)
             items[-1] += " " + text  # an item that runs on to the next line
             continue
         if items:
             add("\n".join(items))
             items.clear()
+        budget.add(text)
         paragraph.append(("\\" + text) if _MARKDOWN_START.match(text) else text)
     flush()
     return "\n\n".join(blocks) + "\n"
 
 
 def _join_lines(lines: list[str]) -> str:
-    """A paragraph's lines, the words hyphenated at a line end joined again."""
-    out = lines[0]
+    """A paragraph's lines, the words hyphenated at a line end joined again (linear in the paragraph)."""
+    parts = [lines[0]]
     for line in lines[1:]:
-        if re.search(r"[a-zà-ÿ]-$", out) and line[:1].islower():
-            out = out[:-1] + line
+        previous = parts[-1]
+        if len(previous) > 1 and previous[-1] == "-" and previous[-2].isalpha() and previous[-2].islower() and line[:1].islower():
+            parts[-1] = previous[:-1]
+            parts.append(line)
         else:
-            out += "\n" + line
-    return out
+            parts.append("\n" + line)
+    return "".join(parts)
 
 
 def _body_size(lines: list[_Line]) -> float:
