@@ -85,6 +85,7 @@ def _pypdf_configuration():  # noqa: ANN202
         page_tree_maximum_page_entries=200_000,
         named_destinations_maximum_entries=10_000,
         named_destinations_maximum_depth=20,
+        stream_parsing_work_maximum_count=500_000,  # tokens of one content stream (pypdf: 2,000,000, about 10 s)
         xform_maximum_invocations_per_extraction=1_000,
         jbig2dec_binary=None,  # never start an external program on an uploaded file
         disable_legacy_handling=True,
@@ -107,9 +108,9 @@ def parse_pdf(data: bytes) -> ParsedFile:
     budget = _Budget("PDF")
     if not data.lstrip()[:1024].find(b"%PDF-") >= 0:
         raise _invalid("not a PDF (no %PDF- header)")
-    pypdf_logger = logging.getLogger("pypdf")
-    level = pypdf_logger.level
-    pypdf_logger.setLevel(logging.ERROR)  # a damaged file's warnings are not the server's errors
+    # A damaged upload is the uploader's 422, not lines in the server's log (set once; not per call,
+    # which would race between threads).
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     try:
         with apply_configuration(_pypdf_configuration()):
             return _parse(data, budget)
@@ -123,8 +124,6 @@ def parse_pdf(data: bytes) -> ParsedFile:
         raise _invalid("the PDF needs too much memory to be read") from None
     except Exception as exc:  # pypdf raises many types on malformed input (PdfReadError, ValueError, KeyError, …)
         raise _invalid(f"the PDF cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
-    finally:
-        pypdf_logger.setLevel(level)
 
 
 def _parse(data: bytes, budget: _Budget) -> ParsedFile:
