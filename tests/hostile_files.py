@@ -59,3 +59,74 @@ def docx_of_paragraphs(count: int, *, width: int = 0, seed: int = 0) -> bytes:
                 content = content.replace(b"<w:body>", b"<w:body>" + paragraphs.encode(), 1)
             archive.writestr(info.filename, content)
     return out.getvalue()
+
+
+def pdf_file(pages: list[list[tuple[float, str]]], *, info: dict[str, str] | None = None,
+             outline: list[tuple[str, int]] | None = None, page_tree: bytes | None = None,
+             extra: list[bytes] | None = None, content: list[bytes] | None = None) -> bytes:
+    """A small, valid PDF written by hand: each page a list of (font size, line) in Helvetica.
+
+    ``info`` becomes the info dictionary (values are PDF strings, e.g. ``"D:20250301090000Z"`` for a
+    date); ``outline`` a flat outline of (title, page index). For hostile files: ``page_tree``
+    replaces the /Pages object (object 2), ``content`` the pages' content streams (uncompressed),
+    and ``extra`` adds objects after the others (numbered on from them).
+    """
+    import zlib
+
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]  # 1 catalog, 2 pages (filled below)
+    font = 3
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    kids = []
+    for index, lines in enumerate(pages):
+        if content is not None:
+            stream = content[index]
+            raw = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+        else:
+            ops, y = [], 800.0
+            for size, text in lines:
+                escaped = text.encode("cp1252").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+                y -= size * 1.6
+                ops.append(b"BT /F1 %g Tf 1 0 0 1 72 %g Tm (%s) Tj ET" % (size, y, escaped))
+            packed = zlib.compress(b"\n".join(ops))
+            raw = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream"
+        objects.append(raw)
+        stream_number = len(objects)
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
+                       b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (stream_number, font))
+        kids.append(len(objects))
+    objects[1] = page_tree or b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    if outline:
+        first = len(objects) + 2
+        entries = []
+        for position, (title, page) in enumerate(outline):
+            number = first + position
+            links = b""
+            if position:
+                links += b" /Prev %d 0 R" % (number - 1)
+            if position < len(outline) - 1:
+                links += b" /Next %d 0 R" % (number + 1)
+            entries.append(b"<< /Title (%s) /Parent %d 0 R /Dest [%d 0 R /XYZ 0 800 0]%s >>"
+                           % (title.encode("cp1252"), first - 1, kids[page], links))
+        objects.append(b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>"
+                       % (first, first + len(outline) - 1, len(outline)))
+        objects[0] = b"<< /Type /Catalog /Pages 2 0 R /Outlines %d 0 R >>" % len(objects)
+        objects.extend(entries)
+    objects.extend(extra or [])
+    info_ref = b""
+    if info:
+        fields = b" ".join(b"/%s (%s)" % (key.encode(), value.encode("cp1252")) for key, value in info.items())
+        objects.append(b"<< " + fields + b" >>")
+        info_ref = b" /Info %d 0 R" % len(objects)
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info_ref, xref))
+    return out.getvalue()

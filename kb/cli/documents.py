@@ -20,7 +20,7 @@ from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail,
 
 @app.command("import")
 def import_files(
-    paths: Annotated[list[Path], typer.Argument(help="Files (.docx, .md, .txt) or folders to import", exists=True)],
+    paths: Annotated[list[Path], typer.Argument(help="Files (.docx, .pdf, .html, .md, .txt) or folders to import", exists=True)],
     space: Annotated[str, typer.Option(help="Space to import into")],
     as_user: AsUser = None,
     token_file: TokenFile = None,
@@ -41,9 +41,9 @@ def import_files(
     from kb.errors import KbError
 
     files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
-                    if f.is_file() and f.suffix.lower() in (".docx", ".md", ".markdown", ".txt")})
+                    if f.is_file() and f.suffix.lower() in (".docx", ".pdf", ".html", ".htm", ".md", ".markdown", ".txt")})
     if not files:
-        raise fail("no .docx, .md or .txt files found")
+        raise fail("no .docx, .pdf, .html, .md or .txt files found")
     try:
         fields = DraftSave(audience=audience, language=language, intended_use=intended_use)
     except ValidationError as exc:

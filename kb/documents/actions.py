@@ -247,7 +247,7 @@ def import_document(
     session: Session, actor: Actor, *, space: str, filename: str, data: bytes, files_dir: Path, fields: DraftSave,
     slug: str | None = None, translation_of: str | None = None, submit: bool = False,
 ) -> ImportResult:
-    """Import a .docx, .md or .txt file as a draft (the same bytes again: outcome ``unchanged``, no event).
+    """Import a .docx, .pdf, .html, .md or .txt file as a draft (the same bytes again: outcome ``unchanged``, no event).
 
     With ``submit``, the imported version is sent for review in the same transaction (not when unchanged).
     The file is parsed first, outside any transaction; the write transaction holds the inserts only.

@@ -40,7 +40,7 @@ def create_document(space: SpaceSlugPath, body: DocumentCreate, session: Session
 
 
 @router.post("/spaces/{space}/import", status_code=status.HTTP_201_CREATED, response_model=ImportResult,
-             summary="Import a .docx, .md or .txt file as a draft (same bytes again: no-op)")
+             summary="Import a .docx, .pdf, .html, .md or .txt file as a draft (same bytes again: no-op)")
 def import_document(
     space: SpaceSlugPath,
     request: Request,

@@ -1,4 +1,4 @@
-"""Import of files as draft versions: .docx, .md and .txt, the original kept by its SHA-256.
+"""Import of files as draft versions: .docx, .pdf, .html, .md and .txt, the original kept by its SHA-256.
 
 Three steps, so that the write lock is held for the inserts only (issue 16): ``unchanged_import``
 (a read: the same bytes again need nothing), ``parse_file`` (no database at all) and ``import_file``
@@ -106,7 +106,7 @@ def parse_file(filename: str, data: bytes) -> ParsedFile:
     Raises:
         KbError INVALID_FILE: malformed, unsafe, over a cap (paragraphs, characters, parse time;
             ``details["too_large"]`` names it) or without text.
-        KbError UNSUPPORTED_MEDIA_TYPE: not .docx, .md or .txt.
+        KbError UNSUPPORTED_MEDIA_TYPE: not .docx, .pdf, .html/.htm, .md or .txt.
     """
     parsed = parse_upload(filename, data)
     if not parsed.markdown.strip():
@@ -162,6 +162,8 @@ def import_file(
     version.declared_author = parsed.declared_author
     version.declared_created = parsed.declared_created
     version.declared_modified = parsed.declared_modified
+    if parsed.declared_source_uri and not fields.source_uri:  # an HTML page's canonical URL (issue 19)
+        version.source_uri = parsed.declared_source_uri
     session.add(version)
     session.flush()
     provenance.record(session, actor, "document.import", ("document", document.slug),

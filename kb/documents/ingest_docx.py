@@ -1,4 +1,9 @@
-"""Turn uploaded files (.docx, .md, .txt) into Markdown plus what the file declares about itself.
+"""Turn uploaded files (.docx, .pdf, .html, .md, .txt) into Markdown plus what the file declares about itself.
+
+``parse_upload`` dispatches by extension: .docx here, .pdf to ``kb.documents.ingest_pdf``, .html/.htm
+to ``kb.documents.ingest_html`` (imported when such a file comes, so neither pypdf nor trafilatura is
+loaded by ``kb --help``). The caps below (``MAX_UPLOAD_BYTES``, ``MAX_BODY_CHARS``, ``MAX_PARSE_SECONDS``
+through ``_Budget``, ``MAX_INFLATED_BYTES``) are those of every format.
 
 Defensive by design (RELIABILITY T10): the zip container is inspected before any XML is parsed
 (member count, declared total size, compression ratio), every member is then inflated with a byte
@@ -51,6 +56,8 @@ class ParsedFile:
     declared_author: str | None = None
     declared_created: dt.datetime | None = None
     declared_modified: dt.datetime | None = None
+    declared_source_uri: str | None = None
+    """Where the file says it comes from (an HTML page's ``<link rel="canonical">``), an absolute http(s) URI."""
 
 
 def _invalid(message: str) -> KbError:
@@ -68,13 +75,35 @@ def _check_characters(filename: str, markdown: str) -> None:
                          f"{filename} gives {len(markdown):,} characters of Markdown; the limit is {MAX_BODY_CHARS:,}")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` as a database takes it: no NUL or other control characters (PostgreSQL refuses NUL in
+    text), no lone surrogates (not UTF-8; a PDF's broken UTF-16 gives them), Unix line ends."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _declared(value: object, limit: int = 300) -> str | None:
+    """A string the file declares about itself (title, author), cleaned and cut to its column, or None."""
+    if not isinstance(value, str):
+        return None
+    cleaned = " ".join(_printable(value).split())[:limit]
+    return cleaned or None
+
+
 _clock = time.monotonic  # the parse-time cap's clock (tests replace it, never wall-clock time)
 
 
 class _Budget:
-    """The caps of one .docx conversion: a deadline on ``time.monotonic`` and a running count of characters."""
+    """The caps of one conversion: a deadline on ``time.monotonic`` and a running count of characters.
 
-    def __init__(self) -> None:
+    ``kind`` names the format in the messages (".docx", "PDF", "HTML page").
+    """
+
+    def __init__(self, kind: str = ".docx") -> None:
+        self.kind = kind
         self.deadline = _clock() + MAX_PARSE_SECONDS
         self.characters = 0
         self.ticks = 0
@@ -87,13 +116,13 @@ class _Budget:
             time.sleep(0)
         if _clock() > self.deadline:
             raise _too_large("parse_seconds", MAX_PARSE_SECONDS,
-                             f"the .docx took longer than {MAX_PARSE_SECONDS:g} s to read; the limit is {MAX_PARSE_SECONDS:g} s")
+                             f"the {self.kind} took longer than {MAX_PARSE_SECONDS:g} s to read; the limit is {MAX_PARSE_SECONDS:g} s")
 
     def add(self, block: str) -> None:
         self.characters += len(block) + 2
         if self.characters > MAX_BODY_CHARS:
             raise _too_large("characters", MAX_BODY_CHARS,
-                             f"the .docx gives more than {MAX_BODY_CHARS:,} characters of Markdown; the limit is {MAX_BODY_CHARS:,}")
+                             f"the {self.kind} gives more than {MAX_BODY_CHARS:,} characters of Markdown; the limit is {MAX_BODY_CHARS:,}")
 
 
 def parse_upload(filename: str, data: bytes) -> ParsedFile:
@@ -102,7 +131,7 @@ def parse_upload(filename: str, data: bytes) -> ParsedFile:
     Raises:
         KbError INVALID_FILE: empty, too large, malformed or unsafe file (the message says which); over a
             cap on paragraphs, characters of Markdown or parse time (``details["too_large"]`` names it).
-        KbError UNSUPPORTED_MEDIA_TYPE: an extension other than .docx, .md, .markdown or .txt.
+        KbError UNSUPPORTED_MEDIA_TYPE: an extension other than .docx, .pdf, .html, .htm, .md, .markdown or .txt.
     """
     suffix = PurePath(filename).suffix.lower()
     if not data:
@@ -111,6 +140,14 @@ def parse_upload(filename: str, data: bytes) -> ParsedFile:
         raise _invalid(f"{filename} is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES}")
     if suffix == ".docx":
         return parse_docx(data)  # checks MAX_BODY_CHARS as it goes
+    if suffix == ".pdf":
+        from kb.documents.ingest_pdf import parse_pdf
+
+        return parse_pdf(data)
+    if suffix in (".html", ".htm"):
+        from kb.documents.ingest_html import parse_html
+
+        return parse_html(data)
     if suffix in (".md", ".markdown", ".txt"):
         try:
             text = data.decode("utf-8-sig")
@@ -126,7 +163,7 @@ def parse_upload(filename: str, data: bytes) -> ParsedFile:
         _check_characters(filename, body)
         return ParsedFile(markdown=body, media_type="text/markdown", declared_title=meta.get("title") or None,
                           declared_author=meta.get("author") or None)
-    raise KbError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Cannot import {suffix or 'files without an extension'}: use .docx, .md or .txt")
+    raise KbError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Cannot import {suffix or 'files without an extension'}: use .docx, .pdf, .html, .md or .txt")
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:

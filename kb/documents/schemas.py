@@ -40,8 +40,13 @@ _HTTP_URI = re.compile(
 )
 
 
+def is_http_uri(value: str) -> bool:
+    """Whether ``value`` is an absolute http(s) URI that kb stores as a source URI (RFC 3986, see above)."""
+    return _HTTP_URI.fullmatch(value) is not None
+
+
 def _http_uri(value: str) -> str:
-    if not _HTTP_URI.fullmatch(value):
+    if not is_http_uri(value):
         raise ValueError("must be an absolute http:// or https:// URI (RFC 3986) without spaces, quotes, angle brackets "
                          "or other characters that must be percent-encoded")
     return value
