@@ -100,6 +100,33 @@ def test_vector_files_are_one_generation_with_its_sequence(settings, database, c
         again.close()
 
 
+def test_an_approval_after_the_first_save_writes_a_delta_not_a_generation(settings, database, corpus, monkeypatch) -> None:  # noqa: ANN001
+    """Issue 19: the catch-up's save of a change writes the added vectors and removed ids beside the base."""
+    from kb.search import vector
+
+    monkeypatch.setattr(vector, "DELTA_MERGE_FRACTION", 1e9)  # at this size the deltas would be merged at once
+    indexes = SearchIndexes(settings)
+    with database.session() as session:
+        indexes.catch_up(session)
+    vectors = indexes.root / "vectors"
+    base = json.loads((vectors / "vectors.json").read_text())
+    make_document(database, corpus, slug="parental-leave", state="approved",
+                  body="# Parental leave\n\nNine weeks of paid parental leave.")
+    with database.session() as session:
+        indexes.catch_up(session)
+        head = indexes.last_seq
+    pointer = json.loads((vectors / "vectors.json").read_text())
+    assert pointer["generation"] == base["generation"] and pointer["last_seq"] == head > base["last_seq"]
+    [(number, seq, size)] = pointer["deltas"]
+    assert seq == head and (vectors / f"delta.{number}.npz").stat().st_size == size
+    assert pointer["ntotal"] == indexes.vector.ntotal == base["ntotal"] + 1
+    indexes.close()
+    reopened = SearchIndexes(settings)
+    with database.session() as session:
+        assert reopened.last_seq == head and reopened.check(session).clean
+    reopened.close()
+
+
 def test_check_reports_drift_and_reindex_repairs_it(settings, database, corpus, cli_env, backend) -> None:  # noqa: ANN001
     runner = CliRunner()
     counting = CountingEmbedder()
