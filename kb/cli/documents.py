@@ -55,7 +55,7 @@ def import_files(
         raise fail(exc.errors()[0]["msg"]) from None
     database = open_database()
     settings = database.settings
-    with database.session() as session, KbErrors(), _progress() as (bar, on_progress):
+    with database.session() as session, KbErrors(), _Progress() as (_bar, on_progress):
         actor = authenticated(session, settings, as_user=as_user, token_file=token_file)
         result = actions.bulk_import(session, actor, space=space, open_batch=partial(bulk.open_paths, paths),
                                      files_dir=settings.files_dir, fields=fields, submit=submit,
@@ -73,7 +73,7 @@ def import_files(
         raise typer.Exit(1)
 
 
-class _progress:
+class _Progress:
     """A rich progress bar on stderr with the rate and the time left (none when stderr is not a terminal)."""
 
     def __enter__(self):  # noqa: ANN204
