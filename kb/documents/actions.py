@@ -318,6 +318,7 @@ def bulk_import(
     """
     _authorize_then_submit(actor, "document.import", submit)
     service.require_writer(actor, accounts.get_space(session, space))
+    end_read(session)  # listing a large folder or zip holds no snapshot
     started = time.perf_counter()
     fields = fields.model_copy(update={"title": None})
     imported: list[BulkImported] = []
@@ -363,6 +364,7 @@ def bulk_import(
             tick()
     counts = Counter(item.outcome for item in imported)
     counts["refused"] = len(refused)
+    imported.sort(key=lambda item: item.path)  # unchanged files are known before the parsed ones before them
     return BulkImportReport(space=space, files=len(imported) + len(refused), counts=dict(counts), imported=imported,
                             refused=[BulkRefused(path=r.path, code=r.code, reason=r.reason)
                                      for r in sorted(refused, key=lambda r: r.path)],
