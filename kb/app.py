@@ -6,6 +6,7 @@ receives what it needs from here.
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,17 +46,36 @@ from kb.web.security import PageSecurityHeaders
 from pydantic import BaseModel, Field
 
 
+BULK_IMPORT_PATHS = re.compile(r"^(/api/v1/spaces/[^/]+/bulk-import|/import/bulk)$")
+"""The bulk import uploads (issue 19): a zip of thousands of files, under ``KB_MAX_BULK_IMPORT_BYTES``."""
+
+
 class BodySizeLimit:
-    """Refuse request bodies larger than ``max_bytes`` with 413, whether declared or streamed."""
+    """Refuse request bodies larger than ``max_bytes`` with 413, whether declared or streamed; the paths
+    matching ``larger`` (the bulk import uploads) have ``larger_max_bytes`` instead."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: re.Pattern[str] | None = None,
+                 larger_max_bytes: int = 0) -> None:
+        self.app = app
+        self.default_max_bytes = max_bytes
+        self.larger, self.larger_max_bytes = larger, larger_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        larger = self.larger is not None and self.larger.match(scope["path"])
+        await _LimitedRequest(self.app, self.larger_max_bytes if larger else self.default_max_bytes)(scope, receive, send)
+
+
+class _LimitedRequest:
+    """One request's body limit (see ``BodySizeLimit``)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             if scope["path"].startswith(("/api/", "/public/")):
@@ -219,7 +239,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(PageSecurityHeaders)
     app.add_middleware(PublicCORS, origins=settings.public_cors_origins)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, larger=BULK_IMPORT_PATHS,
+                       larger_max_bytes=settings.max_bulk_import_bytes)
     if settings.trusted_proxies:
         # Outermost: the client address every rate limit keys on (kb.http.client_ip) is the hop the
         # last trusted proxy saw, never a value the client wrote into X-Forwarded-For itself.

@@ -113,6 +113,18 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest accepted request body in bytes; larger bodies get 413.",
     )
+    max_bulk_import_bytes: int = Field(
+        256 * 1024 * 1024,
+        gt=0,
+        description="Largest zip accepted by a bulk import upload (POST /api/v1/spaces/{space}/bulk-import and the "
+        "web page /import/bulk) in bytes; larger uploads get 413. The zip's own caps (files, inflated bytes, "
+        "compression ratio) are in docs/reliability.md.",
+    )
+    import_workers: int = Field(
+        0,
+        ge=0,
+        description="Processes that parse the files of a bulk import in parallel; 0: one per core.",
+    )
     rate_limit_public_search: str = Field(
         "60/minute", description="Rate limit of the public search per client IP (count/period)."
     )

@@ -39,6 +39,18 @@ class Row:
     repeat: frozenset[int] = frozenset({409})
 
 
+def zip_of(path: str) -> dict:
+    """A bulk import's zip of one Markdown file at ``path`` (a fresh document for each admitted role: the second
+    one finds the same bytes, ``unchanged``, which is a 200 too)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{path}.md", f"# {path}\n\nRent notes.\n")
+    return {"files": {"file": ("batch.zip", buffer.getvalue(), "application/zip")}}
+
+
 def md_file(name: str) -> dict:
     return {"files": {"file": (f"{name}.md", f"# {name}\n\nText of {name}.".encode(), "text/markdown")}}
 
@@ -75,6 +87,8 @@ ROWS = [
     Row("POST", "/api/v1/spaces/{space}/documents", "/api/v1/spaces/benefits/documents", frozenset({C, O}),
         {"json": doc_body("Housing allowance")}),
     Row("POST", "/api/v1/spaces/{space}/import", "/api/v1/spaces/benefits/import", frozenset({C, O}), md_file("rent-rules")),
+    Row("POST", "/api/v1/spaces/{space}/bulk-import", "/api/v1/spaces/benefits/bulk-import", frozenset({C, O}),
+        zip_of("bulk/rent-notes")),
     # the import row just made rent-rules v1, a draft: its writers and admins see it, anyone else gets 404
     Row("GET", "/api/v1/documents/{slug}/versions/{number}/file", "/api/v1/documents/rent-rules/versions/1/file",
         frozenset({C, O, A}), denied=404),

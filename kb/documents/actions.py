@@ -14,21 +14,24 @@ Must not import the web framework, the ``api`` module, social, search or experts
 from __future__ import annotations
 
 import hashlib
-
+import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from kb import provenance
 from kb.accounts import service as accounts
 from kb.actors import Actor
 from kb.db import end_read, transaction
-from kb.documents import importing, reading, service
+from kb.documents import bulk, importing, reading, service
 from kb.documents.importing import OriginalFile
 from kb.documents.models import VersionState
 from kb.documents.schemas import (
-    ApprovalCheck, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, MyDocuments, ReviewPublic, ReviewQueue,
+    ApprovalCheck, BulkImported, BulkImportReport, BulkRefused, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, MyDocuments, ReviewPublic, ReviewQueue,
     TimelineStep, VersionPublic, VersionSummary, VersionsPublic,
 )
 from kb.errors import ErrorCode, KbError
@@ -38,7 +41,7 @@ from kb.provenance.schemas import LogStatus, StateDifference
 ProvFormat = Literal["json", "provn", "xml", "ttl"]
 
 __all__ = [
-    "OriginalFile", "ProvFormat", "approve_version", "create_document", "diff_versions", "document_history",
+    "OriginalFile", "ProvFormat", "approve_version", "bulk_import", "create_document", "diff_versions", "document_history",
     "export_provenance", "import_document", "list_documents", "my_documents", "original_file", "read_document", "read_version",
     "reject_version", "retire_document", "review_queue", "review_version", "approval_check", "save_draft", "submit_version", "timeline", "version_to_edit",
 ]
@@ -278,6 +281,118 @@ def import_document(
         result_slug, number = outcome.document.slug, outcome.version.number
     return ImportResult(outcome=outcome.outcome, document=_document(session, actor, result_slug), version=number,
                         source_sha256=outcome.source_sha256)
+
+
+BulkProgress = Callable[[int, int], None]
+"""Called after each file of a bulk import with (files done, files in all)."""
+
+
+def bulk_import(
+    session: Session, actor: Actor, *, space: str, open_batch: Callable[[], bulk.Batch], files_dir: Path,
+    fields: DraftSave, submit: bool = False, workers: int | None = None, progress: BulkProgress | None = None,
+) -> BulkImportReport:
+    """Import a folder's or a zip's files (``kb.documents.bulk``), each as ``import_document`` imports one file.
+
+    The one door of ``kb import DIR|ZIP``, ``POST /api/v1/spaces/{space}/bulk-import`` and the web page
+    ``/import/bulk`` (issue 19). In order:
+
+    1. the gates, once for the batch: ``document.import`` (and ``version.submit`` with ``submit``), and the
+       actor writes in the space; only then is the batch opened (``open_batch``: listed, its zip checked);
+    2. each file's slug from its path (``bulk.plan``: two paths giving one slug, all but the first refused);
+    3. resume: a file whose document already has a version of exactly these bytes is ``unchanged``
+       (``importing.unchanged_import``: a SHA-256 and one query; never parsed);
+    4. the rest are parsed in parallel (``bulk.parse_in_order``: a process per core, the pure parser, no
+       database), while this process writes, in the files' order:
+    5. each file in its own write transaction (``importing.import_file``, with ``submit`` also
+       ``service.submit``, so four eyes and the intended-use rule hold), its audit event in it, with the
+       actor's channel. A file refused at any step (parse, conflict, in review, submit) rolls back alone
+       and is listed with its reason; the batch goes on.
+
+    ``fields`` are the provenance fields every file gets (a title is the file's own: its declared title or
+    first heading). A changed file makes a new draft version of its document (or updates its open draft),
+    as single import does; a document with a version in review refuses the changed file.
+
+    Raises (for the whole batch, before anything is written):
+        KbError FORBIDDEN: the actor does not write in the space.
+        KbError NOT_FOUND: no such space.
+        KbError INVALID_FILE: the zip is unreadable or over a cap of the whole batch (``bulk``).
+    """
+    _authorize_then_submit(actor, "document.import", submit)
+    service.require_writer(actor, accounts.get_space(session, space))
+    end_read(session)  # listing a large folder or zip holds no snapshot
+    started = time.perf_counter()
+    fields = fields.model_copy(update={"title": None})
+    imported: list[BulkImported] = []
+    with open_batch() as batch:
+        planned, collisions = bulk.plan(batch.entries)
+        refused = [*batch.refused, *collisions]
+        total, done = len(planned) + len(refused), len(refused)
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+        def to_parse():  # noqa: ANN202 - a generator of (key, filename, data), read lazily by the parser
+            for entry, slug in planned:
+                try:
+                    data = entry.read()
+                    same = importing.unchanged_import(session, actor=actor, space_slug=space, filename=entry.path,
+                                                      data=data, slug=slug)
+                except KbError as error:
+                    refused.append(BulkRefused(path=entry.path, code=error.code.code, reason=error.message))
+                    tick()
+                    continue
+                if same is not None:
+                    imported.append(BulkImported(path=entry.path, slug=slug, outcome="unchanged", version=same.version.number))
+                    tick()
+                    continue
+                end_read(session)  # no snapshot held while the parsers work
+                yield slug, entry.path, data
+
+        if progress is not None:
+            progress(done, total)
+        for slug, path, data, parsed in bulk.parse_in_order(to_parse(), parse=importing.parse_file,
+                                                            workers=workers or bulk.default_workers(),
+                                                            expected=len(planned)):
+            if isinstance(parsed, bulk.Refused):
+                refused.append(BulkRefused(path=path, code=parsed.code, reason=parsed.reason))
+            else:
+                item = _import_one(session, actor, space=space, path=path, slug=slug, data=data, parsed=parsed,
+                                   files_dir=files_dir, fields=fields, submit=submit)
+                (imported if isinstance(item, BulkImported) else refused).append(item)  # type: ignore[arg-type]
+            tick()
+    counts = Counter(item.outcome for item in imported)
+    counts["refused"] = len(refused)
+    imported.sort(key=lambda item: item.path)  # unchanged files are known before the parsed ones before them
+    return BulkImportReport(space=space, files=len(imported) + len(refused), counts=dict(counts), imported=imported,
+                            refused=[BulkRefused(path=r.path, code=r.code, reason=r.reason)
+                                     for r in sorted(refused, key=lambda r: r.path)],
+                            seconds=round(time.perf_counter() - started, 3))
+
+
+def _import_one(
+    session: Session, actor: Actor, *, space: str, path: str, slug: str, data: bytes, parsed: importing.ParsedFile,
+    files_dir: Path, fields: DraftSave, submit: bool,
+) -> BulkImported | BulkRefused:
+    """One file of a bulk import in its own write transaction: imported (and submitted), or refused and rolled back."""
+    importing.store_file(files_dir, hashlib.sha256(data).hexdigest(), data)  # the disk write and fsync, no lock held
+    try:
+        with transaction(session):
+            outcome = importing.import_file(session, actor=actor, space_slug=space, filename=path, data=data,
+                                            parsed=parsed, files_dir=files_dir, fields=fields, slug=slug,
+                                            source_path=path)
+            submitted = submit and outcome.outcome != "unchanged"
+            if submitted:
+                service.submit(session, actor=actor, slug=slug, number=outcome.version.number)
+            return BulkImported(path=path, slug=slug, outcome=outcome.outcome, version=outcome.version.number,
+                                submitted=submitted)
+    except KbError as error:
+        return BulkRefused(path=path, code=error.code.code, reason=error.message)
+    except IntegrityError:  # another import of the same slug committed first (a race between two batches)
+        return BulkRefused(path=path, code=ErrorCode.CONFLICT.code,
+                           reason="another import wrote this document at the same moment; run the import again")
 
 
 def save_draft(session: Session, actor: Actor, *, slug: str, data: DraftSave, submit: bool = False) -> VersionPublic:

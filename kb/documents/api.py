@@ -14,13 +14,14 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Respon
 
 from kb import provenance
 from kb.actors import Actor
-from kb.documents import actions
-from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
+from kb.documents import actions, bulk
+from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from kb.documents.models import Audience, VersionState
 from kb.documents.schemas import (
-    ApproveRequest, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult,
+    ApproveRequest, BulkImportReport, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult,
     ReasonRequest, ReviewPublic, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
 )
+from kb.errors import ErrorCode, KbError
 from kb.http import PageDep, SessionDep, api_router_options, require_for
 from kb.provenance.schemas import LogStatus
 
@@ -69,6 +70,42 @@ def import_document(
     if result.outcome == "unchanged":
         response.status_code = status.HTTP_200_OK
     return result
+
+
+@router.post(
+    "/spaces/{space}/bulk-import", response_model=BulkImportReport,
+    summary="Import a zip of files as drafts (or submitted), each in its own transaction, with a report of refused files",
+    description="Every member of the zip whose suffix kb reads (" + ", ".join(SUPPORTED_SUFFIXES) + ") becomes a "
+    "draft version of the document whose slug its path gives (`hr/leave.md`: `hr-leave`); a member already imported "
+    "with the same bytes is `unchanged` (run it again to resume). Each file is imported in its own transaction: "
+    "`refused` lists every file that was not, with its reason, and the answer is 200 whatever it holds. The whole "
+    "zip is refused (422) when it is unreadable or over a cap (files, inflated bytes, compression ratio: "
+    "docs/reliability.md), and (413) when the upload exceeds `KB_MAX_BULK_IMPORT_BYTES`.",
+)
+def bulk_import(
+    space: SpaceSlugPath,
+    request: Request,
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require_for("document.import"))],
+    file: Annotated[UploadFile, File(description="The zip, at most KB_MAX_BULK_IMPORT_BYTES bytes")],
+    audience: Annotated[Audience | None, Form()] = None,
+    language: Annotated[str | None, Form(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = None,
+    tags: Annotated[str | None, Form(max_length=1000, description="Comma-separated")] = None,
+    intended_use: Annotated[str | None, Form(max_length=2000)] = None,
+    licence: Annotated[str | None, Form(max_length=200)] = None,
+    valid_from: Annotated[dt.date | None, Form()] = None,
+    valid_until: Annotated[dt.date | None, Form()] = None,
+    review_by: Annotated[dt.date | None, Form()] = None,
+    submit: Annotated[bool, Form(description="Send each imported version for review (needs an intended use)")] = False,
+) -> BulkImportReport:
+    settings = request.app.state.settings
+    if file.size is not None and file.size > settings.max_bulk_import_bytes:
+        raise KbError(ErrorCode.PAYLOAD_TOO_LARGE, f"The zip exceeds the limit of {settings.max_bulk_import_bytes} bytes")
+    fields = import_fields(audience=audience, language=language, tags=tags, intended_use=intended_use,
+                           licence=licence, valid_from=valid_from, valid_until=valid_until, review_by=review_by)
+    return actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
+                               files_dir=settings.files_dir, fields=fields, submit=submit,
+                               workers=settings.import_workers or None)
 
 
 @router.get("/documents", response_model=DocumentsPublic, summary="List documents you may see")

@@ -26,6 +26,7 @@ from kb import provenance
 from kb.accounts import service as accounts
 from kb.actors import Actor
 from kb.documents import service
+from kb.documents.bulk import slug_from_path
 from kb.documents.ingest_docx import ParsedFile, parse_upload
 from kb.documents.commitments import served
 from kb.documents.models import Document, SourceKind, StoredFile, Version
@@ -44,9 +45,8 @@ class ImportOutcome:
 
 
 def slug_from_filename(filename: str) -> str:
-    stem = Path(filename).stem.lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:120]
-    return slug or "document"
+    """The slug of a file imported by itself: that of its bare name (``bulk.slug_from_path``, the one rule)."""
+    return slug_from_path(Path(filename).name)
 
 
 def store_file(files_dir: Path, sha: str, data: bytes) -> None:
@@ -117,6 +117,7 @@ def parse_file(filename: str, data: bytes) -> ParsedFile:
 def import_file(
     session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, parsed: ParsedFile,
     files_dir: Path, fields: DraftSave, slug: str | None = None, translation_of: str | None = None,
+    source_path: str | None = None,
 ) -> ImportOutcome:
     """Store a parsed file as a draft version, keeping the original by its SHA-256.
 
@@ -129,6 +130,9 @@ def import_file(
         KbError FORBIDDEN: the actor does not write in the space.
         KbError CONFLICT: the slug belongs to a document of another space.
         KbError ILLEGAL_TRANSITION: the document has a version in review.
+
+    ``source_path`` (bulk import): the file's path inside its folder or zip, already checked safe, kept
+    as the version's source filename instead of the bare name of ``filename``.
     """
     same = unchanged_import(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug)
     if same is not None:
@@ -139,9 +143,10 @@ def import_file(
     existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
     title = fields.title or parsed.declared_title or _first_heading(parsed.markdown) or Path(filename).stem
     body = parsed.markdown
+    source_name = (source_path or Path(filename).name)[:300]
     store_file(files_dir, sha, data)  # already there when the action stored it first: one stat
     if session.get(StoredFile, sha) is None:
-        session.add(StoredFile(sha256=sha, filename=Path(filename).name[:300], media_type=parsed.media_type, size=len(data)))
+        session.add(StoredFile(sha256=sha, filename=source_name, media_type=parsed.media_type, size=len(data)))
     if existing is None:
         create = DocumentCreate(slug=slug, title=title[:300], body_md=body, translation_of=translation_of,
                                 **fields.model_dump(exclude={"title", "body_md"}, exclude_none=True))
@@ -157,7 +162,7 @@ def import_file(
             service.credit_editor(version, actor.id)
     version.source_kind = SourceKind.imported_file
     version.source_sha256 = sha
-    version.source_filename = Path(filename).name[:300]
+    version.source_filename = source_name
     version.declared_title = parsed.declared_title
     version.declared_author = parsed.declared_author
     version.declared_created = parsed.declared_created

@@ -41,6 +41,9 @@ MAX_PARAGRAPHS = 50_000
 """Paragraphs in all the XML parts of a .docx together (table cells, headers and footers included)."""
 MAX_PARSE_SECONDS = 20.0
 """Wall-clock budget of one .docx conversion, checked inside the parse loops (a cap, not a promise)."""
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".docx", ".pdf", ".html", ".htm", ".md", ".markdown", ".txt")
+"""The file name suffixes ``parse_upload`` reads, lower case: kept in step with its dispatch (a test checks
+both agree). Bulk import lists any other file as refused, without reading it."""
 SAFE_LINK = re.compile(r"^(https?://|mailto:)", re.I)
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -327,6 +327,36 @@ class ImportResult(BaseModel):
     source_sha256: str
 
 
+class BulkImported(BaseModel):
+    """A file of a bulk import that is now (or already was) a version of a document."""
+
+    path: str = Field(description="The file's path inside the folder or zip (its source filename)")
+    slug: str = Field(description="The document's slug, made from the path")
+    outcome: str = Field(description="created, new_version, updated_draft or unchanged (the same bytes: skipped)")
+    version: int
+    submitted: bool = Field(False, description="Sent for review in the same transaction (with submit)")
+
+
+class BulkRefused(BaseModel):
+    """A file of a bulk import that was not imported, and why (nothing of it was written)."""
+
+    path: str = Field(description="The file's path inside the folder or zip")
+    code: str = Field(description="The error code that refused it (docs/errors.md)")
+    reason: str
+
+
+class BulkImportReport(BaseModel):
+    """What a bulk import did with every file: each is imported in its own transaction, so one bad file never
+    stops the batch; running it again skips, by SHA-256, what is already imported (outcome ``unchanged``)."""
+
+    space: str
+    files: int = Field(description="Files seen: imported, unchanged and refused")
+    counts: dict[str, int] = Field(description="Files per outcome, and refused")
+    imported: list[BulkImported]
+    refused: list[BulkRefused]
+    seconds: float = Field(description="Wall-clock time of the import")
+
+
 class ReviewItem(BaseModel):
     reason: str = Field(description="in_review, reported_wrong, reported_outdated, review_overdue, expiring or review_due_soon")
     document: str

@@ -16,8 +16,8 @@ from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from kb.documents import actions
-from kb.documents.ingest_docx import MAX_UPLOAD_BYTES
+from kb.documents import actions, bulk
+from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from kb.documents.models import Audience
 from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
 from kb.errors import ErrorCode, KbError
@@ -215,6 +215,56 @@ def import_file(
         return _import_form(request, who, values, status_code=status_code, error=message, errors=errors)
     done = "submitted" if submit == "yes" else "imported"
     return back(f"/d/{quote(result.document.slug)}/v/{result.version}", done)
+
+
+BULK_FIELDS = ("file", "space", "audience", "language", "tags", "intended_use", "licence", "valid_until", "review_by")
+
+
+def _bulk_form(request: Request, who: Viewer, values: dict[str, str], status_code: int = 200, error: str | None = None,
+               errors: dict[str, str] | None = None, report: Any = None) -> HTMLResponse:
+    return page(request, "import_bulk.html", who, status_code=status_code, spaces=who.writable_spaces(), values=values,
+                error=error, errors=errors or {}, report=report, suffixes=SUPPORTED_SUFFIXES,
+                max_mb=request.app.state.settings.max_bulk_import_bytes / 2**20)
+
+
+@router.get("/import/bulk")
+def bulk_import_form(request: Request, who: ViewerDep, space: Annotated[str, Query(max_length=64)] = "") -> Response:
+    signed_in(who)
+    return _bulk_form(request, who, {"space": space, "audience": "internal"})
+
+
+@router.post("/import/bulk")
+def bulk_import(
+    request: Request, session: SessionDep, who: ViewerDep,
+    file: Annotated[UploadFile, File()], space: Annotated[str, Form(max_length=64)],
+    csrf: Csrf = None,
+    audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal",
+    language: Annotated[str, Form(max_length=16)] = "",
+    tags: Annotated[str, Form(max_length=1000)] = "",
+    intended_use: Annotated[str, Form(max_length=2000)] = "",
+    licence: Annotated[str, Form(max_length=200)] = "",
+    valid_until: Annotated[str, Form(max_length=10)] = "",
+    review_by: Annotated[str, Form(max_length=10)] = "",
+    submit: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """A zip of files (issue 19): the same use case as ``kb import DIR|ZIP`` and the API's bulk import; the
+    page shows what was imported and every refused file with its reason."""
+    actor = checked(who, csrf)
+    settings = request.app.state.settings
+    values = {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
+              "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
+              "filename": file.filename or ""}
+    try:
+        fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
+                               intended_use=intended_use or None, licence=licence or None,
+                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"))
+        report = actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
+                                     files_dir=settings.files_dir, fields=fields, submit=submit == "yes",
+                                     workers=settings.import_workers or None)
+    except KbError as error:
+        status_code, message, errors = refusal(error, BULK_FIELDS)
+        return _bulk_form(request, who, values, status_code=status_code, error=message, errors=errors)
+    return _bulk_form(request, who, values, report=report)
 
 
 @router.post("/d/{slug}/v/{number}/submit")
