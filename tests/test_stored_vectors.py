@@ -209,3 +209,99 @@ def test_documents_without_an_approved_version_have_no_search_status(client, dat
     make_document(database, cast, slug="live", state="approved")
     assert client.get("/api/v1/documents/draft-only", headers=cast["owner"].headers).json()["search"] is None
     assert client.get("/api/v1/documents/live", headers=cast["owner"].headers).json()["search"] == "searchable"
+
+
+def test_a_slot_indexed_before_vectors_were_stored_stores_what_it_holds(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    """Upgrading: a slot whose manifest has no model key keeps its vectors, and stores them once, encoding nothing."""
+    import json
+
+    from sqlalchemy import delete
+
+    embedder, multilingual = Counting(HashingEmbedder()), Counting(HashingEmbedder(96), "multi-fake")
+    old = indexes_for(settings, tmp_path, "old", embedder, multilingual)
+    with database.session() as session:
+        old.catch_up(session)
+        old.close()
+        session.execute(delete(ChunkVector))  # as before issue 19: nothing stored
+        session.commit()
+        manifest = json.loads((tmp_path / "old" / "manifest.json").read_text())
+        del manifest["model_key"], manifest["multilingual_model_key"]
+        (tmp_path / "old" / "manifest.json").write_text(json.dumps(manifest))
+        encoded = embedder.encoded, multilingual.encoded
+        upgraded = indexes_for(settings, tmp_path, "old", embedder, multilingual)
+        assert upgraded.keyword.chunk_ids()  # compatible: kept, not emptied
+        upgraded.catch_up(session)
+        assert (embedder.encoded, multilingual.encoded) == encoded
+        assert stored(session, "hashing-fake") == 6 and stored(session, "multi-fake") == 4
+        assert stored(session, stored_vectors.sentence_key(multilingual)) == len(upgraded.multilingual_sentences.chunk_ids())
+        assert "model_key" in json.loads((tmp_path / "old" / "manifest.json").read_text())
+        fresh, fresh_multi = Counting(HashingEmbedder()), Counting(HashingEmbedder(96), "multi-fake")
+        indexes_for(settings, tmp_path, "fresh", fresh, fresh_multi).catch_up(session)
+        assert fresh.encoded == 0 and fresh_multi.encoded == 0  # what the old slot held now serves new ones
+    upgraded.close()
+
+
+def test_a_new_release_of_the_model_empties_the_slot_and_forget_makes_it_encode_again(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    first = Counting(HashingEmbedder())
+    multilingual = Counting(HashingEmbedder(96), "multi-fake")
+    with database.session() as session:
+        before = indexes_for(settings, tmp_path, "slot", first, multilingual)
+        before.catch_up(session)
+        before.close()
+        upgraded = Counting(HashingEmbedder())
+        upgraded.version = "2"  # same name, another release of its weights
+        again = indexes_for(settings, tmp_path, "slot", upgraded, multilingual)
+        assert not again.keyword.chunk_ids()  # another model key: the slot was emptied
+        again.catch_up(session)
+        assert upgraded.encoded == 6 and stored(session, "hashing-fake 2") == 6
+        again.close()
+        assert stored_vectors.forget(session, "hashing-fake 2") == 6 and stored(session, "hashing-fake 2") == 0
+        assert stored(session, "hashing-fake") == 6  # another key's rows stay
+
+
+def test_the_encode_ahead_cursor_comes_back_for_what_it_passed(settings, database, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A batch whose save failed (or a passage given a lower id than one already passed) is encoded on the next pass."""
+    cast = make_cast(database)
+    make_document(database, cast, slug="in-review", state="in_review", body=bodies("in-review"))
+    indexes = indexes_for(settings, tmp_path, "slot", HashingEmbedder(), Counting(HashingEmbedder(96), "multi-fake"))
+    real_save = stored_vectors.save
+    monkeypatch.setattr(stored_vectors, "save", lambda session, model, rows: False)  # the database refuses
+    with database.session() as session:
+        assert indexes.encode_ahead(session) == 0 and stored(session, "hashing-fake") == 0
+        monkeypatch.setattr(stored_vectors, "save", real_save)
+        assert indexes.encode_ahead(session) == 0  # past the end: back to the start
+        assert indexes.encode_ahead(session) > 0 and stored(session, "hashing-fake") == 2
+    indexes.close()
+
+
+def test_encoding_ahead_never_holds_up_the_periodic_catch_up(settings, database) -> None:  # noqa: ANN001
+    """With a backlog that never ends, the worker still catches up every interval (changes made elsewhere)."""
+    from kb.search.indexer import CatchUpLoop
+
+    class Endless:
+        def __init__(self) -> None:
+            self.catch_ups, self.batches = 0, 0
+            self.enough = threading.Event()
+
+        def serve_rebuild_request(self, session) -> None:  # noqa: ANN001
+            return None
+
+        def catch_up(self, session) -> int:  # noqa: ANN001
+            self.catch_ups += 1
+            if self.catch_ups >= 3:
+                self.enough.set()
+            return 0
+
+        def encode_ahead(self, session) -> int:  # noqa: ANN001
+            self.batches += 1
+            time.sleep(0.01)
+            return 1  # always more to encode
+
+    endless = Endless()
+    loop = CatchUpLoop(database, endless, 0.05, encode_ahead=True)
+    loop.start()
+    try:
+        assert endless.enough.wait(60), f"{endless.catch_ups} catch-ups during {endless.batches} batches"
+        assert endless.batches > 0
+    finally:
+        loop.stop()

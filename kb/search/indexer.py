@@ -33,6 +33,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -229,16 +230,47 @@ class SearchIndexes:
         return indexes
 
     def _compatible(self) -> bool:
+        """Whether the slot's files fit this configuration: format, engine and the model's name and release
+        (``stored_vectors.model_key``; a slot written before kb recorded it is taken at its model's name)."""
         if not self.manifest_path.exists():
             return True
         m = self.manifest
-        model = m.get("model")
+        model, key = m.get("model"), m.get("model_key")
         return (m.get("format") == INDEX_FORMAT and m.get("keyword_engine") == self.settings.keyword_engine.value
-                and (model is None or model == self.embedder.name))
+                and (model is None or model == self.embedder.name)
+                and (key is None or key == stored_vectors.model_key(self.embedder)))
 
     def _multilingual_model_changed(self) -> bool:
-        held = self.manifest.get("multilingual_model")
-        return self.multilingual_enabled and held is not None and held != self.multilingual_embedder.name
+        if not self.multilingual_enabled:
+            return False
+        held, key = self.manifest.get("multilingual_model"), self.manifest.get("multilingual_model_key")
+        return ((held is not None and held != self.multilingual_embedder.name)
+                or (key is not None and key != stored_vectors.model_key(self.multilingual_embedder)))
+
+    def _store_held_vectors(self, session: Session) -> int:
+        """Once, for a slot indexed before vectors were stored (issue 19): keep the vectors it holds in the
+        database, so that no process encodes them again. How many passages' vectors were stored."""
+        stored = 0
+        indexes = [(self.vector, self.embedder, stored_vectors.model_key(self.embedder), False)]
+        if self.multilingual_enabled:
+            key = stored_vectors.model_key(self.multilingual_embedder)
+            indexes.append((self.multilingual, self.multilingual_embedder, key, False))
+            if self.sentences_enabled:
+                indexes.append((self.multilingual_sentences, self.multilingual_embedder,
+                                stored_vectors.sentence_key(self.multilingual_embedder), True))
+        for index, embedder, key, by_sentence in indexes:
+            held_ids = sorted(index.chunk_ids())
+            have = stored_vectors.stored_chunk_ids(session, key)
+            for start in range(0, len(held_ids), ENCODE_BATCH * 4):
+                vectors = index.vectors(held_ids[start:start + ENCODE_BATCH * 4])
+                if by_sentence:
+                    rows = [(sentences.chunk_of(i), i - sentences.chunk_of(i) * sentences.SLOTS, v)
+                            for i, v in vectors.items() if sentences.chunk_of(i) not in have]
+                else:
+                    rows = [(i, stored_vectors.PASSAGE, v) for i, v in vectors.items() if i not in have]
+                if rows and stored_vectors.save(session, key, rows):
+                    stored += len(rows)
+        return stored
 
     def _empty_slot(self) -> None:
         for child in self.root.iterdir():
@@ -342,6 +374,10 @@ class SearchIndexes:
                          "last_seq": last_seq, "kb_version": __version__,
                          "keyword_engine": self.keyword.name,
                          "model": getattr(self._embedder, "name", self.manifest.get("model")),
+                         "model_key": (stored_vectors.model_key(self._embedder) if self._embedder is not None
+                                       else self.manifest.get("model_key")),
+                         "multilingual_model_key": (stored_vectors.model_key(self.multilingual_embedder)
+                                                    if self.multilingual_enabled else self.manifest.get("multilingual_model_key")),
                          "dimension": self._vector.dimension if self._vector is not None else self.manifest.get("dimension"),
                          "multilingual_model": (self.multilingual_embedder.name if self.multilingual_enabled
                                                 else self.manifest.get("multilingual_model"))}
@@ -481,6 +517,9 @@ class SearchIndexes:
                 return 0
             synced = 0
             after = self.last_seq
+            if after > 0 and "model_key" not in self.manifest:  # a slot from before vectors were stored
+                log.info("Index slot %s: stored %d vectors it held in the database", self.root, self._store_held_vectors(session))
+                self._write_manifest(after)
             if after == 0 and provenance.head(session)[0] > 0:
                 # a new or emptied slot: one pass over the approved versions (their stored vectors read
                 # in pages) rather than every event since the first, page by page
@@ -506,8 +545,7 @@ class SearchIndexes:
         vector yet (and, for public ones, their multilingual passage and sentence vectors); how many.
 
         Touches no index, so it holds no lock: approving such a passage later only indexes it. Walks
-        chunk ids upwards from where it last stopped (new passages have higher ids); a new process
-        starts from the first.
+        chunk ids upwards from where it last stopped; past the last, it starts again from the first.
         """
         if self._closed:
             return 0
@@ -524,8 +562,9 @@ class SearchIndexes:
                         public_only: bool = False, by_sentence: bool = False) -> int:
         done, last = stored_vectors.encode_missing(session, embedder, key, after=self._encoded_up_to.get(key, 0),
                                                    limit=limit, public_only=public_only, by_sentence=by_sentence)
-        if last is not None:
-            self._encoded_up_to[key] = last
+        # At the end, the next pass starts from the first passage again: ids are not given in commit order
+        # (PostgreSQL's sequences), a version may become public later, a batch's save may have failed.
+        self._encoded_up_to[key] = last if last is not None else 0
         return done
 
     def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None,
@@ -657,23 +696,34 @@ class CatchUpLoop:
             self.indexes.serve_rebuild_request(session)
             self.indexes.catch_up(session)
 
-    def _encode_while_idle(self) -> None:
+    def _encode_while_idle(self) -> bool:
+        """Encode ahead until woken, stopped, out of work or ``interval`` has passed; whether work is left.
+
+        The interval bounds it so that the periodic catch-up (how changes made by other processes,
+        and ``kb reindex`` requests, reach this one) keeps its pace while a backlog is encoded.
+        """
+        deadline = time.monotonic() + self.interval if self.interval > 0 else None
         with self.database.session() as session:
             while not self._wake.is_set() and not self._stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return True
                 if not self.indexes.encode_ahead(session):
-                    return
+                    return False
+        return False
 
     def _run(self) -> None:
+        more = False  # passages left to encode ahead: catch up, then go on at once
         while not self._stop.is_set():
-            self._wake.wait(self.interval if self.interval > 0 else None)
+            if not more:
+                self._wake.wait(self.interval if self.interval > 0 else None)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
                 self.tick()
-                if self.encode_ahead:
-                    self._encode_while_idle()
+                more = self.encode_ahead and self._encode_while_idle()
             except Exception:  # the next tick retries; the database is the authority meanwhile
+                more = False
                 log.exception("Index catch-up failed")
 
     def start(self) -> None:

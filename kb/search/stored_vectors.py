@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -129,6 +129,20 @@ def save(session: Session, model: str, rows: Sequence[tuple[int, int, "np.ndarra
         return False
 
 
+def stored_chunk_ids(session: Session, model: str) -> set[int]:
+    """The chunks with at least one vector stored under ``model``."""
+    return set(session.execute(select(ChunkVector.chunk_id).where(ChunkVector.model == model).distinct()).scalars())
+
+
+def forget(session: Session, model: str) -> int:
+    """Delete every vector stored under ``model`` (its sentence vectors too); how many rows. Derived data:
+    the passages are encoded again when an index or ``kb index encode`` next needs them."""
+    with transaction(session):
+        result = session.execute(delete(ChunkVector).where(
+            (ChunkVector.model == model) | ChunkVector.model.startswith(f"{model} sentences-v")))  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
+
+
 @dataclass(frozen=True)
 class Unencoded:
     """A passage without a stored vector: what the encoder reads."""
@@ -171,7 +185,8 @@ def unencoded_count(session: Session, model: str, *, public_only: bool = False, 
 def encode_missing(session: Session, embedder: Embedder, key: str, *, after: int = 0, limit: int = 64,
                    public_only: bool = False, by_sentence: bool = False) -> tuple[int, int | None]:
     """Encode and store the next ``limit`` passages after chunk id ``after`` that have no vector under ``key``
-    (with ``by_sentence``, their sentences); how many passages, and the last chunk id (None: none left).
+    (with ``by_sentence``, their sentences); how many passages were stored (0 when the save failed), and the
+    last chunk id read (None: none left).
 
     One committed batch: a job that stops loses at most this batch, and the next run starts from what is stored.
     """
@@ -184,8 +199,8 @@ def encode_missing(session: Session, embedder: Embedder, key: str, *, after: int
     else:
         pieces = [(item.chunk_id, PASSAGE, item.embedding_text) for item in todo]
     vectors = embedder.encode([text for _, _, text in pieces]) if pieces else []
-    save(session, key, [(chunk_id, position, vector) for (chunk_id, position, _), vector in zip(pieces, vectors)])
-    return len(todo), todo[-1].chunk_id
+    kept = save(session, key, [(chunk_id, position, vector) for (chunk_id, position, _), vector in zip(pieces, vectors)])
+    return (len(todo) if kept else 0), todo[-1].chunk_id
 
 
 @dataclass(frozen=True)
