@@ -24,9 +24,12 @@ from kb.documents.models import Document, Version
 PROVENANCE_FIELDS = (
     "title", "source_kind", "source_uri", "source_sha256", "source_filename", "declared_author", "declared_title",
     "declared_created", "declared_modified", "contributor_ids", "owner_id", "intended_use", "audience", "licence",
-    "language", "tags", "valid_from", "valid_until", "review_by", "derived_from", "four_eyes",
+    "language", "tags", "valid_from", "valid_until", "review_by", "derived_from", "four_eyes", "declared_source_uri",
 )
 """The provenance record of a version: where it comes from, who stands behind it, what it is for, when it is valid."""
+ADDED_WHEN_SET = ("declared_source_uri",)
+"""Fields added to the record after versions were committed to: hashed only when set, so that every
+earlier version's ``provenance_sha256`` (in the log's events) stays what it was."""
 
 COMMITTED_FIELDS = ("state", "body_sha256", "provenance_sha256", "author", "approver", "approved_at",
                     "approval_comment_sha256", "submitted_by")
@@ -44,7 +47,8 @@ def _plain(value: Any) -> Any:
 
 def provenance_sha256(version: Version) -> str:
     """SHA-256 of the canonical JSON of the version's provenance record."""
-    record = {name: _plain(getattr(version, name)) for name in PROVENANCE_FIELDS}
+    record = {name: _plain(getattr(version, name)) for name in PROVENANCE_FIELDS
+              if not (name in ADDED_WHEN_SET and getattr(version, name) is None)}
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

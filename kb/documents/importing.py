@@ -167,8 +167,7 @@ def import_file(
     version.declared_author = parsed.declared_author
     version.declared_created = parsed.declared_created
     version.declared_modified = parsed.declared_modified
-    if parsed.declared_source_uri and not fields.source_uri:  # an HTML page's canonical URL (issue 19)
-        version.source_uri = parsed.declared_source_uri
+    version.declared_source_uri = parsed.declared_source_uri  # an HTML page's canonical URL: its claim, not a person's
     session.add(version)
     session.flush()
     provenance.record(session, actor, "document.import", ("document", document.slug),

@@ -9,7 +9,8 @@ two libraries, and readability drops tables and lists more often. kb calls trafi
 ``favor_recall`` (an intranet page's content is often short) and without its metadata step (whose
 date search guesses from the text): what the page *declares* is read here, from its ``<head>``:
 
-- ``<link rel="canonical">`` (else ``og:url``), if an absolute http(s) URI → the version's ``source_uri``;
+- ``<link rel="canonical">`` (else ``og:url``), if an absolute http(s) URI → the version's ``declared_source_uri``
+  (the page's claim about where it lives, shown apart from the ``source_uri`` a person states);
 - title: ``og:title``, ``dc.title``/``dcterms.title``, else ``<title>``;
 - author: ``author``, ``article:author``, ``dc.creator``/``dcterms.creator``;
 - created: ``article:published_time``, ``dcterms.created``/``dc.date.created``, ``dcterms.issued``, ``date``;

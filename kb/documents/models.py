@@ -81,6 +81,8 @@ class Version(SQLModel, table=True):
     declared_title: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     declared_created: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     declared_modified: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    declared_source_uri: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
+    """Where an imported page says it lives (its canonical URL): declared by the file, not by a person."""
     author_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))
     contributor_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     owner_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))

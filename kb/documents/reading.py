@@ -58,9 +58,10 @@ def provenance_card(session: Session, version: Version, document: Document | Non
     translated = session.get(Document, document.translation_of_id) if document.translation_of_id else None
     original = current_version(session, translated) if translated is not None else None  # approved: any employee sees it
     declared = None  # core properties are shown only when the imported file declared some
-    if version.declared_title or version.declared_author or version.declared_created or version.declared_modified:
+    if (version.declared_title or version.declared_author or version.declared_created or version.declared_modified
+            or version.declared_source_uri):
         declared = {
-            "title": version.declared_title, "author": version.declared_author,
+            "title": version.declared_title, "author": version.declared_author, "source_uri": version.declared_source_uri,
             "created": version.declared_created.isoformat() if version.declared_created else None,
             "modified": version.declared_modified.isoformat() if version.declared_modified else None,
         }
