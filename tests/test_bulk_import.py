@@ -199,6 +199,22 @@ def bulk_upload(client, person, data: bytes, name: str = "batch.zip", **form):  
                        data=form, headers=person.headers)
 
 
+def test_a_second_bulk_import_in_the_same_process_waits_its_turn(client, people, database) -> None:  # noqa: ANN001
+    """One batch at a time per process: each holds a pool of parsers and a server thread while it runs."""
+    from kb.documents import actions
+
+    assert actions._BULK_IMPORT.acquire(blocking=False)  # a batch is running
+    try:
+        before = head_seq(database)
+        busy = bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+        assert busy.json()["error"]["code"] == "service_unavailable" and "bulk import is running" in busy.json()["error"]["message"]
+        assert head_seq(database) == before
+    finally:
+        actions._BULK_IMPORT.release()
+    assert bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests").status_code == 200
+
+
 def test_api_imports_a_zip_reports_refusals_resumes_and_versions(client, people, database) -> None:  # noqa: ANN001
     before = head_seq(database)
     response = bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests")

@@ -14,6 +14,7 @@ Must not import the web framework, the ``api`` module, social, search or experts
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -316,9 +317,28 @@ def bulk_import(
         KbError FORBIDDEN: the actor does not write in the space.
         KbError NOT_FOUND: no such space.
         KbError INVALID_FILE: the zip is unreadable or over a cap of the whole batch (``bulk``).
+        KbError SERVICE_UNAVAILABLE: another bulk import is running in this process.
     """
     _authorize_then_submit(actor, "document.import", submit)
     service.require_writer(actor, accounts.get_space(session, space))
+    if not _BULK_IMPORT.acquire(blocking=False):  # each holds a pool of parsers and a server thread for its whole batch
+        raise KbError(ErrorCode.SERVICE_UNAVAILABLE, "Another bulk import is running in this process: try again when it "
+                      "has ended", {"retry_after_seconds": 30}, headers={"Retry-After": "30"})
+    try:
+        return _bulk_import(session, actor, space=space, open_batch=open_batch, files_dir=files_dir, fields=fields,
+                            submit=submit, workers=workers, progress=progress)
+    finally:
+        _BULK_IMPORT.release()
+
+
+_BULK_IMPORT = threading.BoundedSemaphore(1)
+"""One bulk import at a time per process (a second one is a 503 with Retry-After; the CLI is a process of its own)."""
+
+
+def _bulk_import(
+    session: Session, actor: Actor, *, space: str, open_batch: Callable[[], bulk.Batch], files_dir: Path,
+    fields: DraftSave, submit: bool, workers: int | None, progress: BulkProgress | None,
+) -> BulkImportReport:
     end_read(session)  # listing a large folder or zip holds no snapshot
     started = time.perf_counter()
     fields = fields.model_copy(update={"title": None})
