@@ -9,9 +9,8 @@ transaction per file), with a progress bar. Reports the files, the outcomes, the
 files/s, the parse pool size, and every refused file with its reason. With ``--again`` it runs the same
 import a second time (everything ``unchanged``: the resume path) and reports that rate too.
 
-Encoding is not measured here: it is being moved off the request path (issue 19, "Encoding off the
-request path"), and imported drafts are not encoded until they are approved. See ``encoder_rate``
-for where the raw encoders' speed will be compared with the import's.
+Encoding is not measured here: ``bench/ingest_pipeline.py throughput`` measures the whole way, from the
+import to every passage encoded by a running server's worker, against the raw encoder's speed.
 
 Usage: .venv/bin/python bench/bulk_import.py [--corpus ../shared/data/scifact] [--workers N] [--again]
 """
@@ -45,17 +44,6 @@ def write_corpus(corpus: Path, folder: Path, limit: int | None) -> int:
             target.write_text(f"# {title}\n\n{doc.get('text', '').strip()}\n", encoding="utf-8")
             count += 1
     return count
-
-
-def encoder_rate() -> float | None:
-    """The raw encoders' speed, in files/s, measured in the same run (issue 19: the import's throughput must be
-    within 10% of it).
-
-    Hook: returns None until the encoding worker of issue 19 ("Encoding off the request path") lands; then
-    encode this corpus's passages here with ``kb.search.encoders`` alone (no database, no parsing), and
-    ``main`` prints the import's rate as a fraction of it.
-    """
-    return None
 
 
 def setup(data_dir: Path, database_url: str | None):  # noqa: ANN201 - (database, settings, actor)
@@ -136,16 +124,11 @@ def main() -> None:
         print(f"wrote {written} .md files in {time.perf_counter() - began:.1f} s to {folder}")
         database, settings, actor = setup(Path(tmp) / "kb-data", args.database_url)
         try:
-            rate = report("first import", run_import(database, settings, actor, folder, workers), workers)
+            report("first import", run_import(database, settings, actor, folder, workers), workers)
             if args.again:
                 report("again (resume: skipped by hash)", run_import(database, settings, actor, folder, workers), workers)
         finally:
             database.dispose()
-    encoders = encoder_rate()
-    if encoders is None:
-        print("\nencoders' rate: not measured (issue 19: encoding is being moved off the request path; see encoder_rate)")
-    else:
-        print(f"\nimport at {rate / encoders:.0%} of the raw encoders' {encoders:.1f} files/s (goal: within 10%)")
 
 
 if __name__ == "__main__":  # the parsing pool starts its processes with spawn, which re-imports this module
