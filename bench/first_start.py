@@ -30,22 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.search_quality import author_and_approver, evaluate, load_collection, rank  # noqa: E402
 from bench.scratch import drop_schema, schema_name  # noqa: E402
-
-
-class Counting:
-    """The shared embedder, counting the texts it encodes."""
-
-    def __init__(self, inner) -> None:  # noqa: ANN001
-        self.inner, self.name, self.version = inner, inner.name, getattr(inner, "version", "")
-        self.encoded = 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    def encode(self, texts):  # noqa: ANN001, ANN201
-        self.encoded += len(texts)
-        return self.inner.encode(texts)
+from tests.fakes import CountingEmbedder as Counting  # noqa: E402
 
 
 def ingest(database, corpus: list[dict], audience: str) -> dict[int, str]:  # noqa: ANN001

@@ -156,21 +156,41 @@ def throughput(args: argparse.Namespace) -> None:
     try:
         for label, folder, files in sets:
             before = run.passages()
+            server_cpu, import_cpu = cpu_seconds(run.server.pid), children_cpu_seconds()
             start = time.perf_counter()
             done = run.kb_import(folder, work / f"{label}.json")
             imported_s = time.perf_counter() - start
+            import_cpu = children_cpu_seconds() - import_cpu  # kb import and its parsing processes
             print(f"[{label}] kb import: exit={done.returncode} {done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ''}")
             while run.unencoded():
                 time.sleep(0.5)
             total_s = time.perf_counter() - start
+            server_cpu = cpu_seconds(run.server.pid) - server_cpu
             passages = run.passages() - before
             print(f"[{label}] files={files} passages={passages} import_s={imported_s:.1f} "
                   f"import_to_encoded_s={total_s:.1f} end_to_end_passages_per_s={passages / total_s:.2f} "
                   f"{refused_summary(work / f'{label}.json')}")
+            print(f"[{label}] cpu_s: kb import (with its parsers)={import_cpu:.0f} kb serve (worker encoding ahead, "
+                  f"catch-up, requests)={server_cpu:.0f}; on {os.cpu_count()} cores the encoder's share bounds "
+                  f"end_to_end/raw at about {server_cpu / (server_cpu + import_cpu):.2f}")
             raw = raw_encoder_rate(run, sample=args.sample)
             print(f"[{label}] raw_encoder_passages_per_s={raw:.2f} end_to_end/raw={passages / total_s / raw:.3f}")
     finally:
         run.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's ended children (and theirs): the ``kb import`` runs."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def raw_encoder_rate(run: Run, sample: int) -> float:

@@ -63,3 +63,25 @@ class ChosenVectorsEmbedder:
             else:
                 rows[row] /= norm
         return rows
+
+
+class CountingEmbedder:
+    """An ``Embedder`` that counts the texts ``inner`` encodes for it (what an index encoded, not read from storage).
+
+    ``name`` renames it (a model key of its own, ``kb.search.stored_vectors.model_key``); otherwise it has the
+    inner embedder's name and version, so its vectors are stored under the inner's key.
+    """
+
+    def __init__(self, inner, name: str | None = None) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.name = name or inner.name
+        self.version = "" if name else getattr(inner, "version", "")
+        self.encoded = 0
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.encoded += len(texts)
+        return self.inner.encode(texts)

@@ -14,23 +14,7 @@ from typer.testing import CliRunner
 from kb.cli import app as cli
 from kb.search.indexer import SearchIndexes, SlotInUse, shared_embedder, slot_dirs, slot_in_use, to_indexed
 from tests.factories import make_cast, make_document
-
-
-class CountingEmbedder:
-    """The real embedder, counting the passages it encodes."""
-
-    def __init__(self) -> None:
-        self.inner = shared_embedder(None)
-        self.name = self.inner.name
-        self.encoded = 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    def encode(self, texts):  # noqa: ANN001, ANN201
-        self.encoded += len(texts)
-        return self.inner.encode(texts)
+from tests.fakes import CountingEmbedder
 
 
 @pytest.fixture
@@ -129,7 +113,7 @@ def test_an_approval_after_the_first_save_writes_a_delta_not_a_generation(settin
 
 def test_check_reports_drift_and_reindex_repairs_it(settings, database, corpus, cli_env, backend) -> None:  # noqa: ANN001
     runner = CliRunner()
-    counting = CountingEmbedder()
+    counting = CountingEmbedder(shared_embedder(None))
     indexes = SearchIndexes(settings, embedder=counting)
     with database.session() as session:
         indexes.catch_up(session)
@@ -238,7 +222,7 @@ def test_a_new_keyword_layout_rebuilds_the_keyword_index_and_encodes_nothing_aga
     """An index slot of an earlier keyword layout (issue 18) or sentence split: only what changed is redone."""
     from kb.search import indexer, sentences
 
-    counting = CountingEmbedder()
+    counting = CountingEmbedder(shared_embedder(None))
     indexes = SearchIndexes(settings, embedder=counting)
     with database.session() as session:
         indexes.catch_up(session)
@@ -265,7 +249,7 @@ def test_a_new_keyword_layout_rebuilds_the_keyword_index_and_encodes_nothing_aga
 def test_the_sentence_index_switched_off_is_removed_and_switched_on_again_is_refilled(settings, database, corpus) -> None:  # noqa: ANN001
     from kb.search import indexer
 
-    counting = CountingEmbedder()
+    counting = CountingEmbedder(shared_embedder(None))
     off = SearchIndexes(settings.model_copy(update={"public_sentences": False}), embedder=counting)
     with database.session() as session:
         off.catch_up(session)

@@ -15,22 +15,8 @@ from kb.search import stored_vectors
 from kb.search.indexer import SearchIndexes
 from kb.search.models import ChunkVector
 from tests.factories import make_cast, make_document
+from tests.fakes import CountingEmbedder as Counting
 from tests.fakes import HashingEmbedder
-
-
-class Counting:
-    """An embedder that counts the texts it encodes (``inner`` does the work)."""
-
-    def __init__(self, inner, name: str | None = None) -> None:  # noqa: ANN001
-        self.inner = inner
-        self.name = name or inner.name
-        self.version = "" if name else getattr(inner, "version", "")
-        self.dimension = inner.dimension
-        self.encoded = 0
-
-    def encode(self, texts):  # noqa: ANN001, ANN201
-        self.encoded += len(texts)
-        return self.inner.encode(texts)
 
 
 def bodies(slug: str) -> str:
