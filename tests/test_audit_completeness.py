@@ -685,7 +685,7 @@ def test_every_state_changing_command_has_a_scenario() -> None:
                               "verify-receipt",
                               "moderation list", "notify list", "me work",  # issue 17's reads: the queue, the inbox, my work
                               # derived data (issue 19): vectors computed from passages the log commits to, like the indexes
-                              "index vectors", "index encode"}
+                              "index vectors", "index encode", "index forget"}
     assert not read_only_or_bootstrap & set(CLI_NO_EVENT)
     assert commands - read_only_or_bootstrap - set(CLI_NO_EVENT) == {s.name for s in CLI_SCENARIOS}
 
