@@ -61,6 +61,16 @@ PERMISSIONS: dict[str, Access] = {
     "version.reject": Access.owner,
     "document.retire": Access.owner,
     "review.queue": Access.owner,
+    # taxonomy (issue 20): owners of any space and admins maintain it
+    "taxonomy.read": Access.signed_in,
+    "taxonomy.export": Access.signed_in,
+    "taxonomy.import": Access.owner_or_admin,
+    "concept_scheme.create": Access.owner_or_admin,
+    "concept.create": Access.owner_or_admin,
+    "concept.update": Access.owner_or_admin,
+    "concept.merge": Access.owner_or_admin,
+    "concept.deprecate": Access.owner_or_admin,
+    "concept.delete": Access.owner_or_admin,
     # community
     "comment.list": Access.signed_in,
     "comment.create": Access.signed_in,

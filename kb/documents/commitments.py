@@ -25,9 +25,10 @@ PROVENANCE_FIELDS = (
     "title", "source_kind", "source_uri", "source_sha256", "source_filename", "declared_author", "declared_title",
     "declared_created", "declared_modified", "contributor_ids", "owner_id", "intended_use", "audience", "licence",
     "language", "tags", "valid_from", "valid_until", "review_by", "derived_from", "four_eyes", "declared_source_uri",
+    "applies_to", "topic", "region",
 )
 """The provenance record of a version: where it comes from, who stands behind it, what it is for, when it is valid."""
-ADDED_WHEN_SET = ("declared_source_uri",)
+ADDED_WHEN_SET = ("declared_source_uri", "applies_to", "topic", "region")
 """Fields added to the record after versions were committed to: hashed only when set, so that every
 earlier version's ``provenance_sha256`` (in the log's events) stays what it was."""
 

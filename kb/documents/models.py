@@ -83,6 +83,12 @@ class Version(SQLModel, table=True):
     declared_modified: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     declared_source_uri: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
     """Where an imported page says it lives (its canonical URL): declared by the file, not by a person."""
+    applies_to: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """Whom it concerns: concept ids of the ``applies_to`` schemes (life situations), as a sorted JSON list; null when none."""
+    topic: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """What it is about: concept ids of the ``topic`` schemes, as a sorted JSON list; null when none."""
+    region: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """Where it holds: concept ids of the ``region`` schemes, as a sorted JSON list; null when none."""
     author_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))
     contributor_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     owner_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))

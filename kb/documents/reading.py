@@ -16,7 +16,7 @@ import json
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from kb import provenance
+from kb import provenance, taxonomy
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
 from kb.actors import Actor, SpaceRole
@@ -32,6 +32,7 @@ from kb.documents.service import (
     tags_of, users_by_id, versions_of,
 )
 from kb.errors import ErrorCode, KbError
+from kb.taxonomy import ConceptRefPublic
 from kb.validity import today
 
 
@@ -42,11 +43,28 @@ def _person(users: dict[int, User], user_id: int | None) -> PersonRef | None:
     return PersonRef(username=user.username, display_name=user.display_name)
 
 
+def concept_refs(session: Session, version: Version, language: str | None,
+                 vocabulary: taxonomy.Vocabulary | None = None) -> dict[str, list[ConceptRefPublic]]:
+    """The version's concepts by field (applies_to, topic, region), each as stored, with its label in ``language``.
+
+    A concept merged since is shown as the concept it was merged into (how search and explore read it)."""
+    if not (version.applies_to or version.topic or version.region):
+        return {}
+    vocabulary = vocabulary or taxonomy.vocabulary(session)
+    result: dict[str, list[ConceptRefPublic]] = {}
+    for name in ("applies_to", "topic", "region"):
+        ids = sorted({vocabulary.effective(i) for i in taxonomy.stored_ids(getattr(version, name)) if i in vocabulary.concepts})
+        result[name] = sorted((ConceptRefPublic(ref=vocabulary.ref(i), label=vocabulary.label(i, language)) for i in ids),
+                              key=lambda c: c.label.casefold())
+    return result
+
+
 def provenance_card(session: Session, version: Version, document: Document | None = None,
-                    users: dict[int, User] | None = None) -> ProvenanceCard:
+                    users: dict[int, User] | None = None, language: str | None = None) -> ProvenanceCard:
     """The provenance card of a version.
 
     ``users`` may carry the people already loaded for a page of results (one query instead of one per card).
+    ``language``: the language of the concepts' labels (the version's own when not given).
     """
     document = document or session.get(Document, version.document_id)
     assert document is not None
@@ -78,7 +96,7 @@ def provenance_card(session: Session, version: Version, document: Document | Non
         source_filename=version.source_filename, declared_by_file=declared,
         derived_from=json.loads(version.derived_from), translation_of=translated.slug if translated else None,
         translation_of_title=original.title if original is not None else None,
-        body_sha256=version.body_sha256,
+        body_sha256=version.body_sha256, **concept_refs(session, version, language or version.language),
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from kb.documents.models import Audience, SourceKind, VersionState
 from kb.errors import ErrorCode, KbError, jsonable_validation_errors
+from kb.taxonomy.schemas import ConceptRefPublic, Ref
 
 DocSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
@@ -71,6 +72,10 @@ class ProvenanceFields(Strict):
     valid_until: dt.date | None = None
     review_by: dt.date | None = None
     source_uri: SourceUri | None = None
+    applies_to: Annotated[list[Ref], Field(max_length=30, description="Whom it concerns: life-situation concepts, "
+                          "as scheme:key (situation:student); [] for none")] | None = None
+    topic: Annotated[list[Ref], Field(max_length=30, description="What it is about: topic concepts (topic:housing)")] | None = None
+    region: Annotated[list[Ref], Field(max_length=30, description="Where it holds: region concepts")] | None = None
 
     @model_validator(mode="after")
     def _window(self) -> "ProvenanceFields":
@@ -173,6 +178,9 @@ class ProvenanceCard(BaseModel):
     translation_of_title: str | None = Field(
         None, description="Title of the approved version of the document this one translates (None until it has one)")
     body_sha256: str
+    applies_to: list[ConceptRefPublic] = Field([], description="Whom it concerns (life situations), labels in the card's language")
+    topic: list[ConceptRefPublic] = []
+    region: list[ConceptRefPublic] = []
 
 
 class VersionSummary(BaseModel):

@@ -20,7 +20,7 @@ import json
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from kb import provenance, validity
+from kb import provenance, taxonomy, validity
 from kb.accounts import service as accounts
 from kb.accounts.service import users_by_id as users_by_id  # re-exported: reading and published name it here
 from kb.accounts.models import Space
@@ -49,7 +49,8 @@ WORKING_STATES = (VersionState.draft, VersionState.in_review)
 VISIBLE_TO_ALL_SIGNED_IN = (VersionState.approved, VersionState.superseded, VersionState.retired)
 EXPIRING_WITHIN = dt.timedelta(days=30)
 PROVENANCE_FIELDS = ("title", "audience", "language", "tags", "intended_use", "licence", "valid_from",
-                     "valid_until", "review_by", "source_kind", "source_uri", "source_sha256", "source_filename")
+                     "valid_until", "review_by", "source_kind", "source_uri", "source_sha256", "source_filename",
+                     "applies_to", "topic", "region")
 
 
 def sha256_text(text: str) -> str:
@@ -195,8 +196,32 @@ def _default_owner(session: Session, actor: Actor, space: Space) -> int:
     return owners[0].id  # type: ignore[return-value]
 
 
-def _apply_fields(version: Version, fields: ProvenanceFields) -> list[str]:
+CONCEPT_FIELDS = (taxonomy.ConceptField.applies_to, taxonomy.ConceptField.topic, taxonomy.ConceptField.region)
+
+
+def concept_ids(version: Version) -> list[int]:
+    """Every concept id the version's three concept fields store (applies to, topic, region)."""
+    return sorted({i for name in CONCEPT_FIELDS for i in taxonomy.stored_ids(getattr(version, name.value))})
+
+
+def record_concept_uses(session: Session, version: Version) -> None:
+    """Keep ``concept_use`` equal to what the version's fields name (a concept in use cannot be deleted)."""
+    taxonomy.set_uses(session, version.id, concept_ids(version))  # type: ignore[arg-type]
+
+
+def _apply_fields(session: Session, version: Version, fields: ProvenanceFields) -> list[str]:
     changed = []
+    vocabulary = None
+    for name in CONCEPT_FIELDS:
+        refs = getattr(fields, name.value)
+        if refs is None:
+            continue
+        vocabulary = vocabulary or taxonomy.vocabulary(session)
+        ids = vocabulary.resolve(name, refs)
+        stored = json.dumps(ids) if ids else None
+        if stored != getattr(version, name.value):
+            setattr(version, name.value, stored)
+            changed.append(name.value)
     for name in ("audience", "language", "intended_use", "licence", "valid_from", "valid_until", "review_by", "source_uri"):
         value = getattr(fields, name)
         if value is not None and value != getattr(version, name):
@@ -261,9 +286,10 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
         body_sha256=sha256_text(data.body_md), source_kind=source_kind, author_id=author_id, owner_id=owner_id,
         audience=data.audience, language=data.language, four_eyes=space.four_eyes,
     )
-    _apply_fields(version, data)
+    _apply_fields(session, version, data)
     session.add(version)
     session.flush()
+    record_concept_uses(session, version)
     return document, version
 
 
@@ -314,11 +340,12 @@ def edit_draft(session: Session, *, actor: Actor, document: Document, space: Spa
             author_id=editor_id, owner_id=document.owner_id, intended_use=latest.intended_use,
             audience=latest.audience, licence=latest.licence, language=latest.language, tags=latest.tags,
             valid_from=latest.valid_from, valid_until=latest.valid_until, review_by=latest.review_by,
+            applies_to=latest.applies_to, topic=latest.topic, region=latest.region,
             derived_from=json.dumps([latest.id]), four_eyes=space.four_eyes,
         )
     else:
         draft = latest
-    changed = _apply_fields(draft, data)
+    changed = _apply_fields(session, draft, data)
     if data.title is not None and data.title != draft.title:
         draft.title = data.title
         changed.append("title")
@@ -331,6 +358,7 @@ def edit_draft(session: Session, *, actor: Actor, document: Document, space: Spa
         draft.updated_at = utcnow()
         session.add(draft)
         session.flush()
+        record_concept_uses(session, draft)
     return draft, created, changed
 
 
@@ -464,6 +492,7 @@ def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: st
     })
     session.add(draft)
     session.flush()
+    record_concept_uses(session, draft)
     provenance.record(session, actor, "version.reject", ("document", document.slug),
                       {"version": version.number, "reason": reason, "new_draft": draft.number, **served(document, version, draft)})
     return draft

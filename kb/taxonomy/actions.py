@@ -1,0 +1,107 @@
+"""Use cases of the taxonomy: the one door the API, the web pages and the CLI go through (issue 20).
+
+Each action checks the actor against its row of ``kb.permissions`` and runs the service in one
+transaction with its audit event. Owners (of any space) and admins maintain the vocabulary; every
+signed-in person reads it. Must not import the web framework or the ``api`` module.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from kb.actors import Actor
+from kb.db import transaction
+from kb.permissions import authorize
+from kb.taxonomy import service, skos
+from kb.taxonomy.schemas import (
+    ConceptCreate, ConceptPublic, ConceptUpdate, SchemeCreate, SchemePublic, SchemesPublic, SkosImported,
+)
+
+
+def _concept(session: Session, scheme: str, key: str, language: str | None) -> ConceptPublic:
+    concept = service.get_concept(session, scheme, key)
+    return service.vocabulary(session).public(concept.id, language, service.use_counts(session).get(concept.id, 0))  # type: ignore[arg-type]
+
+
+def list_schemes(session: Session, actor: Actor, *, language: str | None = None) -> SchemesPublic:
+    """Every scheme with its concepts, labels in ``language`` (English where a concept has none)."""
+    authorize(actor, "taxonomy.read")
+    data = service.schemes_public(session, language)
+    return SchemesPublic(data=data, count=len(data))
+
+
+def read_scheme(session: Session, actor: Actor, *, scheme: str, language: str | None = None) -> SchemePublic:
+    """Raises: KbError NOT_FOUND."""
+    authorize(actor, "taxonomy.read")
+    service.get_scheme(session, scheme)
+    return next(s for s in service.schemes_public(session, language) if s.key == scheme)
+
+
+def read_concept(session: Session, actor: Actor, *, scheme: str, key: str, language: str | None = None) -> ConceptPublic:
+    """Raises: KbError NOT_FOUND."""
+    authorize(actor, "taxonomy.read")
+    return _concept(session, scheme, key, language)
+
+
+def create_scheme(session: Session, actor: Actor, *, data: SchemeCreate) -> SchemePublic:
+    """Audited as ``concept_scheme.create``. Raises: KbError ALREADY_EXISTS."""
+    authorize(actor, "concept_scheme.create")
+    with transaction(session):
+        service.create_scheme(session, actor=actor, data=data)
+    return read_scheme(session, actor, scheme=data.key)
+
+
+def create_concept(session: Session, actor: Actor, *, scheme: str, data: ConceptCreate) -> ConceptPublic:
+    """Audited as ``concept.create``. Raises: KbError NOT_FOUND, ALREADY_EXISTS, VALIDATION_ERROR."""
+    authorize(actor, "concept.create")
+    with transaction(session):
+        service.create_concept(session, actor=actor, scheme_key=scheme, data=data)
+    return _concept(session, scheme, data.key, None)
+
+
+def update_concept(session: Session, actor: Actor, *, scheme: str, key: str, data: ConceptUpdate) -> ConceptPublic:
+    """Audited as ``concept.update`` when something changed. Raises: KbError NOT_FOUND, VALIDATION_ERROR."""
+    authorize(actor, "concept.update")
+    with transaction(session):
+        service.update_concept(session, actor=actor, scheme_key=scheme, key=key, data=data)
+    return _concept(session, scheme, key, None)
+
+
+def merge_concept(session: Session, actor: Actor, *, scheme: str, key: str, into: str) -> ConceptPublic:
+    """Audited as ``concept.merge``; returns the concept merged into. Raises: KbError NOT_FOUND, VALIDATION_ERROR,
+    ILLEGAL_TRANSITION."""
+    authorize(actor, "concept.merge")
+    with transaction(session):
+        service.merge_concept(session, actor=actor, scheme_key=scheme, key=key, into=into)
+    return _concept(session, scheme, into, None)
+
+
+def deprecate_concept(session: Session, actor: Actor, *, scheme: str, key: str) -> ConceptPublic:
+    """Audited as ``concept.deprecate``. Raises: KbError NOT_FOUND, ILLEGAL_TRANSITION."""
+    authorize(actor, "concept.deprecate")
+    with transaction(session):
+        service.deprecate_concept(session, actor=actor, scheme_key=scheme, key=key)
+    return _concept(session, scheme, key, None)
+
+
+def delete_concept(session: Session, actor: Actor, *, scheme: str, key: str) -> None:
+    """Audited as ``concept.delete``. Raises: KbError NOT_FOUND, CONFLICT (in use)."""
+    authorize(actor, "concept.delete")
+    with transaction(session):
+        service.delete_concept(session, actor=actor, scheme_key=scheme, key=key)
+
+
+def export_skos(session: Session, actor: Actor, *, format: skos.SkosFormat = "turtle") -> tuple[str, str]:  # noqa: A002
+    """The whole taxonomy as SKOS: (text, media type)."""
+    authorize(actor, "taxonomy.export")
+    return skos.export(service.vocabulary(session), format), skos.MEDIA_TYPES[format]
+
+
+def import_skos(session: Session, actor: Actor, *, text: str, format: skos.SkosFormat = "turtle",  # noqa: A002
+                fields: dict[str, str] | None = None) -> SkosImported:
+    """Load SKOS concept schemes (a public vocabulary, or kb's own export): new schemes and concepts are
+    created, existing ones (by URI) get the file's labels, broader and related concepts. Every change
+    is its own audit event in one transaction. Raises: KbError VALIDATION_ERROR (not SKOS, or no field for a scheme)."""
+    authorize(actor, "taxonomy.import")
+    with transaction(session):
+        return skos.load(session, actor, text, format, fields or {})

@@ -1,0 +1,480 @@
+"""The taxonomy's rules: schemes and concepts, their labels, merges, and how versions' concepts are read.
+
+Owns the one reading of a version's concept fields (``Vocabulary``): a merged concept is read as
+its replacement, a concept stands for its broader ones too (a page for *student* applies to
+whoever picked its broader *in education*), and a label is given in the reader's language. Versions
+store the concept ids they were given and are never rewritten: a merge changes how they are read,
+not what was signed (issue 20).
+
+Services take ``(session, actor, …)``, never commit and record one audit event per change; the
+role gate is ``kb.taxonomy.actions``. Imports nothing above the accounts layer: documents call in
+here, never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, or_, select
+from sqlmodel import Session
+
+from kb import provenance
+from kb.actors import Actor
+from kb.errors import ErrorCode, KbError
+from kb.taxonomy.models import Concept, ConceptField, ConceptLabel, ConceptRelation, ConceptScheme, ConceptStatus, ConceptUse, LabelKind
+from kb.taxonomy.schemas import ConceptCreate, ConceptPublic, ConceptUpdate, SchemeCreate, SchemePublic
+
+DEFAULT_LANGUAGE = "en"
+
+
+def scheme_uri(key: str) -> str:
+    return f"urn:kb:scheme:{key}"
+
+
+def concept_uri(scheme: str, key: str) -> str:
+    return f"urn:kb:concept:{scheme}:{key}"
+
+
+def normalise(text: str) -> str:
+    """How labels and queries are compared: NFKC, case-folded, accents kept, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def base_language(language: str | None) -> str | None:
+    return language.lower().split("-")[0] if language else None
+
+
+# ------------------------------------------------------------------------------------ reading
+
+@dataclass
+class Vocabulary:
+    """Every scheme, concept and label, read once (a taxonomy is hundreds of concepts, not millions)."""
+
+    schemes: dict[int, ConceptScheme]
+    concepts: dict[int, Concept]
+    labels: dict[int, list[ConceptLabel]]
+    related: dict[int, set[int]]
+    _by_ref: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_ref = {self.ref(cid): cid for cid in self.concepts}
+
+    # names
+    def scheme_of(self, concept_id: int) -> ConceptScheme:
+        return self.schemes[self.concepts[concept_id].scheme_id]
+
+    def ref(self, concept_id: int) -> str:
+        concept = self.concepts[concept_id]
+        return f"{self.schemes[concept.scheme_id].key}:{concept.key}"
+
+    def by_ref(self, ref: str) -> int | None:
+        return self._by_ref.get(ref)
+
+    def scheme_by_key(self, key: str) -> ConceptScheme | None:
+        return next((s for s in self.schemes.values() if s.key == key), None)
+
+    def preferred(self, concept_id: int) -> dict[str, str]:
+        return {label.language: label.text for label in self.labels.get(concept_id, []) if label.kind == LabelKind.preferred}
+
+    def alternative(self, concept_id: int) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for label in self.labels.get(concept_id, []):
+            if label.kind == LabelKind.alternative:
+                found.setdefault(label.language, []).append(label.text)
+        return {language: sorted(texts) for language, texts in sorted(found.items())}
+
+    def label(self, concept_id: int, language: str | None) -> str:
+        """The preferred label in ``language`` (``nl`` for ``nl-BE``), else English, else any, else the key."""
+        preferred = self.preferred(concept_id)
+        for wanted in (language, base_language(language), DEFAULT_LANGUAGE):
+            if wanted and wanted in preferred:
+                return preferred[wanted]
+        return next(iter(sorted(preferred.values())), self.concepts[concept_id].key)
+
+    def scheme_title(self, scheme: ConceptScheme, language: str | None) -> str:
+        titles = json.loads(scheme.titles)
+        for wanted in (language, base_language(language), DEFAULT_LANGUAGE):
+            if wanted and wanted in titles:
+                return titles[wanted]
+        return scheme.key
+
+    # structure
+    def effective(self, concept_id: int) -> int:
+        """The concept a version naming ``concept_id`` is read as: its replacement after a merge."""
+        seen = {concept_id}
+        while (replaced := self.concepts[concept_id].replaced_by_id) is not None and replaced not in seen:
+            seen.add(replaced)
+            concept_id = replaced
+        return concept_id
+
+    def broader_chain(self, concept_id: int) -> list[int]:
+        """``concept_id``'s broader concepts, nearest first."""
+        chain: list[int] = []
+        current = self.concepts[concept_id].broader_id
+        while current is not None and current not in chain and current != concept_id:
+            chain.append(current)
+            current = self.concepts[current].broader_id
+        return chain
+
+    def narrower(self, concept_id: int) -> list[int]:
+        return sorted(cid for cid, c in self.concepts.items() if c.broader_id == concept_id)
+
+    def carried(self, stored_ids: Iterable[int]) -> frozenset[int]:
+        """What a version that stored ``stored_ids`` carries: each read as its replacement, with its broader ones."""
+        result: set[int] = set()
+        for stored in stored_ids:
+            if stored not in self.concepts:
+                continue
+            effective = self.effective(stored)
+            result.add(effective)
+            result.update(self.broader_chain(effective))
+        return frozenset(result)
+
+    def covering(self, concept_id: int) -> frozenset[int]:
+        """Every stored id that a version may hold and be read as carrying ``concept_id``: the concept, the
+        concepts below it, and everything merged into any of them. Search filters on this set."""
+        return frozenset(stored for stored in self.concepts if concept_id in self.carried([stored]))
+
+    def in_field(self, concept_id: int) -> ConceptField:
+        return ConceptField(self.scheme_of(concept_id).field)
+
+    # input
+    def resolve(self, concept_field: ConceptField, refs: Iterable[str]) -> list[int]:
+        """The concept ids a writer's references name, for ``concept_field``.
+
+        A merged concept is stored as its replacement. Raises:
+            KbError VALIDATION_ERROR: a reference names no concept, a concept of another field, or a deprecated one.
+        """
+        ids: set[int] = set()
+        problems: list[str] = []
+        for ref in refs:
+            concept_id = self.by_ref(ref)
+            if concept_id is None:
+                problems.append(f"{ref!r} is no concept")
+                continue
+            concept_id = self.effective(concept_id)
+            if self.in_field(concept_id) != concept_field:
+                problems.append(f"{ref!r} is a {self.in_field(concept_id).value} concept, not a {concept_field.value} one")
+            elif self.concepts[concept_id].status != ConceptStatus.active:
+                problems.append(f"{ref!r} is deprecated")
+            else:
+                ids.add(concept_id)
+        if problems:
+            raise KbError(ErrorCode.VALIDATION_ERROR, f"{concept_field.value}: " + "; ".join(problems),
+                          {"field": concept_field.value, "problems": problems})
+        return sorted(ids)
+
+    def mentioned(self, text: str) -> frozenset[int]:
+        """The concepts one of whose labels, in any language, ``text`` says as whole words ("renter" → *tenant*)."""
+        words = " " + " ".join(_WORD.findall(normalise(text))) + " "
+        if not words.strip():
+            return frozenset()
+        found = set()
+        for concept_id, labels in self.labels.items():
+            for label in labels:
+                phrase = " ".join(_WORD.findall(normalise(label.text)))
+                if phrase and f" {phrase} " in words:
+                    found.add(self.effective(concept_id))
+                    break
+        return frozenset(found)
+
+    def public(self, concept_id: int, language: str | None = None, used: int = 0) -> ConceptPublic:
+        concept = self.concepts[concept_id]
+        related = sorted(self.ref(r) for r in self.related.get(concept_id, set()))
+        return ConceptPublic(
+            ref=self.ref(concept_id), scheme=self.schemes[concept.scheme_id].key, key=concept.key, uri=concept.uri,
+            label=self.label(concept_id, language), preferred=dict(sorted(self.preferred(concept_id).items())),
+            alternative=self.alternative(concept_id),
+            broader=self.ref(concept.broader_id) if concept.broader_id is not None else None,
+            narrower=[self.ref(n) for n in self.narrower(concept_id)], related=related, status=concept.status,
+            replaced_by=self.ref(concept.replaced_by_id) if concept.replaced_by_id is not None else None,
+            used_by_versions=used,
+        )
+
+
+def vocabulary(session: Session) -> Vocabulary:
+    """The whole taxonomy as it is in the database now."""
+    schemes = {s.id: s for s in session.execute(select(ConceptScheme)).scalars()}
+    concepts = {c.id: c for c in session.execute(select(Concept)).scalars()}
+    labels: dict[int, list[ConceptLabel]] = {}
+    for label in session.execute(select(ConceptLabel).order_by(ConceptLabel.id)).scalars():
+        labels.setdefault(label.concept_id, []).append(label)
+    related: dict[int, set[int]] = {}
+    for relation in session.execute(select(ConceptRelation)).scalars():
+        related.setdefault(relation.concept_id, set()).add(relation.related_id)
+        related.setdefault(relation.related_id, set()).add(relation.concept_id)
+    return Vocabulary(schemes, concepts, labels, related)  # type: ignore[arg-type]
+
+
+def use_counts(session: Session) -> dict[int, int]:
+    """How many versions name each concept."""
+    rows = session.execute(select(ConceptUse.concept_id, func.count()).group_by(ConceptUse.concept_id)).all()
+    return {concept_id: count for concept_id, count in rows}
+
+
+def schemes_public(session: Session, language: str | None = None) -> list[SchemePublic]:
+    vocab = vocabulary(session)
+    used = use_counts(session)
+    result = []
+    for scheme in sorted(vocab.schemes.values(), key=lambda s: s.key):
+        concepts = sorted((cid for cid, c in vocab.concepts.items() if c.scheme_id == scheme.id),
+                          key=lambda cid: vocab.concepts[cid].key)
+        result.append(SchemePublic(key=scheme.key, uri=scheme.uri, field=scheme.field,
+                                   title=vocab.scheme_title(scheme, language), titles=json.loads(scheme.titles),
+                                   concepts=[vocab.public(cid, language, used.get(cid, 0)) for cid in concepts]))
+    return result
+
+
+def get_scheme(session: Session, key: str) -> ConceptScheme:
+    scheme = session.execute(select(ConceptScheme).where(ConceptScheme.key == key)).scalar_one_or_none()
+    if scheme is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No concept scheme {key!r}")
+    return scheme
+
+
+def get_concept(session: Session, scheme_key: str, key: str) -> Concept:
+    scheme = get_scheme(session, scheme_key)
+    concept = session.execute(select(Concept).where(Concept.scheme_id == scheme.id, Concept.key == key)).scalar_one_or_none()
+    if concept is None:
+        raise KbError(ErrorCode.NOT_FOUND, f"No concept {scheme_key}:{key}")
+    return concept
+
+
+# ----------------------------------------------------------------------------------- changing
+
+def _ref_of(session: Session, concept: Concept) -> str:
+    scheme = session.get(ConceptScheme, concept.scheme_id)
+    return f"{scheme.key}:{concept.key}"  # type: ignore[union-attr]
+
+
+def _concept_by_ref(session: Session, ref: str) -> Concept:
+    scheme_key, _, key = ref.partition(":")
+    return get_concept(session, scheme_key, key)
+
+
+def create_scheme(session: Session, *, actor: Actor, data: SchemeCreate) -> ConceptScheme:
+    """Raises: KbError ALREADY_EXISTS: the key or URI is taken."""
+    uri = data.uri or scheme_uri(data.key)
+    if session.execute(select(ConceptScheme.id).where(or_(ConceptScheme.key == data.key, ConceptScheme.uri == uri))).first():
+        raise KbError(ErrorCode.ALREADY_EXISTS, f"A concept scheme {data.key!r} (or with its URI) exists already")
+    scheme = ConceptScheme(key=data.key, uri=uri, field=data.field,
+                           titles=json.dumps(dict(sorted(data.titles.items())), ensure_ascii=False))
+    session.add(scheme)
+    session.flush()
+    provenance.record(session, actor, "concept_scheme.create", ("concept_scheme", scheme.key),
+                      {"uri": uri, "field": data.field.value, "titles": dict(sorted(data.titles.items()))})
+    return scheme
+
+
+def _set_labels(session: Session, concept: Concept, preferred: dict[str, str], alternative: dict[str, list[str]]) -> None:
+    session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id == concept.id))
+    for language, text in sorted(preferred.items()):
+        session.add(ConceptLabel(concept_id=concept.id, language=language, kind=LabelKind.preferred, text=text))  # type: ignore[arg-type]
+    for language, texts in sorted(alternative.items()):
+        for text in sorted(set(texts)):
+            if text != preferred.get(language):
+                session.add(ConceptLabel(concept_id=concept.id, language=language, kind=LabelKind.alternative, text=text))  # type: ignore[arg-type]
+    session.flush()
+
+
+def _check_broader(session: Session, concept: Concept, broader: Concept | None) -> None:
+    if broader is None:
+        return
+    if broader.scheme_id != concept.scheme_id:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "A broader concept must be in the same scheme")
+    current: Concept | None = broader
+    while current is not None:
+        if current.id == concept.id:
+            raise KbError(ErrorCode.VALIDATION_ERROR, "That broader concept is below this one: the hierarchy would loop")
+        current = session.get(Concept, current.broader_id) if current.broader_id is not None else None
+
+
+def _set_related(session: Session, concept: Concept, refs: list[str]) -> None:
+    session.execute(delete(ConceptRelation).where(or_(ConceptRelation.concept_id == concept.id,
+                                                      ConceptRelation.related_id == concept.id)))
+    for ref in sorted(set(refs)):
+        other = _concept_by_ref(session, ref)
+        if other.id == concept.id:
+            raise KbError(ErrorCode.VALIDATION_ERROR, "A concept is not related to itself")
+        low, high = sorted((concept.id, other.id))  # type: ignore[type-var]
+        session.add(ConceptRelation(concept_id=low, related_id=high))
+    session.flush()
+
+
+def _labels_detail(preferred: dict[str, str], alternative: dict[str, list[str]]) -> dict:
+    return {"preferred": dict(sorted(preferred.items())),
+            "alternative": {k: sorted(set(v)) for k, v in sorted(alternative.items())}}
+
+
+def create_concept(session: Session, *, actor: Actor, scheme_key: str, data: ConceptCreate) -> Concept:
+    """Raises: KbError NOT_FOUND (scheme, broader or related concept), ALREADY_EXISTS, VALIDATION_ERROR."""
+    scheme = get_scheme(session, scheme_key)
+    uri = data.uri or concept_uri(scheme.key, data.key)
+    if session.execute(select(Concept.id).where(or_((Concept.scheme_id == scheme.id) & (Concept.key == data.key),
+                                                    Concept.uri == uri))).first():
+        raise KbError(ErrorCode.ALREADY_EXISTS, f"A concept {scheme.key}:{data.key} (or with its URI) exists already")
+    broader = get_concept(session, scheme.key, data.broader) if data.broader else None
+    concept = Concept(scheme_id=scheme.id, key=data.key, uri=uri, broader_id=broader.id if broader else None)  # type: ignore[arg-type]
+    session.add(concept)
+    session.flush()
+    _set_labels(session, concept, data.preferred, data.alternative)
+    _set_related(session, concept, data.related)
+    provenance.record(session, actor, "concept.create", ("concept", f"{scheme.key}:{concept.key}"),
+                      {"uri": uri, "broader": data.broader, "related": sorted(set(data.related)),
+                       **_labels_detail(data.preferred, data.alternative)})
+    return concept
+
+
+def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, data: ConceptUpdate) -> Concept:
+    """Change what ``data`` gives; audited as ``concept.update`` only when something changed.
+
+    Raises: KbError NOT_FOUND, VALIDATION_ERROR (a loop, another scheme, labels without English)."""
+    concept = get_concept(session, scheme_key, key)
+    vocab = vocabulary(session)
+    detail: dict = {}
+    if data.preferred is not None or data.alternative is not None:
+        before = _labels_detail(vocab.preferred(concept.id), vocab.alternative(concept.id))  # type: ignore[arg-type]
+        preferred = data.preferred if data.preferred is not None else vocab.preferred(concept.id)  # type: ignore[arg-type]
+        alternative = data.alternative if data.alternative is not None else vocab.alternative(concept.id)  # type: ignore[arg-type]
+        if "en" not in preferred:
+            raise KbError(ErrorCode.VALIDATION_ERROR, "give at least an English preferred label ('en')")
+        alternative = {lang: [t for t in texts if t != preferred.get(lang)] for lang, texts in alternative.items()}
+        after = _labels_detail(preferred, {lang: texts for lang, texts in alternative.items() if texts})
+        if after != before:
+            _set_labels(session, concept, preferred, alternative)
+            detail.update(after)
+    if data.broader is not None:
+        broader = get_concept(session, scheme_key, data.broader) if data.broader else None
+        if (broader.id if broader else None) != concept.broader_id:
+            _check_broader(session, concept, broader)
+            concept.broader_id = broader.id if broader else None
+            detail["broader"] = data.broader or None
+    if data.related is not None:
+        wanted = sorted(set(data.related))
+        if wanted != sorted(vocab.ref(r) for r in vocab.related.get(concept.id, set())):  # type: ignore[arg-type]
+            _set_related(session, concept, wanted)
+            detail["related"] = wanted
+    if not detail:
+        return concept
+    session.add(concept)
+    session.flush()
+    provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"), detail)
+    return concept
+
+
+def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, replaced_by: str | None) -> Concept:
+    """Deprecate a concept as an imported vocabulary says, replaced by ``replaced_by`` (a key in the same
+    scheme) or by nothing, without moving labels (the file states them); audited as ``concept.update``."""
+    concept = get_concept(session, scheme_key, key)
+    target = get_concept(session, scheme_key, replaced_by) if replaced_by else None
+    if target is not None and target.id == concept.id:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "A concept cannot replace itself")
+    if concept.status == ConceptStatus.deprecated and concept.replaced_by_id == (target.id if target else None):
+        return concept
+    concept.status = ConceptStatus.deprecated
+    concept.replaced_by_id = target.id if target else None
+    session.add(concept)
+    session.flush()
+    provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"),
+                      {"status": ConceptStatus.deprecated.value, "replaced_by": f"{scheme_key}:{replaced_by}" if replaced_by else None})
+    return concept
+
+
+def _require_active(concept: Concept, ref: str) -> None:
+    if concept.status != ConceptStatus.active:
+        raise KbError(ErrorCode.ILLEGAL_TRANSITION, f"{ref} is deprecated already")
+
+
+def deprecate_concept(session: Session, *, actor: Actor, scheme_key: str, key: str) -> Concept:
+    """Keep a concept for the versions that name it, but offer it to no one any more.
+
+    Raises: KbError NOT_FOUND, ILLEGAL_TRANSITION (deprecated already)."""
+    concept = get_concept(session, scheme_key, key)
+    ref = f"{scheme_key}:{key}"
+    _require_active(concept, ref)
+    concept.status = ConceptStatus.deprecated
+    session.add(concept)
+    session.flush()
+    provenance.record(session, actor, "concept.deprecate", ("concept", ref), {"uses": _uses(session, concept.id)})  # type: ignore[arg-type]
+    return concept
+
+
+def _uses(session: Session, concept_id: int) -> int:
+    return int(session.execute(select(func.count()).select_from(ConceptUse).where(ConceptUse.concept_id == concept_id)).scalar_one())
+
+
+def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, into: str) -> Concept:
+    """Merge ``key`` into ``into`` (same scheme): every version naming it is read as naming ``into``; its
+    labels become alternative labels of ``into``; its narrower and related concepts move to ``into``.
+
+    Raises: KbError NOT_FOUND, VALIDATION_ERROR (itself), ILLEGAL_TRANSITION (either is deprecated)."""
+    source = get_concept(session, scheme_key, key)
+    target = get_concept(session, scheme_key, into)
+    ref, target_ref = f"{scheme_key}:{key}", f"{scheme_key}:{into}"
+    if source.id == target.id:
+        raise KbError(ErrorCode.VALIDATION_ERROR, "A concept cannot be merged into itself")
+    _require_active(source, ref)
+    _require_active(target, target_ref)
+    vocab = vocabulary(session)
+    preferred = vocab.preferred(target.id)  # type: ignore[arg-type]
+    alternative = vocab.alternative(target.id)  # type: ignore[arg-type]
+    for language, text in [*vocab.preferred(source.id).items(),  # type: ignore[arg-type]
+                           *((lang, t) for lang, texts in vocab.alternative(source.id).items() for t in texts)]:  # type: ignore[arg-type]
+        if text != preferred.get(language):
+            alternative.setdefault(language, []).append(text)
+    _set_labels(session, target, preferred, alternative)
+    for child in session.execute(select(Concept).where(Concept.broader_id == source.id)).scalars():
+        child.broader_id = source.broader_id if child.id == target.id else target.id
+        session.add(child)
+    moved = sorted(vocab.ref(r) for r in vocab.related.get(source.id, set()) if r != target.id)  # type: ignore[arg-type]
+    kept = sorted(vocab.ref(r) for r in vocab.related.get(target.id, set()) if r != source.id)  # type: ignore[arg-type]
+    session.execute(delete(ConceptRelation).where(or_(ConceptRelation.concept_id == source.id, ConceptRelation.related_id == source.id)))
+    _set_related(session, target, sorted(set(moved) | set(kept)))
+    for earlier in session.execute(select(Concept).where(Concept.replaced_by_id == source.id)).scalars():
+        earlier.replaced_by_id = target.id
+        session.add(earlier)
+    source.status, source.replaced_by_id = ConceptStatus.deprecated, target.id
+    session.add(source)
+    session.flush()
+    provenance.record(session, actor, "concept.merge", ("concept", ref),
+                      {"into": target_ref, "uses": _uses(session, source.id)})  # type: ignore[arg-type]
+    return target
+
+
+def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str) -> None:
+    """Delete a concept no version names, no concept sits under and nothing was merged into.
+
+    Raises: KbError NOT_FOUND; CONFLICT (in use: merge or deprecate it instead)."""
+    concept = get_concept(session, scheme_key, key)
+    ref = f"{scheme_key}:{key}"
+    uses = _uses(session, concept.id)  # type: ignore[arg-type]
+    if uses:
+        raise KbError(ErrorCode.CONFLICT, f"{ref} is named by {uses} document version(s): merge it into another "
+                      "concept or deprecate it; it cannot be deleted", {"uses": uses})
+    if session.execute(select(Concept.id).where(or_(Concept.broader_id == concept.id, Concept.replaced_by_id == concept.id))).first():
+        raise KbError(ErrorCode.CONFLICT, f"{ref} has narrower concepts or concepts merged into it: move them first")
+    session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id == concept.id))
+    session.execute(delete(ConceptRelation).where(or_(ConceptRelation.concept_id == concept.id, ConceptRelation.related_id == concept.id)))
+    session.delete(concept)
+    session.flush()
+    provenance.record(session, actor, "concept.delete", ("concept", ref), {"uri": concept.uri})
+
+
+def set_uses(session: Session, version_id: int, concept_ids: Iterable[int]) -> None:
+    """Record which concepts a version names (called by documents whenever it writes the fields)."""
+    session.execute(delete(ConceptUse).where(ConceptUse.version_id == version_id))
+    for concept_id in sorted(set(concept_ids)):
+        session.add(ConceptUse(concept_id=concept_id, version_id=version_id))
+    session.flush()
+
+
+def stored_ids(value: str | None) -> list[int]:
+    """A version's concept field as stored: a sorted JSON list of ids, or null for none."""
+    return list(json.loads(value)) if value else []

@@ -1,0 +1,199 @@
+"""The taxonomy (issue 20): concepts with labels per language, merges that documents follow, deletes
+refused while in use, and a SKOS round trip that is equal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from kb.db import transaction
+from kb.documents import service as documents
+from kb.documents.models import Version
+from kb.documents.schemas import DraftSave
+from kb.errors import KbError
+from kb.taxonomy import actions, service
+from kb.taxonomy.schemas import ConceptCreate, ConceptUpdate, SchemeCreate
+from tests.audit import audit_events
+from tests.factories import make_cast, make_document
+
+
+def last(database):  # noqa: ANN001, ANN201
+    return audit_events(database)[-1]
+
+
+def situations(session, actor) -> None:  # noqa: ANN001
+    actions.create_scheme(session, actor, data=SchemeCreate(key="situation", field="applies_to",
+                                                           titles={"en": "Life situation", "nl": "Levenssituatie"}))
+    actions.create_concept(session, actor, scheme="situation", data=ConceptCreate(
+        key="education", preferred={"en": "In education", "nl": "In opleiding"}))
+    actions.create_concept(session, actor, scheme="situation", data=ConceptCreate(
+        key="student", broader="education", preferred={"en": "Student", "nl": "Student"}, alternative={"en": ["pupil"]}))
+    actions.create_concept(session, actor, scheme="situation", data=ConceptCreate(
+        key="tenant", preferred={"en": "Tenant", "nl": "Huurder"}, alternative={"en": ["renter"]}))
+    actions.create_concept(session, actor, scheme="situation", data=ConceptCreate(
+        key="lodger", preferred={"en": "Lodger", "nl": "Kamerhuurder"}, related=["situation:tenant"]))
+    actions.create_scheme(session, actor, data=SchemeCreate(key="topic", field="topic", titles={"en": "Topic"}))
+    actions.create_concept(session, actor, scheme="topic", data=ConceptCreate(key="housing", preferred={"en": "Housing", "nl": "Wonen"}))
+
+
+@pytest.fixture
+def people(database):  # noqa: ANN001, ANN201
+    cast = make_cast(database)
+    with database.session() as session:
+        situations(session, cast["admin"].actor)
+    return cast
+
+
+def test_owners_and_admins_maintain_it_readers_do_not(database, people) -> None:  # noqa: ANN001
+    with database.session() as session:
+        for role in ("reader", "contributor", "moderator"):
+            with pytest.raises(KbError) as refused:
+                actions.create_concept(session, people[role].actor, scheme="topic",
+                                       data=ConceptCreate(key="x", preferred={"en": "X"}))
+            assert refused.value.code.status == 403
+        made = actions.create_concept(session, people["outsider_owner"].actor, scheme="topic",
+                                      data=ConceptCreate(key="income", preferred={"en": "Income"}))
+        assert made.ref == "topic:income"
+        assert last(database)["action"] == "concept.create"
+        assert last(database)["actor"] == "oscar"
+
+
+def test_labels_in_the_readers_language_and_the_hierarchy(database, people) -> None:  # noqa: ANN001
+    with database.session() as session:
+        vocab = service.vocabulary(session)
+        tenant = vocab.by_ref("situation:tenant")
+        assert vocab.label(tenant, "nl") == "Huurder"
+        assert vocab.label(tenant, "nl-BE") == "Huurder"
+        assert vocab.label(tenant, "fr") == "Tenant"  # English when the concept has no French label
+        student, education = vocab.by_ref("situation:student"), vocab.by_ref("situation:education")
+        assert vocab.carried([student]) == {student, education}
+        assert vocab.covering(education) == {student, education}
+        assert vocab.mentioned("help for a renter with two kids") == {tenant}
+        scheme = actions.read_scheme(session, people["reader"].actor, scheme="situation", language="nl")
+        assert scheme.title == "Levenssituatie"
+        assert {c.ref: c.label for c in scheme.concepts}["situation:lodger"] == "Kamerhuurder"
+        assert {c.ref: c.related for c in scheme.concepts}["situation:tenant"] == ["situation:lodger"]
+
+
+def test_a_loop_in_the_hierarchy_is_refused(database, people) -> None:  # noqa: ANN001
+    with database.session() as session:
+        with pytest.raises(KbError) as refused:
+            actions.update_concept(session, people["admin"].actor, scheme="situation", key="education",
+                                   data=ConceptUpdate(broader="student"))
+        assert refused.value.code.status == 422
+        assert "loop" in refused.value.message
+
+
+def _tag(database, people, slug: str, applies_to: list[str]) -> None:  # noqa: ANN001
+    make_document(database, people, slug=slug, state="draft")
+    with database.session() as session, transaction(session):
+        documents.save_draft(session, actor=people["contributor"].actor, slug=slug,
+                             data=DraftSave(applies_to=applies_to, topic=["topic:housing"]))
+
+
+def test_a_concept_in_use_cannot_be_deleted_only_merged_and_documents_follow_the_merge(database, people) -> None:  # noqa: ANN001
+    _tag(database, people, "rent-help", ["situation:lodger"])
+    _tag(database, people, "tenancy-rights", ["situation:tenant", "situation:student"])
+    admin = people["admin"].actor
+    with database.session() as session:
+        with pytest.raises(KbError) as refused:
+            actions.delete_concept(session, admin, scheme="situation", key="lodger")
+        assert refused.value.code.status == 409
+        assert "merge" in refused.value.message
+        merged = actions.merge_concept(session, admin, scheme="situation", key="lodger", into="tenant")
+        assert "Kamerhuurder" in merged.alternative["nl"]  # the merged concept's labels still find it
+        assert last(database)["action"] == "concept.merge"
+        assert last(database)["payload"]["into"] == "situation:tenant"
+    with database.session() as session:
+        vocab = service.vocabulary(session)
+        tenant = vocab.by_ref("situation:tenant")
+        carried = {}
+        for version in session.execute(select(Version)).scalars():
+            carried[version.id] = vocab.carried(service.stored_ids(version.applies_to))
+        # every document keeps its concepts: the lodger page is now read as a tenant page
+        assert all(tenant in c for c in carried.values() if c)
+        assert sorted(len(c) for c in carried.values() if c) == [1, 3]
+        # and nothing signed changed: the versions still store the ids they were given
+        lodger = vocab.by_ref("situation:lodger")
+        stored = [service.stored_ids(v.applies_to) for v in session.execute(select(Version)).scalars() if v.applies_to]
+        assert [lodger] in stored
+        # an unused concept can be deleted
+        actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="unused", preferred={"en": "Unused"}))
+        actions.delete_concept(session, admin, scheme="topic", key="unused")
+        assert last(database)["action"] == "concept.delete"
+
+
+def test_a_version_names_only_active_concepts_of_the_right_field(database, people) -> None:  # noqa: ANN001
+    make_document(database, people, slug="wrong-field", state="draft")
+    with database.session() as session:
+        for refs, expected in ((["topic:housing"], "topic concept"), (["situation:nobody"], "is no concept")):
+            with pytest.raises(KbError) as refused, transaction(session):
+                documents.save_draft(session, actor=people["contributor"].actor, slug="wrong-field", data=DraftSave(applies_to=refs))
+            assert refused.value.code.status == 422
+            assert expected in refused.value.message
+        actions.deprecate_concept(session, people["admin"].actor, scheme="situation", key="student")
+        with pytest.raises(KbError) as refused, transaction(session):
+            documents.save_draft(session, actor=people["contributor"].actor, slug="wrong-field", data=DraftSave(applies_to=["situation:student"]))
+        assert "deprecated" in refused.value.message
+
+
+@pytest.mark.parametrize("fmt", ["turtle", "json-ld"])
+def test_a_skos_round_trip_export_then_import_is_equal(database, people, tmp_path, fmt) -> None:  # noqa: ANN001
+    from rdflib import Graph
+    from rdflib.compare import isomorphic
+
+    from kb.config import Environment, Settings
+    from kb.db import Database
+    from kb.migrations import upgrade
+    from tests.factories import make_person
+    from kb.actors import GlobalRole
+
+    admin = people["admin"].actor
+    _tag(database, people, "rent-help", ["situation:lodger"])
+    with database.session() as session:
+        actions.merge_concept(session, admin, scheme="situation", key="lodger", into="tenant")
+        exported, media_type = actions.export_skos(session, people["reader"].actor, format=fmt)
+    assert media_type.startswith("text/turtle" if fmt == "turtle" else "application/ld+json")
+    other = Database(Settings(data_dir=tmp_path / "other", env=Environment.test))
+    upgrade(other)
+    try:
+        importer = make_person(other, "ines", GlobalRole.admin)
+        with other.session() as session:
+            report = actions.import_skos(session, importer.actor, text=exported, format=fmt)
+            assert report.schemes == ["situation", "topic"]
+            assert report.concepts_created == 5
+            again, _ = actions.export_skos(session, importer.actor, format=fmt)
+            assert last(other)["actor"] == "ines"
+        assert isomorphic(Graph().parse(data=exported, format=fmt), Graph().parse(data=again, format=fmt))
+        with other.session() as session:
+            # importing the same file again changes nothing and records nothing
+            before = last(other)["seq"]
+            report = actions.import_skos(session, importer.actor, text=exported, format=fmt)
+            assert (report.concepts_created, report.concepts_updated) == (0, 5)
+            assert last(other)["seq"] == before
+    finally:
+        other.dispose()
+
+
+def test_a_public_vocabulary_without_kb_fields_is_loaded_by_naming_its_field(database, people) -> None:  # noqa: ANN001
+    turtle = """
+    @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+    <http://example.org/regions> a skos:ConceptScheme ; skos:prefLabel "Regions"@en .
+    <http://example.org/regions/north> a skos:Concept ; skos:inScheme <http://example.org/regions> ;
+        skos:prefLabel "North"@en, "Noord"@nl ; skos:altLabel "Northern region"@en .
+    <http://example.org/regions/north/coast> a skos:Concept ; skos:inScheme <http://example.org/regions> ;
+        skos:prefLabel "Coast"@en ; skos:broader <http://example.org/regions/north> .
+    """
+    with database.session() as session:
+        with pytest.raises(KbError) as refused:
+            actions.import_skos(session, people["admin"].actor, text=turtle)
+        assert "which field" in refused.value.message
+        report = actions.import_skos(session, people["admin"].actor, text=turtle, fields={"regions": "region"})
+        assert report.schemes == ["regions"] and report.concepts_created == 2
+        coast = actions.read_concept(session, people["reader"].actor, scheme="regions", key="coast")
+        assert coast.broader == "regions:north"
+        with pytest.raises(KbError) as refused:
+            actions.import_skos(session, people["admin"].actor, text="this is not turtle <<<")
+        assert refused.value.code.status == 422
