@@ -1,14 +1,16 @@
-"""Tables of the search domain: the query log behind the search-gap analytics, and the stored vectors.
+"""Tables of the search domain: the query log behind the search-gap analytics, the citizens' situation
+counts, and the stored vectors.
 
 Imports only the foundation (``kb.db``). The query log is written only by ``kb.search.service.log_query``,
-which the search actions call; the vectors only by ``kb.search.stored_vectors``.
+which the search actions call; the situation counts only by ``kb.search.explore.count_pick``; the
+vectors only by ``kb.search.stored_vectors``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Column, Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime, utcnow
@@ -29,6 +31,27 @@ class QueryLog(SQLModel, table=True):
     latency_ms: float
     answered: bool | None = Field(default=None, description="Whether a hit cleared the relevance bar (issue 17); "
                                                             "None: logged before kb judged answers")
+
+
+class SituationCount(SQLModel, table=True):
+    """How often, on one day, citizens picked one set of situations on "what applies to me" (issue 20).
+
+    An anonymous aggregate, not a log: no time of day, no address, no question, nothing per visit; one
+    row per (day, situations, language, results) whose ``picks`` grows by one with each visit that
+    picked exactly those situations. ``situations``: the sorted JSON list of the concept ids picked (as
+    versions store theirs; read through ``kb.taxonomy``, so merges read through). ``language``: the
+    language the answer was given in ("": unknown). ``results``: how many pages applied (0: a gap).
+    """
+
+    __tablename__ = "situation_count"
+    __table_args__ = (UniqueConstraint("day", "situations", "language", "results", name="uq_situation_count"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: dt.date = Field(sa_column=Column(Date, nullable=False, index=True))
+    situations: str = Field(sa_column=Column(String(1000), nullable=False))
+    language: str = Field(sa_column=Column(String(16), nullable=False))
+    results: int
+    picks: int = 0
 
 
 class ChunkVector(SQLModel, table=True):
