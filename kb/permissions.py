@@ -96,6 +96,7 @@ PERMISSIONS: dict[str, Access] = {
     # search
     "search.query": Access.signed_in,
     "search.public": Access.anonymous,
+    "search.explore": Access.anonymous,  # what applies to me (issue 20)
     "public.document": Access.anonymous,
     "insights.read": Access.owner_or_admin,
     # experts

@@ -95,8 +95,10 @@ def make_document(
     database: Database, cast: dict[str, Person], *, slug: str, state: str, audience: str = "public",
     body: str = "", title: str | None = None, language: str = "en", valid_from: str | None = None,
     valid_until: str | None = None, translation_of: str | None = None, space: str = "benefits",
+    applies_to: list[str] | None = None, topic: list[str] | None = None,
 ) -> None:
-    """A document in ``state`` built through the services (author: the contributor; approver: an owner)."""
+    """A document in ``state`` built through the services (author: the contributor; approver: an owner);
+    ``applies_to`` and ``topic`` name taxonomy concepts as ``scheme:key`` (they must exist)."""
     import datetime as dt
 
     from kb.documents import service as documents
@@ -108,6 +110,7 @@ def make_document(
         audience=audience, language=language, intended_use="Tests", licence="CC0",
         valid_from=dt.date.fromisoformat(valid_from) if valid_from else None,
         valid_until=dt.date.fromisoformat(valid_until) if valid_until else None, translation_of=translation_of,
+        applies_to=applies_to, topic=topic,
     )
     steps = {
         "draft": [], "in_review": ["submit"], "approved": ["submit", "approve"], "rejected": ["submit", "reject"],

@@ -32,9 +32,10 @@ from kb.db import transaction
 from kb.permissions import authorize
 from kb.provenance.schemas import Receipt
 from kb.ratelimit import RateLimiter, Verdict
-from kb.search import insights, service
+from kb.search import explore, insights, service
 from kb.search.indexer import SearchIndexes
-from kb.search.schemas import AnswerQuality, Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights, SearchResults
+from kb.search.schemas import AnswerQuality, ExploreResults, Mode, PublicCommunity, PublicDocument, PublicResults, QueryInsights
+from kb.search.schemas import SearchResults, SituationInsights
 from kb.search.schemas import Similar, SimilarItem
 
 EMPLOYEE = "employee"
@@ -163,6 +164,57 @@ def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndex
     return PublicSearch(results=results, rate_limit=verdict)
 
 
+@dataclass(frozen=True)
+class PublicExplore:
+    """What applies to the citizen, and the caller's rate-limit standing (``None`` when no caller was named)."""
+
+    results: ExploreResults
+    rate_limit: Verdict | None
+
+
+def public_explore(session: Session, actor: Actor | None, *, indexes: SearchIndexes, settings: Settings,
+                   situations: list[str], query: str | None = None, language: str | None = None,
+                   accept_language: str | None = None, base_url: str = "", caller: Caller | None = None) -> PublicExplore:
+    """What applies to me (issue 20): the approved public pages that apply to the situations a citizen
+    picked, grouped by topic, ranked by their question if they asked one; anonymous; rate-limited per
+    caller as the public search is.
+
+    The visit is counted, never recorded: one more pick of exactly these situations, in this language,
+    with this many results, on this day (``explore.count_pick``); a question is written to the query log
+    as a public search's is (text, language, result count; never the person). Like the query log, the
+    count is analytics: a visit still answers when another writer holds the database.
+
+    Args:
+        situations: keys or ``scheme:key`` of situation concepts (``s=``).
+        query: the citizen's question in their own words (optional).
+        language: the citizen's explicit ``lang=``; else the first language of ``accept_language``.
+        base_url: the site's address, for the share link.
+        caller: the surface's caller, counted against KB_RATE_LIMIT_PUBLIC_SEARCH (``None``: not limited).
+
+    Raises:
+        KbError RATE_LIMITED: the caller is over the limit (nothing is read or counted).
+        KbError VALIDATION_ERROR: a situation that is none, too many of them, a question too long.
+    """
+    authorize(actor, "search.explore")
+    started = time.perf_counter()
+    verdict = None
+    if caller is not None:
+        verdict = caller.limiter.enforce(settings.rate_limit_public_search, "public-search", caller.address)
+    found = explore.explore(session, indexes, situations=situations, query=query, language=language,
+                            accept_language=first_accepted_language(accept_language), base_url=base_url)
+    try:
+        with transaction(session):
+            explore.count_pick(session, situations=found.picked, language=found.language, results=found.results.total)
+    except OperationalError as exc:
+        session.rollback()
+        logger.warning("situation count not written, the explore page answered anyway: %s",
+                       str(exc.orig or exc).splitlines()[0][:200])
+    if found.results.query is not None:
+        _log(session, audience=PUBLIC, query=found.results.query, mode=Mode.hybrid, language=found.query_language,
+             count=found.results.total, started=started, answer_quality=explore.answer_quality(found))
+    return PublicExplore(results=found.results, rate_limit=verdict)
+
+
 def public_document(session: Session, actor: Actor | None, *, slug: str, language: str | None = None,
                     accept_language: str | None = None, words: str | None = None) -> PublicDocument:
     """A public document with the organisation's card; in the preferred language where an approved translation exists.
@@ -211,6 +263,19 @@ def query_insights(session: Session, actor: Actor, *, days: int = 14, top: int =
     """
     authorize(actor, "insights.read")
     return QueryInsights(data=insights.query_insights(session, days=days, top=top))
+
+
+def situation_insights(session: Session, actor: Actor, *, days: int = 30) -> SituationInsights:
+    """Which situations citizens pick on "what applies to me", per language, and where no approved
+    public page applies in that language: the content gaps (issue 20). Taxonomy-wide, not per space:
+    every owner and admin sees them.
+
+    Raises:
+        KbError FORBIDDEN: the actor owns no space and is no admin.
+    """
+    authorize(actor, "insights.read")
+    demand = explore.situation_demand(session, days=days)
+    return SituationInsights(days=days, data=demand, gaps=[d for d in demand if d.gap])
 
 
 def insights_overview(session: Session, actor: Actor, *, days: int = 30) -> insights.Overview:

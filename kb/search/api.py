@@ -17,6 +17,7 @@ from kb.provenance.schemas import Receipt
 from kb.search import actions
 from kb.search.schemas import (
     MAX_QUERY_CHARS,
+    ExploreResults,
     Mode,
     PublicCommunity,
     PublicDocument,
@@ -24,6 +25,7 @@ from kb.search.schemas import (
     QueryInsights,
     SearchResults,
     Similar,
+    SituationInsights,
 )
 
 router = APIRouter(prefix="/api/v1", **api_router_options("search"))
@@ -71,6 +73,45 @@ def query_insights(
     top: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> QueryInsights:
     return actions.query_insights(session, actor, days=days, top=top)
+
+
+@router.get("/insights/situations", response_model=SituationInsights,
+            summary="Which situations citizens pick on \"what applies to me\", per language, and the content gaps: "
+                    "where no approved public page applies in their language")
+def situation_insights(
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require_for("insights.read"))],
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> SituationInsights:
+    return actions.situation_insights(session, actor, days=days)
+
+
+@public_router.get("/explore", response_model=ExploreResults,
+                   summary="What applies to me: the approved public pages that apply to your situation, grouped by topic",
+                   description="Pick situations with `s=` (repeat it: `s=student&s=tenant`; the options are in "
+                               "`questions`); a question in your own words (`q=`) ranks the pages that apply. Pages, "
+                               "labels and questions come in your language (`lang=`, else `Accept-Language`). Only "
+                               "anonymous counts of the situations picked are kept (docs/public.md).")
+def public_explore(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: Annotated[Actor | None, Depends(require_for("search.explore"))],
+    s: Annotated[list[str], Query(description="A situation: its key, or scheme:key; repeat for several")] = [],  # noqa: B006
+    q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="Your question, to rank what applies")] = None,
+    lang: Language = None,
+    accept_language: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
+) -> ExploreResults:
+    found = actions.public_explore(session, actor, indexes=request.app.state.search, settings=request.app.state.settings,
+                                   situations=s, query=q, language=lang, accept_language=accept_language,
+                                   base_url=str(request.base_url),
+                                   caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)))
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    response.headers["Vary"] = "Accept-Language"
+    if found.rate_limit is not None:
+        response.headers["X-RateLimit-Limit"] = str(found.rate_limit.limit)
+        response.headers["X-RateLimit-Remaining"] = str(found.rate_limit.remaining)
+    return found.results
 
 
 @public_router.get("/search", response_model=PublicResults,

@@ -202,3 +202,81 @@ class PublicCommunity(BaseModel):
     rating_average: float | None
     rating_count: int
     comments: list[PublicComment]
+
+
+# ----------------------------------------------------------------------- what applies to me (issue 20)
+
+class SituationOption(BaseModel):
+    """One situation a citizen may pick, named in their language."""
+
+    value: str = Field(description="What to send as s= to pick it (its key, or scheme:key where keys repeat)")
+    ref: str = Field(description="The concept, as scheme:key")
+    label: str
+    picked: bool = False
+
+
+class SituationQuestion(BaseModel):
+    """A plain question: the situations under one top concept (or the scheme's concepts that stand alone)."""
+
+    scheme: str
+    title: str = Field(description="The question, in the citizen's language")
+    options: list[SituationOption]
+
+
+class ExplorePage(BaseModel):
+    """An approved, public, currently valid page that applies to a picked situation, with the organisation's card."""
+
+    document: str
+    title: str
+    language: str
+    language_label: str = Field(description="The page's language, named in the citizen's language")
+    in_preferred_language: bool | None = Field(description="Whether the page is in the citizen's language (null: "
+                                                           "that language is unknown)")
+    applies_to: list[str] = Field(description="Which of the picked situations it applies to, in the citizen's language")
+    provenance: PublicCard
+    translation_links: list[TranslationLink] = Field(default_factory=list)
+    original: TranslationLink | None = Field(None, description="The page this one is a translation of; null for an original")
+    receipt_url: str = Field("", description="Where the public API serves the page's receipt (docs/transparency.md)")
+    href: str = Field(description="Where the public API serves the page")
+
+
+class ExploreGroup(BaseModel):
+    """The pages of one topic (``topic`` null: pages with no topic, "other")."""
+
+    topic: str | None = Field(description="The topic, as scheme:key; null for the pages with no topic")
+    label: str = Field(description="The topic's name in the citizen's language")
+    pages: list[ExplorePage]
+
+
+class ExploreResults(BaseModel):
+    """What applies to a citizen in the situations they picked, grouped by topic."""
+
+    situations: list[str] = Field(description="The situations picked, as scheme:key (a merged one as its replacement)")
+    query: str | None = Field(None, description="The question that ranks the pages, if one was asked")
+    questions: list[SituationQuestion] = Field(description="The questions to pick situations with, in the citizen's language")
+    total: int = Field(description="Pages that apply (a page and its translations count once)")
+    groups: list[ExploreGroup]
+    share_url: str = Field(description="This result's address, to bookmark or share with those affected: the "
+                                       "situations (and lang= when chosen), never the question")
+    preferred_language: str | None = Field(None, description="The language pages were preferred in")
+    labels_language: str = "en"
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels in the citizen's language")
+
+
+class SituationDemand(BaseModel):
+    """How often citizens picked one situation in one language, and how many approved public pages apply."""
+
+    situation: str = Field(description="scheme:key (merged concepts counted as their replacement)")
+    label: str
+    language: str = Field(description="The language citizens were answered in ('' when unknown)")
+    picks: int = Field(description="Visits that picked it")
+    picks_without_result: int = Field(description="Of those, visits where no page applied at all")
+    pages: int = Field(description="Approved, public, currently valid pages that apply now, in any language")
+    pages_in_language: int = Field(description="Of those, pages with a version in this language")
+    gap: bool = Field(description="Picked, and no approved public page applies in this language: a content gap")
+
+
+class SituationInsights(BaseModel):
+    days: int
+    data: list[SituationDemand] = Field(description="Most picked first")
+    gaps: list[SituationDemand] = Field(description="The content gaps, most picked first")

@@ -57,6 +57,25 @@ def _accepted(request: Request) -> str | None:
     return accepted(request.headers.get("accept-language"))
 
 
+@router.get("/public/explore")
+def public_explore_page(request: Request, session: SessionDep,
+                        s: Annotated[list[str], Query()] = [],  # noqa: B006
+                        q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+                        lang: Lang = "") -> Response:
+    """What applies to me (issue 20): situations picked with checkboxes (no JavaScript), kept in the address
+    so the result can be bookmarked and shared; the pages that apply grouped by topic, each with its card."""
+    found = search.public_explore(
+        session, None, indexes=request.app.state.search, settings=request.app.state.settings, situations=s,
+        query=q or None, language=lang or None, accept_language=request.headers.get("accept-language"),
+        base_url=str(request.base_url), caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
+    language = lang or (found.labels_language if found.labels_language in MESSAGES else None) or _accepted(request) or "en"
+    html = page(request, "public_explore.html", None, results=found, q=q, lang=language, chosen=lang,
+                languages=PUBLIC_LANGUAGES, t=MESSAGES[language], L=found.labels, picked=bool(found.situations))
+    html.headers["Cache-Control"] = "no-store" if q else "public, max-age=60"
+    html.headers["Vary"] = "Accept-Language"
+    return html
+
+
 @router.get("/public/d/{slug}")
 def public_document_page(request: Request, session: SessionDep, slug: DocSlug,
                          lang: Lang = "", q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
