@@ -23,6 +23,7 @@ from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionS
 from kb.errors import ErrorCode, KbError
 from kb.notifications import actions as notifications
 from kb.notifications.models import WatchKind
+from kb.search import actions as search
 from kb.social import actions as social
 from kb.web import render
 from kb.web.forms import refusal
@@ -281,13 +282,16 @@ def submit_version(session: SessionDep, who: ViewerDep, slug: DocSlugPath, numbe
 def review_queue(request: Request, session: SessionDep, who: ViewerDep) -> Response:
     # Owners only, as on the API and the CLI (issue 15: refused alike on every surface); the
     # navigation offers the page to owners alone.
-    items = actions.review_queue(session, signed_in(who)).data
+    actor = signed_in(who)
+    items = actions.review_queue(session, actor).data
     groups: dict[str, list[ReviewItem]] = {"in_review": [], "reported": [], "overdue": [], "expiring": []}
     for item in items:
         key = ("in_review" if item.reason == "in_review" else "reported" if item.reason.startswith("reported")
                else "overdue" if item.reason == "review_overdue" else "expiring")
         groups[key].append(item)
-    return page(request, "review.html", who, groups=groups)
+    # Content gaps (issue 20) are the taxonomy's, not a space's: every owner sees them (search's insights.read).
+    gaps = search.situation_insights(session, actor).gaps
+    return page(request, "review.html", who, groups=groups, gaps=gaps)
 
 
 @router.get("/review/{slug}/{number}")

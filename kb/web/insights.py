@@ -1,6 +1,7 @@
 """Web pages: insights into searches, questions and approvals, for owners and admins.
 
-The page calls the ``insights.read`` action (``kb.search.actions.insights_overview``), which decides
+The page calls the ``insights.read`` actions (``kb.search.actions.insights_overview`` and, for what citizens
+pick on "what applies to me", ``situation_insights``), which decide
 who may see it and gathers the figures; the page only draws them. Must not import the API modules.
 """
 
@@ -23,7 +24,9 @@ router = page_router()
 @router.get("/insights")
 def insights_page(request: Request, session: SessionDep, who: ViewerDep,
                   days: Annotated[int, Query(ge=7, le=365)] = 30) -> Response:
-    found = search.insights_overview(session, signed_in(who), days=days)
+    actor = signed_in(who)
+    found = search.insights_overview(session, actor, days=days)
+    situations = search.situation_insights(session, actor, days=days)
     charts = {
         "volume": render.bars([(d.strftime("%d %b"), total) for d, total, _ in found.volume]),
         "no_answer_rate": render.bars([(d.strftime("%d %b"), round(100 * z / total, 1) if total else 0)
@@ -34,4 +37,4 @@ def insights_page(request: Request, session: SessionDep, who: ViewerDep,
         "lead": render.bars(found.lead_by_space, "h"),
     }
     return page(request, "insights.html", who, days=days, charts=charts, figures=found.figures, gaps=found.gaps,
-                overdue=found.overdue)
+                overdue=found.overdue, situations=situations)
