@@ -81,9 +81,9 @@ def test_a_dutch_student_and_tenant_sees_what_applies_grouped_by_topic(client, s
     assert housing[0]["original"]["document"] == "housing-allowance"
     assert housing[0]["receipt_url"] == "/public/v1/documents/huurtoeslag/receipt"
     assert payload["labels"]["card.organisation"] == "Gepubliceerd door" or payload["labels_language"] == "nl"
-    # the questions, in Dutch: the situations that stand alone, then in education with what is below it
-    titles = [q["title"] for q in payload["questions"]]
-    assert titles[0] == payload["labels"]["explore.question"] and titles[1].startswith("In opleiding")
+    # the questions, in Dutch: one per top concept with what is below it, then the situations that stand alone
+    assert [(q["title"], [o["label"] for o in q["options"]]) for q in payload["questions"]] == [
+        ("In opleiding", ["Student"]), ("Levenssituatie", ["Huurder", "Mantelzorger", "Ouder"])]
     options = {o["value"]: o for q in payload["questions"] for o in q["options"]}
     assert options["tenant"]["label"] == "Huurder" and options["tenant"]["picked"] and not options["parent"]["picked"]
     share = urlsplit(payload["share_url"])
@@ -97,7 +97,7 @@ def test_broader_situations_and_accept_language(client, situations) -> None:  # 
     payload = client.get("/public/v1/explore?s=situation:education", headers={"Accept-Language": "nl-NL,nl;q=0.9"}).json()
     assert sorted(_slugs(payload)) == ["student-grant", "study-costs"]
     assert payload["preferred_language"] == "nl" and payload["labels_language"] == "nl"
-    assert "lang=" not in payload["share_url"]  # the browser's language is not pinned in a shared address
+    assert payload["share_url"].endswith("/public/explore?s=education&lang=nl")  # what the sharer sees, in their language
     english = client.get("/public/v1/explore?s=tenant").json()
     assert _slugs(english) == ["housing-allowance"] and english["groups"][0]["label"] == "Housing"
 

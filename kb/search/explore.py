@@ -97,10 +97,9 @@ def parse_situations(vocab: taxonomy.Vocabulary, values: list[str]) -> list[int]
 
 
 def questions(vocab: taxonomy.Vocabulary, language: str | None, picked: frozenset[int] = frozenset()) -> list[SituationQuestion]:
-    """The situation schemes as plain questions in ``language``: per scheme, its top concepts that stand
-    alone in one question ("Which of these describe you?"), and one question per top concept with
-    narrower ones (the top concept and everything below it). Only active concepts are offered."""
-    words = i18n.labels(language)
+    """The situation schemes as plain questions in ``language``: one per top concept with narrower ones
+    (titled by it: "Your home" → tenant, homeowner), and per scheme one for the top concepts that stand
+    alone (titled by the scheme). Only active concepts are offered; options sorted by label."""
     result: list[SituationQuestion] = []
     situations = _situation_ids(vocab)
     active = [cid for cid in situations if vocab.concepts[cid].status == taxonomy.ConceptStatus.active]
@@ -113,18 +112,15 @@ def questions(vocab: taxonomy.Vocabulary, language: str | None, picked: frozense
         return sorted(ids, key=lambda cid: (vocab.label(cid, language).casefold(), vocab.ref(cid)))
 
     for scheme in sorted({vocab.scheme_of(cid).key: vocab.scheme_of(cid) for cid in situations}.values(), key=lambda s: s.key):
-        tops = by_label([cid for cid in active if vocab.concepts[cid].scheme_id == scheme.id and vocab.concepts[cid].broader_id is None])
-        alone = [cid for cid in tops if not [n for n in vocab.narrower(cid) if n in active]]
-        if alone:
-            result.append(SituationQuestion(scheme=scheme.key, title=words["explore.question"],
-                                            options=[option(cid) for cid in alone]))
-        for top in tops:
-            if top in alone:
-                continue
+        tops = [cid for cid in active if vocab.concepts[cid].scheme_id == scheme.id and vocab.concepts[cid].broader_id is None]
+        alone = by_label([cid for cid in tops if not [n for n in vocab.narrower(cid) if n in active]])
+        for top in sorted(set(tops) - set(alone), key=lambda cid: vocab.concepts[cid].key):
             below = by_label([cid for cid in active if top in vocab.broader_chain(cid)])
-            result.append(SituationQuestion(scheme=scheme.key,
-                                            title=words["explore.question_about"].format(label=vocab.label(top, language)),
-                                            options=[option(top)] + [option(cid) for cid in below]))
+            result.append(SituationQuestion(scheme=scheme.key, title=vocab.label(top, language),
+                                            options=[option(cid) for cid in below]))
+        if alone:
+            result.append(SituationQuestion(scheme=scheme.key, title=vocab.scheme_title(scheme, language),
+                                            options=[option(cid) for cid in alone]))
     return result
 
 
@@ -263,11 +259,13 @@ def explore(session: Session, indexes: SearchIndexes, *, situations: list[str], 
         groups.append((items[0][0][0] if text else 0, topic is None, label.casefold(), ExploreGroup(
             topic=None if topic is None else vocab.ref(topic), label=label, pages=[page for _, page in items])))
     groups.sort(key=lambda g: g[:3])
-    chosen = languages.base_language(language)
+    # The shared address shows what the sharer sees: in the language chosen, else the one answered in (when the
+    # pages speak it); the recipient can switch it, the situations stay.
+    shown_in = languages.base_language(language) or (preferred if preferred in i18n.catalogues() else None)
     results = ExploreResults(
         situations=[vocab.ref(cid) for cid in picked], query=text, questions=questions(vocab, labels_in, frozenset(picked)),
         total=len(pages), groups=[g[3] for g in groups],
-        share_url=base_url.rstrip("/") + share_path(vocab, picked, chosen), preferred_language=preferred,
+        share_url=base_url.rstrip("/") + share_path(vocab, picked, shown_in), preferred_language=preferred,
         labels_language=labels_in, labels=words,
     )
     return Explored(results=results, picked=picked, language=preferred, ranked=ranked,

@@ -256,8 +256,8 @@ class ExploreResults(BaseModel):
     questions: list[SituationQuestion] = Field(description="The questions to pick situations with, in the citizen's language")
     total: int = Field(description="Pages that apply (a page and its translations count once)")
     groups: list[ExploreGroup]
-    share_url: str = Field(description="This result's address, to bookmark or share with those affected: the "
-                                       "situations (and lang= when chosen), never the question")
+    share_url: str = Field(description="This result's address on the web, to bookmark or share with those affected: "
+                                       "the situations and the language shown, never the question")
     preferred_language: str | None = Field(None, description="The language pages were preferred in")
     labels_language: str = "en"
     labels: dict[str, str] = Field(default_factory=dict, description="Labels in the citizen's language")
