@@ -7,15 +7,19 @@ item that must not reach a citizen carries a unique canary token (document title
 comments on internal documents, hidden and deleted comments on public ones, questions and answers),
 and so do the people who write them (usernames, display names, e-mails). Then every public
 endpoint is asked: queries (canaries, public tokens, random words, query-syntax attacks, 10k-char
-and odd-Unicode strings, bad paging), every document slug, every community block, the OpenAPI
-spec; then documents are flipped to internal or retired *in the database only* (a stale index) and
-everything is asked again. Every violation is collected, not asserted, so the bench can count them.
+and odd-Unicode strings, bad paging), every document slug, every community block, "what applies to
+me" (issue 20: the API and the web page, every situation alone and together, with questions, in several
+languages; documents carry situations and topics, and a topic used only by documents a citizen must not
+see is a canary), the OpenAPI spec; then documents are flipped to internal or retired *in the database
+only* (a stale index) and everything is asked again. Every violation is collected, not asserted, so the
+bench can count them.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +49,10 @@ ODD = ["x" * 500, "é" * 499, "🙂" * 200, "中文 查询 benefit", "\u200b\u20
 BAD_PAGING = [{"page": 0}, {"page": -1}, {"page": 10**9}, {"page_size": 0}, {"page_size": -1}, {"page_size": 10**9},
               {"page": "x"}, {"q": ""}, {"q": "   "}, {"lang": "../../etc"}, {"lang": "x" * 50}]
 PEOPLE = {"author": "zqcanaryauthor", "owner": "zqcanaryowner", "commenter": "zqcanarycommenter"}
+SITUATIONS = ["student", "tenant", "parent", "carer", "retired"]
+TOPICS = ["housing", "money", "family"]
+HIDDEN_TOPIC = "zqleaktopic"
+"""A topic only documents a citizen must not see carry: its label must never reach a public response."""
 
 
 @dataclass
@@ -106,7 +114,10 @@ def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
     with database.session() as session, transaction(session):
         # community content of this space may be shown to citizens: the strictest case for the check
         accounts.update_space(session, actor=SYSTEM, slug="benefits", data=SpaceUpdate(public_community=True))
+    _taxonomy(database, cast["admin"].actor)
+    concepts = random.Random(seed + 1)  # apart from rng: the documents' states stay as they were before issue 20
     corpus = Corpus(allowed=set(), slugs=[], canaries=[], public_tokens={}, people=people)
+    corpus.canaries.append(HIDDEN_TOPIC)
     for i in range(documents):
         state = rng.choices(STATES, weights=[1, 1, 3, 1, 1, 1])[0]
         audience, window = rng.choice(["public", "internal"]), rng.choices(list(WINDOWS), weights=[1, 2, 1])[0]
@@ -116,9 +127,13 @@ def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
         words = " ".join(rng.sample(VOCABULARY, 4))
         # a superseded document's title lives on in its approved version 2: only its v1 body is secret
         title = words.title() if state == "superseded" else f"{words.title()} {token}"
+        topics = [f"topic:{t}" for t in concepts.sample(TOPICS, concepts.randint(0, 2))]
+        if not visible and concepts.random() < 0.5:
+            topics.append(f"topic:{HIDDEN_TOPIC}")
         make_document(database, cast, slug=slug, state=state, audience=audience, title=title,
                       body=f"# {words.title()} {token}\n\nAbout {words}. Reference {token}.",
-                      valid_from=WINDOWS[window][0], valid_until=WINDOWS[window][1])
+                      valid_from=WINDOWS[window][0], valid_until=WINDOWS[window][1],
+                      applies_to=[f"situation:{k}" for k in concepts.sample(SITUATIONS, concepts.randint(1, 2))], topic=topics)
         corpus.slugs.append(slug)
         corpus.states[state] += 1
         if visible:
@@ -131,6 +146,21 @@ def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
             progress(i + 1)
     _community(database, corpus, cast, commenter, rng)
     return corpus
+
+
+def _taxonomy(database, admin) -> None:  # noqa: ANN001
+    """Situations and topics for "what applies to me", the hidden topic among them."""
+    from kb.taxonomy import actions as taxonomy
+    from kb.taxonomy.schemas import ConceptCreate, SchemeCreate
+
+    with database.session() as session:
+        taxonomy.create_scheme(session, admin, data=SchemeCreate(key="situation", field="applies_to", titles={"en": "Situation"}))
+        for key in SITUATIONS:
+            taxonomy.create_concept(session, admin, scheme="situation",
+                                    data=ConceptCreate(key=key, preferred={"en": key.title(), "nl": f"{key.title()} (nl)"}))
+        taxonomy.create_scheme(session, admin, data=SchemeCreate(key="topic", field="topic", titles={"en": "Topic"}))
+        for key in [*TOPICS, HIDDEN_TOPIC]:
+            taxonomy.create_concept(session, admin, scheme="topic", data=ConceptCreate(key=key, preferred={"en": key.title()}))
 
 
 def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) -> None:  # noqa: ANN001
@@ -225,6 +255,19 @@ class Checker:
                 figures.results += 1
                 if hit.get("document") not in allowed:
                     figures.non_public_results.append((str(hit.get("document")), label))
+        if response.status_code == 200 and isinstance(payload, dict) and isinstance(payload.get("groups"), list):
+            shown = {page["document"] for group in payload["groups"] for page in group["pages"]}
+            linked = {link["document"] for group in payload["groups"] for page in group["pages"]
+                      for link in page["translation_links"] + ([page["original"]] if page["original"] else [])}
+            figures.results += len(shown)
+            figures.non_public_results += [(slug, label) for slug in sorted((shown | linked) - allowed)]
+            if payload.get("total") != len(shown):  # a count that is not the pages shown could count hidden ones
+                figures.non_public_results.append((f"total {payload.get('total')} for {len(shown)} pages", label))
+        if response.status_code == 200 and isinstance(payload, str):  # a web page: every page it links to
+            for slug in set(re.findall(r'href="/public(?:/v1/documents|/d)/([^"?/]+)', payload)):
+                figures.results += 1
+                if slug not in allowed:
+                    figures.non_public_results.append((slug, label))
         return response
 
 
@@ -261,6 +304,29 @@ def run_leak_check(client, database, corpus: Corpus, queries: list[str]) -> Figu
     return figures
 
 
+EXPLORE_BAD = [[("s", "nobody")], [("s", "topic:housing")], [("s", "x" * 300)],
+               [("s", s) for s in SITUATIONS * 5], [("s", "tenant"), ("q", "x" * 10_000)], [("s", "tenant"), ("lang", "../../etc")]]
+
+
+def _explore(checker: Checker, allowed: set[str], queries: list[str]) -> None:
+    """What applies to me: every situation alone and all together, in several languages, with questions (the
+    canaries, attacks and odd strings among them), as JSON and as the web page; bad input must be refused."""
+    picks = [[s] for s in SITUATIONS] + [SITUATIONS, ["situation:tenant", "student"]]
+    for n, situations in enumerate(picks):
+        for language in LANGUAGE_PARAMS[:3]:
+            params = [("s", s) for s in situations] + list(language.items())
+            checker.get("/public/v1/explore", allowed, params)
+            checker.get("/public/explore", allowed, [*params, ("lang", "nl")] if not language else params)
+        for q in queries[n::max(1, len(queries) // 20)][:20]:
+            checker.get("/public/v1/explore", allowed, [("s", s) for s in situations] + [("q", q)])
+    checker.get("/public/v1/explore", allowed)
+    checker.get("/public/explore", allowed)
+    for params in EXPLORE_BAD:
+        for url in ("/public/v1/explore", "/public/explore"):
+            if checker.get(url, allowed, params).status_code == 200:
+                checker.figures.bad_input_accepted.append(f"{url} {params}"[:200])
+
+
 def _ask_everything(checker: Checker, slugs: list[str], allowed: set[str], queries: list[str]) -> None:
     for n, q in enumerate(queries):
         checker.get("/public/v1/search", allowed, {"q": q, **LANGUAGE_PARAMS[n % len(LANGUAGE_PARAMS)]})
@@ -271,6 +337,7 @@ def _ask_everything(checker: Checker, slugs: list[str], allowed: set[str], queri
     for q in ("benefit", "claim form"):
         for lang in ("nl", "en", "de"):
             checker.get("/public/v1/search", allowed, {"q": q, "lang": lang})
+    _explore(checker, allowed, queries)
     for slug in slugs + ["..", "doc-99999", "DOC-00001", "doc-00001%00", "doc-00001/../doc-00002"]:
         response = checker.get(f"/public/v1/documents/{slug}", allowed)
         expected = 200 if slug in allowed else 404

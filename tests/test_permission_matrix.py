@@ -280,6 +280,7 @@ CASES = [
     Case("search.public", api=Call("GET", "/public/v1/search?q=benefit"), web=Call("GET", "/public?q=benefit"),
          cli=lambda _username, _made: ["search", "child benefit", "--public"], cli_roles=frozenset({R})),
     Case("public.document", api=Call("GET", "/public/v1/documents/child-benefit"), web=Call("GET", "/public/d/child-benefit")),
+    Case("search.explore", api=Call("GET", "/public/v1/explore"), web=Call("GET", "/public/explore")),
     Case("insights.read", api=Call("GET", "/api/v1/insights/queries"), web=Call("GET", "/insights"), anywhere=True),
     Case("expert.ask", api=Call("POST", "/api/v1/experts/otto/ask", {"message": "A question on rent {n}"}),
          web=Call("POST", "/people/otto/ask", {"message": "A web question on rent {n}"}), fresh=World.unique),
