@@ -1,6 +1,6 @@
 """Search quality and speed on any BEIR-layout collection, through kb's own ingestion and search code.
 
-    .venv/bin/python bench/search_quality.py DIR [--engine tantivy|whoosh] [--scale CHUNKS] [--queries N]
+    .venv/bin/python bench/search_quality.py DIR [--engine tantivy|whoosh] [--scale CHUNKS] [--queries N] [--facets]
 
 DIR holds corpus.jsonl, queries.jsonl and qrels/test.tsv. Every document is created, submitted and
 approved through kb.documents (four eyes: an author and an approver), indexed by kb.search's
@@ -95,7 +95,34 @@ def author_and_approver(session, space: str):  # noqa: ANN001, ANN201
             accounts.actor_for(session, accounts.get_user(session, "approver"), Channel.system))
 
 
-def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
+FACET_SCHEMES = (("situation", "applies_to", 12), ("topic", "topic", 12), ("region", "region", 6))
+
+
+def make_facets(session) -> None:  # noqa: ANN001
+    """Three concept schemes (life situations under three broader groups, topics, regions), through the taxonomy's service."""
+    from kb.actors import SYSTEM
+    from kb.db import transaction
+    from kb.taxonomy import service as taxonomy
+    from kb.taxonomy.schemas import ConceptCreate, SchemeCreate
+
+    with transaction(session):
+        for scheme, field, size in FACET_SCHEMES:
+            taxonomy.create_scheme(session, actor=SYSTEM, data=SchemeCreate(key=scheme, field=field, titles={"en": scheme}))
+            for group in range(3 if scheme == "situation" else 0):
+                taxonomy.create_concept(session, actor=SYSTEM, scheme_key=scheme,
+                                        data=ConceptCreate(key=f"g{group}", preferred={"en": f"{scheme} group {group}"}))
+            for n in range(size):
+                taxonomy.create_concept(session, actor=SYSTEM, scheme_key=scheme, data=ConceptCreate(
+                    key=f"c{n}", preferred={"en": f"{scheme} {n}"}, broader=f"g{n % 3}" if scheme == "situation" else None))
+
+
+def facet_fields(number: int) -> dict[str, list[str]]:
+    """The concepts of the ``number``-th document: one per scheme, spread evenly."""
+    return {field: [f"{scheme}:c{(number * (7 + position)) % size}"]
+            for position, (scheme, field, size) in enumerate(FACET_SCHEMES)}
+
+
+def ingest(database, corpus: list[dict], facets: bool = False) -> dict[int, str]:  # noqa: ANN001
     """Create, submit and approve every document through the documents service; return id → corpus id."""
     from kb.db import transaction
     from kb.documents import service as documents
@@ -103,14 +130,17 @@ def ingest(database, corpus: list[dict]) -> dict[int, str]:  # noqa: ANN001
 
     with database.session() as session:
         author, approver = author_and_approver(session, "collection")
+        if facets:
+            make_facets(session)
         mapping: dict[int, str] = {}
-        for doc in corpus:
+        for number, doc in enumerate(corpus):
             title = (doc.get("title") or "").strip() or f"Document {doc['_id']}"
             body = (doc.get("text") or "").strip() or title
             slug = "d-" + "".join(ch if ch.isalnum() else "-" for ch in str(doc["_id"]).lower())[:100]
             with transaction(session):
                 document, _ = documents.create_document(session, actor=author, space_slug="collection", data=DocumentCreate(
-                    slug=slug, title=title[:300], body_md=body, audience="public", language="en", intended_use="Evaluation"))
+                    slug=slug, title=title[:300], body_md=body, audience="public", language="en", intended_use="Evaluation",
+                    **(facet_fields(number) if facets else {})))
                 documents.submit(session, actor=author, slug=slug, number=1)
                 documents.approve(session, actor=approver, slug=slug, number=1)
             mapping[document.id] = str(doc["_id"])  # type: ignore[index]
@@ -162,6 +192,9 @@ def main() -> None:
     parser.add_argument("--engine", choices=[e.value for e in KeywordEngine], default=KeywordEngine.tantivy.value)
     parser.add_argument("--scale", type=int, default=0, help="also measure latency on at least this many chunks")
     parser.add_argument("--queries", type=int, default=0, help="use only the first N judged queries")
+    parser.add_argument("--facets", action="store_true",
+                        help="tag every document with a situation, a topic and a region (three schemes of 12, 12 and 6 "
+                             "concepts), and with --scale also time hybrid search with one concept of each selected")
     args = parser.parse_args()
 
     from kb.db import Database
@@ -175,7 +208,7 @@ def main() -> None:
     database = Database(settings)
     upgrade(database)
     start = time.perf_counter()
-    mapping = ingest(database, corpus)
+    mapping = ingest(database, corpus, facets=args.facets)
     ingest_s = time.perf_counter() - start
     indexes = SearchIndexes(settings)
     with database.session() as session:
@@ -228,7 +261,7 @@ def main() -> None:
               f"kb_overhead={overhead:.1%} minilm_chunks_per_s={len(texts) / encoder_s:.1f} "
               f"multilingual_s={multilingual_s:.1f}")
         if args.scale:
-            scale(session, database, indexes, queries, args.scale)
+            scale(session, database, indexes, queries, args.scale, facets=args.facets)
 
 
 def replicate(database, indexes, target: int) -> int:  # noqa: ANN001
@@ -285,8 +318,12 @@ def replicate(database, indexes, target: int) -> int:  # noqa: ANN001
     return indexes.vector.ntotal
 
 
-def scale(session, database, indexes, queries: dict[str, str], target: int) -> None:  # noqa: ANN001
-    """Replicate the collection's approved documents (rows and index entries) to ``target`` chunks; time queries."""
+def scale(session, database, indexes, queries: dict[str, str], target: int, facets: bool = False) -> None:  # noqa: ANN001
+    """Replicate the collection's approved documents (rows and index entries) to ``target`` chunks; time queries.
+
+    With ``facets``, hybrid search is also timed with three concepts selected (one of each scheme, a
+    different combination for each question), interleaved with the same questions unselected; and each
+    selected search's facet counts are checked against its hits."""
     from kb.search.schemas import Mode
 
     base = indexes.vector.ntotal
@@ -305,6 +342,25 @@ def scale(session, database, indexes, queries: dict[str, str], target: int) -> N
             service.search(session, indexes, actor=actor, query=as_sent(text), mode=mode, page_size=10)
             latencies.append((time.perf_counter() - t0) * 1000)
         print(f"scale {mode.value} chunks={total} p50_ms={statistics.median(latencies):.1f} p95_ms={percentile(latencies, 95):.1f}")
+    if not facets:
+        return
+    plain, faceted, hits, checked = [], [], [], 0
+    for number, text in enumerate(queries.values()):
+        selected = [refs[0] for refs in facet_fields(number).values()]
+        selected[0] = f"situation:g{number % 3}"  # a broader situation: its three narrower concepts count
+        for kind in ("plain", "faceted") if number % 2 else ("faceted", "plain"):
+            t0 = time.perf_counter()
+            results = service.search(session, indexes, actor=actor, query=as_sent(text), mode=Mode.hybrid, page_size=10,
+                                     concepts=selected if kind == "faceted" else ())
+            (faceted if kind == "faceted" else plain).append((time.perf_counter() - t0) * 1000)
+            if kind == "faceted":
+                hits.append(results.total)
+                counts = {v.concept: v.count for f in results.facets for v in f.values if v.selected}
+                assert all(counts.get(ref) == results.total for ref in selected), (selected, counts, results.total)
+                checked += 1
+    print(f"scale hybrid+3facets chunks={total} p50_ms={statistics.median(faceted):.1f} p95_ms={percentile(faceted, 95):.1f} "
+          f"(same questions unselected, interleaved: p50_ms={statistics.median(plain):.1f} p95_ms={percentile(plain, 95):.1f}) "
+          f"documents_found_median={statistics.median(hits)} facet_counts_checked={checked}")
 
 
 if __name__ == "__main__":

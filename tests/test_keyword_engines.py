@@ -173,3 +173,28 @@ def test_a_word_in_the_title_adds_to_the_same_word_in_the_body(engine: KeywordEn
         IndexedChunk(2, 2, 2, 1, "Pump guide", ("Pump guide",), "valve servicing", (), "en", "public")])
     ranked = keyword.search("pump", SearchFilters(on_day=TODAY), 10)
     assert ids(ranked) == [2, 1] and ranked[0][1] > ranked[1][1]
+
+
+@pytest.mark.parametrize("engine", [KeywordEngine.tantivy, KeywordEngine.whoosh], ids=["tantivy", "whoosh"])
+def test_concept_filters_and_concepts_named_by_the_query(engine: KeywordEngine, tmp_path: Path) -> None:
+    """Issue 20: facets are filters inside the engine (groups: any within, all across); a concept the
+    query names by a label makes a chunk carrying it score, without the words."""
+    chunks = [
+        IndexedChunk(1, 10, 100, 1, "Rent help", (), "Help with the monthly costs of a home.", (), "en", "public", concepts=(7,)),
+        IndexedChunk(2, 11, 101, 1, "Study rent", (), "Help with the monthly costs of a room.", (), "en", "public", concepts=(7, 8)),
+        IndexedChunk(3, 12, 102, 1, "Costs", (), "Help with the monthly costs of a house.", (), "en", "public"),
+    ]
+    keyword = indexed(engine, tmp_path, chunks)
+    plain = SearchFilters(on_day=TODAY)
+    assert set(ids(keyword.search("monthly costs", plain, 10))) == {1, 2, 3}
+    assert set(ids(keyword.search("monthly costs", SearchFilters(on_day=TODAY, concepts=(frozenset({7}),)), 10))) == {1, 2}
+    assert ids(keyword.search("monthly costs", SearchFilters(on_day=TODAY, concepts=(frozenset({7}), frozenset({8}))), 10)) == [2]
+    assert set(ids(keyword.search("monthly costs", SearchFilters(on_day=TODAY, concepts=(frozenset({8, 9}),)), 10))) == {2}
+    assert ids(keyword.search("monthly costs", SearchFilters(on_day=TODAY, concepts=(frozenset({99}),)), 10)) == []
+    # "renter" is in no passage; the query names concept 8 by its label
+    assert ids(keyword.search("renter", plain, 10)) == []
+    assert ids(keyword.search("renter", SearchFilters(on_day=TODAY, boost_concepts=frozenset({8})), 10)) == [2]
+    boosted = keyword.search("monthly costs renter", SearchFilters(on_day=TODAY, boost_concepts=frozenset({8})), 10)
+    assert ids(boosted)[0] == 2
+    # the boost is no filter: equal filters with and without it
+    assert SearchFilters(on_day=TODAY, boost_concepts=frozenset({8})) == plain

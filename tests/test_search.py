@@ -365,3 +365,26 @@ def test_a_reorganisation_is_not_swapped_in_when_the_index_changed_meanwhile(tmp
     index.save(2)  # the next save re-organises
     assert index.layout.startswith("ivf-") and index.ntotal == 501
     assert index.search(vectors[500], SearchFilters(), 1)[0][0] == 501
+
+
+def test_the_vector_index_filters_by_concepts_and_keeps_them_across_a_save(tmp_path) -> None:  # noqa: ANN001
+    """Issue 20: a facet is a mask before top-k in the vector index too, and the concepts are saved with the chunk."""
+    import numpy as np
+
+    from kb.search.interfaces import IndexedChunk, SearchFilters
+    from kb.search.vector import FaissVectorIndex
+
+    def chunk(i: int, concepts: tuple[int, ...]) -> IndexedChunk:
+        return IndexedChunk(chunk_id=i, document_id=i, version_id=i, space_id=1, title="t", heading_path=(), text="x",
+                            tags=(), language="en", audience="public", concepts=concepts)
+
+    index = FaissVectorIndex(tmp_path, 4)
+    vectors = np.eye(4, dtype=np.float32)[:3]
+    index.upsert([chunk(1, (7,)), chunk(2, (7, 8)), chunk(3, ())], vectors)
+    assert sorted(index.allowed_ids(SearchFilters(concepts=(frozenset({7}),)))) == [1, 2]
+    assert sorted(index.allowed_ids(SearchFilters(concepts=(frozenset({7}), frozenset({8}))))) == [2]
+    assert [cid for cid, _ in index.search(vectors[0], SearchFilters(concepts=(frozenset({8}),)), 3)] == [2]
+    index.save(1)
+    again = FaissVectorIndex(tmp_path, 4)
+    assert sorted(again.allowed_ids(SearchFilters(concepts=(frozenset({8, 9}),)))) == [2]
+    assert again.chunk_facts()[2].endswith("|7,8")

@@ -25,6 +25,9 @@ def search(
     public: Annotated[bool, typer.Option("--public", help="Search as a citizen: approved public content only")] = False,
     lang: Annotated[Optional[str], typer.Option(help="Language filter (employees) or preference (--public)")] = None,
     limit: Annotated[int, typer.Option(help="How many documents", min=1, max=50)] = 5,
+    concept: Annotated[Optional[list[str]], typer.Option(
+        "--concept", help="Only documents carrying this concept (scheme:key; repeat it: one scheme widens, "
+                          "two schemes narrow); the facets are printed after the hits")] = None,
 ) -> None:
     """Search curated knowledge in the terminal, with each hit's provenance. Logged like every search
     (the query log: public or employee, result count, mode, latency; never who asked).
@@ -42,12 +45,13 @@ def search(
         indexes = SearchIndexes.for_queries(database.settings, session)
         if public:
             found = actions.public_search(session, None, indexes=indexes, settings=database.settings, query=query,
-                                          language=lang, page_size=limit)
+                                          language=lang, page_size=limit, concepts=concept or ())
             _print_public(found.results)
+            _print_facets(found.results.facets)
             return
         actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
         results = actions.search(session, actor, indexes=indexes, query=query, mode=search_mode,
-                                 language=lang, page_size=limit)
+                                 language=lang, page_size=limit, concepts=concept or ())
     for hit in results.data:
         card = hit.provenance
         flags = (" REVIEW OVERDUE" if card.review_overdue else "") + (
@@ -58,6 +62,13 @@ def search(
         typer.echo(f"  {' > '.join(hit.passage.heading_path)}: {hit.passage.text[:200]}")
     if not results.data:
         typer.echo("No results.")
+    _print_facets(results.facets)
+
+
+def _print_facets(facets) -> None:  # noqa: ANN001 - list of kb.search.schemas.Facet, imported lazily
+    for facet in facets:
+        values = ", ".join(f"{'*' if v.selected else ''}{v.label} ({v.count}) --concept {v.concept}" for v in facet.values)
+        typer.echo(f"{facet.title}: {values}")
 
 
 def _print_public(results) -> None:  # noqa: ANN001 - kb.search.schemas.PublicResults, imported lazily

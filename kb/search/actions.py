@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,12 +96,14 @@ def _tag_set(tags: str | None) -> frozenset[str] | None:
 
 def search(session: Session, actor: Actor, *, indexes: SearchIndexes, query: str, mode: Mode = Mode.hybrid,
            space: str | None = None, tags: str | None = None, language: str | None = None, page: int = 1,
-           page_size: int = 10) -> SearchResults:
+           page_size: int = 10, concepts: Sequence[str] = (), accept_language: str | None = None) -> SearchResults:
     """Search curated knowledge as an employee (approved versions, internal and public); logged.
 
     Args:
         space: a space's slug: only its documents.
         tags: comma-separated; documents with any of them.
+        concepts: selected facets (``scheme:key``): documents carrying them (issue 20).
+        accept_language: the caller's Accept-Language: the language of the facets' labels.
         language: only documents in this language; ``any``: across languages (see ``service.search``).
 
     Raises:
@@ -112,7 +115,8 @@ def search(session: Session, actor: Actor, *, indexes: SearchIndexes, query: str
     started = time.perf_counter()
     spaces = frozenset({accounts.get_space(session, space).id}) if space else None  # type: ignore[arg-type]
     results = service.search(session, indexes, actor=actor, query=query, mode=mode, spaces=spaces, tags=_tag_set(tags),
-                             language=language.lower() if language else None, page=page, page_size=page_size)
+                             language=language.lower() if language else None, page=page, page_size=page_size,
+                             concepts=concepts, labels_language=first_accepted_language(accept_language))
     _log(session, audience=EMPLOYEE, query=query, mode=mode, language=language, count=results.total, started=started,
          answer_quality=results.answer_quality)
     return results
@@ -136,7 +140,7 @@ class PublicSearch:
 
 def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndexes, settings: Settings, query: str,
                   language: str | None = None, accept_language: str | None = None, page: int = 1, page_size: int = 10,
-                  caller: Caller | None = None) -> PublicSearch:
+                  caller: Caller | None = None, concepts: Sequence[str] = ()) -> PublicSearch:
     """Search as a citizen: approved, public, currently valid content only; rate-limited per caller; logged.
 
     Args:
@@ -158,7 +162,7 @@ def public_search(session: Session, actor: Actor | None, *, indexes: SearchIndex
         verdict = caller.limiter.enforce(settings.rate_limit_public_search, "public-search", caller.address)
     results = service.public_search(session, indexes, query=query, language=language,
                                     accept_language=first_accepted_language(accept_language), page=page,
-                                    page_size=page_size)
+                                    page_size=page_size, concepts=concepts)
     _log(session, audience=PUBLIC, query=query, mode=Mode.hybrid, language=results.query_language, count=results.total,
          started=started, answer_quality=results.answer_quality)
     return PublicSearch(results=results, rate_limit=verdict)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import StringConstraints
 
 from kb.actors import Actor
 from kb.http import SessionDep, api_router_options, client_ip, require_for
 from kb.provenance.schemas import Receipt
 from kb.search import actions
 from kb.search.schemas import (
+    MAX_FACETS_SELECTED,
     MAX_QUERY_CHARS,
     ExploreResults,
     Mode,
@@ -35,6 +37,9 @@ QueryText = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="What y
 PageNumber = Annotated[int, Query(ge=1, le=100)]
 PageSize = Annotated[int, Query(ge=1, le=50)]
 Language = Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+ConceptParam = Annotated[list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}:[a-z0-9][a-z0-9_-]{0,63}$")]],
+                         Query(max_length=MAX_FACETS_SELECTED, description="Narrow to documents carrying this concept (scheme:key, "
+                               "from a facet); repeat it: concepts of one scheme widen, of different schemes narrow")]
 PUBLIC_CACHE = "public, max-age=60"
 
 
@@ -60,9 +65,11 @@ def search(
                                                   "(the multilingual index of public passages is fused in)")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 10,
+    concept: ConceptParam = [],  # noqa: B006  (FastAPI copies defaults)
+    accept_language: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> SearchResults:
     return actions.search(session, actor, indexes=request.app.state.search, query=q, mode=mode, space=space, tags=tags,
-                          language=lang, page=page, page_size=page_size)
+                          language=lang, page=page, page_size=page_size, concepts=concept, accept_language=accept_language)
 
 
 @router.get("/insights/queries", response_model=QueryInsights, summary="Top queries and top zero-result queries per day")
@@ -129,11 +136,12 @@ def public_search(
     lang: Language = None,
     page: PageNumber = 1,
     page_size: PageSize = 10,
+    concept: ConceptParam = [],  # noqa: B006  (FastAPI copies defaults)
     accept_language: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> PublicResults:
     found = actions.public_search(session, actor, indexes=request.app.state.search, settings=request.app.state.settings,
                                   query=q, language=lang, accept_language=accept_language, page=page, page_size=page_size,
-                                  caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)))
+                                  caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)), concepts=concept)
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"
     if found.rate_limit is not None:

@@ -67,7 +67,8 @@ INDEX_FORMAT = 2
 # Bump when only the keyword index's layout or analysis changes: its directory is emptied and every
 # document re-synced from seq 0, re-using the vectors held (no text is encoded again).
 # 2: the body field holds the title and headings too, query term frequency (issue 18).
-KEYWORD_FORMAT = 2
+# 3: a ``concept`` field, the concept ids a version stores (issue 20).
+KEYWORD_FORMAT = 3
 VECTORS_DIR = "vectors"
 MULTILINGUAL_DIR = "multilingual"
 SENTENCES_DIR = "multilingual-sentences"
@@ -107,6 +108,7 @@ def to_indexed(item: documents.Published) -> list[IndexedChunk]:
             title=version.title, heading_path=tuple(json.loads(chunk.heading_path)), text=chunk.text,
             tags=tuple(documents.tags_of(version)), language=version.language, audience=str(version.audience),
             valid_from_day=day_number(version.valid_from, NO_START), valid_until_day=day_number(version.valid_until, NO_END),
+            concepts=documents.concepts_of(version),
         )
         for chunk in item.chunks
     ]

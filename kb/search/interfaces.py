@@ -41,12 +41,17 @@ class IndexedChunk:
     audience: str
     valid_from_day: int = NO_START
     valid_until_day: int = NO_END
+    concepts: tuple[int, ...] = ()
+    """The concept ids its version stores (applies to, topic, region; issue 20), as stored: a merge or a
+    new broader concept changes how they are read (``kb.taxonomy``), never what is indexed."""
 
     @property
     def facts(self) -> str:
-        """The fields filters read, as one string: ``kb index check`` compares it with the database's."""
-        return (f"{self.document_id}|{self.version_id}|{self.space_id}|{self.audience}|{self.language}|"
+        """The fields filters read, as one string: ``kb index check`` compares it with the database's.
+        (Concepts are added only when there are some: a slot indexed before issue 20 stays current.)"""
+        base = (f"{self.document_id}|{self.version_id}|{self.space_id}|{self.audience}|{self.language}|"
                 f"{','.join(sorted(self.tags))}|{self.valid_from_day}|{self.valid_until_day}")
+        return f"{base}|{','.join(map(str, sorted(self.concepts)))}" if self.concepts else base
 
     @property
     def embedding_text(self) -> str:
@@ -62,7 +67,14 @@ class SearchFilters:
     spaces: frozenset[int] | None = None
     languages: frozenset[str] | None = None
     tags: frozenset[str] | None = None
+    concepts: tuple[frozenset[int], ...] | None = None
+    """Selected facets: a chunk passes when its stored concept ids meet every group (one group per
+    scheme, each the stored ids read as carrying a selected concept: ``kb.taxonomy.Vocabulary.covering``)."""
     on_day: int = field(default_factory=lambda: today().toordinal())
+    boost_concepts: frozenset[int] = field(default=frozenset(), compare=False)
+    """Not a filter: stored concept ids whose label the query says ("renter" → *tenant*). The keyword
+    engines score a chunk carrying one as a tag match. Left out of equality and hashing, so caches of
+    what filters admit are shared."""
 
     def admits(self, chunk: IndexedChunk) -> bool:
         """The same rule the engines apply, in plain Python (used by fakes and checks)."""
@@ -70,7 +82,16 @@ class SearchFilters:
                 and (self.spaces is None or chunk.space_id in self.spaces)
                 and (self.languages is None or chunk.language in self.languages)
                 and (self.tags is None or bool(self.tags & set(chunk.tags)))
+                and concepts_meet(self.concepts, chunk.concepts)
                 and valid_on_day(chunk.valid_from_day, chunk.valid_until_day, self.on_day))
+
+
+def concepts_meet(groups: tuple[frozenset[int], ...] | None, stored: Iterable[int]) -> bool:
+    """Whether stored concept ids meet every selected group (no selection: always)."""
+    if not groups:
+        return groups is None or not groups
+    held = set(stored)
+    return all(group & held for group in groups)
 
 
 # The field layout both keyword engines share: one set of text fields per stemming language.

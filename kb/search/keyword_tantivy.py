@@ -38,6 +38,7 @@ class TantivyKeywordIndex:
         builder.add_text_field("audience", tokenizer_name="raw")
         builder.add_text_field("language", tokenizer_name="raw")
         builder.add_text_field("tag", tokenizer_name="kb_tag")
+        builder.add_text_field("concept", tokenizer_name="raw")
         builder.add_text_field("facts", stored=True, tokenizer_name="raw", index_option="basic")
         for lang in [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]:
             for field in TEXT_FIELD_WEIGHTS:
@@ -87,6 +88,8 @@ class TantivyKeywordIndex:
                 doc.add_text("facts", chunk.facts)
                 for tag in chunk.tags:
                     doc.add_text("tag", tag)
+                for concept in chunk.concepts:
+                    doc.add_text("concept", str(concept))
                 for field, text in keyword_fields(chunk).items():
                     doc.add_text(f"{field}_{lang}", text)
                 writer.add_document(doc)
@@ -132,10 +135,13 @@ class TantivyKeywordIndex:
             terms.append(t.Query.term_set_query(schema, "language", sorted(filters.languages)))
         if filters.tags is not None:
             terms.append(t.Query.term_set_query(schema, "tag", sorted(filters.tags)))
+        for group in filters.concepts or ():
+            terms.append(t.Query.term_set_query(schema, "concept", [str(c) for c in sorted(group)]))
         clauses += [t.Query.const_score_query(term, 0.0) for term in terms]
         return [(t.Occur.Must, clause) for clause in clauses]
 
-    def _text_query(self, searcher, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN001, ANN202
+    def _text_query(self, searcher, text: str, language: str | None, expansion: Sequence[Expansion] = (),  # noqa: ANN001, ANN202
+                    concepts: frozenset[int] = frozenset()):
         """The query's terms in each field (of each language when ``language`` is None), boosted by field.
 
         A term no document holds in a field is left out: it adds nothing to any score, and without
@@ -158,6 +164,8 @@ class TantivyKeywordIndex:
                     ask(f"{field}_{lang}", token, boost * count)
         for token, _count in counted_terms(self._analyzers[FALLBACK_LANGUAGE].analyze(text), MAX_QUERY_TOKENS):
             ask("tag", token, TAG_WEIGHT)
+        for concept in sorted(concepts)[:MAX_QUERY_TOKENS]:
+            ask("concept", str(concept), TAG_WEIGHT)
         for lang, term, weight in expansion[:MAX_EXPANSION_TERMS]:
             for field, boost in TEXT_FIELD_WEIGHTS.items():
                 ask(f"{field}_{field_language(lang)}", term, boost * weight)
@@ -167,7 +175,7 @@ class TantivyKeywordIndex:
                expansion: Sequence[Expansion] = ()) -> Ranked:
         t = self._t
         searcher = self.index.searcher()
-        text_query = self._text_query(searcher, text, language, expansion)
+        text_query = self._text_query(searcher, text, language, expansion, filters.boost_concepts)
         if text_query is None:
             return []
         query = t.Query.boolean_query([(t.Occur.Must, text_query), *self._filter_clauses(filters)])

@@ -34,6 +34,7 @@ class WhooshKeywordIndex:
             "chunk_id": NUMERIC(stored=True, unique=True, bits=64), "document_id": NUMERIC(bits=64),
             "space_id": NUMERIC(bits=64), "valid_from_day": NUMERIC(bits=64), "valid_until_day": NUMERIC(bits=64),
             "audience": ID, "language": ID, "tag": KEYWORD(lowercase=True, commas=True, scorable=True),
+            "concept": KEYWORD(commas=True, scorable=True),
             "facts": STORED,
         }
         for lang, analyzer in self._analyzers.items():
@@ -93,7 +94,7 @@ class WhooshKeywordIndex:
                     "chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "space_id": chunk.space_id,
                     "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
                     "audience": chunk.audience, "language": chunk.language, "tag": ",".join(chunk.tags),
-                    "facts": chunk.facts,
+                    "concept": ",".join(map(str, chunk.concepts)), "facts": chunk.facts,
                     **{f"{field}_{lang}": text for field, text in keyword_fields(chunk).items()},
                 })
             writer.commit()
@@ -115,9 +116,12 @@ class WhooshKeywordIndex:
             clauses.append(Or([Term("language", lang) for lang in sorted(filters.languages)]))
         if filters.tags is not None:
             clauses.append(Or([Term("tag", tag) for tag in sorted(filters.tags)]))
+        for group in filters.concepts or ():
+            clauses.append(Or([Term("concept", str(c)) for c in sorted(group)]))
         return And(clauses)
 
-    def _text_query(self, searcher, text: str, language: str | None, expansion: Sequence[Expansion] = ()):  # noqa: ANN001, ANN202
+    def _text_query(self, searcher, text: str, language: str | None, expansion: Sequence[Expansion] = (),  # noqa: ANN001, ANN202
+                    concepts: frozenset[int] = frozenset()):
         from whoosh.query import Or, Term
 
         langs = [field_language(language)] if language else [*FIELD_LANGUAGES, FALLBACK_LANGUAGE]
@@ -129,6 +133,7 @@ class WhooshKeywordIndex:
                 terms += [Term(f"{field}_{lang}", token, boost=boost * count) for field, boost in TEXT_FIELD_WEIGHTS.items()]
         for token, _count in counted_terms((t.text for t in self._analyzers[FALLBACK_LANGUAGE](text)), MAX_QUERY_TOKENS):
             terms.append(Term("tag", token, boost=TAG_WEIGHT))
+        terms += [Term("concept", str(c), boost=TAG_WEIGHT) for c in sorted(concepts)[:MAX_QUERY_TOKENS]]
         if not terms:
             return None
         for lang, term, weight in expansion[:MAX_EXPANSION_TERMS]:
@@ -139,7 +144,7 @@ class WhooshKeywordIndex:
     def search(self, text: str, filters: SearchFilters, limit: int, language: str | None = None,
                expansion: Sequence[Expansion] = ()) -> Ranked:
         with self.index.searcher() as searcher:
-            query = self._text_query(searcher, text, language, expansion)
+            query = self._text_query(searcher, text, language, expansion, filters.boost_concepts)
             if query is None:
                 return []
             results = searcher.search(query, limit=limit, filter=self._filter(filters))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlmodel import Session
@@ -25,7 +25,7 @@ from kb.search import language as languages
 from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
 from kb.search.indexer import SearchIndexes
-from kb.search.interfaces import SearchFilters, field_language
+from kb.search.interfaces import SearchFilters, concepts_meet, field_language
 from kb.search.schemas import Mode
 
 CANDIDATES = 100
@@ -277,7 +277,8 @@ def admitted(facts: documents.ChunkFacts, filters: SearchFilters) -> bool:
             and validity.valid_on(facts.valid_from, facts.valid_until, dt.date.fromordinal(filters.on_day))
             and (filters.spaces is None or facts.space_id in filters.spaces)
             and (filters.languages is None or facts.language in filters.languages)
-            and (filters.tags is None or bool(filters.tags & set(facts.tags))))
+            and (filters.tags is None or bool(filters.tags & set(facts.tags)))
+            and concepts_meet(filters.concepts, facts.concepts))
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,8 @@ class Found:
     score: float
     similarity: float | None = None
     multilingual: float | None = None
+    concepts: tuple[int, ...] = ()
+    """The concept ids its version stores, from the re-check: what facets count."""
 
 
 def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: Mode, filters: SearchFilters,
@@ -318,7 +321,7 @@ def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: 
             value = similarities.get(cid)
             if value is not None and (document[slot] is None or value > document[slot]):  # type: ignore[operator]
                 document[slot] = value
-    return [Found(doc, cid, score, *best[doc])  # type: ignore[arg-type]
+    return [Found(doc, cid, score, *best[doc], concepts=facts[cid].concepts)  # type: ignore[arg-type, misc]
             for doc, score, cid in group_by(kept, key=lambda cid: facts[cid].document_id)]
 
 
@@ -351,5 +354,5 @@ def with_multilingual(session: Session, indexes: SearchIndexes, text: str, found
         encoded = dict(zip(texts, indexes.multilingual_embedder.encode(list(texts.values())))) if texts else {}
         similarity = _cosines(vector, encoded)
         best.update({f.document_id: similarity[f.chunk_id] for f in found[:first] if f.chunk_id in similarity})
-    return [Found(f.document_id, f.chunk_id, f.score, f.similarity, best.get(f.document_id))
+    return [replace(f, multilingual=best.get(f.document_id))
             if position < first and f.multilingual is None else f for position, f in enumerate(found)]

@@ -60,6 +60,26 @@ ANSWER_QUALITY = dict(description="good: at least one hit clears the relevance b
                                    "the hits are related at best (ask the community or an expert)")
 
 
+MAX_FACETS_SELECTED = 20
+
+
+class FacetValue(BaseModel):
+    concept: str = Field(description="The concept's reference, scheme:key: pass it as concept= to narrow the results to it")
+    label: str = Field(description="Its preferred label in the reader's language (English when it has none)")
+    count: int = Field(description="How many of the documents found (total, all pages) carry it, after every permission "
+                                   "and validity filter: never more than the reader may see")
+    selected: bool
+
+
+class Facet(BaseModel):
+    """The concepts of one scheme that the documents found carry (issue 20)."""
+
+    scheme: str
+    field: str = Field(description="applies_to (life situations), topic or region")
+    title: str
+    values: list[FacetValue]
+
+
 class SearchResults(BaseModel):
     query: str
     mode: Mode
@@ -70,6 +90,7 @@ class SearchResults(BaseModel):
     answer_quality: AnswerQuality = Field(**ANSWER_QUALITY)  # type: ignore[arg-type]
     data: list[SearchHit]
     community: list[dict] = Field(default_factory=list, description="Community questions and answers, labelled apart")
+    facets: list[Facet] = Field(default_factory=list, description="Per scheme, the concepts the documents found carry, with counts")
 
 
 class SimilarItem(BaseModel):
@@ -150,6 +171,7 @@ class PublicResults(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, description="Provenance-card and result labels in the "
                                                                      "citizen's language, from kb's message catalogue")
     data: list[PublicHit]
+    facets: list[Facet] = Field(default_factory=list, description="Per scheme, the concepts the pages found carry, with counts")
 
 
 class PublicDocument(BaseModel):

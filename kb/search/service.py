@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlmodel import Session
 
-from kb import documents, provenance
+from kb import documents, provenance, taxonomy
 from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
 from kb.provenance.schemas import Receipt
-from kb.search import analysis, i18n, relevance, snippets
+from kb.search import analysis, facets, i18n, relevance, snippets
 from kb.search import language as languages
 from kb.search.indexer import SearchIndexes
 from kb.search.interfaces import SearchFilters
@@ -92,21 +94,37 @@ def log_query(session: Session, *, audience: str, query: str, mode: Mode, langua
                          answered=None if answer_quality is None else answer_quality is AnswerQuality.good))
 
 
+def _faceted(session: Session, filters: SearchFilters, text: str,
+             concepts: Sequence[str]) -> tuple[SearchFilters, taxonomy.Vocabulary | None, frozenset[int]]:
+    """``filters`` narrowed to the selected concepts and told which concepts the query names; the
+    vocabulary (None while the taxonomy is empty) and the selected concepts' ids (issue 20)."""
+    vocabulary = taxonomy.vocabulary(session)
+    if not vocabulary.concepts:
+        if concepts:
+            raise KbError(ErrorCode.VALIDATION_ERROR, f"No such concept: {', '.join(sorted(set(concepts)))}")
+        return filters, None, frozenset()
+    groups, selected = facets.selection(vocabulary, concepts)
+    return replace(filters, concepts=groups, boost_concepts=facets.named(vocabulary, text)), vocabulary, selected
+
+
 def search(
     session: Session, indexes: SearchIndexes, *, actor: Actor, query: str, mode: Mode = Mode.hybrid,
     spaces: frozenset[int] | None = None, tags: frozenset[str] | None = None, language: str | None = None,
-    page: int = 1, page_size: int = 10,
+    page: int = 1, page_size: int = 10, concepts: Sequence[str] = (), labels_language: str | None = None,
 ) -> SearchResults:
     """Search curated knowledge as an employee: approved versions, internal and public.
 
     ``language`` filters by language; ``"any"`` instead opts into the cross-lingual path: no language
     filter, the query's language detected for the keyword analyser, and the multilingual index of
-    public passages fused in (``mode`` is then hybrid).
+    public passages fused in (``mode`` is then hybrid). ``concepts`` (``scheme:key``) narrow the
+    results to documents carrying them (``kb.search.facets``); the facets' labels are in
+    ``labels_language`` (English when None).
     """
     text = _validate(query)
     cross_lingual = language == ANY_LANGUAGE
     filters = SearchFilters(include_internal=True, spaces=spaces, tags=tags,
                             languages=frozenset({language}) if language and not cross_lingual else None)
+    filters, vocabulary, selected = _faceted(session, filters, text, concepts)
     query_language = languages.resolve(text).query
     if cross_lingual:
         mode = Mode.hybrid
@@ -128,7 +146,8 @@ def search(
     ]
     return SearchResults(query=text, mode=mode, page=page, page_size=page_size, total=len(found),
                          page_count=page_count(len(found), page_size), answer_quality=relevance.answer_quality(found, query_language),
-                         data=hits, community=community(session, text) if page == 1 else [])
+                         data=hits, community=community(session, text) if page == 1 else [],
+                         facets=facets.count(vocabulary, found, selected, labels_language) if vocabulary else [])
 
 
 def community(session: Session, text: str, limit: int = 5) -> list[dict]:
@@ -223,7 +242,7 @@ def _original(item: documents.Published, translations: dict[str, documents.Publi
 
 def public_search(
     session: Session, indexes: SearchIndexes, *, query: str, language: str | None = None,
-    accept_language: str | None = None, page: int = 1, page_size: int = 10,
+    accept_language: str | None = None, page: int = 1, page_size: int = 10, concepts: Sequence[str] = (),
 ) -> PublicResults:
     """Search as a citizen: approved, public, currently valid content only; the organisation stands behind it.
 
@@ -234,9 +253,10 @@ def public_search(
     public translation in the preferred language is replaced by the translation; each page shows
     once per translation group; every hit says its language, in the citizen's words, and links to
     its translations; labels come from the message catalogue in the citizen's language.
+    ``concepts`` narrow as in ``search``; facets count only what a citizen may see.
     """
     text = _validate(query)
-    filters = SearchFilters()  # the public-safe defaults
+    filters, vocabulary, selected = _faceted(session, SearchFilters(), text, concepts)  # the public-safe defaults
     decided = languages.resolve(text, explicit=language, preferred=accept_language)
     if indexes.multilingual_enabled:
         found = ranked_documents(session, indexes, text, Mode.hybrid, filters, decided.query, page * page_size,
@@ -276,7 +296,8 @@ def public_search(
                          page_count=page_count(len(found), page_size), answer_quality=relevance.answer_quality(found, decided.query),
                          query_language=decided.query,
                          preferred_language=preferred, labels_language=labels_in, labels=i18n.labels(labels_in),
-                         data=hits[(page - 1) * page_size: page * page_size])
+                         data=hits[(page - 1) * page_size: page * page_size],
+                         facets=facets.count(vocabulary, found, selected, preferred or labels_in) if vocabulary else [])
 
 
 def public_document(session: Session, slug: str, language: str | None = None, *,

@@ -142,15 +142,27 @@ def write_pointer(path: Path, state: dict) -> None:
     atomic_write(path / POINTER, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def _positions_by_concept(chunks: list[IndexedChunk]) -> dict[int, np.ndarray]:
+    """For each concept id, the positions of the chunks that store it: a facet's mask is a few scatters,
+    not a pass over every chunk's set."""
+    positions: dict[int, list[int]] = {}
+    for position, chunk in enumerate(chunks):
+        for concept in chunk.concepts:
+            positions.setdefault(concept, []).append(position)
+    return {concept: np.array(found, dtype=np.int64) for concept, found in positions.items()}
+
+
 def chunk_record(chunk: IndexedChunk) -> dict:
     """What is saved of a chunk: the fields filters read (text and headings stay in the database)."""
     return {"chunk_id": chunk.chunk_id, "document_id": chunk.document_id, "version_id": chunk.version_id,
             "space_id": chunk.space_id, "tags": list(chunk.tags), "language": chunk.language,
-            "audience": chunk.audience, "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day}
+            "audience": chunk.audience, "valid_from_day": chunk.valid_from_day, "valid_until_day": chunk.valid_until_day,
+            "concepts": list(chunk.concepts)}
 
 
 def chunk_from_record(record: dict) -> IndexedChunk:
-    return IndexedChunk(**{**record, "heading_path": (), "tags": tuple(record["tags"]), "title": "", "text": ""})
+    return IndexedChunk(**{**record, "heading_path": (), "tags": tuple(record["tags"]), "title": "", "text": "",
+                           "concepts": tuple(record.get("concepts", ()))})
 
 
 def write_delta(file: Path, seq: int, ids: np.ndarray, vectors: np.ndarray, removed: np.ndarray,
@@ -483,6 +495,7 @@ class FaissVectorIndex:
                 np.array([c.valid_until_day for c in chunks], dtype=np.int64),
                 np.array([c.language for c in chunks], dtype=object),
                 np.array([frozenset(c.tags) for c in chunks], dtype=object),
+                _positions_by_concept(chunks),
             )
         return self._arrays
 
@@ -496,7 +509,7 @@ class FaissVectorIndex:
             return allowed
 
     def _compute_allowed(self, filters: SearchFilters) -> np.ndarray:
-        ids, public, space, vfrom, vuntil, language, tags = self._filter_arrays()
+        ids, public, space, vfrom, vuntil, language, tags, concepts = self._filter_arrays()
         latest_start, earliest_end = index_bounds(filters.on_day)
         mask = (vfrom <= latest_start) & (vuntil >= earliest_end)
         if not filters.include_internal:
@@ -508,6 +521,13 @@ class FaissVectorIndex:
         if filters.tags is not None:
             wanted = filters.tags
             mask &= np.fromiter((bool(wanted & t) for t in tags), dtype=bool, count=len(tags))
+        for group in filters.concepts or ():
+            held = np.zeros(len(ids), dtype=bool)
+            for concept in group:
+                positions = concepts.get(concept)
+                if positions is not None:
+                    held[positions] = True
+            mask &= held
         return ids[mask]
 
     def search(self, vector: np.ndarray, filters: SearchFilters, limit: int) -> Ranked:

@@ -313,3 +313,17 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 def page_router() -> APIRouter:
     """The router of one domain's pages: its service errors render as HTML pages (``WebRoute``)."""
     return APIRouter(include_in_schema=False, route_class=WebRoute)
+
+
+def facet_links(path: str, params: dict[str, str], selected: list[str], facets: list) -> dict[str, str]:  # noqa: ANN001
+    """For each facet value of a results page, the address that selects it (or, when selected, drops it):
+    facets work as plain links, without JavaScript, and the selection stays in the address (issue 20)."""
+    from urllib.parse import urlencode
+
+    links = {}
+    for facet in facets:
+        for value in facet.values:
+            chosen = [c for c in selected if c != value.concept] if value.selected else [*selected, value.concept]
+            query = [(k, v) for k, v in params.items() if v] + [("concept", c) for c in chosen]
+            links[value.concept] = f"{path}?{urlencode(query)}"
+    return links

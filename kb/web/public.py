@@ -15,8 +15,8 @@ from fastapi.responses import Response
 
 from kb.http import client_ip
 from kb.search import actions as search
-from kb.search.schemas import MAX_QUERY_CHARS
-from kb.web.common import page_router, SessionDep, page
+from kb.search.schemas import MAX_FACETS_SELECTED, MAX_QUERY_CHARS
+from kb.web.common import page_router, SessionDep, facet_links, page
 from kb.web.i18n import LANG_PATTERN, MESSAGES, PUBLIC_LANGUAGES, accepted
 
 router = page_router()
@@ -33,7 +33,8 @@ Lang = Annotated[str, Query(pattern=LANG_PATTERN)]
 def public_page(request: Request, session: SessionDep,
                 q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
                 lang: Lang = "",
-                page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1) -> Response:
+                page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1,
+                concept: Annotated[list[str], Query(max_length=MAX_FACETS_SELECTED)] = []) -> Response:  # noqa: B006
     """The citizens' search, ten hits a page. Without a chosen language the query's own language (detected) or the browser's
     Accept-Language decides which translation answers and which words label the page."""
     results = None
@@ -42,11 +43,13 @@ def public_page(request: Request, session: SessionDep,
         results = search.public_search(
             session, None, indexes=request.app.state.search, settings=request.app.state.settings, query=q,
             language=lang or None, accept_language=request.headers.get("accept-language"), page=page_number, page_size=10,
-            caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
+            caller=search.Caller(request.app.state.rate_limiter, client_ip(request)), concepts=concept).results
         if not lang and results.labels_language in MESSAGES:
             language = results.labels_language
+    links = facet_links("/public", {"q": q, "lang": lang}, concept, results.facets) if results is not None else {}
     html = page(request, "public.html", None, q=q, lang=language, chosen=lang, languages=PUBLIC_LANGUAGES,
-                results=results, t=MESSAGES[language])
+                results=results, t=MESSAGES[language], concepts=concept, facet_links=links,
+                pager_href="/public?" + urlencode([("q", q), *([("lang", lang)] if lang else []), *(("concept", c) for c in concept)]))
     html.headers["Cache-Control"] = "no-store" if q else "public, max-age=60"
     html.headers["Vary"] = "Accept-Language"
     return html
