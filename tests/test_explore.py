@@ -118,6 +118,28 @@ def test_a_question_ranks_within_the_set_and_adds_nothing(client, situations) ->
     assert "q=" not in ranked["share_url"]  # the question is never put in the shared address
 
 
+def test_the_question_searches_only_the_set_inside_the_engines(client, situations, database, monkeypatch) -> None:  # noqa: ANN001
+    """The ranking is asked with the set's concepts as a filter (applied before top-k, issue 20), so pages
+    outside the set can never crowd the set's pages out of the candidates."""
+    from kb.search import explore
+    from kb.taxonomy import vocabulary
+
+    asked = []
+    real = explore.ranked_documents
+
+    def spy(session, indexes, text, mode, filters, *args, **kwargs):  # noqa: ANN001, ANN202
+        asked.append(filters)
+        return real(session, indexes, text, mode, filters, *args, **kwargs)
+
+    monkeypatch.setattr(explore, "ranked_documents", spy)
+    client.get("/public/v1/explore", params={"s": ["education", "tenant"], "q": "rent"})
+    with database.session() as session:
+        vocab = vocabulary(session)
+        expected = {vocab.by_ref(f"situation:{key}") for key in ("education", "student", "tenant")}
+    assert [f.concepts for f in asked] == [(frozenset(expected),)]
+    assert not asked[0].include_internal  # the public-safe defaults otherwise
+
+
 def test_picks_are_counted_anonymously_and_the_question_only_in_the_query_log(client, situations, database) -> None:  # noqa: ANN001
     client.get("/public/v1/explore?s=tenant&s=student&lang=nl")
     client.get("/public/v1/explore?s=student&s=tenant&lang=nl&q=huur+betalen")

@@ -1,8 +1,9 @@
 """Use cases of search: the one door that the API, the web pages and the CLI go through.
 
-Employees' search (``search.query``), citizens' search (``search.public``), the public document and
-its community block (``public.document``, ``public.community``) and the insights for owners and admins
-(``insights.read``). Each action checks the actor against its row of ``kb.permissions`` with
+Employees' search (``search.query``), citizens' search (``search.public``) and "what applies to me"
+(``search.explore``, issue 20), the public document and its community block (``public.document``,
+``public.community``) and the insights for owners and admins (``insights.read``: the query log's gaps
+and the situations citizens pick with no approved page in their language). Each action checks the actor against its row of ``kb.permissions`` with
 ``authorize``, calls the search services and performs the side effects: every search, on every
 surface, writes one row of the query log (public or employee, the result count, whether it found a
 good answer, the mode, the latency; never the person), in a transaction of its own; a search still answers when that row

@@ -47,7 +47,7 @@ MAX_SITUATIONS = 20
 """The most situations one visit may pick (more is refused, 422)."""
 MAX_VALUE_CHARS = 200
 RANKED = 200
-"""How deep the question's ranking reads within the set: pages beyond it follow, by title."""
+"""How deep the question's ranking reads within the set: pages it does not reach follow, by title."""
 EXPLORE_PATH = "/public/explore"
 
 
@@ -163,11 +163,17 @@ def applying(session: Session, vocab: taxonomy.Vocabulary, picked: list[int], pr
     return result
 
 
-def _ranked(session: Session, indexes: SearchIndexes, text: str, decided: languages.QueryLanguage,
-            within: list[Applying]) -> tuple[dict[int, int], list[Found]]:
+def _ranked(session: Session, indexes: SearchIndexes, vocab: taxonomy.Vocabulary, text: str,
+            decided: languages.QueryLanguage, picked: list[int], within: list[Applying]) -> tuple[dict[int, int], list[Found]]:
     """Each applying page's place in the public hybrid search's ranking of ``text`` (best 0), and the
-    ranking's documents that apply (what the relevance bar judges)."""
-    filters = SearchFilters()
+    ranking's documents that apply (what the relevance bar judges).
+
+    The search is restricted to the set inside the engines, before top-k (``SearchFilters.concepts``:
+    one group, every stored id read as carrying a picked situation), so a page of the set is never
+    crowded out by pages outside it; a translation group ranks where its best member does.
+    """
+    carrying = frozenset().union(*(vocab.covering(cid) for cid in picked))
+    filters = SearchFilters(concepts=(carrying,))
     if indexes.multilingual_enabled:
         found = ranked_documents(session, indexes, text, Mode.hybrid, filters, decided.query, RANKED, multilingual=True)
     else:
@@ -233,7 +239,7 @@ def explore(session: Session, indexes: SearchIndexes, *, situations: list[str], 
     places: dict[int, int] = {}
     ranked = None
     if text is not None and pages:
-        places, ranked = _ranked(session, indexes, text, decided, pages)  # type: ignore[arg-type]
+        places, ranked = _ranked(session, indexes, vocab, text, decided, picked, pages)  # type: ignore[arg-type]
     elif text is not None:
         ranked = []
     by_topic: dict[int | None, list[tuple[tuple, ExplorePage]]] = {}
