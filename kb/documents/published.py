@@ -105,6 +105,33 @@ _PUBLISHED_CHUNK_FACTS = (
 )
 
 
+class ApprovedFacts(NamedTuple):
+    """One current approved version as a reader of all of them needs it, without loading it (issue 20)."""
+
+    document_id: int
+    group_id: int
+    """Its translation group: the document it translates, else itself (as ``translation_groups`` keys them)."""
+    facts: ChunkFacts
+    """What filters check (``chunk_id`` 0: no passage is named)."""
+    applies_to: tuple[int, ...]
+    """The concept ids of its *applies to* field, as stored (read through ``kb.taxonomy``)."""
+
+
+def approved_facts(session: Session) -> list[ApprovedFacts]:
+    """The facts of every document's current approved version, in one query of plain rows: what "what
+    applies to me" scans before it loads the few versions that apply (``published``: whole rows, bodies
+    included, 36 ms for 500 versions against a few ms for these)."""
+    rows = session.connection().execute(
+        select(Document.id, Document.translation_of_id, Document.space_id, Version.audience, Version.language,
+               Version.tags, Version.valid_from, Version.valid_until, Version.applies_to, Version.topic, Version.region)
+        .join(Version, Version.id == Document.current_version_id)
+        .where(Version.state == VersionState.approved).order_by(Document.id)).all()
+    return [ApprovedFacts(row[0], row[1] or row[0],
+                          ChunkFacts(0, row[0], row[2], str(row[3]), row[4], _tags(row[5]), row[6], row[7],
+                                     _concepts(row[8], row[9], row[10])),
+                          _concepts(row[8])) for row in rows]
+
+
 @lru_cache(maxsize=4096)
 def _tags(stored: str) -> tuple[str, ...]:
     """A version's stored JSON tag list as a tuple (few distinct lists: decoded once each)."""

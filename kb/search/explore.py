@@ -139,21 +139,28 @@ class Applying:
 
 def applying(session: Session, vocab: taxonomy.Vocabulary, picked: list[int], preferred: str | None) -> list[Applying]:
     """The approved, public, currently valid pages that apply to any of ``picked``, each translation group
-    once (in ``preferred`` where an approved public translation exists)."""
+    once (in ``preferred`` where an approved public translation exists).
+
+    Every current approved version's facts are scanned (plain rows); only the versions that apply are
+    loaded, and checked again as loaded.
+    """
     if not picked:
         return []
     wanted = frozenset(picked)
     filters = SearchFilters()  # the public-safe defaults
+    hits_of: dict[int, frozenset[int]] = {}
+    for row in documents.approved_facts(session):
+        if row.applies_to and admitted(row.facts, filters):
+            hits = vocab.carried(row.applies_to) & wanted
+            if hits:
+                hits_of[row.document_id] = hits
     matched: dict[int, tuple[documents.Published, set[int]]] = {}
-    for item in documents.published(session, with_chunks=False):
-        if not item.version.applies_to:
-            continue
-        hits = vocab.carried(taxonomy.stored_ids(item.version.applies_to)) & wanted
-        if not hits or not admitted(documents.facts_of(item), filters):
-            continue
+    for item in documents.published(session, sorted(hits_of), with_chunks=False):
+        if not admitted(documents.facts_of(item), filters):
+            continue  # changed since the scan
         group = item.document.translation_of_id or item.document.id
-        _first, situations = matched.setdefault(group, (item, set()))
-        situations.update(hits)
+        _first, situations = matched.setdefault(group, (item, set()))  # type: ignore[arg-type]
+        situations.update(hits_of[item.document.id])  # type: ignore[index]
     groups = documents.translation_groups(session, [item.document for item, _ in matched.values()])
     result = []
     for group, (item, situations) in sorted(matched.items()):
@@ -329,12 +336,12 @@ def situation_demand(session: Session, *, days: int = 30, on: dt.date | None = N
     if situations:
         filters = SearchFilters()
         groups: dict[int, tuple[set[int], set[str]]] = {}
-        for item in documents.published(session, with_chunks=False):
-            if not admitted(documents.facts_of(item), filters):
+        for row in documents.approved_facts(session):
+            if not admitted(row.facts, filters):
                 continue
-            group = groups.setdefault(item.document.translation_of_id or item.document.id, (set(), set()))  # type: ignore[arg-type]
-            group[0].update(vocab.carried(taxonomy.stored_ids(item.version.applies_to)) & set(situations))
-            group[1].add(languages.base_language(item.version.language) or "")
+            group = groups.setdefault(row.group_id, (set(), set()))
+            group[0].update(vocab.carried(row.applies_to) & set(situations))
+            group[1].add(languages.base_language(row.facts.language) or "")
         for carried, langs in groups.values():
             for cid in carried:
                 pages_any[cid] += 1
