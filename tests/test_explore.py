@@ -252,3 +252,19 @@ def test_old_counts_leave_the_window(client, situations, database) -> None:  # n
     headers = situations["owner"].headers
     assert client.get("/api/v1/insights/situations?days=30", headers=headers).json()["data"] == []
     assert client.get("/api/v1/insights/situations?days=60", headers=headers).json()["data"][0]["picks"] == 1
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+def test_the_cli_asks_the_questions_and_lists_what_applies(cli_env, client, situations) -> None:  # noqa: ANN001
+    from tests.factories import run_cli
+
+    asked = run_cli("explore", "--lang", "nl")
+    assert asked.exit_code == 0, asked.output
+    assert "In opleiding" in asked.output and "Huurder (--situation tenant)" in asked.output
+    found = run_cli("explore", "-s", "student", "-s", "tenant", "--lang", "nl")
+    assert found.exit_code == 0, found.output
+    assert "3 pages" in found.output and "Huurtoeslag" in found.output and "Wonen" in found.output
+    assert "zq" not in found.output.casefold()
+    bad = run_cli("explore", "-s", "nobody")
+    assert bad.exit_code != 0 and "'nobody' is no situation" in bad.output

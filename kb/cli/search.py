@@ -1,4 +1,4 @@
-"""``kb`` commands: searching, and keeping the search indexes current: search, reindex, index check,
+"""``kb`` commands: searching, "what applies to me", and keeping the search indexes current: search, explore, reindex, index check,
 index vectors, index encode and index forget (the vectors stored with each passage, issue 19).
 
 ``kb search`` goes through the search actions (``kb.search.actions``: the permission row, the query log).
@@ -86,6 +86,42 @@ def _print_public(results) -> None:  # noqa: ANN001 - kb.search.schemas.PublicRe
         typer.echo(f"  {hit.passage.text[:200]}")
     if not results.data:
         typer.echo("No results.")
+
+
+@app.command()
+def explore(
+    situation: Annotated[Optional[list[str]], typer.Option(
+        "--situation", "-s", help="A situation that applies to you: its key (student) or scheme:key; repeat it")] = None,
+    question: Annotated[Optional[str], typer.Option("--question", "-q", help="A question in your own words, to rank what applies")] = None,
+    lang: Annotated[Optional[str], typer.Option(help="Your language: pages, labels and questions in it")] = None,
+) -> None:
+    """What applies to me, as a citizen (issue 20): the approved public pages that apply to the situations
+    given, grouped by topic; without --situation, the questions and their options. Counted like every
+    visit (anonymous counts of the situations picked); needs no one."""
+    from kb.search import actions
+    from kb.search.indexer import SearchIndexes
+
+    database = open_database()
+    with database.session() as session, KbErrors():
+        indexes = SearchIndexes.for_queries(database.settings, session) if question else None
+        found = actions.public_explore(session, None, indexes=indexes, settings=database.settings,
+                                       situations=situation or [], query=question, language=lang).results
+    if not situation:
+        for asked in found.questions:
+            typer.secho(asked.title, bold=True)
+            typer.echo("  " + ", ".join(f"{option.label} (--situation {option.value})" for option in asked.options))
+        return
+    labels = found.labels
+    typer.echo(f"{found.total} pages · {found.share_url}")
+    for group in found.groups:
+        typer.secho(group.label, bold=True)
+        for page in group.pages:
+            card = page.provenance
+            typer.echo(f"  {page.title}  [{page.language_label}]  /public/v1/documents/{page.document}")
+            typer.echo(f"    {labels['explore.applies_to']}: {', '.join(page.applies_to)}; {labels['card.organisation']}: "
+                       f"{card.organisation}; {labels['card.valid_until']}: {card.valid_until or '—'}")
+    if not found.groups:
+        typer.echo(labels["explore.none"])
 
 
 @app.command()

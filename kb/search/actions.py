@@ -177,7 +177,7 @@ class PublicExplore:
     rate_limit: Verdict | None
 
 
-def public_explore(session: Session, actor: Actor | None, *, indexes: SearchIndexes, settings: Settings,
+def public_explore(session: Session, actor: Actor | None, *, indexes: SearchIndexes | None, settings: Settings,
                    situations: list[str], query: str | None = None, language: str | None = None,
                    accept_language: str | None = None, base_url: str = "", caller: Caller | None = None) -> PublicExplore:
     """What applies to me (issue 20): the approved public pages that apply to the situations a citizen
@@ -190,6 +190,7 @@ def public_explore(session: Session, actor: Actor | None, *, indexes: SearchInde
     count is analytics: a visit still answers when another writer holds the database.
 
     Args:
+        indexes: the search indexes; needed only with a question (the CLI opens none without one).
         situations: keys or ``scheme:key`` of situation concepts (``s=``).
         query: the citizen's question in their own words (optional).
         language: the citizen's explicit ``lang=``; else the first language of ``accept_language``.

@@ -216,13 +216,14 @@ def share_path(vocab: taxonomy.Vocabulary, picked: list[int], language: str | No
     return EXPLORE_PATH + ("?" + urlencode(params) if params else "")
 
 
-def explore(session: Session, indexes: SearchIndexes, *, situations: list[str], query: str | None = None,
+def explore(session: Session, indexes: SearchIndexes | None, *, situations: list[str], query: str | None = None,
             language: str | None = None, accept_language: str | None = None, base_url: str = "") -> Explored:
     """What applies to a citizen in ``situations``: approved public pages grouped by topic, optionally
     ranked by a question in their own words.
 
     Args:
         situations: keys or ``scheme:key`` of situation concepts (``s=`` in the address).
+        indexes: the search indexes; needed only to rank by a question (``None`` without one).
         query: the citizen's question; ranks the pages that apply (it adds none and removes none).
         language: the citizen's explicit ``lang=``; else ``accept_language``'s first language; pages
             are preferred and labels given in it.
@@ -246,6 +247,8 @@ def explore(session: Session, indexes: SearchIndexes, *, situations: list[str], 
     places: dict[int, int] = {}
     ranked = None
     if text is not None and pages:
+        if indexes is None:
+            raise RuntimeError("Bug: a question to rank by, and no search indexes")
         places, ranked = _ranked(session, indexes, vocab, text, decided, picked, pages)  # type: ignore[arg-type]
     elif text is not None:
         ranked = []
