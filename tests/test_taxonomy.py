@@ -119,6 +119,13 @@ def test_a_concept_in_use_cannot_be_deleted_only_merged_and_documents_follow_the
         lodger = vocab.by_ref("situation:lodger")
         stored = [service.stored_ids(v.applies_to) for v in session.execute(select(Version)).scalars() if v.applies_to]
         assert [lodger] in stored
+        # the card says what the version itself names, and what it is read as since the merge
+        from kb.documents import reading
+        from kb.documents.service import get_document, latest_version
+
+        document = get_document(session, "rent-help")
+        card = reading.provenance_card(session, latest_version(session, document.id), document)
+        assert [(c.ref, c.stated_as) for c in card.applies_to] == [("situation:tenant", "situation:lodger")]
         # an unused concept can be deleted
         actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="unused", preferred={"en": "Unused"}))
         actions.delete_concept(session, admin, scheme="topic", key="unused")

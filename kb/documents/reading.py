@@ -53,9 +53,10 @@ def concept_refs(session: Session, version: Version, language: str | None,
     vocabulary = vocabulary or taxonomy.vocabulary(session)
     result: dict[str, list[ConceptRefPublic]] = {}
     for name in ("applies_to", "topic", "region"):
-        ids = sorted({vocabulary.effective(i) for i in taxonomy.stored_ids(getattr(version, name)) if i in vocabulary.concepts})
-        result[name] = sorted((ConceptRefPublic(ref=vocabulary.ref(i), label=vocabulary.label(i, language)) for i in ids),
-                              key=lambda c: c.label.casefold())
+        pairs = sorted({(vocabulary.effective(i), i) for i in taxonomy.stored_ids(getattr(version, name)) if i in vocabulary.concepts})
+        result[name] = sorted((ConceptRefPublic(ref=vocabulary.ref(shown), label=vocabulary.label(shown, language),
+                                                stated_as=vocabulary.ref(stored) if stored != shown else None)
+                               for shown, stored in pairs), key=lambda c: (c.label.casefold(), c.stated_as or ""))
     return result
 
 
