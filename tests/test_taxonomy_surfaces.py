@@ -1,0 +1,224 @@
+"""The taxonomy through every surface (issue 20): the API, the web pages and the CLI each go through the one
+door (kb.taxonomy.actions), and documents carry their concepts on every surface.
+
+Each state change is checked three ways: the response, the stored state (read back through another
+surface or the API) and its audit event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from kb.cli import app as cli_app
+from tests.audit import audit_events
+from tests.factories import sign_in
+
+TURTLE_VOCABULARY = """
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+<http://example.org/regions> a skos:ConceptScheme ; skos:prefLabel "Regions"@en .
+<http://example.org/regions/north> a skos:Concept ; skos:inScheme <http://example.org/regions> ;
+    skos:prefLabel "North"@en, "Noord"@nl ; skos:altLabel "Northern region"@en .
+<http://example.org/regions/south> a skos:Concept ; skos:inScheme <http://example.org/regions> ;
+    skos:prefLabel "South"@en, "Zuid"@nl .
+"""
+
+
+def last(database):  # noqa: ANN001, ANN201
+    return audit_events(database)[-1]
+
+
+def build_taxonomy(client, cast) -> None:  # noqa: ANN001
+    """A situation scheme (student under in education, tenant, lodger) and a topic scheme, through the API as the admin."""
+    admin = cast["admin"].headers
+    made = client.post("/api/v1/taxonomy", headers=admin, json={
+        "key": "situation", "field": "applies_to", "titles": {"en": "Life situation", "nl": "Levenssituatie"}})
+    assert made.status_code == 201, made.text
+    for key, body in (
+        ("education", {"preferred": {"en": "In education", "nl": "In opleiding"}}),
+        ("student", {"broader": "education", "preferred": {"en": "Student", "nl": "Student"}, "alternative": {"en": ["pupil"]}}),
+        ("tenant", {"preferred": {"en": "Tenant", "nl": "Huurder"}, "alternative": {"en": ["renter"]}}),
+        ("lodger", {"preferred": {"en": "Lodger", "nl": "Kamerhuurder"}}),
+    ):
+        response = client.post("/api/v1/taxonomy/situation/concepts", headers=admin, json={"key": key, **body})
+        assert response.status_code == 201, response.text
+    assert client.post("/api/v1/taxonomy", headers=admin, json={
+        "key": "topic", "field": "topic", "titles": {"en": "Topic"}}).status_code == 201
+    assert client.post("/api/v1/taxonomy/topic/concepts", headers=admin, json={
+        "key": "housing", "preferred": {"en": "Housing", "nl": "Wonen"}}).status_code == 201
+
+
+@pytest.fixture
+def taxonomy(client, cast):  # noqa: ANN001, ANN201
+    build_taxonomy(client, cast)
+    return cast
+
+
+# ------------------------------------------------------------------------------------------- API
+
+def test_the_api_lists_reads_and_labels_in_the_readers_language(client, database, taxonomy) -> None:  # noqa: ANN001
+    reader = taxonomy["reader"].headers
+    assert last(database)["action"] == "concept.create"
+    listed = client.get("/api/v1/taxonomy?lang=nl", headers=reader)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert body["count"] == 2 and [s["key"] for s in body["data"]] == ["situation", "topic"]
+    situation = body["data"][0]
+    assert situation["title"] == "Levenssituatie" and situation["field"] == "applies_to"
+    assert {c["ref"]: c["label"] for c in situation["concepts"]}["situation:tenant"] == "Huurder"
+    one = client.get("/api/v1/taxonomy/situation", headers=reader)
+    assert one.status_code == 200 and one.json()["title"] == "Life situation"
+    student = client.get("/api/v1/taxonomy/situation/concepts/student?lang=nl", headers=reader).json()
+    assert student["broader"] == "situation:education" and student["alternative"] == {"en": ["pupil"]}
+    assert client.get("/api/v1/taxonomy/nothing", headers=reader).json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/taxonomy/situation/concepts/nobody", headers=reader).status_code == 404
+    assert client.get("/api/v1/taxonomy/situation/concepts/Not%20A%20Key", headers=reader).status_code == 422
+    assert client.get("/api/v1/taxonomy?lang=not a language", headers=reader).status_code == 422
+    assert client.get("/api/v1/taxonomy").status_code == 401
+
+
+def test_the_api_changes_concepts_each_change_one_event(client, database, taxonomy) -> None:  # noqa: ANN001
+    admin, reader = taxonomy["admin"].headers, taxonomy["reader"].headers
+    refused = client.patch("/api/v1/taxonomy/situation/concepts/tenant", headers=reader, json={"alternative": {"en": ["x"]}})
+    assert refused.status_code == 403
+    changed = client.patch("/api/v1/taxonomy/situation/concepts/tenant", headers=taxonomy["owner"].headers,
+                           json={"alternative": {"en": ["renter", "leaseholder"]}, "related": ["situation:lodger"]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["alternative"] == {"en": ["leaseholder", "renter"]}
+    assert changed.json()["related"] == ["situation:lodger"]
+    event = last(database)
+    assert (event["action"], event["object_id"], event["actor"]) == ("concept.update", "situation:tenant", "olga")
+    # a loop in the hierarchy is refused, as JSON, never a 500
+    loop = client.patch("/api/v1/taxonomy/situation/concepts/education", headers=admin, json={"broader": "student"})
+    assert loop.status_code == 422 and loop.json()["error"]["code"] == "validation_error"
+    assert client.post("/api/v1/taxonomy/situation/concepts", headers=admin,
+                       json={"key": "tenant", "preferred": {"en": "Again"}}).status_code == 409
+    assert client.post("/api/v1/taxonomy/situation/concepts", headers=admin,
+                       json={"key": "no-english", "preferred": {"nl": "Geen Engels"}}).status_code == 422
+
+    deprecated = client.post("/api/v1/taxonomy/situation/concepts/student/deprecate", headers=admin)
+    assert deprecated.status_code == 200 and deprecated.json()["status"] == "deprecated"
+    assert last(database)["action"] == "concept.deprecate"
+    again = client.post("/api/v1/taxonomy/situation/concepts/student/deprecate", headers=admin)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "illegal_transition"
+
+    merged = client.post("/api/v1/taxonomy/situation/concepts/lodger/merge", headers=admin, json={"into": "tenant"})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["ref"] == "situation:tenant" and "Kamerhuurder" in merged.json()["alternative"]["nl"]
+    assert (last(database)["action"], last(database)["payload"]["into"]) == ("concept.merge", "situation:tenant")
+    lodger = client.get("/api/v1/taxonomy/situation/concepts/lodger", headers=reader).json()
+    assert lodger["replaced_by"] == "situation:tenant" and lodger["status"] == "deprecated"
+    assert client.post("/api/v1/taxonomy/situation/concepts/tenant/merge", headers=admin, json={"into": "tenant"}).status_code == 422
+    assert client.post("/api/v1/taxonomy/situation/concepts/tenant/merge", headers=admin, json={}).status_code == 422
+
+
+def test_the_api_deletes_an_unused_concept_and_refuses_one_in_use(client, database, taxonomy) -> None:  # noqa: ANN001
+    admin = taxonomy["admin"].headers
+    tagged = client.put("/api/v1/documents/child-benefit/draft", headers=taxonomy["contributor"].headers,
+                        json={"applies_to": ["situation:tenant"], "topic": ["topic:housing"]})
+    assert tagged.status_code == 200, tagged.text
+    assert [c["ref"] for c in tagged.json()["provenance"]["applies_to"]] == ["situation:tenant"]
+    in_use = client.delete("/api/v1/taxonomy/situation/concepts/tenant", headers=admin)
+    assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "conflict"
+    assert "merge" in in_use.json()["error"]["message"]
+    assert client.get("/api/v1/taxonomy/situation/concepts/tenant", headers=admin).json()["used_by_versions"] == 1
+    before = last(database)["seq"]
+    assert client.delete("/api/v1/taxonomy/situation/concepts/lodger", headers=taxonomy["reader"].headers).status_code == 403
+    assert last(database)["seq"] == before
+    gone = client.delete("/api/v1/taxonomy/situation/concepts/lodger", headers=admin)
+    assert gone.status_code == 204 and gone.content == b""
+    assert (last(database)["action"], last(database)["object_id"]) == ("concept.delete", "situation:lodger")
+    assert client.get("/api/v1/taxonomy/situation/concepts/lodger", headers=admin).status_code == 404
+
+
+def test_the_api_exports_skos_with_its_media_type_and_imports_it(client, database, taxonomy) -> None:  # noqa: ANN001
+    from rdflib import Graph
+
+    reader, admin = taxonomy["reader"].headers, taxonomy["admin"].headers
+    turtle = client.get("/api/v1/taxonomy/export", headers=reader)
+    assert turtle.status_code == 200 and turtle.headers["content-type"].startswith("text/turtle")
+    assert len(Graph().parse(data=turtle.text, format="turtle")) > 20
+    jsonld = client.get("/api/v1/taxonomy/export?format=json-ld", headers=reader)
+    assert jsonld.headers["content-type"].startswith("application/ld+json")
+    assert json.loads(jsonld.text)
+    assert client.get("/api/v1/taxonomy/export?format=rdfxml", headers=reader).status_code == 422
+
+    # a vocabulary that does not say its field: refused, then loaded with field=regions:region
+    headers = {**admin, "Content-Type": "text/turtle"}
+    refused = client.post("/api/v1/taxonomy/import", headers=headers, content=TURTLE_VOCABULARY)
+    assert refused.status_code == 422 and "which field" in refused.json()["error"]["message"]
+    assert client.post("/api/v1/taxonomy/import", headers={**taxonomy["reader"].headers, "Content-Type": "text/turtle"},
+                       content=TURTLE_VOCABULARY).status_code == 403
+    loaded = client.post("/api/v1/taxonomy/import?field=regions:region", headers=headers, content=TURTLE_VOCABULARY)
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json() == {"schemes": ["regions"], "concepts_created": 2, "concepts_updated": 0}
+    assert last(database)["actor"] == "adam"
+    north = client.get("/api/v1/taxonomy/regions/concepts/north?lang=nl", headers=reader).json()
+    assert north["label"] == "Noord"
+    # kb's own JSON-LD export goes back in (the format from the Content-Type): nothing new, each concept updated
+    again = client.post("/api/v1/taxonomy/import", headers={**admin, "Content-Type": "application/ld+json"},
+                        content=jsonld.text)
+    assert again.status_code == 200 and again.json()["concepts_created"] == 0
+
+
+@pytest.mark.parametrize("query, body, status", [
+    ("", "this is not turtle <<<", 422),
+    ("?format=json-ld", "{not json", 422),
+    ("?format=json-ld", json.dumps({"@context": "file:///etc/hostname", "@id": "http://x/s"}), 422),
+    ("?format=json-ld", json.dumps([{"@context": {"@import": "https://example.org/context.jsonld"}}]), 422),
+    ("?format=json-ld", "[" * 100_000, 422),
+    ("?field=regions", TURTLE_VOCABULARY, 422),
+    ("?field=regions:colour", TURTLE_VOCABULARY, 422),
+    ("?format=xml", TURTLE_VOCABULARY, 422),
+    ("", "\udcff", 422),
+])
+def test_a_bad_skos_import_is_a_json_4xx_never_a_500(client, taxonomy, query, body, status) -> None:  # noqa: ANN001
+    response = client.post(f"/api/v1/taxonomy/import{query}", headers={**taxonomy["admin"].headers, "Content-Type": "text/turtle"},
+                           content=body.encode("utf-8", "surrogateescape"))
+    assert response.status_code == status, response.text
+    assert set(response.json()["error"]) >= {"code", "message"}
+
+
+def test_a_remote_json_ld_context_is_never_read(client, taxonomy, tmp_path) -> None:  # noqa: ANN001
+    """rdflib would read a context named by address (here a file of the server): the import refuses it first."""
+    context = tmp_path / "context.jsonld"
+    context.write_text(json.dumps({"@context": {"@vocab": "http://www.w3.org/2004/02/skos/core#"}}), encoding="utf-8")
+    document = {"@context": context.as_uri(), "@id": "http://example.org/s", "@type": "ConceptScheme"}
+    response = client.post("/api/v1/taxonomy/import?format=json-ld&field=s:topic", content=json.dumps(document),
+                           headers={**taxonomy["admin"].headers, "Content-Type": "application/ld+json"})
+    assert response.status_code == 422 and "remote @context" in response.json()["error"]["message"]
+
+
+def test_a_skos_import_over_the_cap_is_refused(client, taxonomy, monkeypatch) -> None:  # noqa: ANN001
+    from kb.taxonomy import actions
+
+    monkeypatch.setattr(actions, "MAX_SKOS_BYTES", 1000)
+    response = client.post("/api/v1/taxonomy/import?field=regions:region", content=TURTLE_VOCABULARY + " " * 1000,
+                           headers={**taxonomy["admin"].headers, "Content-Type": "text/turtle"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_documents_carry_concepts_through_the_api_create_edit_and_import(client, database, taxonomy) -> None:  # noqa: ANN001
+    contributor = taxonomy["contributor"].headers
+    made = client.post("/api/v1/spaces/benefits/documents", headers=contributor, json={
+        "slug": "rent-allowance", "title": "Rent allowance", "body_md": "# Rent\n\nHelp with rent.", "language": "nl",
+        "applies_to": ["situation:student", "situation:tenant"], "topic": ["topic:housing"]})
+    assert made.status_code == 201, made.text
+    version = client.get("/api/v1/documents/rent-allowance/versions/1", headers=contributor).json()
+    card = version["provenance"]
+    assert [c["label"] for c in card["applies_to"]] == ["Huurder", "Student"]  # the version's language, sorted
+    assert card["topic"] == [{"ref": "topic:housing", "label": "Wonen"}] and card["region"] == []
+    wrong = client.put("/api/v1/documents/rent-allowance/draft", headers=contributor, json={"topic": ["situation:student"]})
+    assert wrong.status_code == 422 and "topic" in wrong.json()["error"]["message"]
+    imported = client.post("/api/v1/spaces/benefits/import", headers=contributor,
+                           files={"file": ("lease.md", b"# Lease\n\nAbout leases.", "text/markdown")},
+                           data={"slug": "lease", "applies_to": "situation:tenant, situation:lodger", "topic": "topic:housing"})
+    assert imported.status_code == 201, imported.text
+    card = client.get("/api/v1/documents/lease/versions/1", headers=contributor).json()["provenance"]
+    assert sorted(c["ref"] for c in card["applies_to"]) == ["situation:lodger", "situation:tenant"]
+    refused = client.post("/api/v1/spaces/benefits/import", headers=contributor,
+                          files={"file": ("other.md", b"# Other\n\nText.", "text/markdown")}, data={"region": "nowhere"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "validation_error"
