@@ -222,3 +222,94 @@ def test_documents_carry_concepts_through_the_api_create_edit_and_import(client,
     refused = client.post("/api/v1/spaces/benefits/import", headers=contributor,
                           files={"file": ("other.md", b"# Other\n\nText.", "text/markdown")}, data={"region": "nowhere"})
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "validation_error"
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+def kb(person, *args: str):  # noqa: ANN001, ANN201
+    """Run ``kb ARGS`` as ``person`` (their API token in KB_TOKEN)."""
+    return CliRunner().invoke(cli_app, list(args), env={"KB_TOKEN": person.token, "KB_AS": None}, catch_exceptions=False)
+
+
+def test_the_cli_maintains_the_taxonomy(cli_env, client, database, taxonomy, tmp_path) -> None:  # noqa: ANN001
+    admin, reader = taxonomy["admin"], taxonomy["reader"]
+    listed = kb(reader, "taxonomy", "list", "--lang", "nl")
+    assert listed.exit_code == 0, listed.output
+    assert "situation (applies_to): Levenssituatie" in listed.output and "situation:tenant\tHuurder" in listed.output
+
+    refused = kb(reader, "taxonomy", "add-concept", "situation:carer", "--label", "en=Carer")
+    assert refused.exit_code != 0 and "Usage:" not in refused.output
+    added = kb(admin, "taxonomy", "add-concept", "situation:carer", "--label", "en=Carer", "--label", "nl=Mantelzorger",
+               "--alt", "en=caregiver", "--related", "situation:tenant")
+    assert added.exit_code == 0, added.output
+    assert (last(database)["action"], last(database)["object_id"], last(database)["channel"]) == ("concept.create", "situation:carer", "cli")
+    carer = client.get("/api/v1/taxonomy/situation/concepts/carer", headers=reader.headers).json()
+    assert carer["preferred"] == {"en": "Carer", "nl": "Mantelzorger"} and carer["related"] == ["situation:tenant"]
+    assert kb(admin, "taxonomy", "add-concept", "carer", "--label", "en=X").exit_code != 0  # no scheme in the reference
+    assert kb(admin, "taxonomy", "add-concept", "situation:x", "--label", "Carer").exit_code != 0  # no LANG=
+    no_english = kb(admin, "taxonomy", "add-concept", "situation:y", "--label", "nl=Geen")
+    assert no_english.exit_code != 0 and "English" in no_english.output
+
+    updated = kb(admin, "taxonomy", "update", "situation:carer", "--label", "en=Family carer", "--label", "nl=Mantelzorger",
+                 "--broader", "education")
+    assert updated.exit_code == 0, updated.output
+    assert last(database)["action"] == "concept.update"
+    carer = client.get("/api/v1/taxonomy/situation/concepts/carer", headers=reader.headers).json()
+    assert carer["label"] == "Family carer" and carer["broader"] == "situation:education"
+    assert carer["alternative"] == {"en": ["caregiver"]}  # not given: kept
+
+    assert kb(admin, "taxonomy", "merge", "situation:lodger", "topic:housing").exit_code != 0  # another scheme
+    merged = kb(admin, "taxonomy", "merge", "situation:lodger", "tenant")
+    assert merged.exit_code == 0 and last(database)["action"] == "concept.merge"
+    assert kb(admin, "taxonomy", "deprecate", "situation:student").exit_code == 0
+    assert last(database)["action"] == "concept.deprecate"
+    again = kb(admin, "taxonomy", "deprecate", "situation:student")
+    assert again.exit_code == 2 and "deprecated already" in again.output
+    assert kb(admin, "taxonomy", "delete", "situation:carer").exit_code == 0
+    assert last(database)["action"] == "concept.delete"
+    assert kb(admin, "taxonomy", "delete", "situation:carer").exit_code == 2  # gone
+
+    made = kb(admin, "taxonomy", "add-scheme", "region", "--field", "region", "--title", "en=Region", "--title", "nl=Regio")
+    assert made.exit_code == 0 and last(database)["action"] == "concept_scheme.create"
+    assert kb(admin, "taxonomy", "add-scheme", "colour", "--field", "colour", "--title", "en=Colour").exit_code != 0
+
+
+def test_the_cli_exports_and_imports_skos(cli_env, client, database, taxonomy, tmp_path) -> None:  # noqa: ANN001
+    from rdflib import Graph
+
+    admin, reader = taxonomy["admin"], taxonomy["reader"]
+    printed = kb(reader, "taxonomy", "export", "--format", "json-ld")
+    assert printed.exit_code == 0 and json.loads(printed.output)
+    out = tmp_path / "taxonomy.ttl"
+    assert kb(reader, "taxonomy", "export", "-o", str(out)).exit_code == 0
+    assert len(Graph().parse(out, format="turtle")) > 20
+    assert kb(reader, "taxonomy", "export", "--format", "xml").exit_code != 0
+
+    vocabulary = tmp_path / "regions.ttl"
+    vocabulary.write_text(TURTLE_VOCABULARY, encoding="utf-8")
+    refused = kb(admin, "taxonomy", "import", str(vocabulary))
+    assert refused.exit_code == 2 and "which field" in refused.output
+    assert kb(admin, "taxonomy", "import", str(vocabulary), "--field", "regions:region").exit_code != 0  # SCHEME=FIELD
+    assert kb(reader, "taxonomy", "import", str(vocabulary), "--field", "regions=region").exit_code != 0
+    loaded = kb(admin, "taxonomy", "import", str(vocabulary), "--field", "http://example.org/regions=region")
+    assert loaded.exit_code == 0, loaded.output
+    assert "2 concepts created" in loaded.output and last(database)["channel"] == "cli"
+    assert client.get("/api/v1/taxonomy/regions/concepts/south?lang=nl", headers=reader.headers).json()["label"] == "Zuid"
+    again = kb(admin, "taxonomy", "import", str(out))
+    assert again.exit_code == 0 and "0 concepts created" in again.output
+
+
+def test_kb_import_gives_documents_their_concepts(cli_env, client, database, taxonomy, tmp_path) -> None:  # noqa: ANN001
+    contributor = taxonomy["contributor"]
+    page = tmp_path / "student-rent.md"
+    page.write_text("# Student rent\n\nRent help for students.", encoding="utf-8")
+    result = kb(contributor, "import", str(page), "--space", "benefits", "--applies-to", "situation:student, situation:tenant",
+                "--topic", "topic:housing")
+    assert result.exit_code == 0, result.output
+    card = client.get("/api/v1/documents/student-rent/versions/1", headers=contributor.headers).json()["provenance"]
+    assert [c["ref"] for c in card["applies_to"]] == ["situation:student", "situation:tenant"]
+    assert [c["ref"] for c in card["topic"]] == ["topic:housing"]
+    other = tmp_path / "other.md"
+    other.write_text("# Other\n\nText.", encoding="utf-8")
+    wrong = kb(contributor, "import", str(other), "--space", "benefits", "--region", "topic:housing")
+    assert wrong.exit_code != 0 and "region" in wrong.output
