@@ -313,3 +313,189 @@ def test_kb_import_gives_documents_their_concepts(cli_env, client, database, tax
     other.write_text("# Other\n\nText.", encoding="utf-8")
     wrong = kb(contributor, "import", str(other), "--space", "benefits", "--region", "topic:housing")
     assert wrong.exit_code != 0 and "region" in wrong.output
+
+
+# ------------------------------------------------------------------------------------------- web
+
+def csrf_of(page_text: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page_text).group(1)
+
+
+def test_the_taxonomy_page_shows_labels_in_the_readers_language_and_forms_to_those_who_maintain_it(client, database, taxonomy) -> None:  # noqa: ANN001
+    sign_in(client, database, "rita")
+    page = client.get("/taxonomy", headers={"Accept-Language": "nl-NL,nl;q=0.9"})
+    assert page.status_code == 200
+    assert "Levenssituatie" in page.text and "Huurder" in page.text and "situation:tenant" in page.text
+    assert 'action="/taxonomy/situation/concepts"' not in page.text and 'href="/taxonomy">' not in page.text  # a reader maintains nothing
+    assert 'href="/taxonomy/export?format=turtle"' in page.text
+    client.cookies.clear()
+    sign_in(client, database, "olga")
+    page = client.get("/taxonomy?lang=en")
+    assert "Life situation" in page.text and "Tenant" in page.text
+    assert 'href="/taxonomy">Taxonomy</a>' in page.text  # the navigation offers it to owners
+    assert 'action="/taxonomy/situation/concepts"' in page.text and 'action="/taxonomy/import"' in page.text
+    assert 'action="/taxonomy/situation/concepts/tenant/merge"' in page.text
+    client.cookies.clear()
+    assert client.get("/taxonomy", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_the_web_forms_change_concepts_with_one_event_each(client, database, taxonomy) -> None:  # noqa: ANN001
+    csrf = sign_in(client, database, "adam")
+    reader = taxonomy["reader"].headers
+    forged = client.post("/taxonomy/situation/concepts", data={"csrf": "forged", "key": "carer", "pref_en": "Carer"},
+                         follow_redirects=False)
+    assert forged.status_code == 403
+    added = client.post("/taxonomy/situation/concepts", follow_redirects=False, data={
+        "csrf": csrf, "key": "carer", "pref_en": "Carer", "pref_nl": "Mantelzorger", "alt_en": "caregiver, family carer",
+        "broader": "", "new_lang": "pt", "new_pref": "Cuidador"})
+    assert added.status_code == 303 and added.headers["location"].endswith("#c-situation-carer")
+    assert (last(database)["action"], last(database)["object_id"], last(database)["channel"]) == ("concept.create", "situation:carer", "web")
+    carer = client.get("/api/v1/taxonomy/situation/concepts/carer", headers=reader).json()
+    assert carer["preferred"] == {"en": "Carer", "nl": "Mantelzorger", "pt": "Cuidador"}
+    assert carer["alternative"] == {"en": ["caregiver", "family carer"]}
+    no_english = client.post("/taxonomy/situation/concepts", data={"csrf": csrf, "key": "x", "pref_nl": "X"})
+    assert no_english.status_code == 422 and "English" in no_english.text
+
+    saved = client.post("/taxonomy/situation/concepts/carer", follow_redirects=False, data={
+        "csrf": csrf, "pref_en": "Family carer", "pref_nl": "Mantelzorger", "pref_pt": "Cuidador", "alt_en": "", "broader": "education"})
+    assert saved.status_code == 303
+    assert last(database)["action"] == "concept.update"
+    carer = client.get("/api/v1/taxonomy/situation/concepts/carer", headers=reader).json()
+    assert (carer["label"], carer["alternative"], carer["broader"]) == ("Family carer", {}, "situation:education")
+    loop = client.post("/taxonomy/situation/concepts/education", data={"csrf": csrf, "pref_en": "In education", "broader": "carer"})
+    assert loop.status_code == 422 and "loop" in loop.text
+
+    assert client.post("/taxonomy/situation/concepts/lodger/merge", data={"csrf": csrf, "into": "tenant"},
+                       follow_redirects=False).status_code == 303
+    assert last(database)["action"] == "concept.merge"
+    assert client.post("/taxonomy/situation/concepts/student/deprecate", data={"csrf": csrf},
+                       follow_redirects=False).status_code == 303
+    assert last(database)["action"] == "concept.deprecate"
+    page = client.get("/taxonomy")
+    assert "merged into <code>situation:tenant</code>" in page.text and "deprecated" in page.text
+
+    client.put("/api/v1/documents/child-benefit/draft", headers=taxonomy["contributor"].headers, json={"applies_to": ["situation:tenant"]})
+    in_use = client.post("/taxonomy/situation/concepts/tenant/delete", data={"csrf": csrf})
+    assert in_use.status_code == 409 and "merge" in in_use.text
+    assert "cannot be deleted" in client.get("/taxonomy").text
+    assert client.post("/taxonomy/situation/concepts/carer/delete", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert (last(database)["action"], last(database)["object_id"]) == ("concept.delete", "situation:carer")
+
+    scheme = client.post("/taxonomy/schemes", data={"csrf": csrf, "key": "region", "field": "region", "title_en": "Region"},
+                         follow_redirects=False)
+    assert scheme.status_code == 303 and last(database)["action"] == "concept_scheme.create"
+    assert client.post("/taxonomy/schemes", data={"csrf": csrf, "key": "x", "field": "colour", "title_en": "X"}).status_code == 422
+
+
+def test_the_web_exports_and_imports_skos(client, database, taxonomy) -> None:  # noqa: ANN001
+    csrf = sign_in(client, database, "olga")
+    exported = client.get("/taxonomy/export?format=json-ld")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("application/ld+json")
+    assert "attachment" in exported.headers["content-disposition"]
+    turtle = client.get("/taxonomy/export")
+    assert turtle.headers["content-type"].startswith("text/turtle")
+    file = {"file": ("regions.ttl", TURTLE_VOCABULARY.encode(), "text/turtle")}
+    refused = client.post("/taxonomy/import", data={"csrf": csrf}, files=file)
+    assert refused.status_code == 422 and "which field" in refused.text
+    bad = client.post("/taxonomy/import", data={"csrf": csrf, "fields": "regions"}, files=file)
+    assert bad.status_code == 422 and "SCHEME=FIELD" in bad.text
+    imported = client.post("/taxonomy/import", data={"csrf": csrf, "fields": "regions=region\n"}, files=file)
+    assert imported.status_code == 200 and "2 concepts created" in imported.text
+    assert last(database)["channel"] == "web"
+    again = client.post("/taxonomy/import", data={"csrf": csrf}, files={"file": ("kb.jsonld", exported.content, "application/ld+json")})
+    assert again.status_code == 200 and "0 concepts created" in again.text
+
+
+def test_the_write_form_offers_the_concepts_and_tag_suggestions_and_the_card_shows_them(client, database, taxonomy) -> None:  # noqa: ANN001
+    client.put("/api/v1/documents/child-benefit/draft", headers=taxonomy["contributor"].headers, json={})  # nothing
+    admin = taxonomy["admin"].headers
+    client.post("/api/v1/taxonomy/situation/concepts/lodger/deprecate", headers=admin)
+    csrf = sign_in(client, database, "carl")
+    form = client.get("/write", headers={"Accept-Language": "nl"})
+    assert form.status_code == 200
+    assert 'name="applies_to" value="situation:tenant"' in form.text and "Huurder" in form.text
+    assert 'name="topic" value="topic:housing"' in form.text and "Wonen" in form.text
+    assert "situation:lodger" not in form.text  # deprecated: not offered
+    assert 'list="tag-suggestions"' in form.text and '<option value="huurder">' in form.text
+    assert '<option value="renter">' not in form.text  # other names in the reader's language only (nl has none)
+    assert '<option value="renter">' in client.get("/write", headers={"Accept-Language": "en"}).text
+
+    written = client.post("/write", follow_redirects=False, data={
+        "csrf": csrf, "space": "benefits", "slug": "rent-allowance", "title": "Huurtoeslag", "body_md": "# Huurtoeslag\n\nHulp bij de huur.",
+        "audience": "public", "language": "nl", "action": "save", "concepts_shown": "1",
+        "applies_to": ["situation:student", "situation:tenant"], "topic": "topic:housing"})
+    assert written.status_code == 303, written.text
+    card = client.get("/api/v1/documents/rent-allowance/versions/1", headers=taxonomy["contributor"].headers).json()["provenance"]
+    assert [c["ref"] for c in card["applies_to"]] == ["situation:tenant", "situation:student"]  # by label: Huurder, Student
+    version = client.get("/d/rent-allowance/v/1")
+    assert "<dt>Applies to</dt>" in version.text and ">Huurder</span>" in version.text and "<dt>Topic</dt>" in version.text
+    assert "<dt>Region</dt>" not in version.text
+
+    edit = client.get("/write?slug=rent-allowance")
+    assert 'value="situation:tenant" checked' in edit.text and 'value="topic:housing" checked' in edit.text
+    wrong = client.post("/write", data={
+        "csrf": csrf, "space": "benefits", "slug": "rent-allowance", "existing": "1", "title": "Huurtoeslag",
+        "body_md": "# Huurtoeslag\n\nHulp.", "audience": "public", "language": "nl", "action": "save", "concepts_shown": "1",
+        "applies_to": "topic:housing"})
+    assert wrong.status_code == 422 and "topic concept" in wrong.text
+    assert 'value="topic:housing"' in wrong.text  # the form again, with what was chosen
+    cleared = client.post("/write", follow_redirects=False, data={
+        "csrf": csrf, "space": "benefits", "slug": "rent-allowance", "existing": "1", "title": "Huurtoeslag",
+        "body_md": "# Huurtoeslag\n\nHulp bij de huur.", "audience": "public", "language": "nl", "action": "save",
+        "concepts_shown": "1", "applies_to": "situation:tenant"})
+    assert cleared.status_code == 303
+    card = client.get("/api/v1/documents/rent-allowance/versions/1", headers=taxonomy["contributor"].headers).json()["provenance"]
+    assert [c["ref"] for c in card["applies_to"]] == ["situation:tenant"] and card["topic"] == []
+    # a form without the pickers (no taxonomy shown) leaves the concepts as they are
+    kept = client.post("/write", follow_redirects=False, data={
+        "csrf": csrf, "space": "benefits", "slug": "rent-allowance", "existing": "1", "title": "Huurtoeslag 2026",
+        "body_md": "# Huurtoeslag\n\nHulp bij de huur.", "audience": "public", "language": "nl", "action": "save"})
+    assert kept.status_code == 303
+    card = client.get("/api/v1/documents/rent-allowance/versions/1", headers=taxonomy["contributor"].headers).json()["provenance"]
+    assert [c["ref"] for c in card["applies_to"]] == ["situation:tenant"]
+
+
+def test_a_merged_or_deprecated_concept_on_a_version_is_shown_and_named_on_its_edit_form(client, database, taxonomy) -> None:  # noqa: ANN001
+    contributor, admin = taxonomy["contributor"].headers, taxonomy["admin"].headers
+    client.put("/api/v1/documents/child-benefit/draft", headers=contributor, json={"applies_to": ["situation:lodger", "situation:student"]})
+    client.post("/api/v1/taxonomy/situation/concepts/lodger/merge", headers=admin, json={"into": "tenant"})
+    client.post("/api/v1/taxonomy/situation/concepts/student/deprecate", headers=admin)
+    sign_in(client, database, "carl")
+    document = client.get("/d/child-benefit/v/2")
+    assert ">Tenant</span>" in document.text and ">Student</span>" in document.text  # read through the merge
+    edit = client.get("/write?slug=child-benefit")
+    assert 'value="situation:tenant" checked' in edit.text
+    assert "Student (<code>situation:student</code>) is deprecated" in edit.text
+
+
+def test_the_import_forms_give_the_file_its_concepts(client, database, taxonomy) -> None:  # noqa: ANN001
+    import io
+    import zipfile
+
+    csrf = sign_in(client, database, "carl")
+    form = client.get("/import")
+    assert 'name="region"' not in form.text and 'name="applies_to" value="situation:student"' in form.text
+    assert 'list="tag-suggestions"' in form.text
+    imported = client.post("/import", follow_redirects=False, data={
+        "csrf": csrf, "space": "benefits", "applies_to": ["situation:tenant", "situation:student"], "topic": "topic:housing"},
+        files={"file": ("lease.md", b"# Lease\n\nAbout leases.", "text/markdown")})
+    assert imported.status_code == 303, imported.text
+    card = client.get("/api/v1/documents/lease/versions/1", headers=taxonomy["contributor"].headers).json()["provenance"]
+    assert sorted(c["ref"] for c in card["applies_to"]) == ["situation:student", "situation:tenant"]
+    refused = client.post("/import", data={"csrf": csrf, "space": "benefits", "applies_to": "situation:nobody"},
+                          files={"file": ("other.md", b"# Other\n\nText.", "text/markdown")})
+    assert refused.status_code == 422 and "is no concept" in refused.text
+    assert 'value="situation:tenant"' in refused.text
+
+    bulk_form = client.get("/import/bulk")
+    assert 'name="topic" value="topic:housing"' in bulk_form.text
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("rent/a.md", "# A\n\nAbout rent.")
+        z.writestr("rent/b.md", "# B\n\nMore about rent.")
+    report = client.post("/import/bulk", data={"csrf": csrf, "space": "benefits", "topic": "topic:housing"},
+                         files={"file": ("rent.zip", archive.getvalue(), "application/zip")})
+    assert report.status_code == 200 and "2 created" in report.text.replace("\n", " ")
+    for slug in ("rent-a", "rent-b"):
+        card = client.get(f"/api/v1/documents/{slug}/versions/1", headers=taxonomy["contributor"].headers).json()["provenance"]
+        assert [c["ref"] for c in card["topic"]] == ["topic:housing"]
