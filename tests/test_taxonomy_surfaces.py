@@ -499,3 +499,28 @@ def test_the_import_forms_give_the_file_its_concepts(client, database, taxonomy)
     for slug in ("rent-a", "rent-b"):
         card = client.get(f"/api/v1/documents/{slug}/versions/1", headers=taxonomy["contributor"].headers).json()["provenance"]
         assert [c["ref"] for c in card["topic"]] == ["topic:housing"]
+
+
+# ------------------------------------------------------------------------------ PROV and diffs
+
+def test_the_prov_export_and_the_diff_name_the_concepts_a_version_names(client, database, taxonomy) -> None:  # noqa: ANN001
+    from kb import provenance
+
+    contributor = taxonomy["contributor"].headers
+    client.put("/api/v1/documents/child-benefit/draft", headers=contributor,
+               json={"applies_to": ["situation:lodger"], "topic": ["topic:housing"]})
+    client.post("/api/v1/taxonomy/situation/concepts/lodger/merge", headers=taxonomy["admin"].headers, json={"into": "tenant"})
+    exported = client.get("/api/v1/documents/child-benefit/provenance?format=json", headers=contributor)
+    assert exported.status_code == 200, exported.text
+    version = json.loads(exported.text)["entity"]["kb:version/child-benefit/2"]
+    assert version["kb:appliesTo"] == {"$": "urn:kb:concept:situation:lodger", "type": "xsd:anyURI"}  # as signed
+    assert version["kb:topic"] == {"$": "urn:kb:concept:topic:housing", "type": "xsd:anyURI"}
+    assert "kb:appliesTo" not in json.loads(exported.text)["entity"]["kb:version/child-benefit/1"]
+    for fmt in ("provn", "xml", "ttl"):
+        text = client.get(f"/api/v1/documents/child-benefit/provenance?format={fmt}", headers=contributor)
+        assert text.status_code == 200 and "urn:kb:concept:topic:housing" in text.text
+    assert provenance.deserialize_prov(exported.text, "json") is not None
+    diff = client.get("/api/v1/documents/child-benefit/diff?from=1&to=2", headers=contributor).json()
+    changes = {change["field"]: (change["before"], change["after"]) for change in diff["fields"]}
+    assert changes["applies_to"] == (None, "situation:lodger") and changes["topic"] == (None, "topic:housing")
+    assert "+applies_to: situation:lodger" in diff["diff"]
