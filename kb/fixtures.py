@@ -16,6 +16,8 @@ from kb.actors import SYSTEM, Channel, GlobalRole, SpaceRole
 from kb.documents.ingest_docx import split_front_matter
 
 SAMPLE_DIR = Path(__file__).parent / "sample" / "documents"
+SAMPLE_TAXONOMY = Path(__file__).parent / "sample" / "taxonomy.ttl"
+"""Life situations, topics and regions with labels in en, nl, de, fr and es (SKOS Turtle, issue 20)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class SampleDocument:
     valid_until: dt.date | None = None
     review_by: dt.date | None = None
     body: str | None = None  # Markdown body for .md files; None for binary files
+    applies_to: tuple[str, ...] = ()
+    topic: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
 
     @property
     def is_docx(self) -> bool:
@@ -51,6 +56,10 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (value or "").split(",") if t.strip())
+
+
 def _record(path: Path, meta: dict[str, str], body: str | None) -> SampleDocument:
     return SampleDocument(
         path=path, slug=meta["slug"], space=meta["space"], audience=meta["audience"], language=meta["language"],
@@ -58,6 +67,7 @@ def _record(path: Path, meta: dict[str, str], body: str | None) -> SampleDocumen
         tags=tuple(t.strip() for t in meta.get("tags", "").split(",") if t.strip()), title=meta.get("title"),
         translation_of=meta.get("translation_of") or None, valid_from=_date(meta.get("valid_from")),
         valid_until=_date(meta.get("valid_until")), review_by=_date(meta.get("review_by")), body=body,
+        applies_to=_list(meta.get("applies_to")), topic=_list(meta.get("topic")), region=_list(meta.get("region")),
     )
 
 
@@ -120,12 +130,14 @@ class DemoReport:
     spaces_created: int = 0
     documents_loaded: int = 0
     documents_approved: int = 0
+    concepts_created: int = 0
     credentials: list[tuple[str, str, str]] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [
             f"Demo data: {self.users_created} users, {self.spaces_created} spaces, "
-            f"{self.documents_loaded} documents imported, {self.documents_approved} approved (new this run).",
+            f"{self.documents_loaded} documents imported, {self.documents_approved} approved, "
+            f"{self.concepts_created} taxonomy concepts (new this run).",
             "",
             "Sign in with (role, username, password):",
         ]
@@ -158,8 +170,18 @@ def load_demo(database) -> DemoReport:  # noqa: ANN001  (kb.db.Database; importe
             for slug, role in demo_user.spaces.items():
                 accounts.set_member(session, SYSTEM, slug=slug, username=demo_user.username, role=role)
             report.credentials.append((role_label(demo_user), demo_user.username, demo_user.password))
+        _load_taxonomy(session, report)
         _load_documents(database, session, report)
     return report
+
+
+def _load_taxonomy(session, report: "DemoReport") -> None:  # noqa: ANN001
+    """The sample taxonomy, through the SKOS import every surface uses (as kb itself: ``SYSTEM``).
+    Importing it again changes nothing and records nothing."""
+    from kb.taxonomy import actions as taxonomy
+
+    imported = taxonomy.import_skos(session, SYSTEM, text=SAMPLE_TAXONOMY.read_text(encoding="utf-8"), format="turtle")
+    report.concepts_created += imported.concepts_created
 
 
 def _exists(read) -> bool:  # noqa: ANN001
@@ -195,6 +217,7 @@ def _load_documents(database, session, report: DemoReport) -> None:  # noqa: ANN
             title=sample.title, audience=sample.audience, language=sample.language, tags=list(sample.tags),
             intended_use=sample.intended_use, licence=sample.licence, valid_from=sample.valid_from,
             valid_until=sample.valid_until, review_by=sample.review_by,
+            applies_to=list(sample.applies_to) or None, topic=list(sample.topic) or None, region=list(sample.region) or None,
         )
         imported = documents.import_document(
             session, author, space=sample.space, filename=sample.path.name, data=sample.path.read_bytes(),

@@ -197,3 +197,25 @@ def test_a_public_vocabulary_without_kb_fields_is_loaded_by_naming_its_field(dat
         with pytest.raises(KbError) as refused:
             actions.import_skos(session, people["admin"].actor, text="this is not turtle <<<")
         assert refused.value.code.status == 422
+
+
+def test_the_sample_content_ships_a_scheme_in_five_languages_and_tags_its_pages(database) -> None:  # noqa: ANN001
+    from kb.documents import reading
+    from kb.documents.service import current_version, get_document
+    from kb.fixtures import load_demo
+
+    report = load_demo(database)
+    assert report.concepts_created >= 20
+    with database.session() as session:
+        vocab = service.vocabulary(session)
+        for ref in ("situation:student", "situation:tenant", "situation:parent", "situation:carer", "situation:unemployed",
+                    "situation:retired", "situation:self-employed", "topic:housing", "region:national"):
+            assert set(vocab.preferred(vocab.by_ref(ref))) >= {"en", "nl", "de", "fr", "es"}, ref
+        document = get_document(session, "huurtoeslag")
+        card = reading.provenance_card(session, current_version(session, document), document)
+        assert [(c.ref, c.label) for c in card.applies_to] == [("situation:tenant", "Huurder")]
+        assert [c.label for c in card.topic] == ["Wonen"]
+    before = audit_events(database)[-1]["seq"]
+    again = load_demo(database)
+    assert again.concepts_created == 0
+    assert audit_events(database)[-1]["seq"] == before  # loading it again changes and records nothing
