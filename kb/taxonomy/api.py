@@ -28,6 +28,7 @@ SchemePath = Annotated[str, Path(pattern=KEY_PATTERN, description="The scheme's 
 KeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description="The concept's key within its scheme (student)")]
 Lang = Annotated[LabelLanguage | None, Query(description="The language of the labels (English where a concept has none)")]
 FIELDS = ("applies_to", "topic", "region")
+JSON_LD = {"type": ["object", "array"], "description": "A JSON-LD document (an empty taxonomy exports as [])"}
 
 
 @router.get("/taxonomy", response_model=SchemesPublic, summary="Every concept scheme with its concepts, labels in a language")
@@ -39,7 +40,7 @@ def list_schemes(session: SessionDep, actor: Annotated[Actor, Depends(require_fo
 @router.get(
     "/taxonomy/export", summary="The whole taxonomy as SKOS (Turtle or JSON-LD)", response_class=Response,
     responses={200: {"content": {"text/turtle": {"schema": {"type": "string"}},
-                                 "application/ld+json": {"schema": {"type": "object"}}},
+                                 "application/ld+json": {"schema": JSON_LD}},
                      "description": "A SKOS document: every scheme and concept with its labels, hierarchy and merges"}},
 )
 def export_skos(session: SessionDep, actor: Annotated[Actor, Depends(require_for("taxonomy.export"))],
@@ -58,7 +59,7 @@ def export_skos(session: SessionDep, actor: Annotated[Actor, Depends(require_for
     "(its key or URI, then `applies_to`, `topic` or `region`) or the import is refused. JSON-LD that names a remote "
     "`@context` is refused: kb loads nothing from the network.",
     openapi_extra={"requestBody": {"required": True, "content": {
-        "text/turtle": {"schema": {"type": "string"}}, "application/ld+json": {"schema": {"type": "object"}}}}},
+        "text/turtle": {"schema": {"type": "string"}}, "application/ld+json": {"schema": JSON_LD}}}},
 )
 async def import_skos(request: Request, session: SessionDep,
                       actor: Annotated[Actor, Depends(require_for("taxonomy.import"))],
