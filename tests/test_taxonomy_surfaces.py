@@ -210,7 +210,7 @@ def test_documents_carry_concepts_through_the_api_create_edit_and_import(client,
     version = client.get("/api/v1/documents/rent-allowance/versions/1", headers=contributor).json()
     card = version["provenance"]
     assert [c["label"] for c in card["applies_to"]] == ["Huurder", "Student"]  # the version's language, sorted
-    assert card["topic"] == [{"ref": "topic:housing", "label": "Wonen"}] and card["region"] == []
+    assert card["topic"] == [{"ref": "topic:housing", "label": "Wonen", "stated_as": None}] and card["region"] == []
     wrong = client.put("/api/v1/documents/rent-allowance/draft", headers=contributor, json={"topic": ["situation:student"]})
     assert wrong.status_code == 422 and "topic" in wrong.json()["error"]["message"]
     imported = client.post("/api/v1/spaces/benefits/import", headers=contributor,

@@ -61,11 +61,13 @@ def concept_refs(session: Session, version: Version, language: str | None,
 
 
 def provenance_card(session: Session, version: Version, document: Document | None = None,
-                    users: dict[int, User] | None = None, language: str | None = None) -> ProvenanceCard:
+                    users: dict[int, User] | None = None, language: str | None = None,
+                    vocabulary: taxonomy.Vocabulary | None = None) -> ProvenanceCard:
     """The provenance card of a version.
 
-    ``users`` may carry the people already loaded for a page of results (one query instead of one per card).
-    ``language``: the language of the concepts' labels (the version's own when not given).
+    ``users`` may carry the people already loaded for a page of results (one query instead of one per card),
+    ``vocabulary`` the taxonomy already read for it. ``language``: the language of the concepts' labels
+    (the version's own when not given).
     """
     document = document or session.get(Document, version.document_id)
     assert document is not None
@@ -97,7 +99,7 @@ def provenance_card(session: Session, version: Version, document: Document | Non
         source_filename=version.source_filename, declared_by_file=declared,
         derived_from=json.loads(version.derived_from), translation_of=translated.slug if translated else None,
         translation_of_title=original.title if original is not None else None,
-        body_sha256=version.body_sha256, **concept_refs(session, version, language or version.language),
+        body_sha256=version.body_sha256, **concept_refs(session, version, language or version.language, vocabulary),
     )
 
 
