@@ -35,6 +35,7 @@ from kb.experts.api import router as experts_router
 from kb.notifications.api import router as notifications_router
 from kb.notifications.worker import NotificationLoop, install as install_notifications
 from kb.work.api import router as work_router
+from kb.taxonomy.api import router as taxonomy_router
 from kb.db import Database
 from kb.errors import ErrorCode, error_payload
 from kb.http import SessionDep, api_router_options, api_routes, install_error_handlers, publish_access, refuse_nul, require_for
@@ -226,8 +227,8 @@ def create_app(
     app.state.login_gate = HashGate(settings.login_max_concurrent_hashes)
     install_error_handlers(app)
     routers = [_health_router(), accounts_router, documents_router, search_router, public_search_router,
-               social_router, experts_router, notifications_router, work_router, audit_router, audit_verify_router,
-               transparency_router]
+               social_router, experts_router, notifications_router, work_router, taxonomy_router, audit_router,
+               audit_verify_router, transparency_router]
     for router in routers:
         app.include_router(router)
     app.state.routers = routers

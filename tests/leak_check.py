@@ -82,11 +82,13 @@ class Figures:
     wrong_document_status: list[tuple[str, int]] = field(default_factory=list)
     bad_input_accepted: list[str] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
+    facet_leaks: list[tuple[str, str]] = field(default_factory=list)
+    facet_values: int = 0
 
     @property
     def clean(self) -> bool:
         return not (self.non_public_results or self.canary_hits or self.wrong_document_status
-                    or self.bad_input_accepted or self.server_errors)
+                    or self.bad_input_accepted or self.server_errors or self.facet_leaks)
 
     def summary(self) -> str:
         return (f"documents={self.documents} visible={self.visible} canaries={self.canaries} people_canaries={self.people} "
@@ -94,7 +96,8 @@ class Figures:
                 f"public_requests={self.requests} results_returned={self.results} statuses={dict(sorted(self.statuses.items()))} "
                 f"non_public_results={len(self.non_public_results)} canary_hits={len(self.canary_hits)} "
                 f"wrong_document_status={len(self.wrong_document_status)} bad_input_accepted={len(self.bad_input_accepted)} "
-                f"server_errors={len(self.server_errors)}")
+                f"server_errors={len(self.server_errors)} facet_values_seen={self.facet_values} "
+                f"facet_leaks={len(self.facet_leaks)}")
 
 
 def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
@@ -145,6 +148,7 @@ def build_corpus(database, documents: int, seed: int = 20261123,  # noqa: ANN001
         if progress is not None:
             progress(i + 1)
     _community(database, corpus, cast, commenter, rng)
+    _concepts(database, corpus)
     return corpus
 
 
@@ -161,6 +165,38 @@ def _taxonomy(database, admin) -> None:  # noqa: ANN001
         taxonomy.create_scheme(session, admin, data=SchemeCreate(key="topic", field="topic", titles={"en": "Topic"}))
         for key in [*TOPICS, HIDDEN_TOPIC]:
             taxonomy.create_concept(session, admin, scheme="topic", data=ConceptCreate(key=key, preferred={"en": key.title()}))
+FACET_SCHEME = "subject"
+
+
+def _concepts(database, corpus: Corpus) -> None:  # noqa: ANN001
+    """Issue 20: each document carries a concept of its own (``subject:d<i>``, on every version) and one shared
+    by all (``subject:all``). A facet value or a count that names a document's own concept reveals that
+    document: the check allows it only for the documents a citizen may see."""
+    from kb.db import transaction
+    from kb.taxonomy import service as taxonomy
+    from kb.taxonomy.schemas import ConceptCreate, SchemeCreate
+
+    with database.session() as session, transaction(session):
+        taxonomy.create_scheme(session, actor=SYSTEM, data=SchemeCreate(key=FACET_SCHEME, field="topic", titles={"en": "Subject"}))
+        shared = taxonomy.create_concept(session, actor=SYSTEM, scheme_key=FACET_SCHEME,
+                                         data=ConceptCreate(key="all", preferred={"en": "Everything"}))
+        for i, slug in enumerate(corpus.slugs):
+            own = taxonomy.create_concept(session, actor=SYSTEM, scheme_key=FACET_SCHEME,
+                                          data=ConceptCreate(key=f"d{i}", preferred={"en": f"Subject {i}"}))
+            # added to the topics a version carries already ("what applies to me" groups by them)
+            for version_id, stored in session.execute(text(
+                    "SELECT id, topic FROM document_version WHERE document_id = (SELECT id FROM document WHERE slug = :s)"),
+                    {"s": slug}).all():
+                ids = sorted(set(json.loads(stored or "[]")) | {shared.id, own.id})
+                session.execute(text("UPDATE document_version SET topic = :ids WHERE id = :v"), {"ids": json.dumps(ids), "v": version_id})
+
+
+def _own_concept(ref: str, slugs: list[str]) -> str | None:
+    """The slug of the document whose own concept ``ref`` is (None: a shared or another concept)."""
+    scheme, _, key = ref.partition(":")
+    if scheme != FACET_SCHEME or not key.startswith("d") or not key[1:].isdigit():
+        return None
+    return slugs[int(key[1:])] if int(key[1:]) < len(slugs) else None
 
 
 def _community(database, corpus: Corpus, cast, commenter, rng: random.Random) -> None:  # noqa: ANN001
@@ -228,9 +264,10 @@ def queries_for(corpus: Corpus, count: int, seed: int = 7) -> list[str]:
 class Checker:
     """Sends public requests and records every violation in ``figures``."""
 
-    def __init__(self, client, figures: Figures, forbidden: list[str]) -> None:  # noqa: ANN001
+    def __init__(self, client, figures: Figures, forbidden: list[str], slugs: list[str] = ()) -> None:  # noqa: ANN001
         self.client, self.figures = client, figures
         self.forbidden = sorted({f.casefold() for f in forbidden})
+        self.slugs = list(slugs)
 
     def get(self, url: str, allowed: set[str], params: dict | None = None, extra: list[str] = ()):  # noqa: ANN201
         response = self.client.get(url, params=params)
@@ -268,14 +305,28 @@ class Checker:
                 figures.results += 1
                 if slug not in allowed:
                     figures.non_public_results.append((slug, label))
+            self._facets(payload, allowed, label)
         return response
+
+    def _facets(self, payload: dict, allowed: set[str], label: str) -> None:
+        """No facet value names a document's own concept unless a citizen may see that document, and the
+        shared concept never counts more documents than were found."""
+        for facet in payload.get("facets") or []:
+            for value in facet.get("values", []):
+                self.figures.facet_values += 1
+                owner = _own_concept(value.get("concept", ""), self.slugs)
+                if owner is not None and owner not in allowed and (value.get("count") or not value.get("selected")):
+                    self.figures.facet_leaks.append((value["concept"], label))
+                if value.get("count", 0) > payload.get("total", 0):
+                    self.figures.facet_leaks.append((f"{value.get('concept')} counts {value.get('count')} of "
+                                                     f"{payload.get('total')}", label))
 
 
 def run_leak_check(client, database, corpus: Corpus, queries: list[str]) -> Figures:  # noqa: ANN001
     """Ask every public endpoint everything, flip documents in the database only, ask again."""
     figures = Figures(documents=len(corpus.slugs), visible=len(corpus.allowed), canaries=len(corpus.canaries),
                       people=len(corpus.people), queries=len(queries))
-    checker = Checker(client, figures, corpus.canaries + corpus.people)
+    checker = Checker(client, figures, corpus.canaries + corpus.people, corpus.slugs)
     _ask_everything(checker, corpus.slugs, corpus.allowed, queries)
     spec = client.get("/openapi.json").text.casefold()
     figures.canary_hits += [(c, "/openapi.json") for c in checker.forbidden if c in spec]
@@ -297,7 +348,7 @@ def run_leak_check(client, database, corpus: Corpus, queries: list[str]) -> Figu
     still_allowed = corpus.allowed - set(flipped)
     stale_tokens = [token for token, slug in corpus.public_tokens.items() if slug in flipped]
     figures.stale_queries = len(queries) + len(stale_tokens)
-    stale = Checker(client, figures, corpus.canaries + corpus.people + stale_tokens)
+    stale = Checker(client, figures, corpus.canaries + corpus.people + stale_tokens, corpus.slugs)
     # every flipped and every still visible document, and a sample of the rest (asked in round one)
     sample = random.Random(11).sample(corpus.slugs, min(100, len(corpus.slugs)))
     _ask_everything(stale, sorted(set(flipped) | corpus.allowed | set(sample)), still_allowed, queries + stale_tokens)
@@ -338,6 +389,13 @@ def _ask_everything(checker: Checker, slugs: list[str], allowed: set[str], queri
         for lang in ("nl", "en", "de"):
             checker.get("/public/v1/search", allowed, {"q": q, "lang": lang})
     _explore(checker, allowed, queries)
+    # facets selected: every document's own concept, and the shared one (issue 20)
+    for n, slug in enumerate(slugs[:200]):
+        i = checker.slugs.index(slug) if slug in checker.slugs else n
+        checker.get("/public/v1/search", allowed, {"q": VOCABULARY[n % len(VOCABULARY)], "concept": f"{FACET_SCHEME}:d{i}"})
+        checker.get("/public", allowed, {"q": VOCABULARY[n % len(VOCABULARY)], "concept": f"{FACET_SCHEME}:d{i}"})
+    for q in VOCABULARY:
+        checker.get("/public/v1/search", allowed, {"q": q, "concept": f"{FACET_SCHEME}:all", "page_size": 50})
     for slug in slugs + ["..", "doc-99999", "DOC-00001", "doc-00001%00", "doc-00001/../doc-00002"]:
         response = checker.get(f"/public/v1/documents/{slug}", allowed)
         expected = 200 if slug in allowed else 404

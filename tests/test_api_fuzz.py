@@ -17,6 +17,7 @@ from tests.api_fuzz import IDENTITIES, build_world, fuzz
 from tests.fakes import HashingEmbedder
 
 CASES_PER_OPERATION = 100
+FEW_INPUTS = {"GET /api/v1/taxonomy/export"}  # ?format=turtle|json-ld (issue 20)
 
 
 def test_schemathesis_finds_no_server_error_and_no_failure(settings, database) -> None:  # noqa: ANN001
@@ -35,6 +36,7 @@ def test_schemathesis_finds_no_server_error_and_no_failure(settings, database) -
     assert set(figures.per_identity) == {"anonymous", "reader", "contributor", "owner", "owner2", "moderator", "admin",
                                          "outsider_owner"}
     # Every operation gets its 100 cases, unless it takes no input but the identity: then hypothesis
-    # has tried each identity once and there is nothing else to draw.
+    # has tried each identity once and there is nothing else to draw. FEW_INPUTS take only a few values
+    # besides it: hypothesis draws them all (valid and invalid) and stops short too, with more than one a person.
     short = {label: n for label, n in figures.per_operation.items() if n < CASES_PER_OPERATION}
-    assert all(n == len(IDENTITIES) for n in short.values()), short
+    assert all(n == len(IDENTITIES) or (label in FEW_INPUTS and n > len(IDENTITIES)) for label, n in short.items()), short

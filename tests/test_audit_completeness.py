@@ -115,6 +115,18 @@ def _told(client, cast) -> None:  # noqa: ANN001
     assert client.get("/api/v1/notifications", headers=cast["contributor"].headers).json()["unread"] >= 1
 
 
+def _taxonomy(client, cast) -> None:  # noqa: ANN001
+    """A scheme situation with tenant and lodger (issue 20), by the admin."""
+    admin = cast["admin"].headers
+    client.post("/api/v1/taxonomy", json={"key": "situation", "field": "applies_to", "titles": {"en": "Situation"}}, headers=admin)
+    for key in ("tenant", "lodger"):
+        client.post("/api/v1/taxonomy/situation/concepts", json={"key": key, "preferred": {"en": key.title()}}, headers=admin)
+
+
+SKOS = ('@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n<http://example.org/regions> a skos:ConceptScheme .\n'
+        '<http://example.org/regions/north> a skos:Concept ; skos:inScheme <http://example.org/regions> ; skos:prefLabel "North"@en .\n')
+
+
 DOCX = {"files": {"file": ("policy.docx", SAMPLE_DOCX.read_bytes(), "application/octet-stream")}, "data": {"intended_use": "x"}}
 BROKEN = {"files": {"file": ("broken.docx", b"PK\x03\x04 not really a zip", "application/octet-stream")}}
 
@@ -290,6 +302,36 @@ SCENARIOS = [
              Call("DELETE", "/api/v1/me/watches/document/child-benefit", "reader", {}),
              Call("DELETE", "/api/v1/me/watches/planet/child-benefit", "reader", {}),  # no such kind: 422
              "watch.remove", "rita", ("user", "rita")),
+    # the taxonomy (issue 20): one event per change; an import is one per scheme and concept it makes
+    Scenario(("POST", "/api/v1/taxonomy"), _nothing,
+             Call("POST", "/api/v1/taxonomy", "owner", {"json": {"key": "topic", "field": "topic", "titles": {"en": "Topic"}}}),
+             Call("POST", "/api/v1/taxonomy", "owner", {"json": {"key": "topic", "field": "colour", "titles": {"en": "Topic"}}}),
+             "concept_scheme.create", "olga", ("concept_scheme", "topic")),
+    Scenario(("POST", "/api/v1/taxonomy/import"), _nothing,
+             Call("POST", "/api/v1/taxonomy/import?field=regions:region", "admin",
+                  {"content": SKOS, "headers": {"Content-Type": "text/turtle"}}),
+             Call("POST", "/api/v1/taxonomy/import", "admin", {"content": SKOS, "headers": {"Content-Type": "text/turtle"}}),
+             "concept_scheme.create", "adam", ("concept_scheme", "regions"), then=(("concept.create", "adam"),)),
+    Scenario(("POST", "/api/v1/taxonomy/{scheme}/concepts"), _taxonomy,
+             Call("POST", "/api/v1/taxonomy/situation/concepts", "owner", {"json": {"key": "student", "preferred": {"en": "Student"}}}),
+             Call("POST", "/api/v1/taxonomy/situation/concepts", "owner", {"json": {"key": "tenant", "preferred": {"en": "Again"}}}),
+             "concept.create", "olga", ("concept", "situation:student")),
+    Scenario(("PATCH", "/api/v1/taxonomy/{scheme}/concepts/{key}"), _taxonomy,
+             Call("PATCH", "/api/v1/taxonomy/situation/concepts/tenant", "owner", {"json": {"alternative": {"en": ["renter"]}}}),
+             Call("PATCH", "/api/v1/taxonomy/situation/concepts/tenant", "owner", {"json": {"broader": "tenant"}}),
+             "concept.update", "olga", ("concept", "situation:tenant")),
+    Scenario(("POST", "/api/v1/taxonomy/{scheme}/concepts/{key}/merge"), _taxonomy,
+             Call("POST", "/api/v1/taxonomy/situation/concepts/lodger/merge", "owner", {"json": {"into": "tenant"}}),
+             Call("POST", "/api/v1/taxonomy/situation/concepts/lodger/merge", "owner", {"json": {"into": "lodger"}}),
+             "concept.merge", "olga", ("concept", "situation:lodger")),
+    Scenario(("POST", "/api/v1/taxonomy/{scheme}/concepts/{key}/deprecate"), _taxonomy,
+             Call("POST", "/api/v1/taxonomy/situation/concepts/lodger/deprecate", "owner", {}),
+             Call("POST", "/api/v1/taxonomy/situation/concepts/nobody/deprecate", "owner", {}),
+             "concept.deprecate", "olga", ("concept", "situation:lodger")),
+    Scenario(("DELETE", "/api/v1/taxonomy/{scheme}/concepts/{key}"), _taxonomy,
+             Call("DELETE", "/api/v1/taxonomy/situation/concepts/lodger", "owner", {}),
+             Call("DELETE", "/api/v1/taxonomy/situation/concepts/lodger", "reader", {}),
+             "concept.delete", "olga", ("concept", "situation:lodger")),
     Scenario(("PUT", "/api/v1/me/notification-preference"), _nothing,
              Call("PUT", "/api/v1/me/notification-preference", "reader", {"json": {"mode": "digest"}}),
              Call("PUT", "/api/v1/me/notification-preference", "reader", {"json": {"mode": "pigeon"}}),
@@ -351,8 +393,9 @@ def _newest_token(response) -> str:  # noqa: ANN001
 
 def _send(client, cast, call: Call):  # noqa: ANN001, ANN202
     url = call.url.replace("{token}", str(_token_id(client, cast))) if "{token}" in call.url else call.url
-    headers = cast[call.who].headers if call.who else {}
-    response = client.request(call.method, url, headers=headers, **call.kwargs)
+    kwargs = dict(call.kwargs)
+    headers = {**(cast[call.who].headers if call.who else {}), **kwargs.pop("headers", {})}
+    response = client.request(call.method, url, headers=headers, **kwargs)
     response.test_client, response.sent_to = client, url
     return response
 
@@ -533,6 +576,38 @@ WEB_SCENARIOS = [
                 Form("reader", "/notifications/preference", {"mode": "pigeon"}), [("notify.preference", "rita", "user", "rita")]),
 ]
 
+WEB_SCENARIOS += [  # the taxonomy (issue 20)
+    WebScenario(("POST", "/taxonomy/schemes"), _nothing,
+                Form("owner", "/taxonomy/schemes", {"key": "topic", "field": "topic", "title_en": "Topic"}),
+                Form("reader", "/taxonomy/schemes", {"key": "topic", "field": "topic", "title_en": "Topic"}),
+                [("concept_scheme.create", "olga", "concept_scheme", "topic")]),
+    WebScenario(("POST", "/taxonomy/import"), _nothing,
+                Form("admin", "/taxonomy/import", {"fields": "regions=region"}, {"file": ("regions.ttl", SKOS.encode(), "text/turtle")}),
+                Form("admin", "/taxonomy/import", {}, {"file": ("regions.ttl", SKOS.encode(), "text/turtle")}),
+                [("concept_scheme.create", "adam", "concept_scheme", "regions"), ("concept.create", "adam", "concept", "regions:north")],
+                ok_status=200),
+    WebScenario(("POST", "/taxonomy/{scheme}/concepts"), _taxonomy,
+                Form("owner", "/taxonomy/situation/concepts", {"key": "student", "pref_en": "Student"}),
+                Form("owner", "/taxonomy/situation/concepts", {"key": "tenant", "pref_en": "Again"}),
+                [("concept.create", "olga", "concept", "situation:student")]),
+    WebScenario(("POST", "/taxonomy/{scheme}/concepts/{key}"), _taxonomy,
+                Form("owner", "/taxonomy/situation/concepts/tenant", {"pref_en": "Tenant", "alt_en": "renter"}),
+                Form("owner", "/taxonomy/situation/concepts/tenant", {"pref_nl": "Huurder"}),  # no English label
+                [("concept.update", "olga", "concept", "situation:tenant")]),
+    WebScenario(("POST", "/taxonomy/{scheme}/concepts/{key}/merge"), _taxonomy,
+                Form("owner", "/taxonomy/situation/concepts/lodger/merge", {"into": "tenant"}),
+                Form("contributor", "/taxonomy/situation/concepts/lodger/merge", {"into": "tenant"}),
+                [("concept.merge", "olga", "concept", "situation:lodger")]),
+    WebScenario(("POST", "/taxonomy/{scheme}/concepts/{key}/deprecate"), _taxonomy,
+                Form("admin", "/taxonomy/situation/concepts/lodger/deprecate", {}),
+                Form("admin", "/taxonomy/situation/concepts/lodger/deprecate", {"csrf": "forged"}),
+                [("concept.deprecate", "adam", "concept", "situation:lodger")]),
+    WebScenario(("POST", "/taxonomy/{scheme}/concepts/{key}/delete"), _taxonomy,
+                Form("admin", "/taxonomy/situation/concepts/lodger/delete", {}),
+                Form("admin", "/taxonomy/situation/concepts/nobody/delete", {}),
+                [("concept.delete", "adam", "concept", "situation:lodger")]),
+]
+
 # Form posts that change only the poster's own bookkeeping and record no event by design (as BOOKKEEPING above):
 # the twin of POST /api/v1/notifications/read (docs/notifications.md: marking read is personal bookkeeping).
 WEB_BOOKKEEPING = [
@@ -659,6 +734,27 @@ CLI_SCENARIOS = [
                 [("notify.preference", "rita", "user", "rita")]),
 ]
 
+CLI_SCENARIOS += [  # the taxonomy (issue 20)
+    CliScenario("taxonomy add-scheme", _nothing, "owner", ["taxonomy", "add-scheme", "topic", "--field", "topic", "--title", "en=Topic"],
+                ["taxonomy", "add-scheme", "topic", "--field", "topic", "--title", "nl=Onderwerp"],
+                [("concept_scheme.create", "olga", "concept_scheme", "topic")]),
+    CliScenario("taxonomy import", _nothing, "admin", ["taxonomy", "import", "{ttl}", "--field", "regions=region"],
+                ["taxonomy", "import", "{ttl}"],
+                [("concept_scheme.create", "adam", "concept_scheme", "regions"), ("concept.create", "adam", "concept", "regions:north")]),
+    CliScenario("taxonomy add-concept", _taxonomy, "owner", ["taxonomy", "add-concept", "situation:student", "--label", "en=Student"],
+                ["taxonomy", "add-concept", "situation:tenant", "--label", "en=Again"],
+                [("concept.create", "olga", "concept", "situation:student")]),
+    CliScenario("taxonomy update", _taxonomy, "owner", ["taxonomy", "update", "situation:tenant", "--alt", "en=renter"],
+                ["taxonomy", "update", "situation:tenant", "--broader", "tenant"],
+                [("concept.update", "olga", "concept", "situation:tenant")]),
+    CliScenario("taxonomy merge", _taxonomy, "owner", ["taxonomy", "merge", "situation:lodger", "tenant"],
+                ["taxonomy", "merge", "situation:lodger", "lodger"], [("concept.merge", "olga", "concept", "situation:lodger")]),
+    CliScenario("taxonomy deprecate", _taxonomy, "admin", ["taxonomy", "deprecate", "situation:lodger"],
+                ["taxonomy", "deprecate", "situation:nobody"], [("concept.deprecate", "adam", "concept", "situation:lodger")]),
+    CliScenario("taxonomy delete", _taxonomy, "admin", ["taxonomy", "delete", "situation:lodger"],
+                ["taxonomy", "delete", "situation:nobody"], [("concept.delete", "adam", "concept", "situation:lodger")]),
+]
+
 # Commands that change rows yet record no event by design, each checked below to record none:
 CLI_NO_EVENT = {
     # the twin of POST /api/v1/notifications/read: personal bookkeeping (docs/notifications.md)
@@ -684,6 +780,7 @@ def test_every_state_changing_command_has_a_scenario() -> None:
                               "index check", "audit verify", "audit checkpoint", "audit export", "governance list",
                               "verify-receipt",
                               "moderation list", "notify list", "me work",  # issue 17's reads: the queue, the inbox, my work
+                              "taxonomy list", "taxonomy export",  # issue 20's reads
                               # derived data (issue 19): vectors computed from passages the log commits to, like the indexes
                               "index vectors", "index encode", "index forget"}
     assert not read_only_or_bootstrap & set(CLI_NO_EVENT)
@@ -720,7 +817,10 @@ def test_a_command_adds_its_events_and_a_refused_one_none(cli_env, client, datab
     docx = tmp_path / "policy.docx"
     docx.write_bytes(SAMPLE_DOCX.read_bytes())
     person = cast[scenario.who]
-    ok_args, bad_args = ([a.replace("{docx}", str(docx)) for a in args] for args in (scenario.ok, scenario.bad))
+    ttl = tmp_path / "regions.ttl"
+    ttl.write_text(SKOS, encoding="utf-8")
+    ok_args, bad_args = ([a.replace("{docx}", str(docx)).replace("{ttl}", str(ttl)) for a in args]
+                         for args in (scenario.ok, scenario.bad))
     before_rows, before_seq = snapshot(database), head_seq(database)
     bad = run_cli(*bad_args, token=person.token)
     assert bad.exit_code != 0, bad.output

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,6 +143,35 @@ class World:
 
     def unique(self) -> dict[str, str]:
         return {"n": str(next(counter))}
+
+    def concept(self) -> dict[str, str]:
+        """A new concept in the scheme ``mxs`` (issue 20), added by the admin."""
+        key = f"c{next(counter)}"
+        self.api(A, "POST", "/api/v1/taxonomy/mxs/concepts", json={"key": key, "preferred": {"en": f"Concept {key}"}})
+        return {"concept": key}
+
+    def concepts(self) -> dict[str, str]:
+        """Two new concepts in ``mxs``: one to merge into the other."""
+        return {**self.concept(), "into": self.concept()["concept"]}
+
+    def skos_file(self) -> dict[str, str]:
+        """A SKOS vocabulary with a scheme no one has loaded yet, as a file for the CLI (and its number)."""
+        n = str(next(counter))
+        path = Path(tempfile.mkdtemp(prefix="kb-matrix-")) / f"mx{n}.ttl"
+        path.write_text(skos_turtle(n), encoding="utf-8")
+        return {"n": n, "ttl": str(path)}
+
+
+def skos_turtle(n: str) -> str:
+    return (f'@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n<http://example.org/mx{n}> a skos:ConceptScheme ; '
+            f'<urn:kb:ns#field> "topic" .\n<http://example.org/mx{n}/a> a skos:Concept ; skos:inScheme <http://example.org/mx{n}> ; '
+            f'skos:prefLabel "A {n}"@en .\n')
+
+
+def skos_jsonld(n: str) -> dict[str, Any]:
+    """A JSON-LD SKOS scheme (sent as the JSON body of the API's import)."""
+    return {"@context": {"skos": "http://www.w3.org/2004/02/skos/core#", "kb": "urn:kb:ns#"},
+            "@id": f"http://example.org/mxj{n}", "@type": "skos:ConceptScheme", "kb:field": "topic"}
 
 
 def md(name: str) -> dict[str, Any]:
@@ -305,6 +336,32 @@ CASES = [
     Case("watch.remove", api=Call("DELETE", "/api/v1/me/watches/tag/rent"),
          web=Call("POST", "/watch", {"kind": "tag", "target": "rent", "stop": "yes"}),
          cli=as_user("notify", "watch", "tag", "rent", "--stop")),
+    # taxonomy (issue 20): every signed-in person reads it; owners of any space and admins maintain it
+    Case("taxonomy.read", api=Call("GET", "/api/v1/taxonomy"), web=Call("GET", "/taxonomy"), cli=as_user("taxonomy", "list")),
+    Case("taxonomy.export", api=Call("GET", "/api/v1/taxonomy/export"), web=Call("GET", "/taxonomy/export?format=json-ld"),
+         cli=as_user("taxonomy", "export", "--format", "json-ld")),
+    Case("taxonomy.import", api=Call("POST", "/api/v1/taxonomy/import", {"json-ld": "{n}"}),
+         web=Call("POST", "/taxonomy/import", {}, files=lambda made: {"file": (f"mx{made['n']}.ttl", skos_turtle("w" + made["n"]).encode(), "text/turtle")}),
+         cli=as_user("taxonomy", "import", "{ttl}"), fresh=World.skos_file, anywhere=True),
+    Case("concept_scheme.create", api=Call("POST", "/api/v1/taxonomy", {"key": "mx{n}", "field": "topic", "titles": {"en": "MX {n}"}}),
+         web=Call("POST", "/taxonomy/schemes", {"key": "mxw{n}", "field": "region", "title_en": "MX web {n}"}),
+         cli=as_user("taxonomy", "add-scheme", "mxc{n}", "--field", "topic", "--title", "en=MX CLI {n}"), fresh=World.unique, anywhere=True),
+    Case("concept.create", api=Call("POST", "/api/v1/taxonomy/mxs/concepts", {"key": "new{n}", "preferred": {"en": "New {n}"}}),
+         web=Call("POST", "/taxonomy/mxs/concepts", {"key": "neww{n}", "pref_en": "New web {n}"}),
+         cli=as_user("taxonomy", "add-concept", "mxs:newc{n}", "--label", "en=New CLI {n}"), fresh=World.unique, anywhere=True),
+    Case("concept.update", api=Call("PATCH", "/api/v1/taxonomy/mxs/concepts/{concept}", {"preferred": {"en": "Renamed {concept}"}}),
+         web=Call("POST", "/taxonomy/mxs/concepts/{concept}", {"pref_en": "Renamed on the web {concept}"}),
+         cli=as_user("taxonomy", "update", "mxs:{concept}", "--label", "en=Renamed by CLI {concept}"), fresh=World.concept,
+         anywhere=True),
+    Case("concept.merge", api=Call("POST", "/api/v1/taxonomy/mxs/concepts/{concept}/merge", {"into": "{into}"}),
+         web=Call("POST", "/taxonomy/mxs/concepts/{concept}/merge", {"into": "{into}"}),
+         cli=as_user("taxonomy", "merge", "mxs:{concept}", "{into}"), fresh=World.concepts, anywhere=True),
+    Case("concept.deprecate", api=Call("POST", "/api/v1/taxonomy/mxs/concepts/{concept}/deprecate"),
+         web=Call("POST", "/taxonomy/mxs/concepts/{concept}/deprecate"),
+         cli=as_user("taxonomy", "deprecate", "mxs:{concept}"), fresh=World.concept, anywhere=True),
+    Case("concept.delete", api=Call("DELETE", "/api/v1/taxonomy/mxs/concepts/{concept}"),
+         web=Call("POST", "/taxonomy/mxs/concepts/{concept}/delete"),
+         cli=as_user("taxonomy", "delete", "mxs:{concept}"), fresh=World.concept, anywhere=True),
     Case("audit.list", api=Call("GET", "/api/v1/audit"), web=Call("GET", "/audit")),
     Case("audit.verify", api=Call("GET", "/api/v1/audit/verify"), web=Call("GET", "/audit?verify=1")),
     Case("transparency.head", api=Call("GET", "/public/v1/transparency/tree-head")),
@@ -359,6 +416,8 @@ def try_api(world: World, case: Case, role: str, made: dict[str, str]) -> tuple[
     kwargs: dict[str, Any] = {}
     if call.files is not None:
         kwargs["files"] = call.files(made)
+    elif call.body is not None and "json-ld" in call.body:  # a SKOS document as the body (the taxonomy's import)
+        kwargs["json"] = skos_jsonld(made["n"])
     elif call.body is not None:
         kwargs["json"] = fill(call.body, made)
     response = world.client.request(call.method, call.url.format(**made), headers=headers, **kwargs)
@@ -439,6 +498,7 @@ def world(settings, database, cli_env):  # noqa: ANN001, ANN201
     with TestClient(app) as client:
         made = World(client, cast)
         made.question()  # question 2, the duplicate target of question.close
+        made.api(A, "POST", "/api/v1/taxonomy", json={"key": "mxs", "field": "topic", "titles": {"en": "Matrix topics"}})
         yield made
 
 

@@ -1,7 +1,8 @@
 """The public endpoint never leaks (RELIABILITY T1 and T14).
 
 The check itself lives in tests/leak_check.py: a seeded corpus in every state, audience and
-validity window with canary tokens in every non-public item and in the people who write them; every
+validity window with canary tokens in every non-public item and in the people who write them, and a
+concept of its own on every document (facets must never name or count a non-public one); every
 public endpoint asked with canaries, attack syntax, odd strings and bad paging; then a stale-index
 round. Here at CI size with the real embedding model and the multilingual index of public passages
 (``KB_PUBLIC_MULTILINGUAL``, on by default) on throughout, with questions in other languages and
@@ -38,6 +39,7 @@ def test_public_endpoint_leaks_nothing_even_with_a_stale_index(settings, databas
     assert figures.canary_hits == []
     assert figures.wrong_document_status == []
     assert figures.bad_input_accepted == [] and figures.server_errors == []
+    assert figures.facet_leaks == [] and figures.facet_values > 0  # issue 20: no count or facet reveals a document
     assert figures.results > 0 and figures.visible >= 5 and figures.canaries >= 100 and figures.flipped >= 3
     assert set(corpus.states) == set(STATES)
     print("T1:", figures.summary())
@@ -69,3 +71,20 @@ def hypothesis_corpus(settings, database):  # noqa: ANN001, ANN201
     unlimited = settings.model_copy(update={"rate_limit_public_search": "100000/minute"})
     with TestClient(create_app(unlimited, database=database)) as client:
         yield client, [f"zqleak000{i}x" for i in range(len(STATES))] + ["carl", "olga"]
+
+
+def test_the_facet_check_can_fail() -> None:
+    """The check itself: a facet naming a non-public document's own concept, or counting more than was found, is caught."""
+    from tests.leak_check import Checker, Figures
+
+    figures = Figures()
+    checker = Checker(None, figures, [], slugs=["doc-00000", "doc-00001"])
+    payload = {"total": 1, "data": [], "facets": [{"values": [
+        {"concept": "subject:d0", "count": 1, "selected": False},  # allowed
+        {"concept": "subject:d1", "count": 1, "selected": False},  # not allowed: a leak
+        {"concept": "subject:d1", "count": 0, "selected": True},  # the citizen's own selection echoed: no leak
+        {"concept": "subject:all", "count": 2, "selected": False},  # more than found: a leak
+    ]}]}
+    checker._facets(payload, {"doc-00000"}, "test")
+    assert [concept for concept, _ in figures.facet_leaks] == ["subject:d1", "subject:all counts 2 of 1"]
+    assert figures.facet_values == 4

@@ -119,6 +119,13 @@ def test_a_concept_in_use_cannot_be_deleted_only_merged_and_documents_follow_the
         lodger = vocab.by_ref("situation:lodger")
         stored = [service.stored_ids(v.applies_to) for v in session.execute(select(Version)).scalars() if v.applies_to]
         assert [lodger] in stored
+        # the card says what the version itself names, and what it is read as since the merge
+        from kb.documents import reading
+        from kb.documents.service import get_document, latest_version
+
+        document = get_document(session, "rent-help")
+        card = reading.provenance_card(session, latest_version(session, document.id), document)
+        assert [(c.ref, c.stated_as) for c in card.applies_to] == [("situation:tenant", "situation:lodger")]
         # an unused concept can be deleted
         actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="unused", preferred={"en": "Unused"}))
         actions.delete_concept(session, admin, scheme="topic", key="unused")
@@ -219,3 +226,24 @@ def test_the_sample_content_ships_a_scheme_in_five_languages_and_tags_its_pages(
     again = load_demo(database)
     assert again.concepts_created == 0
     assert audit_events(database)[-1]["seq"] == before  # loading it again changes and records nothing
+
+
+def test_the_read_copy_follows_every_committed_change_and_never_a_rolled_back_one(database, people) -> None:  # noqa: ANN001
+    """The vocabulary is read once per taxonomy change (kept with the newest taxonomy event's sequence
+    number), never cached from a transaction that had not committed."""
+    with database.session() as session:
+        first = service.vocabulary(session)
+    with database.session() as session:
+        assert service.vocabulary(session) is first  # nothing changed: the same copy
+        with pytest.raises(RuntimeError), transaction(session):
+            service.create_concept(session, actor=people["admin"].actor, scheme_key="topic",
+                                   data=ConceptCreate(key="phantom", preferred={"en": "Phantom"}))
+            assert service.vocabulary(session).by_ref("topic:phantom") is not None  # its own change, uncommitted
+            raise RuntimeError("rolled back")
+    with database.session() as session:
+        assert service.vocabulary(session).by_ref("topic:phantom") is None
+        actions.update_concept(session, people["admin"].actor, scheme="situation", key="tenant",
+                               data=ConceptUpdate(preferred={"en": "Renter", "nl": "Huurder"}))
+    with database.session() as session:
+        again = service.vocabulary(session)
+        assert again is not first and again.label(again.by_ref("situation:tenant"), "en") == "Renter"

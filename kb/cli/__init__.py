@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 # Each module registers its commands on import; this order is the order of `kb --help`.
-from kb.cli import accounts, audit, documents, experts, moderation, notify, search, setup, transparency, work  # noqa: F401, I001
+from kb.cli import accounts, audit, documents, experts, moderation, notify, search, setup, taxonomy, transparency, work  # noqa: F401, I001
 from kb.cli.common import app
 
 __all__ = ["app", "main"]

@@ -28,6 +28,10 @@ def import_files(
     audience: Annotated[Optional[str], typer.Option(help="internal or public")] = None,
     language: Annotated[Optional[str], typer.Option(help="Language code, e.g. en or nl")] = None,
     intended_use: Annotated[Optional[str], typer.Option(help="What the documents may be used for")] = None,
+    applies_to: Annotated[Optional[str], typer.Option(
+        help="Whom they concern: comma-separated concepts, e.g. situation:student,situation:tenant (kb taxonomy list)")] = None,
+    topic: Annotated[Optional[str], typer.Option(help="What they are about: comma-separated topic concepts")] = None,
+    region: Annotated[Optional[str], typer.Option(help="Where they hold: comma-separated region concepts")] = None,
     submit: Annotated[bool, typer.Option("--submit", help="Send each imported version for review (needs an intended use)")] = False,
     workers: Annotated[Optional[int], typer.Option(
         min=1, help="Processes that parse in parallel (default: KB_IMPORT_WORKERS; 0 there: one per core)")] = None,
@@ -50,7 +54,8 @@ def import_files(
     if report is not None and report.suffix.lower() not in (".json", ".csv"):
         raise fail(f"--report names a .json or .csv file, not {report.name!r}")
     try:
-        fields = DraftSave(audience=audience, language=language, intended_use=intended_use)
+        fields = DraftSave(audience=audience, language=language, intended_use=intended_use,
+                           applies_to=_refs(applies_to), topic=_refs(topic), region=_refs(region))
     except ValidationError as exc:
         raise fail(exc.errors()[0]["msg"]) from None
     database = open_database()
@@ -71,6 +76,10 @@ def import_files(
     typer.echo(f"{counts} ({result.files} files in {result.seconds:.1f} s, {rate:.1f} files/s)")
     if result.refused:
         raise typer.Exit(1)
+
+
+def _refs(text: str | None) -> list[str] | None:
+    return [ref.strip() for ref in text.split(",") if ref.strip()] if text is not None else None
 
 
 class _Progress:

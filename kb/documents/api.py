@@ -60,10 +60,15 @@ def import_document(
     valid_until: Annotated[dt.date | None, Form()] = None,
     review_by: Annotated[dt.date | None, Form()] = None,
     translation_of: Annotated[str | None, Form(max_length=120)] = None,
+    applies_to: Annotated[str | None, Form(max_length=2000, description="Whom it concerns: comma-separated concept "
+                                           "references (situation:student)")] = None,
+    topic: Annotated[str | None, Form(max_length=2000, description="Comma-separated topic concepts (topic:housing)")] = None,
+    region: Annotated[str | None, Form(max_length=2000, description="Comma-separated region concepts")] = None,
 ) -> ImportResult:
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     fields = import_fields(title=title, audience=audience, language=language, tags=tags, intended_use=intended_use,
-                           licence=licence, valid_from=valid_from, valid_until=valid_until, review_by=review_by)
+                           licence=licence, valid_from=valid_from, valid_until=valid_until, review_by=review_by,
+                           applies_to=applies_to, topic=topic, region=region)
     result = actions.import_document(session, actor, space=space, filename=file.filename or "upload", data=data,
                                      files_dir=request.app.state.settings.files_dir, fields=fields, slug=slug,
                                      translation_of=translation_of)
@@ -96,13 +101,18 @@ def bulk_import(
     valid_from: Annotated[dt.date | None, Form()] = None,
     valid_until: Annotated[dt.date | None, Form()] = None,
     review_by: Annotated[dt.date | None, Form()] = None,
+    applies_to: Annotated[str | None, Form(max_length=2000, description="Whom it concerns: comma-separated concept "
+                                           "references (situation:student)")] = None,
+    topic: Annotated[str | None, Form(max_length=2000, description="Comma-separated topic concepts (topic:housing)")] = None,
+    region: Annotated[str | None, Form(max_length=2000, description="Comma-separated region concepts")] = None,
     submit: Annotated[bool, Form(description="Send each imported version for review (needs an intended use)")] = False,
 ) -> BulkImportReport:
     settings = request.app.state.settings
     if file.size is not None and file.size > settings.max_bulk_import_bytes:
         raise KbError(ErrorCode.PAYLOAD_TOO_LARGE, f"The zip exceeds the limit of {settings.max_bulk_import_bytes} bytes")
     fields = import_fields(audience=audience, language=language, tags=tags, intended_use=intended_use,
-                           licence=licence, valid_from=valid_from, valid_until=valid_until, review_by=review_by)
+                           licence=licence, valid_from=valid_from, valid_until=valid_until, review_by=review_by,
+                           applies_to=applies_to, topic=topic, region=region)
     return actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
                                files_dir=settings.files_dir, fields=fields, submit=submit,
                                workers=settings.import_workers or None)

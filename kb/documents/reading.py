@@ -53,18 +53,21 @@ def concept_refs(session: Session, version: Version, language: str | None,
     vocabulary = vocabulary or taxonomy.vocabulary(session)
     result: dict[str, list[ConceptRefPublic]] = {}
     for name in ("applies_to", "topic", "region"):
-        ids = sorted({vocabulary.effective(i) for i in taxonomy.stored_ids(getattr(version, name)) if i in vocabulary.concepts})
-        result[name] = sorted((ConceptRefPublic(ref=vocabulary.ref(i), label=vocabulary.label(i, language)) for i in ids),
-                              key=lambda c: c.label.casefold())
+        pairs = sorted({(vocabulary.effective(i), i) for i in taxonomy.stored_ids(getattr(version, name)) if i in vocabulary.concepts})
+        result[name] = sorted((ConceptRefPublic(ref=vocabulary.ref(shown), label=vocabulary.label(shown, language),
+                                                stated_as=vocabulary.ref(stored) if stored != shown else None)
+                               for shown, stored in pairs), key=lambda c: (c.label.casefold(), c.stated_as or ""))
     return result
 
 
 def provenance_card(session: Session, version: Version, document: Document | None = None,
-                    users: dict[int, User] | None = None, language: str | None = None) -> ProvenanceCard:
+                    users: dict[int, User] | None = None, language: str | None = None,
+                    vocabulary: taxonomy.Vocabulary | None = None) -> ProvenanceCard:
     """The provenance card of a version.
 
-    ``users`` may carry the people already loaded for a page of results (one query instead of one per card).
-    ``language``: the language of the concepts' labels (the version's own when not given).
+    ``users`` may carry the people already loaded for a page of results (one query instead of one per card),
+    ``vocabulary`` the taxonomy already read for it. ``language``: the language of the concepts' labels
+    (the version's own when not given).
     """
     document = document or session.get(Document, version.document_id)
     assert document is not None
@@ -96,7 +99,7 @@ def provenance_card(session: Session, version: Version, document: Document | Non
         source_filename=version.source_filename, declared_by_file=declared,
         derived_from=json.loads(version.derived_from), translation_of=translated.slug if translated else None,
         translation_of_title=original.title if original is not None else None,
-        body_sha256=version.body_sha256, **concept_refs(session, version, language or version.language),
+        body_sha256=version.body_sha256, **concept_refs(session, version, language or version.language, vocabulary),
     )
 
 
@@ -220,11 +223,24 @@ def history(session: Session, *, actor: Actor, slug: str) -> list[VersionSummary
     return [version_summary(v, users) for v in versions]
 
 
+CONCEPT_FIELD_NAMES = ("applies_to", "topic", "region")
+
+
+def _concepts_as_refs(session: Session, version: Version, name: str) -> str | None:
+    """A concept field as its references (``situation:student, situation:tenant``), as stored: a diff shows what
+    each version names, not the concept ids (issue 20)."""
+    ids = taxonomy.stored_ids(getattr(version, name))
+    if not ids:
+        return None
+    vocabulary = taxonomy.vocabulary(session)
+    return ", ".join(vocabulary.ref(i) if i in vocabulary.concepts else f"#{i}" for i in ids)
+
+
 def _diffable(session: Session, version: Version) -> list[str]:
     users = users_by_id(session, [version.author_id, version.owner_id, version.approver_id])
     lines = []
     for name in PROVENANCE_FIELDS:
-        value = getattr(version, name)
+        value = _concepts_as_refs(session, version, name) if name in CONCEPT_FIELD_NAMES else getattr(version, name)
         lines.append(f"{name}: {value.value if hasattr(value, 'value') else value}")
     for name, user_id in (("author", version.author_id), ("owner", version.owner_id), ("approver", version.approver_id)):
         lines.append(f"{name}: {users[user_id].username if user_id in users else None}")
@@ -241,6 +257,8 @@ def _field_values(session: Session, version: Version) -> dict[str, str | None]:
         value = value.value if hasattr(value, "value") else value
         if name == "tags":
             value = ", ".join(json.loads(version.tags))
+        elif name in CONCEPT_FIELD_NAMES:
+            value = _concepts_as_refs(session, version, name)
         values[name] = None if value in (None, "") else str(value)
     # Not the approver: a decision on the version, not part of what is reviewed (the timeline names it).
     for name, user_id in (("author", version.author_id), ("owner", version.owner_id)):
@@ -352,6 +370,10 @@ def review_queue(session: Session, *, actor: Actor, on: dt.date | None = None) -
     return sorted(items, key=lambda i: (order[i.reason], i.document))
 
 
+PROV_CONCEPT_FIELDS = (("applies_to", "appliesTo"), ("topic", "topic"), ("region", "region"))
+"""A version's concept fields and the names of their attributes in the PROV export (``kb:appliesTo`` …)."""
+
+
 def prov_record(session: Session, *, actor: Actor, slug: str) -> provenance.DocumentRecord:
     """The plain-data provenance of a document's versions that ``actor`` may see, for PROV export."""
     document = get_document(session, slug)
@@ -368,6 +390,15 @@ def prov_record(session: Session, *, actor: Actor, slug: str) -> provenance.Docu
             return None
         return provenance.PersonRecord(users[user_id].username, users[user_id].display_name)
 
+    vocabulary = taxonomy.vocabulary(session) if any(v.applies_to or v.topic or v.region for v in versions) else None
+
+    def concepts(version: Version) -> tuple[tuple[str, str], ...]:
+        """The concepts the version names, as stored and signed (a merge since does not rewrite them), by their URIs."""
+        if vocabulary is None:
+            return ()
+        return tuple((prov_name, vocabulary.concepts[i].uri) for field, prov_name in PROV_CONCEPT_FIELDS
+                     for i in taxonomy.stored_ids(getattr(version, field)) if i in vocabulary.concepts)
+
     records = []
     for v in versions:
         records.append(provenance.VersionRecord(
@@ -380,6 +411,6 @@ def prov_record(session: Session, *, actor: Actor, slug: str) -> provenance.Docu
             source_filename=v.source_filename, intended_use=v.intended_use, audience=Audience(v.audience).value,
             licence=v.licence, language=v.language, valid_from=v.valid_from, review_by=v.review_by,
             derived_from_numbers=tuple(ids_to_number[i] for i in json.loads(v.derived_from) if i in ids_to_number),
-            second_review=second_review(v),
+            second_review=second_review(v), concepts=concepts(v),
         ))
     return provenance.DocumentRecord(slug=document.slug, space=space.slug, space_name=space.name, versions=tuple(records))

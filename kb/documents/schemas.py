@@ -103,9 +103,11 @@ class DraftSave(ProvenanceFields):
 def import_fields(
     *, title: str | None = None, audience: Audience | None = None, language: str | None = None, tags: str | None = None,
     intended_use: str | None = None, licence: str | None = None, valid_from: dt.date | None = None,
-    valid_until: dt.date | None = None, review_by: dt.date | None = None,
+    valid_until: dt.date | None = None, review_by: dt.date | None = None, applies_to: str | None = None,
+    topic: str | None = None, region: str | None = None,
 ) -> DraftSave:
-    """The provenance fields of an import form (``tags`` comma-separated, an empty title means none).
+    """The provenance fields of an import form (``tags`` and the concept fields ``applies_to``, ``topic`` and
+    ``region`` comma-separated, concepts as ``scheme:key``; an empty title means none).
 
     The form fields are checked one by one by the surface; rules across fields (valid_until after
     valid_from, tag lengths) only here. Found by the schemathesis run (issue 8): it was a 500.
@@ -118,10 +120,16 @@ def import_fields(
             title=title or None, audience=audience, language=language, intended_use=intended_use, licence=licence,
             valid_from=valid_from, valid_until=valid_until, review_by=review_by,
             tags=[t for t in (tags or "").split(",") if t.strip()] or None,
+            applies_to=_refs(applies_to), topic=_refs(topic), region=_refs(region),
         )
     except ValidationError as exc:
         raise KbError(ErrorCode.VALIDATION_ERROR, "The form fields are not valid",
                       jsonable_validation_errors(list(exc.errors()))) from None
+
+
+def _refs(text: str | None) -> list[str] | None:
+    """Comma-separated concept references (``situation:student, situation:tenant``); None when none are given."""
+    return [ref.strip() for ref in (text or "").split(",") if ref.strip()] or None
 
 
 class SubmitRequest(Strict):

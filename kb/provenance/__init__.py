@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -363,6 +364,15 @@ def list_events(
         statement = statement.where(AuditEvent.actor_name == actor_name)
     order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq  # type: ignore[attr-defined]
     return list(session.execute(statement.order_by(order).limit(limit)).scalars())
+
+
+def latest_seq(session: Session, actions: Sequence[str]) -> int:
+    """The sequence number of the newest event of any of ``actions`` (0: none): how a cache of state that
+    only those actions change knows it is current (one look-up per action in the ``action`` index)."""
+    from sqlalchemy import func
+
+    found = session.execute(select(func.max(AuditEvent.seq)).where(AuditEvent.action.in_(list(actions)))).scalar()  # type: ignore[attr-defined]
+    return int(found or 0)
 
 
 def events_since(session: Session, after_seq: int, limit: int = 1000) -> list[AuditEvent]:

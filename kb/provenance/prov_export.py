@@ -50,6 +50,8 @@ class VersionRecord:
     review_by: dt.date | None
     derived_from_numbers: tuple[int, ...] = ()
     second_review: bool | None = None  # False: approved without a second review (four eyes off, or self-approved)
+    concepts: tuple[tuple[str, str], ...] = ()
+    """(field, concept URI) for each concept the version names (issue 20): ``appliesTo``, ``topic`` or ``region``."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def _q(kind: str, ident: str) -> str:
 
 def build_prov(record: DocumentRecord):  # noqa: ANN201  (prov.model.ProvDocument)
     """The PROV document of ``record``: an entity per version, activities, agents and their relations."""
+    from prov.identifier import Identifier
     from prov.model import PROV_ROLE, PROV_TYPE, ProvDocument
 
     doc = ProvDocument()
@@ -106,7 +109,8 @@ def build_prov(record: DocumentRecord):  # noqa: ANN201  (prov.model.ProvDocumen
             attributes["kb:reviewBy"] = v.review_by.isoformat()
         if v.source_sha256:
             attributes["kb:sourceSha256"] = v.source_sha256
-        entity = doc.entity(_q("version", f"{record.slug}/{v.number}"), attributes)
+        pairs = list(attributes.items()) + [(f"kb:{name}", Identifier(uri)) for name, uri in v.concepts]
+        entity = doc.entity(_q("version", f"{record.slug}/{v.number}"), pairs)
         doc.specializationOf(entity, document_entity)
         kind = {"imported_file": "import", "promoted_answer": "promotion"}.get(v.source_kind, "authoring")
         activity = doc.activity(_q(kind, f"{record.slug}/{v.number}"), v.created_at, v.completed_at, {PROV_TYPE: f"kb:{kind}"})

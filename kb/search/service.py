@@ -139,7 +139,7 @@ def search(
     hits = [
         SearchHit(document=item.document.slug, title=item.version.title, space=item.space.slug,
                   language=item.version.language, score=round(hit.score, 6), passage=_passage(chunk, text, item.version.language),
-                  provenance=documents.provenance_card(session, item.version, item.document, users=people),
+                  provenance=documents.provenance_card(session, item.version, item.document, users=people, vocabulary=vocabulary),
                   community=Community(rating_average=ratings[item.document.id][0], rating_count=ratings[item.document.id][1]),
                   answers=relevance.clears(hit, query_language))
         for chunk, item, hit in page_items

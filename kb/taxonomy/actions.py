@@ -12,10 +12,15 @@ from sqlmodel import Session
 from kb.actors import Actor
 from kb.db import transaction
 from kb.permissions import authorize
+from kb.errors import ErrorCode, KbError
 from kb.taxonomy import service, skos
 from kb.taxonomy.schemas import (
     ConceptCreate, ConceptPublic, ConceptUpdate, SchemeCreate, SchemePublic, SchemesPublic, SkosImported,
 )
+from kb.taxonomy.skos import SkosFormat as SkosFormat  # re-exported: the surfaces name the formats through the door
+
+MAX_SKOS_BYTES = 5 * 2**20
+"""The largest SKOS document an import takes (a public vocabulary of thousands of concepts is well under)."""
 
 
 def _concept(session: Session, scheme: str, key: str, language: str | None) -> ConceptPublic:
@@ -101,7 +106,10 @@ def import_skos(session: Session, actor: Actor, *, text: str, format: skos.SkosF
                 fields: dict[str, str] | None = None) -> SkosImported:
     """Load SKOS concept schemes (a public vocabulary, or kb's own export): new schemes and concepts are
     created, existing ones (by URI) get the file's labels, broader and related concepts. Every change
-    is its own audit event in one transaction. Raises: KbError VALIDATION_ERROR (not SKOS, or no field for a scheme)."""
+    is its own audit event in one transaction. Raises: KbError VALIDATION_ERROR (not SKOS, or no field for a scheme),
+    PAYLOAD_TOO_LARGE (over ``MAX_SKOS_BYTES``, or too many concepts)."""
     authorize(actor, "taxonomy.import")
+    if len(text.encode("utf-8")) > MAX_SKOS_BYTES:
+        raise KbError(ErrorCode.PAYLOAD_TOO_LARGE, f"A SKOS import is at most {MAX_SKOS_BYTES} bytes")
     with transaction(session):
         return skos.load(session, actor, text, format, fields or {})

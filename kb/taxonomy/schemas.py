@@ -119,6 +119,8 @@ class ConceptRefPublic(BaseModel):
 
     ref: str
     label: str
+    stated_as: str | None = Field(None, description="The concept the version itself names, when that concept has since "
+                                  "been merged into this one: what its author and approver signed")
 
 
 class SkosImported(BaseModel):

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import unicodedata
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from sqlalchemy import delete, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from kb import provenance
 from kb.actors import Actor
@@ -199,18 +202,52 @@ class Vocabulary:
         )
 
 
-def vocabulary(session: Session) -> Vocabulary:
-    """The whole taxonomy as it is in the database now."""
-    schemes = {s.id: s for s in session.execute(select(ConceptScheme)).scalars()}
-    concepts = {c.id: c for c in session.execute(select(Concept)).scalars()}
-    labels: dict[int, list[ConceptLabel]] = {}
+TAXONOMY_ACTIONS = ("concept_scheme.create", "concept.create", "concept.update", "concept.merge", "concept.deprecate",
+                    "concept.delete")
+"""Every event that changes the taxonomy: the newest one's sequence number says whether a read copy is current."""
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → (seq, Vocabulary)
+_CACHE_LOCK = threading.Lock()
+_CHANGED = "kb.taxonomy.changed"
+
+
+def _copy(row: SQLModel) -> SimpleNamespace:
+    """A plain copy of a row: a cached vocabulary outlives the session that read it."""
+    return SimpleNamespace(**{name: getattr(row, name) for name in type(row).model_fields})
+
+
+def _read(session: Session) -> Vocabulary:
+    schemes = {s.id: _copy(s) for s in session.execute(select(ConceptScheme)).scalars()}
+    concepts = {c.id: _copy(c) for c in session.execute(select(Concept)).scalars()}
+    labels: dict[int, list] = {}
     for label in session.execute(select(ConceptLabel).order_by(ConceptLabel.id)).scalars():
-        labels.setdefault(label.concept_id, []).append(label)
+        labels.setdefault(label.concept_id, []).append(_copy(label))
     related: dict[int, set[int]] = {}
     for relation in session.execute(select(ConceptRelation)).scalars():
         related.setdefault(relation.concept_id, set()).add(relation.related_id)
         related.setdefault(relation.related_id, set()).add(relation.concept_id)
     return Vocabulary(schemes, concepts, labels, related)  # type: ignore[arg-type]
+
+
+def vocabulary(session: Session) -> Vocabulary:
+    """The whole taxonomy as it is in the database now (read-only).
+
+    Read once per change, not once per search: a copy is kept with the sequence number of the newest
+    taxonomy event (``TAXONOMY_ACTIONS``), and read again when a newer one is in the log, whichever
+    process wrote it. Inside a transaction that changed the taxonomy (not yet committed, and so not
+    seen by others), it is always read afresh.
+    """
+    if session.new or session.dirty or session.deleted or session.info.get(_CHANGED):
+        return _read(session)
+    key = session.get_bind()
+    seq = provenance.latest_seq(session, TAXONOMY_ACTIONS)
+    with _CACHE_LOCK:
+        held = _CACHE.get(key)
+    if held is not None and held[0] == seq:
+        return held[1]
+    fresh = _read(session)
+    with _CACHE_LOCK:
+        _CACHE[key] = (seq, fresh)
+    return fresh
 
 
 def use_counts(session: Session) -> dict[int, int]:
@@ -268,6 +305,7 @@ def create_scheme(session: Session, *, actor: Actor, data: SchemeCreate) -> Conc
                            titles=json.dumps(dict(sorted(data.titles.items())), ensure_ascii=False))
     session.add(scheme)
     session.flush()
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept_scheme.create", ("concept_scheme", scheme.key),
                       {"uri": uri, "field": data.field.value, "titles": dict(sorted(data.titles.items()))})
     return scheme
@@ -326,6 +364,7 @@ def create_concept(session: Session, *, actor: Actor, scheme_key: str, data: Con
     session.flush()
     _set_labels(session, concept, data.preferred, data.alternative)
     _set_related(session, concept, data.related)
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.create", ("concept", f"{scheme.key}:{concept.key}"),
                       {"uri": uri, "broader": data.broader, "related": sorted(set(data.related)),
                        **_labels_detail(data.preferred, data.alternative)})
@@ -365,6 +404,7 @@ def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str,
         return concept
     session.add(concept)
     session.flush()
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"), detail)
     return concept
 
@@ -382,6 +422,7 @@ def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, rep
     concept.replaced_by_id = target.id if target else None
     session.add(concept)
     session.flush()
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"),
                       {"status": ConceptStatus.deprecated.value, "replaced_by": f"{scheme_key}:{replaced_by}" if replaced_by else None})
     return concept
@@ -402,6 +443,7 @@ def deprecate_concept(session: Session, *, actor: Actor, scheme_key: str, key: s
     concept.status = ConceptStatus.deprecated
     session.add(concept)
     session.flush()
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.deprecate", ("concept", ref), {"uses": _uses(session, concept.id)})  # type: ignore[arg-type]
     return concept
 
@@ -443,6 +485,7 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
     source.status, source.replaced_by_id = ConceptStatus.deprecated, target.id
     session.add(source)
     session.flush()
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.merge", ("concept", ref),
                       {"into": target_ref, "uses": _uses(session, source.id)})  # type: ignore[arg-type]
     return target
@@ -464,6 +507,7 @@ def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str)
     session.execute(delete(ConceptRelation).where(or_(ConceptRelation.concept_id == concept.id, ConceptRelation.related_id == concept.id)))
     session.delete(concept)
     session.flush()
+    session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.delete", ("concept", ref), {"uri": concept.uri})
 
 

@@ -92,9 +92,35 @@ def _key_from(uri: str, notation: str | None, taken: set[str]) -> str:
     return candidate
 
 
+def _remote_contexts(node: object) -> list[str]:
+    """The contexts a JSON-LD document names by address (``"@context": "https://…"``, ``"@import"``), at any depth."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("@context", "@import"):
+                    found.extend(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
+                stack.append(value)
+    return found
+
+
 def _parse(text: str, format: SkosFormat):  # noqa: A002, ANN202
     from rdflib import Graph
 
+    if format == "json-ld":
+        # rdflib fetches a context named by address, over the network or from a file:// path of the server:
+        # an import must read only the document it was given (issue 20).
+        try:
+            remote = _remote_contexts(json.loads(text))
+        except (ValueError, RecursionError):
+            raise KbError(ErrorCode.VALIDATION_ERROR, "Not a json-ld document: it is not JSON (or nested too deep)") from None
+        if remote:
+            raise KbError(ErrorCode.VALIDATION_ERROR, "The JSON-LD document names a remote @context "
+                          f"({remote[0][:200]}): kb loads nothing from elsewhere; put the context in the document")
     graph = Graph()
     try:
         graph.parse(data=text, format=format)

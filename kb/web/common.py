@@ -67,6 +67,12 @@ NOTICES = {
     "governance-refused": "Refused: nothing changed, and your reason is on record.",
     "profile": "Your expertise profile is saved.",
     "asked-expert": "Your request is in their inbox.",
+    "scheme-added": "The concept scheme is added: add its concepts below.",
+    "concept-added": "The concept is added.",
+    "concept-saved": "The concept is saved.",
+    "concept-merged": "Merged: every version that named the old concept is now read as naming this one.",
+    "concept-deprecated": "Deprecated: the versions that name it keep it; no one is offered it any more.",
+    "concept-deleted": "The concept is deleted.",
 }
 
 

@@ -27,6 +27,7 @@ from kb.search import actions as search
 from kb.social import actions as social
 from kb.web import render
 from kb.web.forms import refusal
+from kb.web.taxonomy import concept_choices, reader_language
 from kb.web.common import page_router, Csrf, SessionDep, Viewer, ViewerDep, back, checked, page
 from kb.web.common import signed_in
 
@@ -91,14 +92,29 @@ def prov_download(session: SessionDep, who: ViewerDep, slug: DocSlugPath,
 
 # ------------------------------------------------------------------------------ write / import
 
-def _write_form(request: Request, who: Viewer, values: dict[str, Any], error: str | None = None, preview: str | None = None,
-                status_code: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
+def _choices(request: Request, session: SessionDep, who: Viewer):  # noqa: ANN202 - kb.web.taxonomy.ConceptChoices
+    """The concepts and tag suggestions the form offers, labels in the writer's language (issue 20)."""
+    return concept_choices(session, signed_in(who), reader_language(request))
+
+
+def _write_form(request: Request, session: SessionDep, who: Viewer, values: dict[str, Any], error: str | None = None,
+                preview: str | None = None, status_code: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
     return page(request, "write.html", who, status_code=status_code, values=values, error=error, preview=preview,
-                spaces=who.writable_spaces(), languages=["en", "nl", "de", "fr", "es"], errors=errors or {})
+                spaces=who.writable_spaces(), languages=["en", "nl", "de", "fr", "es"], errors=errors or {},
+                choices=_choices(request, session, who))
 
 
 FIELD_NAMES = ("space", "slug", "title", "body_md", "audience", "language", "tags", "intended_use", "licence",
                "valid_from", "valid_until", "review_by", "source_uri", "translation_of")
+CONCEPT_FIELDS = ("applies_to", "topic", "region")
+"""The version's concept fields: checkboxes of concept references (``situation:student``), several per field."""
+
+
+def _concepts(form: Any) -> dict[str, Any]:
+    """The concept fields of a posted form: a list of references each, and whether the form showed the pickers
+    (then an empty list clears the field; without them the field is left as it is)."""
+    shown = form.get("concepts_shown") == "1"
+    return {"concepts_shown": shown, **{name: [str(v) for v in form.getlist(name)][:100] for name in CONCEPT_FIELDS}}
 
 
 @router.get("/write")
@@ -116,9 +132,10 @@ def write_form(request: Request, session: SessionDep, who: ViewerDep,
                   "intended_use": card.intended_use or "", "licence": card.licence or "",
                   "valid_from": card.valid_from or "", "valid_until": card.valid_until or "",
                   "review_by": card.review_by or "", "existing": True,
+                  **{name: [c.ref for c in getattr(card, name)] for name in CONCEPT_FIELDS},
                   # a web source only: a promoted answer's kb: reference is kb's own, not the writer's to edit
                   "source_uri": card.source_uri if (card.source_uri or "").lower().startswith(("http://", "https://")) else ""}
-    return _write_form(request, who, values)
+    return _write_form(request, session, who, values)
 
 
 def _date(value: str, field: str = "") -> dt.date | None:
@@ -134,6 +151,7 @@ async def _write_form_fields(request: Request) -> dict:  # type: ignore[type-arg
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() if name != "body_md" else str(form.get(name, "")) for name in FIELD_NAMES}
     values["existing"] = form.get("existing") == "1"
+    values.update(_concepts(form))
     values["csrf"], values["action"] = str(form.get("csrf", "")), str(form.get("action", "save"))
     return values
 
@@ -144,7 +162,7 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
     actor = checked(who, values.pop("csrf"))
     action = values.pop("action")
     if action == "preview":
-        return _write_form(request, who, values, preview=render.document_html(values["body_md"]))
+        return _write_form(request, session, who, values, preview=render.document_html(values["body_md"]))
     submit = action == "submit"
     try:
         fields = dict(
@@ -154,6 +172,7 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
             valid_from=_date(values["valid_from"], "valid_from"), valid_until=_date(values["valid_until"], "valid_until"),
             review_by=_date(values["review_by"], "review_by"),
             source_uri=values["source_uri"] or None,
+            **{name: values[name] if values["concepts_shown"] else None for name in CONCEPT_FIELDS},
         )
         if values["existing"]:
             slug = values["slug"]
@@ -165,24 +184,28 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
             slug = actions.create_document(session, actor, space=values["space"], data=data, submit=submit).slug
     except (KbError, ValidationError, ValueError) as error:
         status_code, message, errors = refusal(error, FIELD_NAMES)
-        return _write_form(request, who, values, error=message, status_code=status_code, errors=errors)
+        return _write_form(request, session, who, values, error=message, status_code=status_code, errors=errors)
     return back(f"/d/{quote(slug)}", "submitted" if submit else "saved")
 
 
 IMPORT_FIELDS = ("file", "space", "audience", "language", "tags", "intended_use", "licence", "valid_until", "review_by")
 
 
-def _import_form(request: Request, who: Viewer, values: dict[str, str], status_code: int = 200, error: str | None = None,
-                 errors: dict[str, str] | None = None) -> HTMLResponse:
+def _import_form(request: Request, session: SessionDep, who: Viewer, values: dict[str, Any], status_code: int = 200,
+                 error: str | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
     return page(request, "import.html", who, status_code=status_code, spaces=who.writable_spaces(), values=values,
-                error=error, errors=errors or {})
+                error=error, errors=errors or {}, choices=_choices(request, session, who))
 
 
 @router.get("/import")
-def import_form(request: Request, who: ViewerDep,
+def import_form(request: Request, session: SessionDep, who: ViewerDep,
                 space: Annotated[str, Query(max_length=64)] = "") -> Response:
     signed_in(who)
-    return _import_form(request, who, {"space": space, "audience": "internal"})
+    return _import_form(request, session, who, {"space": space, "audience": "internal"})
+
+
+Concepts = Annotated[list[str], Form(max_length=100)]
+"""A concept field of an import form: the checked references."""
 
 
 @router.post("/import")
@@ -198,22 +221,24 @@ def import_file(
     valid_until: Annotated[str, Form(max_length=10)] = "",
     review_by: Annotated[str, Form(max_length=10)] = "",
     submit: Annotated[str, Form(max_length=3)] = "",
+    applies_to: Concepts = [], topic: Concepts = [], region: Concepts = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     actor = checked(who, csrf)
     values = {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
               "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
-              "filename": file.filename or ""}
+              "filename": file.filename or "", "applies_to": applies_to, "topic": topic, "region": region}
     try:
         fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
                                intended_use=intended_use or None, licence=licence or None,
-                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"))
+                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"),
+                               applies_to=",".join(applies_to), topic=",".join(topic), region=",".join(region))
         result = actions.import_document(
             session, actor, space=space, filename=file.filename or "upload", data=file.file.read(MAX_UPLOAD_BYTES + 1),
             files_dir=request.app.state.settings.files_dir, fields=fields, submit=submit == "yes")
     except KbError as error:
         # The chosen space and fields come back; a browser never re-sends a file, so the page says to choose it again.
         status_code, message, errors = refusal(error, IMPORT_FIELDS)
-        return _import_form(request, who, values, status_code=status_code, error=message, errors=errors)
+        return _import_form(request, session, who, values, status_code=status_code, error=message, errors=errors)
     done = "submitted" if submit == "yes" else "imported"
     return back(f"/d/{quote(result.document.slug)}/v/{result.version}", done)
 
@@ -221,17 +246,18 @@ def import_file(
 BULK_FIELDS = ("file", "space", "audience", "language", "tags", "intended_use", "licence", "valid_until", "review_by")
 
 
-def _bulk_form(request: Request, who: Viewer, values: dict[str, str], status_code: int = 200, error: str | None = None,
-               errors: dict[str, str] | None = None, report: Any = None) -> HTMLResponse:
+def _bulk_form(request: Request, session: SessionDep, who: Viewer, values: dict[str, Any], status_code: int = 200,
+               error: str | None = None, errors: dict[str, str] | None = None, report: Any = None) -> HTMLResponse:
     return page(request, "import_bulk.html", who, status_code=status_code, spaces=who.writable_spaces(), values=values,
                 error=error, errors=errors or {}, report=report, suffixes=SUPPORTED_SUFFIXES,
-                max_mb=request.app.state.settings.max_bulk_import_bytes / 2**20)
+                max_mb=request.app.state.settings.max_bulk_import_bytes / 2**20, choices=_choices(request, session, who))
 
 
 @router.get("/import/bulk")
-def bulk_import_form(request: Request, who: ViewerDep, space: Annotated[str, Query(max_length=64)] = "") -> Response:
+def bulk_import_form(request: Request, session: SessionDep, who: ViewerDep,
+                     space: Annotated[str, Query(max_length=64)] = "") -> Response:
     signed_in(who)
-    return _bulk_form(request, who, {"space": space, "audience": "internal"})
+    return _bulk_form(request, session, who, {"space": space, "audience": "internal"})
 
 
 @router.post("/import/bulk")
@@ -247,6 +273,7 @@ def bulk_import(
     valid_until: Annotated[str, Form(max_length=10)] = "",
     review_by: Annotated[str, Form(max_length=10)] = "",
     submit: Annotated[str, Form(max_length=3)] = "",
+    applies_to: Concepts = [], topic: Concepts = [], region: Concepts = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     """A zip of files (issue 19): the same use case as ``kb import DIR|ZIP`` and the API's bulk import; the
     page shows what was imported and every refused file with its reason."""
@@ -254,18 +281,19 @@ def bulk_import(
     settings = request.app.state.settings
     values = {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
               "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
-              "filename": file.filename or ""}
+              "filename": file.filename or "", "applies_to": applies_to, "topic": topic, "region": region}
     try:
         fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
                                intended_use=intended_use or None, licence=licence or None,
-                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"))
+                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"),
+                               applies_to=",".join(applies_to), topic=",".join(topic), region=",".join(region))
         report = actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
                                      files_dir=settings.files_dir, fields=fields, submit=submit == "yes",
                                      workers=settings.import_workers or None)
     except KbError as error:
         status_code, message, errors = refusal(error, BULK_FIELDS)
-        return _bulk_form(request, who, values, status_code=status_code, error=message, errors=errors)
-    return _bulk_form(request, who, values, report=report)
+        return _bulk_form(request, session, who, values, status_code=status_code, error=message, errors=errors)
+    return _bulk_form(request, session, who, values, report=report)
 
 
 @router.post("/d/{slug}/v/{number}/submit")

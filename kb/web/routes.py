@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kb.web import accounts, admin, documents, experts, insights, notifications, public, search, social, work
+from kb.web import accounts, admin, documents, experts, insights, notifications, public, search, social, taxonomy, work
 from kb.web.common import STATIC_DIR
 
 __all__ = ["PAGES", "STATIC_DIR", "web_router"]
 
-PAGES = (accounts, search, documents, social, experts, notifications, work, admin, insights, public)
+PAGES = (accounts, search, documents, social, experts, notifications, work, admin, insights, taxonomy, public)
 """The page modules, one per domain, in the order their routes are matched."""
 
 
