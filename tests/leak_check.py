@@ -292,6 +292,7 @@ class Checker:
                 figures.results += 1
                 if hit.get("document") not in allowed:
                     figures.non_public_results.append((str(hit.get("document")), label))
+            self._facets(payload, allowed, label)
         if response.status_code == 200 and isinstance(payload, dict) and isinstance(payload.get("groups"), list):
             shown = {page["document"] for group in payload["groups"] for page in group["pages"]}
             linked = {link["document"] for group in payload["groups"] for page in group["pages"]
@@ -305,7 +306,6 @@ class Checker:
                 figures.results += 1
                 if slug not in allowed:
                     figures.non_public_results.append((slug, label))
-            self._facets(payload, allowed, label)
         return response
 
     def _facets(self, payload: dict, allowed: set[str], label: str) -> None:
