@@ -328,9 +328,11 @@ def _check_broader(session: Session, concept: Concept, broader: Concept | None) 
     if broader.scheme_id != concept.scheme_id:
         raise KbError(ErrorCode.VALIDATION_ERROR, "A broader concept must be in the same scheme")
     current: Concept | None = broader
-    while current is not None:
+    seen: set[int] = set()
+    while current is not None and current.id not in seen:  # a loop already in the rows ends the walk, never hangs it
         if current.id == concept.id:
             raise KbError(ErrorCode.VALIDATION_ERROR, "That broader concept is below this one: the hierarchy would loop")
+        seen.add(current.id)  # type: ignore[arg-type]
         current = session.get(Concept, current.broader_id) if current.broader_id is not None else None
 
 
@@ -371,17 +373,35 @@ def create_concept(session: Session, *, actor: Actor, scheme_key: str, data: Con
     return concept
 
 
+def labels_of(session: Session, concept_id: int) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """A concept's preferred and alternative labels, read for it alone (an import changes thousands)."""
+    preferred: dict[str, str] = {}
+    alternative: dict[str, list[str]] = {}
+    for label in session.execute(select(ConceptLabel).where(ConceptLabel.concept_id == concept_id).order_by(ConceptLabel.id)).scalars():
+        if label.kind == LabelKind.preferred:
+            preferred[label.language] = label.text
+        else:
+            alternative.setdefault(label.language, []).append(label.text)
+    return preferred, {language: sorted(texts) for language, texts in sorted(alternative.items())}
+
+
+def _related_refs(session: Session, concept_id: int) -> list[str]:
+    others = [r.related_id if r.concept_id == concept_id else r.concept_id for r in session.execute(
+        select(ConceptRelation).where(or_(ConceptRelation.concept_id == concept_id, ConceptRelation.related_id == concept_id))).scalars()]
+    return sorted(_ref_of(session, session.get(Concept, other)) for other in others)  # type: ignore[arg-type]
+
+
 def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, data: ConceptUpdate) -> Concept:
     """Change what ``data`` gives; audited as ``concept.update`` only when something changed.
 
     Raises: KbError NOT_FOUND, VALIDATION_ERROR (a loop, another scheme, labels without English)."""
     concept = get_concept(session, scheme_key, key)
-    vocab = vocabulary(session)
     detail: dict = {}
     if data.preferred is not None or data.alternative is not None:
-        before = _labels_detail(vocab.preferred(concept.id), vocab.alternative(concept.id))  # type: ignore[arg-type]
-        preferred = data.preferred if data.preferred is not None else vocab.preferred(concept.id)  # type: ignore[arg-type]
-        alternative = data.alternative if data.alternative is not None else vocab.alternative(concept.id)  # type: ignore[arg-type]
+        held_preferred, held_alternative = labels_of(session, concept.id)  # type: ignore[arg-type]
+        before = _labels_detail(held_preferred, held_alternative)
+        preferred = data.preferred if data.preferred is not None else held_preferred
+        alternative = data.alternative if data.alternative is not None else held_alternative
         if "en" not in preferred:
             raise KbError(ErrorCode.VALIDATION_ERROR, "give at least an English preferred label ('en')")
         alternative = {lang: [t for t in texts if t != preferred.get(lang)] for lang, texts in alternative.items()}
@@ -397,7 +417,7 @@ def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str,
             detail["broader"] = data.broader or None
     if data.related is not None:
         wanted = sorted(set(data.related))
-        if wanted != sorted(vocab.ref(r) for r in vocab.related.get(concept.id, set())):  # type: ignore[arg-type]
+        if wanted != _related_refs(session, concept.id):  # type: ignore[arg-type]
             _set_related(session, concept, wanted)
             detail["related"] = wanted
     if not detail:
@@ -411,11 +431,20 @@ def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str,
 
 def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, replaced_by: str | None) -> Concept:
     """Deprecate a concept as an imported vocabulary says, replaced by ``replaced_by`` (a key in the same
-    scheme) or by nothing, without moving labels (the file states them); audited as ``concept.update``."""
+    scheme) or by nothing, without moving labels (the file states them). Audited as ``concept.merge``
+    (with a replacement) or ``concept.deprecate``, with the number of versions that name it.
+
+    Raises: KbError NOT_FOUND; VALIDATION_ERROR: the replacements would lead back to the concept."""
     concept = get_concept(session, scheme_key, key)
     target = get_concept(session, scheme_key, replaced_by) if replaced_by else None
-    if target is not None and target.id == concept.id:
-        raise KbError(ErrorCode.VALIDATION_ERROR, "A concept cannot replace itself")
+    ref = f"{scheme_key}:{key}"
+    current, seen = target, set()
+    while current is not None and current.id not in seen:  # found by review: an import made tenant ⇄ lodger
+        if current.id == concept.id:
+            raise KbError(ErrorCode.VALIDATION_ERROR, f"{ref} cannot be replaced by {scheme_key}:{replaced_by}: "
+                          "the replacements would lead back to it")
+        seen.add(current.id)  # type: ignore[arg-type]
+        current = session.get(Concept, current.replaced_by_id) if current.replaced_by_id is not None else None
     if concept.status == ConceptStatus.deprecated and concept.replaced_by_id == (target.id if target else None):
         return concept
     concept.status = ConceptStatus.deprecated
@@ -423,8 +452,11 @@ def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, rep
     session.add(concept)
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
-    provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"),
-                      {"status": ConceptStatus.deprecated.value, "replaced_by": f"{scheme_key}:{replaced_by}" if replaced_by else None})
+    uses = _uses(session, concept.id)  # type: ignore[arg-type]
+    if target is not None:
+        provenance.record(session, actor, "concept.merge", ("concept", ref), {"into": f"{scheme_key}:{replaced_by}", "uses": uses})
+    else:
+        provenance.record(session, actor, "concept.deprecate", ("concept", ref), {"uses": uses})
     return concept
 
 
@@ -472,8 +504,11 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
         if text != preferred.get(language):
             alternative.setdefault(language, []).append(text)
     _set_labels(session, target, preferred, alternative)
+    # The source's narrower concepts move under the target, except the target itself and those it sits
+    # under (merging a concept into one below it): they take the source's place, so no loop is made.
+    above_target = {target.id, *vocab.broader_chain(target.id)}  # type: ignore[arg-type]
     for child in session.execute(select(Concept).where(Concept.broader_id == source.id)).scalars():
-        child.broader_id = source.broader_id if child.id == target.id else target.id
+        child.broader_id = source.broader_id if child.id in above_target else target.id
         session.add(child)
     moved = sorted(vocab.ref(r) for r in vocab.related.get(source.id, set()) if r != target.id)  # type: ignore[arg-type]
     kept = sorted(vocab.ref(r) for r in vocab.related.get(target.id, set()) if r != source.id)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Literal
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -80,6 +81,15 @@ def export(vocab: service.Vocabulary, format: SkosFormat = "turtle") -> str:  # 
     return graph.serialize(format=format)
 
 
+def _valid(shape, where: str, **values):  # noqa: ANN001, ANN202
+    """``shape(**values)``, or a 422 that names the concept or scheme whose values do not fit (a 500 before review)."""
+    try:
+        return shape(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise KbError(ErrorCode.VALIDATION_ERROR, f"{where}: {problems}", {"concept": where}) from None
+
+
 def _key_from(uri: str, notation: str | None, taken: set[str]) -> str:
     raw = notation or re.split(r"[/#:]", uri.rstrip("/#"))[-1]
     key = re.sub(r"[^a-z0-9_-]+", "-", raw.lower()).strip("-_")[:60] or "concept"
@@ -142,6 +152,8 @@ def load(session: Session, actor: Actor, text: str, format: SkosFormat, fields: 
     if not scheme_nodes:
         raise KbError(ErrorCode.VALIDATION_ERROR, "The document holds no skos:ConceptScheme")
     concept_nodes = sorted(set(graph.subjects(RDF.type, SKOS.Concept)), key=str)
+    if any(not isinstance(node, URIRef) for node in [*scheme_nodes, *concept_nodes]):
+        raise KbError(ErrorCode.VALIDATION_ERROR, "Every concept and scheme needs a URI: the document has a blank node")
     if len(concept_nodes) > MAX_IMPORT_CONCEPTS:
         raise KbError(ErrorCode.PAYLOAD_TOO_LARGE, f"At most {MAX_IMPORT_CONCEPTS} concepts in one import")
 
@@ -153,7 +165,9 @@ def load(session: Session, actor: Actor, text: str, format: SkosFormat, fields: 
         found: dict[str, list[str]] = {}
         for value in graph.objects(node, predicate):
             if isinstance(value, RdfLiteral):
-                found.setdefault((value.language or "en").lower(), []).append(" ".join(str(value).split())[:200])
+                text = " ".join("".join(ch for ch in str(value) if ch.isprintable() or ch.isspace()).split())[:200]
+                if text:  # control characters (NUL among them) never reach the database
+                    found.setdefault((value.language or "en").lower(), []).append(text)
         return {language: sorted(set(texts)) for language, texts in found.items()}
 
     existing_schemes = {s.uri: s for s in session.execute(select(ConceptScheme)).scalars()}
@@ -172,7 +186,8 @@ def load(session: Session, actor: Actor, text: str, format: SkosFormat, fields: 
         titles = {lang: texts[0] for lang, texts in by_language(node, DCTERMS.title).items()} or \
                  {lang: texts[0] for lang, texts in by_language(node, SKOS.prefLabel).items()} or {"en": key}
         titles.setdefault("en", next(iter(titles.values())))
-        schemes[uri] = service.create_scheme(session, actor=actor, data=SchemeCreate(key=key, field=ConceptField(field), titles=titles, uri=uri))
+        schemes[uri] = service.create_scheme(session, actor=actor, data=_valid(SchemeCreate, uri, key=key, field=ConceptField(field),
+                                                                                 titles=titles, uri=uri))
 
     existing = {c.uri: c for c in session.execute(select(Concept)).scalars()}
     keys: dict[int, set[str]] = {}
@@ -195,17 +210,20 @@ def load(session: Session, actor: Actor, text: str, format: SkosFormat, fields: 
         alternative = by_language(node, SKOS.altLabel)
         if uri in existing:
             concept = existing[uri]
+            if concept.scheme_id != scheme.id:  # found by review: the file's scheme's concept of that key was changed instead
+                raise KbError(ErrorCode.VALIDATION_ERROR, f"The file puts {uri} in the scheme {scheme.uri}; it is a concept "
+                              "of another scheme here", {"concept": uri})
             created_refs[uri] = f"{scheme.key}:{concept.key}"
-            vocab_preferred = service.vocabulary(session).preferred(concept.id)  # type: ignore[arg-type]
-            preferred.setdefault("en", vocab_preferred.get("en") or next(iter(preferred.values()), concept.key))
+            held_preferred, _ = service.labels_of(session, concept.id)  # type: ignore[arg-type]
+            preferred.setdefault("en", held_preferred.get("en") or next(iter(preferred.values()), concept.key))
             service.update_concept(session, actor=actor, scheme_key=scheme.key, key=concept.key,
-                                   data=ConceptUpdate(preferred=preferred, alternative=alternative))
+                                   data=_valid(ConceptUpdate, uri, preferred=preferred, alternative=alternative))
             updated += 1
             continue
         key = _key_from(uri, literal(node, SKOS.notation), keys.setdefault(scheme.id, set()))  # type: ignore[arg-type]
         preferred.setdefault("en", next(iter(preferred.values()), key))
         service.create_concept(session, actor=actor, scheme_key=scheme.key,
-                               data=ConceptCreate(key=key, uri=uri, preferred=preferred, alternative=alternative))
+                               data=_valid(ConceptCreate, uri, key=key, uri=uri, preferred=preferred, alternative=alternative))
         created_refs[uri] = f"{scheme.key}:{key}"
         created += 1
     # Pass 2: broader, related, deprecation and replacement.
@@ -219,7 +237,7 @@ def load(session: Session, actor: Actor, text: str, format: SkosFormat, fields: 
         related = sorted({created_refs[str(r)] for r in [*graph.objects(node, SKOS.related), *graph.subjects(SKOS.related, node)]
                           if str(r) in created_refs and str(r) != uri})
         service.update_concept(session, actor=actor, scheme_key=scheme_key, key=key,
-                               data=ConceptUpdate(broader=broader_key, related=related))
+                               data=_valid(ConceptUpdate, uri, broader=broader_key, related=related))
         replaced = graph.value(node, DCTERMS.isReplacedBy)
         deprecated = graph.value(node, OWL.deprecated)
         if (replaced is not None and str(replaced) in created_refs) or (deprecated is not None and deprecated.toPython() is True):
