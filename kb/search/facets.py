@@ -21,11 +21,16 @@ from kb.search.retrieval import Found
 from kb.search.schemas import MAX_FACETS_SELECTED, Facet, FacetValue
 
 
-def selection(vocabulary: taxonomy.Vocabulary, refs: Sequence[str]) -> tuple[tuple[frozenset[int], ...] | None, frozenset[int]]:
+def selection(vocabulary: taxonomy.Vocabulary, refs: Sequence[str], *,
+              strict: bool = True) -> tuple[tuple[frozenset[int], ...] | None, frozenset[int]]:
     """The filter groups of the selected concepts (None: none selected) and their ids.
 
+    Not ``strict`` (citizens, who may not read the taxonomy): a reference that names no concept is an
+    empty group, which nothing passes, so an unknown concept answers as a known one that no public
+    page carries and the answer is no oracle of which concepts exist (found by review).
+
     Raises:
-        KbError VALIDATION_ERROR: too many, or a reference that names no concept.
+        KbError VALIDATION_ERROR: too many, or (``strict``) a reference that names no concept.
     """
     wanted = sorted(set(refs))
     if not wanted:
@@ -33,8 +38,10 @@ def selection(vocabulary: taxonomy.Vocabulary, refs: Sequence[str]) -> tuple[tup
     if len(wanted) > MAX_FACETS_SELECTED:
         raise KbError(ErrorCode.VALIDATION_ERROR, f"Select at most {MAX_FACETS_SELECTED} concepts")
     unknown = [ref for ref in wanted if vocabulary.by_ref(ref) is None]
-    if unknown:
+    if unknown and strict:
         raise KbError(ErrorCode.VALIDATION_ERROR, f"No such concept: {', '.join(unknown)}", {"concept": unknown})
+    if unknown:
+        return (frozenset(),), frozenset()
     by_scheme: dict[int, set[int]] = {}
     selected = set()
     for ref in wanted:
@@ -53,15 +60,17 @@ def named(vocabulary: taxonomy.Vocabulary, text: str) -> frozenset[int]:
 
 
 def count(vocabulary: taxonomy.Vocabulary, found: Sequence[Found], selected: frozenset[int],
-          language: str | None) -> list[Facet]:
+          language: str | None, *, selected_at_zero: bool = True) -> list[Facet]:
     """Per scheme, each concept the documents in ``found`` carry (read through merges, with its broader
-    ones) and how many carry it; a selected concept is listed even at 0. Most frequent first."""
+    ones) and how many carry it, most frequent first; a selected concept is listed even at 0 when
+    ``selected_at_zero`` (not for citizens: its label would name a concept no public page carries)."""
     counts: Counter[int] = Counter()
     for item in found:
         counts.update(vocabulary.carried(item.concepts))
     facets = []
     for scheme in sorted(vocabulary.schemes.values(), key=lambda s: (list(taxonomy.ConceptField).index(taxonomy.ConceptField(s.field)), s.key)):
-        ids = [cid for cid, c in vocabulary.concepts.items() if c.scheme_id == scheme.id and (counts[cid] or cid in selected)]
+        ids = [cid for cid, c in vocabulary.concepts.items()
+               if c.scheme_id == scheme.id and (counts[cid] or (selected_at_zero and cid in selected))]
         if not ids:
             continue
         values = [FacetValue(concept=vocabulary.ref(cid), label=vocabulary.label(cid, language), count=counts[cid],

@@ -304,6 +304,8 @@ def ranked_documents(session: Session, indexes: SearchIndexes, text: str, mode: 
 
     ``multilingual`` takes the cross-lingual path (``retrieve_multilingual``) instead of ``mode``.
     """
+    if filters.concepts is not None and not all(filters.concepts):
+        return []  # a selected concept that names nothing: nothing passes (kb.search.facets.selection)
     depth = max(CANDIDATES, wanted * 3)
     if multilingual:
         retrieved = retrieve_multilingual(session, indexes, text, filters, depth, language)

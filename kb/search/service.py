@@ -94,16 +94,17 @@ def log_query(session: Session, *, audience: str, query: str, mode: Mode, langua
                          answered=None if answer_quality is None else answer_quality is AnswerQuality.good))
 
 
-def _faceted(session: Session, filters: SearchFilters, text: str,
-             concepts: Sequence[str]) -> tuple[SearchFilters, taxonomy.Vocabulary | None, frozenset[int]]:
+def _faceted(session: Session, filters: SearchFilters, text: str, concepts: Sequence[str],
+             strict: bool = True) -> tuple[SearchFilters, taxonomy.Vocabulary | None, frozenset[int]]:
     """``filters`` narrowed to the selected concepts and told which concepts the query names; the
-    vocabulary (None while the taxonomy is empty) and the selected concepts' ids (issue 20)."""
+    vocabulary (None while the taxonomy is empty) and the selected concepts' ids (issue 20).
+    ``strict``: an unknown concept is a 422 (employees); else it selects nothing (``facets.selection``)."""
     vocabulary = taxonomy.vocabulary(session)
     if not vocabulary.concepts:
-        if concepts:
+        if concepts and strict:
             raise KbError(ErrorCode.VALIDATION_ERROR, f"No such concept: {', '.join(sorted(set(concepts)))}")
-        return filters, None, frozenset()
-    groups, selected = facets.selection(vocabulary, concepts)
+        return (replace(filters, concepts=(frozenset(),)) if concepts else filters), None, frozenset()
+    groups, selected = facets.selection(vocabulary, concepts, strict=strict)
     return replace(filters, concepts=groups, boost_concepts=facets.named(vocabulary, text)), vocabulary, selected
 
 
@@ -256,7 +257,7 @@ def public_search(
     ``concepts`` narrow as in ``search``; facets count only what a citizen may see.
     """
     text = _validate(query)
-    filters, vocabulary, selected = _faceted(session, SearchFilters(), text, concepts)  # the public-safe defaults
+    filters, vocabulary, selected = _faceted(session, SearchFilters(), text, concepts, strict=False)  # the public-safe defaults
     decided = languages.resolve(text, explicit=language, preferred=accept_language)
     if indexes.multilingual_enabled:
         found = ranked_documents(session, indexes, text, Mode.hybrid, filters, decided.query, page * page_size,
@@ -297,7 +298,8 @@ def public_search(
                          query_language=decided.query,
                          preferred_language=preferred, labels_language=labels_in, labels=i18n.labels(labels_in),
                          data=hits[(page - 1) * page_size: page * page_size],
-                         facets=facets.count(vocabulary, found, selected, preferred or labels_in) if vocabulary else [])
+                         facets=facets.count(vocabulary, found, selected, preferred or labels_in, selected_at_zero=False)
+                         if vocabulary else [])
 
 
 def public_document(session: Session, slug: str, language: str | None = None, *,
