@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         None, description='URL that "ask an expert" POSTs to, signed with HMAC-SHA256 of KB_SECRET_KEY (X-KB-Signature).')
     base_url: str = Field(
         "http://localhost:8000",
-        description="The address people reach the web UI at: links in notification e-mails start with it.",
+        description="The address people reach the web UI at: links in notification e-mails and the public \"share this\" link start with it.",
     )
     smtp_host: str | None = Field(
         None, description="SMTP server for notification e-mails. Empty: no e-mail is sent (the in-app inbox still has everything).")

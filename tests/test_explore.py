@@ -187,7 +187,7 @@ def test_the_web_page_works_without_javascript(client, situations) -> None:  # n
     assert html.index("Geld") < html.index("Wonen") < html.index("Overige onderwerpen")
     assert 'href="/public/d/huurtoeslag?lang=nl"' in html and "Housing allowance" in html  # the original, linked
     assert html.count('class="card"') == 3  # each page with its card
-    assert 'id="share-url"' in page.text and "http://testserver/public/explore?s=student&s=tenant&lang=nl" in html
+    assert 'id="share-url"' in page.text and "http://localhost:8000/public/explore?s=student&s=tenant&lang=nl" in html
     assert 'href="/public/v1/explore?s=student&s=tenant&lang=nl"' in html  # its API twin
     assert "zq" not in page.text.casefold()
     assert 'href="/public/explore' in client.get("/public?lang=nl").text  # the search links to it
@@ -268,3 +268,13 @@ def test_the_cli_asks_the_questions_and_lists_what_applies(cli_env, client, situ
     assert "zq" not in found.output.casefold()
     bad = run_cli("explore", "-s", "nobody")
     assert bad.exit_code != 0 and "'nobody' is no situation" in bad.output
+
+
+def test_the_share_link_starts_with_kb_base_url_never_the_requests_host(client, database) -> None:  # noqa: ANN001
+    """Found by review: the link was built from the Host header, and the answer is publicly cacheable."""
+    from kb.fixtures import load_demo
+
+    load_demo(database)
+    payload = client.get("/public/v1/explore", params={"s": "tenant"}, headers={"Host": "evil.example"}).json()
+    assert payload["share_url"].startswith(client.app.state.settings.base_url.rstrip("/") + "/public/explore?")
+    assert "evil.example" not in client.get("/public/explore", params={"s": "tenant"}, headers={"Host": "evil.example"}).text

@@ -111,7 +111,7 @@ def public_explore(
 ) -> ExploreResults:
     found = actions.public_explore(session, actor, indexes=request.app.state.search, settings=request.app.state.settings,
                                    situations=s, query=q, language=lang, accept_language=accept_language,
-                                   base_url=str(request.base_url),
+                                   base_url=request.app.state.settings.base_url,
                                    caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)))
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.headers["Vary"] = "Accept-Language"

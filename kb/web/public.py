@@ -70,7 +70,7 @@ def public_explore_page(request: Request, session: SessionDep,
     found = search.public_explore(
         session, None, indexes=request.app.state.search, settings=request.app.state.settings, situations=s,
         query=q or None, language=lang or None, accept_language=request.headers.get("accept-language"),
-        base_url=str(request.base_url), caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
+        base_url=request.app.state.settings.base_url, caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
     language = lang or (found.labels_language if found.labels_language in MESSAGES else None) or _accepted(request) or "en"
     html = page(request, "public_explore.html", None, results=found, q=q, lang=language, chosen=lang,
                 languages=PUBLIC_LANGUAGES, t=MESSAGES[language], L=found.labels, picked=bool(found.situations))

@@ -54,8 +54,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # No notification worker in the server (KB_NOTIFY_POLL_SECONDS=0): the in-app inbox is written in each event's
     # transaction all the same, but the daily reminders would land at a moment of their own in the inboxes whose
     # unread counts test_journeys.py checks step by step.
+    port = free_port()  # KB_BASE_URL is the live server's own: links people share start with it
     settings = Settings(data_dir=data_dir, env=Environment.test, rate_limit_public_search="1000/minute",
-                        rate_limit_login="1000/minute", rate_limit_login_ip="1000/minute", notify_poll_seconds=0)
+                        rate_limit_login="1000/minute", rate_limit_login_ip="1000/minute", notify_poll_seconds=0,
+                        base_url=f"http://127.0.0.1:{port}")
     database = Database(settings)
     upgrade(database)
     load_demo(database)
@@ -64,7 +66,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         indexes.rebuild(session)
     app = create_app(settings, database=database, search=indexes)
     LIVE.update(database=database, settings=settings)
-    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
