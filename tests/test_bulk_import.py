@@ -215,6 +215,43 @@ def test_a_second_bulk_import_in_the_same_process_waits_its_turn(client, people,
     assert bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests").status_code == 200
 
 
+def test_on_sqlite_each_file_of_a_batch_waits_for_a_writer_already_waiting(people, database, backend) -> None:  # noqa: ANN001
+    """A file's write transaction gives way (``kb.db.WriteGate``): while another writer (an approval, say) holds
+    or waits for SQLite's one write lock, the batch writes nothing; then it goes on (issue 19)."""
+    import threading
+    import time
+
+    from kb.db import transaction
+
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL locks rows: writers do not queue for one lock")
+    from functools import partial
+
+    from kb.documents import actions
+    from kb.documents.schemas import DraftSave
+
+    gate, before, result = database.write_gate, head_seq(database), {}
+
+    def run_batch() -> None:  # the use case itself: a request's own writes (its token's use) would queue too
+        with database.session() as session:
+            result["report"] = actions.bulk_import(
+                session, people["contributor"].actor, space="benefits", workers=1,
+                open_batch=partial(bulk.open_zip, io.BytesIO(zipped(GOOD))), files_dir=database.settings.files_dir,
+                fields=DraftSave(intended_use="Tests"))
+
+    batch = threading.Thread(target=run_batch)
+    with database.session() as session, transaction(session):  # the other writer, holding the lock
+        batch.start()
+        for _ in range(20_000):  # until the batch's first file waits for the gate (no wall-clock assertion)
+            if gate.gave_way:
+                break
+            time.sleep(0.001)
+        assert gate.gave_way >= 1 and imports_of(database, before) == []
+    batch.join()
+    assert result["report"].counts == {"created": 3, "refused": 0}
+    assert len(imports_of(database, before)) == 3
+
+
 def test_api_imports_a_zip_reports_refusals_resumes_and_versions(client, people, database) -> None:  # noqa: ANN001
     before = head_seq(database)
     response = bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests")
