@@ -10,8 +10,8 @@ approvals while a bulk import runs.
 (``KB_INDEX_IN_BACKGROUND``: its worker encodes submitted passages ahead and stores their vectors).
 ``kb import DIR --submit`` (parsing on every core, progress bar) imports each set; the clock runs
 from the start of the import until every submitted passage has its stored vector. That rate is
-compared with the raw encoder's, measured in the same run on the same passages (a sample, in
-batches of 256, in this process, with the server idle), and the import's refused files are listed.
+compared with the raw encoder's, measured in the same run on the same passages (a sample of the
+set's own, in batches of 256, in this process, with the server idle), and the import's refused files are listed.
 
 ``approvals``: documents of 1 to ~1,300 passages (the largest body kb accepts) are submitted and
 encoded while in review; then a bulk import of the collection starts (submitted, so the worker has
@@ -129,6 +129,14 @@ class Run:
         with self.database.session() as session:
             return session.execute(select(func.count()).select_from(Chunk)).scalar_one()
 
+    def last_chunk_id(self) -> int:
+        from sqlalchemy import func, select
+
+        from kb.documents.models import Chunk
+
+        with self.database.session() as session:
+            return session.execute(select(func.coalesce(func.max(Chunk.id), 0))).scalar_one()
+
     def close(self) -> None:
         self.server.stop()
         self.database.dispose()
@@ -155,7 +163,7 @@ def throughput(args: argparse.Namespace) -> None:
     run = Run(args.database_url, work)
     try:
         for label, folder, files in sets:
-            before = run.passages()
+            before, first_id = run.passages(), run.last_chunk_id() + 1
             server_cpu, import_cpu = cpu_seconds(run.server.pid), children_cpu_seconds()
             start = time.perf_counter()
             done = run.kb_import(folder, work / f"{label}.json")
@@ -173,8 +181,12 @@ def throughput(args: argparse.Namespace) -> None:
             print(f"[{label}] cpu_s: kb import (with its parsers)={import_cpu:.0f} kb serve (worker encoding ahead, "
                   f"catch-up, requests)={server_cpu:.0f}; on {os.cpu_count()} cores the encoder's share bounds "
                   f"end_to_end/raw at about {server_cpu / (server_cpu + import_cpu):.2f}")
-            raw = raw_encoder_rate(run, sample=args.sample)
+            raw, raw_cpu = raw_encoder_rate(run, sample=args.sample, first_id=first_id)
+            pipeline_cpu = (server_cpu + import_cpu) / passages
             print(f"[{label}] raw_encoder_passages_per_s={raw:.2f} end_to_end/raw={passages / total_s / raw:.3f}")
+            print(f"[{label}] cpu_s per passage: raw encoder={raw_cpu:.4f} whole pipeline (kb import + kb serve)="
+                  f"{pipeline_cpu:.4f}; raw/pipeline={raw_cpu / pipeline_cpu:.3f} (what end_to_end/raw would be on "
+                  f"these cores with nothing else running)")
     finally:
         run.close()
 
@@ -193,8 +205,10 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def raw_encoder_rate(run: Run, sample: int) -> float:
-    """MiniLM alone over a random sample of the stored passages' texts, batches of 256, as the indexer encodes."""
+def raw_encoder_rate(run: Run, sample: int, first_id: int) -> tuple[float, float]:
+    """MiniLM alone over a random sample of this set's passages (chunk ids from ``first_id``: the Markdown
+    set's for the Markdown import, the PDFs' for the PDF one), batches of 256, as the indexer encodes: passages
+    per second, and CPU-seconds per passage (every thread of this process)."""
     from sqlalchemy import select
 
     from kb.documents.models import Chunk
@@ -202,14 +216,14 @@ def raw_encoder_rate(run: Run, sample: int) -> float:
     from kb.search.interfaces import embedding_text
 
     with run.database.session() as session:
-        rows = session.execute(select(Chunk.heading_path, Chunk.text)).all()
+        rows = session.execute(select(Chunk.heading_path, Chunk.text).where(Chunk.id >= first_id)).all()
     texts = [embedding_text(tuple(json.loads(path)), text) for path, text in random.Random(7).sample(rows, min(sample, len(rows)))]
     embedder = shared_embedder(None)
     embedder.encode(texts[:32])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for at in range(0, len(texts), 256):
         embedder.encode(texts[at:at + 256])
-    return len(texts) / (time.perf_counter() - start)
+    return len(texts) / (time.perf_counter() - start), (time.process_time() - cpu) / len(texts)
 
 
 def body_of(passages: int, marker: str) -> str:

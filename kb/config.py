@@ -123,7 +123,8 @@ class Settings(BaseSettings):
     import_workers: int = Field(
         0,
         ge=0,
-        description="Processes that parse the files of a bulk import in parallel; 0: one per core.",
+        description="Processes that parse the PDF, .docx and HTML files of a bulk import in parallel (Markdown and text "
+                    "are parsed in the importing process); 0: one per core.",
     )
     rate_limit_public_search: str = Field(
         "60/minute", description="Rate limit of the public search per client IP (count/period)."

@@ -166,9 +166,33 @@ def test_cli_imports_a_folder_reports_refusals_resumes_and_versions(people, data
     assert "in_review" in {r["path"]: r["reason"] for r in report["refused"]}["finance/policy.md"]
 
 
+def html_note(i: int) -> bytes:
+    """A page the pool parses (Markdown and text are parsed in the importing process: ``bulk.INLINE_SUFFIXES``)."""
+    return f"<html><head><title>Note {i}</title></head><body><main><h1>Note {i}</h1><p>Text {i}.</p></main></body></html>".encode()
+
+
+def which_process(filename: str, data: bytes):  # noqa: ANN201 - a parser for parse_in_order (imported by its workers)
+    from kb.documents.ingest_docx import ParsedFile
+
+    return ParsedFile(markdown=f"{os.getpid()} {data.decode()}", media_type="text/plain")
+
+
+def test_markdown_is_parsed_in_the_importing_process_and_the_rest_in_the_pool_in_order() -> None:
+    jobs = [(i, f"f{i}.{'md' if i % 3 == 0 else 'html'}", str(i).encode()) for i in range(bulk.POOL_MIN_FILES + 4)]
+    results = list(bulk.parse_in_order(iter(jobs), parse=which_process, workers=2, expected=len(jobs)))
+    assert [key for key, _name, _data, _parsed in results] == [key for key, _name, _data in jobs]
+    pids = {name: parsed.markdown.split()[0] for _key, name, _data, parsed in results}
+    assert {pid for name, pid in pids.items() if name.endswith(".md")} == {str(os.getpid())}
+    assert str(os.getpid()) not in {pid for name, pid in pids.items() if name.endswith(".html")}
+    assert [parsed.markdown.split()[1] for *_rest, parsed in results] == [str(i) for i in range(len(jobs))]
+    only_markdown = [(i, f"f{i}.md", b"x") for i in range(bulk.POOL_MIN_FILES + 4)]
+    assert {p.markdown.split()[0] for *_r, p in bulk.parse_in_order(iter(only_markdown), parse=which_process, workers=2,
+                                                                      expected=len(only_markdown))} == {str(os.getpid())}
+
+
 def test_cli_parses_in_a_pool_of_processes(people, database, cli_env, tmp_path: Path) -> None:  # noqa: ANN001
     count = bulk.POOL_MIN_FILES + 4
-    root = write_tree(tmp_path / "many", {f"part-{i // 10}/note {i}.md": f"# Note {i}\n\nText {i}.\n".encode()
+    root = write_tree(tmp_path / "many", {f"part-{i // 10}/note {i}.html": html_note(i)
                                           for i in range(count)} | {"bad.md": b"\xff\xfe"})
     before = head_seq(database)
     result = run_cli("import", str(root), "--space", "benefits", "--workers", "2", token=people["contributor"].token)
@@ -215,6 +239,43 @@ def test_a_second_bulk_import_in_the_same_process_waits_its_turn(client, people,
     assert bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests").status_code == 200
 
 
+def test_on_sqlite_each_file_of_a_batch_waits_for_a_writer_already_waiting(people, database, backend) -> None:  # noqa: ANN001
+    """A file's write transaction gives way (``kb.db.WriteGate``): while another writer (an approval, say) holds
+    or waits for SQLite's one write lock, the batch writes nothing; then it goes on (issue 19)."""
+    import threading
+    import time
+
+    from kb.db import transaction
+
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL locks rows: writers do not queue for one lock")
+    from functools import partial
+
+    from kb.documents import actions
+    from kb.documents.schemas import DraftSave
+
+    gate, before, result = database.write_gate, head_seq(database), {}
+
+    def run_batch() -> None:  # the use case itself: a request's own writes (its token's use) would queue too
+        with database.session() as session:
+            result["report"] = actions.bulk_import(
+                session, people["contributor"].actor, space="benefits", workers=1,
+                open_batch=partial(bulk.open_zip, io.BytesIO(zipped(GOOD))), files_dir=database.settings.files_dir,
+                fields=DraftSave(intended_use="Tests"))
+
+    batch = threading.Thread(target=run_batch)
+    with database.session() as session, transaction(session):  # the other writer, holding the lock
+        batch.start()
+        for _ in range(20_000):  # until the batch's first file waits for the gate (no wall-clock assertion)
+            if gate.gave_way:
+                break
+            time.sleep(0.001)
+        assert gate.gave_way >= 1 and imports_of(database, before) == []
+    batch.join()
+    assert result["report"].counts == {"created": 3, "refused": 0}
+    assert len(imports_of(database, before)) == 3
+
+
 def test_api_imports_a_zip_reports_refusals_resumes_and_versions(client, people, database) -> None:  # noqa: ANN001
     before = head_seq(database)
     response = bulk_upload(client, people["contributor"], zipped(mixed_members()), intended_use="Tests")
@@ -249,7 +310,7 @@ def test_api_parses_a_large_zip_in_a_pool_of_processes(settings, database) -> No
 
     people = make_cast(database)
     count = bulk.POOL_MIN_FILES + 4
-    members = {f"notes/n{i:02d}.md": f"# Note {i}\n\nText {i}.\n".encode() for i in range(count)}
+    members = {f"notes/n{i:02d}.html": html_note(i) for i in range(count)}
     with TestClient(create_app(settings.model_copy(update={"import_workers": 2}), database=database)) as client:
         report = bulk_upload(client, people["contributor"], zipped({**members, "notes/bad.md": b"\xff"})).json()
     assert report["counts"] == {"created": count, "refused": 1}, report["refused"]

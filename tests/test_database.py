@@ -84,3 +84,62 @@ def test_upgrade_with_data_keeps_it(tmp_path) -> None:  # noqa: ANN001
         assert connection.execute(text("SELECT count(*) FROM space_membership")).scalar() == 1
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     database.dispose()
+
+
+# ---------------------------------------------------------------------------- SQLite's write gate (issue 19)
+
+def _wait_for(condition, what: str) -> None:  # noqa: ANN001
+    """Wait for ``condition()`` (another thread's progress), failing after a generous bound; never asserts on time."""
+    import time
+
+    for _ in range(20_000):
+        if condition():
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_a_bulk_writer_gives_way_to_a_waiting_writer_and_a_writer_waits_for_a_bulk_one(tmp_path) -> None:  # noqa: ANN001
+    """Two gates on one file behave as two processes: an ordinary (shared) holder keeps a give-way writer out,
+    ordinary writers share it, and a give-way (exclusive) holder keeps every other writer out."""
+    import threading
+
+    from kb.db import WriteGate
+
+    gate, other = WriteGate(tmp_path / "kb.sqlite3-write-gate"), WriteGate(tmp_path / "kb.sqlite3-write-gate")
+    order: list[str] = []
+
+    def hold(which: WriteGate, name: str, release: threading.Event, *, give_way: bool = False) -> threading.Thread:
+        def run() -> None:
+            with which.held(give_way=give_way):
+                order.append(f"{name} in")
+                release.wait()
+                order.append(f"{name} out")
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    end_ordinary, end_bulk, end_last = threading.Event(), threading.Event(), threading.Event()
+    ordinary = hold(other, "ordinary", end_ordinary)
+    _wait_for(lambda: order == ["ordinary in"], "the ordinary writer holds the gate")
+    with gate.held():  # another ordinary writer shares it
+        order.append("second ordinary")
+    bulk = hold(gate, "bulk", end_bulk, give_way=True)
+    _wait_for(lambda: gate.gave_way == 1, "the bulk writer waits")
+    assert order == ["ordinary in", "second ordinary"]
+    end_ordinary.set()
+    _wait_for(lambda: "bulk in" in order, "the bulk writer goes once the ordinary one is out")
+    assert order == ["ordinary in", "second ordinary", "ordinary out", "bulk in"]
+    last = hold(other, "last", end_last)
+    end_bulk.set()
+    _wait_for(lambda: "last in" in order, "the ordinary writer goes once the bulk one is out")
+    assert order[-3:] == ["bulk in", "bulk out", "last in"]
+    end_last.set()
+    for thread in (ordinary, bulk, last):
+        thread.join()
+
+
+def test_the_write_gate_is_sqlite_only(database, backend) -> None:  # noqa: ANN001
+    assert (database.write_gate is None) == (backend == "postgresql")
+    if backend == "sqlite":
+        assert database.write_gate.path == database.settings.data_dir / "kb.sqlite3-write-gate"

@@ -291,3 +291,62 @@ def test_encoding_ahead_never_holds_up_the_periodic_catch_up(settings, database)
         assert endless.batches > 0
     finally:
         loop.stop()
+
+
+def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    """A draft's events (create, import, edit, submit, reject: ``documents.UNPUBLISHED_ACTIONS``) are read and
+    passed, not re-synced (issue 19: a bulk import's thousands); an approval, a supersession or a retirement
+    in the same page is applied, and the indexes match the database after each step."""
+    from kb import provenance
+    from kb.db import transaction
+    from kb.documents import UNPUBLISHED_ACTIONS, importing
+    from kb.documents import service as documents
+    from kb.documents.schemas import DocumentCreate, DraftSave
+    from kb.search.interfaces import SearchFilters
+
+    author, owner = corpus["contributor"].actor, corpus["owner"].actor
+    indexes = indexes_for(settings, tmp_path, "slot", HashingEmbedder(), Counting(HashingEmbedder(96), "multi-fake"))
+
+    with database.session() as session:
+        indexes.catch_up(session)
+        served = indexes.keyword.chunk_facts()
+        before = indexes.last_seq
+        with transaction(session):  # every action of UNPUBLISHED_ACTIONS, on a document that has an approved version
+            documents.save_draft(session, actor=author, slug="housing", data=DraftSave(body_md="# Housing\n\nA draft."))
+        with transaction(session):
+            documents.submit(session, actor=author, slug="housing", number=2)
+        with transaction(session):
+            documents.reject(session, actor=owner, slug="housing", number=2, reason="not yet")
+        with transaction(session):
+            documents.create_document(session, actor=author, space_slug="benefits", data=DocumentCreate(
+                slug="new-draft", title="New draft", body_md="# New\n\nDraft text.", intended_use="Tests", licence="CC0"))
+        with transaction(session):
+            importing.import_file(session, actor=author, space_slug="benefits", filename="failover.md",
+                                  data=b"# Failover\n\nImported over the approved one.\n",
+                                  parsed=importing.parse_file("failover.md", b"# Failover\n\nImported over the approved one.\n"),
+                                  files_dir=settings.files_dir, fields=DraftSave(intended_use="Tests"), slug="failover")
+        actions = [e.action for e in provenance.events_since(session, before)]
+        assert set(actions) == set(UNPUBLISHED_ACTIONS), actions
+        assert indexes.catch_up(session) == 0  # read, not re-synced
+        assert indexes.last_seq > before and indexes.keyword.chunk_facts() == served
+        assert indexes.check(session).clean
+
+        # in one page with draft events: a supersession (housing v3), a retirement and a first approval
+        with transaction(session):
+            documents.save_draft(session, actor=author, slug="housing", data=DraftSave(body_md="# Housing\n\nRents rise in May."))
+        with transaction(session):
+            documents.submit(session, actor=author, slug="housing", number=3)
+        with transaction(session):
+            documents.approve(session, actor=owner, slug="housing", number=3)
+        with transaction(session):
+            documents.retire(session, actor=owner, slug="child-benefit", reason="ended")
+        with transaction(session):
+            documents.submit(session, actor=author, slug="new-draft", number=1)
+        with transaction(session):
+            documents.approve(session, actor=owner, slug="new-draft", number=1)
+        assert indexes.catch_up(session) == 3  # housing, child-benefit, new-draft: their approvals and retirement
+        assert indexes.check(session).clean
+        assert indexes.keyword.chunk_facts() != served
+        hits = indexes.keyword.search("rents rise", SearchFilters(include_internal=True), 10)
+        assert len(hits) == 1 and set(indexes.vector.chunk_ids()) == set(indexes.keyword.chunk_facts())
+    indexes.close()

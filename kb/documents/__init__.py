@@ -10,7 +10,8 @@ functions and public schemas re-exported here. Must not import social, search or
 
 from kb.documents.insights import approval_lead_times, overdue_by_space
 from kb.documents.published import (
-    ApprovedFacts, ChunkFacts, Published, approved_facts, approved_versions_by, chunks_by_id, concepts_of, create_promoted, document_for_social,
+    UNPUBLISHED_ACTIONS, ApprovedFacts, ChunkFacts, Published, approved_facts, approved_versions_by, chunks_by_id, concepts_of,
+    create_promoted, document_for_social,
     document_ids_for_slugs, facts_of, people_of, promoted_document, publication_seq, published, published_chunk_facts, request_review,
     translation_groups,
 )
@@ -20,7 +21,8 @@ from kb.documents.approval import second_review
 from kb.documents.service import expired, get_document, review_overdue, tags_of, visible_document
 
 __all__ = [
-    "ApprovedFacts", "approved_facts", "ChunkFacts", "concepts_of", "DocumentCreate", "DocumentPublic", "ProvenanceCard", "Published", "VersionPublic",
+    "UNPUBLISHED_ACTIONS", "ApprovedFacts", "approved_facts", "ChunkFacts", "concepts_of", "DocumentCreate", "DocumentPublic",
+    "ProvenanceCard", "Published", "VersionPublic",
     "approval_lead_times", "approved_versions_by", "chunks_by_id", "create_promoted",
     "document_for_social", "document_ids_for_slugs", "expired", "facts_of", "get_document", "overdue_by_space",
     "people_of", "promoted_document", "provenance_card", "publication_seq", "published", "published_chunk_facts", "request_review", "review_overdue",

@@ -307,7 +307,9 @@ def bulk_import(
     5. each file in its own write transaction (``importing.import_file``, with ``submit`` also
        ``service.submit``, so four eyes and the intended-use rule hold), its audit event in it, with the
        actor's channel. A file refused at any step (parse, conflict, in review, submit) rolls back alone
-       and is listed with its reason; the batch goes on.
+       and is listed with its reason; the batch goes on. On SQLite each such transaction gives way to
+       any other writer waiting for the lock (``kb.db.WriteGate``): an approval meanwhile waits for one
+       file's transaction at most.
 
     ``fields`` are the provenance fields every file gets (a title is the file's own: its declared title or
     first heading). A changed file makes a new draft version of its document (or updates its open draft),
@@ -399,7 +401,8 @@ def _import_one(
     """One file of a bulk import in its own write transaction: imported (and submitted), or refused and rolled back."""
     importing.store_file(files_dir, hashlib.sha256(data).hexdigest(), data)  # the disk write and fsync, no lock held
     try:
-        with transaction(session):
+        # give_way: on SQLite, a writer waiting meanwhile (an approval) goes first: a batch must not keep it waiting
+        with transaction(session, give_way=True):
             outcome = importing.import_file(session, actor=actor, space_slug=space, filename=path, data=data,
                                             parsed=parsed, files_dir=files_dir, fields=fields, slug=slug,
                                             source_path=path)

@@ -189,6 +189,16 @@ def translation_groups(session: Session, members: Iterable[Document]) -> dict[in
     return groups
 
 
+UNPUBLISHED_ACTIONS = frozenset({"document.create", "document.import", "version.edit", "version.submit", "version.reject"})
+"""Audit actions on a document that cannot change what ``published`` returns for it: they create, change,
+submit or send back a *draft* version, and only ``version.approve``, ``version.retire`` and
+``version.publish`` set which version is approved (``Document.current_version_id``), while the approved
+version itself is immutable. Search's catch-up re-syncs a document only for its other events (issue 19:
+a bulk import's thousands of imports and submissions are read, not re-synced). An action not listed
+here, including any new one, is re-synced: the list may only name actions known to leave it unchanged.
+"""
+
+
 def document_ids_for_slugs(session: Session, slugs: Iterable[str]) -> dict[str, int]:
     wanted = list(set(slugs))
     if not wanted:

@@ -2,7 +2,8 @@
 
 The database is the authority; indexes are rebuildable caches. ``catch_up`` reads the audit log
 after the sequence number the indexes last reflect (their watermark, in ``manifest.json``), and
-re-syncs every document an event names: drop its chunks, then add the chunks of its current
+re-syncs every document an event names (but for the events of drafts, which cannot change what is
+served: ``documents.UNPUBLISHED_ACTIONS``): drop its chunks, then add the chunks of its current
 approved version if any. That one idempotent operation covers approve, supersede, retire and any
 later change, within one process (called after commit by the event bus), across processes (a
 background ``CatchUpLoop`` every ``KB_INDEX_CATCH_UP_SECONDS``) and after a crash (on start).
@@ -531,7 +532,9 @@ class SearchIndexes:
                 events = provenance.events_since(session, after, limit=page)
                 if not events:
                     break
-                slugs = {e.object_id for e in events if e.object_type == "document"}
+                # a draft's events (imports, edits, submissions) leave what is served as it is: not re-synced
+                slugs = {e.object_id for e in events
+                         if e.object_type == "document" and e.action not in documents.UNPUBLISHED_ACTIONS}
                 ids = sorted(documents.document_ids_for_slugs(session, slugs).values())
                 synced += len(ids)
                 after = events[-1].seq
