@@ -144,11 +144,13 @@ def test_picks_are_counted_anonymously_and_the_question_only_in_the_query_log(cl
     client.get("/public/v1/explore?s=tenant&s=student&lang=nl")
     client.get("/public/v1/explore?s=student&s=tenant&lang=nl&q=huur+betalen")
     client.get("/public/v1/explore?s=carer&lang=de")
+    client.get("/public/v1/explore?s=carer", headers={"Accept-Language": "zz"})  # an invented language is kept as none
     with database.session() as session:
         rows = {(r.situations, r.language, r.results): r.picks for r in session.execute(select(SituationCount)).scalars()}
         ids = {key: taxonomy_id(session, key) for key in ("student", "tenant", "carer")}
         logged = [(q.audience, q.query) for q in session.execute(select(QueryLog)).scalars()]
-    assert rows == {(f"[{ids['student']}, {ids['tenant']}]", "nl", 3): 2, (f"[{ids['carer']}]", "de", 0): 1}
+    assert rows == {(f"[{ids['student']}, {ids['tenant']}]", "nl", 3): 2, (f"[{ids['carer']}]", "de", 0): 1,
+                    (f"[{ids['carer']}]", "", 0): 1}
     assert logged == [("public", "huur betalen")]
     columns = set(SituationCount.__table__.columns.keys())
     assert columns == {"id", "day", "situations", "language", "results", "picks"}  # no address, no time, no text

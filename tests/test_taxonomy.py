@@ -343,3 +343,14 @@ def test_an_import_reads_the_whole_taxonomy_a_bounded_number_of_times(database, 
         actions.import_skos(session, people["admin"].actor, text=SKOS_HEAD + "<urn:kb:scheme:topic> a skos:ConceptScheme .\n"
                             + concepts.replace('"C 5"', '"C five"'))
     assert len(reads) <= 2, len(reads)
+
+
+def test_a_deleted_concepts_id_is_never_given_to_another(database, people) -> None:  # noqa: ANN001
+    """Found by review: on SQLite a new concept took a deleted one's id, and with it its anonymous counts."""
+    admin = people["admin"].actor
+    with database.session() as session:
+        gone = actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="gone", preferred={"en": "Gone"}))
+        gone_id = service.vocabulary(session).by_ref(gone.ref)
+        actions.delete_concept(session, admin, scheme="topic", key="gone")
+        actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="new", preferred={"en": "New"}))
+        assert service.vocabulary(session).by_ref("topic:new") > gone_id

@@ -524,3 +524,15 @@ def test_the_prov_export_and_the_diff_name_the_concepts_a_version_names(client, 
     changes = {change["field"]: (change["before"], change["after"]) for change in diff["fields"]}
     assert changes["applies_to"] == (None, "situation:lodger") and changes["topic"] == (None, "topic:housing")
     assert "+applies_to: situation:lodger" in diff["diff"]
+
+
+def test_how_many_versions_name_a_concept_is_shown_only_to_those_who_maintain_it(client, taxonomy) -> None:  # noqa: ANN001
+    """Found by review: the count includes drafts of every space, so a reader learned of drafts they may not see."""
+    client.post("/api/v1/spaces/benefits/documents", headers=taxonomy["contributor"].headers, json={
+        "slug": "secret-draft", "title": "Secret", "body_md": "# Secret\n\nA draft.", "applies_to": ["situation:tenant"]})
+    reader = client.get("/api/v1/taxonomy/situation/concepts/tenant", headers=taxonomy["reader"].headers).json()
+    assert reader["used_by_versions"] is None
+    assert all(c["used_by_versions"] is None for s in client.get("/api/v1/taxonomy", headers=taxonomy["reader"].headers).json()["data"]
+               for c in s["concepts"])
+    owner = client.get("/api/v1/taxonomy/situation/concepts/tenant", headers=taxonomy["owner"].headers).json()
+    assert owner["used_by_versions"] == 1

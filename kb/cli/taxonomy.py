@@ -83,7 +83,8 @@ def list_schemes(
             state = "" if concept.status.value == "active" else f"\t[{concept.status.value}" + (
                 f" → {concept.replaced_by}]" if concept.replaced_by else "]")
             under = f"\tunder {concept.broader}" if concept.broader else ""
-            typer.echo(f"  {concept.ref}\t{concept.label}{under}\t{concept.used_by_versions} versions{state}")
+            uses = "" if concept.used_by_versions is None else f"{concept.used_by_versions} versions"
+            typer.echo(f"  {concept.ref}\t{concept.label}{under}\t{uses}{state}")
     if not schemes.data:
         typer.echo("No concept schemes yet: kb taxonomy add-scheme, or kb taxonomy import a SKOS file")
 

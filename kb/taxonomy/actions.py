@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from kb.actors import Actor
 from kb.db import transaction
-from kb.permissions import authorize
+from kb.permissions import authorize, may
 from kb.errors import ErrorCode, KbError
 from kb.taxonomy import service, skos
 from kb.taxonomy.schemas import (
@@ -23,15 +23,25 @@ MAX_SKOS_BYTES = 5 * 2**20
 """The largest SKOS document an import takes (a public vocabulary of thousands of concepts is well under)."""
 
 
-def _concept(session: Session, scheme: str, key: str, language: str | None) -> ConceptPublic:
+def _concept(session: Session, scheme: str, key: str, language: str | None, actor: Actor | None = None) -> ConceptPublic:
     concept = service.get_concept(session, scheme, key)
-    return service.vocabulary(session).public(concept.id, language, service.use_counts(session).get(concept.id, 0))  # type: ignore[arg-type]
+    found = service.vocabulary(session).public(concept.id, language, service.use_counts(session).get(concept.id, 0))  # type: ignore[arg-type]
+    return found if actor is None or may(actor, "concept.delete") else found.model_copy(update={"used_by_versions": None})
+
+
+def _counts_for(actor: Actor, schemes: list[SchemePublic]) -> list[SchemePublic]:
+    """How many versions name each concept counts drafts of every space: only those who maintain the
+    taxonomy see it (a reader would learn of drafts they may not see; found by review)."""
+    if may(actor, "concept.delete"):
+        return schemes
+    return [s.model_copy(update={"concepts": [c.model_copy(update={"used_by_versions": None}) for c in s.concepts]})
+            for s in schemes]
 
 
 def list_schemes(session: Session, actor: Actor, *, language: str | None = None) -> SchemesPublic:
     """Every scheme with its concepts, labels in ``language`` (English where a concept has none)."""
     authorize(actor, "taxonomy.read")
-    data = service.schemes_public(session, language)
+    data = _counts_for(actor, service.schemes_public(session, language))
     return SchemesPublic(data=data, count=len(data))
 
 
@@ -39,13 +49,13 @@ def read_scheme(session: Session, actor: Actor, *, scheme: str, language: str | 
     """Raises: KbError NOT_FOUND."""
     authorize(actor, "taxonomy.read")
     service.get_scheme(session, scheme)
-    return next(s for s in service.schemes_public(session, language) if s.key == scheme)
+    return next(s for s in _counts_for(actor, service.schemes_public(session, language)) if s.key == scheme)
 
 
 def read_concept(session: Session, actor: Actor, *, scheme: str, key: str, language: str | None = None) -> ConceptPublic:
     """Raises: KbError NOT_FOUND."""
     authorize(actor, "taxonomy.read")
-    return _concept(session, scheme, key, language)
+    return _concept(session, scheme, key, language, actor)
 
 
 def create_scheme(session: Session, actor: Actor, *, data: SchemeCreate) -> SchemePublic:

@@ -57,6 +57,9 @@ class Concept(SQLModel, table=True):
         UniqueConstraint("scheme_id", "key", name="uq_concept_key"),
         CheckConstraint("status IN ('active','deprecated')", name="ck_concept_status"),
         CheckConstraint("broader_id IS NULL OR broader_id <> id", name="ck_concept_not_own_parent"),
+        # A deleted concept's id is never given to another (its anonymous counts would be credited to it):
+        # SQLite reuses the highest rowid without AUTOINCREMENT; PostgreSQL's sequence never does.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

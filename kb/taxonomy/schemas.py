@@ -97,7 +97,8 @@ class ConceptPublic(BaseModel):
     related: list[str]
     status: ConceptStatus
     replaced_by: str | None = Field(description="After a merge: the concept every version naming this one is read as")
-    used_by_versions: int = Field(description="How many document versions name it (a concept in use cannot be deleted)")
+    used_by_versions: int | None = Field(description="How many document versions name it, drafts of any space included (a "
+                                         "concept in use cannot be deleted); for those who maintain the taxonomy only, else null")
 
 
 class SchemePublic(BaseModel):

@@ -53,7 +53,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['scheme_id'], ['concept_scheme.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('scheme_id', 'key', name='uq_concept_key'),
-    sa.UniqueConstraint('uri')
+    sa.UniqueConstraint('uri'),
+    sqlite_autoincrement=True,
     )
     op.create_index(op.f('ix_concept_broader_id'), 'concept', ['broader_id'], unique=False)
     op.create_index(op.f('ix_concept_scheme_id'), 'concept', ['scheme_id'], unique=False)
