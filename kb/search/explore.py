@@ -103,19 +103,27 @@ def questions(vocab: taxonomy.Vocabulary, language: str | None, picked: frozense
     result: list[SituationQuestion] = []
     situations = _situation_ids(vocab)
     active = [cid for cid in situations if vocab.concepts[cid].status == taxonomy.ConceptStatus.active]
+    # Read once per request, not once per option (found by review: quadratic in the situations offered).
+    shared_keys = {key for key, n in Counter(vocab.concepts[cid].key for cid in situations).items() if n > 1}
+    below_top: dict[int, list[int]] = {}
+    for cid in active:
+        chain = vocab.broader_chain(cid)
+        if chain:
+            below_top.setdefault(chain[-1], []).append(cid)
 
     def option(cid: int) -> SituationOption:
-        return SituationOption(value=value_of(vocab, cid), ref=vocab.ref(cid), label=vocab.label(cid, language),
-                               picked=cid in picked)
+        key = vocab.concepts[cid].key
+        return SituationOption(value=vocab.ref(cid) if key in shared_keys else key, ref=vocab.ref(cid),
+                               label=vocab.label(cid, language), picked=cid in picked)
 
     def by_label(ids: list[int]) -> list[int]:
         return sorted(ids, key=lambda cid: (vocab.label(cid, language).casefold(), vocab.ref(cid)))
 
     for scheme in sorted({vocab.scheme_of(cid).key: vocab.scheme_of(cid) for cid in situations}.values(), key=lambda s: s.key):
         tops = [cid for cid in active if vocab.concepts[cid].scheme_id == scheme.id and vocab.concepts[cid].broader_id is None]
-        alone = by_label([cid for cid in tops if not [n for n in vocab.narrower(cid) if n in active]])
+        alone = by_label([cid for cid in tops if not below_top.get(cid)])
         for top in sorted(set(tops) - set(alone), key=lambda cid: vocab.concepts[cid].key):
-            below = by_label([cid for cid in active if top in vocab.broader_chain(cid)])
+            below = by_label(below_top.get(top, []))
             result.append(SituationQuestion(scheme=scheme.key, title=vocab.label(top, language),
                                             options=[option(cid) for cid in below]))
         if alone:
