@@ -781,6 +781,7 @@ def test_every_state_changing_command_has_a_scenario() -> None:
                               "verify-receipt",
                               "moderation list", "notify list", "me work",  # issue 17's reads: the queue, the inbox, my work
                               "taxonomy list", "taxonomy export",  # issue 20's reads
+                              "explore",  # issue 20: what applies to me, counted anonymously (analytics, as search's query log)
                               # derived data (issue 19): vectors computed from passages the log commits to, like the indexes
                               "index vectors", "index encode", "index forget"}
     assert not read_only_or_bootstrap & set(CLI_NO_EVENT)
