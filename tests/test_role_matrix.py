@@ -111,6 +111,7 @@ ROWS = [
     Row("GET", "/api/v1/review-queue", "/api/v1/review-queue", frozenset({O, X})),
     Row("GET", "/api/v1/search", "/api/v1/search?q=benefit", SIGNED),
     Row("GET", "/api/v1/insights/queries", "/api/v1/insights/queries", frozenset({O, X, A})),
+    Row("GET", "/api/v1/insights/situations", "/api/v1/insights/situations", frozenset({O, X, A})),  # issue 20
     Row("GET", "/api/v1/documents/{slug}/comments", "/api/v1/documents/child-benefit/comments", SIGNED),
     Row("POST", "/api/v1/documents/{slug}/comments", "/api/v1/documents/child-benefit/comments", SIGNED,
         {"json": {"body_md": "Useful, thanks."}}),
@@ -177,6 +178,7 @@ ROWS = [
     Row("GET", "/api/v1/audit", "/api/v1/audit", frozenset({A})),
     Row("GET", "/api/v1/audit/verify", "/api/v1/audit/verify", frozenset({A})),
     Row("GET", "/public/v1/search", "/public/v1/search?q=benefit", EVERYONE),
+    Row("GET", "/public/v1/explore", "/public/v1/explore", EVERYONE),  # issue 20: what applies to me
     Row("GET", "/public/v1/documents/{slug}", "/public/v1/documents/child-benefit", EVERYONE),
     Row("GET", "/public/v1/documents/{slug}/community", "/public/v1/documents/child-benefit/community", EVERYONE),
     Row("GET", "/public/v1/transparency/tree-head", "/public/v1/transparency/tree-head", EVERYONE),
