@@ -93,6 +93,15 @@ def situation_insights(
     return actions.situation_insights(session, actor, days=days)
 
 
+def _public_headers(response: Response, rate_limit) -> None:  # noqa: ANN001 - kb.ratelimit.Verdict | None
+    """What every rate-limited public answer carries: cacheable per language, and the caller's standing."""
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    response.headers["Vary"] = "Accept-Language"
+    if rate_limit is not None:
+        response.headers["X-RateLimit-Limit"] = str(rate_limit.limit)
+        response.headers["X-RateLimit-Remaining"] = str(rate_limit.remaining)
+
+
 @public_router.get("/explore", response_model=ExploreResults,
                    summary="What applies to me: the approved public pages that apply to your situation, grouped by topic",
                    description="Pick situations with `s=` (repeat it: `s=student&s=tenant`; the options are in "
@@ -113,11 +122,7 @@ def public_explore(
                                    situations=s, query=q, language=lang, accept_language=accept_language,
                                    base_url=request.app.state.settings.base_url,
                                    caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)))
-    response.headers["Cache-Control"] = PUBLIC_CACHE
-    response.headers["Vary"] = "Accept-Language"
-    if found.rate_limit is not None:
-        response.headers["X-RateLimit-Limit"] = str(found.rate_limit.limit)
-        response.headers["X-RateLimit-Remaining"] = str(found.rate_limit.remaining)
+    _public_headers(response, found.rate_limit)
     return found.results
 
 
@@ -142,11 +147,7 @@ def public_search(
     found = actions.public_search(session, actor, indexes=request.app.state.search, settings=request.app.state.settings,
                                   query=q, language=lang, accept_language=accept_language, page=page, page_size=page_size,
                                   caller=actions.Caller(request.app.state.rate_limiter, client_ip(request)), concepts=concept)
-    response.headers["Cache-Control"] = PUBLIC_CACHE
-    response.headers["Vary"] = "Accept-Language"
-    if found.rate_limit is not None:
-        response.headers["X-RateLimit-Limit"] = str(found.rate_limit.limit)
-        response.headers["X-RateLimit-Remaining"] = str(found.rate_limit.remaining)
+    _public_headers(response, found.rate_limit)
     return found.results
 
 
