@@ -178,6 +178,12 @@ def consistent_forgery(connection) -> None:  # noqa: ANN001
                                   "translation_of": document.translation_of_id}})
 
 
+def repoint_merge(connection) -> None:  # noqa: ANN001
+    """Cards of pages for *lodger* (merged into *tenant*) would read *student*: the signed ids are untouched."""
+    connection.execute(text("UPDATE concept SET replaced_by_id = (SELECT id FROM concept WHERE key = 'student') "
+                            "WHERE key = 'lodger'"))
+
+
 @dataclass(frozen=True)
 class Row:
     attack: str
@@ -216,6 +222,8 @@ ROWS = [
         "in the database but never recorded in the log", "in the database but never recorded in the log"),
     Row("edit a searchable passage (`document_chunk.text`) directly", edit_passage,
         "differs: document child-benefit v1: chunks", "differs: document child-benefit v1: chunks"),
+    Row("point a merged taxonomy concept's replacement elsewhere (how signed cards read it)", repoint_merge,
+        "differs: concept situation:lodger (id 2): replaced_by", "differs: concept situation:lodger (id 2): replaced_by"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]
@@ -223,11 +231,24 @@ ROWS = [
 
 # ----------------------------------------------------------------------------------- the fixture
 
+def _situations(database: Database, admin) -> None:  # noqa: ANN001
+    """A taxonomy: tenant, lodger (merged into tenant) and student."""
+    from kb.taxonomy import actions
+    from kb.taxonomy.schemas import ConceptCreate, SchemeCreate
+
+    with database.session() as session:
+        actions.create_scheme(session, admin, data=SchemeCreate(key="situation", field="applies_to", titles={"en": "Situation"}))
+        for key in ("tenant", "lodger", "student"):
+            actions.create_concept(session, admin, scheme="situation", data=ConceptCreate(key=key, preferred={"en": key.title()}))
+        actions.merge_concept(session, admin, scheme="situation", key="lodger", into="tenant")
+
+
 @pytest.fixture
 def signed(database: Database, client, cast, cli_env: Settings, backend: str, tmp_path: Path):  # noqa: ANN001, ANN201
     """The cast, child-benefit approved, a version in review and three ratings; a head signed over all of it;
     then the append-only triggers dropped, as the insider would."""
     make_document(database, cast, slug="in-review", state="in_review")
+    _situations(database, cast["admin"].actor)
     for who, stars in (("reader", 4), ("owner2", 5), ("moderator", 3)):
         assert client.put("/api/v1/documents/child-benefit/rating", json={"stars": stars},
                           headers=cast[who].headers).status_code == 200

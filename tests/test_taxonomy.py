@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kb.db import transaction
 from kb.documents import service as documents
@@ -15,7 +15,7 @@ from kb.documents.schemas import DraftSave
 from kb.errors import KbError
 from kb.taxonomy import actions, service
 from kb.taxonomy.schemas import ConceptCreate, ConceptUpdate, SchemeCreate
-from tests.audit import audit_events
+from tests.audit import audit_events, served_state_differences
 from tests.factories import make_cast, make_document
 
 
@@ -354,3 +354,105 @@ def test_a_deleted_concepts_id_is_never_given_to_another(database, people) -> No
         actions.delete_concept(session, admin, scheme="topic", key="gone")
         actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="new", preferred={"en": "New"}))
         assert service.vocabulary(session).by_ref("topic:new") > gone_id
+
+
+# ------------------------------------------------------------- what the log commits to (accountability)
+
+def _concept_id(database, ref: str) -> int:  # noqa: ANN001
+    with database.session() as session:
+        return service.vocabulary(session).by_ref(ref)
+
+
+def test_every_taxonomy_change_commits_to_the_rows_it_leaves(database, people) -> None:  # noqa: ANN001
+    """After each change through kb, the rows are exactly what the log's newest commitments say: the
+    concept changed and every other it touched (related ones, narrower ones moved by a merge)."""
+    admin = people["admin"].actor
+    assert served_state_differences(database) == []
+    _tag(database, people, "rent-help", ["situation:lodger", "situation:student"])
+    steps = [
+        lambda s: actions.update_concept(s, admin, scheme="situation", key="tenant",
+                                         data=ConceptUpdate(alternative={"en": ["renter", "leaseholder"]}, related=["situation:student"])),
+        lambda s: actions.create_concept(s, admin, scheme="situation", data=ConceptCreate(
+            key="boarder", broader="tenant", preferred={"en": "Boarder"}, related=["situation:lodger"])),
+        lambda s: actions.merge_concept(s, admin, scheme="situation", key="tenant", into="lodger"),  # boarder moves, relations move
+        lambda s: actions.deprecate_concept(s, admin, scheme="situation", key="student"),
+        lambda s: actions.create_concept(s, admin, scheme="topic", data=ConceptCreate(key="gone", preferred={"en": "Gone"},
+                                                                                      related=["topic:housing"])),
+        lambda s: actions.delete_concept(s, admin, scheme="topic", key="gone"),
+    ]
+    for step in steps:
+        with database.session() as session:
+            step(session)
+        assert served_state_differences(database) == [], step
+    event = last(database)
+    assert event["action"] == "concept.delete"
+    committed = {c["id"]: c for c in event["payload"]["concept_state"]}
+    assert committed[_concept_id(database, "topic:housing")]["related"] == []  # the survivor of the relation
+    assert [c for c in committed.values() if c.get("deleted")], committed
+
+
+TAXONOMY_TAMPERING = [
+    ("point a merged concept's replacement elsewhere",
+     "UPDATE concept SET replaced_by_id = (SELECT id FROM concept WHERE key = 'student') WHERE key = 'lodger'",
+     "situation:lodger", "replaced_by"),
+    ("rewrite a label that cards show", "UPDATE concept_label SET text = 'Landlord' WHERE text = 'Tenant'",
+     "situation:tenant", "labels"),
+    ("detach a concept from its broader one", "UPDATE concept SET broader_id = NULL WHERE key = 'student'",
+     "situation:student", "broader"),
+    ("move a scheme's concepts to another version field", "UPDATE concept_scheme SET field = 'topic' WHERE key = 'situation'",
+     "concept scheme situation", "field"),
+    ("remove a related link", "DELETE FROM concept_related", "situation:student", "related"),
+    ("forget that a version names a concept (so it can be deleted)", "DELETE FROM concept_use", "concept uses", "missing"),
+    ("insert a concept", "INSERT INTO concept (scheme_id, key, uri, status, created_at) SELECT scheme_id, 'planted', "
+     "'urn:x:planted', 'active', created_at FROM concept WHERE key = 'tenant'", "situation:planted", "never recorded in the log"),
+]
+
+
+@pytest.mark.parametrize(("sql", "subject", "named"), [row[1:] for row in TAXONOMY_TAMPERING],
+                         ids=[row[0] for row in TAXONOMY_TAMPERING])
+def test_a_direct_edit_of_the_taxonomy_is_named(database, people, sql: str, subject: str, named: str) -> None:  # noqa: ANN001
+    """An operator with the database edits how signed cards read their concepts: ``kb audit verify`` names it."""
+    _tag(database, people, "rent-help", ["situation:lodger"])
+    with database.session() as session:
+        actions.merge_concept(session, people["admin"].actor, scheme="situation", key="lodger", into="tenant")
+        actions.update_concept(session, people["admin"].actor, scheme="situation", key="tenant",
+                               data=ConceptUpdate(related=["situation:student"]))
+    assert served_state_differences(database) == []
+    with database.engine.begin() as connection:
+        connection.execute(text(sql))
+    found = served_state_differences(database)
+    assert any(subject in line and named in line for line in found), found
+
+
+def test_an_upgrade_commits_to_the_taxonomy_earlier_events_made_and_to_nothing_planted(database, people) -> None:  # noqa: ANN001
+    """A log written before taxonomy events carried commitments gets a baseline when it crosses 0023:
+    only for rows its events named; a row no event named stays a difference, and upgrading again
+    commits to nothing (rewinding the schema revision launders nothing)."""
+    from kb import migrations
+
+    with database.session() as session:  # the log as kb wrote it before 0023: the events without their commitments
+        assert service.record_baseline(session) == 0
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update") if database.engine.dialect.name == "sqlite"
+                           else text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        for seq, payload in connection.execute(text("SELECT seq, payload FROM audit_event WHERE object_type IN "
+                                                     "('concept', 'concept_scheme')")).all():
+            data = json.loads(payload)
+            data.pop("concept_state", None), data.pop("scheme_state", None)
+            connection.execute(text("UPDATE audit_event SET payload = :p WHERE seq = :s"), {"p": json.dumps(data), "s": seq})
+        if database.engine.dialect.name != "sqlite":
+            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+        connection.execute(text("INSERT INTO concept (scheme_id, key, uri, status, created_at) SELECT scheme_id, 'planted', "
+                                "'urn:x:planted', 'active', created_at FROM concept WHERE key = 'tenant'"))
+    assert len(served_state_differences(database)) == 8  # 2 schemes and 5 concepts without a commitment, 1 planted
+    migrations.taxonomy_baseline(database)
+    assert [line for line in served_state_differences(database)] == [
+        f"concept situation:planted (id {_concept_id(database, 'situation:planted')}): in the database but never "
+        "recorded in the log (inserted outside kb)"]
+    assert audit_events(database)[-1]["action"] == "audit.baseline"
+    known = len(audit_events(database))
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE concept_label SET text = 'Landlord' WHERE text = 'Tenant'"))
+    migrations.taxonomy_baseline(database)  # as a rewound revision would run it again
+    assert len(audit_events(database)) == known
+    assert any("situation:tenant" in line and "labels" in line for line in served_state_differences(database))

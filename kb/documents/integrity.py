@@ -33,6 +33,8 @@ from kb.documents import approval, service
 from kb.documents.chunking import chunk_markdown
 from kb.documents.commitments import COMMITTED_FIELDS, commitment, document_commitment
 from kb.documents.models import Audience, Chunk, Document, Version, VersionState
+from kb.taxonomy import commitments as taxonomy
+from kb.taxonomy.models import ConceptUse
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,12 @@ class Difference:
     stored: Any
     seq: int | None
     """The event whose commitment the row contradicts; None when the log never mentioned the object."""
+    note: str | None = None
+    """What is wrong, where the standard wording does not fit (derived rows: passages, concept uses)."""
 
     def __str__(self) -> str:
+        if self.note is not None:
+            return f"{self.subject}: {self.note}"
         if self.seq is None:
             return f"{self.subject}: in the database but never recorded in the log (inserted outside kb)"
         if self.stored is None and self.field == "*":
@@ -155,6 +161,7 @@ def differences(session: Session, state: provenance.CommittedState | None = None
     _compare_all(found, "space", state.spaces, {slug: safeguards(session, space) for slug, space in spaces.items()})
     users = {user.username: user for user in session.execute(select(User)).scalars()}
     _compare_all(found, "user", state.people, {username: standing(user) for username, user in users.items()})
+    _compare_taxonomy(found, session, state)
 
     # Credentials that still let someone in: each must be one kb issued (a planted one acts as its user).
     now = utcnow()
@@ -171,6 +178,51 @@ def differences(session: Session, state: provenance.CommittedState | None = None
         _compare(found, f"web session {web_session.id}", state.sessions.get(str(web_session.id)),
                  credential(web_session.token_hash, session=web_session.id, user=web_session.user_id))
     return found
+
+
+def _compare_taxonomy(found: list[Difference], session: Session, state: provenance.CommittedState) -> None:
+    """The taxonomy's rows against the log: how signed cards read the concept ids they name.
+
+    A version commits to concept ids; the concepts' rows say what those ids mean (label, replacement,
+    broader concepts, the scheme's field). Each row must be its newest commitment (a concept kb
+    deleted must stay deleted), and which concepts each version names (``concept_use``, which keeps a
+    concept in use from being deleted) must be what the versions' committed fields say.
+    """
+    schemes = taxonomy.all_schemes(session)
+    concepts = taxonomy.all_concepts(session)
+    scheme_keys = {i: value["key"] for i, value in schemes.items()}
+    for i, committed in state.schemes.items():
+        scheme_keys.setdefault(i, committed.value.get("key"))
+
+    def concept_subject(i: str, value: dict[str, Any]) -> str:
+        return f"concept {scheme_keys.get(str(value.get('scheme')), '?')}:{value.get('key', '?')} (id {i})"
+
+    for i, value in schemes.items():
+        _compare(found, f"concept scheme {value['key']} (id {i})", state.schemes.get(i), value)
+    for i, committed in state.schemes.items():
+        if i not in schemes:
+            found.append(Difference(f"concept scheme {committed.value.get('key')} (id {i})", "*", committed.value, None, committed.seq))
+    for i, value in concepts.items():
+        committed = state.concepts.get(i)
+        if committed is not None and committed.value.get("deleted"):
+            found.append(Difference(concept_subject(i, value), "*", None, "present", committed.seq,
+                                    note=f"deleted by kb at seq {committed.seq}, but in the database again (inserted outside kb)"))
+        else:
+            _compare(found, concept_subject(i, value), committed, value)
+    for i, committed in state.concepts.items():
+        if i not in concepts and not committed.value.get("deleted"):
+            found.append(Difference(concept_subject(i, committed.value), "*", committed.value, None, committed.seq))
+    named: set[tuple[int, int]] = set()
+    for version_id, *fields in session.execute(select(Version.id, Version.applies_to, Version.topic, Version.region)):
+        named.update((concept_id, version_id) for value in fields for concept_id in (json.loads(value) if value else ()))
+    held = {(concept_id, version_id) for concept_id, version_id in session.execute(select(ConceptUse.concept_id, ConceptUse.version_id))}
+    missing, extra = sorted(named - held), sorted(held - named)
+    if missing or extra:
+        described = "; ".join(filter(None, (
+            f"{len(missing)} missing (e.g. concept {missing[0][0]} of version id {missing[0][1]})" if missing else "",
+            f"{len(extra)} that no version names (e.g. concept {extra[0][0]} of version id {extra[0][1]})" if extra else "")))
+        found.append(Difference("concept uses", "rows", len(named), len(held), None,
+                                note=f"not what the versions' committed concept fields name: {described}"))
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -35,7 +35,8 @@ def upgrade(database: "Database", revision: str = "head") -> None:
     """Apply every migration up to ``revision``.
 
     A database that crosses revision 0014 with events in its log gets its baseline then: the
-    commitments of every existing object and a first signed tree head (``baseline``).
+    commitments of every existing object and a first signed tree head (``baseline``); one that
+    crosses 0023 gets the commitments of the taxonomy its earlier events made (``taxonomy_baseline``).
     """
     from alembic import command
 
@@ -46,6 +47,8 @@ def upgrade(database: "Database", revision: str = "head") -> None:
         begin_macs(database)
     if before is not None and before < BASELINE_REVISION <= (after or ""):
         baseline(database)
+    if before is not None and before < TAXONOMY_REVISION <= (after or ""):
+        taxonomy_baseline(database)
 
 
 MACS_REVISION = "0015"
@@ -86,6 +89,21 @@ def baseline(database: "Database") -> None:
         head = provenance.publish_tree_head(session, database.settings.tree_heads_dir, key)
     print(f"audit log: baseline of {recorded} events recorded; first signed tree head of size "  # noqa: T201
           f"{head['tree_size']} written to {database.settings.tree_heads_dir}")
+
+
+TAXONOMY_REVISION = "0023"
+"""From this revision on, taxonomy events commit to the concepts they change; older ones get a baseline."""
+
+
+def taxonomy_baseline(database: "Database") -> None:
+    """Commit to the taxonomy rows that earlier taxonomy events named (``kb.taxonomy.service.record_baseline``)."""
+    from kb.db import transaction
+    from kb.taxonomy.service import record_baseline
+
+    with database.session() as session, transaction(session):
+        recorded = record_baseline(session)
+    if recorded:
+        print(f"audit log: baseline of {recorded} taxonomy schemes and concepts recorded")  # noqa: T201
 
 
 def current(database: "Database") -> str | None:

@@ -1,8 +1,9 @@
 """What the log says readers are served: the newest commitment of every version, space and person.
 
 Events that change served state carry, in their payload, the commitments the domain defines
-(``kb.documents.commitments``, ``kb.accounts.commitments``): ``served`` (a list, one per version
-changed), ``safeguards`` (a space's) and ``standing`` (a person's). Replaying the log in sequence
+(``kb.documents.commitments``, ``kb.accounts.commitments``, ``kb.taxonomy.commitments``): ``served``
+(a list, one per version changed), ``safeguards`` (a space's), ``standing`` (a person's), and
+``concept_state`` (a list, one per concept changed) and ``scheme_state`` (a concept scheme's). Replaying the log in sequence
 order and keeping the newest of each gives the state the log vouches for; ``kb audit verify``
 compares it with the database. This module knows only the payload keys, not what they mean.
 
@@ -48,6 +49,10 @@ class CommittedState:
     """API tokens' credentials by token id."""
     sessions: dict[str, Committed] = field(default_factory=dict)
     """Web sessions' credentials by session id."""
+    concepts: dict[str, Committed] = field(default_factory=dict)
+    """Taxonomy concepts by id (as text); a deleted one's commitment says ``deleted``."""
+    schemes: dict[str, Committed] = field(default_factory=dict)
+    """Concept schemes by id (as text)."""
     baseline_seq: int | None = None
     _documents: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
     _latest: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict, repr=False)
@@ -69,6 +74,15 @@ class CommittedState:
                 value = _decoded(payload).get("credential")
                 if isinstance(value, dict) and "session" in value:
                     self.sessions[str(value["session"])] = Committed(seq, value)
+        elif object_type in ("concept", "concept_scheme", "taxonomy") and (
+                '"concept_state"' in payload or '"scheme_state"' in payload):  # few events: decoded now
+            data = _decoded(payload)
+            for item in _as_list(data.get("concept_state")):
+                if isinstance(item, dict) and "id" in item:
+                    self.concepts[str(item["id"])] = Committed(seq, item)
+            for item in _as_list(data.get("scheme_state")):
+                if isinstance(item, dict) and "id" in item:
+                    self.schemes[str(item["id"])] = Committed(seq, item)
         elif object_type == "token" and '"credential"' in payload:
             value = _decoded(payload).get("credential")
             if isinstance(value, dict):
@@ -105,7 +119,8 @@ class CommittedState:
         """Take in the finished replay of the events that follow this one's: its commitments are newer."""
         for mine, theirs in ((self.versions, newer.versions), (self.documents, newer.documents),
                              (self.spaces, newer.spaces), (self.people, newer.people),
-                             (self.tokens, newer.tokens), (self.sessions, newer.sessions)):
+                             (self.tokens, newer.tokens), (self.sessions, newer.sessions),
+                             (self.concepts, newer.concepts), (self.schemes, newer.schemes)):
             mine.update(theirs)  # type: ignore[attr-defined]
         if newer.baseline_seq is not None:
             self.baseline_seq = newer.baseline_seq
@@ -113,6 +128,11 @@ class CommittedState:
 
 
 _VERSION_NUMBER = re.compile(r'"version"\s*:\s*(\d{1,9})\b')
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A payload member that is one object or a list of them, as a list."""
+    return value if isinstance(value, list) else [value] if value is not None else []
 
 
 def _decoded(payload: str) -> dict[str, Any]:

@@ -26,8 +26,9 @@ from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session, SQLModel
 
 from kb import provenance
-from kb.actors import Actor
+from kb.actors import SYSTEM, Actor
 from kb.errors import ErrorCode, KbError
+from kb.taxonomy.commitments import CONCEPT_STATE, SCHEME_STATE, concept_state, scheme_commitment
 from kb.taxonomy.models import Concept, ConceptField, ConceptLabel, ConceptRelation, ConceptScheme, ConceptStatus, ConceptUse, LabelKind
 from kb.taxonomy.schemas import ConceptCreate, ConceptPublic, ConceptUpdate, SchemeCreate, SchemePublic
 
@@ -307,7 +308,8 @@ def create_scheme(session: Session, *, actor: Actor, data: SchemeCreate) -> Conc
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept_scheme.create", ("concept_scheme", scheme.key),
-                      {"uri": uri, "field": data.field.value, "titles": dict(sorted(data.titles.items()))})
+                      {"uri": uri, "field": data.field.value, "titles": dict(sorted(data.titles.items())),
+                       SCHEME_STATE: scheme_commitment(scheme)})
     return scheme
 
 
@@ -348,6 +350,25 @@ def _set_related(session: Session, concept: Concept, refs: list[str]) -> None:
     session.flush()
 
 
+def _committed(session: Session, *concept_ids: Iterable[int] | int | None) -> dict:
+    """The ``concept_state`` member of an event's payload: the commitments of every concept it changed,
+    as the change leaves them (``kb.taxonomy.commitments``)."""
+    ids: set[int] = set()
+    for item in concept_ids:
+        if isinstance(item, int):
+            ids.add(item)
+        elif item is not None:
+            ids.update(item)
+    session.flush()
+    return {CONCEPT_STATE: concept_state(session, ids)}
+
+
+def _related_ids(session: Session, concept_id: int) -> set[int]:
+    return {low if high == concept_id else high for low, high in session.execute(
+        select(ConceptRelation.concept_id, ConceptRelation.related_id).where(
+            or_(ConceptRelation.concept_id == concept_id, ConceptRelation.related_id == concept_id)))}
+
+
 def _labels_detail(preferred: dict[str, str], alternative: dict[str, list[str]]) -> dict:
     return {"preferred": dict(sorted(preferred.items())),
             "alternative": {k: sorted(set(v)) for k, v in sorted(alternative.items())}}
@@ -369,7 +390,8 @@ def create_concept(session: Session, *, actor: Actor, scheme_key: str, data: Con
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.create", ("concept", f"{scheme.key}:{concept.key}"),
                       {"uri": uri, "broader": data.broader, "related": sorted(set(data.related)),
-                       **_labels_detail(data.preferred, data.alternative)})
+                       **_labels_detail(data.preferred, data.alternative),
+                       **_committed(session, concept.id, _related_ids(session, concept.id))})
     return concept
 
 
@@ -397,6 +419,7 @@ def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str,
     Raises: KbError NOT_FOUND, VALIDATION_ERROR (a loop, another scheme, labels without English)."""
     concept = get_concept(session, scheme_key, key)
     detail: dict = {}
+    related_before = _related_ids(session, concept.id)  # type: ignore[arg-type]
     if data.preferred is not None or data.alternative is not None:
         held_preferred, held_alternative = labels_of(session, concept.id)  # type: ignore[arg-type]
         before = _labels_detail(held_preferred, held_alternative)
@@ -425,7 +448,8 @@ def update_concept(session: Session, *, actor: Actor, scheme_key: str, key: str,
     session.add(concept)
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
-    provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"), detail)
+    provenance.record(session, actor, "concept.update", ("concept", f"{scheme_key}:{key}"),
+                      {**detail, **_committed(session, concept.id, related_before, _related_ids(session, concept.id))})  # type: ignore[arg-type]
     return concept
 
 
@@ -454,9 +478,10 @@ def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, rep
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     uses = _uses(session, concept.id)  # type: ignore[arg-type]
     if target is not None:
-        provenance.record(session, actor, "concept.merge", ("concept", ref), {"into": f"{scheme_key}:{replaced_by}", "uses": uses})
+        provenance.record(session, actor, "concept.merge", ("concept", ref),
+                          {"into": f"{scheme_key}:{replaced_by}", "uses": uses, **_committed(session, concept.id)})
     else:
-        provenance.record(session, actor, "concept.deprecate", ("concept", ref), {"uses": uses})
+        provenance.record(session, actor, "concept.deprecate", ("concept", ref), {"uses": uses, **_committed(session, concept.id)})
     return concept
 
 
@@ -476,7 +501,8 @@ def deprecate_concept(session: Session, *, actor: Actor, scheme_key: str, key: s
     session.add(concept)
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
-    provenance.record(session, actor, "concept.deprecate", ("concept", ref), {"uses": _uses(session, concept.id)})  # type: ignore[arg-type]
+    provenance.record(session, actor, "concept.deprecate", ("concept", ref),
+                      {"uses": _uses(session, concept.id), **_committed(session, concept.id)})  # type: ignore[arg-type]
     return concept
 
 
@@ -507,9 +533,11 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
     # The source's narrower concepts move under the target, except the target itself and those it sits
     # under (merging a concept into one below it): they take the source's place, so no loop is made.
     above_target = {target.id, *vocab.broader_chain(target.id)}  # type: ignore[arg-type]
+    changed: set[int] = {source.id, target.id, *vocab.related.get(source.id, set()), *vocab.related.get(target.id, set())}  # type: ignore[arg-type,misc]
     for child in session.execute(select(Concept).where(Concept.broader_id == source.id)).scalars():
         child.broader_id = source.broader_id if child.id in above_target else target.id
         session.add(child)
+        changed.add(child.id)  # type: ignore[arg-type]
     moved = sorted(vocab.ref(r) for r in vocab.related.get(source.id, set()) if r != target.id)  # type: ignore[arg-type]
     kept = sorted(vocab.ref(r) for r in vocab.related.get(target.id, set()) if r != source.id)  # type: ignore[arg-type]
     session.execute(delete(ConceptRelation).where(or_(ConceptRelation.concept_id == source.id, ConceptRelation.related_id == source.id)))
@@ -517,12 +545,13 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
     for earlier in session.execute(select(Concept).where(Concept.replaced_by_id == source.id)).scalars():
         earlier.replaced_by_id = target.id
         session.add(earlier)
+        changed.add(earlier.id)  # type: ignore[arg-type]
     source.status, source.replaced_by_id = ConceptStatus.deprecated, target.id
     session.add(source)
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.merge", ("concept", ref),
-                      {"into": target_ref, "uses": _uses(session, source.id)})  # type: ignore[arg-type]
+                      {"into": target_ref, "uses": _uses(session, source.id), **_committed(session, changed)})  # type: ignore[arg-type]
     return target
 
 
@@ -538,12 +567,15 @@ def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str)
                       "concept or deprecate it; it cannot be deleted", {"uses": uses})
     if session.execute(select(Concept.id).where(or_(Concept.broader_id == concept.id, Concept.replaced_by_id == concept.id))).first():
         raise KbError(ErrorCode.CONFLICT, f"{ref} has narrower concepts or concepts merged into it: move them first")
+    related = _related_ids(session, concept.id)  # type: ignore[arg-type]
     session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id == concept.id))
     session.execute(delete(ConceptRelation).where(or_(ConceptRelation.concept_id == concept.id, ConceptRelation.related_id == concept.id)))
+    concept_id = concept.id
     session.delete(concept)
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
-    provenance.record(session, actor, "concept.delete", ("concept", ref), {"uri": concept.uri})
+    provenance.record(session, actor, "concept.delete", ("concept", ref),
+                      {"uri": concept.uri, **_committed(session, concept_id, related)})
 
 
 def set_uses(session: Session, version_id: int, concept_ids: Iterable[int]) -> None:
@@ -557,3 +589,40 @@ def set_uses(session: Session, version_id: int, concept_ids: Iterable[int]) -> N
 def stored_ids(value: str | None) -> list[int]:
     """A version's concept field as stored: a sorted JSON list of ids, or null for none."""
     return list(json.loads(value)) if value else []
+
+
+def record_baseline(session: Session) -> int:
+    """Commit, once, to the taxonomy rows that taxonomy events recorded before events carried commitments.
+
+    Called by the upgrade across migration 0023. Only a scheme or concept that such an earlier event
+    names (by key; a concept whose newest such event deleted it is left out), and that the log holds no
+    commitment for, is committed to, as its row is at that moment, in one ``audit.baseline`` event by
+    kb itself. A row no event ever named was put there outside kb and stays a difference; a row with a
+    commitment is never re-committed, so rewinding the schema revision and upgrading again launders
+    nothing.
+
+    Returns:
+        The number of rows committed to (0: nothing recorded).
+    """
+    state = provenance.committed_state(session)
+    named: dict[tuple[str, str], tuple[int, str]] = {}
+    for action in TAXONOMY_ACTIONS:
+        after = 0
+        while page := provenance.list_events(session, action=action, after_seq=after, limit=5000):
+            for event in page:
+                if CONCEPT_STATE not in event.payload and SCHEME_STATE not in event.payload:
+                    held = named.get((event.object_type, event.object_id))
+                    if held is None or held[0] < event.seq:
+                        named[(event.object_type, event.object_id)] = (event.seq, action)
+            after = page[-1].seq
+    schemes = [s for s in session.execute(select(ConceptScheme).order_by(ConceptScheme.id)).scalars()
+               if str(s.id) not in state.schemes and ("concept_scheme", s.key) in named]
+    keys = {s.id: s.key for s in session.execute(select(ConceptScheme)).scalars()}
+    concepts = [c.id for c in session.execute(select(Concept).order_by(Concept.id)).scalars()
+                if str(c.id) not in state.concepts
+                and named.get(("concept", f"{keys.get(c.scheme_id)}:{c.key}"), (0, "concept.delete"))[1] != "concept.delete"]
+    if not schemes and not concepts:
+        return 0
+    provenance.record(session, SYSTEM, "audit.baseline", ("taxonomy", "kb"),
+                      {SCHEME_STATE: [scheme_commitment(s) for s in schemes], CONCEPT_STATE: concept_state(session, concepts)})  # type: ignore[arg-type]
+    return len(schemes) + len(concepts)
