@@ -25,7 +25,9 @@ from kb.accounts import service as accounts
 from kb.actors import GlobalRole
 from kb.db import transaction
 from tests.audit import event_ids, new_events
-from tests.factories import Person, doc_body, global_role_of, make_cast, make_person, role_in_space, run_cli, sign_in, space_of
+from tests.factories import (
+    Person, doc_body, global_role_of, make_cast, make_document, make_person, role_in_space, run_cli, sign_in, space_of,
+)
 
 SURFACES = ["api", "web", "cli"]
 OTTO_PASSWORD = "otto-password-1"
@@ -65,13 +67,32 @@ class Attack:
     api: tuple[str, str, dict | None]
     cli: list[str]
     applied: Callable  # (session) -> bool
-    before: Callable | None = None  # (client, people) -> None: what the attack builds on
+    before: Callable | None = None  # (client, people, database) -> None: what the attack builds on
 
 
-def _adam2_exists(client, people) -> None:  # noqa: ANN001
+def _adam2_exists(client, people, database) -> None:  # noqa: ANN001
     created = client.post("/api/v1/users", json={"username": "adam2", "display_name": "Adam Second"},
                           headers=people["admin"].headers)
     assert created.status_code == 201, created.text
+
+
+def _lodger_page(client, people, database) -> None:  # noqa: ANN001
+    """A taxonomy (situation: tenant, lodger) and an approved page of benefits for lodgers."""
+    admin = people["admin"].headers
+    made = client.post("/api/v1/taxonomy", json={"key": "situation", "field": "applies_to", "titles": {"en": "Situation"}},
+                       headers=admin)
+    assert made.status_code == 201, made.text
+    for key in ("tenant", "lodger"):
+        made = client.post("/api/v1/taxonomy/situation/concepts", json={"key": key, "preferred": {"en": key.title()}},
+                           headers=admin)
+        assert made.status_code == 201, made.text
+    make_document(database, people, slug="rent-help", state="approved", applies_to=["situation:lodger"])
+
+
+def _merged(session, ref: str) -> bool:  # noqa: ANN001
+    from kb.taxonomy import service as taxonomy
+
+    return taxonomy.get_concept(session, *ref.split(":")).status == "deprecated"
 
 
 ATTACKS = [
@@ -94,6 +115,9 @@ ATTACKS = [
     Attack("an admin makes his second account an owner", "admin", "owner",
            ("PUT", "/api/v1/spaces/benefits/members/adam2", {"role": "owner"}), ["space", "member", "benefits", "adam2", "owner"],
            lambda s: _role(s, "adam2") == "owner", before=_adam2_exists),
+    Attack("an owner of another space merges a concept that benefits' approved pages name", "outsider_owner", "owner",
+           ("POST", "/api/v1/taxonomy/situation/concepts/lodger/merge", {"into": "tenant"}),
+           ["taxonomy", "merge", "situation:lodger", "tenant"], lambda s: _merged(s, "situation:lodger"), before=_lodger_page),
 ]
 
 
@@ -132,7 +156,7 @@ def _decide(surface: str, client, database, people, who: str, request_id: int) -
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_one_insider_alone_cannot_and_a_second_person_can(client, database, people, attack: Attack, surface: str) -> None:  # noqa: ANN001
     if attack.before:
-        attack.before(client, people)
+        attack.before(client, people, database)
     request_id = _ask(surface, client, people, attack)
     with database.session() as session:
         assert not attack.applied(session), "one person's request took effect"

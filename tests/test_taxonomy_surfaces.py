@@ -536,3 +536,71 @@ def test_how_many_versions_name_a_concept_is_shown_only_to_those_who_maintain_it
                for c in s["concepts"])
     owner = client.get("/api/v1/taxonomy/situation/concepts/tenant", headers=taxonomy["owner"].headers).json()
     assert owner["used_by_versions"] == 1
+
+
+# ------------------------------------------------------------------- merges of concepts approved pages name
+
+def _approved_lodger_page(database, taxonomy) -> None:  # noqa: ANN001
+    from tests.factories import make_document
+
+    make_document(database, taxonomy, slug="rent-help", state="approved", applies_to=["situation:lodger"])
+
+
+def test_the_web_merge_form_asks_a_second_person_when_approved_pages_name_the_concept(client, database, taxonomy) -> None:  # noqa: ANN001
+    """A merge would change how pages read that their approvers signed: from the web form it becomes a
+    request that the requester cannot decide, and an owner of the pages' space approves on /governance."""
+    _approved_lodger_page(database, taxonomy)
+    csrf = sign_in(client, database, "oscar")  # an owner of another space: he may maintain the taxonomy
+    asked = client.post("/taxonomy/situation/concepts/lodger/merge", data={"csrf": csrf, "into": "tenant"}, follow_redirects=False)
+    assert asked.status_code == 303 and "merge-requested" in asked.headers["location"], asked.headers
+    assert "waits for a second person" in client.get(asked.headers["location"]).text
+    request = last(database)
+    assert (request["action"], request["channel"], request["payload"]["kind"]) == ("governance.request", "web", "concept.merge")
+    lodger = client.get("/api/v1/taxonomy/situation/concepts/lodger", headers=taxonomy["reader"].headers).json()
+    assert lodger["status"] == "active"
+    request_id = int(request["object_id"])
+    own = client.post(f"/governance/{request_id}", data={"decision": "approve", "csrf": csrf})
+    assert own.status_code == 409
+    client.cookies.clear()
+    # someone who maintains the taxonomy but owns none of the pages' spaces may not decide it
+    elsewhere = client.post(f"/api/v1/governance/requests/{request_id}/approve", headers=taxonomy["owner"].headers)
+    assert elsewhere.status_code == 200, elsewhere.text  # olga owns benefits, where the page is
+    merged = last(database)
+    assert (merged["action"], merged["actor"], merged["payload"]["request"]) == ("concept.merge", "olga", request_id)
+    lodger = client.get("/api/v1/taxonomy/situation/concepts/lodger", headers=taxonomy["reader"].headers).json()
+    assert (lodger["status"], lodger["replaced_by"]) == ("deprecated", "situation:tenant")
+
+
+def test_only_an_owner_of_the_pages_space_or_an_admin_decides_a_merge(client, database, taxonomy) -> None:  # noqa: ANN001
+    _approved_lodger_page(database, taxonomy)
+    asked = client.post("/api/v1/taxonomy/situation/concepts/lodger/merge", headers=taxonomy["owner"].headers,
+                        json={"into": "tenant"})
+    assert asked.status_code == 202 and asked.json()["status"] == "pending", asked.text
+    request_id = asked.json()["id"]
+    again = client.post("/api/v1/taxonomy/situation/concepts/lodger/merge", headers=taxonomy["owner"].headers,
+                        json={"into": "tenant"})
+    assert again.status_code == 409 and again.json()["error"]["details"]["rule"] == "duplicate_request"
+    oscar = client.post(f"/api/v1/governance/requests/{request_id}/approve", headers=taxonomy["outsider_owner"].headers)
+    assert oscar.status_code == 403 and "approved pages name the concept" in oscar.json()["error"]["message"]
+    listed = client.get("/api/v1/governance/requests", headers=taxonomy["owner2"].headers).json()["data"]
+    assert [(r["id"], r["may_decide"]) for r in listed] == [(request_id, True)]
+    assert client.post(f"/api/v1/governance/requests/{request_id}/approve", headers=taxonomy["admin"].headers).status_code == 200
+    # a concept only drafts name is merged at once: no approved page reads differently
+    client.put("/api/v1/documents/child-benefit/draft", headers=taxonomy["contributor"].headers, json={"applies_to": ["situation:student"]})
+    now = client.post("/api/v1/taxonomy/situation/concepts/student/merge", headers=taxonomy["owner"].headers, json={"into": "tenant"})
+    assert now.status_code == 200 and now.json()["ref"] == "situation:tenant", now.text
+
+
+def test_a_skos_import_cannot_merge_a_concept_approved_pages_name(client, database, taxonomy) -> None:  # noqa: ANN001
+    """The import's path to a merge (``dct:isReplacedBy``) is refused for such a concept: nothing changes."""
+    _approved_lodger_page(database, taxonomy)
+    exported = client.get("/api/v1/taxonomy/export", headers=taxonomy["admin"].headers).text
+    replaced = exported.replace("<urn:kb:concept:situation:lodger> a skos:Concept",
+                                "<urn:kb:concept:situation:lodger> a skos:Concept ; "
+                                "<http://purl.org/dc/terms/isReplacedBy> <urn:kb:concept:situation:tenant>")
+    assert replaced != exported
+    known = len(audit_events(database))
+    refused = client.post("/api/v1/taxonomy/import", headers={**taxonomy["admin"].headers, "Content-Type": "text/turtle"},
+                          content=replaced.encode())
+    assert refused.status_code == 409 and refused.json()["error"]["details"]["rule"] == "separation_of_duties", refused.text
+    assert len(audit_events(database)) == known

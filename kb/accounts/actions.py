@@ -68,6 +68,16 @@ def _space(session: Session, space: Space) -> SpacePublic:
                        members=members)
 
 
+def who_decides(kind: str, target: str) -> str:
+    """Who must decide a governance request of ``kind`` on ``target``, in words ("a second admin")."""
+    return governance.deciders(kind, target)
+
+
+def request_public(session: Session, actor: Actor, request: GovernanceRequest) -> GovernanceRequestPublic:
+    """A governance request as its requester and deciders see it (also for kinds other domains register)."""
+    return _request(session, actor, request)
+
+
 def _request(session: Session, actor: Actor, request: GovernanceRequest) -> GovernanceRequestPublic:
     return GovernanceRequestPublic(
         id=request.id, kind=request.kind, target=request.target, change=request.change,  # type: ignore[arg-type]

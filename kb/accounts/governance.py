@@ -6,12 +6,15 @@ owner, or changes a global role is not applied by the person who asks for it: it
 (``SYSTEM``: the bootstrap, ``kb init --admin`` and ``kb demo``) still acts at once.
 
 Sits on ``kb.accounts.service``: an approved request is applied through the same service functions
-as an immediate change, with the approver as their actor.
+as an immediate change, with the approver as their actor. A domain above the accounts (the taxonomy's
+merges) adds its own kinds with ``register``: who may decide them and how an approved one is applied.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -29,6 +32,45 @@ from kb.errors import ErrorCode, KbError
 SPACE_KINDS = frozenset({"space.update", "space.member.set", "space.member.remove"})
 PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
 SELF_APPROVAL_RULE = "separation_of_duties"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of request that a domain above the accounts defines (``register``)."""
+
+    entitled: Callable[[Session, Actor, GovernanceRequest], bool]
+    """Whether a person (never the requester: checked before) may decide a request of this kind."""
+    apply: Callable[[Session, Actor, GovernanceRequest], None]
+    """Apply an approved request's change with the approver as actor (its event carries the request id)."""
+    deciders: str
+    """Who may decide, in words: "an admin or an owner of a space whose approved pages name it"."""
+
+
+_KINDS: dict[str, Kind] = {}
+
+
+def register(kind: str, *, entitled: Callable[[Session, Actor, GovernanceRequest], bool],
+             apply: Callable[[Session, Actor, GovernanceRequest], None], deciders: str) -> None:
+    """Add a kind of request defined by a domain above the accounts (called when its module is imported)."""
+    _KINDS[kind] = Kind(entitled=entitled, apply=apply, deciders=deciders)
+
+
+def deciders(kind: str, target: str) -> str:
+    """Who must decide a request of ``kind`` on ``target``, in words ("a second admin")."""
+    if kind in _KINDS:
+        return _KINDS[kind].deciders
+    return f"a second owner of {target} or an admin" if kind in SPACE_KINDS else "a second admin"
+
+
+def open_request(session: Session, *, actor: Actor, kind: str, target: str, change: dict[str, object]) -> GovernanceRequest:
+    """A new pending request of a registered kind, recorded as ``governance.request``.
+
+    Raises:
+        KbError CONFLICT: the same change of the same target is waiting already.
+    """
+    if kind not in _KINDS:
+        raise RuntimeError(f"Bug: no governance kind {kind!r} is registered")
+    return _open(session, actor=actor, kind=kind, target=target, change=change)
 
 
 def lowers_safeguard(space: Space, data: SpaceUpdate) -> bool:
@@ -136,6 +178,8 @@ def entitled_to_decide(session: Session, actor: Actor, request: GovernanceReques
     owner of it or an admin; for a global role, an admin."""
     if actor.id == request.requested_by:
         return False
+    if request.kind in _KINDS:
+        return _KINDS[request.kind].entitled(session, actor, request)
     if request.kind in SPACE_KINDS:
         space = session.execute(select(Space).where(Space.slug == request.target)).scalar_one_or_none()
         return actor.is_admin or (space is not None and actor.owns(space.id))  # type: ignore[arg-type]
@@ -152,7 +196,8 @@ def _require_decider(session: Session, actor: Actor, request: GovernanceRequest)
                       f"a second person must decide it",
                       {"rule": SELF_APPROVAL_RULE, "request": request.id})
     if not entitled_to_decide(session, actor, request):
-        who = f"an owner of the space {request.target!r} or an admin" if request.kind in SPACE_KINDS else "an admin"
+        who = (_KINDS[request.kind].deciders if request.kind in _KINDS else
+               f"an owner of the space {request.target!r} or an admin" if request.kind in SPACE_KINDS else "an admin")
         raise KbError(ErrorCode.FORBIDDEN, f"Only {who} other than the requester may decide request {request.id}")
 
 
@@ -204,6 +249,8 @@ def approve_request(session: Session, *, actor: Actor, request_id: int) -> Gover
         remove_membership(session, actor=actor, slug=request.target, username=str(change["user"]), request_id=request.id)
     elif request.kind == "user.update":
         update_user(session, actor=actor, username=request.target, data=UserUpdate(**change), request_id=request.id)
+    elif request.kind in _KINDS:
+        _KINDS[request.kind].apply(session, actor, request)
     else:
         raise RuntimeError(f"Bug: governance request {request.id} has the unknown kind {request.kind!r}")
     return request

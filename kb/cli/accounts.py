@@ -192,11 +192,18 @@ def token_create(
 
 # ------------------------------------------------------------------------------------ governance
 
+def _request_kinds() -> None:
+    """Import the domains that register kinds of governance request of their own (the taxonomy's merges),
+    as the app does when it mounts their routes: deciding one needs its rule."""
+    import kb.taxonomy.actions  # noqa: F401
+
+
 @governance_app.command("list")
 def governance_list(as_user: AsUser = None, token_file: TokenFile = None) -> None:
     """List the pending requests you may decide, and your own requests."""
     from kb.accounts import actions
 
+    _request_kinds()
     database = open_database()
     with database.session() as session, KbErrors():
         actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
@@ -218,6 +225,7 @@ def governance_approve(
     """Approve a pending request as the second person: its change takes effect, recorded with you as actor."""
     from kb.accounts import actions
 
+    _request_kinds()
     database = open_database()
     with database.session() as session, KbErrors():
         actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
@@ -238,6 +246,7 @@ def governance_refuse(
     from kb.accounts import actions
     from kb.accounts.schemas import GovernanceRefusal
 
+    _request_kinds()
     try:
         refusal = GovernanceRefusal(reason=reason)
     except ValidationError as exc:

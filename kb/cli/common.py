@@ -150,8 +150,9 @@ def authenticated(session: "Session", settings: "Settings", *, as_user: str | No
 
 def waiting(request: "GovernanceRequestPublic") -> str:
     """One line saying that a change is a pending request and who must approve it."""
-    second = (f"a second owner of {request.target} or an admin" if request.kind.startswith("space.")
-              else "a second admin")
+    from kb.accounts.actions import who_decides
+
+    second = who_decides(request.kind, request.target)
     return (f"Request {request.id} ({request.kind} {request.target}: {_change(request.change)}) is waiting for "
             f"{second}: kb governance approve {request.id}")
 

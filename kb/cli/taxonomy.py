@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database
+from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database, waiting
 
 taxonomy_app = typer.Typer(help="The taxonomy: concept schemes, their concepts and labels per language, SKOS "
                            "export and import (docs/taxonomy.md).", no_args_is_help=True)
@@ -231,6 +231,9 @@ def merge(
     with database.session() as session, KbErrors():
         actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
         merged = actions.merge_concept(session, actor, scheme=scheme, key=key, into=target)
+    if not isinstance(merged, actions.ConceptPublic):  # approved pages name it: a second person decides
+        typer.echo(waiting(merged))
+        return
     typer.echo(f"Merged {ref} into {merged.ref}")
 
 

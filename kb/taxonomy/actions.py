@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from kb.accounts.actions import request_public
+from kb.accounts.models import GovernanceRequest
+from kb.accounts.schemas import GovernanceRequestPublic
 from kb.actors import Actor
 from kb.db import transaction
 from kb.permissions import authorize, may
@@ -82,12 +85,17 @@ def update_concept(session: Session, actor: Actor, *, scheme: str, key: str, dat
     return _concept(session, scheme, key, None)
 
 
-def merge_concept(session: Session, actor: Actor, *, scheme: str, key: str, into: str) -> ConceptPublic:
-    """Audited as ``concept.merge``; returns the concept merged into. Raises: KbError NOT_FOUND, VALIDATION_ERROR,
-    ILLEGAL_TRANSITION."""
+def merge_concept(session: Session, actor: Actor, *, scheme: str, key: str,
+                  into: str) -> ConceptPublic | GovernanceRequestPublic:
+    """Audited as ``concept.merge``; returns the concept merged into, or, when approved pages name the
+    concept, the pending governance request a second person decides (``governance.request``).
+
+    Raises: KbError NOT_FOUND, VALIDATION_ERROR, ILLEGAL_TRANSITION, CONFLICT (the same merge waits)."""
     authorize(actor, "concept.merge")
     with transaction(session):
-        service.merge_concept(session, actor=actor, scheme_key=scheme, key=key, into=into)
+        result = service.merge_concept(session, actor=actor, scheme_key=scheme, key=key, into=into)
+    if isinstance(result, GovernanceRequest):
+        return request_public(session, actor, result)
     return _concept(session, scheme, into, None)
 
 

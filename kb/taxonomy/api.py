@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
+from kb.accounts.schemas import GovernanceRequestPublic
 from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
 from kb.http import SessionDep, api_router_options, require_for
@@ -129,10 +131,17 @@ def update_concept(scheme: SchemePath, key: KeyPath, body: ConceptUpdate, sessio
 
 
 @router.post("/taxonomy/{scheme}/concepts/{key}/merge", response_model=ConceptPublic,
-             summary="Merge a concept into another of its scheme: every version naming it is read as naming that one")
+             summary="Merge a concept into another of its scheme: every version naming it is read as naming that one",
+             description="A concept that approved pages name is merged only with a second person: the answer is then "
+             "202 with a pending governance request, which an owner of one of those pages' spaces or an admin, "
+             "not the requester, approves (docs/governance.md).",
+             responses={202: {"model": GovernanceRequestPublic, "description": "The merge waits for a second person"}})
 def merge_concept(scheme: SchemePath, key: KeyPath, body: MergeRequest, session: SessionDep,
-                  actor: Annotated[Actor, Depends(require_for("concept.merge"))]) -> ConceptPublic:
-    return actions.merge_concept(session, actor, scheme=scheme, key=key, into=body.into)
+                  actor: Annotated[Actor, Depends(require_for("concept.merge"))]) -> object:
+    result = actions.merge_concept(session, actor, scheme=scheme, key=key, into=body.into)
+    if isinstance(result, GovernanceRequestPublic):
+        return JSONResponse(result.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return result
 
 
 @router.post("/taxonomy/{scheme}/concepts/{key}/deprecate", response_model=ConceptPublic,

@@ -22,10 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import column, delete, func, or_, select, table
 from sqlmodel import Session, SQLModel
 
 from kb import provenance
+from kb.accounts import governance
+from kb.accounts.models import GovernanceRequest
 from kb.actors import SYSTEM, Actor
 from kb.errors import ErrorCode, KbError
 from kb.taxonomy.commitments import CONCEPT_STATE, SCHEME_STATE, concept_state, scheme_commitment
@@ -471,6 +473,11 @@ def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, rep
         current = session.get(Concept, current.replaced_by_id) if current.replaced_by_id is not None else None
     if concept.status == ConceptStatus.deprecated and concept.replaced_by_id == (target.id if target else None):
         return concept
+    if target is not None and not actor.system and approved_spaces(session, concept.id):  # type: ignore[arg-type]
+        raise KbError(ErrorCode.CONFLICT, f"{ref} is named by approved pages: replacing it changes how they read, "
+                      f"which needs a second person; ask for the merge (POST /api/v1/taxonomy/{scheme_key}/concepts/"
+                      f"{key}/merge, or kb taxonomy merge) and import again once it is approved",
+                      {"rule": "separation_of_duties", "concept": ref})
     concept.status = ConceptStatus.deprecated
     concept.replaced_by_id = target.id if target else None
     session.add(concept)
@@ -510,11 +517,35 @@ def _uses(session: Session, concept_id: int) -> int:
     return int(session.execute(select(func.count()).select_from(ConceptUse).where(ConceptUse.concept_id == concept_id)).scalar_one())
 
 
-def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, into: str) -> Concept:
+_VERSION = table("document_version", column("id"), column("document_id"), column("state"))
+_DOCUMENT = table("document", column("id"), column("space_id"))
+MERGE_REQUEST = "concept.merge"
+
+
+def approved_spaces(session: Session, concept_id: int) -> set[int]:
+    """The spaces whose approved versions name the concept (as stored: what their approvers signed).
+
+    Read through the tables' names alone: the taxonomy sits below the documents and never imports them.
+    """
+    rows = session.execute(select(_DOCUMENT.c.space_id).distinct()
+                           .join(_VERSION, _VERSION.c.document_id == _DOCUMENT.c.id)
+                           .join(ConceptUse, ConceptUse.version_id == _VERSION.c.id)  # type: ignore[arg-type]
+                           .where(ConceptUse.concept_id == concept_id, _VERSION.c.state == "approved"))
+    return {space_id for (space_id,) in rows}
+
+
+def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, into: str,
+                  request_id: int | None = None) -> Concept | GovernanceRequest:
     """Merge ``key`` into ``into`` (same scheme): every version naming it is read as naming ``into``; its
     labels become alternative labels of ``into``; its narrower and related concepts move to ``into``.
 
-    Raises: KbError NOT_FOUND, VALIDATION_ERROR (itself), ILLEGAL_TRANSITION (either is deprecated)."""
+    A merge of a concept that approved versions name changes how pages read that their approvers signed,
+    without a new approval: when a person asks, it is a governance request (returned, nothing merged)
+    that an owner of one of those pages' spaces or an admin, not the requester, approves
+    (``request_id``: the approved request being applied). kb itself (``SYSTEM``) merges at once.
+
+    Raises: KbError NOT_FOUND, VALIDATION_ERROR (itself), ILLEGAL_TRANSITION (either is deprecated),
+    CONFLICT (the same merge waits already)."""
     source = get_concept(session, scheme_key, key)
     target = get_concept(session, scheme_key, into)
     ref, target_ref = f"{scheme_key}:{key}", f"{scheme_key}:{into}"
@@ -522,6 +553,8 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
         raise KbError(ErrorCode.VALIDATION_ERROR, "A concept cannot be merged into itself")
     _require_active(source, ref)
     _require_active(target, target_ref)
+    if request_id is None and not actor.system and approved_spaces(session, source.id):  # type: ignore[arg-type]
+        return governance.open_request(session, actor=actor, kind=MERGE_REQUEST, target=ref, change={"into": into})
     vocab = vocabulary(session)
     preferred = vocab.preferred(target.id)  # type: ignore[arg-type]
     alternative = vocab.alternative(target.id)  # type: ignore[arg-type]
@@ -551,8 +584,31 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
     session.flush()
     session.info[_CHANGED] = True  # this session reads the taxonomy afresh from now on: its change is not committed yet
     provenance.record(session, actor, "concept.merge", ("concept", ref),
-                      {"into": target_ref, "uses": _uses(session, source.id), **_committed(session, changed)})  # type: ignore[arg-type]
+                      {"into": target_ref, "uses": _uses(session, source.id), **_committed(session, changed),  # type: ignore[arg-type]
+                       **({"request": request_id} if request_id is not None else {})})
     return target
+
+
+def _may_decide_merge(session: Session, actor: Actor, request: GovernanceRequest) -> bool:
+    """An admin, or an owner of a space whose approved pages name the concept (they stand behind them)."""
+    if actor.is_admin:
+        return True
+    scheme_key, _, key = request.target.partition(":")
+    try:
+        concept = get_concept(session, scheme_key, key)
+    except KbError:
+        return False
+    return any(actor.owns(space_id) for space_id in approved_spaces(session, concept.id))  # type: ignore[arg-type]
+
+
+def _apply_merge(session: Session, actor: Actor, request: GovernanceRequest) -> None:
+    scheme_key, _, key = request.target.partition(":")
+    merge_concept(session, actor=actor, scheme_key=scheme_key, key=key, into=str(request.change["into"]),
+                  request_id=request.id)
+
+
+governance.register(MERGE_REQUEST, entitled=_may_decide_merge, apply=_apply_merge,
+                    deciders="a second person (an owner of a space whose approved pages name the concept, or an admin)")
 
 
 def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str) -> None:

@@ -71,6 +71,8 @@ NOTICES = {
     "concept-added": "The concept is added.",
     "concept-saved": "The concept is saved.",
     "concept-merged": "Merged: every version that named the old concept is now read as naming this one.",
+    "merge-requested": "Approved pages name this concept, so the merge waits for a second person: an owner of one "
+                       "of their spaces or an admin approves it on the governance page.",
     "concept-deprecated": "Deprecated: the versions that name it keep it; no one is offered it any more.",
     "concept-deleted": "The concept is deleted.",
 }

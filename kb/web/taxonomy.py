@@ -21,7 +21,7 @@ from sqlmodel import Session
 from kb.actors import Actor
 from kb.errors import ErrorCode, KbError
 from kb.taxonomy import actions
-from kb.taxonomy.schemas import ConceptCreate, ConceptUpdate, SchemeCreate, SchemesPublic
+from kb.taxonomy.schemas import ConceptCreate, ConceptPublic, ConceptUpdate, SchemeCreate, SchemesPublic
 from kb.web import i18n
 from kb.web.common import Csrf, SessionDep, Viewer, ViewerDep, back, checked, page, page_router, signed_in
 
@@ -200,6 +200,8 @@ def merge_concept(session: SessionDep, who: ViewerDep, scheme: SchemePath, key: 
                   into: Annotated[str, Form(pattern=KEY)], csrf: Csrf = None) -> Response:
     actor = checked(who, csrf)
     merged = actions.merge_concept(session, actor, scheme=scheme, key=key, into=into)
+    if not isinstance(merged, ConceptPublic):  # a pending request: approved pages name the concept
+        return back(f"/taxonomy#c-{quote(scheme)}-{quote(key)}", "merge-requested")
     return back(f"/taxonomy#c-{quote(scheme)}-{quote(merged.key)}", "concept-merged")
 
 
