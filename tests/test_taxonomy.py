@@ -456,3 +456,114 @@ def test_an_upgrade_commits_to_the_taxonomy_earlier_events_made_and_to_nothing_p
     migrations.taxonomy_baseline(database)  # as a rewound revision would run it again
     assert len(audit_events(database)) == known
     assert any("situation:tenant" in line and "labels" in line for line in served_state_differences(database))
+
+
+# --------------------------------------- found by an insider review of the commitments and the merge rule
+
+_TTL = """@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix dct: <http://purl.org/dc/terms/> .
+<urn:kb:scheme:situation> a skos:ConceptScheme .
+"""
+
+
+def _reads_as(database, ref: str) -> str:  # noqa: ANN001
+    with database.session() as session:
+        vocab = service.vocabulary(session)
+        return vocab.ref(vocab.effective(vocab.by_ref(ref)))
+
+
+def _lodger_merged_into_interim_by_two(database, people):  # noqa: ANN001, ANN202
+    """An approved page names lodger; oscar asks to merge lodger into a new 'interim', olga (benefits) approves."""
+    from kb.accounts import actions as accounts
+    from kb.accounts.schemas import GovernanceRequestPublic
+
+    make_document(database, people, slug="rent-help", state="approved", applies_to=["situation:lodger"])
+    oscar = people["outsider_owner"].actor
+    with database.session() as session:
+        actions.create_concept(session, oscar, scheme="situation", data=ConceptCreate(key="interim", preferred={"en": "Interim"}))
+        asked = actions.merge_concept(session, oscar, scheme="situation", key="lodger", into="interim")
+        assert isinstance(asked, GovernanceRequestPublic)
+    with database.session() as session:
+        accounts.approve_governance_request(session, people["owner"].actor, request_id=asked.id)
+    assert _reads_as(database, "situation:lodger") == "situation:interim"
+    return oscar
+
+
+def test_a_chain_of_merges_still_needs_a_second_person(database, people) -> None:  # noqa: ANN001
+    from kb.accounts.schemas import GovernanceRequestPublic
+
+    oscar = _lodger_merged_into_interim_by_two(database, people)
+    with database.session() as session:
+        again = actions.merge_concept(session, oscar, scheme="situation", key="interim", into="student")
+    assert isinstance(again, GovernanceRequestPublic)
+    assert _reads_as(database, "situation:lodger") == "situation:interim"
+
+
+@pytest.mark.parametrize("statement", [
+    '<urn:kb:concept:situation:interim> a skos:Concept ; skos:inScheme <urn:kb:scheme:situation> ; skos:prefLabel "Interim"@en ; '
+    'dct:isReplacedBy <urn:kb:concept:situation:student> .\n<urn:kb:concept:situation:student> a skos:Concept ; '
+    'skos:inScheme <urn:kb:scheme:situation> ; skos:prefLabel "Student"@en .',  # on along the chain
+    '<urn:kb:concept:situation:lodger> a skos:Concept ; skos:inScheme <urn:kb:scheme:situation> ; skos:prefLabel "Lodger"@en ; '
+    'owl:deprecated true .',  # the two-person merge undone
+], ids=["chain", "undo"])
+def test_an_import_cannot_change_what_approved_pages_read_as(database, people, statement: str) -> None:  # noqa: ANN001
+    oscar = _lodger_merged_into_interim_by_two(database, people)
+    with database.session() as session, pytest.raises(KbError) as refused:
+        actions.import_skos(session, oscar, text=_TTL + statement)
+    assert refused.value.code.status == 409 and refused.value.details["rule"] == "separation_of_duties"
+    assert _reads_as(database, "situation:lodger") == "situation:interim"
+
+
+def test_emptying_concept_use_for_a_moment_does_not_skip_the_rule(database, people) -> None:  # noqa: ANN001
+    """The rule reads the versions' committed fields, not the derived ``concept_use`` rows."""
+    from kb.accounts.schemas import GovernanceRequestPublic
+
+    make_document(database, people, slug="rent-help", state="approved", applies_to=["situation:lodger"])
+    with database.engine.begin() as connection:
+        connection.execute(text("DELETE FROM concept_use"))
+    with database.session() as session:
+        asked = actions.merge_concept(session, people["outsider_owner"].actor, scheme="situation", key="lodger", into="tenant")
+    assert isinstance(asked, GovernanceRequestPublic)
+
+
+def test_a_rewound_revision_commits_to_nothing_planted_after_a_delete(database, people) -> None:  # noqa: ANN001
+    from kb import migrations
+
+    admin = people["admin"].actor
+    with database.session() as session:
+        actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="gone", preferred={"en": "Gone"}))
+    with database.engine.begin() as connection:  # the log as kb wrote it before 0023
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update") if database.engine.dialect.name == "sqlite"
+                           else text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        for seq, payload in connection.execute(text("SELECT seq, payload FROM audit_event WHERE object_type IN "
+                                                     "('concept', 'concept_scheme')")).all():
+            data = json.loads(payload)
+            data.pop("concept_state", None), data.pop("scheme_state", None)
+            connection.execute(text("UPDATE audit_event SET payload = :p WHERE seq = :s"), {"p": json.dumps(data), "s": seq})
+        if database.engine.dialect.name != "sqlite":
+            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+    migrations.taxonomy_baseline(database)
+    assert served_state_differences(database) == []
+    with database.session() as session:
+        actions.delete_concept(session, admin, scheme="topic", key="gone")
+    with database.engine.begin() as connection:
+        connection.execute(text("INSERT INTO concept (scheme_id, key, uri, status, created_at) SELECT scheme_id, 'gone', "
+                                "'urn:x:planted', 'active', created_at FROM concept WHERE key = 'housing'"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0022'"))
+    migrations.upgrade(database)
+    assert any("topic:gone" in line and "never recorded" in line for line in served_state_differences(database))
+
+
+def test_malformed_taxonomy_rows_are_named_never_a_crash(client, database, people) -> None:  # noqa: ANN001
+    make_document(database, people, slug="rent-help", state="draft")
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE concept_scheme SET titles = 'x' WHERE key = 'topic'"))
+        connection.execute(text("UPDATE document_version SET applies_to = '[[1]]'"))
+        connection.execute(text("UPDATE concept_label SET text = 'Landlord' WHERE text = 'Tenant'"))
+    found = served_state_differences(database)
+    assert any("concept scheme topic" in line and "titles" in line for line in found), found
+    assert any("rent-help v1: provenance_sha256" in line for line in found), found
+    assert any("situation:tenant" in line and "labels" in line for line in found), found
+    answer = client.get("/api/v1/audit/verify", headers=people["admin"].headers)
+    assert answer.status_code == 200 and answer.json()["differences"], answer.text

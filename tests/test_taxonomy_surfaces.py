@@ -604,3 +604,21 @@ def test_a_skos_import_cannot_merge_a_concept_approved_pages_name(client, databa
                           content=replaced.encode())
     assert refused.status_code == 409 and refused.json()["error"]["details"]["rule"] == "separation_of_duties", refused.text
     assert len(audit_events(database)) == known
+
+
+def test_a_merge_that_changes_how_approved_pages_read_through_other_concepts_needs_a_second_person(client, database, taxonomy) -> None:  # noqa: ANN001
+    """Approved pages name *student* (below *in education*) and *lodger*, merged earlier into *tenant*: merging
+    *in education* or *tenant* changes how they read as much as merging what they name."""
+    from tests.factories import make_document
+
+    make_document(database, taxonomy, slug="study-grant", state="approved", applies_to=["situation:student"])
+    make_document(database, taxonomy, slug="rent-help", state="draft", applies_to=["situation:lodger"])
+    owner = taxonomy["owner"].headers
+    merged = client.post("/api/v1/taxonomy/situation/concepts/lodger/merge", headers=owner, json={"into": "tenant"})
+    assert merged.status_code == 200, merged.text  # only a draft names lodger: at once
+    client.post("/api/v1/documents/rent-help/versions/1/submit", json={}, headers=taxonomy["contributor"].headers)
+    assert client.post("/api/v1/documents/rent-help/versions/1/approve", json={}, headers=owner).status_code == 200
+    broader = client.post("/api/v1/taxonomy/situation/concepts/education/merge", headers=owner, json={"into": "tenant"})
+    assert broader.status_code == 202, broader.text
+    replaced = client.post("/api/v1/taxonomy/situation/concepts/tenant/merge", headers=owner, json={"into": "education"})
+    assert replaced.status_code == 202, replaced.text

@@ -35,6 +35,7 @@ from kb.documents.commitments import COMMITTED_FIELDS, commitment, document_comm
 from kb.documents.models import Audience, Chunk, Document, Version, VersionState
 from kb.taxonomy import commitments as taxonomy
 from kb.taxonomy.models import ConceptUse
+from kb.taxonomy.service import stored_ids_lenient
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def _compare_taxonomy(found: list[Difference], session: Session, state: provenan
             found.append(Difference(concept_subject(i, committed.value), "*", committed.value, None, committed.seq))
     named: set[tuple[int, int]] = set()
     for version_id, *fields in session.execute(select(Version.id, Version.applies_to, Version.topic, Version.region)):
-        named.update((concept_id, version_id) for value in fields for concept_id in (json.loads(value) if value else ()))
+        named.update((concept_id, version_id) for value in fields for concept_id in stored_ids_lenient(value))
     held = {(concept_id, version_id) for concept_id, version_id in session.execute(select(ConceptUse.concept_id, ConceptUse.version_id))}
     missing, extra = sorted(named - held), sorted(held - named)
     if missing or extra:

@@ -52,8 +52,12 @@ def concept_commitment(concept: Concept, labels: Iterable[tuple[str, str, str]],
 
 def scheme_commitment(scheme: ConceptScheme) -> dict[str, Any]:
     """What the log commits to about ``scheme``: which version field its concepts fill, and its titles."""
+    try:
+        titles: Any = json.loads(scheme.titles or "{}")
+    except ValueError:  # edited outside kb: its digest differs from any kb committed to, and verify names it
+        titles = ["not JSON", scheme.titles]
     return {"id": scheme.id, "key": scheme.key, "uri": scheme.uri, "field": str(getattr(scheme.field, "value", scheme.field)),
-            "titles": _sha256(json.loads(scheme.titles or "{}"))}
+            "titles": _sha256(titles)}
 
 
 def deleted(concept_id: int) -> dict[str, Any]:

@@ -473,7 +473,8 @@ def set_status(session: Session, *, actor: Actor, scheme_key: str, key: str, rep
         current = session.get(Concept, current.replaced_by_id) if current.replaced_by_id is not None else None
     if concept.status == ConceptStatus.deprecated and concept.replaced_by_id == (target.id if target else None):
         return concept
-    if target is not None and not actor.system and approved_spaces(session, concept.id):  # type: ignore[arg-type]
+    changes_reading = concept.replaced_by_id != (target.id if target else None)  # a replacement set, changed or undone
+    if changes_reading and not actor.system and approved_spaces(session, concept.id):  # type: ignore[arg-type]
         raise KbError(ErrorCode.CONFLICT, f"{ref} is named by approved pages: replacing it changes how they read, "
                       f"which needs a second person; ask for the merge (POST /api/v1/taxonomy/{scheme_key}/concepts/"
                       f"{key}/merge, or kb taxonomy merge) and import again once it is approved",
@@ -517,21 +518,48 @@ def _uses(session: Session, concept_id: int) -> int:
     return int(session.execute(select(func.count()).select_from(ConceptUse).where(ConceptUse.concept_id == concept_id)).scalar_one())
 
 
-_VERSION = table("document_version", column("id"), column("document_id"), column("state"))
+_VERSION = table("document_version", column("id"), column("document_id"), column("state"),
+                 column("applies_to"), column("topic"), column("region"))
 _DOCUMENT = table("document", column("id"), column("space_id"))
 MERGE_REQUEST = "concept.merge"
 
 
-def approved_spaces(session: Session, concept_id: int) -> set[int]:
-    """The spaces whose approved versions name the concept (as stored: what their approvers signed).
+def read_through(session: Session, concept_id: int) -> set[int]:
+    """The concept and every concept read through it: those merged into it and those below it, all the
+    way down (a version naming any of them reads differently when this one is merged)."""
+    found, frontier = {concept_id}, [concept_id]
+    while frontier:
+        rows = session.execute(select(Concept.id).where(or_(Concept.replaced_by_id.in_(frontier),  # type: ignore[union-attr]
+                                                            Concept.broader_id.in_(frontier)))).scalars()  # type: ignore[union-attr]
+        frontier = [i for i in rows if i not in found]
+        found.update(frontier)
+    return found
 
-    Read through the tables' names alone: the taxonomy sits below the documents and never imports them.
+
+def approved_spaces(session: Session, concept_id: int) -> set[int]:
+    """The spaces whose approved versions read differently if the concept is merged: those that name it,
+    or a concept read through it (``read_through``).
+
+    Read from the versions' own concept fields, which their provenance hash commits to, not from
+    ``concept_use`` (derived rows an operator could empty for the moment of a merge), and through the
+    tables' names alone: the taxonomy sits below the documents and never imports them.
     """
-    rows = session.execute(select(_DOCUMENT.c.space_id).distinct()
+    wanted = read_through(session, concept_id)
+    rows = session.execute(select(_DOCUMENT.c.space_id, _VERSION.c.applies_to, _VERSION.c.topic, _VERSION.c.region)
                            .join(_VERSION, _VERSION.c.document_id == _DOCUMENT.c.id)
-                           .join(ConceptUse, ConceptUse.version_id == _VERSION.c.id)  # type: ignore[arg-type]
-                           .where(ConceptUse.concept_id == concept_id, _VERSION.c.state == "approved"))
-    return {space_id for (space_id,) in rows}
+                           .where(_VERSION.c.state == "approved",
+                                  or_(_VERSION.c.applies_to.is_not(None), _VERSION.c.topic.is_not(None),
+                                      _VERSION.c.region.is_not(None))))
+    return {space_id for space_id, *fields in rows if wanted & {i for value in fields for i in stored_ids_lenient(value)}}
+
+
+def stored_ids_lenient(value: str | None) -> list[int]:
+    """``stored_ids``, but a malformed value (edited outside kb: ``kb audit verify`` names it) is no ids."""
+    try:
+        ids = json.loads(value) if value else []
+    except ValueError:
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
 
 
 def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, into: str,
@@ -590,7 +618,8 @@ def merge_concept(session: Session, *, actor: Actor, scheme_key: str, key: str, 
 
 
 def _may_decide_merge(session: Session, actor: Actor, request: GovernanceRequest) -> bool:
-    """An admin, or an owner of a space whose approved pages name the concept (they stand behind them)."""
+    """An admin, or an owner of every space whose approved pages the merge re-reads (they stand behind
+    them: the owners of one space do not decide for another's pages)."""
     if actor.is_admin:
         return True
     scheme_key, _, key = request.target.partition(":")
@@ -598,7 +627,8 @@ def _may_decide_merge(session: Session, actor: Actor, request: GovernanceRequest
         concept = get_concept(session, scheme_key, key)
     except KbError:
         return False
-    return any(actor.owns(space_id) for space_id in approved_spaces(session, concept.id))  # type: ignore[arg-type]
+    spaces = approved_spaces(session, concept.id)  # type: ignore[arg-type]
+    return bool(spaces) and all(actor.owns(space_id) for space_id in spaces)
 
 
 def _apply_merge(session: Session, actor: Actor, request: GovernanceRequest) -> None:
@@ -608,7 +638,7 @@ def _apply_merge(session: Session, actor: Actor, request: GovernanceRequest) -> 
 
 
 governance.register(MERGE_REQUEST, entitled=_may_decide_merge, apply=_apply_merge,
-                    deciders="a second person (an owner of a space whose approved pages name the concept, or an admin)")
+                    deciders="a second person (an admin, or an owner of every space whose approved pages name the concept)")
 
 
 def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str) -> None:
@@ -660,17 +690,22 @@ def record_baseline(session: Session) -> int:
     Returns:
         The number of rows committed to (0: nothing recorded).
     """
+    if provenance.list_events(session, action="audit.baseline", object_type="taxonomy", limit=1):
+        return 0  # once: a rewound schema revision must not commit to rows changed or planted since
     state = provenance.committed_state(session)
-    named: dict[tuple[str, str], tuple[int, str]] = {}
+    legacy: set[tuple[str, str]] = set()
+    newest: dict[tuple[str, str], tuple[int, str]] = {}
     for action in TAXONOMY_ACTIONS:
         after = 0
         while page := provenance.list_events(session, action=action, after_seq=after, limit=5000):
             for event in page:
+                subject = (event.object_type, event.object_id)
                 if CONCEPT_STATE not in event.payload and SCHEME_STATE not in event.payload:
-                    held = named.get((event.object_type, event.object_id))
-                    if held is None or held[0] < event.seq:
-                        named[(event.object_type, event.object_id)] = (event.seq, action)
+                    legacy.add(subject)
+                if subject not in newest or newest[subject][0] < event.seq:  # every event: a later delete counts
+                    newest[subject] = (event.seq, action)
             after = page[-1].seq
+    named = {subject: newest[subject] for subject in legacy}
     schemes = [s for s in session.execute(select(ConceptScheme).order_by(ConceptScheme.id)).scalars()
                if str(s.id) not in state.schemes and ("concept_scheme", s.key) in named]
     keys = {s.id: s.key for s in session.execute(select(ConceptScheme)).scalars()}
