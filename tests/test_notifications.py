@@ -272,3 +272,39 @@ def test_the_owners_hear_once_that_a_validity_ends_soon(settings, database) -> N
     told = ending()
     assert sorted(n.user_id for n in told) == sorted({cast["owner"].actor.id, cast["owner2"].actor.id})
     assert all(n.title == "Validity ends 2030-03-31: Winter fuel payment" and slug in n.link for n in told)
+
+
+def test_a_bulk_import_submitted_tells_each_owner_once_not_once_per_file(settings, database, tmp_path) -> None:  # noqa: ANN001
+    """A thousand files submitted in one import are one notice per owner, counting and naming them, not a thousand."""
+    cast = make_cast(database)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"page-{n}.md").write_text(f"# Page {n}\n\nAbout page {n}.\n", encoding="utf-8")
+    with client_for(settings, database) as client:
+        import io
+        import zipfile
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path in sorted(folder.iterdir()):
+                archive.write(path, path.name)
+        imported = client.post("/api/v1/spaces/benefits/bulk-import", headers=cast["contributor"].headers,
+                               files={"file": ("batch.zip", buffer.getvalue(), "application/zip")},
+                               data={"intended_use": "Tests", "licence": "CC0", "submit": "true"})
+        assert imported.status_code == 200, imported.text
+        assert imported.json()["counts"] == {"created": 3, "refused": 0}, imported.json()
+        for owner in ("owner", "owner2"):
+            told = inbox(client, cast[owner])
+            assert [item["kind"] for item in told["data"]] == ["review_batch"], told
+            notice = told["data"][0]
+            assert notice["title"] == "Review requested: 3 documents of one bulk import", notice
+            assert [line for line in notice["body"].splitlines() if line.startswith("- ")] == [
+                "- Page 0 (version 1)", "- Page 1 (version 1)", "- Page 2 (version 1)"], notice["body"]
+        assert kinds(client, cast["contributor"]) == []  # the importer is not told of their own act
+        # a single submission still tells of itself
+        body = doc_body("Parental leave")
+        assert client.post("/api/v1/spaces/benefits/documents", json=body, headers=cast["contributor"].headers).status_code == 201
+        assert client.post(f"/api/v1/documents/{body['slug']}/versions/1/submit", json={},
+                           headers=cast["contributor"].headers).status_code == 200
+        assert kinds(client, cast["owner"]) == ["review_requested", "review_batch"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -345,6 +346,7 @@ def _bulk_import(
     started = time.perf_counter()
     fields = fields.model_copy(update={"title": None})
     imported: list[BulkImported] = []
+    batch_id = uuid.uuid4().hex[:16] if submit else None  # the submissions' "batch": one notice per owner, not per file
     with open_batch() as batch:
         planned, collisions = bulk.plan(batch.entries)
         refused = [*batch.refused, *collisions]
@@ -382,7 +384,7 @@ def _bulk_import(
                 refused.append(BulkRefused(path=path, code=parsed.code, reason=parsed.reason))
             else:
                 item = _import_one(session, actor, space=space, path=path, slug=slug, data=data, parsed=parsed,
-                                   files_dir=files_dir, fields=fields, submit=submit)
+                                   files_dir=files_dir, fields=fields, submit=submit, batch_id=batch_id)
                 (imported if isinstance(item, BulkImported) else refused).append(item)  # type: ignore[arg-type]
             tick()
     counts = Counter(item.outcome for item in imported)
@@ -396,7 +398,7 @@ def _bulk_import(
 
 def _import_one(
     session: Session, actor: Actor, *, space: str, path: str, slug: str, data: bytes, parsed: importing.ParsedFile,
-    files_dir: Path, fields: DraftSave, submit: bool,
+    files_dir: Path, fields: DraftSave, submit: bool, batch_id: str | None = None,
 ) -> BulkImported | BulkRefused:
     """One file of a bulk import in its own write transaction: imported (and submitted), or refused and rolled back."""
     importing.store_file(files_dir, hashlib.sha256(data).hexdigest(), data)  # the disk write and fsync, no lock held
@@ -408,7 +410,7 @@ def _import_one(
                                             source_path=path)
             submitted = submit and outcome.outcome != "unchanged"
             if submitted:
-                service.submit(session, actor=actor, slug=slug, number=outcome.version.number)
+                service.submit(session, actor=actor, slug=slug, number=outcome.version.number, batch=batch_id)
             return BulkImported(path=path, slug=slug, outcome=outcome.outcome, version=outcome.version.number,
                                 submitted=submitted)
     except KbError as error:

@@ -384,8 +384,10 @@ def _write_chunks(session: Session, version: Version) -> int:
     return len(chunks)
 
 
-def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_use: str | None = None) -> Version:
-    """Freeze a draft and send it for review; it needs an intended-use statement.
+def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_use: str | None = None,
+           batch: str | None = None) -> Version:
+    """Freeze a draft and send it for review; it needs an intended-use statement. ``batch`` names the bulk
+    import it is part of (in the event: owners are told of the batch once, not of each file).
 
     Raises:
         KbError ILLEGAL_TRANSITION: the version is not a draft.
@@ -408,7 +410,8 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
     session.flush()
     provenance.record(session, actor, "version.submit", ("document", document.slug),
                       {"version": version.number, "intended_use": version.intended_use, "chunks": chunk_count,
-                       "body_sha256": version.body_sha256, **served(document, version)})
+                       "body_sha256": version.body_sha256, **served(document, version),
+                       **({"batch": batch} if batch else {})})
     return version
 
 

@@ -24,7 +24,7 @@ from kb.events import Recorded
 from kb.experts.models import ExpertRequest
 from kb.notifications import outbox
 from kb.notifications.models import Channel, WatchKind
-from kb.notifications.service import Notice, notify, tags, watchers
+from kb.notifications.service import Notice, notify, notify_batch, tags, watchers
 from kb.social.models import Answer, Comment, Question
 
 Pairs = list[tuple[int, Notice]]
@@ -77,6 +77,18 @@ def review_requested(session: Session, event: Recorded) -> Pairs:
     notice = Notice("review_requested", f"Review requested: {title} (version {event.detail.get('version')})",
                     f"{_who(session, event)} submitted it for review.", f"/review/{document.slug}/{event.detail.get('version')}")
     return [(owner, notice) for owner in space_owners(session, document.space_id)]
+
+
+def submitted_in_batch(session: Session, settings: Settings, event: Recorded, batch: str) -> None:
+    """A submission of a bulk import (``batch`` in the event): the space's owners hear of the batch once,
+    counted and listed (``notify_batch``), not of each of its files."""
+    document = _document(session, event.object_id)
+    if document is None:
+        return
+    version = _version(session, document, event.detail.get("version"))
+    item = f"{version.title if version else document.slug} (version {event.detail.get('version')})"
+    notify_batch(session, settings, space_owners(session, document.space_id), batch=batch, actor_name=_who(session, event),
+                 item=item, link="/review", skip_user=event.actor_id, event_seq=event.seq)
 
 
 def version_decided(session: Session, event: Recorded) -> Pairs:
@@ -219,6 +231,10 @@ def make_hook(settings: Settings) -> Callable[[Session, Recorded], None]:
         if rule is None:
             return
         key = f"event-{event.seq}"
+        batch = event.detail.get("batch") if event.action == "version.submit" else None
+        if isinstance(batch, str) and batch:
+            submitted_in_batch(session, settings, event, batch)
+            return
         notify(session, settings, rule(session, event), key_prefix=key, skip_user=event.actor_id, event_seq=event.seq)
         if event.action == "expert.ask" and settings.expert_webhook_url:
             request = session.get(ExpertRequest, event.detail.get("request"))

@@ -30,7 +30,7 @@ from kb.notifications.models import (
 from kb.social import service as social
 
 INBOX_LIMIT = 200
-DIGEST_ONLY = frozenset({"validity_ending"})
+DIGEST_ONLY = frozenset({"validity_ending", "review_batch"})
 """Kinds that reach e-mail only through the daily digest, even for people who chose e-mail at once."""
 
 
@@ -42,6 +42,48 @@ class Notice:
     title: str
     body: str = ""
     link: str = ""
+
+
+BATCH_LISTED = 20
+"""How many of a batch's documents its notice names; the count says how many there are in all."""
+
+
+def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *, batch: str, actor_name: str,
+                 item: str, link: str, skip_user: int | None = None, event_seq: int | None = None) -> None:
+    """Tell each owner of one more document of a bulk import's submissions, in one notification per
+    batch and person (``batch-<id>:u<user>``) that counts them and names the first ``BATCH_LISTED``.
+
+    A thousand files submitted in one import are one notice, not a thousand: it is unread again when
+    more arrive, and reaches e-mail only through the daily digest (``review_batch`` is digest-only).
+    """
+    people = sorted({owner for owner in owners if owner is not None and owner != skip_user})
+    if not people:
+        return
+    users = {user.id: user for user in session.execute(select(User).where(
+        User.id.in_(people), User.is_active.is_(True))).scalars()}  # type: ignore[union-attr,attr-defined]
+    keys = {f"batch-{batch}:u{user_id}": user_id for user_id in users}
+    held = {row.key: row for row in session.execute(select(Notification).where(Notification.key.in_(list(keys)))).scalars()}  # type: ignore[attr-defined]
+    modes = preferences(session, users)
+    for key, user_id in keys.items():
+        row = held.get(key)
+        lines = [line for line in (row.body.split("\n")[2:] if row is not None else []) if line.startswith("- ")]
+        count = (int(row.title.split()[2]) if row is not None else 0) + 1
+        if len(lines) < BATCH_LISTED:
+            lines.append(f"- {item}")
+        more = count - len(lines)
+        title = f"Review requested: {count} document{'s' if count != 1 else ''} of one bulk import"
+        body = "\n".join([f"{actor_name} imported and submitted them for review.", "", *lines,
+                           *([f"… and {more} more"] if more > 0 else [])])
+        if row is None:
+            user = users[user_id]
+            mailable = bool(settings.smtp_host and user.email)
+            digest = mailable and modes.get(user_id, DeliveryMode.in_app) in (DeliveryMode.digest, DeliveryMode.email)
+            session.add(Notification(key=key, user_id=user_id, kind="review_batch", title=title, body=body, link=link[:500],
+                                     event_seq=event_seq, digest_pending=digest))
+        else:
+            row.title, row.body, row.read_at = title, body, None  # more documents wait: unread again
+            session.add(row)
+    session.flush()
 
 
 def preferences(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
