@@ -72,7 +72,7 @@ def audit_verify(
     if problems:
         raise fail("; ".join(problems), 3)
     typer.echo(f"OK: {result.count} events, head seq {result.head_seq}, head hash {result.head_hash}; "
-               "every document version, space and person in the database is what the log commits to")
+               "every document version, space, person and taxonomy concept in the database is what the log commits to")
     if not audit.authenticated:
         typer.echo(f"Not checked: whether kb wrote each event (no event key at {settings.event_key_path})")
     if head is not None:

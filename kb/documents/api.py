@@ -233,7 +233,7 @@ def review_queue(session: SessionDep, actor: Annotated[Actor, Depends(require_fo
 
 @audit_router.get("/audit/verify", response_model=LogStatus,
                   summary="Verify the audit hash chain and the database against what the log commits to",
-                  description="`ok` is the chain; `differences` names every document version, space and person "
+                  description="`ok` is the chain; `differences` names every document version, space, person and taxonomy concept "
                               "whose row is not what the log commits to (changed outside kb); `consistent` is both. "
                               "Against a signed tree head kept outside the database: `kb audit verify --checkpoint`.")
 def verify_audit_log(session: SessionDep, actor: Annotated[Actor, Depends(require_for("audit.verify"))]) -> LogStatus:

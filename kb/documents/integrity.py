@@ -1,7 +1,7 @@
 """The database against its log: re-derive the served state and name every difference (issue 16).
 
 ``kb audit verify`` proves the chain and the signed heads; this module proves that the rows readers
-are served are the rows the log describes. For every document version, space and person it computes
+are served are the rows the log describes. For every document version, space, person and taxonomy concept it computes
 the commitment the domains define (``kb.documents.commitments``, ``kb.accounts.commitments``) from the
 database as it is now and compares it with the newest one in the log (``kb.provenance.committed_state``):
 a body, an approver, a state, a provenance record, a safeguard or a role changed outside kb, a row
