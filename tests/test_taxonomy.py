@@ -424,6 +424,22 @@ def test_a_direct_edit_of_the_taxonomy_is_named(database, people, sql: str, subj
     assert any(subject in line and named in line for line in found), found
 
 
+def as_written_before_0023(database) -> None:  # noqa: ANN001
+    """The log as kb wrote it before taxonomy events carried commitments: their payloads without them
+    (the append-only trigger opened as the database's owner could)."""
+    sqlite = database.engine.dialect.name == "sqlite"
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update") if sqlite
+                           else text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        for seq, payload in connection.execute(text("SELECT seq, payload FROM audit_event WHERE object_type IN "
+                                                     "('concept', 'concept_scheme')")).all():
+            data = json.loads(payload)
+            data.pop("concept_state", None), data.pop("scheme_state", None)
+            connection.execute(text("UPDATE audit_event SET payload = :p WHERE seq = :s"), {"p": json.dumps(data), "s": seq})
+        if not sqlite:
+            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+
+
 def test_an_upgrade_commits_to_the_taxonomy_earlier_events_made_and_to_nothing_planted(database, people) -> None:  # noqa: ANN001
     """A log written before taxonomy events carried commitments gets a baseline when it crosses 0023:
     only for rows its events named; a row no event named stays a difference, and upgrading again
@@ -432,16 +448,8 @@ def test_an_upgrade_commits_to_the_taxonomy_earlier_events_made_and_to_nothing_p
 
     with database.session() as session:  # the log as kb wrote it before 0023: the events without their commitments
         assert service.record_baseline(session) == 0
+    as_written_before_0023(database)
     with database.engine.begin() as connection:
-        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update") if database.engine.dialect.name == "sqlite"
-                           else text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        for seq, payload in connection.execute(text("SELECT seq, payload FROM audit_event WHERE object_type IN "
-                                                     "('concept', 'concept_scheme')")).all():
-            data = json.loads(payload)
-            data.pop("concept_state", None), data.pop("scheme_state", None)
-            connection.execute(text("UPDATE audit_event SET payload = :p WHERE seq = :s"), {"p": json.dumps(data), "s": seq})
-        if database.engine.dialect.name != "sqlite":
-            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
         connection.execute(text("INSERT INTO concept (scheme_id, key, uri, status, created_at) SELECT scheme_id, 'planted', "
                                 "'urn:x:planted', 'active', created_at FROM concept WHERE key = 'tenant'"))
     assert len(served_state_differences(database)) == 8  # 2 schemes and 5 concepts without a commitment, 1 planted
@@ -533,16 +541,7 @@ def test_a_rewound_revision_commits_to_nothing_planted_after_a_delete(database, 
     admin = people["admin"].actor
     with database.session() as session:
         actions.create_concept(session, admin, scheme="topic", data=ConceptCreate(key="gone", preferred={"en": "Gone"}))
-    with database.engine.begin() as connection:  # the log as kb wrote it before 0023
-        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update") if database.engine.dialect.name == "sqlite"
-                           else text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        for seq, payload in connection.execute(text("SELECT seq, payload FROM audit_event WHERE object_type IN "
-                                                     "('concept', 'concept_scheme')")).all():
-            data = json.loads(payload)
-            data.pop("concept_state", None), data.pop("scheme_state", None)
-            connection.execute(text("UPDATE audit_event SET payload = :p WHERE seq = :s"), {"p": json.dumps(data), "s": seq})
-        if database.engine.dialect.name != "sqlite":
-            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+    as_written_before_0023(database)
     migrations.taxonomy_baseline(database)
     assert served_state_differences(database) == []
     with database.session() as session:
