@@ -109,6 +109,29 @@ def session(database: Database):  # noqa: ANN201
         yield db_session
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give ``xdist_group`` marks their effect under ``--dist loadgroup`` (``make test``).
+
+    pytest-xdist sends the tests of one group to one worker by the ``@group`` suffix it appends to their
+    node ids on the workers; it writes that suffix to ``item._nodeid``, which pytest 9.2 no longer reads
+    (the id lives in ``item._id``, a ``NodeId``). So the groups were silently ignored: the browser tests
+    (``tests/browser``, group ``browser``) were spread over both workers, and each worker started its own
+    live server with the demo content, its search indexes and a chromium. Here the suffix is set where
+    pytest reads it; a test already suffixed (an xdist that writes ``_id`` itself) is left alone.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on the workers by xdist for --dist loadgroup
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                         for mark in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     """Print how many tests ran on each database backend (issue 2 asks for both counts)."""
     counts: Counter[tuple[str, str]] = Counter()
