@@ -137,6 +137,19 @@ def make_document(
                     documents.approve(session, actor=owner, slug=slug, number=2)
 
 
+def publish_version(session, *, author, owner, slug: str, number: int, data) -> None:  # noqa: ANN001
+    """A new version of ``slug`` through the services, each step in its own transaction as the surfaces
+    make them: ``author`` saves ``data`` (a ``DraftSave``) as draft ``number`` and submits it, ``owner`` approves it."""
+    from kb.documents import service as documents
+
+    with transaction(session):
+        documents.save_draft(session, actor=author, slug=slug, data=data)
+    with transaction(session):
+        documents.submit(session, actor=author, slug=slug, number=number)
+    with transaction(session):
+        documents.approve(session, actor=owner, slug=slug, number=number)
+
+
 def web_session(database: Database, username: str) -> tuple[str, str]:
     """A web session for ``username`` made through the accounts service: (cookie value, CSRF token)."""
     with database.session() as session, transaction(session):

@@ -21,7 +21,7 @@ from kb.search import i18n, sentences
 from kb.search import language as languages
 from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.schemas import PublicCard
-from tests.factories import make_cast, make_document
+from tests.factories import make_cast, make_document, publish_version
 
 UNEMPLOYMENT = ("# Unemployment benefit\n\nUnemployment benefit replaces part of your income for a limited time when "
                 "you lose your job through no fault of your own. You must apply for at least four jobs every four "
@@ -261,20 +261,10 @@ def test_multilingual_index_holds_public_approved_chunks_and_follows_every_chang
     owner, author = corpus["owner"].actor, corpus["contributor"].actor
     with database.session() as session:
         # audience change: a new version of zorgtoeslag, internal, approved -> out of the multilingual index
-        with transaction(session):
-            documents.save_draft(session, actor=author, slug="zorgtoeslag", data=DraftSave(audience="internal"))
-        with transaction(session):
-            documents.submit(session, actor=author, slug="zorgtoeslag", number=2)
-        with transaction(session):
-            documents.approve(session, actor=owner, slug="zorgtoeslag", number=2)
+        publish_version(session, author=author, owner=owner, slug="zorgtoeslag", number=2, data=DraftSave(audience="internal"))
         # supersession: a new public version of child-benefit replaces the old chunks
-        with transaction(session):
-            documents.save_draft(session, actor=author, slug="child-benefit",
-                                 data=DraftSave(body_md="# Child benefit\n\nPaid every quarter, now also online."))
-        with transaction(session):
-            documents.submit(session, actor=author, slug="child-benefit", number=2)
-        with transaction(session):
-            documents.approve(session, actor=owner, slug="child-benefit", number=2)
+        publish_version(session, author=author, owner=owner, slug="child-benefit", number=2,
+                        data=DraftSave(body_md="# Child benefit\n\nPaid every quarter, now also online."))
         # retirement
         with transaction(session):
             documents.retire(session, actor=owner, slug="unemployment-benefit", reason="replaced")

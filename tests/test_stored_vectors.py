@@ -14,7 +14,7 @@ from kb.cli import app as cli
 from kb.search import stored_vectors
 from kb.search.indexer import SearchIndexes
 from kb.search.models import ChunkVector
-from tests.factories import make_cast, make_document
+from tests.factories import make_cast, make_document, publish_version
 from tests.fakes import CountingEmbedder as Counting
 from tests.fakes import HashingEmbedder
 
@@ -332,12 +332,8 @@ def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settin
         assert indexes.check(session).clean
 
         # in one page with draft events: a supersession (housing v3), a retirement and a first approval
-        with transaction(session):
-            documents.save_draft(session, actor=author, slug="housing", data=DraftSave(body_md="# Housing\n\nRents rise in May."))
-        with transaction(session):
-            documents.submit(session, actor=author, slug="housing", number=3)
-        with transaction(session):
-            documents.approve(session, actor=owner, slug="housing", number=3)
+        publish_version(session, author=author, owner=owner, slug="housing", number=3,
+                        data=DraftSave(body_md="# Housing\n\nRents rise in May."))
         with transaction(session):
             documents.retire(session, actor=owner, slug="child-benefit", reason="ended")
         with transaction(session):
