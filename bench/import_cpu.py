@@ -1,0 +1,77 @@
+"""CPU-seconds of ``kb import DIR --submit`` of SciFact files, this tree against another (an A/B).
+
+    .venv/bin/python bench/import_cpu.py --other /tmp/kb-before --files 1000 --runs 3
+    (make the other tree with: git worktree add /tmp/kb-before HEAD~1)
+
+Each run builds a fresh SQLite database with the test cast (``tests.factories.make_cast``), writes the
+first ``--files`` abstracts of ``../shared/data/scifact/corpus.jsonl`` as Markdown files and imports
+them as the contributor, submitted, parsed in the importing process (``--workers 1``). The figure is the
+child process's user + system CPU (its start included), which the machine's other load changes far
+less than the wall time; the two trees' runs are interleaved and the medians reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SETUP = """
+import sys
+from kb.config import Environment, Settings
+from kb.db import Database
+from kb.migrations import upgrade
+from tests.factories import make_cast
+database = Database(Settings(data_dir=sys.argv[1], env=Environment.test))
+upgrade(database)
+print(make_cast(database)["contributor"].token)
+"""
+
+
+def import_cpu(tree: Path, corpus: list[dict]) -> float:
+    work = Path(tempfile.mkdtemp(prefix="kb-import-cpu-"))
+    folder = work / "files"
+    folder.mkdir()
+    for doc in corpus:
+        (folder / f"d{doc['_id']}.md").write_text(f"# {doc.get('title') or doc['_id']}\n\n{doc['text']}\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(tree), "KB_DATA_DIR": str(work / "data"), "KB_ENV": "test", "HF_HUB_OFFLINE": "1"}
+    token = subprocess.run([sys.executable, "-c", SETUP, str(work / "data")], env=env, cwd=tree, capture_output=True,
+                           text=True, check=True).stdout.strip().splitlines()[-1]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "kb", "import", str(folder), "--space", "benefits", "--submit",
+                           "--intended-use", "Benchmark", "--workers", "1"], env={**env, "KB_TOKEN": token}, cwd=tree,
+                          capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if f"{len(corpus)} created" not in done.stdout + done.stderr:
+        raise SystemExit(f"the import failed in {tree}:\n{done.stdout[-1000:]}\n{done.stderr[-2000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--other", type=Path, required=True, help="the other tree (a git worktree of another commit)")
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl")
+    args = parser.parse_args()
+    with args.corpus.open(encoding="utf-8") as lines:
+        corpus = [json.loads(line) for _, line in zip(range(args.files), lines)]
+    results: dict[str, list[float]] = {"other": [], "this": []}
+    for _ in range(args.runs):
+        for name, tree in (("other", args.other), ("this", ROOT)):
+            results[name].append(import_cpu(tree, corpus))
+            print(f"{name}: {results[name][-1]:.2f} CPU-s", flush=True)
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    print(f"median CPU-s for {args.files} files: other {medians['other']:.2f}, this {medians['this']:.2f} "
+          f"({medians['this'] / medians['other'] - 1:+.1%})")
+
+
+if __name__ == "__main__":
+    main()
