@@ -293,6 +293,48 @@ def test_encoding_ahead_never_holds_up_the_periodic_catch_up(settings, database)
         loop.stop()
 
 
+def test_a_catch_up_never_waits_for_the_batch_being_encoded_ahead(settings, database) -> None:  # noqa: ANN001
+    """An approval's wake is served while a batch is still being encoded ahead (issue 19: the lag must
+    not include the encoder's batch): the encoding runs in a thread of its own."""
+    from kb.search.indexer import CatchUpLoop
+
+    class Blocked:
+        def __init__(self) -> None:
+            self.catch_ups = 0
+            self.caught_up = threading.Condition()
+            self.encoding, self.release = threading.Event(), threading.Event()
+
+        def serve_rebuild_request(self, session) -> None:  # noqa: ANN001
+            return None
+
+        def catch_up(self, session) -> int:  # noqa: ANN001
+            with self.caught_up:
+                self.catch_ups += 1
+                self.caught_up.notify_all()
+            return 0
+
+        def encode_ahead(self, session) -> int:  # noqa: ANN001
+            self.encoding.set()
+            self.release.wait(60)  # a batch that takes as long as the test needs
+            return 0
+
+    blocked = Blocked()
+    loop = CatchUpLoop(database, blocked, 0, encode_ahead=True)  # no interval: only wakes catch up
+    loop.start()
+    try:
+        loop.wake()
+        assert blocked.encoding.wait(60), "the first catch-up did not start the encoder"
+        with blocked.caught_up:
+            before = blocked.catch_ups
+            loop.wake()  # an approval committed while the batch is being encoded
+            assert blocked.caught_up.wait_for(lambda: blocked.catch_ups > before, timeout=60), \
+                "the catch-up waited for the batch being encoded ahead"
+        assert not blocked.release.is_set()  # the batch was still being encoded when it caught up
+    finally:
+        blocked.release.set()
+        loop.stop()
+
+
 def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
     """A draft's events (create, import, edit, submit, reject: ``documents.UNPUBLISHED_ACTIONS``) are read and
     passed, not re-synced (issue 19: a bulk import's thousands); an approval, a supersession or a retirement

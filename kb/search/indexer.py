@@ -60,9 +60,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("kb.search")
 ENCODE_BATCH = 256
 REBUILD_BATCH = 2000  # chunks per keyword/vector batch in a rebuild
-ENCODE_AHEAD_BATCH = 32
-"""Passages the background worker encodes ahead between two looks for changes to index: at ~20
-passages/s on two cores, an approval waits at most about this batch's encoding (issue 19: lag ≤ 5 s)."""
+ENCODE_AHEAD_BATCH = 64
+"""Passages the background worker encodes ahead per call, and commits: one full batch of the encoder
+(``SentenceTransformerEmbedder.batch_size``). Calls of 32 cost 7–15% more CPU per passage on SciFact's
+passages (docs/benchmarks.md). It runs in a thread of its own, so an approval never waits for it."""
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
 INDEX_FORMAT = 2
 # Bump when only the keyword index's layout or analysis changes: its directory is emptied and every
@@ -677,10 +678,11 @@ class CatchUpLoop:
     after each commit that publishes or withdraws, with ``KB_INDEX_IN_BACKGROUND``). This is how a change
     committed by another process (sharing the PostgreSQL database) reaches this one's search: at most
     ``interval`` plus the indexing time later. It also serves rebuild requests from ``kb reindex``.
-    With ``encode_ahead``, once caught up it encodes submitted passages that have no stored vector yet,
-    a small batch at a time, and goes back to catching up as soon as it is woken: a bulk import's
-    passages are encoded while owners review them, and an approval only indexes (issue 19). Errors
-    are logged and retried at the next tick.
+    With ``encode_ahead``, a second daemon thread encodes submitted passages that have no stored vector
+    yet, a batch at a time, after each catch-up and until none is left: a bulk import's passages are
+    encoded while owners review them, and an approval only indexes (issue 19). Encoding ahead touches no
+    index and holds no lock, so a catch-up never waits for a batch being encoded. Errors are logged and
+    retried at the next tick.
     """
 
     def __init__(self, database: Database, indexes: SearchIndexes, interval: float, *, encode_ahead: bool = False) -> None:
@@ -690,7 +692,8 @@ class CatchUpLoop:
         self.encode_ahead = encode_ahead
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._encode = threading.Event()  # set after each catch-up: there may be passages to encode ahead
+        self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
         """Catch up now (after a commit in this process), not at the next tick."""
@@ -701,46 +704,53 @@ class CatchUpLoop:
             self.indexes.serve_rebuild_request(session)
             self.indexes.catch_up(session)
 
-    def _encode_while_idle(self) -> bool:
-        """Encode ahead until woken, stopped, out of work or ``interval`` has passed; whether work is left.
-
-        The interval bounds it so that the periodic catch-up (how changes made by other processes,
-        and ``kb reindex`` requests, reach this one) keeps its pace while a backlog is encoded.
-        """
-        deadline = time.monotonic() + self.interval if self.interval > 0 else None
-        with self.database.session() as session:
-            while not self._wake.is_set() and not self._stop.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
-                    return True
-                if not self.indexes.encode_ahead(session):
-                    return False
-        return False
-
     def _run(self) -> None:
-        more = False  # passages left to encode ahead: catch up, then go on at once
         while not self._stop.is_set():
-            if not more:
-                self._wake.wait(self.interval if self.interval > 0 else None)
+            self._wake.wait(self.interval if self.interval > 0 else None)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
                 self.tick()
-                more = self.encode_ahead and self._encode_while_idle()
             except Exception:  # the next tick retries; the database is the authority meanwhile
-                more = False
                 log.exception("Index catch-up failed")
+            if self.encode_ahead:
+                self._encode.set()
+
+    def _encode_ahead(self) -> None:
+        """Encode ahead until nothing is left, then wait for the next catch-up. A session lasts at most
+        ``interval`` (it holds no snapshot for long); a failed batch is tried again after the next catch-up."""
+        while not self._stop.is_set():
+            self._encode.wait()
+            self._encode.clear()
+            more = True
+            while more and not self._stop.is_set():
+                deadline = time.monotonic() + self.interval if self.interval > 0 else None
+                try:
+                    with self.database.session() as session:
+                        while (more := bool(self.indexes.encode_ahead(session))) and not self._stop.is_set():
+                            if deadline is not None and time.monotonic() >= deadline:
+                                break
+                except Exception:
+                    log.exception("Encoding ahead failed")
+                    more = False
 
     def start(self) -> None:
-        """Start the thread: when it has an interval, or is the worker that ``wake`` drives."""
-        if (self.interval > 0 or self.encode_ahead) and self._thread is None:
+        """Start the threads: the catch-up when it has an interval or is the worker that ``wake`` drives,
+        and the encoder beside it with ``encode_ahead``."""
+        if (self.interval > 0 or self.encode_ahead) and not self._threads:
             self._stop.clear()  # an app's lifespan may run again (tests enter a client twice)
-            self._thread = threading.Thread(target=self._run, name="kb-index-catch-up", daemon=True)
-            self._thread.start()
+            targets = [(self._run, "kb-index-catch-up")]
+            if self.encode_ahead:
+                targets.append((self._encode_ahead, "kb-encode-ahead"))
+            self._threads = [threading.Thread(target=target, name=name, daemon=True) for target, name in targets]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._encode.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads = []
