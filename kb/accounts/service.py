@@ -368,6 +368,15 @@ def list_spaces(session: Session, *, limit: int, offset: int) -> tuple[list[Spac
     return list(spaces), total
 
 
+def first_owner(session: Session, space_id: int) -> int | None:
+    """The id of the space's owner first by username (``space_members``' order), or None without one."""
+    return session.execute(
+        select(User.id).join(SpaceMembership, SpaceMembership.user_id == User.id)
+        .where(SpaceMembership.space_id == space_id, SpaceMembership.role == SpaceRole.owner.value)
+        .order_by(User.username).limit(1)
+    ).scalar_one_or_none()
+
+
 def space_members(session: Session, space_id: int) -> list[tuple[User, SpaceRole]]:
     rows = session.execute(
         select(User, SpaceMembership.role)

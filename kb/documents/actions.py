@@ -409,8 +409,9 @@ def _import_one(
                                             parsed=parsed, files_dir=files_dir, fields=fields, slug=slug,
                                             source_path=path)
             submitted = submit and outcome.outcome != "unchanged"
-            if submitted:
-                service.submit(session, actor=actor, slug=slug, number=outcome.version.number, batch=batch_id)
+            if submitted:  # the draft it has just written, and its space, held in this transaction
+                service.submit_held(session, actor=actor, document=outcome.document, version=outcome.version,
+                                    space=outcome.space, batch=batch_id)
             return BulkImported(path=path, slug=slug, outcome=outcome.outcome, version=outcome.version.number,
                                 submitted=submitted)
     except KbError as error:

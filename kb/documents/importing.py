@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from kb import provenance
 from kb.accounts import service as accounts
+from kb.accounts.models import Space
 from kb.actors import Actor
 from kb.documents import service
 from kb.documents.bulk import slug_from_path
@@ -42,6 +43,8 @@ class ImportOutcome:
     document: Document
     version: Version
     source_sha256: str
+    space: Space
+    """The document's space, read in the import's transaction."""
 
 
 def slug_from_filename(filename: str) -> str:
@@ -87,17 +90,34 @@ def unchanged_import(
         KbError FORBIDDEN: the actor does not write in the space.
         KbError CONFLICT: the slug belongs to a document of another space.
     """
+    return _target(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug).same
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a file's import goes: the space (its writer checked), the slug, the file's SHA-256, the document
+    of that slug if any, and the outcome ``unchanged`` when it has a version of exactly these bytes."""
+
+    space: Space
+    slug: str
+    sha: str
+    existing: Document | None
+    same: ImportOutcome | None
+
+
+def _target(session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, slug: str | None) -> _Target:
+    """Raises as ``unchanged_import``."""
     space = accounts.get_space(session, space_slug)
     service.require_writer(actor, space)
     sha = hashlib.sha256(data).hexdigest()
     slug = slug or slug_from_filename(filename)
     existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
     if existing is None:
-        return None
+        return _Target(space, slug, sha, None, None)
     if existing.space_id != space.id:
         raise KbError(ErrorCode.CONFLICT, f"The document {slug!r} belongs to another space")
     same = session.execute(select(Version).where(Version.document_id == existing.id, Version.source_sha256 == sha)).scalars().first()
-    return ImportOutcome("unchanged", existing, same, sha) if same is not None else None
+    return _Target(space, slug, sha, existing, ImportOutcome("unchanged", existing, same, sha, space) if same is not None else None)
 
 
 def parse_file(filename: str, data: bytes) -> ParsedFile:
@@ -134,24 +154,27 @@ def import_file(
     ``source_path`` (bulk import): the file's path inside its folder or zip, already checked safe, kept
     as the version's source filename instead of the bare name of ``filename``.
     """
-    same = unchanged_import(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug)
-    if same is not None:
-        return same
-    space = accounts.get_space(session, space_slug)
-    sha = hashlib.sha256(data).hexdigest()
-    slug = slug or slug_from_filename(filename)
-    existing = session.execute(select(Document).where(Document.slug == slug)).scalar_one_or_none()
+    target = _target(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug)
+    if target.same is not None:  # checked again here, in the transaction
+        return target.same
+    space, slug, sha = target.space, target.slug, target.sha
     title = fields.title or parsed.declared_title or _first_heading(parsed.markdown) or Path(filename).stem
     body = parsed.markdown
     source_name = (source_path or Path(filename).name)[:300]
     store_file(files_dir, sha, data)  # already there when the action stored it first: one stat
     if session.get(StoredFile, sha) is None:
         session.add(StoredFile(sha256=sha, filename=source_name, media_type=parsed.media_type, size=len(data)))
-    if existing is None:
+    source = {
+        "source_sha256": sha, "source_filename": source_name,
+        "declared_title": parsed.declared_title, "declared_author": parsed.declared_author,
+        "declared_created": parsed.declared_created, "declared_modified": parsed.declared_modified,
+        "declared_source_uri": parsed.declared_source_uri,  # an HTML page's canonical URL: its claim, not a person's
+    }
+    if target.existing is None:
         create = DocumentCreate(slug=slug, title=title[:300], body_md=body, translation_of=translation_of,
                                 **fields.model_dump(exclude={"title", "body_md"}, exclude_none=True))
         document, version = service.new_document(session, actor=actor, space=space, data=create,
-                                          source_kind=SourceKind.imported_file)
+                                                  source_kind=SourceKind.imported_file, source=source)
         outcome = "created"
     else:
         document = service.get_document(session, slug, lock=True)
@@ -160,20 +183,14 @@ def import_file(
         outcome = "new_version" if created else "updated_draft"
         if not created:  # new source bytes in someone's draft change it even when the text stays the same
             service.credit_editor(version, actor.id)
-    version.source_kind = SourceKind.imported_file
-    version.source_sha256 = sha
-    version.source_filename = source_name
-    version.declared_title = parsed.declared_title
-    version.declared_author = parsed.declared_author
-    version.declared_created = parsed.declared_created
-    version.declared_modified = parsed.declared_modified
-    version.declared_source_uri = parsed.declared_source_uri  # an HTML page's canonical URL: its claim, not a person's
-    session.add(version)
-    session.flush()
+        for name, value in {"source_kind": SourceKind.imported_file, **source}.items():
+            setattr(version, name, value)
+        session.add(version)
+        session.flush()
     provenance.record(session, actor, "document.import", ("document", document.slug),
                       {"outcome": outcome, "version": version.number, "source_sha256": sha,
                        "filename": version.source_filename, "space": space.slug, **served(document, version)})
-    return ImportOutcome(outcome, document, version, sha)
+    return ImportOutcome(outcome, document, version, sha, space)
 
 
 # ---------------------------------------------------------------------------- original files

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 
 from sqlalchemy import delete, select
 from sqlmodel import Session
@@ -24,7 +25,7 @@ from kb import provenance, taxonomy, validity
 from kb.accounts import service as accounts
 from kb.accounts.service import users_by_id as users_by_id  # re-exported: reading and published name it here
 from kb.accounts.models import Space
-from kb.actors import Actor, SpaceRole
+from kb.actors import Actor
 from kb.db import is_postgresql, utcnow
 from kb.documents import approval
 from kb.documents.chunking import chunk_markdown
@@ -190,10 +191,10 @@ def _require_transition(version: Version, action: str) -> None:
 def _default_owner(session: Session, actor: Actor, space: Space) -> int:
     if actor.owns(space.id):  # type: ignore[arg-type]
         return actor.id
-    owners = [user for user, role in accounts.space_members(session, space.id) if role is SpaceRole.owner]  # type: ignore[arg-type]
-    if not owners:
+    owner = accounts.first_owner(session, space.id)  # type: ignore[arg-type]
+    if owner is None:
         raise KbError(ErrorCode.CONFLICT, f"The space {space.slug!r} has no owner to answer for its documents")
-    return owners[0].id  # type: ignore[return-value]
+    return owner
 
 
 CONCEPT_FIELDS = (taxonomy.ConceptField.applies_to, taxonomy.ConceptField.topic, taxonomy.ConceptField.region)
@@ -264,8 +265,9 @@ def create_document(
 
 
 def new_document(session: Session, *, actor: Actor, space: Space, data: DocumentCreate,
-                 source_kind: SourceKind) -> tuple[Document, Version]:
+                 source_kind: SourceKind, source: Mapping[str, object] | None = None) -> tuple[Document, Version]:
     """The rows of a new document and its first draft; the caller checks the actor and records the event.
+    ``source``: more of the version's source columns (an imported file's hash, name and declared metadata).
 
     Raises:
         KbError ALREADY_EXISTS: the slug is taken.
@@ -284,7 +286,7 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     version = Version(
         document_id=document.id, number=1, state=VersionState.draft, title=data.title, body_md=data.body_md,  # type: ignore[arg-type]
         body_sha256=sha256_text(data.body_md), source_kind=source_kind, author_id=author_id, owner_id=owner_id,
-        audience=data.audience, language=data.language, four_eyes=space.four_eyes,
+        audience=data.audience, language=data.language, four_eyes=space.four_eyes, **(source or {}),
     )
     _apply_fields(session, version, data)
     session.add(version)
@@ -394,6 +396,14 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
         KbError VALIDATION_ERROR: no intended use stated.
     """
     document, version, space = _locked_version(session, slug, number)
+    return submit_held(session, actor=actor, document=document, version=version, space=space,
+                       intended_use=intended_use, batch=batch)
+
+
+def submit_held(session: Session, *, actor: Actor, document: Document, version: Version, space: Space,
+                intended_use: str | None = None, batch: str | None = None) -> Version:
+    """``submit`` of a version this transaction holds already: one it locked (``_locked_version``), or an
+    import's draft written in it (no second read of the rows). Raises as ``submit``."""
     if version.author_id != actor.id:
         require_writer(actor, space)
     _require_transition(version, "submit")

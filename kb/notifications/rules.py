@@ -82,11 +82,13 @@ def review_requested(session: Session, event: Recorded) -> Pairs:
 def submitted_in_batch(session: Session, settings: Settings, event: Recorded, batch: str) -> None:
     """A submission of a bulk import (``batch`` in the event): the space's owners hear of the batch once,
     counted and listed (``notify_batch``), not of each of its files."""
-    document = _document(session, event.object_id)
-    if document is None:
+    number = event.detail.get("version")
+    row = session.execute(select(Document, Version).where(Document.slug == event.object_id).outerjoin(
+        Version, (Version.document_id == Document.id) & (Version.number == (number if isinstance(number, int) else -1)))).first()
+    if row is None:
         return
-    version = _version(session, document, event.detail.get("version"))
-    item = f"{version.title if version else document.slug} (version {event.detail.get('version')})"
+    document, version = row
+    item = f"{version.title if version else document.slug} (version {number})"
     notify_batch(session, settings, space_owners(session, document.space_id), batch=batch, actor_name=_who(session, event),
                  item=item, link="/review", skip_user=event.actor_id, event_seq=event.seq)
 

@@ -59,11 +59,13 @@ def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *,
     people = sorted({owner for owner in owners if owner is not None and owner != skip_user})
     if not people:
         return
-    users = {user.id: user for user in session.execute(select(User).where(
-        User.id.in_(people), User.is_active.is_(True))).scalars()}  # type: ignore[union-attr,attr-defined]
+    rows = session.execute(select(User, NotificationPreference.mode)
+                           .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+                           .where(User.id.in_(people), User.is_active.is_(True))).all()  # type: ignore[union-attr,attr-defined]
+    users = {user.id: user for user, _mode in rows}
+    modes = {user.id: mode for user, mode in rows if mode is not None}
     keys = {f"batch-{batch}:u{user_id}": user_id for user_id in users}
     held = {row.key: row for row in session.execute(select(Notification).where(Notification.key.in_(list(keys)))).scalars()}  # type: ignore[attr-defined]
-    modes = preferences(session, users)
     for key, user_id in keys.items():
         row = held.get(key)
         lines = [line for line in (row.body.split("\n")[2:] if row is not None else []) if line.startswith("- ")]
