@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from kb import provenance
 from kb.accounts import service as accounts
+from kb.accounts.models import Space
 from kb.actors import Actor
 from kb.db import end_read, transaction
 from kb.documents import bulk, importing, reading, service
@@ -323,13 +324,14 @@ def bulk_import(
         KbError SERVICE_UNAVAILABLE: another bulk import is running in this process.
     """
     _authorize_then_submit(actor, "document.import", submit)
-    service.require_writer(actor, accounts.get_space(session, space))
+    space_row = accounts.get_space(session, space)
+    service.require_writer(actor, space_row)
     if not _BULK_IMPORT.acquire(blocking=False):  # each holds a pool of parsers and a server thread for its whole batch
         raise KbError(ErrorCode.SERVICE_UNAVAILABLE, "Another bulk import is running in this process: try again when it "
                       "has ended", {"retry_after_seconds": 30}, headers={"Retry-After": "30"})
     try:
-        return _bulk_import(session, actor, space=space, open_batch=open_batch, files_dir=files_dir, fields=fields,
-                            submit=submit, workers=workers, progress=progress)
+        return _bulk_import(session, actor, space=space, space_row=space_row, open_batch=open_batch, files_dir=files_dir,
+                            fields=fields, submit=submit, workers=workers, progress=progress)
     finally:
         _BULK_IMPORT.release()
 
@@ -339,7 +341,7 @@ _BULK_IMPORT = threading.BoundedSemaphore(1)
 
 
 def _bulk_import(
-    session: Session, actor: Actor, *, space: str, open_batch: Callable[[], bulk.Batch], files_dir: Path,
+    session: Session, actor: Actor, *, space: str, space_row: Space, open_batch: Callable[[], bulk.Batch], files_dir: Path,
     fields: DraftSave, submit: bool, workers: int | None, progress: BulkProgress | None,
 ) -> BulkImportReport:
     end_read(session)  # listing a large folder or zip holds no snapshot
@@ -363,7 +365,7 @@ def _bulk_import(
                 try:
                     data = entry.read()
                     same = importing.unchanged_import(session, actor=actor, space_slug=space, filename=entry.path,
-                                                      data=data, slug=slug)
+                                                      data=data, slug=slug, space=space_row)  # read once, above
                 except KbError as error:
                     refused.append(BulkRefused(path=entry.path, code=error.code.code, reason=error.message))
                     tick()

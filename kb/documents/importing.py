@@ -80,17 +80,19 @@ def _first_heading(markdown: str) -> str | None:
 
 def unchanged_import(
     session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, slug: str | None = None,
+    space: Space | None = None,
 ) -> ImportOutcome | None:
     """The outcome ``unchanged`` when the document already has a version of exactly these bytes, else None.
 
-    Reads only, and never parses: a re-import of the same bytes costs a SHA-256 and one query.
+    Reads only, and never parses: a re-import of the same bytes costs a SHA-256 and one query. ``space``:
+    the space of ``space_slug`` as the caller read it (a bulk import's files, before each one's transaction).
 
     Raises:
         KbError NOT_FOUND: no such space.
         KbError FORBIDDEN: the actor does not write in the space.
         KbError CONFLICT: the slug belongs to a document of another space.
     """
-    return _target(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug).same
+    return _target(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug, space=space).same
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,10 @@ class _Target:
     same: ImportOutcome | None
 
 
-def _target(session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, slug: str | None) -> _Target:
+def _target(session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, slug: str | None,
+            space: Space | None = None) -> _Target:
     """Raises as ``unchanged_import``."""
-    space = accounts.get_space(session, space_slug)
+    space = space if space is not None and space.slug == space_slug else accounts.get_space(session, space_slug)
     service.require_writer(actor, space)
     sha = hashlib.sha256(data).hexdigest()
     slug = slug or slug_from_filename(filename)

@@ -378,7 +378,8 @@ def _locked_version(session: Session, slug: str, number: int) -> tuple[Document,
 
 
 def _write_chunks(session: Session, version: Version) -> int:
-    session.execute(delete(Chunk).where(Chunk.version_id == version.id))
+    # A plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
+    session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
     chunks = chunk_markdown(version.body_md, version.title)
     for chunk in chunks:
         session.add(Chunk(version_id=version.id, ordinal=chunk.ordinal, heading_path=json.dumps(list(chunk.heading_path)),  # type: ignore[arg-type]

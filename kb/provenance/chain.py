@@ -84,7 +84,9 @@ def append(
     object_type: str, object_id: str, payload: dict[str, Any],
 ) -> AuditEvent:
     """Append one event in the caller's transaction, holding the chain-head lock until commit."""
-    statement = select(AuditHead).where(AuditHead.id == 1)
+    # populate_existing: the row as the database holds it now, never a copy the session kept from an earlier
+    # transaction (sessions keep objects across commits; another process may have appended since)
+    statement = select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
     if is_postgresql(session):
         statement = statement.with_for_update()
     head = session.execute(statement).scalar_one_or_none()

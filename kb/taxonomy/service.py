@@ -665,11 +665,17 @@ def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str)
 
 
 def set_uses(session: Session, version_id: int, concept_ids: Iterable[int]) -> None:
-    """Record which concepts a version names (called by documents whenever it writes the fields)."""
-    session.execute(delete(ConceptUse).where(ConceptUse.version_id == version_id))
-    for concept_id in sorted(set(concept_ids)):
+    """Record which concepts a version names (called by documents whenever it writes the fields): the rows
+    it no longer names are deleted, the new ones added; one read when nothing changes (a new plain draft)."""
+    wanted = set(concept_ids)
+    held = set(session.execute(select(ConceptUse.concept_id).where(ConceptUse.version_id == version_id)).scalars())
+    if held - wanted:
+        session.execute(delete(ConceptUse).where(ConceptUse.version_id == version_id,
+                                                 ConceptUse.concept_id.in_(sorted(held - wanted))))  # type: ignore[attr-defined]
+    for concept_id in sorted(wanted - held):
         session.add(ConceptUse(concept_id=concept_id, version_id=version_id))
-    session.flush()
+    if wanted - held:
+        session.flush()
 
 
 def stored_ids(value: str | None) -> list[int]:
