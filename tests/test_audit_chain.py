@@ -36,6 +36,28 @@ def test_chain_links_each_event_to_the_previous(database) -> None:  # noqa: ANN0
         assert provenance.verify_chain(session).ok
 
 
+def test_an_append_reads_the_head_as_the_database_holds_it(database) -> None:  # noqa: ANN001
+    """A session keeps its objects across commits (expire_on_commit off): one that still holds the head row
+    from an earlier transaction, while another session appends, must link its next event to the new head."""
+    from sqlalchemy import select
+
+    from kb import provenance
+    from kb.actors import SYSTEM
+    from kb.db import transaction
+    from kb.provenance.models import AuditHead
+
+    with database.session() as first, database.session() as second:
+        with transaction(first):
+            provenance.record(first, SYSTEM, "test.event", ("thing", 1), {})
+        kept = first.execute(select(AuditHead)).scalar_one()  # held: the session's copy outlives the transaction
+        with transaction(second):
+            provenance.record(second, SYSTEM, "test.event", ("thing", 2), {})
+        with transaction(first):
+            event = provenance.record(first, SYSTEM, "test.event", ("thing", 3), {})
+        assert kept.seq == 3 and event.seq == 3
+        assert provenance.verify_chain(first).ok
+
+
 def test_audit_api_pages_and_filters(client, database) -> None:  # noqa: ANN001
     from tests.factories import make_cast
 
