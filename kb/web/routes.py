@@ -24,14 +24,8 @@ PAGES = (accounts, search, documents, social, experts, notifications, work, admi
 
 @functools.cache
 def web_router() -> APIRouter:
-    """Every page of the web UI, in one router shared by every app this process builds.
-
-    FastAPI keeps the compiled form of an included router's routes (their dependencies, parameters and
-    response models) on the inclusion it made, and ``FastAPI.include_router`` compiles every page once
-    when it checks the paths. A router made afresh for each app had every page compiled again by each
-    ``create_app``: about 0.2 s of CPU per app, paid by every test that builds one. Shared, the pages
-    compile once per process; an app adds nothing to this router (it includes it), so sharing is safe.
-    """
+    """Every page of the web UI, in one router; ``kb.app`` includes it once per process, with the API's
+    routers, so that each page compiles once rather than once per app (``kb.app._shared_routes``)."""
     router = APIRouter(include_in_schema=False)
     for pages in PAGES:
         router.include_router(pages.router)
