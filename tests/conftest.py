@@ -133,7 +133,25 @@ def session(database: Database):  # noqa: ANN201
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give ``xdist_group`` marks their effect under ``--dist loadgroup`` (``make test``).
+    """Under ``--dist loadgroup`` (``make test``): slow tests first, and ``xdist_group`` marks in effect."""
+    if not getattr(config.option, "loadgroup", False):  # set on the workers by xdist for --dist loadgroup
+        return
+    _slow_tests_first(items)
+    _give_xdist_groups_their_effect(items)
+
+
+def _slow_tests_first(items: list[pytest.Item]) -> None:
+    """Put the tests marked ``slow`` first, so that a worker never starts one when the other has nearly finished.
+
+    The workers take the tests in this order as they become free (after the groups, which xdist sends
+    first, the largest first). Left where they were collected, the two schemathesis runs (about 160 s
+    each) came last and ran one after the other on one worker while the other one had finished.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
+
+
+def _give_xdist_groups_their_effect(items: list[pytest.Item]) -> None:
+    """Give ``xdist_group`` marks their effect under ``--dist loadgroup``.
 
     pytest-xdist sends the tests of one group to one worker by the ``@group`` suffix it appends to their
     node ids on the workers; it writes that suffix to ``item._nodeid``, which pytest 9.2 no longer reads
@@ -142,8 +160,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     live server with the demo content, its search indexes and a chromium. Here the suffix is set where
     pytest reads it; a test already suffixed (an xdist that writes ``_id`` itself) is left alone.
     """
-    if not getattr(config.option, "loadgroup", False):  # set on the workers by xdist for --dist loadgroup
-        return
     try:
         from _pytest.nodeid import NodeId
     except ImportError:  # a pytest that still reads ``_nodeid``: xdist's own suffix works there

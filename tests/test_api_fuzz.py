@@ -11,6 +11,8 @@ schemathesis's stateful CLI runner (bench/fuzz_bola.py); the hand-written role m
 
 from __future__ import annotations
 
+import pytest
+
 from kb.app import create_app
 from kb.search.indexer import SearchIndexes
 from tests.api_fuzz import IDENTITIES, build_world, fuzz
@@ -20,6 +22,7 @@ CASES_PER_OPERATION = 100
 FEW_INPUTS = {"GET /api/v1/taxonomy/export"}  # ?format=turtle|json-ld (issue 20)
 
 
+@pytest.mark.slow  # about 160 s per backend
 def test_schemathesis_finds_no_server_error_and_no_failure(settings, database) -> None:  # noqa: ANN001
     cast = build_world(database)
     generous = settings.model_copy(update={
