@@ -671,6 +671,20 @@ class SearchIndexes:
             return drift
 
 
+@dataclass
+class _RunEvents:
+    """The events of one run of a ``CatchUpLoop``'s threads (``start`` to ``stop``)."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    encode: threading.Event = field(default_factory=threading.Event)
+    """Set after each catch-up: there may be passages to encode ahead."""
+    idle: threading.Event = field(default_factory=threading.Event)
+    """Clear while a catch-up runs."""
+
+    def __post_init__(self) -> None:
+        self.idle.set()  # no catch-up runs yet
+
+
 class CatchUpLoop:
     """The background worker of one process's indexes: a daemon thread that catches them up.
 
@@ -690,9 +704,8 @@ class CatchUpLoop:
         self.indexes = indexes
         self.interval = interval
         self.encode_ahead = encode_ahead
-        self._stop = threading.Event()
         self._wake = threading.Event()
-        self._encode = threading.Event()  # set after each catch-up: there may be passages to encode ahead
+        self._run_events: _RunEvents | None = None  # a fresh set per start: a thread of an earlier run never restarts
         self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
@@ -704,31 +717,36 @@ class CatchUpLoop:
             self.indexes.serve_rebuild_request(session)
             self.indexes.catch_up(session)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, events: _RunEvents) -> None:
+        while not events.stop.is_set():
             self._wake.wait(self.interval if self.interval > 0 else None)
             self._wake.clear()
-            if self._stop.is_set():
+            if events.stop.is_set():
                 return
+            events.idle.clear()  # the encoder starts no new batch meanwhile: the catch-up has the cores
             try:
                 self.tick()
             except Exception:  # the next tick retries; the database is the authority meanwhile
                 log.exception("Index catch-up failed")
+            finally:
+                events.idle.set()
             if self.encode_ahead:
-                self._encode.set()
+                events.encode.set()
 
-    def _encode_ahead(self) -> None:
-        """Encode ahead until nothing is left, then wait for the next catch-up. A session lasts at most
-        ``interval`` (it holds no snapshot for long); a failed batch is tried again after the next catch-up."""
-        while not self._stop.is_set():
-            self._encode.wait()
-            self._encode.clear()
+    def _encode_ahead(self, events: _RunEvents) -> None:
+        """Encode ahead until nothing is left, then wait for the next catch-up. A batch starts only while no
+        catch-up runs (one that starts meanwhile never waits for it); a session lasts at most ``interval``
+        (it holds no snapshot for long); a failed batch is tried again after the next catch-up."""
+        while not events.stop.is_set():
+            events.encode.wait()
+            events.encode.clear()
             more = True
-            while more and not self._stop.is_set():
+            while more and not events.stop.is_set():
                 deadline = time.monotonic() + self.interval if self.interval > 0 else None
                 try:
                     with self.database.session() as session:
-                        while (more := bool(self.indexes.encode_ahead(session))) and not self._stop.is_set():
+                        while events.idle.wait() and not events.stop.is_set() and \
+                                (more := bool(self.indexes.encode_ahead(session))):
                             if deadline is not None and time.monotonic() >= deadline:
                                 break
                 except Exception:
@@ -739,18 +757,23 @@ class CatchUpLoop:
         """Start the threads: the catch-up when it has an interval or is the worker that ``wake`` drives,
         and the encoder beside it with ``encode_ahead``."""
         if (self.interval > 0 or self.encode_ahead) and not self._threads:
-            self._stop.clear()  # an app's lifespan may run again (tests enter a client twice)
+            events = self._run_events = _RunEvents()
             targets = [(self._run, "kb-index-catch-up")]
             if self.encode_ahead:
                 targets.append((self._encode_ahead, "kb-encode-ahead"))
-            self._threads = [threading.Thread(target=target, name=name, daemon=True) for target, name in targets]
+            self._threads = [threading.Thread(target=target, args=(events,), name=name, daemon=True)
+                             for target, name in targets]
             for thread in self._threads:
                 thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        events = self._run_events
+        if events is not None:
+            events.stop.set()
+            events.encode.set()
+            events.idle.set()
         self._wake.set()
-        self._encode.set()
+        deadline = time.monotonic() + 30
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._threads = []

@@ -109,9 +109,11 @@ def save(session: Session, model: str, rows: Sequence[tuple[int, int, "np.ndarra
     import numpy as np
 
     at = utcnow()
+    # In key order: two writers of overlapping rows (the worker encoding ahead, a catch-up) take their
+    # PostgreSQL row locks in the same order, so neither deadlocks the other
     values = [{"chunk_id": chunk_id, "model": model, "position": position, "dimension": int(vector.shape[0]),
                "vector": np.ascontiguousarray(vector, dtype="<f4").tobytes(), "at": at}
-              for chunk_id, position, vector in rows]
+              for chunk_id, position, vector in sorted(rows, key=lambda row: (row[0], row[1]))]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
