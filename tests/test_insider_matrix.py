@@ -160,7 +160,7 @@ def test_one_insider_alone_cannot_and_a_second_person_can(client, database, peop
     request_id = _ask(surface, client, people, attack)
     with database.session() as session:
         assert not attack.applied(session), "one person's request took effect"
-    known = event_ids(database)  # the events so far: any other is what the attempt recorded
+    known = event_ids(database)  # audit sequence numbers already written (no clock): the attempt's are the others
     approved, answer = _decide(surface, client, database, people, attack.insider, request_id)
     assert not approved and ("409" in answer or "Separation of duties" in answer), answer
     assert _nothing_recorded(database, known), "a refused self-approval recorded an event"
