@@ -734,24 +734,28 @@ class CatchUpLoop:
                 events.encode.set()
 
     def _encode_ahead(self, events: _RunEvents) -> None:
-        """Encode ahead until nothing is left, then wait for the next catch-up. A batch starts only while no
-        catch-up runs (one that starts meanwhile never waits for it); a session lasts at most ``interval``
-        (it holds no snapshot for long); a failed batch is tried again after the next catch-up."""
+        """Encode ahead until nothing is left, then wait for the next catch-up."""
         while not events.stop.is_set():
             events.encode.wait()
             events.encode.clear()
-            more = True
-            while more and not events.stop.is_set():
-                deadline = time.monotonic() + self.interval if self.interval > 0 else None
-                try:
-                    with self.database.session() as session:
-                        while events.idle.wait() and not events.stop.is_set() and \
-                                (more := bool(self.indexes.encode_ahead(session))):
-                            if deadline is not None and time.monotonic() >= deadline:
-                                break
-                except Exception:
-                    log.exception("Encoding ahead failed")
-                    more = False
+            while not events.stop.is_set() and self._encode_for_an_interval(events):
+                pass
+
+    def _encode_for_an_interval(self, events: _RunEvents) -> bool:
+        """Encode batches in one session for at most ``interval`` (it holds no snapshot for long); whether
+        passages are left. A batch starts only while no catch-up runs (one that starts meanwhile never
+        waits for it). A failed batch is tried again after the next catch-up."""
+        deadline = time.monotonic() + self.interval if self.interval > 0 else None
+        try:
+            with self.database.session() as session:
+                while events.idle.wait() and not events.stop.is_set():
+                    if not self.indexes.encode_ahead(session):
+                        return False
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return True
+        except Exception:
+            log.exception("Encoding ahead failed")
+        return False
 
     def start(self) -> None:
         """Start the threads: the catch-up when it has an interval or is the worker that ``wake`` drives,
