@@ -12,6 +12,8 @@ approvals while a bulk import runs.
 from the start of the import until every submitted passage has its stored vector. That rate is
 compared with the raw encoder's, measured in the same run on the same passages (a sample of the
 set's own, in batches of 256, in this process, with the server idle), and the import's refused files are listed.
+It also reports how busy the machine's cores were meanwhile (``/proc/stat``, every process): where they
+were not, the end-to-end rate lost to waiting, not to the importer's CPU.
 
 ``approvals``: documents of 1 to ~1,300 passages (the largest body kb accepts) are submitted and
 encoded while in review; then a bulk import of the collection starts (submitted, so the worker has
@@ -165,6 +167,7 @@ def throughput(args: argparse.Namespace) -> None:
         for label, folder, files in sets:
             before, first_id = run.passages(), run.last_chunk_id() + 1
             server_cpu, import_cpu = cpu_seconds(run.server.pid), children_cpu_seconds()
+            machine = MachineCpu(work / f"{label}-cpu.tsv")
             start = time.perf_counter()
             done = run.kb_import(folder, work / f"{label}.json")
             imported_s = time.perf_counter() - start
@@ -173,6 +176,7 @@ def throughput(args: argparse.Namespace) -> None:
             while run.unencoded():
                 time.sleep(0.5)
             total_s = time.perf_counter() - start
+            busy = machine.busy_share()
             server_cpu = cpu_seconds(run.server.pid) - server_cpu
             passages = run.passages() - before
             print(f"[{label}] files={files} passages={passages} import_s={imported_s:.1f} "
@@ -181,6 +185,8 @@ def throughput(args: argparse.Namespace) -> None:
             print(f"[{label}] cpu_s: kb import (with its parsers)={import_cpu:.0f} kb serve (worker encoding ahead, "
                   f"catch-up, requests)={server_cpu:.0f}; on {os.cpu_count()} cores the encoder's share bounds "
                   f"end_to_end/raw at about {server_cpu / (server_cpu + import_cpu):.2f}")
+            print(f"[{label}] the machine's cores were busy {busy:.1%} of the time (every process; timeline "
+                  f"every 0.5 s in {machine.path})")
             raw, raw_cpu = raw_encoder_rate(run, sample=args.sample, first_id=first_id)
             pipeline_cpu = (server_cpu + import_cpu) / passages
             print(f"[{label}] raw_encoder_passages_per_s={raw:.2f} end_to_end/raw={passages / total_s / raw:.3f}")
@@ -195,6 +201,47 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far (its threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class MachineCpu:
+    """The whole machine's busy and idle time (``/proc/stat``) from now on: how much of the cores the run
+    left unused, with a timeline of busy cores every half second (a thread samples) written to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.path = path
+        self.first = self.last = self._read()
+        self.started = time.perf_counter()
+        path.write_text("seconds\tbusy_cores\n", encoding="utf-8")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self._thread.start()
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(0.5):
+            self.sample()
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        fields = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return sum(fields) - idle, sum(fields)
+
+    def sample(self) -> None:
+        now = self._read()
+        busy, total = now[0] - self.last[0], now[1] - self.last[1]
+        if total:
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(f"{time.perf_counter() - self.started:.1f}\t{busy / total * (os.cpu_count() or 1):.2f}\n")
+        self.last = now
+
+    def busy_share(self) -> float:
+        """Stops the timeline; the share of the cores' time busy since the start."""
+        self._stop.set()
+        self._thread.join()
+        now = self._read()
+        return (now[0] - self.first[0]) / max(1, now[1] - self.first[1])
 
 
 def children_cpu_seconds() -> float:
