@@ -59,12 +59,8 @@ def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *,
     people = sorted({owner for owner in owners if owner is not None and owner != skip_user})
     if not people:
         return
-    rows = session.execute(select(User, NotificationPreference.mode)
-                           .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
-                           .where(User.id.in_(people), User.is_active.is_(True))).all()  # type: ignore[union-attr,attr-defined]
-    users = {user.id: user for user, _mode in rows}
-    modes = {user.id: mode for user, mode in rows if mode is not None}
-    keys = {f"batch-{batch}:u{user_id}": user_id for user_id in users}
+    recipients = _recipients(session, people)
+    keys = {f"batch-{batch}:u{user_id}": user_id for user_id in recipients}
     held = {row.key: row for row in session.execute(select(Notification).where(Notification.key.in_(list(keys)))).scalars()}  # type: ignore[attr-defined]
     for key, user_id in keys.items():
         row = held.get(key)
@@ -77,9 +73,9 @@ def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *,
         body = "\n".join([f"{actor_name} imported and submitted them for review.", "", *lines,
                            *([f"… and {more} more"] if more > 0 else [])])
         if row is None:
-            user = users[user_id]
+            user, mode = recipients[user_id]
             mailable = bool(settings.smtp_host and user.email)
-            digest = mailable and modes.get(user_id, DeliveryMode.in_app) in (DeliveryMode.digest, DeliveryMode.email)
+            digest = mailable and mode in (DeliveryMode.digest, DeliveryMode.email)
             session.add(Notification(key=key, user_id=user_id, kind="review_batch", title=title, body=body, link=link[:500],
                                      event_seq=event_seq, digest_pending=digest))
         else:
@@ -88,13 +84,15 @@ def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *,
     session.flush()
 
 
-def preferences(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+def _recipients(session: Session, user_ids: Iterable[int]) -> dict[int, tuple[User, str]]:
+    """The active accounts among ``user_ids``, each with its delivery mode (``in_app`` without a preference), in one query."""
     ids = list(set(user_ids))
     if not ids:
         return {}
-    rows = session.execute(select(NotificationPreference.user_id, NotificationPreference.mode)
-                           .where(NotificationPreference.user_id.in_(ids))).all()  # type: ignore[attr-defined]
-    return {user_id: mode for user_id, mode in rows}
+    rows = session.execute(select(User, NotificationPreference.mode)
+                           .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+                           .where(User.id.in_(ids), User.is_active.is_(True))).all()  # type: ignore[union-attr,attr-defined]
+    return {user.id: (user, mode if mode is not None else DeliveryMode.in_app) for user, mode in rows}
 
 
 def notify(session: Session, settings: Settings, notices: list[tuple[int, Notice]], *, key_prefix: str,
@@ -114,17 +112,14 @@ def notify(session: Session, settings: Settings, notices: list[tuple[int, Notice
             chosen.setdefault(user_id, notice)
     if not chosen:
         return []
-    users = {user.id: user for user in session.execute(select(User).where(
-        User.id.in_(list(chosen)), User.is_active.is_(True))).scalars()}  # type: ignore[union-attr,attr-defined]
-    keys = {user_id: f"{key_prefix}:u{user_id}" for user_id in users}
+    recipients = _recipients(session, chosen)
+    keys = {user_id: f"{key_prefix}:u{user_id}" for user_id in recipients}
     existing = set(session.execute(select(Notification.key).where(Notification.key.in_(list(keys.values())))).scalars())  # type: ignore[attr-defined]
-    modes = preferences(session, users)
     written = []
-    for user_id, user in users.items():
+    for user_id, (user, mode) in recipients.items():
         key, notice = keys[user_id], chosen[user_id]
         if key in existing:
             continue
-        mode = modes.get(user_id, DeliveryMode.in_app)
         mailable = bool(settings.smtp_host and user.email)
         digest = mailable and (mode == DeliveryMode.digest or (mode == DeliveryMode.email and notice.kind in DIGEST_ONLY))
         row = Notification(key=key, user_id=user_id, kind=notice.kind, title=notice.title[:300], body=notice.body,
