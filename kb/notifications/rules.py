@@ -60,6 +60,13 @@ def _version(session: Session, document: Document, number: object) -> Version | 
     return session.execute(select(Version).where(Version.document_id == document.id, Version.number == number)).scalar_one_or_none()
 
 
+def _document_and_version(session: Session, slug: str, number: object) -> tuple[Document | None, Version | None]:
+    """The document of ``slug`` and its version ``number`` (None when there is no such version), in one query."""
+    row = session.execute(select(Document, Version).where(Document.slug == slug).outerjoin(
+        Version, (Version.document_id == Document.id) & (Version.number == (number if isinstance(number, int) else -1)))).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 def _document_watchers(session: Session, document: Document, version: Version | None, notice: Notice) -> Pairs:
     space = session.get(Space, document.space_id)
     people = watchers(session, WatchKind.document, [document.slug])
@@ -69,10 +76,9 @@ def _document_watchers(session: Session, document: Document, version: Version | 
 
 
 def review_requested(session: Session, event: Recorded) -> Pairs:
-    document = _document(session, event.object_id)
+    document, version = _document_and_version(session, event.object_id, event.detail.get("version"))
     if document is None:
         return []
-    version = _version(session, document, event.detail.get("version"))
     title = version.title if version else document.slug
     notice = Notice("review_requested", f"Review requested: {title} (version {event.detail.get('version')})",
                     f"{_who(session, event)} submitted it for review.", f"/review/{document.slug}/{event.detail.get('version')}")
@@ -83,22 +89,19 @@ def submitted_in_batch(session: Session, settings: Settings, event: Recorded, ba
     """A submission of a bulk import (``batch`` in the event): the space's owners hear of the batch once,
     counted and listed (``notify_batch``), not of each of its files."""
     number = event.detail.get("version")
-    row = session.execute(select(Document, Version).where(Document.slug == event.object_id).outerjoin(
-        Version, (Version.document_id == Document.id) & (Version.number == (number if isinstance(number, int) else -1)))).first()
-    if row is None:
+    document, version = _document_and_version(session, event.object_id, number)
+    if document is None:
         return
-    document, version = row
     item = f"{version.title if version else document.slug} (version {number})"
     notify_batch(session, settings, space_owners(session, document.space_id), batch=batch, actor_name=_who(session, event),
                  item=item, link="/review", skip_user=event.actor_id, event_seq=event.seq)
 
 
 def version_decided(session: Session, event: Recorded) -> Pairs:
-    document = _document(session, event.object_id)
+    number = event.detail.get("version")
+    document, version = _document_and_version(session, event.object_id, number)
     if document is None:
         return []
-    number = event.detail.get("version")
-    version = _version(session, document, number)
     title = version.title if version else document.slug
     link = f"/d/{document.slug}/v/{number}"
     if event.action == "version.approve":
