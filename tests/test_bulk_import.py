@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 import warnings
 import zipfile
@@ -188,6 +189,22 @@ def test_markdown_is_parsed_in_the_importing_process_and_the_rest_in_the_pool_in
     only_markdown = [(i, f"f{i}.md", b"x") for i in range(bulk.POOL_MIN_FILES + 4)]
     assert {p.markdown.split()[0] for *_r, p in bulk.parse_in_order(iter(only_markdown), parse=which_process, workers=2,
                                                                       expected=len(only_markdown))} == {str(os.getpid())}
+
+
+def parent_process(filename: str, data: bytes):  # noqa: ANN201 - a parser for parse_in_order (imported by its workers)
+    from kb.documents.ingest_docx import ParsedFile
+
+    return ParsedFile(markdown=str(os.getppid()), media_type="text/plain")
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server on this platform")
+def test_parsing_processes_fork_from_one_fork_server_never_from_the_importing_process() -> None:
+    """A fork of this process (which may run threads, as the server does) could deadlock; spawning each worker
+    anew imports the parsers again. So every pool, this batch's and the next one's, forks from one fork server."""
+    jobs = [(i, f"f{i}.html", b"x") for i in range(bulk.POOL_MIN_FILES)]
+    parents = {parsed.markdown for _ in range(2)
+               for *_rest, parsed in bulk.parse_in_order(iter(jobs), parse=parent_process, workers=2, expected=len(jobs))}
+    assert len(parents) == 1 and str(os.getpid()) not in parents, parents
 
 
 def test_cli_parses_in_a_pool_of_processes(people, database, cli_env, tmp_path: Path) -> None:  # noqa: ANN001
