@@ -207,6 +207,27 @@ def test_parsing_processes_fork_from_one_fork_server_never_from_the_importing_pr
     assert len(parents) == 1 and str(os.getpid()) not in parents, parents
 
 
+def dies_on_f3(filename: str, data: bytes):  # noqa: ANN201 - a parser for parse_in_order (imported by its workers)
+    import signal
+
+    from kb.documents.ingest_docx import ParsedFile
+
+    if filename == "f3.html":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+    return ParsedFile(markdown=filename, media_type="text/plain")
+
+
+def test_a_parsing_process_that_dies_refuses_the_files_in_it_and_a_new_pool_parses_the_rest() -> None:
+    jobs = [(i, f"f{i}.html", b"x") for i in range(bulk.POOL_MIN_FILES + 8)]
+    results = list(bulk.parse_in_order(iter(jobs), parse=dies_on_f3, workers=2, expected=len(jobs)))
+    assert [key for key, *_rest in results] == [key for key, *_rest in jobs]
+    refused = {name: result for _key, name, _data, result in results if isinstance(result, bulk.Refused)}
+    assert "f3.html" in refused and all("run the import again" in r.reason for r in refused.values()), refused
+    assert len(refused) <= 4  # at most the window in flight (2 × workers)
+    parsed = [name for _key, name, _data, result in results if not isinstance(result, bulk.Refused)]
+    assert parsed[-1] == f"f{len(jobs) - 1}.html" and len(parsed) == len(jobs) - len(refused)
+
+
 def test_cli_parses_in_a_pool_of_processes(people, database, cli_env, tmp_path: Path) -> None:  # noqa: ANN001
     count = bulk.POOL_MIN_FILES + 4
     root = write_tree(tmp_path / "many", {f"part-{i // 10}/note {i}.html": html_note(i)
