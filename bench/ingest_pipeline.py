@@ -176,27 +176,23 @@ def throughput(args: argparse.Namespace) -> None:
             while run.unencoded():
                 time.sleep(0.5)
             total_s = time.perf_counter() - start
-            busy, machine_cpu = machine.busy_share(), machine.busy_seconds()
+            busy, machine_cpu = machine.stop()
             server_cpu = cpu_seconds(run.server.pid) - server_cpu
             passages = run.passages() - before
             print(f"[{label}] files={files} passages={passages} import_s={imported_s:.1f} "
                   f"import_to_encoded_s={total_s:.1f} end_to_end_passages_per_s={passages / total_s:.2f} "
                   f"{refused_summary(work / f'{label}.json')}")
-            print(f"[{label}] cpu_s: kb import (with the parsing processes it waited for; not those of a fork server)={import_cpu:.0f} kb serve (worker encoding ahead, "
-                  f"catch-up, requests)={server_cpu:.0f}; on {os.cpu_count()} cores the encoder's share bounds "
-                  f"end_to_end/raw at about {server_cpu / (server_cpu + import_cpu):.2f}")
+            print(f"[{label}] cpu_s: kb serve (worker encoding ahead, catch-up, requests)={server_cpu:.0f}; kb import "
+                  f"(and the parsing processes it waited for: not those its fork server forked)={import_cpu:.0f}")
             print(f"[{label}] the machine's cores were busy {busy:.1%} of the time: {machine_cpu:.0f} CPU-s, every process "
-                  f"(kb serve {server_cpu:.0f}; the rest is kb import with every parsing process, and anything else running; "
+                  f"(besides kb serve: kb import with every parsing process, and anything else running; on "
+                  f"{os.cpu_count()} cores kb serve's share, {server_cpu / machine_cpu:.2f}, bounds end_to_end/raw; "
                   f"timeline every 0.5 s in {machine.path})")
             raw, raw_cpu = raw_encoder_rate(run, sample=args.sample, first_id=first_id)
-            pipeline_cpu = (server_cpu + import_cpu) / passages
             print(f"[{label}] raw_encoder_passages_per_s={raw:.2f} end_to_end/raw={passages / total_s / raw:.3f}")
-            print(f"[{label}] cpu_s per passage: raw encoder={raw_cpu:.4f} whole pipeline (kb import + kb serve)="
-                  f"{pipeline_cpu:.4f}; raw/pipeline={raw_cpu / pipeline_cpu:.3f} (what end_to_end/raw would be on "
-                  f"these cores with nothing else running)")
-            print(f"[{label}] cpu_s per passage of the whole machine={machine_cpu / passages:.4f}; raw/machine="
-                  f"{raw_cpu * passages / machine_cpu:.3f} (counts every process: parsing processes forked by a fork "
-                  f"server too, and any other load, so a floor)")
+            print(f"[{label}] cpu_s per passage: raw encoder={raw_cpu:.4f} the whole machine={machine_cpu / passages:.4f}; "
+                  f"raw/machine={raw_cpu * passages / machine_cpu:.3f} (what end_to_end/raw would be on these cores with "
+                  f"nothing else running; any other load lowers it)")
     finally:
         run.close()
 
@@ -240,16 +236,13 @@ class MachineCpu:
                 out.write(f"{time.perf_counter() - self.started:.1f}\t{busy / total * (os.cpu_count() or 1):.2f}\n")
         self.last = now
 
-    def busy_seconds(self) -> float:
-        """CPU-seconds the whole machine was busy from the start until ``busy_share`` stopped the timeline."""
-        return (self.stopped[0] - self.first[0]) / os.sysconf("SC_CLK_TCK")
-
-    def busy_share(self) -> float:
-        """Stops the timeline; the share of the cores' time busy since the start."""
+    def stop(self) -> tuple[float, float]:
+        """Stops the timeline: the share of the cores' time busy since the start, and those busy CPU-seconds."""
         self._stop.set()
         self._thread.join()
-        now = self.stopped = self._read()
-        return (now[0] - self.first[0]) / max(1, now[1] - self.first[1])
+        now = self._read()
+        busy = now[0] - self.first[0]
+        return busy / max(1, now[1] - self.first[1]), busy / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_seconds() -> float:
