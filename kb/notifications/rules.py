@@ -24,7 +24,7 @@ from kb.events import Recorded
 from kb.experts.models import ExpertRequest
 from kb.notifications import outbox
 from kb.notifications.models import Channel, WatchKind
-from kb.notifications.service import Notice, notify, notify_batch, tags, watchers
+from kb.notifications.service import Notice, batch_audience, notify, notify_batch, tags, watchers
 from kb.social.models import Answer, Comment, Question
 
 Pairs = list[tuple[int, Notice]]
@@ -87,14 +87,16 @@ def review_requested(session: Session, event: Recorded) -> Pairs:
 
 def submitted_in_batch(session: Session, settings: Settings, event: Recorded, batch: str) -> None:
     """A submission of a bulk import (``batch`` in the event): the space's owners hear of the batch once,
-    counted and listed (``notify_batch``), not of each of its files."""
+    counted and listed (``notify_batch``), not of each of its files; who they are is read at the batch's first
+    submission (``batch_audience``)."""
     number = event.detail.get("version")
     document, version = _document_and_version(session, event.object_id, number)
     if document is None:
         return
     item = f"{version.title if version else document.slug} (version {number})"
-    notify_batch(session, settings, space_owners(session, document.space_id), batch=batch, actor_name=_who(session, event),
-                 item=item, link="/review", skip_user=event.actor_id, event_seq=event.seq)
+    audience = batch_audience(session, settings, batch, lambda: space_owners(session, document.space_id),
+                              actor_name=lambda: _who(session, event), skip_user=event.actor_id)
+    notify_batch(session, audience, batch=batch, item=item, link="/review", event_seq=event.seq)
 
 
 def version_decided(session: Session, event: Recorded) -> Pairs:

@@ -10,7 +10,7 @@ personal bookkeeping, not audited. Must not import FastAPI.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -48,19 +48,50 @@ BATCH_LISTED = 20
 """How many of a batch's documents its notice names; the count says how many there are in all."""
 
 
-def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *, batch: str, actor_name: str,
-                 item: str, link: str, skip_user: int | None = None, event_seq: int | None = None) -> None:
-    """Tell each owner of one more document of a bulk import's submissions, in one notification per
+@dataclass(frozen=True)
+class BatchAudience:
+    """Who hears of one bulk import's submissions, read once for the batch (``batch_audience``).
+
+    ``actor_name`` names the importer as cards do; ``digest`` holds, for each active owner to tell,
+    whether their notice also waits for the daily digest (an e-mail address, a mail server, and the
+    ``digest`` or ``email`` preference).
+    """
+
+    actor_name: str
+    digest: dict[int, bool]
+
+
+def batch_audience(session: Session, settings: Settings, batch: str, owners: Callable[[], Iterable[int]], *,
+                   actor_name: Callable[[], str], skip_user: int | None) -> BatchAudience:
+    """The audience of ``batch``'s notices, read at its first submission and kept in ``session.info`` for the rest.
+
+    A thousand files of one import are a thousand submissions: reading the space's owners, their accounts and
+    delivery preferences and the importer's name again for each cost three queries a file (issue 19). A bulk
+    import runs in one session (the CLI's command, the API's request), and the batch id is new for each
+    import, so the audience is that of the batch's start: an owner added during the import hears of the
+    next one, and one removed from the space keeps the notice they already had.
+    """
+    held: dict[str, BatchAudience] = session.info.setdefault("kb.notifications.batch_audience", {})
+    if batch not in held:
+        people = sorted({owner for owner in owners() if owner is not None and owner != skip_user})
+        recipients = _recipients(session, people)
+        held[batch] = BatchAudience(actor_name=actor_name(), digest={
+            user_id: bool(settings.smtp_host and user.email) and mode in (DeliveryMode.digest, DeliveryMode.email)
+            for user_id, (user, mode) in recipients.items()})
+    return held[batch]
+
+
+def notify_batch(session: Session, audience: BatchAudience, *, batch: str, item: str, link: str,
+                 event_seq: int | None = None) -> None:
+    """Tell each of ``audience`` of one more document of a bulk import's submissions, in one notification per
     batch and person (``batch-<id>:u<user>``) that counts them and names the first ``BATCH_LISTED``.
 
     A thousand files submitted in one import are one notice, not a thousand: it is unread again when
     more arrive, and reaches e-mail only through the daily digest (``review_batch`` is digest-only).
     """
-    people = sorted({owner for owner in owners if owner is not None and owner != skip_user})
-    if not people:
+    if not audience.digest:
         return
-    recipients = _recipients(session, people)
-    keys = {f"batch-{batch}:u{user_id}": user_id for user_id in recipients}
+    keys = {f"batch-{batch}:u{user_id}": user_id for user_id in audience.digest}
     held = {row.key: row for row in session.execute(select(Notification).where(Notification.key.in_(list(keys)))).scalars()}  # type: ignore[attr-defined]
     for key, user_id in keys.items():
         row = held.get(key)
@@ -70,14 +101,11 @@ def notify_batch(session: Session, settings: Settings, owners: Iterable[int], *,
             lines.append(f"- {item}")
         more = count - len(lines)
         title = f"Review requested: {count} document{'s' if count != 1 else ''} of one bulk import"
-        body = "\n".join([f"{actor_name} imported and submitted them for review.", "", *lines,
+        body = "\n".join([f"{audience.actor_name} imported and submitted them for review.", "", *lines,
                            *([f"… and {more} more"] if more > 0 else [])])
         if row is None:
-            user, mode = recipients[user_id]
-            mailable = bool(settings.smtp_host and user.email)
-            digest = mailable and mode in (DeliveryMode.digest, DeliveryMode.email)
             session.add(Notification(key=key, user_id=user_id, kind="review_batch", title=title, body=body, link=link[:500],
-                                     event_seq=event_seq, digest_pending=digest))
+                                     event_seq=event_seq, digest_pending=audience.digest[user_id]))
         else:
             row.title, row.body, row.read_at = title, body, None  # more documents wait: unread again
             session.add(row)
