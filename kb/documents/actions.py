@@ -303,7 +303,8 @@ def bulk_import(
        actor writes in the space; only then is the batch opened (``open_batch``: listed, its zip checked);
     2. each file's slug from its path (``bulk.plan``: two paths giving one slug, all but the first refused);
     3. resume: a file whose document already has a version of exactly these bytes is ``unchanged``
-       (``importing.unchanged_import``: a SHA-256 and one query; never parsed);
+       (``importing.unchanged_import``: a SHA-256 and one query, asked only for the slugs that name a document,
+       ``importing.existing_slugs``, read for the whole batch at once; never parsed);
     4. the rest are parsed in parallel (``bulk.parse_in_order``: a process per core, the pure parser, no
        database), while this process writes, in the files' order:
     5. each file in its own write transaction (``importing.import_file``, with ``submit`` also
@@ -360,12 +361,15 @@ def _bulk_import(
             if progress is not None:
                 progress(done, total)
 
+        existing = importing.existing_slugs(session, (slug for _, slug in planned))
+        end_read(session)
+
         def to_parse():  # noqa: ANN202 - a generator of (key, filename, data), read lazily by the parser
             for entry, slug in planned:
                 try:
                     data = entry.read()
                     same = importing.unchanged_import(session, actor=actor, space_slug=space, filename=entry.path,
-                                                      data=data, slug=slug, space=space_row)  # read once, above
+                                                      data=data, slug=slug, space=space_row) if slug in existing else None
                 except KbError as error:
                     refused.append(BulkRefused(path=entry.path, code=error.code.code, reason=error.message))
                     tick()

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,16 @@ def unchanged_import(
         KbError CONFLICT: the slug belongs to a document of another space.
     """
     return _target(session, actor=actor, space_slug=space_slug, filename=filename, data=data, slug=slug, space=space).same
+
+
+def existing_slugs(session: Session, slugs: Iterable[str], *, chunk: int = 500) -> set[str]:
+    """Which of ``slugs`` name a document now: a bulk import's resume check reads these in one query per
+    ``chunk`` slugs, and only a file whose slug is among them can be ``unchanged`` (each file's transaction
+    checks again, so a document made meanwhile is never imported twice)."""
+    wanted, found = sorted(set(slugs)), set()
+    for start in range(0, len(wanted), chunk):
+        found.update(session.execute(select(Document.slug).where(Document.slug.in_(wanted[start:start + chunk]))).scalars())  # type: ignore[attr-defined]
+    return found
 
 
 @dataclass(frozen=True)
