@@ -51,10 +51,12 @@ def test_an_append_reads_the_head_as_the_database_holds_it(database) -> None:  #
             provenance.record(first, SYSTEM, "test.event", ("thing", 1), {})
         kept = first.execute(select(AuditHead)).scalar_one()  # held: the session's copy outlives the transaction
         with transaction(second):
-            provenance.record(second, SYSTEM, "test.event", ("thing", 2), {})
+            other = provenance.record(second, SYSTEM, "test.event", ("thing", 2), {})
+        assert kept.seq == 1  # the first session's copy is older than the database's head
         with transaction(first):
             event = provenance.record(first, SYSTEM, "test.event", ("thing", 3), {})
-        assert kept.seq == 3 and event.seq == 3
+        assert (event.seq, event.prev_hash) == (3, other.hash)
+        assert provenance.head(first) == (3, event.hash)
         assert provenance.verify_chain(first).ok
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from hmac import compare_digest
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from kb.db import EVENT_KEY_PATH, is_postgresql, utcnow
@@ -79,38 +79,44 @@ def _hash_of(event: AuditEvent) -> str:
     )
 
 
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+_LOCK_HEAD = _READ_HEAD.with_for_update()  # PostgreSQL: concurrent writers queue here, so the chain never forks
+_INSERT_EVENT = _EVENTS.insert()
+_MOVE_HEAD = _HEAD.update().where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+
+
 def append(
     session: Session, *, actor_id: int | None, actor_name: str, channel: str, action: str,
     object_type: str, object_id: str, payload: dict[str, Any],
 ) -> AuditEvent:
-    """Append one event in the caller's transaction, holding the chain-head lock until commit."""
-    # populate_existing: the row as the database holds it now, never a copy the session kept from an earlier
-    # transaction (sessions keep objects across commits; another process may have appended since)
-    statement = select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
-    if is_postgresql(session):
-        statement = statement.with_for_update()
-    head = session.execute(statement).scalar_one_or_none()
-    if head is None:
+    """Append one event in the caller's transaction, holding the chain-head lock until commit.
+
+    The head row is read and both rows written as plain statements, outside the session's unit of work: the
+    head as the database holds it now (never a copy the session kept from an earlier transaction: another
+    process may have appended since), and no flush of the caller's pending changes on the way (a bulk
+    import appends two events a file; issue 19). Returns the event as written, not attached to the session.
+    """
+    connection = session.connection()  # the session's transaction
+    head_row = connection.execute(_LOCK_HEAD if is_postgresql(session) else _READ_HEAD).first()
+    if head_row is None:
         raise RuntimeError("Bug: the audit head row is missing; run `kb db upgrade`")
+    head_seq, head_hash = head_row
     at = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     payload_text = canonical_json(payload)
-    seq = head.seq + 1
+    seq = head_seq + 1
     digest = event_hash(
         seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, channel=channel,
+        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head_hash, channel=channel,
     )
     key = eventkeys.load(session.info.get(EVENT_KEY_PATH), create=True)
-    event = AuditEvent(
-        seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, channel=channel, action=action,
-        object_type=object_type, object_id=object_id, payload=payload_text, prev_hash=head.hash, hash=digest,
-        mac=eventkeys.mac(key, digest) if key is not None else None,
-    )
-    session.add(event)
-    head.seq = seq
-    head.hash = digest
-    session.add(head)
-    session.flush()
-    return event
+    values = {"seq": seq, "at": at, "actor_id": actor_id, "actor_name": actor_name, "channel": channel, "action": action,
+              "object_type": object_type, "object_id": object_id, "payload": payload_text, "prev_hash": head_hash,
+              "hash": digest, "mac": eventkeys.mac(key, digest) if key is not None else None}
+    connection.execute(_INSERT_EVENT, values)
+    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    return AuditEvent(**values)
 
 
 @dataclass(frozen=True)
@@ -253,7 +259,7 @@ def finish(session: Session, done: Walk, checkpoint: dict[str, Any] | None, macs
     if checkpoint_seq is not None and not done.checkpoint_seen and checkpoint_seq > 0:
         return VerifyResult(False, count, head_seq, prev, head_seq + 1,
                             f"chain ends at {head_seq}, before checkpoint {checkpoint_seq} (truncated)")
-    head_row = session.get(AuditHead, 1)
+    head_row = session.execute(_READ_HEAD).first()
     if head_row is not None and (head_row.seq != head_seq or head_row.hash != prev):
         return VerifyResult(False, count, head_seq, prev, min(head_row.seq, head_seq) + 1,
                             "chain head row disagrees with the last event (truncated)")
@@ -261,8 +267,9 @@ def finish(session: Session, done: Walk, checkpoint: dict[str, Any] | None, macs
 
 
 def head(session: Session) -> tuple[int, str]:
-    """The (sequence, hash) of the newest event."""
-    row = session.get(AuditHead, 1)
+    """The (sequence, hash) of the newest event, as the database holds it now (``append`` writes the row
+    outside the session, so a copy the session holds may be older)."""
+    row = session.execute(_READ_HEAD).first()
     if row is None:
         return 0, GENESIS_HASH
     return row.seq, row.hash
