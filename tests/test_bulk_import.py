@@ -540,3 +540,45 @@ def test_web_a_non_writer_and_a_bad_zip_are_refused_on_the_form(client, people, 
                       files={"file": ("batch.zip", b"no zip", "application/zip")})
     assert bad.status_code == 422 and "not a readable zip" in bad.text
     assert head_seq(database) == before
+
+
+def test_a_submitted_files_statements_stay_within_its_budget(people, database, cli_env, tmp_path: Path) -> None:  # noqa: ANN001
+    """What one more file of a batch costs the database, counted on the CLI's own engine (issue 19): its reads and
+    writes, two audit events and the batch notice, and nothing read again that the batch already knows (its
+    audience, which slugs exist). 27 statements a file before the batch read its audience and its slugs once (22 now)."""
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def statements(prefix: str, files: int) -> int:
+        root = write_tree(tmp_path / prefix, {f"{prefix}/n{i:02d}.md": f"# Note {prefix} {i}\n\nText {i}.\n".encode()
+                                               for i in range(files)})
+        seen: list[str] = []
+        this_thread = threading.get_ident()
+
+        def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+            if threading.get_ident() == this_thread:  # not a background worker's
+                seen.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            done = run_cli("import", str(root), "--space", "benefits", "--submit", "--intended-use", "Tests",
+                           "--workers", "1", token=people["contributor"].token)
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        assert done.exit_code == 0 and f"{files} created" in done.output, done.output
+        return len(seen)
+
+    per_file = (statements("b", 20) - statements("a", 10)) / 10
+    assert per_file <= 23, per_file
+    from sqlalchemy import select
+
+    from kb.notifications.models import Notification
+
+    with database.session() as session:  # the audience read once a batch still hears of every file
+        told = session.execute(select(Notification.user_id, Notification.title)
+                               .where(Notification.kind == "review_batch")).all()
+    owners = [people["owner"].actor.id, people["owner2"].actor.id]
+    assert sorted(told) == sorted((owner, f"Review requested: {count} documents of one bulk import")
+                                  for owner in owners for count in (10, 20))
