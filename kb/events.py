@@ -58,6 +58,10 @@ class Recorded:
     actor_id: int | None
     actor_name: str
     detail: dict[str, Any]
+    rows: tuple[Any, ...] = ()
+    """The rows the event is about as the recording transaction holds them (a submission's document and
+    version), so a hook need not read them again; never part of the audit record. Empty when the caller did
+    not pass them: a hook then reads what it needs."""
 
 
 RECORD_HOOKS_KEY = "kb_record_hooks"

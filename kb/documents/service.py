@@ -422,7 +422,7 @@ def submit_held(session: Session, *, actor: Actor, document: Document, version: 
     provenance.record(session, actor, "version.submit", ("document", document.slug),
                       {"version": version.number, "intended_use": version.intended_use, "chunks": chunk_count,
                        "body_sha256": version.body_sha256, **served(document, version),
-                       **({"batch": batch} if batch else {})})
+                       **({"batch": batch} if batch else {})}, rows=(document, version))
     return version
 
 

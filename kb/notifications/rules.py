@@ -67,6 +67,18 @@ def _document_and_version(session: Session, slug: str, number: object) -> tuple[
     return (row[0], row[1]) if row is not None else (None, None)
 
 
+def _submitted(session: Session, event: Recorded) -> tuple[Document | None, Version | None]:
+    """The document and version a ``version.submit`` names: as the submitting transaction holds them
+    (``Recorded.rows``), else read (``_document_and_version``)."""
+    number = event.detail.get("version")
+    document = next((row for row in event.rows if isinstance(row, Document) and row.slug == event.object_id), None)
+    version = next((row for row in event.rows if isinstance(row, Version) and document is not None
+                    and row.document_id == document.id and row.number == number), None)
+    if document is not None and version is not None:
+        return document, version
+    return _document_and_version(session, event.object_id, number)
+
+
 def _document_watchers(session: Session, document: Document, version: Version | None, notice: Notice) -> Pairs:
     space = session.get(Space, document.space_id)
     people = watchers(session, WatchKind.document, [document.slug])
@@ -76,7 +88,7 @@ def _document_watchers(session: Session, document: Document, version: Version | 
 
 
 def review_requested(session: Session, event: Recorded) -> Pairs:
-    document, version = _document_and_version(session, event.object_id, event.detail.get("version"))
+    document, version = _submitted(session, event)
     if document is None:
         return []
     title = version.title if version else document.slug
@@ -90,7 +102,7 @@ def submitted_in_batch(session: Session, settings: Settings, event: Recorded, ba
     counted and listed (``notify_batch``), not of each of its files; who they are is read at the batch's first
     submission (``batch_audience``)."""
     number = event.detail.get("version")
-    document, version = _document_and_version(session, event.object_id, number)
+    document, version = _submitted(session, event)
     if document is None:
         return
     item = f"{version.title if version else document.slug} (version {number})"

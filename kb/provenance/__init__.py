@@ -53,6 +53,8 @@ def record(
     action: str,
     subject: tuple[str, object],
     detail: dict[str, Any] | None = None,
+    *,
+    rows: tuple[Any, ...] = (),
 ) -> AuditEvent:
     """Append one audit event for a state change, in the caller's (uncommitted) transaction.
 
@@ -62,6 +64,8 @@ def record(
         action: a dotted action name from docs/audit.md, e.g. ``document.approve``.
         subject: ``(object_type, object_id)`` of the thing changed.
         detail: JSON-serialisable facts about the change (what changed, from what, to what).
+        rows: the rows the change is about, as this transaction holds them, handed to the record hooks
+            (``Recorded.rows``) so they need not read them again; not recorded.
 
     Returns:
         The event, with its sequence number and hash.
@@ -80,7 +84,7 @@ def record(
     hooks = session.info.get(RECORD_HOOKS_KEY)
     if hooks:  # e.g. the notifications outbox: written in this transaction, so it commits or rolls back with the event
         recorded = Recorded(seq=event.seq, action=action, object_type=object_type, object_id=str(object_id),
-                            actor_id=event.actor_id, actor_name=event.actor_name, detail=dict(detail or {}))
+                            actor_id=event.actor_id, actor_name=event.actor_name, detail=dict(detail or {}), rows=rows)
         for hook in hooks:
             hook(session, recorded)
     return event
