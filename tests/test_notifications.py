@@ -308,3 +308,32 @@ def test_a_bulk_import_submitted_tells_each_owner_once_not_once_per_file(setting
         assert client.post(f"/api/v1/documents/{body['slug']}/versions/1/submit", json={},
                            headers=cast["contributor"].headers).status_code == 200
         assert kinds(client, cast["owner"]) == ["review_requested", "review_batch"]
+
+
+def test_a_batch_notice_goes_to_the_spaces_active_owners_at_each_submission(settings, database) -> None:  # noqa: ANN001
+    """An owner removed from the space or deactivated during a long import hears of nothing submitted after it, and
+    one added hears of what follows; only their delivery preference and the importer's name are read once a batch."""
+    import pytest
+    from sqlalchemy import text
+
+    from kb.actors import SpaceRole
+    from kb.notifications.service import batch_audience
+    from tests.factories import make_person, space_of
+
+    cast = make_cast(database)
+    olga, otto, carl = (cast[who].actor.id for who in ("owner", "owner2", "contributor"))
+
+    with database.session() as session:
+        space_id = space_of(session).id
+        first = batch_audience(session, settings, "b1", space_id, actor_name=lambda: "Carl", skip_user=carl)
+        assert set(first.digest) == {olga, otto} and first.actor_name == "Carl"
+        session.commit()  # one file's transaction ends
+        with database.engine.begin() as connection:  # meanwhile, otto leaves the space and olga's account is closed
+            connection.execute(text("DELETE FROM space_membership WHERE user_id = :otto"), {"otto": otto})
+            connection.execute(text("UPDATE user_account SET is_active = :no WHERE id = :olga"), {"no": False, "olga": olga})
+        later = batch_audience(session, settings, "b1", space_id, skip_user=carl,
+                               actor_name=lambda: pytest.fail("the importer's name is read once a batch"))
+        assert later.digest == {} and later.actor_name == "Carl"
+        session.commit()
+        newcomer = make_person(database, "nina", spaces={"benefits": SpaceRole.owner}).actor.id
+        assert set(batch_audience(session, settings, "b1", space_id, actor_name=lambda: "?", skip_user=carl).digest) == {newcomer}

@@ -99,15 +99,14 @@ def review_requested(session: Session, event: Recorded) -> Pairs:
 
 def submitted_in_batch(session: Session, settings: Settings, event: Recorded, batch: str) -> None:
     """A submission of a bulk import (``batch`` in the event): the space's owners hear of the batch once,
-    counted and listed (``notify_batch``), not of each of its files; who they are is read at the batch's first
-    submission (``batch_audience``)."""
+    counted and listed (``notify_batch``), not of each of its files (``batch_audience`` says who)."""
     number = event.detail.get("version")
     document, version = _submitted(session, event)
     if document is None:
         return
     item = f"{version.title if version else document.slug} (version {number})"
-    audience = batch_audience(session, settings, batch, lambda: space_owners(session, document.space_id),
-                              actor_name=lambda: _who(session, event), skip_user=event.actor_id)
+    audience = batch_audience(session, settings, batch, document.space_id, actor_name=lambda: _who(session, event),
+                              skip_user=event.actor_id)
     notify_batch(session, audience, batch=batch, item=item, link="/review", event_seq=event.seq)
 
 

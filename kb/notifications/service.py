@@ -18,8 +18,8 @@ from sqlmodel import Session
 
 from kb import documents, provenance
 from kb.accounts import service as accounts
-from kb.accounts.models import User
-from kb.actors import Actor
+from kb.accounts.models import SpaceMembership, User
+from kb.actors import Actor, SpaceRole
 from kb.config import Settings
 from kb.db import MAX_ROW_ID, utcnow
 from kb.errors import ErrorCode, KbError
@@ -50,7 +50,7 @@ BATCH_LISTED = 20
 
 @dataclass(frozen=True)
 class BatchAudience:
-    """Who hears of one bulk import's submissions, read once for the batch (``batch_audience``).
+    """Who hears of one more of a bulk import's submissions (``batch_audience``).
 
     ``actor_name`` names the importer as cards do; ``digest`` holds, for each active owner to tell,
     whether their notice also waits for the daily digest (an e-mail address, a mail server, and the
@@ -61,24 +61,31 @@ class BatchAudience:
     digest: dict[int, bool]
 
 
-def batch_audience(session: Session, settings: Settings, batch: str, owners: Callable[[], Iterable[int]], *,
-                   actor_name: Callable[[], str], skip_user: int | None) -> BatchAudience:
-    """The audience of ``batch``'s notices, read at its first submission and kept in ``session.info`` for the rest.
+_BATCH_AUDIENCES = "kb.notifications.batch_audience"
 
-    A thousand files of one import are a thousand submissions: reading the space's owners, their accounts and
-    delivery preferences and the importer's name again for each cost three queries a file (issue 19). A bulk
-    import runs in one session (the CLI's command, the API's request), and the batch id is new for each
-    import, so the audience is that of the batch's start: an owner added during the import hears of the
-    next one, and one removed from the space keeps the notice they already had.
+
+def batch_audience(session: Session, settings: Settings, batch: str, space_id: int, *,
+                   actor_name: Callable[[], str], skip_user: int | None) -> BatchAudience:
+    """The audience of one more of ``batch``'s submissions: the space's active owners now, but the actor.
+
+    Who they are is read for every submission (one query of two columns), so an owner removed from the
+    space or an account deactivated during a long import hears of no document submitted after it. What
+    each of them is sent (their delivery preference and e-mail address) and the importer's name are read
+    once per batch, or when an owner first appears, and kept in ``session.info``: reading them for each
+    file cost three queries of whole rows a file (issue 19). A bulk import runs in one session (the
+    CLI's command, the API's request), and the batch id is new for each import.
     """
-    held: dict[str, BatchAudience] = session.info.setdefault("kb.notifications.batch_audience", {})
-    if batch not in held:
-        people = sorted({owner for owner in owners() if owner is not None and owner != skip_user})
-        recipients = _recipients(session, people)
-        held[batch] = BatchAudience(actor_name=actor_name(), digest={
-            user_id: bool(settings.smtp_host and user.email) and mode in (DeliveryMode.digest, DeliveryMode.email)
-            for user_id, (user, mode) in recipients.items()})
-    return held[batch]
+    people = set(session.execute(
+        select(SpaceMembership.user_id).join(User, User.id == SpaceMembership.user_id)  # type: ignore[arg-type]
+        .where(SpaceMembership.space_id == space_id, SpaceMembership.role == SpaceRole.owner.value,
+               User.is_active.is_(True))).scalars()) - {skip_user}  # type: ignore[attr-defined]
+    held: dict[str, tuple[str, dict[int, bool]]] = session.info.setdefault(_BATCH_AUDIENCES, {})
+    name, known = held.get(batch) or (actor_name(), {})
+    if people - known.keys():
+        known = {**known, **{user_id: bool(settings.smtp_host and user.email) and mode in (DeliveryMode.digest, DeliveryMode.email)
+                             for user_id, (user, mode) in _recipients(session, people - known.keys()).items()}}
+    held[batch] = (name, known)
+    return BatchAudience(actor_name=name, digest={user_id: known[user_id] for user_id in sorted(people) if user_id in known})
 
 
 def notify_batch(session: Session, audience: BatchAudience, *, batch: str, item: str, link: str,
