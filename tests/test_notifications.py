@@ -337,3 +337,31 @@ def test_a_batch_notice_goes_to_the_spaces_active_owners_at_each_submission(sett
         session.commit()
         newcomer = make_person(database, "nina", spaces={"benefits": SpaceRole.owner}).actor.id
         assert set(batch_audience(session, settings, "b1", space_id, actor_name=lambda: "?", skip_user=carl).digest) == {newcomer}
+
+
+def test_a_submissions_notice_uses_the_rows_it_was_handed_only_when_they_are_the_submitted_ones(settings, database) -> None:  # noqa: ANN001
+    """``Recorded.rows`` spares a read only when they are the event's own document and version; rows of another
+    document (or none) are never trusted: the rule reads what the event names."""
+    from sqlalchemy import select as sql_select
+
+    from kb.documents.models import Document, Version
+    from kb.events import Recorded
+    from kb.notifications.rules import _submitted
+
+    cast = make_cast(database)
+    with client_for(settings, database) as client:
+        slugs = [approved_document(client, cast, title) for title in ("Child benefit", "Housing benefit")]
+    with database.session() as session:
+        (a, a1), (b, b1) = (session.execute(sql_select(Document, Version).join(Version, Version.document_id == Document.id)
+                                            .where(Document.slug == slug)).one() for slug in slugs)
+
+        def event(slug: str, rows: tuple) -> Recorded:
+            return Recorded(seq=1, action="version.submit", object_type="document", object_id=slug, actor_id=None,
+                            actor_name="t", detail={"version": 1}, rows=rows)
+
+        session.expunge_all()  # what _submitted reads again is a new object, what it was handed is not
+        held = _submitted(session, event(slugs[0], (a, a1)))
+        assert held[0] is a and held[1] is a1
+        read = _submitted(session, event(slugs[1], (a, a1)))  # another document's rows: read B
+        assert read[0] is not a and (read[0].slug, read[1].title) == (slugs[1], b1.title)
+        assert _submitted(session, event(slugs[1], ()))[0].slug == slugs[1]  # none handed: read

@@ -84,7 +84,9 @@ _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
 _LOCK_HEAD = _READ_HEAD.with_for_update()  # PostgreSQL: concurrent writers queue here, so the chain never forks
 _INSERT_EVENT = _EVENTS.insert()
-_MOVE_HEAD = _HEAD.update().where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_MOVE_HEAD = (_HEAD.update()  # from the head this append read, and only from it: a head moved meanwhile changes no row
+              .where(_HEAD.c.id == 1, _HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
+              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
 
 def append(
@@ -95,9 +97,11 @@ def append(
 
     The head row is read and both rows written as plain statements, outside the session's unit of work: the
     head as the database holds it now (never a copy the session kept from an earlier transaction: another
-    process may have appended since), and no flush of the caller's pending changes on the way (a bulk
-    import appends two events a file; issue 19). Returns the event as written, not attached to the session.
+    process may have appended since), and no unit of work for the event itself (a bulk import appends two
+    events a file; issue 19). The caller's pending changes are flushed first, as before: they reach the
+    database before the event that records them. Returns the event as written, not attached to the session.
     """
+    session.flush()  # nothing to do when the caller flushed already
     connection = session.connection()  # the session's transaction
     head_row = connection.execute(_LOCK_HEAD if is_postgresql(session) else _READ_HEAD).first()
     if head_row is None:
@@ -115,7 +119,9 @@ def append(
               "object_type": object_type, "object_id": object_id, "payload": payload_text, "prev_hash": head_hash,
               "hash": digest, "mac": eventkeys.mac(key, digest) if key is not None else None}
     connection.execute(_INSERT_EVENT, values)
-    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    moved = connection.execute(_MOVE_HEAD, {"old_seq": head_seq, "old_hash": head_hash, "new_seq": seq, "new_hash": digest})
+    if moved.rowcount != 1:
+        raise RuntimeError(f"Bug: the audit head moved during an append (from {head_seq}); the head lock did not hold")
     return AuditEvent(**values)
 
 
