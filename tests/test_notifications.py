@@ -165,8 +165,9 @@ def test_the_daily_job_reminds_once_and_digests_under_a_lease(settings, database
     assert run_daily(database, configured, holder="a", now=later + dt.timedelta(days=1)) == "ran"
     kinds_now = sorted(n.kind for n in _notifications(database) if n.kind in ("review_due", "review_overdue"))
     assert kinds_now == ["review_due", "review_due", "review_overdue", "review_overdue"]  # once each, on every later day too
-    with database.session() as session:
-        digests = list(session.execute(select(Delivery).where(Delivery.key.like("digest-%"))).scalars())  # type: ignore[attr-defined]
+    with database.session() as session:  # by day: a digest's key ends with its date (no order by, no order on PostgreSQL)
+        digests = list(session.execute(select(Delivery).where(Delivery.key.like("digest-%"))  # type: ignore[attr-defined]
+                                       .order_by(Delivery.key)).scalars())
     # olga chose the digest: one e-mail for the first day's reminders and the approval request, one for the overdue one
     assert [d.recipient for d in digests] == ["olga@example.test", "olga@example.test"]
     assert "Review due by 2030-01-01" in digests[0].body
