@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
 
 from kb import provenance
 from kb.db import Database
-
-T = TypeVar("T")
 
 
 def audit_events(database: Database, after_seq: int = 0) -> list[dict[str, Any]]:
@@ -32,13 +30,6 @@ def event_ids(database: Database) -> frozenset[int]:
 def new_events(database: Database, known: frozenset[int]) -> list[dict[str, Any]]:
     """The audit events whose sequence numbers are not in ``known``, in log order."""
     return [e for e in audit_events(database) if e["seq"] not in known]
-
-
-def recorded_by(database: Database, act: Callable[[], T]) -> tuple[T, list[dict[str, Any]]]:
-    """What ``act()`` returns, and the audit events it recorded (by sequence number: no clock is involved)."""
-    known = event_ids(database)
-    result = act()
-    return result, new_events(database, known)
 
 
 def head_seq(database: Database) -> int:
