@@ -402,8 +402,9 @@ def parse_in_order(
     processes parses them (forked from a *fork server*, ``_pool_context``: never forked from this process,
     which may run threads, as the server does, and a fork of it could deadlock; started at the first file
     that needs it: Markdown and text, ``INLINE_SUFFIXES``, are parsed in this process), at most
-    ``2 × workers`` in flight, so memory stays bounded by the window, not the batch. ``jobs`` is pulled lazily from the calling thread, so the caller may read the database while
-    producing jobs and write it while consuming results. A worker that dies (killed, out of memory)
+    ``2 × workers`` in flight, so memory stays bounded by the window, not the batch. ``jobs`` is pulled
+    lazily from the calling thread, so the caller may read the database while producing jobs and write it
+    while consuming results. A worker that dies (killed, out of memory)
     refuses the files in flight with a reason that says to run the import again; a new pool takes over.
     """
     if workers <= 1 or expected < POOL_MIN_FILES:

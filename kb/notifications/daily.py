@@ -22,8 +22,7 @@ from kb.db import Database, is_postgresql, transaction, utcnow
 from kb.documents.models import Document, Version, VersionState
 from kb.notifications import outbox
 from kb.notifications.models import Channel, JobLease, Notification
-from kb.notifications.rules import space_owners
-from kb.notifications.service import Notice, notify
+from kb.notifications.service import Notice, notify, space_owners
 
 DAILY = "daily"
 

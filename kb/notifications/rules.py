@@ -16,24 +16,19 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlmodel import Session
 
-from kb.accounts.models import Space, SpaceMembership, User
-from kb.actors import GlobalRole, SpaceRole
+from kb.accounts.models import Space, User
+from kb.actors import GlobalRole
 from kb.config import Settings
 from kb.documents.models import Document, Version
 from kb.events import Recorded
 from kb.experts.models import ExpertRequest
 from kb.notifications import outbox
 from kb.notifications.models import Channel, WatchKind
-from kb.notifications.service import Notice, batch_audience, notify, notify_batch, tags, watchers
+from kb.notifications.service import Notice, batch_audience, notify, notify_batch, space_owners, tags, watchers
 from kb.social.models import Answer, Comment, Question
 
 Pairs = list[tuple[int, Notice]]
 Rule = Callable[[Session, Recorded], Pairs]
-
-
-def space_owners(session: Session, space_id: int) -> list[int]:
-    return list(session.execute(select(SpaceMembership.user_id).where(
-        SpaceMembership.space_id == space_id, SpaceMembership.role == SpaceRole.owner.value)).scalars())
 
 
 def _document(session: Session, slug: str) -> Document | None:
