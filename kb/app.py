@@ -230,6 +230,7 @@ def create_app(
         # then keep catching up, so that changes other processes commit reach this one's search.
         with db.session() as session:
             indexes.catch_up(session)
+        accounts_actions.prepare_sign_in()
         warmup.start()  # models load off the request path (issue 17); /api/v1/health says when search is ready
         follower.start()
         notifier = NotificationLoop(db, settings)

@@ -145,6 +145,25 @@ def test_password_login_issues_token(client, database) -> None:  # noqa: ANN001
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {ok.json()['token']}"}).json()["username"] == "pia"
 
 
+def test_the_unknown_usernames_hash_is_made_by_a_starting_server_not_at_import(app) -> None:  # noqa: ANN001
+    """A failed sign-in of an unknown username verifies a dummy argon2 hash, so it takes as long as a wrong
+    password. Importing the accounts service no longer makes it (0.1 CPU-s at each process's start, every
+    CLI command's included); a server makes it as it starts, so no sign-in request waits for it."""
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from kb.accounts import service
+
+    probe = "from kb.accounts import service\nprint(service.dummy_hash.cache_info().currsize)\n"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "0"
+    service.dummy_hash.cache_clear()
+    with TestClient(app):
+        assert service.dummy_hash.cache_info().currsize == 1
+    assert service.dummy_hash().startswith("$argon2")
+
+
 def test_deactivated_user_loses_access(client, cast) -> None:  # noqa: ANN001
     response = client.patch("/api/v1/users/rita", json={"is_active": False}, headers=cast["admin"].headers)
     assert response.status_code == 200 and response.json()["is_active"] is False

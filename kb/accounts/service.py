@@ -12,6 +12,7 @@ a surface or another domain but provenance.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -35,8 +36,17 @@ TOKEN_PREFIX = "kb_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
-# Verified when the username is unknown, so that a failed login takes as long either way.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verified when the username is unknown, so that a failed login takes as long either way.
+
+    Made on first use, not at import: an argon2 hash costs about 0.1 CPU-s at the start of every process
+    (each CLI command and a bulk import's parsing processes). A server makes it as it starts
+    (``accounts.actions.prepare_sign_in``), so no sign-in is the one that waits for it.
+    """
+    return _hasher.hash("not-a-real-password-0")
 
 
 def _with_request(detail: dict[str, object], request_id: int | None) -> dict[str, object]:
@@ -187,10 +197,11 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
             (one message for all, so the answer is no oracle of which usernames exist).
     """
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    dummy = dummy_hash()
+    stored = user.password_hash if user is not None and user.password_hash else dummy
     try:
         _hasher.verify(stored, password)
-        verified = stored is not _DUMMY_HASH
+        verified = stored is not dummy
     except (VerificationError, InvalidHashError):
         verified = False
     if not verified or user is None or not user.is_active:

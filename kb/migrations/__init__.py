@@ -31,13 +31,24 @@ BASELINE_REVISION = "0014"
 """From this revision on, events commit to served content; older logs get a baseline when they cross it."""
 
 
+def head_revision() -> str:
+    """The newest revision, read off the migration files' names (``NNNN_what.py``, revision ``NNNN``, each
+    revising the one before; ``tests/test_database.py`` checks this against Alembic's own head)."""
+    return max(path.name.split("_", 1)[0] for path in (HERE / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
 def upgrade(database: "Database", revision: str = "head") -> None:
     """Apply every migration up to ``revision``.
+
+    A database already at the head is left as it is without loading Alembic (which reads every migration
+    file: 0.6 CPU-s at the start of each CLI command, which all call this).
 
     A database that crosses revision 0014 with events in its log gets its baseline then: the
     commitments of every existing object and a first signed tree head (``baseline``); one that
     crosses 0023 gets the commitments of the taxonomy its earlier events made (``taxonomy_baseline``).
     """
+    if revision == "head" and stamped(database) == head_revision():
+        return
     from alembic import command
 
     before = current(database)
@@ -104,6 +115,18 @@ def taxonomy_baseline(database: "Database") -> None:
         recorded = record_baseline(session)
     if recorded:
         print(f"audit log: baseline of {recorded} taxonomy schemes and concepts recorded")  # noqa: T201
+
+
+def stamped(database: "Database") -> str | None:
+    """The revision the database is stamped with (one query of Alembic's own table), None before the first."""
+    from sqlalchemy import inspect, text
+
+    with database.engine.connect() as connection:
+        schema = database.settings.database_schema if connection.dialect.name == "postgresql" else None
+        if not inspect(connection).has_table("alembic_version", schema=schema):
+            return None
+        table = f'"{schema}".alembic_version' if schema else "alembic_version"
+        return connection.execute(text(f"SELECT version_num FROM {table}")).scalar()
 
 
 def current(database: "Database") -> str | None:
