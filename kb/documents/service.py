@@ -205,9 +205,10 @@ def concept_ids(version: Version) -> list[int]:
     return sorted({i for name in CONCEPT_FIELDS for i in taxonomy.stored_ids(getattr(version, name.value))})
 
 
-def record_concept_uses(session: Session, version: Version) -> None:
-    """Keep ``concept_use`` equal to what the version's fields name (a concept in use cannot be deleted)."""
-    taxonomy.set_uses(session, version.id, concept_ids(version))  # type: ignore[arg-type]
+def record_concept_uses(session: Session, version: Version, *, new: bool = False) -> None:
+    """Keep ``concept_use`` equal to what the version's fields name (a concept in use cannot be deleted).
+    ``new``: the version was inserted in this transaction (``taxonomy.set_uses``)."""
+    taxonomy.set_uses(session, version.id, concept_ids(version), new=new)  # type: ignore[arg-type]
 
 
 def _apply_fields(session: Session, version: Version, fields: ProvenanceFields) -> list[str]:
@@ -291,7 +292,7 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     _apply_fields(session, version, data)
     session.add(version)
     session.flush()
-    record_concept_uses(session, version)
+    record_concept_uses(session, version, new=True)
     return document, version
 
 
@@ -377,9 +378,10 @@ def _locked_version(session: Session, slug: str, number: int) -> tuple[Document,
     return document, version, accounts.get_space_by_id(session, document.space_id)
 
 
-def _write_chunks(session: Session, version: Version) -> int:
-    # A plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
-    session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
+def _write_chunks(session: Session, version: Version, *, fresh: bool = False) -> int:
+    """The version's passages, in place of any it had. ``fresh``: inserted in this transaction, it has none."""
+    if not fresh:  # a plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
+        session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
     chunks = chunk_markdown(version.body_md, version.title)
     for chunk in chunks:
         session.add(Chunk(version_id=version.id, ordinal=chunk.ordinal, heading_path=json.dumps(list(chunk.heading_path)),  # type: ignore[arg-type]
@@ -402,9 +404,10 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
 
 
 def submit_held(session: Session, *, actor: Actor, document: Document, version: Version, space: Space,
-                intended_use: str | None = None, batch: str | None = None) -> Version:
+                intended_use: str | None = None, batch: str | None = None, fresh: bool = False) -> Version:
     """``submit`` of a version this transaction holds already: one it locked (``_locked_version``), or an
-    import's draft written in it (no second read of the rows). Raises as ``submit``."""
+    import's draft written in it (no second read of the rows). ``fresh``: the version was inserted in this
+    transaction (a new document's first draft), so it has no passages to replace. Raises as ``submit``."""
     if version.author_id != actor.id:
         require_writer(actor, space)
     _require_transition(version, "submit")
@@ -416,7 +419,7 @@ def submit_held(session: Session, *, actor: Actor, document: Document, version: 
     version.submitted_at = utcnow()
     version.submitted_by_id = actor.id
     version.four_eyes = space.four_eyes
-    chunk_count = _write_chunks(session, version)
+    chunk_count = _write_chunks(session, version, fresh=fresh)
     session.add(version)
     session.flush()
     provenance.record(session, actor, "version.submit", ("document", document.slug),

@@ -664,11 +664,12 @@ def delete_concept(session: Session, *, actor: Actor, scheme_key: str, key: str)
                       {"uri": concept.uri, **_committed(session, concept_id, related)})
 
 
-def set_uses(session: Session, version_id: int, concept_ids: Iterable[int]) -> None:
+def set_uses(session: Session, version_id: int, concept_ids: Iterable[int], *, new: bool = False) -> None:
     """Record which concepts a version names (called by documents whenever it writes the fields): the rows
-    it no longer names are deleted, the new ones added; one read when nothing changes (a new plain draft)."""
+    it no longer names are deleted, the new ones added; one read when nothing changes. ``new``: the version
+    was inserted in this transaction, so it names none yet and nothing is read (a new document's draft)."""
     wanted = set(concept_ids)
-    held = set(session.execute(select(ConceptUse.concept_id).where(ConceptUse.version_id == version_id)).scalars())
+    held = set() if new else set(session.execute(select(ConceptUse.concept_id).where(ConceptUse.version_id == version_id)).scalars())
     if held - wanted:
         session.execute(delete(ConceptUse).where(ConceptUse.version_id == version_id,
                                                  ConceptUse.concept_id.in_(sorted(held - wanted))))  # type: ignore[attr-defined]
