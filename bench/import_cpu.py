@@ -1,11 +1,12 @@
 """CPU-seconds of ``kb import DIR --submit`` of SciFact files, this tree against another (an A/B).
 
-    .venv/bin/python bench/import_cpu.py --other /tmp/kb-before --files 1000 --runs 3
+    .venv/bin/python bench/import_cpu.py --other /tmp/kb-before --files 1000 --runs 3 [--pdf]
     (make the other tree with: git worktree add /tmp/kb-before HEAD~1)
 
 Each run builds a fresh SQLite database with the test cast (``tests.factories.make_cast``), writes the
-first ``--files`` abstracts of ``../shared/data/scifact/corpus.jsonl`` as Markdown files and imports
-them as the contributor, submitted, parsed in the importing process (``--workers 1``). The figure is the
+first ``--files`` abstracts of ``../shared/data/scifact/corpus.jsonl`` as Markdown files (with ``--pdf``:
+as the PDFs ``bench/ingest_pipeline.py`` generates, written once by this tree) and imports them as the
+contributor, submitted, parsed in the importing process (``--workers 1``). The figure is the
 child process's user + system CPU (its start included), which the machine's other load changes far
 less than the wall time; the two trees' runs are interleaved and the medians reported.
 """
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,12 +37,15 @@ print(make_cast(database)["contributor"].token)
 """
 
 
-def import_cpu(tree: Path, corpus: list[dict]) -> float:
+def import_cpu(tree: Path, corpus: list[dict], pdfs: Path | None = None) -> float:
     work = Path(tempfile.mkdtemp(prefix="kb-import-cpu-"))
     folder = work / "files"
-    folder.mkdir()
-    for doc in corpus:
-        (folder / f"d{doc['_id']}.md").write_text(f"# {doc.get('title') or doc['_id']}\n\n{doc['text']}\n", encoding="utf-8")
+    if pdfs is not None:
+        shutil.copytree(pdfs, folder)
+    else:
+        folder.mkdir()
+        for doc in corpus:
+            (folder / f"d{doc['_id']}.md").write_text(f"# {doc.get('title') or doc['_id']}\n\n{doc['text']}\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tree), "KB_DATA_DIR": str(work / "data"), "KB_ENV": "test", "HF_HUB_OFFLINE": "1"}
     token = subprocess.run([sys.executable, "-c", SETUP, str(work / "data")], env=env, cwd=tree, capture_output=True,
                            text=True, check=True).stdout.strip().splitlines()[-1]
@@ -60,16 +65,24 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl")
+    parser.add_argument("--pdf", action="store_true", help="import the abstracts as generated PDFs, not Markdown")
     args = parser.parse_args()
     with args.corpus.open(encoding="utf-8") as lines:
         corpus = [json.loads(line) for _, line in zip(range(args.files), lines)]
+    pdfs = None
+    if args.pdf:
+        sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+        from ingest_pipeline import write_pdfs
+
+        pdfs = Path(tempfile.mkdtemp(prefix="kb-import-cpu-pdfs-")) / "pdf"
+        write_pdfs(corpus, pdfs)
     results: dict[str, list[float]] = {"other": [], "this": []}
     for _ in range(args.runs):
         for name, tree in (("other", args.other), ("this", ROOT)):
-            results[name].append(import_cpu(tree, corpus))
+            results[name].append(import_cpu(tree, corpus, pdfs))
             print(f"{name}: {results[name][-1]:.2f} CPU-s", flush=True)
     medians = {name: statistics.median(values) for name, values in results.items()}
-    print(f"median CPU-s for {args.files} files: other {medians['other']:.2f}, this {medians['this']:.2f} "
+    print(f"median CPU-s for {args.files} {'PDF' if args.pdf else 'Markdown'} files: other {medians['other']:.2f}, this {medians['this']:.2f} "
           f"({medians['this'] / medians['other'] - 1:+.1%})")
 
 

@@ -40,8 +40,8 @@ def head_revision() -> str:
 def upgrade(database: "Database", revision: str = "head") -> None:
     """Apply every migration up to ``revision``.
 
-    A database already at the head is left as it is without loading Alembic (which reads every migration
-    file: 0.6 CPU-s at the start of each CLI command, which all call this).
+    A database already at the head is left as it is without loading Alembic, which reads every migration
+    file (0.6 CPU-s when it is the first thing a process does; every CLI command calls this).
 
     A database that crosses revision 0014 with events in its log gets its baseline then: the
     commitments of every existing object and a first signed tree head (``baseline``); one that
