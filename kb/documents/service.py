@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
 from kb import provenance, taxonomy, validity
@@ -383,9 +383,10 @@ def _write_chunks(session: Session, version: Version, *, fresh: bool = False) ->
     if not fresh:  # a plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
         session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
     chunks = chunk_markdown(version.body_md, version.title)
-    for chunk in chunks:
-        session.add(Chunk(version_id=version.id, ordinal=chunk.ordinal, heading_path=json.dumps(list(chunk.heading_path)),  # type: ignore[arg-type]
-                          text=chunk.text, word_count=chunk.word_count))
+    if chunks:  # one INSERT of plain rows: nothing in the transaction uses them as objects
+        session.execute(insert(Chunk), [{"version_id": version.id, "ordinal": chunk.ordinal, "text": chunk.text,
+                                         "heading_path": json.dumps(list(chunk.heading_path)), "word_count": chunk.word_count}
+                                        for chunk in chunks])
     return len(chunks)
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from kb import documents, provenance
@@ -104,11 +104,13 @@ def notify_batch(session: Session, audience: BatchAudience, *, batch: str, item:
     if not audience.digest:
         return
     keys = {f"batch-{batch}:u{user_id}": user_id for user_id in audience.digest}
-    held = {row.key: row for row in session.execute(select(Notification).where(Notification.key.in_(list(keys)))).scalars()}  # type: ignore[attr-defined]
+    held = {key: (title, body) for key, title, body in session.execute(  # plain rows: one statement each, no objects
+        select(Notification.key, Notification.title, Notification.body).where(Notification.key.in_(list(keys))))}  # type: ignore[attr-defined]
+    changed = []
     for key, user_id in keys.items():
         row = held.get(key)
-        lines = [line for line in (row.body.split("\n")[2:] if row is not None else []) if line.startswith("- ")]
-        count = (int(row.title.split()[2]) if row is not None else 0) + 1
+        lines = [line for line in (row[1].split("\n")[2:] if row is not None else []) if line.startswith("- ")]
+        count = (int(row[0].split()[2]) if row is not None else 0) + 1
         if len(lines) < BATCH_LISTED:
             lines.append(f"- {item}")
         more = count - len(lines)
@@ -118,10 +120,13 @@ def notify_batch(session: Session, audience: BatchAudience, *, batch: str, item:
         if row is None:
             session.add(Notification(key=key, user_id=user_id, kind="review_batch", title=title, body=body, link=link[:500],
                                      event_seq=event_seq, digest_pending=audience.digest[user_id]))
+            session.flush()
         else:
-            row.title, row.body, row.read_at = title, body, None  # more documents wait: unread again
-            session.add(row)
-    session.flush()
+            changed.append({"held_key": key, "new_title": title, "new_body": body})
+    if changed:  # more documents wait: unread again (one statement for every owner)
+        table = Notification.__table__
+        session.execute(update(table).where(table.c.key == bindparam("held_key"))  # type: ignore[attr-defined]
+                        .values(title=bindparam("new_title"), body=bindparam("new_body"), read_at=None), changed)
 
 
 def _recipients(session: Session, user_ids: Iterable[int]) -> dict[int, tuple[User, str]]:
