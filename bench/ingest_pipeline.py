@@ -1,7 +1,7 @@
 """Getting knowledge in, end to end (issue 19): bulk import throughput against the raw encoder, and
 approvals while a bulk import runs.
 
-    .venv/bin/python bench/ingest_pipeline.py throughput ../shared/data/scifact [--pdfs 1000]
+    .venv/bin/python bench/ingest_pipeline.py throughput ../shared/data/scifact [--pdfs 1000 [--pdfs-only]]
     .venv/bin/python bench/ingest_pipeline.py approvals ../shared/data/scifact [--approvals 20]
     (either with --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test)
 
@@ -157,8 +157,10 @@ def refused_summary(report: Path) -> str:
 def throughput(args: argparse.Namespace) -> None:
     corpus = load_corpus(args.directory)
     work = Path(tempfile.mkdtemp(prefix="kb-ingest-"))
-    write_markdown(corpus, work / "md")
-    sets = [("md", work / "md", len(corpus))]
+    sets = []
+    if not args.pdfs_only:
+        write_markdown(corpus, work / "md")
+        sets.append(("md", work / "md", len(corpus)))
     if args.pdfs:
         write_pdfs(corpus[:args.pdfs], work / "pdf")
         sets.append(("pdf", work / "pdf", args.pdfs))
@@ -172,6 +174,7 @@ def throughput(args: argparse.Namespace) -> None:
             done = run.kb_import(folder, work / f"{label}.json")
             imported_s = time.perf_counter() - start
             import_cpu = children_cpu_seconds() - import_cpu  # kb import and its parsing processes
+            server_during, left = cpu_seconds(run.server.pid) - server_cpu, run.unencoded()
             print(f"[{label}] kb import: exit={done.returncode} {done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ''}")
             while run.unencoded():
                 time.sleep(0.5)
@@ -184,6 +187,10 @@ def throughput(args: argparse.Namespace) -> None:
                   f"{refused_summary(work / f'{label}.json')}")
             print(f"[{label}] cpu_s: kb serve (worker encoding ahead, catch-up, requests)={server_cpu:.0f}; kb import "
                   f"(and the parsing processes it waited for: not those its fork server forked)={import_cpu:.0f}")
+            if passages > left > 0:
+                print(f"[{label}] kb serve's cpu_s per passage encoded while kb import ran="
+                      f"{server_during / (passages - left):.4f} ({passages - left} passages), after it="
+                      f"{(server_cpu - server_during) / left:.4f} ({left} passages)")
             print(f"[{label}] the machine's cores were busy {busy:.1%} of the time: {machine_cpu:.0f} CPU-s, every process "
                   f"(besides kb serve: kb import with every parsing process, and anything else running; on "
                   f"{os.cpu_count()} cores kb serve's share, {server_cpu / machine_cpu:.2f}, bounds end_to_end/raw; "
@@ -360,6 +367,7 @@ def main() -> None:
     parser.add_argument("directory", type=Path)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--pdfs", type=int, default=0, help="throughput: also import the first N documents as PDFs")
+    parser.add_argument("--pdfs-only", action="store_true", help="throughput: the PDFs alone, on a server that has done nothing else")
     parser.add_argument("--sample", type=int, default=2000, help="throughput: passages the raw encoder is timed on")
     parser.add_argument("--approvals", type=int, default=20, help="approvals: documents encoded in review, then approved")
     args = parser.parse_args()
