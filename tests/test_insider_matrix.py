@@ -159,14 +159,14 @@ def test_one_insider_alone_cannot_and_a_second_person_can(client, database, peop
         attack.before(client, people, database)
     request_id = _ask(surface, client, people, attack)
     with database.session() as session:
-        assert not attack.applied(session), "one person's request took effect"
+        assert not attack.applied(session), "one person's request was applied"
     asked, log = _request_log(database, request_id), _log_but_sign_ins(database)
     assert [action for action, _who, _channel in asked] == ["governance.request"], asked
     approved, answer = _decide(surface, client, database, people, attack.insider, request_id)
     assert not approved and ("409" in answer or "Separation of duties" in answer), answer
     assert _log_but_sign_ins(database) == log, "a refused self-approval recorded an event"
     with database.session() as session:
-        assert not attack.applied(session), "the insider's own approval took effect"
+        assert not attack.applied(session), "the insider's own approval was applied"
     approved, answer = _decide(surface, client, database, people, attack.second, request_id)
     assert approved, answer
     with database.session() as session:
