@@ -417,7 +417,7 @@ def _import_one(
             submitted = submit and outcome.outcome != "unchanged"
             if submitted:  # the draft it has just written, and its space, held in this transaction
                 service.submit_held(session, actor=actor, document=outcome.document, version=outcome.version,
-                                    space=outcome.space, batch=batch_id, fresh=outcome.outcome == "created")
+                                    space=outcome.space, batch=batch_id, new=outcome.outcome == "created")
             return BulkImported(path=path, slug=slug, outcome=outcome.outcome, version=outcome.version.number,
                                 submitted=submitted)
     except KbError as error:

@@ -404,8 +404,8 @@ def parse_in_order(
     that needs it: Markdown and text, ``INLINE_SUFFIXES``, are parsed in this process), at most
     ``2 × workers`` in flight, so memory stays bounded by the window, not the batch. ``jobs`` is pulled
     lazily from the calling thread, so the caller may read the database while producing jobs and write it
-    while consuming results. A worker that dies (killed, out of memory)
-    refuses the files in flight with a reason that says to run the import again; a new pool takes over.
+    while consuming results. A worker that dies (killed, out of memory) refuses the files in flight with a
+    reason that says to run the import again; a new pool takes over.
     """
     if workers <= 1 or expected < POOL_MIN_FILES:
         for key, filename, data in jobs:

@@ -378,9 +378,9 @@ def _locked_version(session: Session, slug: str, number: int) -> tuple[Document,
     return document, version, accounts.get_space_by_id(session, document.space_id)
 
 
-def _write_chunks(session: Session, version: Version, *, fresh: bool = False) -> int:
-    """The version's passages, in place of any it had. ``fresh``: inserted in this transaction, it has none."""
-    if not fresh:  # a plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
+def _write_chunks(session: Session, version: Version, *, new: bool = False) -> int:
+    """The version's passages, in place of any it had. ``new``: inserted in this transaction, it has none."""
+    if not new:  # a plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
         session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
     chunks = chunk_markdown(version.body_md, version.title)
     if chunks:  # one INSERT of plain rows: nothing in the transaction uses them as objects
@@ -405,9 +405,9 @@ def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_u
 
 
 def submit_held(session: Session, *, actor: Actor, document: Document, version: Version, space: Space,
-                intended_use: str | None = None, batch: str | None = None, fresh: bool = False) -> Version:
+                intended_use: str | None = None, batch: str | None = None, new: bool = False) -> Version:
     """``submit`` of a version this transaction holds already: one it locked (``_locked_version``), or an
-    import's draft written in it (no second read of the rows). ``fresh``: the version was inserted in this
+    import's draft written in it (no second read of the rows). ``new``: the version was inserted in this
     transaction (a new document's first draft), so it has no passages to replace. Raises as ``submit``."""
     if version.author_id != actor.id:
         require_writer(actor, space)
@@ -420,7 +420,7 @@ def submit_held(session: Session, *, actor: Actor, document: Document, version: 
     version.submitted_at = utcnow()
     version.submitted_by_id = actor.id
     version.four_eyes = space.four_eyes
-    chunk_count = _write_chunks(session, version, fresh=fresh)
+    chunk_count = _write_chunks(session, version, new=new)
     session.add(version)
     session.flush()
     provenance.record(session, actor, "version.submit", ("document", document.slug),

@@ -47,7 +47,7 @@ def upgrade(database: "Database", revision: str = "head") -> None:
     commitments of every existing object and a first signed tree head (``baseline``); one that
     crosses 0023 gets the commitments of the taxonomy its earlier events made (``taxonomy_baseline``).
     """
-    if revision == "head" and stamped(database) == head_revision():
+    if revision == "head" and current(database) == head_revision():
         return
     from alembic import command
 
@@ -117,8 +117,10 @@ def taxonomy_baseline(database: "Database") -> None:
         print(f"audit log: baseline of {recorded} taxonomy schemes and concepts recorded")  # noqa: T201
 
 
-def stamped(database: "Database") -> str | None:
-    """The revision the database is stamped with (one query of Alembic's own table), None before the first."""
+def current(database: "Database") -> str | None:
+    """The revision the database is stamped with, None before the first: one query of Alembic's own table,
+    without loading Alembic (the history is one line, so one row; ``tests/test_database.py`` checks it
+    against Alembic's own reading)."""
     from sqlalchemy import inspect, text
 
     with database.engine.connect() as connection:
@@ -128,9 +130,3 @@ def stamped(database: "Database") -> str | None:
         table = f'"{schema}".alembic_version' if schema else "alembic_version"
         return connection.execute(text(f"SELECT version_num FROM {table}")).scalar()
 
-
-def current(database: "Database") -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with database.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
