@@ -35,6 +35,22 @@ def zipped(members: dict[str, bytes]) -> bytes:
 
 
 
+def watch_member_opens(monkeypatch, names) -> list[str]:  # noqa: ANN001
+    """The members among ``names`` that any ``zipfile.ZipFile.open`` opens from now on (the test's own archive's
+    only: the app's threads meanwhile read their index files, .npz, as zips too)."""
+    opened: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def watched_open(archive, member, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        name = getattr(member, "filename", member)
+        if name in names:
+            opened.append(name)
+        return real_open(archive, member, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", watched_open)
+    return opened
+
+
 def docx_of_paragraphs(count: int, *, width: int = 0, seed: int = 0) -> bytes:
     """A valid .docx (python-docx's own template) whose body holds ``count`` one-run paragraphs.
 

@@ -25,6 +25,7 @@ from kb.documents.ingest_docx import SUPPORTED_SUFFIXES, parse_upload
 from kb.errors import KbError
 from tests.audit import audit_events, head_seq
 from tests.factories import make_cast, run_cli, sign_in, web_session
+from tests.hostile_files import watch_member_opens, zipped
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCX = (ROOT / "kb" / "sample" / "documents" / "parental-leave-policy.docx").read_bytes()
@@ -49,14 +50,6 @@ GOOD_SLUGS = {"hr-policy", "finance-policy", "handbook-parental-leave"}
 @pytest.fixture
 def people(database):  # noqa: ANN001, ANN201
     return make_cast(database)
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def mixed_members() -> dict[str, bytes]:
@@ -470,16 +463,7 @@ def test_api_a_zip_over_a_cap_is_refused_whole_before_inflating(  # noqa: PLR091
     members = {f"n{i}.md": b"# N\n\nText.\n" for i in range(4)}  # 4 members of 11 bytes
     batch = zipped(members)
     monkeypatch.setattr(bulk, cap, value)
-    opened: list[str] = []
-    real_open = zipfile.ZipFile.open
-
-    def watched_open(self, member, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        name = getattr(member, "filename", member)
-        if name in members:  # the batch's own: the app's threads meanwhile read their index files (.npz) as zips too
-            opened.append(name)
-        return real_open(self, member, *args, **kwargs)
-
-    monkeypatch.setattr(zipfile.ZipFile, "open", watched_open)
+    opened = watch_member_opens(monkeypatch, members)
     before = head_seq(database)
     response = bulk_upload(client, people["contributor"], batch)
     assert response.status_code == 422, response.text

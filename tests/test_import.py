@@ -16,7 +16,7 @@ from kb.documents.schemas import MAX_BODY_CHARS
 from kb.errors import KbError
 from tests.audit import head_seq
 from tests.factories import make_cast, sign_in
-from tests.hostile_files import docx_of_paragraphs, mutate, zipped
+from tests.hostile_files import docx_of_paragraphs, mutate, watch_member_opens, zipped
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "kb" / "sample" / "documents"
@@ -130,18 +130,10 @@ def test_form_fields_that_disagree_are_422_not_500(client, cast, database, form:
 
 def test_zip_bomb_refused_before_inflating(monkeypatch: pytest.MonkeyPatch) -> None:
     """Refused from the zip directory's declared sizes: no member is ever opened, so nothing is inflated."""
-    bomb = zipped({"[Content_Types].xml": b"<x/>", "word/document.xml": b"\0" * (MAX_INFLATED_BYTES + 1024)})
+    members = {"[Content_Types].xml": b"<x/>", "word/document.xml": b"\0" * (MAX_INFLATED_BYTES + 1024)}
+    bomb = zipped(members)
     assert len(bomb) < 200_000
-    opened: list[str] = []
-    real_open = zipfile.ZipFile.open
-
-    def watched_open(archive, member, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        name = getattr(member, "filename", member)
-        if name in ("[Content_Types].xml", "word/document.xml"):  # the bomb's own (another test's thread may read an .npz)
-            opened.append(name)
-        return real_open(archive, member, *args, **kwargs)
-
-    monkeypatch.setattr(zipfile.ZipFile, "open", watched_open)
+    opened = watch_member_opens(monkeypatch, members)
     with pytest.raises(KbError) as caught:
         parse_upload("bomb.docx", bomb)
     assert opened == []
