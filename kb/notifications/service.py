@@ -106,7 +106,7 @@ def notify_batch(session: Session, audience: BatchAudience, *, batch: str, item:
     keys = {f"batch-{batch}:u{user_id}": user_id for user_id in audience.digest}
     held = {key: (title, body) for key, title, body in session.execute(  # plain rows: one statement each, no objects
         select(Notification.key, Notification.title, Notification.body).where(Notification.key.in_(list(keys))))}  # type: ignore[attr-defined]
-    changed, added = [], False
+    changed = []
     for key, user_id in keys.items():
         row = held.get(key)
         lines = [line for line in (row[1].split("\n")[2:] if row is not None else []) if line.startswith("- ")]
@@ -120,14 +120,13 @@ def notify_batch(session: Session, audience: BatchAudience, *, batch: str, item:
         if row is None:
             session.add(Notification(key=key, user_id=user_id, kind="review_batch", title=title, body=body, link=link[:500],
                                      event_seq=event_seq, digest_pending=audience.digest[user_id]))
-            added = True
         else:
             changed.append({"held_key": key, "new_title": title, "new_body": body})
     if changed:  # more documents wait: unread again (one statement for every owner)
         table = Notification.__table__
         session.execute(update(table).where(table.c.key == bindparam("held_key"))  # type: ignore[attr-defined]
                         .values(title=bindparam("new_title"), body=bindparam("new_body"), read_at=None), changed)
-    if added:
+    if len(held) < len(keys):  # new notices were added: written once, for the next file's read
         session.flush()
 
 
