@@ -13,6 +13,8 @@ import io
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -198,6 +200,45 @@ def test_parsing_processes_fork_from_one_fork_server_never_from_the_importing_pr
     parents = {parsed.markdown for _ in range(2)
                for *_rest, parsed in bulk.parse_in_order(iter(jobs), parse=parent_process, workers=2, expected=len(jobs))}
     assert len(parents) == 1 and str(os.getpid()) not in parents, parents
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server on this platform")
+def test_the_fork_server_starts_early_without_the_database_stack_and_the_pool_forks_from_it() -> None:
+    """``kb import`` starts it before importing its own modules, so that both import at once (kb.forkserver):
+    starting it must import nothing of kb.documents, and the pool must then fork from that server, not start
+    another. In a process of its own: this one's fork server may be running already."""
+    script = """
+import os, sys
+from multiprocessing import forkserver as mp_forkserver
+from kb import forkserver
+forkserver.start()
+started = mp_forkserver._forkserver._forkserver_pid
+assert started and not any(name.startswith("kb.documents") for name in sys.modules), sorted(sys.modules)
+from kb.documents import bulk
+from tests.test_bulk_import import parent_process
+jobs = [(i, f"f{i}.html", b"x") for i in range(bulk.POOL_MIN_FILES)]
+parents = {parsed.markdown for *_rest, parsed in bulk.parse_in_order(iter(jobs), parse=parent_process, workers=2, expected=len(jobs))}
+print(started, sorted(parents))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    started, parents = done.stdout.split(maxsplit=1)
+    assert parents.strip() == f"['{started}']", done.stdout
+
+
+def test_cli_starts_the_fork_server_first_unless_every_file_is_parsed_in_process(
+    people, database, cli_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    from kb import forkserver
+
+    started: list[bool] = []
+    monkeypatch.setattr(forkserver, "start", lambda: started.append(True))
+    token = people["contributor"].token
+    root = write_tree(tmp_path / "batch", {"a.md": b"# A\n\nText.\n", "b.txt": b"B text."})
+    assert run_cli("import", str(root / "a.md"), str(root / "b.txt"), "--space", "benefits", token=token).exit_code == 0
+    assert started == []
+    assert run_cli("import", str(root), "--space", "benefits", token=token).exit_code == 0  # a folder may hold PDFs
+    assert started == [True]
 
 
 def dies_on_f3(filename: str, data: bytes):  # noqa: ANN201 - a parser for parse_in_order (imported by its workers)

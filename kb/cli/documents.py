@@ -44,6 +44,10 @@ def import_files(
     Running it again skips what is already imported with the same bytes (unchanged); a changed file makes a
     new version. Refused files are listed with their reasons, and the command then exits 1. The person who
     imports is the author: a contributor of the space."""
+    from kb import forkserver
+
+    if any(path.is_dir() or path.suffix.lower() not in (".md", ".txt") for path in paths):
+        forkserver.start()  # its imports of the parsers go on while this process imports its own (kb.forkserver)
     from functools import partial
 
     from pydantic import ValidationError

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, TypeVar
 
+from kb import forkserver
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES, ParsedFile
 from kb.errors import ErrorCode, KbError
 
@@ -374,23 +375,10 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-PARSER_MODULES = ["kb.documents.bulk", "kb.documents.ingest_pdf", "kb.documents.ingest_html", "pypdf"]
-"""What the fork server imports once, before it forks any parsing process (``_pool_context``)."""
-
-
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Where parsing processes come from: a fork server, on platforms that have one, else *spawn*.
-
-    The fork server is a fresh interpreter (started like *spawn*, single-threaded) that imports the
-    parsers once (``PARSER_MODULES``: about 0.6 CPU-s of imports) and forks each worker from itself. A
-    spawned worker imported them all again; a forked one starts in milliseconds. It stays up for the
-    process's life, so a server's later imports start their pools at the cost of a fork.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PARSER_MODULES)
-    return context
+    """Where parsing processes come from: a fork server that imports the parsers once, on platforms that
+    have one, else *spawn* (``kb.forkserver``)."""
+    return forkserver.context()
 
 
 def parse_in_order(
