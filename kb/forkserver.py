@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+from collections.abc import Iterable
+from pathlib import Path
 
+POOL_MIN_FILES = 16
+"""Below this many files to parse a batch is parsed in the calling process: starting workers costs more."""
+INLINE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+"""Files a bulk import parses in its own process even in a pool's batch: reading Markdown or text costs
+microseconds, less than sending the bytes to a worker and back (1,000 of SciFact's Markdown files with
+``--submit``: 14.0 CPU-s with two parsing processes, 11.5 with these parsed in the importing process; issue
+19). PDF, .docx and HTML go to the pool; a batch of these alone needs no fork server."""
 PARSER_MODULES = ["kb.documents.bulk", "kb.documents.ingest_pdf", "kb.documents.ingest_html", "pypdf"]
 """What the fork server imports once, before it forks any parsing process."""
 
@@ -30,6 +39,17 @@ def context() -> multiprocessing.context.BaseContext:
     return forkserver
 
 
+def may_need_pool(paths: Iterable[Path]) -> bool:
+    """Whether a bulk import of ``paths`` may parse in a pool: a folder or a zip (what they hold is not
+    known yet), or at least ``POOL_MIN_FILES`` files that are not parsed in process (``INLINE_SUFFIXES``)."""
+    to_pool = 0
+    for path in paths:
+        if path.is_dir() or path.suffix.lower() == ".zip":
+            return True
+        to_pool += path.suffix.lower() not in INLINE_SUFFIXES
+    return to_pool >= POOL_MIN_FILES
+
+
 def start() -> None:
     """Start the fork server now, if there is one and it is not running: its imports go on in its own
     process while the caller carries on, and the first pool connects to it once they are done."""
@@ -39,4 +59,4 @@ def start() -> None:
         forkserver.ensure_running()
 
 
-__all__ = ["PARSER_MODULES", "context", "start"]
+__all__ = ["INLINE_SUFFIXES", "PARSER_MODULES", "POOL_MIN_FILES", "context", "may_need_pool", "start"]

@@ -226,7 +226,7 @@ print(started, sorted(parents))
     assert parents.strip() == f"['{started}']", done.stdout
 
 
-def test_cli_starts_the_fork_server_first_unless_every_file_is_parsed_in_process(
+def test_cli_starts_the_fork_server_first_unless_no_file_can_go_to_a_pool(
     people, database, cli_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
     from kb import forkserver
@@ -234,11 +234,14 @@ def test_cli_starts_the_fork_server_first_unless_every_file_is_parsed_in_process
     started: list[bool] = []
     monkeypatch.setattr(forkserver, "start", lambda: started.append(True))
     token = people["contributor"].token
-    root = write_tree(tmp_path / "batch", {"a.md": b"# A\n\nText.\n", "b.txt": b"B text."})
-    assert run_cli("import", str(root / "a.md"), str(root / "b.txt"), "--space", "benefits", token=token).exit_code == 0
+    pages = {f"p{i:02d}.html": html_note(i) for i in range(bulk.POOL_MIN_FILES)}
+    root = write_tree(tmp_path / "batch", {"a.md": b"# A\n\nText.\n", "b.txt": b"B text.", **pages})
+    few = [str(root / name) for name in ["a.md", "b.txt", *sorted(pages)[:bulk.POOL_MIN_FILES - 1]]]
+    assert run_cli("import", *few, "--space", "benefits", token=token).exit_code == 0  # parsed in process, no pool
     assert started == []
-    assert run_cli("import", str(root), "--space", "benefits", token=token).exit_code == 0  # a folder may hold PDFs
-    assert started == [True]
+    assert run_cli("import", *few, str(root / sorted(pages)[-1]), "--space", "benefits", token=token).exit_code == 0
+    assert run_cli("import", str(root), "--space", "benefits", token=token).exit_code == 0  # a folder may hold anything
+    assert started == [True, True]
 
 
 def dies_on_f3(filename: str, data: bytes):  # noqa: ANN201 - a parser for parse_in_order (imported by its workers)

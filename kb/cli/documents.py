@@ -46,7 +46,7 @@ def import_files(
     imports is the author: a contributor of the space."""
     from kb import forkserver
 
-    if any(path.is_dir() or path.suffix.lower() not in (".md", ".txt") for path in paths):
+    if forkserver.may_need_pool(paths):
         forkserver.start()  # its imports of the parsers go on while this process imports its own (kb.forkserver)
     from functools import partial
 

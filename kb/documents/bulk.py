@@ -58,13 +58,10 @@ MAX_BULK_INFLATED_BYTES = 4 * 1024 * 1024 * 1024
 """Bytes a bulk zip's members may inflate to in all, by the sizes its directory declares (checked first)."""
 MAX_BULK_COMPRESSION_RATIO = 100
 """Inflated to compressed size, for the whole zip and each member above 1 MiB: more looks like a zip bomb."""
-POOL_MIN_FILES = 16
-"""Below this many files to parse a batch is parsed in the calling process: starting workers costs more."""
-INLINE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
-"""Files parsed in the calling process even in a pool's batch: reading Markdown or text costs microseconds, less
-than sending the bytes to a worker and back (1,000 of SciFact's Markdown files with ``--submit``: 14.0 CPU-s with
-two parsing processes, 11.5 with these parsed in the importing process; issue 19). PDF, .docx and HTML go to
-the pool."""
+POOL_MIN_FILES = forkserver.POOL_MIN_FILES
+"""Below this many files to parse a batch is parsed in the calling process (``kb.forkserver.POOL_MIN_FILES``)."""
+INLINE_SUFFIXES = forkserver.INLINE_SUFFIXES
+"""Files parsed in the calling process even in a pool's batch (``kb.forkserver.INLINE_SUFFIXES``)."""
 _RATIO_FLOOR = 1024 * 1024  # small members compress well (a page of Markdown 20:1); a bomb is large by nature
 
 

@@ -1,0 +1,85 @@
+"""How soon a bulk import writes its first passage, and how long it takes, with nothing else running.
+
+    .venv/bin/python bench/import_start.py ../shared/data/scifact --pdfs 1000 --runs 5
+
+Writes the first N SciFact abstracts as generated PDFs (``bench/ingest_pipeline.write_pdfs``), then, each
+run on a new SQLite database with its people (``tests.factories.make_cast``), spawns ``kb import DIR
+--submit`` and polls the database every 20 ms: the seconds from the spawn until the first passage is
+committed (until then a server's encoder has nothing to do), and until the command ends. No ``kb serve``
+runs: this is the importer's own latency, which bench/ingest_pipeline.py measures inside the end-to-end
+figure. Medians of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def one_run(pdfs: Path, work: Path) -> tuple[float, float]:
+    from sqlalchemy import func, select
+
+    from kb.config import Environment, Settings
+    from kb.db import Database
+    from kb.documents.models import Chunk
+    from kb.migrations import upgrade
+    from tests.factories import make_cast
+    from tests.processes import kb_env
+
+    settings = Settings(data_dir=work, env=Environment.test)
+    database = Database(settings)
+    upgrade(database)
+    env = {**kb_env(settings), "KB_TOKEN": make_cast(database)["contributor"].token}
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "kb", "import", str(pdfs), "--space", "benefits", "--submit",
+                                "--intended-use", "Evaluation of bulk import"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = None
+    with database.session() as session:
+        while process.poll() is None:
+            if first is None and session.execute(select(func.count()).select_from(Chunk)).scalar_one():
+                first = time.perf_counter() - start
+            session.rollback()  # a new snapshot at the next read
+            time.sleep(0.02)
+    ended = time.perf_counter() - start
+    database.dispose()
+    if process.returncode != 0 or first is None:
+        raise RuntimeError(f"kb import failed (exit {process.returncode})")
+    return first, ended
+
+
+def main() -> None:
+    from ingest_pipeline import load_corpus, write_pdfs
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--pdfs", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="kb-import-start-"))
+    try:
+        write_pdfs(load_corpus(args.directory)[:args.pdfs], scratch / "pdf")
+        firsts, ends = [], []
+        for run in range(args.runs):
+            first, ended = one_run(scratch / "pdf", scratch / f"run-{run}")
+            firsts.append(first)
+            ends.append(ended)
+            print(f"run {run + 1}: first passage committed {first:.2f} s after the spawn, kb import ended at {ended:.2f} s")
+        print(f"pdfs={args.pdfs} runs={args.runs} first_passage_s_median={statistics.median(firsts):.2f} "
+              f"import_s_median={statistics.median(ends):.2f}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
