@@ -9,7 +9,7 @@ pools at the cost of a fork.
 
 ``start`` lets ``kb import`` begin the fork server's imports before its own (the database stack,
 ``kb.documents``): both then run at once, on two cores, and the first file is parsed and written
-0.4 s sooner (docs/benchmarks.md). So this module imports nothing of kb.
+about 0.5 s sooner (bench/import_start.py, docs/benchmarks.md). So this module imports nothing of kb.
 """
 
 from __future__ import annotations
