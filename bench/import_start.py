@@ -8,6 +8,12 @@ run on a new SQLite database with its people (``tests.factories.make_cast``), sp
 committed (until then a server's encoder has nothing to do), and until the command ends. No ``kb serve``
 runs: this is the importer's own latency, which bench/ingest_pipeline.py measures inside the end-to-end
 figure. Medians of the runs.
+
+    .venv/bin/python bench/import_start.py ../shared/data/scifact --pdfs 20 --statements
+
+``--statements``: the SQL statements of the import instead, run in this process on one new database
+(a listener on every statement the engine sends): how many a file costs, and those of one file
+(the 11th), in order, from its BEGIN.
 """
 
 from __future__ import annotations
@@ -58,6 +64,45 @@ def one_run(pdfs: Path, work: Path) -> tuple[float, float]:
     return first, ended
 
 
+def statements(pdfs: Path, work: Path) -> None:
+    import os
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from kb.cli import app
+    from kb.config import Environment, Settings
+    from kb.db import Database
+    from kb.migrations import upgrade
+    from tests.factories import make_cast
+    from tests.processes import kb_env
+
+    settings = Settings(data_dir=work, env=Environment.test)
+    database = Database(settings)
+    upgrade(database)
+    os.environ.update({**kb_env(settings), "KB_TOKEN": make_cast(database)["contributor"].token})
+    database.dispose()
+    sent: list[str] = []
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _sent(_connection, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+        sent.append(" ".join(statement.split())[:120])
+
+    try:
+        app(["import", str(pdfs), "--space", "benefits", "--submit", "--intended-use", "Evaluation of bulk import",
+             "--workers", "1"], standalone_mode=False)
+    except SystemExit:
+        pass
+    begins = [i for i, statement in enumerate(sent) if statement.startswith("BEGIN")]  # each file's write transaction
+    if len(begins) < 12:
+        raise SystemExit("give --pdfs 12 or more")
+    one = sent[begins[10]:begins[11]]
+    print(f"write transactions={len(begins)} statements={len(sent)} the 11th file's (BEGIN included, COMMIT is no "
+          f"statement)={len(one)}")
+    for statement in one:
+        print(f"  {statement}")
+
+
 def main() -> None:
     from ingest_pipeline import load_corpus, write_pdfs
 
@@ -65,10 +110,14 @@ def main() -> None:
     parser.add_argument("directory", type=Path)
     parser.add_argument("--pdfs", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--statements", action="store_true", help="count the import's SQL statements instead")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="kb-import-start-"))
     try:
         write_pdfs(load_corpus(args.directory)[:args.pdfs], scratch / "pdf")
+        if args.statements:
+            statements(scratch / "pdf", scratch / "statements")
+            return
         firsts, ends = [], []
         for run in range(args.runs):
             first, ended = one_run(scratch / "pdf", scratch / f"run-{run}")
