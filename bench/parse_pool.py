@@ -4,7 +4,7 @@
 
 Writes the first N SciFact abstracts as generated PDFs (``bench/ingest_pipeline.write_pdfs``), then parses
 them with ``kb.documents.bulk.parse_in_order`` and two workers, each run in a fresh process: with the
-pool's context as kb sets it (``_pool_context``: a fork server that imports the parsers once), with
+pool's context as kb sets it (``kb.forkserver.context``: a fork server that imports the parsers once), with
 *spawn* (each worker imports them again: kb before), and in the one process (``workers=1``) for
 reference. The figure is the whole machine's busy CPU-seconds during the run (``/proc/stat``): the fork
 server's workers are not children the parent waits for, so its own rusage would miss them. Run it on a
@@ -35,11 +35,12 @@ def busy_cpu_seconds() -> float:
 
 def child(mode: str, folder: Path) -> None:
     """Parse every PDF in ``folder`` as ``mode`` says; print the machine's busy CPU-seconds meanwhile."""
+    from kb import forkserver
     from kb.documents import bulk
     from kb.documents.ingest_docx import parse_upload
 
     if mode == "spawn":
-        bulk._pool_context = lambda: multiprocessing.get_context("spawn")  # kb before the fork server
+        forkserver.context = lambda: multiprocessing.get_context("spawn")  # kb before the fork server
     files = sorted(folder.glob("*.pdf"))
     jobs = ((f.name, f.name, f.read_bytes()) for f in files)
     before = busy_cpu_seconds()

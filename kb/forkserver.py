@@ -34,9 +34,9 @@ def context() -> multiprocessing.context.BaseContext:
     """Where parsing processes come from: the fork server, on platforms that have one, else *spawn*."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    forkserver = multiprocessing.get_context("forkserver")
-    forkserver.set_forkserver_preload(PARSER_MODULES)
-    return forkserver
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload(PARSER_MODULES)
+    return server
 
 
 def may_need_pool(paths: Iterable[Path]) -> bool:
@@ -54,9 +54,9 @@ def start() -> None:
     """Start the fork server now, if there is one and it is not running: its imports go on in its own
     process while the caller carries on, and the first pool connects to it once they are done."""
     if context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+        from multiprocessing.forkserver import ensure_running
 
-        forkserver.ensure_running()
+        ensure_running()
 
 
 __all__ = ["INLINE_SUFFIXES", "PARSER_MODULES", "POOL_MIN_FILES", "context", "may_need_pool", "start"]

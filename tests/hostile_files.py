@@ -34,7 +34,6 @@ def zipped(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-
 def watch_member_opens(monkeypatch, names) -> list[str]:  # noqa: ANN001
     """The members among ``names`` that any ``zipfile.ZipFile.open`` opens from now on (the test's own archive's
     only: the app's threads meanwhile read their index files, .npz, as zips too)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from kb import forkserver
 from kb.documents import bulk
 from kb.documents.importing import slug_from_filename
 from kb.documents.ingest_docx import SUPPORTED_SUFFIXES, parse_upload
@@ -163,7 +164,7 @@ def test_cli_imports_a_folder_reports_refusals_resumes_and_versions(people, data
 
 
 def html_note(i: int) -> bytes:
-    """A page the pool parses (Markdown and text are parsed in the importing process: ``bulk.INLINE_SUFFIXES``)."""
+    """A page the pool parses (Markdown and text are parsed in the importing process: ``forkserver.INLINE_SUFFIXES``)."""
     return f"<html><head><title>Note {i}</title></head><body><main><h1>Note {i}</h1><p>Text {i}.</p></main></body></html>".encode()
 
 
@@ -174,14 +175,14 @@ def which_process(filename: str, data: bytes):  # noqa: ANN201 - a parser for pa
 
 
 def test_markdown_is_parsed_in_the_importing_process_and_the_rest_in_the_pool_in_order() -> None:
-    jobs = [(i, f"f{i}.{'md' if i % 3 == 0 else 'html'}", str(i).encode()) for i in range(bulk.POOL_MIN_FILES + 4)]
+    jobs = [(i, f"f{i}.{'md' if i % 3 == 0 else 'html'}", str(i).encode()) for i in range(forkserver.POOL_MIN_FILES + 4)]
     results = list(bulk.parse_in_order(iter(jobs), parse=which_process, workers=2, expected=len(jobs)))
     assert [key for key, _name, _data, _parsed in results] == [key for key, _name, _data in jobs]
     pids = {name: parsed.markdown.split()[0] for _key, name, _data, parsed in results}
     assert {pid for name, pid in pids.items() if name.endswith(".md")} == {str(os.getpid())}
     assert str(os.getpid()) not in {pid for name, pid in pids.items() if name.endswith(".html")}
     assert [parsed.markdown.split()[1] for *_rest, parsed in results] == [str(i) for i in range(len(jobs))]
-    only_markdown = [(i, f"f{i}.md", b"x") for i in range(bulk.POOL_MIN_FILES + 4)]
+    only_markdown = [(i, f"f{i}.md", b"x") for i in range(forkserver.POOL_MIN_FILES + 4)]
     assert {p.markdown.split()[0] for *_r, p in bulk.parse_in_order(iter(only_markdown), parse=which_process, workers=2,
                                                                       expected=len(only_markdown))} == {str(os.getpid())}
 
@@ -196,7 +197,7 @@ def parent_process(filename: str, data: bytes):  # noqa: ANN201 - a parser for p
 def test_parsing_processes_fork_from_one_fork_server_never_from_the_importing_process() -> None:
     """A fork of this process (which may run threads, as the server does) could deadlock; spawning each worker
     anew imports the parsers again. So every pool, this batch's and the next one's, forks from one fork server."""
-    jobs = [(i, f"f{i}.html", b"x") for i in range(bulk.POOL_MIN_FILES)]
+    jobs = [(i, f"f{i}.html", b"x") for i in range(forkserver.POOL_MIN_FILES)]
     parents = {parsed.markdown for _ in range(2)
                for *_rest, parsed in bulk.parse_in_order(iter(jobs), parse=parent_process, workers=2, expected=len(jobs))}
     assert len(parents) == 1 and str(os.getpid()) not in parents, parents
@@ -216,7 +217,7 @@ started = mp_forkserver._forkserver._forkserver_pid
 assert started and not any(name.startswith("kb.documents") for name in sys.modules), sorted(sys.modules)
 from kb.documents import bulk
 from tests.test_bulk_import import parent_process
-jobs = [(i, f"f{i}.html", b"x") for i in range(bulk.POOL_MIN_FILES)]
+jobs = [(i, f"f{i}.html", b"x") for i in range(forkserver.POOL_MIN_FILES)]
 parents = {parsed.markdown for *_rest, parsed in bulk.parse_in_order(iter(jobs), parse=parent_process, workers=2, expected=len(jobs))}
 print(started, sorted(parents))
 """
@@ -229,14 +230,12 @@ print(started, sorted(parents))
 def test_cli_starts_the_fork_server_first_unless_no_file_can_go_to_a_pool(
     people, database, cli_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
-    from kb import forkserver
-
     started: list[bool] = []
     monkeypatch.setattr(forkserver, "start", lambda: started.append(True))
     token = people["contributor"].token
-    pages = {f"p{i:02d}.html": html_note(i) for i in range(bulk.POOL_MIN_FILES)}
+    pages = {f"p{i:02d}.html": html_note(i) for i in range(forkserver.POOL_MIN_FILES)}
     root = write_tree(tmp_path / "batch", {"a.md": b"# A\n\nText.\n", "b.txt": b"B text.", **pages})
-    few = [str(root / name) for name in ["a.md", "b.txt", *sorted(pages)[:bulk.POOL_MIN_FILES - 1]]]
+    few = [str(root / name) for name in ["a.md", "b.txt", *sorted(pages)[:forkserver.POOL_MIN_FILES - 1]]]
     assert run_cli("import", *few, "--space", "benefits", token=token).exit_code == 0  # parsed in process, no pool
     assert started == []
     assert run_cli("import", *few, str(root / sorted(pages)[-1]), "--space", "benefits", token=token).exit_code == 0
@@ -255,7 +254,7 @@ def dies_on_f3(filename: str, data: bytes):  # noqa: ANN201 - a parser for parse
 
 
 def test_a_parsing_process_that_dies_refuses_the_files_in_it_and_a_new_pool_parses_the_rest() -> None:
-    jobs = [(i, f"f{i}.html", b"x") for i in range(bulk.POOL_MIN_FILES + 8)]
+    jobs = [(i, f"f{i}.html", b"x") for i in range(forkserver.POOL_MIN_FILES + 8)]
     results = list(bulk.parse_in_order(iter(jobs), parse=dies_on_f3, workers=2, expected=len(jobs)))
     assert [key for key, *_rest in results] == [key for key, *_rest in jobs]
     refused = {name: result for _key, name, _data, result in results if isinstance(result, bulk.Refused)}
@@ -266,7 +265,7 @@ def test_a_parsing_process_that_dies_refuses_the_files_in_it_and_a_new_pool_pars
 
 
 def test_cli_parses_in_a_pool_of_processes(people, database, cli_env, tmp_path: Path) -> None:  # noqa: ANN001
-    count = bulk.POOL_MIN_FILES + 4
+    count = forkserver.POOL_MIN_FILES + 4
     root = write_tree(tmp_path / "many", {f"part-{i // 10}/note {i}.html": html_note(i)
                                           for i in range(count)} | {"bad.md": b"\xff\xfe"})
     before = head_seq(database)
@@ -384,7 +383,7 @@ def test_api_parses_a_large_zip_in_a_pool_of_processes(settings, database) -> No
     from kb.app import create_app
 
     people = make_cast(database)
-    count = bulk.POOL_MIN_FILES + 4
+    count = forkserver.POOL_MIN_FILES + 4
     members = {f"notes/n{i:02d}.html": html_note(i) for i in range(count)}
     with TestClient(create_app(settings.model_copy(update={"import_workers": 2}), database=database)) as client:
         report = bulk_upload(client, people["contributor"], zipped({**members, "notes/bad.md": b"\xff"})).json()

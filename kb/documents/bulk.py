@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import os
 import re
 import stat
@@ -58,10 +57,6 @@ MAX_BULK_INFLATED_BYTES = 4 * 1024 * 1024 * 1024
 """Bytes a bulk zip's members may inflate to in all, by the sizes its directory declares (checked first)."""
 MAX_BULK_COMPRESSION_RATIO = 100
 """Inflated to compressed size, for the whole zip and each member above 1 MiB: more looks like a zip bomb."""
-POOL_MIN_FILES = forkserver.POOL_MIN_FILES
-"""Below this many files to parse a batch is parsed in the calling process (``kb.forkserver.POOL_MIN_FILES``)."""
-INLINE_SUFFIXES = forkserver.INLINE_SUFFIXES
-"""Files parsed in the calling process even in a pool's batch (``kb.forkserver.INLINE_SUFFIXES``)."""
 _RATIO_FLOOR = 1024 * 1024  # small members compress well (a page of Markdown 20:1); a bomb is large by nature
 
 
@@ -372,27 +367,21 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Where parsing processes come from: a fork server that imports the parsers once, on platforms that
-    have one, else *spawn* (``kb.forkserver``)."""
-    return forkserver.context()
-
-
 def parse_in_order(
     jobs: Iterable[tuple[Key, str, bytes]], *, parse: Parse, workers: int, expected: int,
 ) -> Iterator[tuple[Key, str, bytes, ParsedFile | Refused]]:
     """Parse ``(key, filename, data)`` jobs, yielding ``(key, filename, data, result)`` in the jobs' order.
 
-    With ``workers`` > 1 and at least ``POOL_MIN_FILES`` ``expected`` jobs, a pool of ``workers``
-    processes parses them (forked from a *fork server*, ``_pool_context``: never forked from this process,
+    With ``workers`` > 1 and at least ``forkserver.POOL_MIN_FILES`` ``expected`` jobs, a pool of ``workers``
+    processes parses them (forked from a *fork server*, ``kb.forkserver.context``: never forked from this process,
     which may run threads, as the server does, and a fork of it could deadlock; started at the first file
-    that needs it: Markdown and text, ``INLINE_SUFFIXES``, are parsed in this process), at most
+    that needs it: Markdown and text, ``forkserver.INLINE_SUFFIXES``, are parsed in this process), at most
     ``2 × workers`` in flight, so memory stays bounded by the window, not the batch. ``jobs`` is pulled
     lazily from the calling thread, so the caller may read the database while producing jobs and write it
     while consuming results. A worker that dies (killed, out of memory) refuses the files in flight with a
     reason that says to run the import again; a new pool takes over.
     """
-    if workers <= 1 or expected < POOL_MIN_FILES:
+    if workers <= 1 or expected < forkserver.POOL_MIN_FILES:
         for key, filename, data in jobs:
             yield key, filename, data, parse_guarded(parse, filename, data)
         return
@@ -415,7 +404,7 @@ def parse_in_order(
 
     try:
         for key, filename, data in jobs:
-            if PurePosixPath(filename).suffix.lower() in INLINE_SUFFIXES:
+            if PurePosixPath(filename).suffix.lower() in forkserver.INLINE_SUFFIXES:
                 future = Future()
                 future.set_result(parse_guarded(parse, filename, data))
                 window.append((key, filename, data, future))
@@ -423,11 +412,11 @@ def parse_in_order(
                     yield oldest()
                 continue
             if pool is None:
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=forkserver.context())
             try:
                 future = pool.submit(parse_guarded, parse, filename, data)
             except BrokenProcessPool:
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=forkserver.context())
                 future = pool.submit(parse_guarded, parse, filename, data)
             window.append((key, filename, data, future))
             while len(window) >= 2 * workers:
@@ -440,7 +429,7 @@ def parse_in_order(
 
 
 __all__ = [
-    "INLINE_SUFFIXES", "MAX_BULK_COMPRESSION_RATIO", "MAX_BULK_FILES", "MAX_BULK_INFLATED_BYTES", "POOL_MIN_FILES", "Batch", "Entry",
+    "MAX_BULK_COMPRESSION_RATIO", "MAX_BULK_FILES", "MAX_BULK_INFLATED_BYTES", "Batch", "Entry",
     "Refused", "default_workers", "open_file", "open_folder", "open_paths", "open_zip", "open_zip_path", "parse_guarded",
     "parse_in_order", "plan", "slug_from_path",
 ]
