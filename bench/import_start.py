@@ -32,12 +32,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def one_run(pdfs: Path, work: Path) -> tuple[float, float]:
-    from sqlalchemy import func, select
+IMPORT = ["import", "--space", "benefits", "--submit", "--intended-use", "Evaluation of bulk import"]
+"""``kb import``'s arguments, the folder after them, as bench/ingest_pipeline.py gives them."""
 
+
+def new_database(work: Path):  # noqa: ANN201 - (Database, environment of a kb process importing as the contributor)
+    """A new SQLite database in ``work``, migrated, with its people; and the environment a ``kb`` process
+    needs to import into it as its contributor."""
     from kb.config import Environment, Settings
     from kb.db import Database
-    from kb.documents.models import Chunk
     from kb.migrations import upgrade
     from tests.factories import make_cast
     from tests.processes import kb_env
@@ -45,10 +48,17 @@ def one_run(pdfs: Path, work: Path) -> tuple[float, float]:
     settings = Settings(data_dir=work, env=Environment.test)
     database = Database(settings)
     upgrade(database)
-    env = {**kb_env(settings), "KB_TOKEN": make_cast(database)["contributor"].token}
+    return database, {**kb_env(settings), "KB_TOKEN": make_cast(database)["contributor"].token}
+
+
+def one_run(pdfs: Path, work: Path) -> tuple[float, float]:
+    from sqlalchemy import func, select
+
+    from kb.documents.models import Chunk
+
+    database, env = new_database(work)
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "kb", "import", str(pdfs), "--space", "benefits", "--submit",
-                                "--intended-use", "Evaluation of bulk import"], env=env, cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "kb", *IMPORT, str(pdfs)], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = None
     with database.session() as session:
@@ -71,17 +81,10 @@ def statements(pdfs: Path, work: Path) -> None:
     from sqlalchemy.engine import Engine
 
     from kb.cli import app
-    from kb.config import Environment, Settings
-    from kb.db import Database
-    from kb.migrations import upgrade
-    from tests.factories import make_cast
-    from tests.processes import kb_env
 
-    settings = Settings(data_dir=work, env=Environment.test)
-    database = Database(settings)
-    upgrade(database)
-    os.environ.update({**kb_env(settings), "KB_TOKEN": make_cast(database)["contributor"].token})
+    database, env = new_database(work)
     database.dispose()
+    os.environ.update(env)
     sent: list[str] = []
 
     @event.listens_for(Engine, "before_cursor_execute")
@@ -89,8 +92,7 @@ def statements(pdfs: Path, work: Path) -> None:
         sent.append(" ".join(statement.split())[:120])
 
     try:
-        app(["import", str(pdfs), "--space", "benefits", "--submit", "--intended-use", "Evaluation of bulk import",
-             "--workers", "1"], standalone_mode=False)
+        app([*IMPORT, str(pdfs), "--workers", "1"], standalone_mode=False)
     except SystemExit:
         pass
     begins = [i for i, statement in enumerate(sent) if statement.startswith("BEGIN")]  # each file's write transaction
