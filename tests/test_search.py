@@ -207,6 +207,81 @@ def test_a_query_is_encoded_to_the_same_vector_as_by_batch_encoding() -> None:
     np.testing.assert_allclose(one_by_one, batched, atol=1e-5)
 
 
+def test_passages_are_encoded_by_single_threaded_streams_to_the_same_vectors_in_order() -> None:
+    """A batch's passages go to one-thread streams in pieces (kb.search.encoders.EncoderStreams): the rows come
+    back in the caller's order, equal to one stream's on every thread, and no other thread's count changes."""
+    import threading
+
+    import numpy as np
+    import torch
+
+    from kb.search.encoders import DIRECT_TEXTS, EncoderStreams, SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    model = embedder._load()
+    texts = [f"passage {n}: " + "benefit claim appeal " * (n * 7 % 90 + 1) for n in range(3 * DIRECT_TEXTS + 1)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        streams = EncoderStreams(2, 8)
+        assert torch.get_num_threads() == 2  # this thread's count is put back
+        seen: list[int] = []
+        fresh = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        fresh.start()
+        fresh.join()
+        assert seen == [2]  # and a thread started later takes the process's count, not a stream's
+        assert [streams._pool.submit(torch.get_num_threads).result() for _ in range(4)] == [1, 1, 1, 1]
+        dealt: list[list[str]] = []
+
+        def encode(part: list[str]) -> np.ndarray:
+            dealt.append(part)
+            return embedder._encode_batches(model, part)
+
+        vectors = streams.encode(texts, encode)
+        one_stream = embedder._encode_batches(model, texts)
+    finally:
+        torch.set_num_threads(before)
+    pieces = sorted(dealt, key=lambda part: -len(part[0]))  # the streams may start them in either order
+    assert [len(piece) for piece in pieces] == [8, 8, 8, 1]  # pieces of at most the batch size
+    assert [len(text) for piece in pieces for text in piece] == sorted(map(len, texts), reverse=True)  # longest first
+    assert streams.encode(texts[:6], encode).shape == (6, vectors.shape[1])
+    assert [len(part) for part in dealt[-2:]] == [3, 3]  # a short call: a piece for each stream
+    np.testing.assert_allclose(vectors, one_stream, atol=1e-6)
+    for at in (0, 5, len(texts) - 1):  # each row is its own text's
+        np.testing.assert_allclose(vectors[at], embedder._encode_directly(model, [texts[at]])[0], atol=1e-5)
+
+    def fail(part: list[str]) -> np.ndarray:
+        raise RuntimeError("encoder failed")
+
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        streams.encode(texts, fail)
+
+
+def test_the_encoder_starts_its_streams_once_per_process(monkeypatch) -> None:  # noqa: ANN001
+    import os
+
+    import torch
+
+    from kb.search.encoders import EncoderStreams, SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        streams = embedder._encoder_streams()
+        assert isinstance(streams, EncoderStreams) and streams.streams == 2
+        assert embedder._encoder_streams() is streams
+        monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a forked child: the parent's threads are not there
+        assert embedder._encoder_streams() is not streams
+    finally:
+        torch.set_num_threads(before)
+    torch.set_num_threads(1)
+    try:
+        assert SentenceTransformerEmbedder()._encoder_streams() is None  # one thread: one stream, as torch runs it
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("include_internal", [True, False])  # the plain search and the filtered one
 def test_a_vector_index_leaves_the_encoders_threads_alone(tmp_path, include_internal: bool) -> None:  # noqa: ANN001
     """faiss searches on one OpenMP thread; torch shares that runtime, so the setting must be put back."""
