@@ -262,17 +262,25 @@ def test_the_encoder_starts_its_streams_once_per_process(monkeypatch) -> None:  
 
     import torch
 
-    from kb.search.encoders import EncoderStreams, SentenceTransformerEmbedder
+    from kb.search.encoders import DIRECT_TEXTS, EncoderStreams, SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
+        embedder._load()  # the streams start with the model
         streams = embedder._encoder_streams()
         assert isinstance(streams, EncoderStreams) and streams.streams == 2
         assert embedder._encoder_streams() is streams
-        monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a forked child: the parent's threads are not there
-        assert embedder._encoder_streams() is not streams
+        calls: list[int] = []
+        encode = streams.encode
+        monkeypatch.setattr(streams, "encode", lambda texts, how: calls.append(len(texts)) or encode(texts, how))
+        assert embedder.encode([f"passage {n}" for n in range(DIRECT_TEXTS + 1)]).shape[0] == DIRECT_TEXTS + 1
+        assert embedder.encode(["a query"]).shape[0] == 1  # a query keeps the direct path
+        assert calls == [DIRECT_TEXTS + 1]
+        with monkeypatch.context() as forked:
+            forked.setattr(os, "getpid", lambda: -1)  # as in a forked child: the parent's threads are not there
+            assert embedder._encoder_streams() is not streams
     finally:
         torch.set_num_threads(before)
     torch.set_num_threads(1)
@@ -280,6 +288,42 @@ def test_the_encoder_starts_its_streams_once_per_process(monkeypatch) -> None:  
         assert SentenceTransformerEmbedder()._encoder_streams() is None  # one thread: one stream, as torch runs it
     finally:
         torch.set_num_threads(before)
+
+
+def test_streams_that_cannot_start_leave_one_stream_and_no_thread_behind(monkeypatch, caplog) -> None:  # noqa: ANN001
+    """A stream that cannot set itself up stops the start at once: no thread is left waiting for it (one
+    would keep the process from exiting), and the embedder encodes in one stream, as before."""
+    import threading
+    from concurrent.futures import BrokenExecutor
+
+    import torch
+
+    from kb.search.encoders import EncoderStreams, SentenceTransformerEmbedder
+
+    set_threads = torch.set_num_threads
+
+    def refuse_in_streams(count: int) -> None:
+        if threading.current_thread().name.startswith("kb-encoder"):
+            raise RuntimeError("no thread count here")
+        set_threads(count)
+
+    def encoder_threads() -> set[threading.Thread]:
+        return {thread for thread in threading.enumerate() if thread.name.startswith("kb-encoder")}
+
+    monkeypatch.setattr(torch, "set_num_threads", refuse_in_streams)
+    before, earlier = torch.get_num_threads(), encoder_threads()
+    set_threads(2)
+    try:
+        with pytest.raises(BrokenExecutor):
+            EncoderStreams(2, 8)
+        assert torch.get_num_threads() == 2
+        assert SentenceTransformerEmbedder()._start_streams() is None
+    finally:
+        set_threads(before)
+    assert "encoded in one stream" in caplog.text
+    for thread in encoder_threads() - earlier:
+        thread.join(60)  # a hang, not a speed: they end at once
+        assert not thread.is_alive()
 
 
 @pytest.mark.parametrize("include_internal", [True, False])  # the plain search and the filtered one

@@ -38,6 +38,7 @@ def default_model_path() -> str:
 
 # Up to this many texts (a query, a small catch-up) skip SentenceTransformer.encode's bookkeeping.
 DIRECT_TEXTS = 8
+STREAMS_START_SECONDS = 30  # the encoding streams' threads have this long to start, else passages use one stream
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _NOT_TRIED = object()
 logger = logging.getLogger(__name__)
@@ -103,11 +104,13 @@ class EncoderStreams:
     server's worker encodes ahead), with the same vectors (docs/benchmarks.md,
     ``bench/encoder_streams.py``): no thread waits at another's barriers, one stream tokenises while
     another computes, and each piece is padded to its own longest text. Callers share the streams:
-    two calls at once queue their pieces.
+    two calls at once queue their pieces, first come first served.
 
     torch keeps its thread count per thread (OpenMP's), and a new thread takes the process's count on
     first use: each stream sets its own to one, then the count it replaced is set back for every
-    other thread.
+    other thread. A thread new to torch in between would keep one for good, so the embedder starts
+    its streams as it loads the model. A thread that cannot start within ``STREAMS_START_SECONDS``
+    stops the start, leaving no thread waiting.
     """
 
     def __init__(self, streams: int, batch_size: int) -> None:
@@ -117,31 +120,41 @@ class EncoderStreams:
         self.streams = streams
         self.batch_size = batch_size
         threads = torch.get_num_threads()
-        ready = threading.Barrier(streams + 1)
+        ready = threading.Barrier(streams)
 
         def one_thread() -> None:
             torch.get_num_threads()  # torch reads the process's count for this thread first, then never again
             torch.set_num_threads(1)
 
         self._pool = ThreadPoolExecutor(streams, thread_name_prefix="kb-encoder", initializer=one_thread)
-        started = [self._pool.submit(ready.wait) for _ in range(streams)]  # every thread started now, not on demand
-        ready.wait()
-        for future in started:
-            future.result()
-        torch.set_num_threads(threads)
+        try:  # every thread started now, not on demand: each waits at the barrier until all are up
+            started = [self._pool.submit(ready.wait, STREAMS_START_SECONDS) for _ in range(streams)]
+            for future in started:
+                future.result(STREAMS_START_SECONDS)
+        except BaseException:  # a thread that could not start or set itself up: none is left waiting
+            ready.abort()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            torch.set_num_threads(threads)
 
     def encode(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """``encode`` over ``texts`` in pieces across the streams, the rows in ``texts``' order."""
         order = sorted(range(len(texts)), key=lambda at: len(texts[at]), reverse=True)
-        size = min(self.batch_size, -(-len(texts) // self.streams))
+        size = max(1, min(self.batch_size, -(-len(texts) // self.streams)))
         pieces = [order[start:start + size] for start in range(0, len(order), size)]
         futures = [self._pool.submit(encode, [texts[at] for at in piece]) for piece in pieces]
         vectors = None
-        for piece, future in zip(pieces, futures):
-            rows = future.result()
-            if vectors is None:
-                vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
-            vectors[piece] = rows
+        try:
+            for piece, future in zip(pieces, futures):
+                rows = future.result()
+                if vectors is None:
+                    vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+                vectors[piece] = rows
+        except BaseException:  # a failed piece, or Ctrl-C: the pieces not started yet never are
+            for future in futures:
+                future.cancel()
+            raise
         return vectors
 
 
@@ -179,6 +192,10 @@ class SentenceTransformerEmbedder:
                         raise RuntimeError(MISSING) from exc
                     model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
                     model.eval()  # inference only: no dropout on the direct path below
+                    if self._streams is None or self._streams[0] != os.getpid():
+                        # now, before any thread can use the model: while the streams start, a thread new to
+                        # torch would take their count of one for good (``EncoderStreams``)
+                        self._streams = (os.getpid(), self._start_streams())
                     self._model = model
         return self._model
 
@@ -211,11 +228,20 @@ class SentenceTransformerEmbedder:
             with self._lock:
                 held = self._streams
                 if held is None or held[0] != os.getpid():
-                    import torch
-
-                    threads = torch.get_num_threads()
-                    held = self._streams = (os.getpid(), EncoderStreams(threads, self.batch_size) if threads > 1 else None)
+                    held = self._streams = (os.getpid(), self._start_streams())
         return held[1]
+
+    def _start_streams(self) -> EncoderStreams | None:
+        import torch
+
+        threads = torch.get_num_threads()
+        if threads < 2:
+            return None
+        try:
+            return EncoderStreams(threads, self.batch_size)
+        except Exception:  # noqa: BLE001  (slower, never wrong: one stream on every thread, as before)
+            logger.warning("Passages are encoded in one stream: the encoding streams did not start", exc_info=True)
+            return None
 
     def _encode_directly(self, model, texts: list[str]) -> np.ndarray:  # noqa: ANN001
         """A query's vector without ``SentenceTransformer.encode``'s per-call bookkeeping.

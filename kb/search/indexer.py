@@ -695,8 +695,9 @@ class CatchUpLoop:
     With ``encode_ahead``, a second daemon thread encodes submitted passages that have no stored vector
     yet, a batch at a time, after each catch-up and until none is left: a bulk import's passages are
     encoded while owners review them, and an approval only indexes (issue 19). Encoding ahead touches no
-    index and holds no lock, so a catch-up never waits for a batch being encoded. Errors are logged and
-    retried at the next tick.
+    index and holds no lock, so a catch-up never waits for a batch being encoded (one that must encode
+    passages itself, approved before they were encoded ahead, queues behind the pieces the encoder's
+    streams hold: ``kb.search.encoders.EncoderStreams``). Errors are logged and retried at the next tick.
     """
 
     def __init__(self, database: Database, indexes: SearchIndexes, interval: float, *, encode_ahead: bool = False) -> None:
