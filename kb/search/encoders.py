@@ -192,10 +192,9 @@ class SentenceTransformerEmbedder:
                         raise RuntimeError(MISSING) from exc
                     model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
                     model.eval()  # inference only: no dropout on the direct path below
-                    if self._streams is None or self._streams[0] != os.getpid():
-                        # now, before any thread can use the model: while the streams start, a thread new to
-                        # torch would take their count of one for good (``EncoderStreams``)
-                        self._streams = (os.getpid(), self._start_streams())
+                    # now, before any thread can use the model: while the streams start, a thread new to
+                    # torch would take their count of one for good (``EncoderStreams``)
+                    self._held_streams()
                     self._model = model
         return self._model
 
@@ -224,12 +223,16 @@ class SentenceTransformerEmbedder:
     def _encoder_streams(self) -> EncoderStreams | None:
         """The process's single-threaded encoding streams, one per torch thread; None where torch has one."""
         held = self._streams
-        if held is None or held[0] != os.getpid():  # a forked child starts its own threads
+        if held is None or held[0] != os.getpid():
             with self._lock:
-                held = self._streams
-                if held is None or held[0] != os.getpid():
-                    held = self._streams = (os.getpid(), self._start_streams())
+                held = self._held_streams()
         return held[1]
+
+    def _held_streams(self) -> tuple[int, EncoderStreams | None]:
+        """This process's streams, started if they are not yet (a forked child starts its own); under ``_lock``."""
+        if self._streams is None or self._streams[0] != os.getpid():
+            self._streams = (os.getpid(), self._start_streams())
+        return self._streams
 
     def _start_streams(self) -> EncoderStreams | None:
         import torch
