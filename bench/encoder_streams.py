@@ -16,7 +16,6 @@ Run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -27,10 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest_pipeline import load_corpus  # noqa: E402
+
 
 def passages(collection: Path, count: int) -> list[str]:
-    with (collection / "corpus.jsonl").open(encoding="utf-8") as handle:
-        documents = [json.loads(line) for line in handle]
+    documents = load_corpus(collection)
     sample = random.Random(7).sample(documents, min(count, len(documents)))
     return [f"{(doc.get('title') or '').strip()}\n{(doc.get('text') or '').strip()}" for doc in sample]
 

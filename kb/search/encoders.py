@@ -144,17 +144,14 @@ class EncoderStreams:
         size = max(1, min(self.batch_size, -(-len(texts) // self.streams)))
         pieces = [order[start:start + size] for start in range(0, len(order), size)]
         futures = [self._pool.submit(encode, [texts[at] for at in piece]) for piece in pieces]
-        vectors = None
         try:
-            for piece, future in zip(pieces, futures):
-                rows = future.result()
-                if vectors is None:
-                    vectors = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
-                vectors[piece] = rows
+            rows = np.concatenate([future.result() for future in futures])  # in ``order``
         except BaseException:  # a failed piece, or Ctrl-C: the pieces not started yet never are
             for future in futures:
                 future.cancel()
             raise
+        vectors = np.empty_like(rows)
+        vectors[order] = rows
         return vectors
 
 
