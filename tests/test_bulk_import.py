@@ -674,3 +674,38 @@ def test_a_new_documents_concepts_and_passages_are_written_without_asking_what_i
     assert "1 updated draft" in run(root, "--submit", "--topic", "topic:money", "--applies-to", "situation:student")
     loan = state("loan")
     assert loan[0] == "in_review" and len(loan[1]) == 2 and loan[2] == ["A loan for students, repaid later."]
+
+
+def test_each_file_of_a_batch_waits_while_a_catch_up_encodes_an_approval(people, database) -> None:  # noqa: ANN001
+    """While a catch-up of this machine encodes the passages of a version just approved (``kb.encoding_first``),
+    the batch writes nothing; then it goes on (issue 19)."""
+    import threading
+    import time
+    from functools import partial
+
+    from kb.documents import actions
+    from kb.documents.schemas import DraftSave
+    from kb.encoding_first import EncodingFirst
+
+    catch_up, importer = EncodingFirst.of(database.settings), EncodingFirst.of(database.settings)
+    before, result = head_seq(database), {}
+
+    def run_batch() -> None:
+        with database.session() as session:
+            result["report"] = actions.bulk_import(
+                session, people["contributor"].actor, space="benefits", workers=1,
+                open_batch=partial(bulk.open_zip, io.BytesIO(zipped(GOOD))), files_dir=database.settings.files_dir,
+                fields=DraftSave(intended_use="Tests"), encoding_first=importer)
+
+    batch = threading.Thread(target=run_batch)
+    with catch_up.encoding():
+        batch.start()
+        for _ in range(20_000):  # until the batch's first file waits for the gate (no wall-clock assertion)
+            if importer.waits:
+                break
+            time.sleep(0.001)
+        assert importer.waits == 1 and imports_of(database, before) == []
+    batch.join()
+    assert result["report"].counts == {"created": 3, "refused": 0}
+    assert len(imports_of(database, before)) == 3
+    assert importer.waits == 1  # the gate free, no other file waited

@@ -388,3 +388,33 @@ def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settin
         hits = indexes.keyword.search("rents rise", SearchFilters(include_internal=True), 10)
         assert len(hits) == 1 and set(indexes.vector.chunk_ids()) == set(indexes.keyword.chunk_facts())
     indexes.close()
+
+
+def test_a_catch_up_holds_the_encoding_gate_only_while_it_encodes(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
+    """A catch-up that must encode approved passages itself holds the data directory's gate (``kb.encoding_first``),
+    so a bulk import of this machine starts no file meanwhile (issue 19); one that reads stored vectors does not."""
+    from kb.encoding_first import EncodingFirst
+
+    class GateWatching(Counting):
+        def __init__(self, inner, name: str | None = None) -> None:  # noqa: ANN001
+            super().__init__(inner, name)
+            self.held: list[bool] = []
+
+        def encode(self, texts):  # noqa: ANN001, ANN201
+            importer = EncodingFirst(settings.data_dir / "encoding-first.lock", patience=0)
+            importer.before_next_file()  # an importer looking now: it finds the gate held and waits (patience 0)
+            self.held.append(importer.waits == 1)
+            return super().encode(texts)
+
+    first, first_multi = GateWatching(HashingEmbedder()), GateWatching(HashingEmbedder(96), "multi-fake")
+    with database.session() as session:
+        indexes_for(settings, tmp_path, "one", first, first_multi).catch_up(session)
+        assert first.encoded == 6 and first.held and all(first.held)  # the passages, encoded with the gate held
+        assert first_multi.held and all(first_multi.held)  # and the multilingual passages and sentences
+        importer = EncodingFirst(settings.data_dir / "encoding-first.lock", patience=0)
+        importer.before_next_file()
+        assert importer.waits == 0  # released once the catch-up encoded
+
+        second = GateWatching(HashingEmbedder())
+        indexes_for(settings, tmp_path, "two", second, GateWatching(HashingEmbedder(96), "multi-fake")).catch_up(session)
+        assert second.encoded == 0 and second.held == []  # stored vectors read: nothing encoded, the gate never held

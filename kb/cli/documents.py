@@ -54,6 +54,7 @@ def import_files(
 
     from kb.documents import actions, bulk
     from kb.documents.schemas import DraftSave
+    from kb.encoding_first import EncodingFirst
 
     if report is not None and report.suffix.lower() not in (".json", ".csv"):
         raise fail(f"--report names a .json or .csv file, not {report.name!r}")
@@ -68,7 +69,8 @@ def import_files(
         actor = authenticated(session, settings, as_user=as_user, token_file=token_file)
         result = actions.bulk_import(session, actor, space=space, open_batch=partial(bulk.open_paths, paths),
                                      files_dir=settings.files_dir, fields=fields, submit=submit,
-                                     workers=workers or settings.import_workers or None, progress=on_progress)
+                                     workers=workers or settings.import_workers or None, progress=on_progress,
+                                     encoding_first=EncodingFirst.of(settings))
     for refused in result.refused:
         typer.secho(f"{refused.path}: {refused.reason}", err=True, fg=typer.colors.YELLOW)
     if result.files == 0:

@@ -21,6 +21,7 @@ from kb.documents.schemas import (
     ApproveRequest, BulkImportReport, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult,
     ReasonRequest, ReviewPublic, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
 )
+from kb.encoding_first import EncodingFirst
 from kb.errors import ErrorCode, KbError
 from kb.http import PageDep, SessionDep, api_router_options, require_for
 from kb.provenance.schemas import LogStatus
@@ -115,7 +116,7 @@ def bulk_import(
                            applies_to=applies_to, topic=topic, region=region)
     return actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
                                files_dir=settings.files_dir, fields=fields, submit=submit,
-                               workers=settings.import_workers or None)
+                               workers=settings.import_workers or None, encoding_first=EncodingFirst.of(settings))
 
 
 @router.get("/documents", response_model=DocumentsPublic, summary="List documents you may see")

@@ -36,6 +36,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,7 @@ from sqlmodel import Session
 from kb import __version__, documents, provenance
 from kb.config import Settings
 from kb.db import Database
+from kb.encoding_first import EncodingFirst
 from kb.search.factory import make_keyword_index as make_keyword_index  # re-exported: tests and benchmarks use it
 from kb.search.factory import shared_embedder as shared_embedder
 from kb.search import sentences, stored_vectors
@@ -177,6 +179,7 @@ class SearchIndexes:
         self._sentences = None
         self._lock = threading.RLock()
         self._encoded_up_to: dict[str, int] = {}  # encode_ahead's place per model key
+        self.encoding_first = EncodingFirst.of(settings)  # held while a catch-up encodes: bulk imports wait
         self._slot_lock: SlotLock | None = None
         self._closed = False
         if slot is None:
@@ -428,11 +431,12 @@ class SearchIndexes:
         key = stored_vectors.model_key(embedder)
         found = stored_vectors.load(session, key, (c.chunk_id for c in chunks), embedder.dimension)
         missing = [c for c in chunks if c.chunk_id not in found]
-        for start in range(0, len(missing), ENCODE_BATCH):
-            batch = missing[start:start + ENCODE_BATCH]
-            vectors = embedder.encode([c.embedding_text for c in batch])
-            stored_vectors.save(session, key, [(c.chunk_id, stored_vectors.PASSAGE, v) for c, v in zip(batch, vectors)])
-            found.update((c.chunk_id, v) for c, v in zip(batch, vectors))
+        with self.encoding_first.encoding() if missing else nullcontext():  # a bulk import waits meanwhile
+            for start in range(0, len(missing), ENCODE_BATCH):
+                batch = missing[start:start + ENCODE_BATCH]
+                vectors = embedder.encode([c.embedding_text for c in batch])
+                stored_vectors.save(session, key, [(c.chunk_id, stored_vectors.PASSAGE, v) for c, v in zip(batch, vectors)])
+                found.update((c.chunk_id, v) for c, v in zip(batch, vectors))
         return np.stack([found[c.chunk_id] for c in chunks]).astype(np.float32)
 
     def _sentence_vectors(self, session: Session, chunks: list[IndexedChunk]) -> tuple[list[IndexedChunk], "np.ndarray"]:
@@ -452,18 +456,19 @@ class SearchIndexes:
                 vectors.extend(held)
             else:
                 todo.append((chunk, pieces, _texts))
-        for start in range(0, len(todo), ENCODE_BATCH):
-            batch = todo[start:start + ENCODE_BATCH]
-            texts = [text for _chunk, _pieces, texts in batch for text in texts]
-            encoded = iter(embedder.encode(texts))
-            rows = []
-            for chunk, pieces, _texts in batch:
-                for position, piece in enumerate(pieces):
-                    vector = next(encoded)
-                    entries.append(piece)
-                    vectors.append(vector)
-                    rows.append((chunk.chunk_id, position, vector))
-            stored_vectors.save(session, key, rows)
+        with self.encoding_first.encoding() if todo else nullcontext():  # a bulk import waits meanwhile
+            for start in range(0, len(todo), ENCODE_BATCH):
+                batch = todo[start:start + ENCODE_BATCH]
+                texts = [text for _chunk, _pieces, texts in batch for text in texts]
+                encoded = iter(embedder.encode(texts))
+                rows = []
+                for chunk, pieces, _texts in batch:
+                    for position, piece in enumerate(pieces):
+                        vector = next(encoded)
+                        entries.append(piece)
+                        vectors.append(vector)
+                        rows.append((chunk.chunk_id, position, vector))
+                stored_vectors.save(session, key, rows)
         matrix = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dimension), dtype=np.float32)
         return entries, matrix
 
@@ -697,7 +702,9 @@ class CatchUpLoop:
     encoded while owners review them, and an approval only indexes (issue 19). Encoding ahead touches no
     index and holds no lock, so a catch-up never waits for a batch being encoded (one that must encode
     passages itself, approved before they were encoded ahead, queues behind the pieces the encoder's
-    streams hold: ``kb.search.encoders.EncoderStreams``). Errors are logged and retried at the next tick.
+    streams hold: ``kb.search.encoders.EncoderStreams``; while it encodes, it holds the data directory's
+    gate, and a bulk import of this machine starts no file: ``kb.encoding_first``). Errors are logged and
+    retried at the next tick.
     """
 
     def __init__(self, database: Database, indexes: SearchIndexes, interval: float, *, encode_ahead: bool = False) -> None:

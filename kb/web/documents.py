@@ -20,6 +20,7 @@ from kb.documents import actions, bulk
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from kb.documents.models import Audience
 from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
+from kb.encoding_first import EncodingFirst
 from kb.errors import ErrorCode, KbError
 from kb.notifications import actions as notifications
 from kb.notifications.models import WatchKind
@@ -289,7 +290,7 @@ def bulk_import(
                                applies_to=",".join(applies_to), topic=",".join(topic), region=",".join(region))
         report = actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
                                      files_dir=settings.files_dir, fields=fields, submit=submit == "yes",
-                                     workers=settings.import_workers or None)
+                                     workers=settings.import_workers or None, encoding_first=EncodingFirst.of(settings))
     except KbError as error:
         status_code, message, errors = refusal(error, BULK_FIELDS)
         return _bulk_form(request, session, who, values, status_code=status_code, error=message, errors=errors)
