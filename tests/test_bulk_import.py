@@ -709,3 +709,26 @@ def test_each_file_of_a_batch_waits_while_a_catch_up_encodes_an_approval(people,
     assert result["report"].counts == {"created": 3, "refused": 0}
     assert len(imports_of(database, before)) == 3
     assert importer.waits == 1  # the gate free, no other file waited
+
+
+@pytest.mark.parametrize("surface", ["cli", "api", "web"])
+def test_every_surface_gives_the_import_this_machines_encoding_gate(surface: str, people, database, cli_env, client,  # noqa: ANN001
+                                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each surface's bulk import looks at the data directory's gate before each file it writes (``kb.encoding_first``)."""
+    from kb.encoding_first import GATE_FILE, EncodingFirst
+
+    looked: list[Path] = []
+    monkeypatch.setattr(EncodingFirst, "before_next_file", lambda self: looked.append(self.path))
+    data = zipped(GOOD)
+    if surface == "cli":
+        (tmp_path / "batch.zip").write_bytes(data)
+        result = run_cli("import", str(tmp_path / "batch.zip"), "--space", "benefits", token=people["contributor"].token)
+        assert result.exit_code == 0 and "3 created" in result.output, result.output
+    elif surface == "api":
+        assert bulk_upload(client, people["contributor"], data).json()["counts"]["created"] == 3
+    else:
+        csrf = sign_in(client, database, "carl")
+        response = client.post("/import/bulk", data={"space": "benefits", "csrf": csrf},
+                               files={"file": ("batch.zip", data, "application/zip")})
+        assert "3 created" in response.text
+    assert looked == [database.settings.data_dir / GATE_FILE] * 3
