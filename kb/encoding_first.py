@@ -13,11 +13,12 @@ The gate is a file in the data directory (``GATE_FILE``) locked with ``flock``:
 - a bulk import, before each file, takes it *exclusive* for an instant (``before_next_file``), so it
   waits while any catch-up encodes, and that encoding has the cores.
 
-An import never waits long: at most ``PATIENCE_SECONDS`` at a time, and after a wait that ran that long
-it does not wait again for as long, so that a catch-up that encodes for minutes (a new model re-encoding
-a corpus in a rebuild) leaves the import at least half the time. Processes on other machines (sharing a
-PostgreSQL database) do not see each other's gate, as they do not share cores; a data directory the
-process cannot write leaves it without a gate, as before.
+An import never waits long: at most ``PATIENCE_SECONDS`` in any ``2 × PATIENCE_SECONDS``, so catch-ups
+that encode for minutes, or one after another, leave it at least half the time, and approvals that come
+now and then each have the cores. A rebuild's encoding (``kb reindex``, a new slot) holds no gate: no approval
+waits for it. The gate is the data directory's (``KB_DATA_DIR``): processes with another data directory,
+or on another machine sharing a PostgreSQL database, do not see it (their cores are not shared either);
+a gate file that cannot be opened leaves the process without a gate, as before, with one warning.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 GATE_FILE = "encoding-first.lock"
 """The gate's file in the data directory."""
 PATIENCE_SECONDS = 15.0
-"""The longest a bulk import waits before one file; after such a wait it does not wait again for as long."""
+"""The longest a bulk import waits in all within any twice that time (the window)."""
 POLL_SECONDS = 0.01
 """How often a waiting import looks at the gate again."""
 HOLD_PATIENCE_SECONDS = 1.0
@@ -48,24 +50,37 @@ encodes without it."""
 class EncodingFirst:
     """The gate of one data directory (``of``); each call opens the file anew, so threads never share a lock."""
 
-    def __init__(self, path: Path, *, patience: float = PATIENCE_SECONDS) -> None:
+    def __init__(self, path: Path, *, patience: float = PATIENCE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.patience = patience
-        self._not_before = 0.0
+        self._clock = clock
+        self._recent: deque[tuple[float, float]] = deque()  # this importer's waits (start, end) within the window
+        self._warned = False
         self.waits = 0
         """Files before which this importer found the gate held and waited (tests and logs count them)."""
+        self.waited_seconds = 0.0
+        """How long this importer waited in all."""
 
     @classmethod
     def of(cls, settings: Settings) -> "EncodingFirst":
         return cls(settings.data_dir / GATE_FILE)
 
     def _open(self) -> int | None:
+        """A new descriptor of the gate's file (read-only: ``flock`` needs no more, and a server and an operator's
+        ``kb import`` may run as different users), or None when it cannot be opened."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            return os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError as exc:
-            log.debug("No encoding gate at %s (%s): nothing waits for encoding", self.path, exc)
+            if not self._warned:
+                self._warned = True
+                log.warning("No encoding gate at %s (%s): bulk imports do not wait for approvals' encoding", self.path, exc)
             return None
+
+    @staticmethod
+    def _close(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)  # now, even if a forked child holds a copy of the descriptor
+        os.close(fd)
 
     @contextmanager
     def encoding(self) -> Iterator[None]:
@@ -79,42 +94,52 @@ class EncodingFirst:
                         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                         break
                     except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            break  # an importer stopped while it looked (Ctrl-Z): encode without the gate
+                        if time.monotonic() >= deadline:  # an importer stopped while it looked (Ctrl-Z)
+                            log.info("The encoding gate %s stayed taken for %.0f s: encoding without it", self.path,
+                                     HOLD_PATIENCE_SECONDS)
+                            break
                         time.sleep(0.001)
             yield
         finally:
             if fd is not None:
-                os.close(fd)  # releases the hold
+                self._close(fd)
+
+    def _budget(self, now: float) -> float:
+        """How long this importer may still wait now: ``patience`` less what it waited in the last ``2 × patience``."""
+        since = now - 2 * self.patience
+        while self._recent and self._recent[0][1] <= since:
+            self._recent.popleft()
+        return self.patience - sum(end - max(start, since) for start, end in self._recent)
 
     def before_next_file(self) -> None:
-        """Wait while a catch-up encodes (``encoding``), at most ``patience`` seconds; after a wait that long,
-        do not wait again for ``patience`` seconds."""
-        if time.monotonic() < self._not_before:
+        """Wait while a catch-up encodes (``encoding``), within this importer's budget (``_budget``)."""
+        budget = self._budget(self._clock())
+        if budget <= 0:
             return
         fd = self._open()
         if fd is None:
             return
+        started = ended = None
         try:
-            started = None
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     return
                 except BlockingIOError:
                     pass
-                now = time.monotonic()
+                ended = self._clock()
                 if started is None:
-                    started = now
+                    started = ended
                     self.waits += 1
-                elif now - started >= self.patience:
-                    self._not_before = now + self.patience
-                    log.info("A catch-up has encoded for %.0f s: the bulk import goes on beside it for %.0f s",
-                             now - started, self.patience)
+                elif ended - started >= budget:
+                    log.info("Waited %.0f s for a catch-up's encoding: the bulk import goes on beside it", ended - started)
                     return
                 time.sleep(POLL_SECONDS)
         finally:
-            os.close(fd)  # releases the instant's exclusive hold
+            self._close(fd)
+            if started is not None and ended is not None:  # the wait, as long as its last look (within POLL_SECONDS)
+                self._recent.append((started, ended))
+                self.waited_seconds += ended - started
 
 
 __all__ = ["GATE_FILE", "PATIENCE_SECONDS", "EncodingFirst"]

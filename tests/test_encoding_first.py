@@ -11,7 +11,7 @@ from kb.encoding_first import GATE_FILE, EncodingFirst
 
 def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp_path: Path) -> None:
     catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=600)
-    released, returned = threading.Event(), threading.Event()
+    returned = threading.Event()
 
     def next_file() -> None:
         importer.before_next_file()
@@ -24,26 +24,29 @@ def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp
             if importer.waits:
                 break
             time.sleep(0.001)
-        assert importer.waits == 1 and not returned.is_set()
-        released.set()
+        assert importer.waits == 1 and not returned.is_set()  # still waiting while both hold it
     waiting.join(60)
-    assert returned.is_set() and released.is_set()
+    assert returned.is_set()
     importer.before_next_file()
     assert importer.waits == 1  # the gate is free: the next file does not wait
 
 
-def test_an_importer_waits_at_most_its_patience_then_goes_on_beside_a_long_encoding(tmp_path: Path) -> None:
-    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=0.05)
-    with catch_up.encoding():  # a rebuild re-encoding a corpus: held for minutes
-        importer.before_next_file()  # returns once its patience has run out
+def test_an_importer_waits_at_most_its_patience_in_any_window_of_twice_that(tmp_path: Path) -> None:
+    ticks = iter(range(1_000_000))
+    now = {"offset": 0}
+
+    def clock() -> float:  # one second a look: the waits' lengths are counted, not timed
+        return float(next(ticks) + now["offset"])
+
+    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=5, clock=clock)
+    with catch_up.encoding():  # catch-ups encoding for minutes, or one after another
+        importer.before_next_file()  # gives up once its patience has run out
+        assert importer.waits == 1 and importer.waited_seconds == 5
+        importer.before_next_file()  # the next file, at once: its budget is spent, it does not wait
         assert importer.waits == 1
-        assert importer._not_before > 0  # and does not wait again for as long
-        importer._not_before = time.monotonic() + 600  # as if the next file came at once
+        now["offset"] += 10  # the window (twice the patience) has passed since that wait
         importer.before_next_file()
-        assert importer.waits == 1  # it did not wait
-        importer._not_before = 0.0  # that time has passed
-        importer.before_next_file()
-        assert importer.waits == 2  # it waits again
+        assert importer.waits == 2 and importer.waited_seconds == 10  # it waits again, as long
 
 
 def test_without_a_writable_data_directory_nothing_waits(tmp_path: Path) -> None:
@@ -53,3 +56,28 @@ def test_without_a_writable_data_directory_nothing_waits(tmp_path: Path) -> None
     with gate.encoding():
         gate.before_next_file()
     assert gate.waits == 0
+
+
+def fork_and_hold(fd_ready, release) -> None:  # noqa: ANN001 - a forked child that keeps the parent's descriptors
+    fd_ready.set()
+    release.wait(60)
+
+
+def test_a_forked_child_does_not_keep_the_gate_after_the_catch_up_released_it(tmp_path: Path) -> None:
+    """A server forks (the audit log's parallel verification): a child holding a copy of the catch-up's descriptor
+    must not hold the gate once the catch-up has released it."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=600)
+    ready, release = context.Event(), context.Event()
+    with catch_up.encoding():
+        child = context.Process(target=fork_and_hold, args=(ready, release))
+        child.start()
+        assert ready.wait(60)
+    try:
+        importer.before_next_file()  # the child still runs, with the descriptor: the gate is free all the same
+        assert importer.waits == 0
+    finally:
+        release.set()
+        child.join(60)

@@ -392,8 +392,9 @@ def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settin
 
 def test_a_catch_up_holds_the_encoding_gate_only_while_it_encodes(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
     """A catch-up that must encode approved passages itself holds the data directory's gate (``kb.encoding_first``),
-    so a bulk import of this machine starts no file meanwhile (issue 19); one that reads stored vectors does not."""
-    from kb.encoding_first import EncodingFirst
+    so a bulk import of this machine starts no file meanwhile (issue 19); one that reads stored vectors does not,
+    nor does a rebuild, which no approval waits for."""
+    from kb.encoding_first import GATE_FILE, EncodingFirst
 
     class GateWatching(Counting):
         def __init__(self, inner, name: str | None = None) -> None:  # noqa: ANN001
@@ -401,20 +402,31 @@ def test_a_catch_up_holds_the_encoding_gate_only_while_it_encodes(settings, data
             self.held: list[bool] = []
 
         def encode(self, texts):  # noqa: ANN001, ANN201
-            importer = EncodingFirst(settings.data_dir / "encoding-first.lock", patience=0)
-            importer.before_next_file()  # an importer looking now: it finds the gate held and waits (patience 0)
+            importer = EncodingFirst(settings.data_dir / GATE_FILE, patience=1e-6)
+            importer.before_next_file()  # an importer looking now: it finds the gate held and waits (a moment)
             self.held.append(importer.waits == 1)
             return super().encode(texts)
 
     first, first_multi = GateWatching(HashingEmbedder()), GateWatching(HashingEmbedder(96), "multi-fake")
+    one = indexes_for(settings, tmp_path, "one", first, first_multi)
     with database.session() as session:
-        indexes_for(settings, tmp_path, "one", first, first_multi).catch_up(session)
-        assert first.encoded == 6 and first.held and all(first.held)  # the passages, encoded with the gate held
-        assert first_multi.held and all(first_multi.held)  # and the multilingual passages and sentences
-        importer = EncodingFirst(settings.data_dir / "encoding-first.lock", patience=0)
+        one.catch_up(session)  # a new slot is built whole (a rebuild): no approval waits for it
+        assert first.encoded == 6 and first.held and not any(first.held)
+    make_document(database, corpus, slug="new-policy", state="approved", audience="public", body=bodies("new-policy"))
+    first.held.clear(), first_multi.held.clear()
+    with database.session() as session:
+        one.catch_up(session)  # the approval's change: its passages encoded with the gate held
+        assert first.encoded == 8 and first.held and all(first.held)
+        assert first_multi.held and all(first_multi.held)  # and its multilingual passages and sentences
+        importer = EncodingFirst(settings.data_dir / GATE_FILE, patience=1e-6)
         importer.before_next_file()
         assert importer.waits == 0  # released once the catch-up encoded
 
         second = GateWatching(HashingEmbedder())
         indexes_for(settings, tmp_path, "two", second, GateWatching(HashingEmbedder(96), "multi-fake")).catch_up(session)
         assert second.encoded == 0 and second.held == []  # stored vectors read: nothing encoded, the gate never held
+
+        rebuilt = GateWatching(HashingEmbedder(), "hashing-fake-retrained")  # a new model: a rebuild encodes it all
+        indexes_for(settings, tmp_path, "three", rebuilt, GateWatching(HashingEmbedder(96), "multi-fake")).rebuild(session)
+        assert rebuilt.encoded == 8 and rebuilt.held and not any(rebuilt.held)  # no approval waits: the gate is not held
+    one.close()

@@ -314,10 +314,10 @@ def bulk_import(
        actor's channel. A file refused at any step (parse, conflict, in review, submit) rolls back alone
        and is listed with its reason; the batch goes on. On SQLite each such transaction gives way to
        any other writer waiting for the lock (``kb.db.WriteGate``): an approval meanwhile waits for one
-       file's transaction at most;
-    6. before each file, with ``encoding_first`` (the data directory's gate, ``kb.encoding_first``), the import
-       waits while a catch-up of this machine encodes the passages of a version just approved (at most
-       ``PATIENCE_SECONDS`` at a time): that encoding has the cores, and the approval is searchable sooner.
+       file's transaction at most. Before each file, with ``encoding_first`` (the data directory's gate,
+       ``kb.encoding_first``), the import waits, holding no snapshot, while a catch-up that shares the data
+       directory encodes the passages of a version just approved (at most ``PATIENCE_SECONDS`` at a time):
+       that encoding has the cores, and the approval is searchable sooner.
 
     ``fields`` are the provenance fields every file gets (a title is the file's own: its declared title or
     first heading). A changed file makes a new draft version of its document (or updates its open draft),
@@ -396,6 +396,7 @@ def _bulk_import(
                 refused.append(BulkRefused(path=path, code=parsed.code, reason=parsed.reason))
             else:
                 if encoding_first is not None:
+                    end_read(session)  # no snapshot held while it waits (the last files may have been read unchanged)
                     encoding_first.before_next_file()
                 item = _import_one(session, actor, space=space, path=path, slug=slug, data=data, parsed=parsed,
                                    files_dir=files_dir, fields=fields, submit=submit, batch_id=batch_id)

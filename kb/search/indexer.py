@@ -179,7 +179,7 @@ class SearchIndexes:
         self._sentences = None
         self._lock = threading.RLock()
         self._encoded_up_to: dict[str, int] = {}  # encode_ahead's place per model key
-        self.encoding_first = EncodingFirst.of(settings)  # held while a catch-up encodes: bulk imports wait
+        self.encoding_first = EncodingFirst.of(settings)  # held while a catch-up encodes for an approval: imports wait
         self._slot_lock: SlotLock | None = None
         self._closed = False
         if slot is None:
@@ -412,26 +412,33 @@ class SearchIndexes:
     # ------------------------------------------------------------------------------ updates
 
     def _index(self, session: Session, chunks: list[IndexedChunk], have_vectors: set[int] | frozenset[int] = frozenset(),
-               have_multilingual: Held = NOTHING_HELD) -> int:
+               have_multilingual: Held = NOTHING_HELD, *, awaited: bool = False) -> int:
         """Add ``chunks`` to the keyword index, and those without a vector yet to the vector indexes
-        (with their stored vectors; only a passage never encoded by this model is encoded, then stored)."""
+        (with their stored vectors; only a passage never encoded by this model is encoded, then stored).
+        ``awaited``: a catch-up's change, which an approval waits for; its encoding holds ``encoding_first``."""
         if not chunks:
             return 0
         self.keyword.upsert(chunks)
         new = [c for c in chunks if c.chunk_id not in have_vectors]
         if new:
-            self.vector.upsert(new, self._passage_vectors(session, self.embedder, new))
-        self._index_multilingual(session, chunks, have_multilingual)
+            self.vector.upsert(new, self._passage_vectors(session, self.embedder, new, awaited))
+        self._index_multilingual(session, chunks, have_multilingual, awaited)
         return len(chunks)
 
-    def _passage_vectors(self, session: Session, embedder: Embedder, chunks: list[IndexedChunk]) -> "np.ndarray":
+    def _gate(self, awaited: bool, encodes: bool):  # noqa: ANN202 - a context manager
+        """Held while encoding what an approval waits for (``kb.encoding_first``: a bulk import of this data directory
+        starts no file meanwhile); a rebuild's encoding, which no approval waits for, does not hold it."""
+        return self.encoding_first.encoding() if awaited and encodes else nullcontext()
+
+    def _passage_vectors(self, session: Session, embedder: Embedder, chunks: list[IndexedChunk],
+                         awaited: bool = False) -> "np.ndarray":
         """The vector of each of ``chunks`` by ``embedder``, in order: stored ones read, the others encoded and stored."""
         import numpy as np
 
         key = stored_vectors.model_key(embedder)
         found = stored_vectors.load(session, key, (c.chunk_id for c in chunks), embedder.dimension)
         missing = [c for c in chunks if c.chunk_id not in found]
-        with self.encoding_first.encoding() if missing else nullcontext():  # a bulk import waits meanwhile
+        with self._gate(awaited, bool(missing)):
             for start in range(0, len(missing), ENCODE_BATCH):
                 batch = missing[start:start + ENCODE_BATCH]
                 vectors = embedder.encode([c.embedding_text for c in batch])
@@ -439,7 +446,8 @@ class SearchIndexes:
                 found.update((c.chunk_id, v) for c, v in zip(batch, vectors))
         return np.stack([found[c.chunk_id] for c in chunks]).astype(np.float32)
 
-    def _sentence_vectors(self, session: Session, chunks: list[IndexedChunk]) -> tuple[list[IndexedChunk], "np.ndarray"]:
+    def _sentence_vectors(self, session: Session, chunks: list[IndexedChunk],
+                          awaited: bool = False) -> tuple[list[IndexedChunk], "np.ndarray"]:
         """The multilingual sentence index's entries for ``chunks`` and their vectors: stored ones read, the others
         encoded (a passage at a time: all its sentences or none are stored) and stored."""
         import numpy as np
@@ -456,7 +464,7 @@ class SearchIndexes:
                 vectors.extend(held)
             else:
                 todo.append((chunk, pieces, _texts))
-        with self.encoding_first.encoding() if todo else nullcontext():  # a bulk import waits meanwhile
+        with self._gate(awaited, bool(todo)):
             for start in range(0, len(todo), ENCODE_BATCH):
                 batch = todo[start:start + ENCODE_BATCH]
                 texts = [text for _chunk, _pieces, texts in batch for text in texts]
@@ -472,7 +480,8 @@ class SearchIndexes:
         matrix = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dimension), dtype=np.float32)
         return entries, matrix
 
-    def _index_multilingual(self, session: Session, chunks: list[IndexedChunk], held: Held = NOTHING_HELD) -> int:
+    def _index_multilingual(self, session: Session, chunks: list[IndexedChunk], held: Held = NOTHING_HELD,
+                            awaited: bool = False) -> int:
         """Add the public ``chunks`` whose passage vector, or whose sentences, the multilingual indexes lack."""
         index = self.multilingual
         public = [c for c in chunks if is_public(c)]
@@ -480,9 +489,10 @@ class SearchIndexes:
             return 0
         passages = [c for c in public if c.chunk_id not in held.passages]
         if passages:
-            index.upsert(passages, self._passage_vectors(session, self.multilingual_embedder, passages))
+            index.upsert(passages, self._passage_vectors(session, self.multilingual_embedder, passages, awaited))
         if self.sentences_enabled:
-            entries, vectors = self._sentence_vectors(session, [c for c in public if c.chunk_id not in held.sentences])
+            entries, vectors = self._sentence_vectors(session, [c for c in public if c.chunk_id not in held.sentences],
+                                                      awaited)
             if entries:
                 self.multilingual_sentences.upsert(entries, vectors)
         return len(public)
@@ -512,7 +522,7 @@ class SearchIndexes:
         self.keyword.delete_documents(ids)
         kept = self.vector.retain(chunks, ids)
         kept_multilingual = self._retain_multilingual(chunks, ids)
-        return self._index(session, chunks, kept, kept_multilingual)
+        return self._index(session, chunks, kept, kept_multilingual, awaited=True)
 
     def catch_up(self, session: Session, page: int = 1000) -> int:
         """Apply every audit event after the watermark; return how many documents were re-synced.
