@@ -13,9 +13,9 @@ The gate is a file in the data directory (``GATE_FILE``) locked with ``flock``:
 - a bulk import, before each file, takes it *exclusive* for an instant (``before_next_file``), so it
   waits while any catch-up encodes, and that encoding has the cores.
 
-An import never waits long: at most ``PATIENCE_SECONDS`` in any ``2 × PATIENCE_SECONDS``, so catch-ups
-that encode for minutes, or one after another, leave it at least half the time, and approvals that come
-now and then each have the cores. A rebuild's encoding (``kb reindex``, a new slot) holds no gate: no approval
+An import never waits long: its waits add up to at most ``PATIENCE_SECONDS`` more than the time it has
+run since it started, so catch-ups that encode for minutes, or one after another, leave it at least half
+the time, and approvals that come now and then each have the cores. A rebuild's encoding (``kb reindex``, a new slot) holds no gate: no approval
 waits for it. The gate is the data directory's (``KB_DATA_DIR``): processes with another data directory,
 or on another machine sharing a PostgreSQL database, do not see it (their cores are not shared either);
 a gate file that cannot be opened leaves the process without a gate, as before, with one warning.
@@ -27,7 +27,6 @@ import fcntl
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +38,7 @@ log = logging.getLogger(__name__)
 GATE_FILE = "encoding-first.lock"
 """The gate's file in the data directory."""
 PATIENCE_SECONDS = 15.0
-"""The longest a bulk import waits in all within any twice that time (the window)."""
+"""The longest a bulk import waits at once, and how much its waits may exceed the time it has run."""
 POLL_SECONDS = 0.01
 """How often a waiting import looks at the gate again."""
 HOLD_PATIENCE_SECONDS = 1.0
@@ -50,11 +49,13 @@ encodes without it."""
 class EncodingFirst:
     """The gate of one data directory (``of``); each call opens the file anew, so threads never share a lock."""
 
-    def __init__(self, path: Path, *, patience: float = PATIENCE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, path: Path, *, patience: float = PATIENCE_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.path = path
         self.patience = patience
-        self._clock = clock
-        self._recent: deque[tuple[float, float]] = deque()  # this importer's waits (start, end) within the window
+        self._clock, self._sleep = clock, sleep
+        self._credit = patience  # how long this importer may still wait: less each wait, more as it runs, at most patience
+        self._since = clock()  # when it last stopped waiting (or was made)
         self._warned = False
         self.waits = 0
         """Files before which this importer found the gate held and waited (tests and logs count them)."""
@@ -104,16 +105,12 @@ class EncodingFirst:
             if fd is not None:
                 self._close(fd)
 
-    def _budget(self, now: float) -> float:
-        """How long this importer may still wait now: ``patience`` less what it waited in the last ``2 × patience``."""
-        since = now - 2 * self.patience
-        while self._recent and self._recent[0][1] <= since:
-            self._recent.popleft()
-        return self.patience - sum(end - max(start, since) for start, end in self._recent)
-
     def before_next_file(self) -> None:
-        """Wait while a catch-up encodes (``encoding``), within this importer's budget (``_budget``)."""
-        budget = self._budget(self._clock())
+        """Wait while a catch-up encodes (``encoding``), as long as this importer's credit allows: ``patience`` at
+        first, less each wait, more by the time it ran since its last wait, never more than ``patience``."""
+        now = self._clock()
+        budget = self._credit = min(self.patience, self._credit + (now - self._since))
+        self._since = now
         if budget <= 0:
             return
         fd = self._open()
@@ -134,11 +131,12 @@ class EncodingFirst:
                 elif ended - started >= budget:
                     log.info("Waited %.0f s for a catch-up's encoding: the bulk import goes on beside it", ended - started)
                     return
-                time.sleep(POLL_SECONDS)
+                self._sleep(POLL_SECONDS)
         finally:
             self._close(fd)
             if started is not None and ended is not None:  # the wait, as long as its last look (within POLL_SECONDS)
-                self._recent.append((started, ended))
+                self._credit -= ended - started
+                self._since = ended
                 self.waited_seconds += ended - started
 
 

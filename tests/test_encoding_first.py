@@ -31,22 +31,25 @@ def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp
     assert importer.waits == 1  # the gate is free: the next file does not wait
 
 
-def test_an_importer_waits_at_most_its_patience_in_any_window_of_twice_that(tmp_path: Path) -> None:
-    ticks = iter(range(1_000_000))
-    now = {"offset": 0}
+def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: Path) -> None:
+    now = [0.0]
 
-    def clock() -> float:  # one second a look: the waits' lengths are counted, not timed
-        return float(next(ticks) + now["offset"])
+    def sleep(seconds: float) -> None:  # a second a look: the waits' lengths are counted, not timed
+        now[0] += 1
 
-    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=5, clock=clock)
+    catch_up = EncodingFirst(tmp_path / GATE_FILE)
+    importer = EncodingFirst(tmp_path / GATE_FILE, patience=5, clock=lambda: now[0], sleep=sleep)
     with catch_up.encoding():  # catch-ups encoding for minutes, or one after another
         importer.before_next_file()  # gives up once its patience has run out
         assert importer.waits == 1 and importer.waited_seconds == 5
-        importer.before_next_file()  # the next file, at once: its budget is spent, it does not wait
+        importer.before_next_file()  # the next file, at once: no credit left, it does not wait
         assert importer.waits == 1
-        now["offset"] += 10  # the window (twice the patience) has passed since that wait
+        now[0] += 3  # the import ran 3 s
+        importer.before_next_file()  # it may wait as long again, no longer
+        assert importer.waits == 2 and importer.waited_seconds == 8
+        now[0] += 60  # a long run earns no more than the patience
         importer.before_next_file()
-        assert importer.waits == 2 and importer.waited_seconds == 10  # it waits again, as long
+        assert importer.waits == 3 and importer.waited_seconds == 13
 
 
 def test_without_a_writable_data_directory_nothing_waits(tmp_path: Path) -> None:
