@@ -14,8 +14,9 @@ The gate is a file in the data directory (``GATE_FILE``) locked with ``flock``:
   waits while any catch-up encodes, and that encoding has the cores.
 
 An import never waits long: its waits add up to at most ``PATIENCE_SECONDS`` more than the time it has
-run since it started, so catch-ups that encode for minutes, or one after another, leave it at least half
-the time, and approvals that come now and then each have the cores. A rebuild's encoding (``kb reindex``, a new slot) holds no gate: no approval
+run since it started, so over a long import, catch-ups that encode for minutes, or one after another,
+leave it about half the time or more, and approvals that come now and then each have the cores (bar
+the few files already in its parsing processes). A rebuild's encoding (``kb reindex``, a new slot) holds no gate: no approval
 waits for it. The gate is the data directory's (``KB_DATA_DIR``): processes with another data directory,
 or on another machine sharing a PostgreSQL database, do not see it (their cores are not shared either);
 a gate file that cannot be opened leaves the process without a gate, as before, with one warning.
@@ -121,6 +122,8 @@ class EncodingFirst:
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    if started is not None:
+                        ended = self._clock()  # the wait lasted until now, its last sleep included
                     return
                 except BlockingIOError:
                     pass
@@ -134,8 +137,9 @@ class EncodingFirst:
                 self._sleep(POLL_SECONDS)
         finally:
             self._close(fd)
-            if started is not None and ended is not None:  # the wait, as long as its last look (within POLL_SECONDS)
-                self._credit -= ended - started
+            if started is not None and ended is not None:
+                # a process stopped while it waited (Ctrl-Z) owes no more than one look: the import then goes on
+                self._credit = max(self._credit - (ended - started), -POLL_SECONDS)
                 self._since = ended
                 self.waited_seconds += ended - started
 

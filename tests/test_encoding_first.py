@@ -18,13 +18,15 @@ def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp
         returned.set()
 
     waiting = threading.Thread(target=next_file)
-    with catch_up.encoding(), catch_up.encoding():  # two catch-ups (two processes of one machine) may hold it at once
-        waiting.start()
-        for _ in range(20_000):  # until the importer finds the gate held (no wall-clock assertion)
-            if importer.waits:
-                break
-            time.sleep(0.001)
-        assert importer.waits == 1 and not returned.is_set()  # still waiting while both hold it
+    with catch_up.encoding():  # two catch-ups (two processes of one machine) may hold it at once
+        with catch_up.encoding():
+            waiting.start()
+            for _ in range(20_000):  # until the importer finds the gate held (no wall-clock assertion)
+                if importer.waits:
+                    break
+                time.sleep(0.001)
+            assert importer.waits == 1 and not returned.is_set()  # still waiting while both hold it
+        assert not returned.wait(0.2)  # one catch-up ended, the other still holds it: still waiting
     waiting.join(60)
     assert returned.is_set()
     importer.before_next_file()
@@ -52,6 +54,28 @@ def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: P
         assert importer.waits == 3 and importer.waited_seconds == 13
 
 
+def test_short_holds_one_after_another_are_charged_and_cannot_stop_an_import(tmp_path: Path) -> None:
+    """Catch-ups that free the gate after a look or two, file after file, use up the credit as long ones do."""
+    now, hold = [0.0], {}
+
+    def sleep(seconds: float) -> None:  # each look a second; the catch-up frees the gate after two
+        now[0] += 1
+        hold["looks"] += 1
+        if hold["looks"] == 2:
+            hold["held"].__exit__(None, None, None)
+
+    catch_up = EncodingFirst(tmp_path / GATE_FILE)
+    importer = EncodingFirst(tmp_path / GATE_FILE, patience=15, clock=lambda: now[0], sleep=sleep)
+    for _ in range(20):  # files that each find the gate newly held, with no time running in between
+        hold["held"], hold["looks"] = catch_up.encoding(), 0
+        hold["held"].__enter__()
+        importer.before_next_file()
+        if hold["looks"] < 2:
+            hold["held"].__exit__(None, None, None)
+    assert importer.waited_seconds == 15  # two seconds a file, charged, until the credit ran out
+    assert importer.waits == 8  # seven full waits, the eighth cut at the credit; the last twelve files did not wait
+
+
 def test_without_a_writable_data_directory_nothing_waits(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -72,7 +96,7 @@ def test_a_forked_child_does_not_keep_the_gate_after_the_catch_up_released_it(tm
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
-    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=600)
+    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=2)
     ready, release = context.Event(), context.Event()
     with catch_up.encoding():
         child = context.Process(target=fork_and_hold, args=(ready, release))
