@@ -685,9 +685,17 @@ def test_each_file_of_a_batch_waits_while_a_catch_up_encodes_an_approval(people,
 
     from kb.documents import actions
     from kb.documents.schemas import DraftSave
-    from kb.encoding_first import EncodingFirst
+    from kb.encoding_first import GATE_FILE, EncodingFirst
 
-    catch_up, importer = EncodingFirst.of(database.settings), EncodingFirst.of(database.settings)
+    looked = threading.Event()
+
+    def look_again(seconds: float) -> None:  # the importer found the gate held and looks again
+        looked.set()
+        time.sleep(seconds)
+
+    catch_up = EncodingFirst.of(database.settings)
+    # its clock stands still: a wait never runs out of patience, it lasts exactly until the gate is free
+    importer = EncodingFirst(database.settings.data_dir / GATE_FILE, clock=lambda: 0.0, sleep=look_again)
     before, result = head_seq(database), {}
 
     def run_batch() -> None:
@@ -700,11 +708,8 @@ def test_each_file_of_a_batch_waits_while_a_catch_up_encodes_an_approval(people,
     batch = threading.Thread(target=run_batch)
     with catch_up.encoding():
         batch.start()
-        for _ in range(20_000):  # until the batch's first file waits for the gate (no wall-clock assertion)
-            if importer.waits:
-                break
-            time.sleep(0.001)
-        assert importer.waits == 1 and imports_of(database, before) == []
+        assert looked.wait(60), "the batch never looked at the gate"
+        assert importer.waits == 1 and imports_of(database, before) == []  # its first file waits: nothing written
     batch.join()
     assert result["report"].counts == {"created": 3, "refused": 0}
     assert len(imports_of(database, before)) == 3

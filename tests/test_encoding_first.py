@@ -10,7 +10,22 @@ from kb.encoding_first import GATE_FILE, EncodingFirst
 
 
 def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp_path: Path) -> None:
-    catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=600)
+    looks = threading.Condition()
+    counted = {"looks": 0}
+
+    def look_again(seconds: float) -> None:  # the importer found the gate held: counted, then it looks again
+        with looks:
+            counted["looks"] += 1
+            looks.notify_all()
+        time.sleep(seconds)
+
+    def looked_more_than(n: int) -> None:
+        with looks:
+            assert looks.wait_for(lambda: counted["looks"] > n, timeout=60), "the importer stopped looking"
+
+    catch_up = EncodingFirst(tmp_path / GATE_FILE)
+    # its clock stands still: a wait never runs out of patience, it lasts exactly until the gate is free
+    importer = EncodingFirst(tmp_path / GATE_FILE, clock=lambda: 0.0, sleep=look_again)
     returned = threading.Event()
 
     def next_file() -> None:
@@ -21,12 +36,11 @@ def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp
     with catch_up.encoding():  # two catch-ups (two processes of one machine) may hold it at once
         with catch_up.encoding():
             waiting.start()
-            for _ in range(20_000):  # until the importer finds the gate held (no wall-clock assertion)
-                if importer.waits:
-                    break
-                time.sleep(0.001)
-            assert importer.waits == 1 and not returned.is_set()  # still waiting while both hold it
-        assert not returned.wait(0.2)  # one catch-up ended, the other still holds it: still waiting
+            looked_more_than(0)
+            assert importer.waits == 1 and not returned.is_set()  # waiting while both hold it
+        after = counted["looks"]
+        looked_more_than(after + 1)  # a whole look after one catch-up ended, the other still holding it
+        assert not returned.is_set()  # still waiting
     waiting.join(60)
     assert returned.is_set()
     importer.before_next_file()
