@@ -1,4 +1,4 @@
-"""An approval's own encoding before a bulk import's next file: a gate between the processes of one machine.
+"""An approval's own encoding before a bulk import's next file: a gate between the processes of one data directory.
 
 While a bulk import runs, its process and its parsers share the two cores with the server's encoder, and
 the kernel shares the CPU between sessions, not between processes (``sched_autogroup``; a lower niceness
@@ -16,8 +16,8 @@ The gate is a file in the data directory (``GATE_FILE``) locked with ``flock``:
 An import never waits long: its waits add up to at most ``PATIENCE_SECONDS`` more than the time it has
 run since it started, so over a long import, catch-ups that encode for minutes, or one after another,
 leave it about half the time or more, and approvals that come now and then each have the cores (bar
-the few files already in its parsing processes). A rebuild's encoding (``kb reindex``, a new slot) holds no gate: no approval
-waits for it. The gate is the data directory's (``KB_DATA_DIR``): processes with another data directory,
+the few files already in its parsing processes). A rebuild's encoding (``kb reindex``, a new slot) holds
+no gate: no approval waits for it. The gate is the data directory's (``KB_DATA_DIR``): processes with another data directory,
 or on another machine sharing a PostgreSQL database, do not see it (their cores are not shared either);
 a gate file that cannot be opened leaves the process without a gate, as before, with one warning.
 """
@@ -117,31 +117,27 @@ class EncodingFirst:
         fd = self._open()
         if fd is None:
             return
-        started = ended = None
+        started = None
         try:
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    if started is not None:
-                        ended = self._clock()  # the wait lasted until now, its last sleep included
                     return
                 except BlockingIOError:
                     pass
-                ended = self._clock()
+                now = self._clock()
                 if started is None:
-                    started = ended
+                    started = now
                     self.waits += 1
-                elif ended - started >= budget:
-                    log.info("Waited %.0f s for a catch-up's encoding: the bulk import goes on beside it", ended - started)
+                elif now - started >= budget:
+                    log.info("Waited %.0f s for a catch-up's encoding: the bulk import goes on beside it", now - started)
                     return
                 self._sleep(POLL_SECONDS)
         finally:
             self._close(fd)
-            if started is not None and ended is not None:
-                # a process stopped while it waited (Ctrl-Z) owes no more than one look: the import then goes on
-                self._credit = max(self._credit - (ended - started), -POLL_SECONDS)
-                self._since = ended
-                self.waited_seconds += ended - started
-
+            if started is not None:  # the wait, to this moment; a process stopped meanwhile (Ctrl-Z) owes one look at most
+                self._since = self._clock()
+                self._credit = max(self._credit - (self._since - started), -POLL_SECONDS)
+                self.waited_seconds += self._since - started
 
 __all__ = ["GATE_FILE", "PATIENCE_SECONDS", "EncodingFirst"]
