@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,8 +166,10 @@ class WriteGate:
             finally:
                 file.depth -= 1
             return
-        mode = fcntl.LOCK_EX if give_way else fcntl.LOCK_SH
-        acquired = self._acquire(file.fd, mode, GIVE_WAY_SECONDS if give_way else SQLITE_BUSY_SECONDS, give_way)
+        mode, patience = (fcntl.LOCK_EX, GIVE_WAY_SECONDS) if give_way else (fcntl.LOCK_SH, SQLITE_BUSY_SECONDS)
+        acquired = flock_within(file.fd, mode, patience, on_wait=self._gave_way if give_way else None)
+        if not acquired:
+            log.debug("Write gate %s not free after %.1f s: writing without it", self.path, patience)
         file.depth = 1
         try:
             yield
@@ -176,23 +178,28 @@ class WriteGate:
             if acquired:
                 fcntl.flock(file.fd, fcntl.LOCK_UN)
 
-    def _acquire(self, fd: int, mode: int, patience: float, give_way: bool) -> bool:
-        deadline = None
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                pass
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + patience
-                if give_way:
-                    self.gave_way += 1
-            elif now >= deadline:
-                log.debug("Write gate %s not free after %.1f s: writing without it", self.path, patience)
-                return False
-            time.sleep(0.001)
+    def _gave_way(self) -> None:
+        self.gave_way += 1
+
+
+def flock_within(fd: int, mode: int, patience: float, *, on_wait: Callable[[], None] | None = None) -> bool:
+    """``flock(fd, mode)``, tried every millisecond for at most ``patience`` seconds: whether it was taken.
+    ``on_wait`` is called once, when the first try finds it held."""
+    deadline = None
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + patience
+            if on_wait is not None:
+                on_wait()
+        elif now >= deadline:
+            return False
+        time.sleep(0.001)
 
 
 def write_gate_for(url: str) -> WriteGate | None:

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kb.config import Settings
+from kb.db import flock_within
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +90,9 @@ class EncodingFirst:
         """Held while a catch-up encodes passages that an approval waits for: no bulk import starts a file meanwhile."""
         fd = self._open()
         try:
-            if fd is not None:
-                deadline = time.monotonic() + HOLD_PATIENCE_SECONDS
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:  # an importer stopped while it looked (Ctrl-Z)
-                            log.info("The encoding gate %s stayed taken for %.0f s: encoding without it", self.path,
-                                     HOLD_PATIENCE_SECONDS)
-                            break
-                        time.sleep(0.001)
+            if fd is not None and not flock_within(fd, fcntl.LOCK_SH, HOLD_PATIENCE_SECONDS):
+                # an importer stopped while it looked (Ctrl-Z)
+                log.info("The encoding gate %s stayed taken for %.0f s: encoding without it", self.path, HOLD_PATIENCE_SECONDS)
             yield
         finally:
             if fd is not None:
