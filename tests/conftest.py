@@ -27,6 +27,38 @@ from kb.migrations import upgrade
 # tests/test_background_indexing.py sets it on the Settings it builds.
 os.environ.setdefault("KB_INDEX_IN_BACKGROUND", "false")
 PG_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
+
+
+def _engines_share_compiled_statements() -> None:
+    """Give every engine this test process builds for one database the first one's dialect and compiled-statement cache.
+
+    A process of kb builds one engine and compiles each statement once. The tests build an engine per
+    test (a new SQLite file, or a new ``Database`` on this run's PostgreSQL schema), and SQLAlchemy keys
+    its compiled statements by the dialect object itself: every test compiled every statement it ran
+    again, and initialised a new dialect. Sharing them cut the CPU of tests/test_documents.py and
+    tests/test_social.py by about a quarter (82–90 to 65 CPU-s). Engines share them only where the
+    dialect's configuration is the same: every SQLite file alike (nothing about the file is in the
+    dialect), PostgreSQL by URL and schema (the dialect reads the default schema when it initialises).
+    Only the test process is touched: a ``kb`` process a test starts builds its own engine as usual.
+    """
+    import kb.db
+
+    build = kb.db.make_engine
+    shared: dict[tuple[str, str], tuple[object, object]] = {}
+
+    def make_engine(settings: Settings):  # noqa: ANN202
+        engine = build(settings)
+        key = ("sqlite", "") if engine.dialect.name == "sqlite" else (str(engine.url), settings.database_schema or "")
+        if key not in shared:
+            shared[key] = (engine.dialect, engine._compiled_cache)  # noqa: SLF001 - the engine's own LRU cache
+        engine.dialect, cache = shared[key]
+        engine.update_execution_options(compiled_cache=cache)
+        return engine
+
+    kb.db.make_engine = make_engine
+
+
+_engines_share_compiled_statements()
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(PG_URL is None, reason="KB_TEST_DATABASE_URL not set"))]
 
 
