@@ -59,6 +59,33 @@ def _engines_share_compiled_statements() -> None:
 
 
 _engines_share_compiled_statements()
+
+
+def _cli_commands_built_once() -> None:
+    """Let typer's ``CliRunner`` build the click commands of a Typer app once per test process, not at every ``invoke``.
+
+    ``typer.testing.CliRunner.invoke`` turns the app into click commands each time it is called
+    (``typer.main.get_command``: 48 ms for ``kb``'s, more on a busy machine): a ``kb`` process's
+    start-up cost, which it pays once. The permission matrix alone invokes the CLI about 200 times a
+    database. The click command keeps no state between invocations (each gets a new context). An app
+    given a command or a group since it was built is built again.
+    """
+    import typer.testing
+
+    build = typer.testing._get_command  # noqa: SLF001 - the name CliRunner.invoke calls
+    built: dict[int, tuple[object, tuple[int, int], object]] = {}
+
+    def get_command(app):  # noqa: ANN001, ANN202
+        shape = (len(app.registered_commands), len(app.registered_groups))
+        held = built.get(id(app))
+        if held is None or held[0] is not app or held[1] != shape:
+            held = built[id(app)] = (app, shape, build(app))
+        return held[2]
+
+    typer.testing._get_command = get_command  # noqa: SLF001
+
+
+_cli_commands_built_once()
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(PG_URL is None, reason="KB_TEST_DATABASE_URL not set"))]
 
 
