@@ -678,40 +678,35 @@ def test_a_new_documents_concepts_and_passages_are_written_without_asking_what_i
 
 def test_each_file_of_a_batch_waits_while_a_catch_up_encodes_an_approval(people, database) -> None:  # noqa: ANN001
     """While a catch-up of this machine encodes the passages of a version just approved (``kb.encoding_first``),
-    the batch writes nothing; then it goes on (issue 19)."""
-    import threading
-    import time
+    the batch writes nothing; then it goes on (issue 19).
+
+    One thread, no timing: the importer's injected ``sleep`` is where it would wait for the next look. At its
+    first look the batch has written nothing; the catch-up then ends its hold there, and the next look finds
+    the gate free."""
+    from contextlib import ExitStack
     from functools import partial
 
     from kb.documents import actions
     from kb.documents.schemas import DraftSave
     from kb.encoding_first import GATE_FILE, EncodingFirst
 
-    looked = threading.Event()
+    before, seen = head_seq(database), []
+    catch_up = ExitStack()
 
-    def look_again(seconds: float) -> None:  # the importer found the gate held and looks again
-        looked.set()
-        time.sleep(seconds)
+    def look_again(_seconds: float) -> None:  # the importer found the gate held
+        seen.append((importer.waits, len(imports_of(database, before))))
+        catch_up.close()  # the catch-up's encoding ends
 
-    catch_up = EncodingFirst.of(database.settings)
     # its clock stands still: a wait never runs out of patience, it lasts exactly until the gate is free
     importer = EncodingFirst(database.settings.data_dir / GATE_FILE, clock=lambda: 0.0, sleep=look_again)
-    before, result = head_seq(database), {}
-
-    def run_batch() -> None:
-        with database.session() as session:
-            result["report"] = actions.bulk_import(
-                session, people["contributor"].actor, space="benefits", workers=1,
-                open_batch=partial(bulk.open_zip, io.BytesIO(zipped(GOOD))), files_dir=database.settings.files_dir,
-                fields=DraftSave(intended_use="Tests"), encoding_first=importer)
-
-    batch = threading.Thread(target=run_batch)
-    with catch_up.encoding():
-        batch.start()
-        assert looked.wait(60), "the batch never looked at the gate"
-        assert importer.waits == 1 and imports_of(database, before) == []  # its first file waits: nothing written
-    batch.join()
-    assert result["report"].counts == {"created": 3, "refused": 0}
+    catch_up.enter_context(EncodingFirst.of(database.settings).encoding())
+    with database.session() as session:
+        report = actions.bulk_import(
+            session, people["contributor"].actor, space="benefits", workers=1,
+            open_batch=partial(bulk.open_zip, io.BytesIO(zipped(GOOD))), files_dir=database.settings.files_dir,
+            fields=DraftSave(intended_use="Tests"), encoding_first=importer)
+    assert seen == [(1, 0)]  # one look while held, before the first file: nothing written yet
+    assert report.counts == {"created": 3, "refused": 0}
     assert len(imports_of(database, before)) == 3
     assert importer.waits == 1  # the gate free, no other file waited
 

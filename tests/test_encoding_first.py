@@ -2,49 +2,31 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from kb.encoding_first import GATE_FILE, EncodingFirst
 
 
 def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp_path: Path) -> None:
-    looks = threading.Condition()
-    counted = {"looks": 0}
+    """One thread, no timing: the importer's injected ``sleep`` is where it would wait for its next look, and
+    there the two catch-ups (two processes of one machine may hold the gate at once) end, one a look."""
+    holds = [ExitStack(), ExitStack()]
+    looks = []
 
-    def look_again(seconds: float) -> None:  # the importer found the gate held: counted, then it looks again
-        with looks:
-            counted["looks"] += 1
-            looks.notify_all()
-        time.sleep(seconds)
-
-    def looked_more_than(n: int) -> None:
-        with looks:
-            assert looks.wait_for(lambda: counted["looks"] > n, timeout=60), "the importer stopped looking"
+    def look_again(_seconds: float) -> None:  # the importer found the gate held
+        looks.append(importer.waits)
+        holds[len(looks) - 1].close()  # first one catch-up ends, then, a whole look later, the other
 
     catch_up = EncodingFirst(tmp_path / GATE_FILE)
     # its clock stands still: a wait never runs out of patience, it lasts exactly until the gate is free
     importer = EncodingFirst(tmp_path / GATE_FILE, clock=lambda: 0.0, sleep=look_again)
-    returned = threading.Event()
-
-    def next_file() -> None:
-        importer.before_next_file()
-        returned.set()
-
-    waiting = threading.Thread(target=next_file)
-    with catch_up.encoding():  # two catch-ups (two processes of one machine) may hold it at once
-        with catch_up.encoding():
-            waiting.start()
-            looked_more_than(0)
-            assert importer.waits == 1 and not returned.is_set()  # waiting while both hold it
-        after = counted["looks"]
-        looked_more_than(after + 1)  # a whole look after one catch-up ended, the other still holding it
-        assert not returned.is_set()  # still waiting
-    waiting.join(60)
-    assert returned.is_set()
+    for hold in holds:
+        hold.enter_context(catch_up.encoding())
     importer.before_next_file()
-    assert importer.waits == 1  # the gate is free: the next file does not wait
+    assert looks == [1, 1]  # it looked again while one catch-up still held the gate: one wait, two looks
+    importer.before_next_file()
+    assert importer.waits == 1 and len(looks) == 2  # the gate is free: the next file does not wait
 
 
 def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: Path) -> None:
@@ -70,22 +52,21 @@ def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: P
 
 def test_short_holds_one_after_another_are_charged_and_cannot_stop_an_import(tmp_path: Path) -> None:
     """Catch-ups that free the gate after a look or two, file after file, use up the credit as long ones do."""
-    now, hold = [0.0], {}
+    now, looks, hold = [0.0], [], ExitStack()
 
     def sleep(seconds: float) -> None:  # each look a second; the catch-up frees the gate after two
         now[0] += 1
-        hold["looks"] += 1
-        if hold["looks"] == 2:
-            hold["held"].__exit__(None, None, None)
+        looks.append(now[0])
+        if len(looks) == 2:
+            hold.close()
 
     catch_up = EncodingFirst(tmp_path / GATE_FILE)
     importer = EncodingFirst(tmp_path / GATE_FILE, patience=15, clock=lambda: now[0], sleep=sleep)
     for _ in range(20):  # files that each find the gate newly held, with no time running in between
-        hold["held"], hold["looks"] = catch_up.encoding(), 0
-        hold["held"].__enter__()
+        looks.clear()
+        hold.enter_context(catch_up.encoding())
         importer.before_next_file()
-        if hold["looks"] < 2:
-            hold["held"].__exit__(None, None, None)
+        hold.close()  # a file the importer no longer waited for: its catch-up ends after it
     assert importer.waited_seconds == 15  # two seconds a file, charged, until the credit ran out
     assert importer.waits == 8  # seven full waits, the eighth cut at the credit; the last twelve files did not wait
 
@@ -99,9 +80,9 @@ def test_without_a_writable_data_directory_nothing_waits(tmp_path: Path) -> None
     assert gate.waits == 0
 
 
-def fork_and_hold(fd_ready, release) -> None:  # noqa: ANN001 - a forked child that keeps the parent's descriptors
-    fd_ready.set()
-    release.wait(60)
+def fork_and_hold(started, release) -> None:  # noqa: ANN001 - a forked child that keeps the parent's descriptors
+    started.send("holding copies")
+    release.recv()
 
 
 def test_a_forked_child_does_not_keep_the_gate_after_the_catch_up_released_it(tmp_path: Path) -> None:
@@ -111,14 +92,16 @@ def test_a_forked_child_does_not_keep_the_gate_after_the_catch_up_released_it(tm
 
     context = multiprocessing.get_context("fork")
     catch_up, importer = EncodingFirst(tmp_path / GATE_FILE), EncodingFirst(tmp_path / GATE_FILE, patience=2)
-    ready, release = context.Event(), context.Event()
+    started, child_started = context.Pipe(duplex=False)
+    child_release, release = context.Pipe(duplex=False)
     with catch_up.encoding():
-        child = context.Process(target=fork_and_hold, args=(ready, release))
+        child = context.Process(target=fork_and_hold, args=(child_started, child_release))
         child.start()
-        assert ready.wait(60)
+        child_started.close()  # so that the child's death, had it died, would end the read below
+        assert started.recv() == "holding copies"
     try:
         importer.before_next_file()  # the child still runs, with the descriptor: the gate is free all the same
         assert importer.waits == 0
     finally:
-        release.set()
-        child.join(60)
+        release.send("done")
+        child.join()
