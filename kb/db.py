@@ -182,9 +182,10 @@ class WriteGate:
         self.gave_way += 1
 
 
-def flock_within(fd: int, mode: int, patience: float, *, on_wait: Callable[[], None] | None = None) -> bool:
-    """``flock(fd, mode)``, tried every millisecond for at most ``patience`` seconds: whether it was taken.
-    ``on_wait`` is called once, when the first try finds it held."""
+def flock_within(fd: int, mode: int, patience: float, *, on_wait: Callable[[], None] | None = None, poll: float = 0.001,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """``flock(fd, mode)``, tried every ``poll`` seconds for at most ``patience`` seconds from the first try that
+    found it held: whether it was taken. ``on_wait`` is called once, at that first try."""
     deadline = None
     while True:
         try:
@@ -192,14 +193,14 @@ def flock_within(fd: int, mode: int, patience: float, *, on_wait: Callable[[], N
             return True
         except BlockingIOError:
             pass
-        now = time.monotonic()
+        now = clock()
         if deadline is None:
             deadline = now + patience
             if on_wait is not None:
                 on_wait()
         elif now >= deadline:
             return False
-        time.sleep(0.001)
+        sleep(poll)
 
 
 def write_gate_for(url: str) -> WriteGate | None:

@@ -109,27 +109,22 @@ class EncodingFirst:
         fd = self._open()
         if fd is None:
             return
-        started = None
+        started: list[float] = []
+
+        def waiting() -> None:
+            started.append(self._clock())
+            self.waits += 1
+
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return
-                except BlockingIOError:
-                    pass
-                now = self._clock()
-                if started is None:
-                    started = now
-                    self.waits += 1
-                elif now - started >= budget:
-                    log.info("Waited %.0f s for a catch-up's encoding: the bulk import goes on beside it", now - started)
-                    return
-                self._sleep(POLL_SECONDS)
+            if not flock_within(fd, fcntl.LOCK_EX, budget, on_wait=waiting, poll=POLL_SECONDS, clock=self._clock,
+                                sleep=self._sleep):
+                log.info("Waited %.0f s for a catch-up's encoding: the bulk import goes on beside it", self._clock() - started[0])
         finally:
             self._close(fd)
-            if started is not None:  # the wait, to this moment; a process stopped meanwhile (Ctrl-Z) owes one look at most
+            if started:  # the wait, to this moment; a process stopped meanwhile (Ctrl-Z) owes one look at most
                 self._since = self._clock()
-                self._credit = max(self._credit - (self._since - started), -POLL_SECONDS)
-                self.waited_seconds += self._since - started
+                self._credit = max(self._credit - (self._since - started[0]), -POLL_SECONDS)
+                self.waited_seconds += self._since - started[0]
+
 
 __all__ = ["GATE_FILE", "PATIENCE_SECONDS", "EncodingFirst"]
