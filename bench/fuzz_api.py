@@ -38,7 +38,7 @@ def main() -> int:
     from kb.db import Database
     from kb.migrations import upgrade
     from kb.search.indexer import SearchIndexes
-    from tests.api_fuzz import build_world, fuzz
+    from tests.api_fuzz import Target, build_world, fuzz
     from tests.fakes import HashingEmbedder
 
     work = Path(tempfile.mkdtemp(prefix="kb-fuzz-"))
@@ -54,8 +54,9 @@ def main() -> int:
         app = create_app(settings, database=database, search=SearchIndexes(settings, embedder=HashingEmbedder()))
         with database.session() as session:
             app.state.search.catch_up(session)
-        figures = fuzz(app, database, cast, cases_per_operation=args.cases, seed=args.seed)
-        print(f"T2 backend={database.engine.dialect.name} cases_per_operation={args.cases} seed={args.seed}")
+        backend = database.engine.dialect.name
+        figures = fuzz([Target(backend, app, database, cast)], cases_per_operation=args.cases, seed=args.seed)[backend]
+        print(f"T2 backend={backend} cases_per_operation={args.cases} seed={args.seed}")
         print(f"T2 {figures.summary()}")
         print(f"T2 per_identity={dict(sorted(figures.per_identity.items()))}")
         short = {label: n for label, n in sorted(figures.per_operation.items()) if n < args.cases}

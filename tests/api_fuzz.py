@@ -36,6 +36,7 @@ class FuzzFigures:
     failures: dict[str, list[str]] = field(default_factory=dict)  # check -> "METHOD /path as who: message"
     seconds: float = 0.0
     seconds_per_operation: Counter = field(default_factory=Counter)  # generating and running its cases
+    answers: list[tuple[str, str, int]] = field(default_factory=list)  # (operation, identity, status) of every case, in order
 
     @property
     def failure_count(self) -> int:
@@ -123,22 +124,40 @@ def default_checks(negative: bool) -> list:
     return chosen
 
 
-def fuzz(app, database, cast: dict[str, Any], *, cases_per_operation: int, seed: int = 1,  # noqa: ANN001
-         negative: bool = True, operations: list[str] | None = None) -> FuzzFigures:
-    """Run ``cases_per_operation`` cases (drawn valid and, if ``negative``, invalid) against every operation."""
+@dataclass
+class Target:
+    """One kb that every drawn case is sent to: its app, its database and the cast built in it (tokens of its own)."""
+
+    name: str
+    app: Any
+    database: Any
+    cast: dict[str, Any]
+
+
+def fuzz(targets: list[Target], *, cases_per_operation: int, seed: int = 1, negative: bool = True,
+         operations: list[str] | None = None) -> dict[str, FuzzFigures]:
+    """Draw ``cases_per_operation`` cases (valid and, if ``negative``, invalid) for every operation; send each to every target.
+
+    A case is drawn once and sent to each target in turn (say, kb on SQLite and kb on PostgreSQL), as
+    the identity drawn with it: hypothesis's drawing is most of a run's time, and the backends get the
+    very same requests. Each target's figures are its own.
+    """
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings as hypothesis_settings
     from hypothesis.errors import Unsatisfiable
     from hypothesis import strategies as st
     from schemathesis.generation import GenerationMode
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    if not targets or len({target.name for target in targets}) != len(targets):
+        raise ValueError(f"targets need distinct names: {[target.name for target in targets]}")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", targets[0].app)
     # Credentials are ours to send, per identity: schemathesis must not generate (or drop) them.
     schema.config.generation.update(with_security_parameters=False)
-    figures = FuzzFigures()
+    figures = {target.name: FuzzFigures() for target in targets}
     started = time.perf_counter()
     all_operations = sorted((result.ok() for result in schema.get_all_operations()), key=lambda op: op.label)
-    figures.operations_total = len(all_operations)
+    for each in figures.values():
+        each.operations_total = len(all_operations)
     modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if negative else [])
     for operation in all_operations:
         if operations is not None and operation.label not in operations:
@@ -150,7 +169,8 @@ def fuzz(app, database, cast: dict[str, Any], *, cases_per_operation: int, seed:
             try:
                 strategy = operation.as_strategy(generation_mode=mode)
             except Exception as exc:  # noqa: BLE001 - no invalid case exists for some operations
-                figures.failures.setdefault("strategy", []).append(f"{operation.label} {mode.value}: {exc!r}"[:300])
+                for each in figures.values():
+                    each.failures.setdefault("strategy", []).append(f"{operation.label} {mode.value}: {exc!r}"[:300])
                 continue
 
             @hypothesis_settings(max_examples=budget, deadline=None, database=None, derandomize=False,
@@ -158,42 +178,48 @@ def fuzz(app, database, cast: dict[str, Any], *, cases_per_operation: int, seed:
             @hypothesis_seed(seed)
             @given(case=strategy, who=st.sampled_from(IDENTITIES))
             def run(case, who: str) -> None:  # noqa: ANN001
-                _one(case, who, app, database, cast, checks, figures)
+                for target in targets:
+                    _one(case, who, target, checks, figures[target.name])
 
             try:
                 run()
             except Unsatisfiable:
                 continue  # no invalid request exists for this operation (e.g. no parameters at all)
-        if figures.per_operation[operation.label]:
-            figures.operations_tested += 1
-        figures.seconds_per_operation[operation.label] = time.perf_counter() - operation_started
-    figures.seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - operation_started
+        for each in figures.values():
+            if each.per_operation[operation.label]:
+                each.operations_tested += 1
+            each.seconds_per_operation[operation.label] = seconds
+    for each in figures.values():
+        each.seconds = time.perf_counter() - started
     return figures
 
 
-def _one(case, who: str, app, database, cast, checks: list, figures: FuzzFigures) -> None:  # noqa: ANN001
+def _one(case, who: str, target: Target, checks: list, figures: FuzzFigures) -> None:  # noqa: ANN001
     from schemathesis.core.failures import FailureGroup
 
-    headers = {} if who == "anonymous" else {"Authorization": f"Bearer {cast[who].token}"}
+    headers = {} if who == "anonymous" else {"Authorization": f"Bearer {target.cast[who].token}"}
     label = case.operation.label
     figures.cases += 1
     figures.per_operation[label] += 1
     figures.per_identity[who] += 1
     try:
-        response = case.call(headers=headers)
+        response = case.call(headers=headers, app=target.app)
     except Exception as exc:  # noqa: BLE001 - the app raised: the client would have had a 500
         figures.statuses[500] += 1
+        figures.answers.append((label, who, 500))
         figures.server_errors.append(f"{label} as {who}: unhandled {exc!r}"[:600])
         return
     figures.statuses[response.status_code] += 1
+    figures.answers.append((label, who, response.status_code))
     if response.status_code >= 500:
         figures.server_errors.append(f"{label} as {who}: {response.status_code} {response.text[:200]}")
     try:
-        case.validate_response(response, checks=checks, headers=headers)
+        case.validate_response(response, checks=checks, headers=headers, transport_kwargs={"app": target.app})
     except FailureGroup as group:
         for failure in group.exceptions:
             name = type(failure).__name__
             figures.failures.setdefault(name, []).append(f"{label} as {who}: {failure.title}: {failure.message}"[:600])
     method, path = case.method.upper(), case.operation.path
     if 200 <= response.status_code < 300 and method != "GET" and path.startswith(ACCOUNT_PATHS):
-        restore_cast(database, cast)
+        restore_cast(target.database, target.cast)

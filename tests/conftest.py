@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -157,22 +158,41 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    if backend == "sqlite":
-        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "kb.sqlite3")
-        return Settings(data_dir=tmp_path, env=Environment.test)
-    schema = request.getfixturevalue("pg_schema")
-    return Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema, env=Environment.test)
+    return backend_settings(backend, tmp_path, request)
 
 
 @pytest.fixture
 def database(settings: Settings, backend: str) -> Iterator[Database]:
+    with backend_database(settings, backend) as db:
+        yield db
+
+
+def available_backends() -> list[str]:
+    """The backends this run tests: SQLite, and PostgreSQL when KB_TEST_DATABASE_URL is set."""
+    return ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def backend_settings(backend: str, data_dir: Path, request: pytest.FixtureRequest) -> Settings:
+    """The settings of a fresh database on ``backend`` with ``data_dir`` (the ``settings`` fixture's, for a test that needs both)."""
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), data_dir / "kb.sqlite3")
+        return Settings(data_dir=data_dir, env=Environment.test)
+    schema = request.getfixturevalue("pg_schema")
+    return Settings(data_dir=data_dir, database_url=PG_URL, database_schema=schema, env=Environment.test)
+
+
+@contextmanager
+def backend_database(settings: Settings, backend: str) -> Iterator[Database]:
+    """The ``database`` fixture's database: on PostgreSQL, emptied before and after."""
     db = Database(settings)
-    if backend == "postgresql":
-        _empty_pg_schema(db)  # also before: whatever an earlier test left behind cannot leak into this one
-    yield db
-    if backend == "postgresql":
-        _empty_pg_schema(db)
-    db.dispose()
+    try:
+        if backend == "postgresql":
+            _empty_pg_schema(db)  # also before: whatever an earlier test left behind cannot leak into this one
+        yield db
+        if backend == "postgresql":
+            _empty_pg_schema(db)
+    finally:
+        db.dispose()
 
 
 @pytest.fixture
