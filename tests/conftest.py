@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
 
 from kb.config import Environment, Settings
 from kb.db import Database
@@ -114,7 +115,55 @@ def pg_schema() -> Iterator[str]:
 
 
 def _empty_pg_schema(database: Database) -> None:
-    """Empty every table of this run's schema but ``alembic_version``, and restart its sequences.
+    """Empty every table of this run's schema but ``alembic_version``, and restart its sequences: in one round trip.
+
+    Every table is first locked as TRUNCATE locks them, so that a test that leaked an open transaction
+    fails here after 10 s instead of hanging the run; then every row is deleted with the session's
+    triggers off (``session_replication_role = replica``, this transaction only): neither the foreign
+    keys' order nor ``audit_event``'s append-only trigger stands in the way. DELETE, not TRUNCATE, whose
+    new files are synced to disk at commit. One ``DO`` block, where a statement a table (37 tables, as
+    many sequences) took 75 ms a call, twice a test; this takes about 20. A role that may not set
+    ``session_replication_role`` (not a superuser) is emptied statement by statement as before.
+    """
+    global _EMPTY_IN_ONE_BLOCK
+    if _EMPTY_IN_ONE_BLOCK:
+        try:
+            with database.engine.begin() as connection:
+                connection.exec_driver_sql(_EMPTY_SCHEMA_BLOCK)
+            return
+        except ProgrammingError as exc:  # psycopg's InsufficientPrivilege
+            if "session_replication_role" not in str(exc):
+                raise
+            _EMPTY_IN_ONE_BLOCK = False
+    _empty_pg_schema_statement_by_statement(database)
+
+
+_EMPTY_IN_ONE_BLOCK = True
+_EMPTY_SCHEMA_BLOCK = """
+DO $$
+DECLARE
+    tables text;
+    name text;
+BEGIN
+    SET LOCAL lock_timeout = '10s';
+    SET LOCAL session_replication_role = replica;
+    SELECT string_agg(quote_ident(tablename), ', ') INTO tables
+        FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version';
+    EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
+    FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version' LOOP
+        EXECUTE 'DELETE FROM ' || quote_ident(name);
+    END LOOP;
+    FOR name IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() LOOP
+        EXECUTE 'ALTER SEQUENCE ' || quote_ident(name) || ' RESTART';
+    END LOOP;
+    INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, repeat('0', 64));
+END
+$$
+"""
+
+
+def _empty_pg_schema_statement_by_statement(database: Database) -> None:
+    """``_empty_pg_schema`` for a role that may not set ``session_replication_role``: a round trip a table.
 
     DELETE, not TRUNCATE: TRUNCATE gives every table and index a new file, synced to disk at commit, which
     took 0.6 s a call (two calls a test) where deleting a test's few rows takes 0.06 s. The tables are first
