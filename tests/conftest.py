@@ -88,6 +88,27 @@ def _cli_commands_built_once() -> None:
 
 
 _cli_commands_built_once()
+
+
+def _passwords_hashed_cheaply() -> None:
+    """Hash and check the passwords of the test process with argon2id at its smallest cost, not at kb's.
+
+    kb hashes with argon2-cffi's defaults (RFC 9106's low-memory profile: 3 passes over 64 MiB, 4 lanes),
+    about 0.2 CPU-s a hash or a check on this machine; the tests give people passwords and sign them in
+    thousands of times, and what they check is never the cost. So in this process argon2id runs 1 pass
+    over 8 KiB in one lane, as Django's test runner swaps in a fast hasher. A hash still verifies under
+    the parameters written into it, so hashes made by a ``kb`` process a test starts (which keeps kb's
+    own parameters) check as before. The parameters kb itself uses are checked in a fresh process:
+    tests/test_accounts.py::test_kb_hashes_passwords_with_argon2id_at_rfc_9106_cost.
+    """
+    from argon2 import PasswordHasher
+
+    from kb.accounts import service
+
+    service._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # noqa: SLF001
+
+
+_passwords_hashed_cheaply()
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(PG_URL is None, reason="KB_TEST_DATABASE_URL not set"))]
 
 

@@ -48,6 +48,19 @@ def test_passwords_are_argon2_hashes(database) -> None:  # noqa: ANN001
     assert stored.startswith("$argon2id$") and "long enough" not in stored
 
 
+def test_kb_hashes_passwords_with_argon2id_at_rfc_9106_cost() -> None:
+    """kb's own hasher, read in a fresh process (this one hashes cheaply: tests/conftest.py): argon2id, 3 passes
+    over 64 MiB in 4 lanes (RFC 9106's second recommended option), and a hash it makes says so."""
+    import subprocess
+    import sys
+
+    probe = ("from kb.accounts import service\n"
+             "h = service._hasher\n"
+             "print(h.type.name, h.time_cost, h.memory_cost, h.parallelism, service.hash_password('x' * 12).split('$')[3])\n")
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert printed == ["ID", "3", "65536", "4", "m=65536,t=3,p=4"]
+
+
 def test_user_without_password_cannot_log_in(database) -> None:  # noqa: ANN001
     make_person(database, "tokenonly")
     with database.session() as session, pytest.raises(KbError) as caught:
