@@ -170,16 +170,16 @@ _EMPTY_IN_ONE_BLOCK = True
 _EMPTY_SCHEMA_BLOCK = """
 DO $$
 DECLARE
-    tables text;
+    tables text[];
     name text;
 BEGIN
     SET LOCAL lock_timeout = '10s';
     SET LOCAL session_replication_role = replica;
-    SELECT string_agg(quote_ident(tablename), ', ') INTO tables
+    SELECT array_agg(quote_ident(tablename)) INTO tables
         FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version';
-    EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
-    FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version' LOOP
-        EXECUTE 'DELETE FROM ' || quote_ident(name);
+    EXECUTE 'LOCK TABLE ' || array_to_string(tables, ', ') || ' IN ACCESS EXCLUSIVE MODE';
+    FOREACH name IN ARRAY tables LOOP
+        EXECUTE 'DELETE FROM ' || name;
     END LOOP;
     FOR name IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() LOOP
         EXECUTE 'ALTER SEQUENCE ' || quote_ident(name) || ' RESTART';

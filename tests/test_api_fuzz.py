@@ -14,11 +14,11 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import text
 
 from kb.app import create_app
 from kb.search.indexer import SearchIndexes
 from tests.api_fuzz import IDENTITIES, Target, build_world, fuzz
+from tests.audit import head_seq
 from tests.conftest import available_backends, backend_database, backend_settings
 from tests.fakes import HashingEmbedder
 
@@ -44,9 +44,9 @@ def test_schemathesis_finds_no_server_error_and_no_failure(backends, tmp_path, r
             with database.session() as session:
                 app.state.search.catch_up(session)
             targets.append(Target(backend, app, database, cast))
-        before = {target.name: audit_events(target.database) for target in targets}
+        before = {target.name: head_seq(target.database) for target in targets}
         results = fuzz(targets, cases_per_operation=CASES_PER_OPERATION, seed=20261123)
-        after = {target.name: audit_events(target.database) for target in targets}
+        after = {target.name: head_seq(target.database) for target in targets}
     assert list(results) == backends
     for backend, figures in results.items():
         print(f"T2 {backend}:", figures.summary())
@@ -71,7 +71,3 @@ def test_schemathesis_finds_no_server_error_and_no_failure(backends, tmp_path, r
         differ = [(one, other) for one, other in zip(first.answers, figures.answers) if one != other]
         assert differ == [], differ[:20]
 
-
-def audit_events(database) -> int:  # noqa: ANN001
-    with database.session() as session:
-        return session.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
