@@ -16,6 +16,7 @@ is refused and the second person's applies it.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -147,7 +148,7 @@ def _decide(surface: str, client, database, people, who: str, request_id: int) -
         response = client.post(f"/governance/{request_id}", data={"decision": "approve", "csrf": csrf},
                                follow_redirects=False)
         client.cookies.clear()
-        return response.status_code == 303, f"{response.status_code} {response.text[:200]}"
+        return response.status_code == 303, f"{response.status_code} {response.text}"
     result = run_cli("governance", "approve", str(request_id), token=people[who].token)
     return result.exit_code == 0, f"exit {result.exit_code}: {result.output.strip()[-200:]}"
 
@@ -319,6 +320,97 @@ def test_an_account_whose_password_the_other_chose_is_not_a_second_person(client
     assert _version_state(client, people, slug) == "approved"
 
 
+def _signed_in(client, username: str, password: str) -> dict[str, str]:  # noqa: ANN001
+    token = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert token.status_code == 201, token.text
+    return {"Authorization": f"Bearer {token.json()['token']}"}
+
+
+def _puppets_puppet(client, people, *, role: str) -> dict[str, str]:  # noqa: ANN001
+    """adam creates pat1 with a password he chose and asks for pat1 to be an admin; ada approves in good
+    faith. As pat1 (adam knows the password), he creates pat2 with a password "pat1" chose and gives pat2
+    ``role`` in benefits (a contributor at once; an owner with otto's good-faith approval). Returns pat2's
+    API headers: an account whose password adam chose through another he controls."""
+    admin = people["admin"].headers
+    created = client.post("/api/v1/users", json={"username": "pat1", "display_name": "Pat First",
+                                                 "password": "adam-chose-this-1"}, headers=admin)
+    assert created.status_code == 201, created.text
+    asked = client.patch("/api/v1/users/pat1", json={"global_role": "admin"}, headers=admin)
+    assert asked.status_code == 202, asked.text
+    decided = client.post(f"/api/v1/governance/requests/{asked.json()['id']}/approve", headers=people["admin2"].headers)
+    assert decided.status_code == 200, decided.text
+    pat1 = _signed_in(client, "pat1", "adam-chose-this-1")
+    created = client.post("/api/v1/users", json={"username": "pat2", "display_name": "Pat Second",
+                                                 "password": "pat1-chose-this-1"}, headers=pat1)
+    assert created.status_code == 201, created.text
+    member = client.put("/api/v1/spaces/benefits/members/pat2", json={"role": role}, headers=pat1)
+    if role == "owner":
+        assert member.status_code == 202, member.text
+        assert client.post(f"/api/v1/governance/requests/{member.json()['id']}/approve",
+                           headers=people["owner2"].headers).status_code == 200
+    else:
+        assert member.status_code == 200, member.text
+    return _signed_in(client, "pat2", "pat1-chose-this-1")
+
+
+def _said(answer: str) -> str:
+    """What a surface answered, as one line of plain text (the web's page is HTML, the CLI wraps)."""
+    return " ".join(html.unescape(answer).split())
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_a_puppets_puppet_is_not_a_second_person_either(client, database, people, surface: str) -> None:  # noqa: ANN001
+    """The insider's review (2026-12-07, F1/F2): adam's puppet pat1, made an admin by ada in good faith,
+    creates pat2 "in its own name" and makes it a contributor. pat2 writes what adam approves: refused on
+    every surface, naming the chain adam, pat1, pat2; another owner approves."""
+    from kb.actors import SYSTEM, SpaceRole
+
+    with database.session() as session, transaction(session):
+        accounts.set_membership(session, actor=SYSTEM, slug="benefits", username="adam", role=SpaceRole.owner)
+    slug = _submitted(client, _puppets_puppet(client, people, role="contributor"), f"Puppet of a puppet {surface}")
+    known = event_ids(database)
+    approved, answer = _approve_version(surface, client, database, people, "admin", slug)
+    assert not approved and "adam chose pat1's password when creating the account, and pat1 pat2's" in _said(answer), answer
+    assert _nothing_recorded(database, known) and _version_state(client, people, slug) == "in_review"
+    if surface == "api":
+        details = client.post(f"/api/v1/documents/{slug}/versions/1/approve", json={},
+                              headers=people["admin"].headers).json()["error"]["details"]
+        assert details == {"rule": "password_set_by", "set_by": "adam", "account": "pat2", "chain": ["adam", "pat1", "pat2"]}
+    assert _approve_version(surface, client, database, people, "owner2", slug)[0]
+    assert _version_state(client, people, slug) == "approved"
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_a_puppet_does_not_decide_the_requests_of_who_chose_its_password(client, database, people,  # noqa: ANN001
+                                                                        surface: str) -> None:
+    """F2 of the same review: pat2 (an owner of benefits by otto's good-faith approval; adam chose its
+    password through pat1) asks for four eyes off, and adam approves; then adam asks, and pat1 (an admin
+    since ada agreed) approves. Both refused on every surface (409, rule ``separation_of_duties``), nothing
+    applied or recorded, and neither is offered the decision; a person who chose no password decides."""
+    pat2 = _puppets_puppet(client, people, role="owner")
+    pat1 = _signed_in(client, "pat1", "adam-chose-this-1")["Authorization"].split()[1]
+    people["pat1"] = Person(username="pat1", token=pat1, actor=people["admin"].actor)
+    asked = client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=pat2)
+    assert asked.status_code == 202, asked.text
+    by_adam = client.patch("/api/v1/users/rita", json={"global_role": "moderator"}, headers=people["admin"].headers)
+    assert by_adam.status_code == 202, by_adam.text
+    for decider, request_id, chain in (("admin", asked.json()["id"], "adam chose pat1's password when creating the "
+                                        "account, and pat1 pat2's"),
+                                       ("pat1", by_adam.json()["id"], "adam chose pat1's password")):
+        listed = client.get("/api/v1/governance/requests", headers=people[decider].headers).json()["data"]
+        assert [r["may_decide"] for r in listed if r["id"] == request_id] in ([], [False]), listed
+        known = event_ids(database)
+        approved, answer = _decide(surface, client, database, people, decider, request_id)
+        assert not approved and chain in _said(answer), answer
+        assert _nothing_recorded(database, known)
+    with database.session() as session:
+        assert _space(session, "benefits").four_eyes and _global(session, "rita") != "moderator"
+    assert _decide(surface, client, database, people, "owner", asked.json()["id"])[0]
+    assert _decide(surface, client, database, people, "admin2", by_adam.json()["id"])[0]
+    with database.session() as session:
+        assert not _space(session, "benefits").four_eyes and _global(session, "rita") == "moderator"
+
+
 # ------------------------------------------------------------------- acting under another's name
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -394,4 +486,8 @@ def test_the_table_in_the_docs_names_every_attack() -> None:
         "an owner approves her own version (four eyes)", "an owner asks four eyes off, then approves her own version",
         "acting as otto without his credentials", "importing as carl without his credentials",
         "an admin approves what his puppet wrote (carl2, created with a password adam chose, made contributor)",
-        "an admin's puppet approves what he wrote (carl2 made an owner with olga's approval, given in good faith)"]
+        "an admin's puppet approves what he wrote (carl2 made an owner with olga's approval, given in good faith)",
+        "an admin approves what his puppet's puppet wrote (pat1, whose password adam chose, made admin with ada's "
+        "approval in good faith, creates pat2 and makes it a contributor)",
+        "puppets decide their maker's requests (pat2 owner with otto's approval asks four eyes off, adam decides; "
+        "adam asks rita moderator, pat1 decides)"]

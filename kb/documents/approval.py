@@ -6,7 +6,8 @@ surface asks it, so an approval is refused, or not offered, for the same reason 
 - **four eyes**: the author or a credited contributor does not approve a version submitted under four
   eyes, nor one in a space that requires them now;
 - **two people**: nor does an approver who chose the password of one of its writers, or whose password
-  a writer chose (``password_set_by``): that would be one person with two accounts;
+  a writer chose, directly or through accounts whose passwords they chose (``password_set_by``): that
+  would be one person with two accounts;
 - a version approved without a second person says so (``second_review`` is False) on every card.
 """
 
@@ -58,30 +59,30 @@ def four_eyes_refusal(actor: Actor, version: Version, space: Space, slug: str) -
 
 def two_people_refusal(session: Session, approver: Actor, version: Version, slug: str) -> KbError | None:
     """A second review is by a second *person*: refuse an approver who chose the password of one of the
-    version's writers (author, credited contributors, submitter), or whose password a writer chose.
+    version's writers (author, credited contributors, submitter), or whose password a writer chose,
+    directly or through accounts whose passwords they chose (``provenance.password_chosen_between``).
 
     Whoever creates an account with a password can sign in as it: an admin who also owns a space could
     otherwise create "carl2", make him a contributor (both immediate), write as him and approve as
-    himself, and the card would show a second review that never happened (issue 16). The rule holds
-    whatever the space's four eyes say, since a card states "second review" whenever approver and
-    author differ. The refusal is KbError FOUR_EYES (``details.rule: "password_set_by"``).
+    himself, and the card would show a second review that never happened (issue 16); or have a puppet
+    made admin with a colleague's good-faith approval, create the next puppet as that one, and write as
+    it. The rule holds whatever the space's four eyes say, since a card states "second review" whenever
+    approver and author differ. The refusal is KbError FOUR_EYES (``details.rule: "password_set_by"``).
     """
     writers = {version.author_id, version.submitted_by_id, *json.loads(version.contributor_ids)} - {None, approver.id}
     if not writers:
         return None
     people = accounts.users_by_id(session, [approver.id, *writers])
-    setters = provenance.password_set_by(session, [user.username for user in people.values()])
     for writer_id in sorted(writers):  # type: ignore[type-var]
         writer = people.get(writer_id)
         if writer is None:
             continue
-        if setters.get(writer.username) == approver.id or setters.get(approver.username) == writer_id:
-            chose = (approver.username, writer.username) if setters.get(writer.username) == approver.id \
-                else (writer.username, approver.username)
+        chain = provenance.password_chosen_between(session, approver.username, writer.username)
+        if chain is not None:
             return KbError(ErrorCode.FOUR_EYES, (
-                f"{chose[0]} chose {chose[1]}'s password when creating the account, so {approver.username} is not a "
-                f"second person for {writer.username}'s version {version.number} of {slug!r}: another owner must approve it"),
-                details={"rule": "password_set_by", "set_by": chose[0], "account": chose[1]})
+                f"{provenance.chosen_passwords(chain)}, so {approver.username} is not a second person for "
+                f"{writer.username}'s version {version.number} of {slug!r}: another owner must approve it"),
+                details={"rule": "password_set_by", "set_by": chain[0], "account": chain[-1], "chain": chain})
     return None
 
 

@@ -452,7 +452,8 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
         KbError FORBIDDEN: the actor is not an owner of the space.
         KbError FOUR_EYES: the actor is the version's author (or a credited contributor) and the version was
             submitted under four eyes, or its space requires four eyes now.
-        KbError FOUR_EYES (``password_set_by``): the approver chose a writer's password, or a writer the approver's.
+        KbError FOUR_EYES (``password_set_by``): the approver chose a writer's password, or a writer the
+            approver's (directly or up a chain).
         KbError ILLEGAL_TRANSITION: the version is not in review.
     """
     document, version, space = _locked_version(session, slug, number)

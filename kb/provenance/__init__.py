@@ -43,7 +43,7 @@ __all__ = [
     "check_tree_head", "inclusion_proof", "consistency_proof", "root_hash", "receipt", "verify_receipt", "ReceiptCheck",
     "RECEIPT_FORMAT",
     "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log", "created_by_people",
-    "password_set_by",
+    "password_choosers", "password_chosen_between", "chosen_passwords",
 ]
 
 
@@ -165,17 +165,61 @@ def created_by_people(session: Session) -> list[str]:
         AuditEvent.action == "user.create", AuditEvent.channel.in_(("api", "web", "cli")))).scalars())  # type: ignore[union-attr]
 
 
-def password_set_by(session: Session, usernames: list[str]) -> dict[str, int]:
-    """For each of these usernames whose password a person chose, that person's id: the actor of the
-    account's ``user.create`` with a password (kb sets no password otherwise). Accounts the bootstrap
-    created (``SYSTEM``) are absent: no person knows their password from creating them."""
-    if not usernames:
-        return {}
-    rows = session.execute(select(AuditEvent.object_id, AuditEvent.actor_id, AuditEvent.payload).where(
-        AuditEvent.action == "user.create", AuditEvent.object_type == "user",
-        AuditEvent.object_id.in_(usernames), AuditEvent.actor_id.is_not(None)))  # type: ignore[union-attr, attr-defined]
-    return {username: actor_id for username, actor_id, payload in rows
-            if json.loads(payload).get("has_password")}
+PASSWORD_CHAIN_LIMIT = 64  # accounts up a chain of "who chose whose password": far more than any organisation has
+
+
+def password_choosers(session: Session, usernames: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """For each of these usernames, who chose its password, who chose that person's, and so on up the
+    chain, nearest first, as (id, username): the actor of each account's ``user.create`` with a password
+    (kb sets no password otherwise). The chain ends at an account the bootstrap created (``SYSTEM``) or
+    one made without a password: no person knows such a password from creating the account.
+
+    Whoever chose a password can sign in as the account, and so can create accounts as it, whose
+    passwords that first person knows too: an admin's puppet made admin with a colleague's good-faith
+    approval could otherwise create the next puppet "in its own name".
+    """
+    chains: dict[str, list[tuple[int, str]]] = {name: [] for name in usernames}
+    chooser_of: dict[str, tuple[int, str] | None] = {}
+    tips = {name: name for name in usernames}  # for each username, the account its chain has reached
+    while tips:
+        unread = sorted({tip for tip in tips.values() if tip not in chooser_of})
+        if unread:
+            rows = session.execute(select(AuditEvent.object_id, AuditEvent.actor_id, AuditEvent.actor_name,
+                                          AuditEvent.payload).where(
+                AuditEvent.action == "user.create", AuditEvent.object_type == "user",
+                AuditEvent.object_id.in_(unread), AuditEvent.actor_id.is_not(None)))  # type: ignore[union-attr, attr-defined]
+            found = {name: (int(actor_id), actor_name) for name, actor_id, actor_name, payload in rows
+                     if json.loads(payload).get("has_password")}
+            chooser_of.update({name: found.get(name) for name in unread})
+        reached = {}
+        for origin, tip in tips.items():
+            chooser = chooser_of[tip]
+            if (chooser is None or chooser[1] == origin or chooser in chains[origin]
+                    or len(chains[origin]) >= PASSWORD_CHAIN_LIMIT):
+                continue
+            chains[origin].append(chooser)
+            reached[origin] = chooser[1]
+        tips = reached
+    return chains
+
+
+def password_chosen_between(session: Session, first: str, second: str) -> list[str] | None:
+    """Whether one of two accounts chose the other's password, itself or through accounts whose passwords
+    it chose (``password_choosers``): then one person can act as both. The chain of usernames from the
+    one who chose to the account (``[adam, pat1, pat2]``: adam chose pat1's password, and pat1 pat2's),
+    or None."""
+    chains = password_choosers(session, [first, second])
+    for account, other in ((first, second), (second, first)):
+        names = [name for _, name in chains[account]]
+        if other in names:
+            return [*reversed(names[:names.index(other) + 1]), account]
+    return None
+
+
+def chosen_passwords(chain: list[str]) -> str:
+    """``[adam, pat1, pat2]`` in words: "adam chose pat1's password when creating the account, and pat1 pat2's"."""
+    said = f"{chain[0]} chose {chain[1]}'s password when creating the account"
+    return said + "".join(f", and {chooser} {account}'s" for chooser, account in zip(chain[1:], chain[2:]))
 
 
 def head(session: Session) -> tuple[int, str]:
