@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from kb.cli import app as cli_app
 from tests.audit import head_seq
-from tests.factories import change_space_with_second_person, doc_body, make_cast, sign_in
+from tests.factories import change_space_with_second_person, doc_body, make_cast, run_cli, sign_in
 
 
 @pytest.fixture
@@ -68,3 +68,44 @@ def test_a_version_submitted_without_four_eyes_may_still_be_approved_by_its_auth
                        headers=cast["owner2"].headers).status_code == 200
     assert client.post("/api/v1/documents/child-benefit/versions/2/submit", json={}, headers=headers).status_code == 200
     assert client.post("/api/v1/documents/child-benefit/versions/2/approve", json={}, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("surface", ["api", "web"])
+@pytest.mark.parametrize("rewrites", [True, False], ids=["rewrites the intended use", "keeps it"])
+def test_whoever_rewrites_the_intended_use_at_submission_is_credited_and_no_second_person(
+        client, database, cli_env, surface: str, rewrites: bool) -> None:  # noqa: ANN001
+    """The insider review of 2026-12-07 (F4): otto, an owner, submitted carl's draft with an intended use
+    of his own ("Authoritative advice…" for carl's "Internal discussion only") and then approved it as the
+    second person. Now a different statement at submission credits him, on the card and in the committed
+    version, and four eyes refuses his approval; olga approves. Submitting it as it stands credits nobody."""
+    people = make_cast(database)
+    draft = {**doc_body("Rent rules"), "intended_use": "Internal discussion only; not advice"}
+    assert client.post("/api/v1/spaces/benefits/documents", json=draft, headers=people["contributor"].headers).status_code == 201
+    stated = "Authoritative advice to citizens on rent" if rewrites else ""
+    if surface == "api":
+        submitted = client.post("/api/v1/documents/rent-rules/versions/1/submit",
+                                json={"intended_use": stated} if rewrites else {}, headers=people["owner2"].headers)
+        assert submitted.status_code == 200, submitted.text
+    else:
+        csrf = sign_in(client, database, "otto")
+        submitted = client.post("/d/rent-rules/v/1/submit", data={"csrf": csrf, "intended_use": stated},
+                                follow_redirects=False)
+        client.cookies.clear()
+        assert submitted.status_code == 303, submitted.text
+    version = client.get("/api/v1/documents/rent-rules/versions/1", headers=people["owner"].headers).json()
+    assert version["state"] == "in_review"
+    assert version["provenance"]["intended_use"] == (stated or draft["intended_use"])
+    before = head_seq(database)
+    refused = client.post("/api/v1/documents/rent-rules/versions/1/approve", json={}, headers=people["owner2"].headers)
+    if rewrites:
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "four_eyes_violation", refused.text
+        assert head_seq(database) == before
+        approved = client.post("/api/v1/documents/rent-rules/versions/1/approve", json={}, headers=people["owner"].headers)
+        assert approved.status_code == 200, approved.text
+    else:
+        assert refused.status_code == 200, refused.text
+    card = client.get("/api/v1/documents/rent-rules/versions/1", headers=people["reader"].headers).json()["provenance"]
+    assert [person["username"] for person in card["contributors"]] == (["otto"] if rewrites else [])
+    assert card["second_review"] is True
+    verified = run_cli("audit", "verify")
+    assert verified.exit_code == 0 and "OK" in verified.output, verified.output  # the credit is what the log commits to

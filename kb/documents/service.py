@@ -392,8 +392,10 @@ def _write_chunks(session: Session, version: Version, *, new: bool = False) -> i
 
 def submit(session: Session, *, actor: Actor, slug: str, number: int, intended_use: str | None = None,
            batch: str | None = None) -> Version:
-    """Freeze a draft and send it for review; it needs an intended-use statement. ``batch`` names the bulk
-    import it is part of (in the event: owners are told of the batch once, not of each file).
+    """Freeze a draft and send it for review; it needs an intended-use statement. A submitter who is not
+    the author and states a different intended use is credited as a contributor (``credit_editor``): four
+    eyes then refuses them as its approver. ``batch`` names the bulk import it is part of (in the event:
+    owners are told of the batch once, not of each file).
 
     Raises:
         KbError ILLEGAL_TRANSITION: the version is not a draft.
@@ -412,8 +414,11 @@ def submit_held(session: Session, *, actor: Actor, document: Document, version: 
     if version.author_id != actor.id:
         require_writer(actor, space)
     _require_transition(version, "submit")
-    if intended_use:
+    if intended_use and intended_use != version.intended_use:
+        # What a version may be used for is part of what it says: whoever rewrites it at submission wrote
+        # part of the version, is credited, and is not its second person (the insider review's F4).
         version.intended_use = intended_use
+        credit_editor(version, actor.id)  # type: ignore[arg-type]
     if not version.intended_use.strip():
         raise KbError(ErrorCode.VALIDATION_ERROR, "Say what this version may be used for: intended_use is required to submit")
     version.state = VersionState.in_review
