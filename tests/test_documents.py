@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from kb.documents.service import TRANSITIONS
 from kb.documents.models import VersionState
 from tests.audit import audit_events, head_seq
-from tests.factories import approved_document, change_space_with_second_person, doc_body, make_cast
+from tests.factories import approved_document, change_space_with_second_person, doc_body, make_cast, sign_in
 
 
 @pytest.fixture
@@ -226,6 +228,31 @@ def test_translation_link(client, cast) -> None:  # noqa: ANN001
     missing = client.post("/api/v1/spaces/benefits/documents", json={**doc_body("X"), "translation_of": "nope"},
                           headers=cast["contributor"].headers)
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("surface", ["api", "web"])
+def test_a_translation_is_written_in_the_space_of_its_original(client, database, cast, surface: str) -> None:  # noqa: ANN001
+    """The insider review of 2026-12-07 (F8): oscar, who owns only "elsewhere", wrote a Polish page there as
+    the "translation" of benefits' child-benefit, approved it himself as its space's owner, and citizens
+    asking in Polish were served it in child-benefit's place without any owner of benefits agreeing. Now
+    a translation of another space's page is a 409 naming the original's space, and nothing is made."""
+    approved_document(client, cast)
+    body = {**doc_body("Zasilek rodzinny"), "language": "pl", "translation_of": "child-benefit"}
+    csrf = sign_in(client, database, "oscar") if surface == "web" else ""
+    before = head_seq(database)
+    if surface == "api":
+        refused = client.post("/api/v1/spaces/elsewhere/documents", json=body, headers=cast["outsider_owner"].headers)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["details"] == {"rule": "translation_in_its_originals_space", "space": "benefits"}
+    else:
+        form = {"csrf": csrf, "space": "elsewhere", "action": "save", "tags": "", **{k: v for k, v in body.items() if k != "tags"}}
+        refused = client.post("/write", data=form, follow_redirects=False)
+        client.cookies.clear()
+        assert refused.status_code == 409 and "its translations are written there" in html.unescape(refused.text), refused.text
+    assert head_seq(database) == before
+    assert client.get("/api/v1/documents/zasilek-rodzinny", headers=cast["admin"].headers).status_code == 404
+    original = client.get("/api/v1/documents/child-benefit", headers=cast["contributor"].headers).json()
+    assert original["translations"] == []
 
 
 def test_validation_errors(client, cast) -> None:  # noqa: ANN001

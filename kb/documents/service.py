@@ -273,11 +273,11 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     Raises:
         KbError ALREADY_EXISTS: the slug is taken.
         KbError NOT_FOUND: the document it translates does not exist.
-        KbError CONFLICT: the space has no owner.
+        KbError CONFLICT: the space has no owner, or the document it translates is another space's.
     """
     if session.execute(select(Document.id).where(Document.slug == data.slug)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"A document {data.slug!r} exists already")
-    translation_of_id = get_document(session, data.translation_of).id if data.translation_of else None
+    translation_of_id = _translated(session, data.translation_of, space).id if data.translation_of else None
     author_id = actor.id
     owner_id = _default_owner(session, actor, space)
     document = Document(slug=data.slug, space_id=space.id, owner_id=owner_id,  # type: ignore[arg-type]
@@ -294,6 +294,20 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     session.flush()
     record_concept_uses(session, version, new=True)
     return document, version
+
+
+def _translated(session: Session, slug: str, space: Space) -> Document:
+    """The document a new one translates, which must be in the same space: a page's translations are served
+    in its place to citizens of their language, so its own owners approve them, not another space's
+    (the insider review of 2026-12-07, F8)."""
+    original = get_document(session, slug)
+    if original.space_id != space.id:
+        home = accounts.get_space_by_id(session, original.space_id)
+        raise KbError(ErrorCode.CONFLICT, (
+            f"{slug!r} is a document of the space {home.slug!r}: its translations are written there, where its "
+            f"owners approve what is served in its place, not in {space.slug!r}"),
+            details={"rule": "translation_in_its_originals_space", "space": home.slug})
+    return original
 
 
 def save_draft(session: Session, *, actor: Actor, slug: str, data: DraftSave) -> tuple[Version, bool]:
