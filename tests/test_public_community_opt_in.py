@@ -105,3 +105,73 @@ def test_a_space_opted_in_before_the_migration_keeps_earlier_comments_private(tm
     database.dispose()
     assert rows["closed"] is None
     assert rows["open"] is not None and str(rows["open"]) > "2026-01-01 00:00:00"  # opted in at migration time, not before
+
+
+def _differences(database) -> list[tuple[str, str]]:  # noqa: ANN001
+    from kb.documents import integrity
+
+    with database.session() as session:
+        return [(d.subject, d.field) for d in integrity.differences(session)]
+
+
+def _backdate(database, slug: str = "benefits") -> None:  # noqa: ANN001
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE space SET public_community_since = :t WHERE slug = :s"),
+                           {"t": "2000-01-01 00:00:00.000000", "s": slug})
+
+
+def test_moving_the_opening_back_outside_kb_is_a_difference(client, database, cast) -> None:  # noqa: ANN001
+    """The insider review of 2026-12-07 (F5): an operator moved ``public_community_since`` back in the
+    database, and comments written as internal (with a claimant's name in them) were served to citizens
+    while ``kb audit verify`` said nothing. The space's safeguards now commit to it."""
+    comment(client, cast, "Claimant J. Jansen was wrongly refused")
+    opt(client, cast, True)
+    assert _differences(database) == []
+    _backdate(database)
+    assert public_texts(client) == ["<p>Claimant J. Jansen was wrongly refused</p>\n"]  # what the edit does…
+    assert _differences(database) == [("space benefits", "public_community_since")]  # …and verify names it
+
+
+def as_written_before_0024(database) -> None:  # noqa: ANN001
+    """The log as kb wrote it before safeguards carried ``public_community_since`` (the append-only trigger
+    opened as the database's owner could)."""
+    import json
+
+    sqlite = database.engine.dialect.name == "sqlite"
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update") if sqlite
+                           else text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        for seq, payload in connection.execute(text("SELECT seq, payload FROM audit_event WHERE object_type = 'space'")).all():
+            data = json.loads(payload)
+            if "safeguards" in data:
+                data["safeguards"].pop("public_community_since", None)
+                connection.execute(text("UPDATE audit_event SET payload = :p WHERE seq = :s"),
+                                   {"p": json.dumps(data), "s": seq})
+        if not sqlite:
+            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+
+
+def test_the_upgrade_commits_to_an_opening_recorded_before_and_launders_nothing(client, database, cast) -> None:  # noqa: ANN001
+    """A log whose safeguards predate the commitment gets it when it crosses 0024, for a space whose other
+    safeguards are as committed; a space changed outside kb meanwhile (a planted owner) gets none and stays a
+    difference; upgrading again records nothing, and a later backdating is named."""
+    from kb import migrations
+    from tests.audit import audit_events
+
+    opt(client, cast, True)
+    change_space_with_second_person(client, cast, {"public_community": True}, by="outsider_owner", approver="admin",
+                                    space="elsewhere")
+    as_written_before_0024(database)
+    assert sorted(_differences(database)) == [("space benefits", "public_community_since"),
+                                              ("space elsewhere", "public_community_since")]
+    with database.engine.begin() as connection:  # an owner planted outside kb before the upgrade
+        connection.execute(text("INSERT INTO space_membership (space_id, user_id, role, created_at) SELECT s.id, u.id, 'owner', "
+                                "s.created_at FROM space s, user_account u WHERE s.slug = 'elsewhere' AND u.username = 'rita'"))
+    migrations.community_baseline(database)
+    assert audit_events(database)[-1]["action"] == "audit.baseline"
+    assert sorted(_differences(database)) == [("space elsewhere", "members"), ("space elsewhere", "public_community_since")]
+    known = len(audit_events(database))
+    migrations.community_baseline(database)  # as a rewound revision would run it again
+    assert len(audit_events(database)) == known
+    _backdate(database)
+    assert ("space benefits", "public_community_since") in _differences(database)

@@ -4,7 +4,10 @@ database (issue 16).
 
 A space's **safeguards** are ``{name, four_eyes, public_community, members}`` (the name is the
 organisation's label on public cards) — ``members`` the sorted
-``[user id, role]`` pairs of its contributors and owners, who may write and approve. A user's
+``[user id, role]`` pairs of its contributors and owners, who may write and approve — and, while its
+community is public, ``public_community_since``: /public serves only comments written since, so
+moving it back would publish comments their authors wrote as internal (the insider review of
+2026-12-07, F5; safeguards recorded before migration 0024 lack it, and the upgrade commits to it). A user's
 **standing** is ``{id, global_role, active, display_name, password}``: which row the username is, the
 name every card shows beside it, and a digest of the password hash. An API token's or a web session's
 **credential** is its user and a digest of its stored hash. Every event that changes either carries it, as it is
@@ -14,6 +17,7 @@ after the change, under ``safeguards`` or ``standing``.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -28,8 +32,16 @@ def safeguards(session: Session, space: Space) -> dict[str, Any]:
                            .where(SpaceMembership.space_id == space.id)).all()
     members = sorted([int(user_id), str(getattr(role, "value", role))] for user_id, role in rows
                      if str(getattr(role, "value", role)) != "reader")
+    since = space.public_community_since
     return {"name": space.name, "four_eyes": bool(space.four_eyes), "public_community": bool(space.public_community),
-            "members": members}
+            "members": members,
+            **({"public_community_since": _utc(since) if since is not None else None}
+               if space.public_community or since is not None else {})}
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as the log holds it: UTC, ISO 8601 without an offset (as ``approved_at`` in a version's)."""
+    return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).replace(tzinfo=None).isoformat()
 
 
 def standing(user: User) -> dict[str, Any]:

@@ -249,6 +249,29 @@ def _compare(found: list[Difference], subject: str, logged: provenance.Committed
             found.append(Difference(subject, name, logged.value.get(name), value, logged.seq))
 
 
+def record_community_baseline(session: Session) -> int:
+    """Commit to when each public community opened (``public_community_since``), once, for the spaces
+    whose newest safeguards were recorded before safeguards carried it (the upgrade across 0024).
+
+    Only a space whose safeguards are otherwise exactly as committed gets it, so a member or a flag
+    changed outside kb is never laundered into the log (it stays a difference); a space committed to
+    it already is skipped, so upgrading again records nothing.
+
+    Returns:
+        The number of spaces committed to.
+    """
+    state = provenance.committed_state(session)
+    recorded = 0
+    for space in session.execute(select(Space).order_by(Space.id)).scalars():
+        committed, now = state.spaces.get(space.slug), safeguards(session, space)
+        if (committed is None or "public_community_since" not in now or "public_community_since" in committed.value
+                or {k: v for k, v in now.items() if k != "public_community_since"} != committed.value):
+            continue
+        provenance.record(session, SYSTEM, "audit.baseline", ("space", space.slug), {"safeguards": now})
+        recorded += 1
+    return recorded
+
+
 def record_baseline(session: Session) -> int:
     """Commit, once, to the state of every object the log holds no commitment for (in the caller's transaction).
 

@@ -45,7 +45,8 @@ def upgrade(database: "Database", revision: str = "head") -> None:
 
     A database that crosses revision 0014 with events in its log gets its baseline then: the
     commitments of every existing object and a first signed tree head (``baseline``); one that
-    crosses 0023 gets the commitments of the taxonomy its earlier events made (``taxonomy_baseline``).
+    crosses 0023 gets the commitments of the taxonomy its earlier events made (``taxonomy_baseline``); one
+    that crosses 0024, the moment each public community opened (``community_baseline``).
     """
     if revision == "head" and current(database) == head_revision():
         return
@@ -60,6 +61,8 @@ def upgrade(database: "Database", revision: str = "head") -> None:
         baseline(database)
     if before is not None and before < TAXONOMY_REVISION <= (after or ""):
         taxonomy_baseline(database)
+    if before is not None and before < COMMUNITY_REVISION <= (after or ""):
+        community_baseline(database)
 
 
 MACS_REVISION = "0015"
@@ -115,6 +118,21 @@ def taxonomy_baseline(database: "Database") -> None:
         recorded = record_baseline(session)
     if recorded:
         print(f"audit log: baseline of {recorded} taxonomy schemes and concepts recorded")  # noqa: T201
+
+
+COMMUNITY_REVISION = "0024"
+"""From this revision on, a space's safeguards commit to when its public community opened."""
+
+
+def community_baseline(database: "Database") -> None:
+    """Commit to when each public community opened (``kb.documents.integrity.record_community_baseline``)."""
+    from kb.db import transaction
+    from kb.documents.integrity import record_community_baseline
+
+    with database.session() as session, transaction(session):
+        recorded = record_community_baseline(session)
+    if recorded:
+        print(f"audit log: baseline of {recorded} public communities' opening recorded")  # noqa: T201
 
 
 def current(database: "Database") -> str | None:
