@@ -252,3 +252,20 @@ def test_a_token_is_created_for_oneself_only(people, database) -> None:  # noqa:
     assert head_seq(database) == before
     mine = run_cli("token", "create", "olga", password=PASSWORD)  # olga's own, after her password
     assert mine.exit_code == 0 and mine.stdout.strip().startswith("kb_")
+
+
+def test_init_admin_reads_the_log_not_only_the_rows(cli_env, database) -> None:  # noqa: ANN001
+    """The insider review of 2026-12-07 (F3): an operator marked every admin inactive in the database, ran
+    the bootstrap to mint an admin "as kb itself" with a password he chose, and marked them active again;
+    ``kb audit verify`` then found nothing. The bootstrap now asks the log who is an active admin."""
+    from sqlalchemy import text
+
+    assert run_cli("init", "--admin", "root", env={"KB_NEW_PASSWORD": "root-password-1"}).exit_code == 0
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE user_account SET is_active = false WHERE username = 'root'"))
+    before = head_seq(database)
+    refused = run_cli("init", "--admin", "backup", env={"KB_NEW_PASSWORD": "operator-chose-this"})
+    assert refused.exit_code != 0 and "The audit log holds an active admin (root)" in refused.output, refused.output
+    assert head_seq(database) == before
+    verified = run_cli("audit", "verify")
+    assert verified.exit_code != 0 and "user root" in verified.output, verified.output  # the edit itself is named

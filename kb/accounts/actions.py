@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, overload
 
 from sqlmodel import Session
 
+from kb import provenance
 from kb.accounts import governance, service
 from kb.accounts.models import ApiToken, GovernanceRequest, Space, User
 from kb.accounts.schemas import (
@@ -372,7 +373,8 @@ def create_first_admin(session: Session, *, data: UserCreate) -> UserAdminPublic
     ``system``) while no active admin exists; every admin after it is a request a second admin approves.
 
     Raises:
-        KbError CONFLICT: an active admin exists already (then ask them: ``kb user add --role admin``).
+        KbError CONFLICT: an active admin exists already (then ask them: ``kb user add --role admin``), in
+            the database or by what the audit log committed to (a row changed outside kb).
         KbError ALREADY_EXISTS: the username is taken (service).
     """
     from sqlalchemy import select
@@ -385,6 +387,15 @@ def create_first_admin(session: Session, *, data: UserCreate) -> UserAdminPublic
         if admin is not None:
             raise KbError(ErrorCode.CONFLICT, f"An active admin exists already ({admin}): the bootstrap is over; "
                           "a new admin is a request that a second admin approves (kb user add --role admin)")
+        # The rows alone are not enough: an operator could mark every admin inactive in the database, run
+        # the bootstrap, and mark them active again (the insider review of 2026-12-07, F3). The log's
+        # standing of each person says who is an active admin by what kb recorded.
+        logged = sorted(username for username, standing in provenance.committed_state(session).people.items()
+                        if standing.value.get("global_role") == GlobalRole.admin.value and standing.value.get("active"))
+        if logged:
+            raise KbError(ErrorCode.CONFLICT, f"The audit log holds an active admin ({logged[0]}), whom the database "
+                          "says is not one: it was changed outside kb (kb audit verify names the difference); the "
+                          "bootstrap does not run over it", details={"rule": "bootstrap_over", "admin": logged[0]})
         user = service.create_user(session, actor=SYSTEM, data=data.model_copy(update={"global_role": GlobalRole.admin}))
         return _user_admin(session, user)
 
