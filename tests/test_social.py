@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.audit import audit_events, head_seq
-from tests.factories import change_space_with_second_person, community_cast, make_cast
+from tests.factories import change_space_with_second_person, community_cast, make_cast, sign_in
 
 
 @pytest.fixture
@@ -115,6 +115,35 @@ def test_wrong_document_goes_to_review_queue_never_hidden(client, cast) -> None:
     assert client.get("/api/v1/documents/child-benefit", headers=cast["reader"].headers).json()["current"]["number"] == 1
     refused = post(client, cast, "moderator", "/api/v1/moderation/document/child-benefit", {"action": "hide", "reason": "x"})
     assert refused.status_code == 409
+
+
+@pytest.mark.parametrize("edit", ["author", "text"])
+def test_an_answer_changed_outside_kb_is_not_promoted(client, cast, database, edit: str) -> None:  # noqa: ANN001
+    """The insider review of 2026-12-07 (F6): an operator swapped an accepted answer's author in the
+    database, and a good-faith promotion credited otto, who never wrote it, on a curated card. Promotion
+    now takes the answer only as its ``answer.create`` recorded it (author, text): 409, nothing recorded."""
+    from sqlalchemy import text
+
+    qid = post(client, cast, "reader", "/api/v1/questions", {"title": "Is rent support taxed?", "body_md": "Taxed?",
+                                                             "space": "benefits"}).json()["id"]
+    aid = post(client, cast, "reader0", f"/api/v1/questions/{qid}/answers", {"body_md": "No, it is not taxed."}).json()["answers"][0]["id"]
+    post(client, cast, "reader", f"/api/v1/questions/{qid}/accept", {"answer_id": aid})
+    change = ("UPDATE answer SET author_id = (SELECT id FROM user_account WHERE username = 'otto') WHERE id = :a"
+              if edit == "author" else "UPDATE answer SET body_md = 'Yes, at 52%.' WHERE id = :a")
+    with database.engine.begin() as connection:
+        connection.execute(text(change), {"a": aid})
+    before = len(audit_events(database))
+    refused = post(client, cast, "owner", f"/api/v1/questions/{qid}/promote", {"space": "benefits", "slug": "rent-tax"})
+    assert refused.status_code == 409 and refused.json()["error"]["details"] == {"rule": "unrecorded_answer", "answer": aid}
+    assert len(audit_events(database)) == before
+    csrf = sign_in(client, database, "olga")  # the web form, the same rule
+    before = len(audit_events(database))
+    page = client.post(f"/questions/{qid}/promote", data={"csrf": csrf, "space": "benefits", "slug": "rent-tax"},
+                       follow_redirects=False)
+    client.cookies.clear()
+    assert page.status_code == 409 and "not what the audit log recorded" in page.text, page.text
+    assert len(audit_events(database)) == before
+    assert client.get("/api/v1/documents/rent-tax", headers=cast["owner"].headers).status_code == 404
 
 
 def test_promotion_submits_a_version_with_promoted_answer_provenance(client, cast, database) -> None:  # noqa: ANN001

@@ -11,6 +11,7 @@ and the role gate). Must not import the web framework, ``kb.documents`` internal
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -241,8 +242,32 @@ def answer(session: Session, *, actor: Actor, question_id: int, data: AnswerCrea
     item = Answer(question_id=question.id, body_md=data.body_md, body_html=to_html(data.body_md, COMMUNITY), author_id=actor.id)  # type: ignore[arg-type]
     session.add(item)
     session.flush()
-    provenance.record(session, actor, "answer.create", ("answer", item.id), {"question": question.id})
+    provenance.record(session, actor, "answer.create", ("answer", item.id),
+                      {"question": question.id, "body_sha256": _sha256(data.body_md)})
     return item
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _require_as_recorded(session: Session, answer: Answer) -> None:
+    """The answer is what kb recorded: written by the actor of its ``answer.create``, with the text that
+    event committed to (events since the insider review of 2026-12-07 do). A promotion credits its author
+    on a curated card and takes its text: an author or a text changed in the database must not become
+    "written by carl" in curated knowledge (F6).
+
+    Raises:
+        KbError CONFLICT: no such event, another author, or another text.
+    """
+    events = provenance.list_events(session, action="answer.create", object_type="answer", object_id=str(answer.id),
+                                    limit=2)
+    committed = json.loads(events[0].payload).get("body_sha256") if len(events) == 1 else None
+    if (len(events) != 1 or events[0].actor_id != answer.author_id
+            or (committed is not None and committed != _sha256(answer.body_md))):
+        raise KbError(ErrorCode.CONFLICT, f"Answer {answer.id} is not what the audit log recorded (its author or its text "
+                      "was changed outside kb): it cannot be promoted", details={"rule": "unrecorded_answer",
+                                                                                  "answer": answer.id})
 
 
 def _post(session: Session, kind: str, post_id: int) -> Question | Answer:
@@ -358,7 +383,8 @@ def promotion_slug(title: str, question_id: int) -> str:
 
 def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRequest) -> str:
     """A space owner turns the accepted answer into a curated document, submitted for review (issue 17):
-    in the question's space unless another is named, titled from the question unless a title is given."""
+    in the question's space unless another is named, titled from the question unless a title is given.
+    Raises KbError CONFLICT for an answer that is not what the audit log recorded (``_require_as_recorded``)."""
     question = get_question(session, actor=actor, question_id=question_id)
     if question.accepted_answer_id is None:
         raise KbError(ErrorCode.CONFLICT, "Only an accepted answer can be promoted")
@@ -366,6 +392,7 @@ def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRe
         raise KbError(ErrorCode.CONFLICT, f"Question {question_id} was promoted already")
     accepted = session.get(Answer, question.accepted_answer_id)
     assert accepted is not None
+    _require_as_recorded(session, accepted)
     space = data.space or (accounts.get_space_by_id(session, question.space_id).slug if question.space_id is not None else None)
     if space is None:
         raise KbError(ErrorCode.VALIDATION_ERROR, "Name the space of the new document: the question is in none",
