@@ -269,3 +269,20 @@ def test_init_admin_reads_the_log_not_only_the_rows(cli_env, database) -> None: 
     assert head_seq(database) == before
     verified = run_cli("audit", "verify")
     assert verified.exit_code != 0 and "user root" in verified.output, verified.output  # the edit itself is named
+
+
+def test_the_demo_refuses_an_organisations_admin_who_happens_to_be_called_adam(cli_env, database) -> None:  # noqa: ANN001
+    """The insider review of 2026-12-07 (F3, related): a real first admin named like the demo's (adam) let
+    ``kb demo`` add its owners with published passwords. A demo username whose password is not the demo's
+    is someone else; the demo refuses and records nothing, and runs again over its own users."""
+    assert run_cli("init", "--admin", "adam", env={"KB_NEW_PASSWORD": "our-own-admin-pw"}).exit_code == 0
+    before = head_seq(database)
+    refused = run_cli("demo")
+    assert refused.exit_code == 1 and "other people in it (adam)" in refused.output, refused.output
+    assert head_seq(database) == before
+
+
+def test_the_demo_runs_again_over_its_own_users(cli_env, database) -> None:  # noqa: ANN001
+    assert run_cli("demo").exit_code == 0
+    again = run_cli("demo")
+    assert again.exit_code == 0, again.output

@@ -267,10 +267,22 @@ def identify_by_web_session(session: Session, *, cookie: str) -> WebIdentity | N
                        spaces=service.space_slugs(session, limit=NAVIGATION_SPACES))
 
 
-def usernames_for_bootstrap(session: Session) -> list[str]:
-    """Every username: what ``kb demo`` checks before it acts in the names of its demo users (bootstrap only,
-    as ``identify_by_username``; no person calls it)."""
-    return [user.username for user in service.list_users(session, limit=1_000_000, offset=0)[0]]
+def strangers_for_bootstrap(session: Session, known: dict[str, str]) -> list[str]:
+    """The users ``kb demo`` did not make: what it checks before it acts in the names of its demo users
+    (bootstrap only, as ``identify_by_username``; no person calls it). ``known`` maps the demo's usernames
+    to their published passwords: a user of that name whose password is another (the organisation's own
+    first admin, created by ``kb init --admin adam``) is a stranger too (the insider review of
+    2026-12-07, F3)."""
+    strangers = []
+    for user in service.list_users(session, limit=1_000_000, offset=0)[0]:
+        if user.username not in known:
+            strangers.append(user.username)
+            continue
+        try:
+            service.authenticate(session, username=user.username, password=known[user.username])
+        except KbError:
+            strangers.append(user.username)
+    return strangers
 
 
 def identify_by_username(session: Session, *, username: str, channel: Channel = Channel.system) -> Actor:

@@ -118,7 +118,7 @@ def demo() -> None:
     from kb.fixtures import DEMO_USERS
 
     with database.session() as session:
-        people = set(provenance.created_by_people(session)) | (set(_usernames(session)) - {u.username for u in DEMO_USERS})
+        people = set(provenance.created_by_people(session)) | set(_strangers(session, {u.username: u.password for u in DEMO_USERS}))
     if people:
         # Its admin with a known password would be a second admin at will, and it acts in its users' names.
         raise fail(f"kb demo loads users with known passwords and acts in their names: it refuses a database with "
@@ -127,7 +127,7 @@ def demo() -> None:
     typer.echo(report.render())
 
 
-def _usernames(session) -> list[str]:  # noqa: ANN001
+def _strangers(session, known: dict[str, str]) -> list[str]:  # noqa: ANN001
     from kb.accounts import actions
 
-    return actions.usernames_for_bootstrap(session)
+    return actions.strangers_for_bootstrap(session, known)
