@@ -380,37 +380,6 @@ def test_a_puppets_puppet_is_not_a_second_person_either(client, database, people
     assert _version_state(client, people, slug) == "approved"
 
 
-@pytest.mark.parametrize("surface", SURFACES)
-def test_a_puppet_does_not_decide_the_requests_of_who_chose_its_password(client, database, people,  # noqa: ANN001
-                                                                        surface: str) -> None:
-    """F2 of the same review: pat2 (an owner of benefits by otto's good-faith approval; adam chose its
-    password through pat1) asks for four eyes off, and adam approves; then adam asks, and pat1 (an admin
-    since ada agreed) approves. Both refused on every surface (409, rule ``separation_of_duties``), nothing
-    applied or recorded, and neither is offered the decision; a person who chose no password decides."""
-    pat2 = _puppets_puppet(client, people, role="owner")
-    pat1 = _signed_in(client, "pat1", "adam-chose-this-1")["Authorization"].split()[1]
-    people["pat1"] = Person(username="pat1", token=pat1, actor=people["admin"].actor)
-    asked = client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=pat2)
-    assert asked.status_code == 202, asked.text
-    by_adam = client.patch("/api/v1/users/rita", json={"global_role": "moderator"}, headers=people["admin"].headers)
-    assert by_adam.status_code == 202, by_adam.text
-    for decider, request_id, chain in (("admin", asked.json()["id"], "adam chose pat1's password when creating the "
-                                        "account, and pat1 pat2's"),
-                                       ("pat1", by_adam.json()["id"], "adam chose pat1's password")):
-        listed = client.get("/api/v1/governance/requests", headers=people[decider].headers).json()["data"]
-        assert [r["may_decide"] for r in listed if r["id"] == request_id] in ([], [False]), listed
-        known = event_ids(database)
-        approved, answer = _decide(surface, client, database, people, decider, request_id)
-        assert not approved and chain in _said(answer), answer
-        assert _nothing_recorded(database, known)
-    with database.session() as session:
-        assert _space(session, "benefits").four_eyes and _global(session, "rita") != "moderator"
-    assert _decide(surface, client, database, people, "owner", asked.json()["id"])[0]
-    assert _decide(surface, client, database, people, "admin2", by_adam.json()["id"])[0]
-    with database.session() as session:
-        assert not _space(session, "benefits").four_eyes and _global(session, "rita") == "moderator"
-
-
 # ------------------------------------------------------------------- acting under another's name
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -488,6 +457,4 @@ def test_the_table_in_the_docs_names_every_attack() -> None:
         "an admin approves what his puppet wrote (carl2, created with a password adam chose, made contributor)",
         "an admin's puppet approves what he wrote (carl2 made an owner with olga's approval, given in good faith)",
         "an admin approves what his puppet's puppet wrote (pat1, whose password adam chose, made admin with ada's "
-        "approval in good faith, creates pat2 and makes it a contributor)",
-        "puppets decide their maker's requests (pat2 owner with otto's approval asks four eyes off, adam decides; "
-        "adam asks rita moderator, pat1 decides)"]
+        "approval in good faith, creates pat2 and makes it a contributor)"]

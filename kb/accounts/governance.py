@@ -174,10 +174,9 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Gov
 
 
 def entitled_to_decide(session: Session, actor: Actor, request: GovernanceRequest) -> bool:
-    """Whether ``actor`` may approve or refuse ``request``: never its requester, nor one of the two who
-    chose the other's password (``one_person``); for a space, another owner of it or an admin; for a
-    global role, an admin."""
-    if actor.id == request.requested_by or one_person(session, actor, request) is not None:
+    """Whether ``actor`` may approve or refuse ``request``: never its requester; for a space, another
+    owner of it or an admin; for a global role, an admin."""
+    if actor.id == request.requested_by:
         return False
     if request.kind in _KINDS:
         return _KINDS[request.kind].entitled(session, actor, request)
@@ -185,17 +184,6 @@ def entitled_to_decide(session: Session, actor: Actor, request: GovernanceReques
         space = session.execute(select(Space).where(Space.slug == request.target)).scalar_one_or_none()
         return actor.is_admin or (space is not None and actor.owns(space.id))  # type: ignore[arg-type]
     return actor.is_admin
-
-
-def one_person(session: Session, actor: Actor, request: GovernanceRequest) -> list[str] | None:
-    """Whether the requester chose the decider's password or the decider the requester's, directly or
-    through accounts whose passwords they chose (``provenance.password_chosen_between``): then one person
-    could ask and decide, and a puppet made owner or admin in good faith would decide every request of
-    the one who made it. The chain of usernames, or None."""
-    requester = session.get(User, request.requested_by)
-    if requester is None or actor.system:
-        return None
-    return provenance.password_chosen_between(session, requester.username, actor.username)
 
 
 def _require_decider(session: Session, actor: Actor, request: GovernanceRequest) -> None:
@@ -207,12 +195,6 @@ def _require_decider(session: Session, actor: Actor, request: GovernanceRequest)
                       f"Separation of duties: the requester cannot approve or refuse their own request {request.id}; "
                       f"a second person must decide it",
                       {"rule": SELF_APPROVAL_RULE, "request": request.id})
-    chain = one_person(session, actor, request)
-    if chain is not None:
-        raise KbError(ErrorCode.CONFLICT,
-                      f"Separation of duties: {provenance.chosen_passwords(chain)}, so {actor.username} is not a "
-                      f"second person for request {request.id}: another entitled person must decide it",
-                      {"rule": SELF_APPROVAL_RULE, "request": request.id, "password_chosen": chain})
     if not entitled_to_decide(session, actor, request):
         who = (_KINDS[request.kind].deciders if request.kind in _KINDS else
                f"an owner of the space {request.target!r} or an admin" if request.kind in SPACE_KINDS else "an admin")

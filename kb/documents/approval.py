@@ -60,7 +60,7 @@ def four_eyes_refusal(actor: Actor, version: Version, space: Space, slug: str) -
 def two_people_refusal(session: Session, approver: Actor, version: Version, slug: str) -> KbError | None:
     """A second review is by a second *person*: refuse an approver who chose the password of one of the
     version's writers (author, credited contributors, submitter), or whose password a writer chose,
-    directly or through accounts whose passwords they chose (``provenance.password_chosen_between``).
+    directly or through accounts whose passwords they chose (``provenance.chain_between``).
 
     Whoever creates an account with a password can sign in as it: an admin who also owns a space could
     otherwise create "carl2", make him a contributor (both immediate), write as him and approve as
@@ -73,11 +73,12 @@ def two_people_refusal(session: Session, approver: Actor, version: Version, slug
     if not writers:
         return None
     people = accounts.users_by_id(session, [approver.id, *writers])
+    chains = provenance.password_choosers(session, [user.username for user in people.values()])  # one walk for all
     for writer_id in sorted(writers):  # type: ignore[type-var]
         writer = people.get(writer_id)
         if writer is None:
             continue
-        chain = provenance.password_chosen_between(session, approver.username, writer.username)
+        chain = provenance.chain_between(chains, approver.username, writer.username)
         if chain is not None:
             return KbError(ErrorCode.FOUR_EYES, (
                 f"{provenance.chosen_passwords(chain)}, so {approver.username} is not a second person for "

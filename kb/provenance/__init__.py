@@ -43,7 +43,7 @@ __all__ = [
     "check_tree_head", "inclusion_proof", "consistency_proof", "root_hash", "receipt", "verify_receipt", "ReceiptCheck",
     "RECEIPT_FORMAT",
     "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log", "created_by_people",
-    "password_choosers", "password_chosen_between", "chosen_passwords",
+    "password_choosers", "chain_between", "chosen_passwords",
 ]
 
 
@@ -203,12 +203,11 @@ def password_choosers(session: Session, usernames: list[str]) -> dict[str, list[
     return chains
 
 
-def password_chosen_between(session: Session, first: str, second: str) -> list[str] | None:
+def chain_between(chains: dict[str, list[tuple[int, str]]], first: str, second: str) -> list[str] | None:
     """Whether one of two accounts chose the other's password, itself or through accounts whose passwords
-    it chose (``password_choosers``): then one person can act as both. The chain of usernames from the
-    one who chose to the account (``[adam, pat1, pat2]``: adam chose pat1's password, and pat1 pat2's),
-    or None."""
-    chains = password_choosers(session, [first, second])
+    it chose (``chains``: ``password_choosers`` of both, and more): then one person can act as both. The
+    chain of usernames from the one who chose to the account (``[adam, pat1, pat2]``: adam chose pat1's
+    password, and pat1 pat2's), or None."""
     for account, other in ((first, second), (second, first)):
         names = [name for _, name in chains[account]]
         if other in names:
