@@ -175,3 +175,35 @@ def test_the_upgrade_commits_to_an_opening_recorded_before_and_launders_nothing(
     assert len(audit_events(database)) == known
     _backdate(database)
     assert ("space benefits", "public_community_since") in _differences(database)
+
+
+def test_a_comments_time_moved_forward_outside_kb_does_not_publish_it(client, database, cast) -> None:  # noqa: ANN001
+    """The second insider review of 2026-12-07: with the opening committed, the operator moved the
+    *comment's* time forward instead, and it was served. When a comment was posted is now read from its
+    ``comment.create`` event as well: the edit publishes nothing, and a comment no event posted neither."""
+    comment(client, cast, "Claimant J. Jansen was wrongly refused")
+    opt(client, cast, True)
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE comment SET created_at = :t"), {"t": "2099-01-01 00:00:00.000000"})
+        connection.execute(text("INSERT INTO comment (document_id, version_number, author_id, body_md, body_html, hidden, "
+                                "created_at) SELECT document_id, version_number, author_id, 'planted', '<p>planted</p>', "
+                                "hidden, created_at FROM comment"))
+    assert public_texts(client) == []
+    comment(client, cast, "Written after the opt-in")
+    assert public_texts(client) == ["<p>Written after the opt-in</p>\n"]
+
+
+def test_the_upgrade_does_not_commit_to_an_opening_moved_back_before_it(client, database, cast) -> None:  # noqa: ANN001
+    """The second insider review of 2026-12-07: the operator moved the opening back *before* upgrading, and
+    the baseline committed to the forged time. The baseline now takes the row only if it is not earlier
+    than the event that opened the community: here it records nothing, and the difference stays."""
+    from kb import migrations
+    from tests.audit import audit_events
+
+    opt(client, cast, True)
+    as_written_before_0024(database)
+    _backdate(database)
+    known = len(audit_events(database))
+    migrations.community_baseline(database)
+    assert len(audit_events(database)) == known
+    assert _differences(database) == [("space benefits", "public_community_since")]

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kb import provenance
+from kb.provenance import AuditEvent
 from kb.accounts.commitments import credential, safeguards, standing
 from kb.accounts.models import ApiToken, Space, User, WebSession
 from kb.actors import SYSTEM
@@ -249,13 +250,38 @@ def _compare(found: list[Difference], subject: str, logged: provenance.Committed
             found.append(Difference(subject, name, logged.value.get(name), value, logged.seq))
 
 
+OPENING_SLACK = dt.timedelta(seconds=5)
+"""How much earlier than its event a community's opening may be stamped: kb takes the time just before it
+records the change, in the same transaction."""
+
+
+def _opened_at(session: Session, slug: str) -> dt.datetime | None:
+    """When the space's community was last opened by what the log says: the time of the newest event whose
+    safeguards say it is public after one that said not (or the first that says so). None when that event
+    is a baseline (the upgrade across 0014 committed to the rows as they were, and cannot say when)."""
+    opened: AuditEvent | None = None
+    public = False
+    for event in provenance.list_events(session, object_type="space", object_id=slug, limit=1_000_000):
+        value = json.loads(event.payload).get("safeguards")
+        if not isinstance(value, dict) or "public_community" not in value:
+            continue
+        if value["public_community"] and not public:
+            opened = event
+        public = bool(value["public_community"])
+    if opened is None or opened.action == "audit.baseline":
+        return None
+    return dt.datetime.strptime(opened.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
 def record_community_baseline(session: Session) -> int:
     """Commit to when each public community opened (``public_community_since``), once, for the spaces
     whose newest safeguards were recorded before safeguards carried it (the upgrade across 0024).
 
     Only a space whose safeguards are otherwise exactly as committed gets it, so a member or a flag
-    changed outside kb is never laundered into the log (it stays a difference); a space committed to
-    it already is skipped, so upgrading again records nothing.
+    changed outside kb is never laundered into the log (it stays a difference); nor does one whose row
+    says the community opened before the event that opened it (``_opened_at``: moved back outside kb
+    before the upgrade, the second insider review of 2026-12-07); a space committed to it already is
+    skipped, so upgrading again records nothing.
 
     Returns:
         The number of spaces committed to.
@@ -266,6 +292,10 @@ def record_community_baseline(session: Session) -> int:
         committed, now = state.spaces.get(space.slug), safeguards(session, space)
         if (committed is None or "public_community_since" not in now or "public_community_since" in committed.value
                 or {k: v for k, v in now.items() if k != "public_community_since"} != committed.value):
+            continue
+        opened = _opened_at(session, space.slug)
+        since = space.public_community_since
+        if opened is not None and (since is None or _aware(since) < opened - OPENING_SLACK):
             continue
         provenance.record(session, SYSTEM, "audit.baseline", ("space", space.slug), {"safeguards": now})
         recorded += 1

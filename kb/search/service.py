@@ -13,6 +13,7 @@ UI or ``kb.experts``; documents are read only through what ``kb.documents`` re-e
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections import Counter
@@ -362,15 +363,20 @@ def public_community(session: Session, slug: str) -> PublicCommunity:
     """The community block of a public document, only where its space opted in (default: 404).
 
     Only comments written at or after the space's opt-in are served: their authors were told, as they
-    wrote, that the comment would be shown publicly; earlier ones stay internal (issue 16).
+    wrote, that the comment would be shown publicly; earlier ones stay internal (issue 16). When a comment
+    was written is read from its ``comment.create`` event too (``social.posted_at``): its row's time alone
+    could be moved forward outside kb.
     """
     document = public_document(session, slug)  # 404 unless approved, public and valid
     item = documents.published(session, [documents.get_document(session, document.document).id])[0]
     since = item.space.public_community_since
     if not item.space.public_community or since is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No public community content for {slug!r}")
-    comments = social.comments_on(session, item.document.id)  # type: ignore[arg-type]
+    comments = [c for c in social.comments_on(session, item.document.id)  # type: ignore[arg-type]
+                if c.deleted_at is None and not c.hidden and c.created_at >= since]
+    posted = social.posted_at(session, [c.id for c in comments])  # type: ignore[misc]
+    since = since if since.tzinfo is not None else since.replace(tzinfo=dt.UTC)
     average, count, _mine = social.rating_summary(session, [item.document.id])[item.document.id]  # type: ignore[index]
     return PublicCommunity(document=document.document, rating_average=average, rating_count=count, comments=[
         PublicComment(body_html=c.body_html, on_version=c.version_number, created_at=c.created_at)
-        for c in comments if c.deleted_at is None and not c.hidden and c.created_at >= since])
+        for c in comments if c.id in posted and posted[c.id] >= since])

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from kb import documents, provenance
+from kb.provenance import AuditEvent
 from kb.accounts import service as accounts
 from kb.accounts.models import User
 from kb.actors import Actor
@@ -158,6 +159,19 @@ def comments_on(session: Session, document_id: int) -> list[Comment]:
     """The comments of a document that the caller has already shown its reader may see (the public
     community block: an approved, public document), oldest first."""
     return list(session.execute(select(Comment).where(Comment.document_id == document_id).order_by(Comment.id)).scalars())
+
+
+def posted_at(session: Session, comment_ids: list[int]) -> dict[int, dt.datetime]:
+    """When each comment was posted, by its ``comment.create`` event (absent: no event posted it). The
+    public community block serves what was written after the space opened it by this, not by the row's
+    ``created_at``, which an edit outside kb could move forward (the second insider review of 2026-12-07)."""
+    if not comment_ids:
+        return {}
+    rows = session.execute(select(AuditEvent.object_id, AuditEvent.at).where(
+        AuditEvent.action == "comment.create", AuditEvent.object_type == "comment",
+        AuditEvent.object_id.in_([str(i) for i in comment_ids])))  # type: ignore[union-attr, attr-defined]
+    return {int(object_id): dt.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+            for object_id, at in rows}
 
 
 def edit_counts(session: Session, comment_ids: list[int]) -> dict[int, int]:
