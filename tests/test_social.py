@@ -117,7 +117,7 @@ def test_wrong_document_goes_to_review_queue_never_hidden(client, cast) -> None:
     assert refused.status_code == 409
 
 
-@pytest.mark.parametrize("edit", ["author", "text"])
+@pytest.mark.parametrize("edit", ["author", "text", "question"])
 def test_an_answer_changed_outside_kb_is_not_promoted(client, cast, database, edit: str) -> None:  # noqa: ANN001
     """The insider review of 2026-12-07 (F6): an operator swapped an accepted answer's author in the
     database, and a good-faith promotion credited otto, who never wrote it, on a curated card. Promotion
@@ -128,10 +128,17 @@ def test_an_answer_changed_outside_kb_is_not_promoted(client, cast, database, ed
                                                              "space": "benefits"}).json()["id"]
     aid = post(client, cast, "reader0", f"/api/v1/questions/{qid}/answers", {"body_md": "No, it is not taxed."}).json()["answers"][0]["id"]
     post(client, cast, "reader", f"/api/v1/questions/{qid}/accept", {"answer_id": aid})
-    change = ("UPDATE answer SET author_id = (SELECT id FROM user_account WHERE username = 'otto') WHERE id = :a"
-              if edit == "author" else "UPDATE answer SET body_md = 'Yes, at 52%.' WHERE id = :a")
+    other = post(client, cast, "reader", "/api/v1/questions", {"title": "Is child benefit paid for a newborn?",
+                                                               "body_md": "Newborn?", "space": "benefits"}).json()["id"]
+    changes = {"author": ["UPDATE answer SET author_id = (SELECT id FROM user_account WHERE username = 'otto') WHERE id = :a"],
+               "text": ["UPDATE answer SET body_md = 'Yes, at 52%.' WHERE id = :a"],
+               # carl's answer moved under another question and marked accepted there
+               "question": ["UPDATE answer SET question_id = :q WHERE id = :a",
+                            "UPDATE question SET accepted_answer_id = :a WHERE id = :q"]}[edit]
     with database.engine.begin() as connection:
-        connection.execute(text(change), {"a": aid})
+        for change in changes:
+            connection.execute(text(change), {"a": aid, "q": other})
+    qid = other if edit == "question" else qid
     before = len(audit_events(database))
     refused = post(client, cast, "owner", f"/api/v1/questions/{qid}/promote", {"space": "benefits", "slug": "rent-tax"})
     assert refused.status_code == 409 and refused.json()["error"]["details"] == {"rule": "unrecorded_answer", "answer": aid}

@@ -265,19 +265,26 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _require_as_recorded(session: Session, answer: Answer) -> None:
-    """The answer is what kb recorded: written by the actor of its ``answer.create``, with the text that
-    event committed to (events since the insider review of 2026-12-07 do). A promotion credits its author
-    on a curated card and takes its text: an author or a text changed in the database must not become
-    "written by carl" in curated knowledge (F6).
+def _require_as_recorded(session: Session, answer: Answer, question: Question) -> None:
+    """The accepted answer is what kb recorded: written by the actor of its ``answer.create`` to this
+    question, with the text that event committed to (events since the insider review of 2026-12-07 do;
+    an older one vouches for the author and the question only), and accepted by the question's newest
+    ``answer.accept``. A promotion credits its author on a curated card and takes its text under the
+    question's title: an author, a text, a question or an acceptance changed in the database must not
+    become "written by carl" in curated knowledge (F6).
 
     Raises:
-        KbError CONFLICT: no such event, another author, or another text.
+        KbError CONFLICT: no such event, another author, text, question or accepted answer.
     """
     events = provenance.list_events(session, action="answer.create", object_type="answer", object_id=str(answer.id),
                                     limit=2)
-    committed = json.loads(events[0].payload).get("body_sha256") if len(events) == 1 else None
-    if (len(events) != 1 or events[0].actor_id != answer.author_id
+    recorded = json.loads(events[0].payload) if len(events) == 1 else {}
+    committed = recorded.get("body_sha256")
+    accepted = provenance.list_events(session, action="answer.accept", object_type="question",
+                                      object_id=str(question.id), limit=1, newest_first=True)
+    if (len(events) != 1 or events[0].actor_id != answer.author_id or recorded.get("question") != question.id
+            or answer.question_id != question.id
+            or not accepted or json.loads(accepted[0].payload).get("answer") != answer.id
             or (committed is not None and committed != _sha256(answer.body_md))):
         raise KbError(ErrorCode.CONFLICT, f"Answer {answer.id} is not what the audit log recorded (its author or its text "
                       "was changed outside kb): it cannot be promoted", details={"rule": "unrecorded_answer",
@@ -406,7 +413,7 @@ def promote(session: Session, *, actor: Actor, question_id: int, data: PromoteRe
         raise KbError(ErrorCode.CONFLICT, f"Question {question_id} was promoted already")
     accepted = session.get(Answer, question.accepted_answer_id)
     assert accepted is not None
-    _require_as_recorded(session, accepted)
+    _require_as_recorded(session, accepted, question)
     space = data.space or (accounts.get_space_by_id(session, question.space_id).slug if question.space_id is not None else None)
     if space is None:
         raise KbError(ErrorCode.VALIDATION_ERROR, "Name the space of the new document: the question is in none",
