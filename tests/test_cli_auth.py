@@ -282,7 +282,11 @@ def test_the_demo_refuses_an_organisations_admin_who_happens_to_be_called_adam(c
     assert head_seq(database) == before
 
 
-def test_the_demo_runs_again_over_its_own_users(cli_env, database) -> None:  # noqa: ANN001
+def test_the_demo_runs_again_over_its_own_users(cli_env, database, client) -> None:  # noqa: ANN001
+    """…even one an admin deactivated since (a second review found it then called rita someone else)."""
     assert run_cli("demo").exit_code == 0
+    token = client.post("/api/v1/auth/token", json={"username": "adam", "password": "adam-demo-2026"}).json()["token"]
+    deactivated = client.patch("/api/v1/users/rita", json={"is_active": False}, headers={"Authorization": f"Bearer {token}"})
+    assert deactivated.status_code == 200, deactivated.text
     again = run_cli("demo")
     assert again.exit_code == 0, again.output

@@ -255,6 +255,20 @@ def test_a_translation_is_written_in_the_space_of_its_original(client, database,
     assert original["translations"] == []
 
 
+def test_a_translation_of_a_draft_one_may_not_see_is_not_found_like_a_missing_one(client, cast) -> None:  # noqa: ANN001
+    """The second insider review: the 409 named the space of a draft oscar may not see; now it is the
+    same 404 as a slug that does not exist (no existence oracle)."""
+    assert client.post("/api/v1/spaces/benefits/documents", json=doc_body("Layoffs 2027"),
+                       headers=cast["owner"].headers).status_code == 201
+    assert client.get("/api/v1/documents/layoffs-2027", headers=cast["outsider_owner"].headers).status_code == 404
+    answers = [client.post("/api/v1/spaces/elsewhere/documents", json={**doc_body("Zwolnienia"), "language": "pl",
+                                                                        "translation_of": slug},
+                           headers=cast["outsider_owner"].headers) for slug in ("layoffs-2027", "no-such-page")]
+    assert [a.status_code for a in answers] == [404, 404], [a.text for a in answers]
+    assert answers[0].json()["error"]["message"].replace("layoffs-2027", "X") == \
+        answers[1].json()["error"]["message"].replace("no-such-page", "X")
+
+
 def test_validation_errors(client, cast) -> None:  # noqa: ANN001
     bad = [{**doc_body(), "slug": "Bad Slug"}, {**doc_body(), "audience": "everyone"},
            {**doc_body(), "valid_from": "2027-01-01", "valid_until": "2026-01-01"}, {**doc_body(), "body_md": ""}]

@@ -275,12 +275,7 @@ def strangers_for_bootstrap(session: Session, known: dict[str, str]) -> list[str
     2026-12-07, F3)."""
     strangers = []
     for user in service.list_users(session, limit=1_000_000, offset=0)[0]:
-        if user.username not in known:
-            strangers.append(user.username)
-            continue
-        try:
-            service.authenticate(session, username=user.username, password=known[user.username])
-        except KbError:
+        if user.username not in known or not service.password_is(user, known[user.username]):
             strangers.append(user.username)
     return strangers
 

@@ -189,6 +189,17 @@ def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User]
     return list(users), total
 
 
+def password_is(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's, whatever the account's state (no sign-in: ``kb demo``'s check
+    that a demo-named user is its own)."""
+    if not user.password_hash:
+        return False
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(session: Session, *, username: str, password: str) -> User:
     """Check a username and password.
 

@@ -277,7 +277,7 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     """
     if session.execute(select(Document.id).where(Document.slug == data.slug)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"A document {data.slug!r} exists already")
-    translation_of_id = _translated(session, data.translation_of, space).id if data.translation_of else None
+    translation_of_id = _translated(session, actor, data.translation_of, space).id if data.translation_of else None
     author_id = actor.id
     owner_id = _default_owner(session, actor, space)
     document = Document(slug=data.slug, space_id=space.id, owner_id=owner_id,  # type: ignore[arg-type]
@@ -296,11 +296,11 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     return document, version
 
 
-def _translated(session: Session, slug: str, space: Space) -> Document:
+def _translated(session: Session, actor: Actor, slug: str, space: Space) -> Document:
     """The document a new one translates, which must be in the same space: a page's translations are served
     in its place to citizens of their language, so its own owners approve them, not another space's
-    (the insider review of 2026-12-07, F8)."""
-    original = get_document(session, slug)
+    (the insider review of 2026-12-07, F8). One the actor may not see is not found, as a missing one."""
+    original = visible_document(session, actor=actor, slug=slug)
     if original.space_id != space.id:
         home = accounts.get_space_by_id(session, original.space_id)
         raise KbError(ErrorCode.CONFLICT, (
