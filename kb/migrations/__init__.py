@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from alembic.config import Config
+    from sqlmodel import Session
 
     from kb.db import Database
 
@@ -111,13 +114,9 @@ TAXONOMY_REVISION = "0023"
 
 def taxonomy_baseline(database: "Database") -> None:
     """Commit to the taxonomy rows that earlier taxonomy events named (``kb.taxonomy.service.record_baseline``)."""
-    from kb.db import transaction
     from kb.taxonomy.service import record_baseline
 
-    with database.session() as session, transaction(session):
-        recorded = record_baseline(session)
-    if recorded:
-        print(f"audit log: baseline of {recorded} taxonomy schemes and concepts recorded")  # noqa: T201
+    _record_once(database, record_baseline, "taxonomy schemes and concepts")
 
 
 COMMUNITY_REVISION = "0024"
@@ -126,13 +125,19 @@ COMMUNITY_REVISION = "0024"
 
 def community_baseline(database: "Database") -> None:
     """Commit to when each public community opened (``kb.documents.integrity.record_community_baseline``)."""
-    from kb.db import transaction
     from kb.documents.integrity import record_community_baseline
 
+    _record_once(database, record_community_baseline, "public communities' opening")
+
+
+def _record_once(database: "Database", record: "Callable[[Session], int]", what: str) -> None:
+    """Run one of the upgrade's baselines in a transaction of its own, and say what it recorded."""
+    from kb.db import transaction
+
     with database.session() as session, transaction(session):
-        recorded = record_community_baseline(session)
+        recorded = record(session)
     if recorded:
-        print(f"audit log: baseline of {recorded} public communities' opening recorded")  # noqa: T201
+        print(f"audit log: baseline of {recorded} {what} recorded")  # noqa: T201
 
 
 def current(database: "Database") -> str | None:
