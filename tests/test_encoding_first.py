@@ -30,24 +30,27 @@ def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp
 
 
 def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: Path) -> None:
-    now = [0.0]
+    """No wall clock: the importer's clock is ``now``, which only its looks (one second each) and the test
+    move, so ``waited_seconds`` counts looks; the test also counts them itself."""
+    now, looks = [0.0], []
 
     def sleep(seconds: float) -> None:  # a second a look: the waits' lengths are counted, not timed
         now[0] += 1
+        looks.append(now[0])
 
     catch_up = EncodingFirst(tmp_path / GATE_FILE)
     importer = EncodingFirst(tmp_path / GATE_FILE, patience=5, clock=lambda: now[0], sleep=sleep)
     with catch_up.encoding():  # catch-ups encoding for minutes, or one after another
         importer.before_next_file()  # gives up once its patience has run out
-        assert importer.waits == 1 and importer.waited_seconds == 5
+        assert importer.waits == 1 and importer.waited_seconds == 5 and len(looks) == 5
         importer.before_next_file()  # the next file, at once: no credit left, it does not wait
-        assert importer.waits == 1
+        assert importer.waits == 1 and len(looks) == 5
         now[0] += 3  # the import ran 3 s
         importer.before_next_file()  # it may wait as long again, no longer
-        assert importer.waits == 2 and importer.waited_seconds == 8
+        assert importer.waits == 2 and importer.waited_seconds == 8 and len(looks) == 8
         now[0] += 60  # a long run earns no more than the patience
         importer.before_next_file()
-        assert importer.waits == 3 and importer.waited_seconds == 13
+        assert importer.waits == 3 and importer.waited_seconds == 13 and len(looks) == 13
 
 
 def test_short_holds_one_after_another_are_charged_and_cannot_stop_an_import(tmp_path: Path) -> None:
