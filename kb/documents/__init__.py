@@ -18,7 +18,7 @@ from kb.documents.published import (
 from kb.documents.reading import provenance_card
 from kb.documents.schemas import DocumentCreate, DocumentPublic, ProvenanceCard, VersionPublic
 from kb.documents.approval import second_review
-from kb.documents.service import expired, get_document, review_overdue, tags_of, visible_document
+from kb.documents.service import expired, get_document, review_overdue, sha256_text, tags_of, visible_document
 
 __all__ = [
     "UNPUBLISHED_ACTIONS", "ApprovedFacts", "approved_facts", "ChunkFacts", "concepts_of", "DocumentCreate", "DocumentPublic",
@@ -26,6 +26,6 @@ __all__ = [
     "approval_lead_times", "approved_versions_by", "chunks_by_id", "create_promoted",
     "document_for_social", "document_ids_for_slugs", "expired", "facts_of", "get_document", "overdue_by_space",
     "people_of", "promoted_document", "provenance_card", "publication_seq", "published", "published_chunk_facts", "request_review", "review_overdue",
-    "second_review", "tags_of", "visible_document",
+    "second_review", "sha256_text", "tags_of", "visible_document",
     "translation_groups",
 ]

@@ -270,7 +270,7 @@ def _opened_at(session: Session, slug: str) -> dt.datetime | None:
         public = bool(value["public_community"])
     if opened is None or opened.action == "audit.baseline":
         return None
-    return dt.datetime.strptime(opened.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    return provenance.event_time(opened.at)
 
 
 def record_community_baseline(session: Session) -> int:

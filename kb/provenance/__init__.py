@@ -22,7 +22,7 @@ from kb.db import EVENT_KEY_PATH, utcnow
 from kb.events import RECORD_HOOKS_KEY, Recorded
 from kb.provenance import chain, eventkeys, merkle, receipts, transparency
 from kb.provenance.replay import Committed, CommittedState, committed_state
-from kb.provenance.chain import VerifyResult, canonical_json
+from kb.provenance.chain import VerifyResult, canonical_json, event_time
 from kb.provenance.receipts import ReceiptCheck
 from kb.provenance.transparency import ChainBroken, HeadCheck
 from kb.provenance.models import AuditEvent
@@ -43,7 +43,7 @@ __all__ = [
     "check_tree_head", "inclusion_proof", "consistency_proof", "root_hash", "receipt", "verify_receipt", "ReceiptCheck",
     "RECEIPT_FORMAT",
     "Committed", "CommittedState", "committed_state", "LogAudit", "audit_log", "created_by_people",
-    "password_choosers", "chain_between", "chosen_passwords",
+    "password_choosers", "chain_between", "chosen_passwords", "event_time",
 ]
 
 

@@ -5,6 +5,7 @@ Only ``kb.provenance`` may import this module. No code path here updates or dele
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -22,6 +23,15 @@ from kb.provenance.models import GENESIS_HASH, AuditEvent, AuditHead
 
 _sha256 = hashlib.sha256
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # JSON string literal, non-ASCII kept
+
+
+AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""How an event's ``at`` is written: UTC, microseconds."""
+
+
+def event_time(at: str) -> dt.datetime:
+    """An event's ``at`` as an aware UTC datetime."""
+    return dt.datetime.strptime(at, AT_FORMAT).replace(tzinfo=dt.UTC)
 
 
 def canonical_json(value: Any) -> str:
@@ -107,7 +117,7 @@ def append(
     if head_row is None:
         raise RuntimeError("Bug: the audit head row is missing; run `kb db upgrade`")
     head_seq, head_hash = head_row
-    at = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = utcnow().strftime(AT_FORMAT)
     payload_text = canonical_json(payload)
     seq = head_seq + 1
     digest = event_hash(

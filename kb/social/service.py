@@ -11,7 +11,6 @@ and the role gate). Must not import the web framework, ``kb.documents`` internal
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -170,8 +169,7 @@ def posted_at(session: Session, comment_ids: list[int]) -> dict[int, dt.datetime
     rows = session.execute(select(AuditEvent.object_id, AuditEvent.at).where(
         AuditEvent.action == "comment.create", AuditEvent.object_type == "comment",
         AuditEvent.object_id.in_([str(i) for i in comment_ids])))  # type: ignore[union-attr, attr-defined]
-    return {int(object_id): dt.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-            for object_id, at in rows}
+    return {int(object_id): provenance.event_time(at) for object_id, at in rows}
 
 
 def edit_counts(session: Session, comment_ids: list[int]) -> dict[int, int]:
@@ -257,12 +255,8 @@ def answer(session: Session, *, actor: Actor, question_id: int, data: AnswerCrea
     session.add(item)
     session.flush()
     provenance.record(session, actor, "answer.create", ("answer", item.id),
-                      {"question": question.id, "body_sha256": _sha256(data.body_md)})
+                      {"question": question.id, "body_sha256": documents.sha256_text(data.body_md)})
     return item
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _require_as_recorded(session: Session, answer: Answer, question: Question) -> None:
@@ -285,9 +279,9 @@ def _require_as_recorded(session: Session, answer: Answer, question: Question) -
     if (len(events) != 1 or events[0].actor_id != answer.author_id or recorded.get("question") != question.id
             or answer.question_id != question.id
             or not accepted or json.loads(accepted[0].payload).get("answer") != answer.id
-            or (committed is not None and committed != _sha256(answer.body_md))):
-        raise KbError(ErrorCode.CONFLICT, f"Answer {answer.id} is not what the audit log recorded (its author or its text "
-                      "was changed outside kb): it cannot be promoted", details={"rule": "unrecorded_answer",
+            or (committed is not None and committed != documents.sha256_text(answer.body_md))):
+        raise KbError(ErrorCode.CONFLICT, f"Answer {answer.id} is not what the audit log recorded (its author, text, question "
+                      "or acceptance was changed outside kb): it cannot be promoted", details={"rule": "unrecorded_answer",
                                                                                   "answer": answer.id})
 
 
