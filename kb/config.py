@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         "of 2 KB per public passage; at 100,000 public passages a change costs a 4 s save and a 0.7 s pause of the "
         "next query (docs/scaling.md): switch it off for very large public collections.",
     )
+    public_word_bridge: bool = Field(
+        True,
+        description="With KB_PUBLIC_MULTILINGUAL, carry each word of a question in another language to the nearest "
+        "English words of the best passages the multilingual index found, and rank English pages by those words too "
+        "(kb/search/bridge.py; cross-lingual hit@3 +0.04 on MLQA-R, docs/benchmarks.md). Each word's vector is "
+        "remembered, at most 100,000 words (about 100 MB).",
+    )
     four_eyes_default: bool = Field(
         True,
         description="Whether new spaces require that a version is approved by someone other than its author.",

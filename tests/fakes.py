@@ -65,6 +65,37 @@ class ChosenVectorsEmbedder:
         return rows
 
 
+class WordMeaningsEmbedder(ChosenVectorsEmbedder):
+    """``ChosenVectorsEmbedder`` for texts of several words; a single word gets its chosen meaning, or an axis of its own.
+
+    The word bridge (``kb.search.bridge``) encodes words one at a time: ``meanings`` maps a word
+    to a vector (translations share one), and any other word gets an axis no other word has
+    (similarity 0 to every other word), in ``spare`` extra dimensions. ``words_encoded`` lists them.
+    """
+
+    name = "word-meanings-fake"
+
+    def __init__(self, vectors: dict[str, Sequence[float]], meanings: dict[str, Sequence[float]], spare: int = 200) -> None:
+        width = len(next(iter(vectors.values())))
+        super().__init__({marker: [*vector, *([0.0] * spare)] for marker, vector in vectors.items()})
+        self.meanings = {word: np.asarray([*vector, *([0.0] * spare)], dtype=np.float32) for word, vector in meanings.items()}
+        self._axes: dict[str, int] = {}
+        self._first_spare = width
+        self.words_encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        rows = super().encode(texts)
+        for row, text in enumerate(texts):
+            if text and not any(ch.isspace() for ch in text):
+                self.words_encoded.append(text)
+                vector = self.meanings.get(text)
+                if vector is None:
+                    vector = np.zeros(self.dimension, dtype=np.float32)
+                    vector[self._axes.setdefault(text, self._first_spare + len(self._axes)) % (self.dimension - 1)] = 1.0
+                rows[row] = vector / float(np.linalg.norm(vector))
+        return rows
+
+
 class CountingEmbedder:
     """An ``Embedder`` that counts the texts ``inner`` encodes for it (what an index encoded, not read from storage).
 

@@ -176,6 +176,7 @@ class SearchIndexes:
         self._vector = None
         self._multilingual_embedder = multilingual_embedder
         self._multilingual = None
+        self._word_vectors = None
         self._sentences = None
         self._lock = threading.RLock()
         self._encoded_up_to: dict[str, int] = {}  # encode_ahead's place per model key
@@ -344,6 +345,19 @@ class SearchIndexes:
         if self._multilingual_embedder is None:
             self._multilingual_embedder = shared_multilingual_embedder()
         return self._multilingual_embedder
+
+    @property
+    def word_vectors(self):  # noqa: ANN201  (kb.search.bridge.WordVectors, or None when switched off)
+        """Single words' multilingual vectors, remembered for the word bridge (``kb.search.bridge``); None when off."""
+        if not (self.multilingual_enabled and self.settings.public_word_bridge):
+            return None
+        with self._lock:
+            if self._word_vectors is None:
+                from kb.search.bridge import WordVectors
+
+                embedder = self.multilingual_embedder
+                self._word_vectors = WordVectors(lambda words: embedder.encode(list(words)))
+            return self._word_vectors
 
     @property
     def multilingual(self):  # noqa: ANN201  (FaissVectorIndex over public chunks, or None when switched off)

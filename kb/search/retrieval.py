@@ -20,7 +20,7 @@ import numpy as np
 from sqlmodel import Session
 
 from kb import documents, validity
-from kb.search import feedback, sentences
+from kb.search import bridge, feedback, sentences
 from kb.search import language as languages
 from kb.search.crosslingual import fuse_where_possible, in_turn, relative_floor, surviving_terms
 from kb.search.hybrid import group_by, reciprocal_rank_fusion, zscore_fusion
@@ -57,6 +57,11 @@ SURVIVING_TERMS_WEIGHT = 0.5
 # passages worth ranking come first; a passage missing from the sentences takes their lowest score.
 SENTENCE_WEIGHT = 0.5
 SENTENCES_PER_PASSAGE = 4
+# The word bridge (kb.search.bridge): the English words of the multilingual ranking's best
+# BRIDGE_PASSAGES English passages are what a non-English question's words can be carried to; the
+# English keyword ranking of the carried words is fused at BRIDGE_WEIGHT (docs/benchmarks.md).
+BRIDGE_PASSAGES = 20
+BRIDGE_WEIGHT = 0.5
 # Employees' opt-in to the cross-lingual path: /api/v1/search?lang=any
 ANY_LANGUAGE = "any"
 
@@ -185,7 +190,7 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
                           language: str | None) -> Retrieved:
     """The cross-lingual path (public search, employees' ``lang=any``): chunk ids best first, with their facts.
 
-    Up to four rankings, each used where it is valid: the keyword index read with the analyser of
+    Up to five rankings, each used where it is valid: the keyword index read with the analyser of
     the query's language (``None``: every language's fields), which can only find pages in that
     language; the English model, for English queries (or when the language is unsure); the
     multilingual index of public passages, which finds a page in any of its 16 languages, a passage
@@ -193,7 +198,9 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
     ``kb.search.sentences``), down to half the query's best score (``RELATIVE_FLOOR_MULTILINGUAL``);
     and, for a question in another
     language, the keyword index over every language's fields asked only the question's names and
-    numbers (``surviving_terms``, weight ``SURVIVING_TERMS_WEIGHT``), which survive translation. They
+    numbers (``surviving_terms``, weight ``SURVIVING_TERMS_WEIGHT``), which survive translation; and
+    for such a question the keyword index's English fields asked the English words its own words
+    are carried to (``_bridge``, weight ``BRIDGE_WEIGHT``), which counts only for English pages. They
     are fused by ``fuse_where_possible``: a page's absence from a ranking that could not have found
     it (an English page from the Dutch keyword search) does not count against it. A question in a
     language the encoder does not read takes ``_beyond_the_encoder`` instead. Filters apply inside
@@ -236,6 +243,13 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
         rankings.append(names)
         readers.append("names")
         weights.append(SURVIVING_TERMS_WEIGHT)
+    if language not in (None, "en") and "multilingual" in readers:
+        carried = _bridge(session, indexes, text, language, rankings[readers.index("multilingual")],
+                          filters, depth)
+        if carried:
+            rankings.append(carried)
+            readers.append("bridge")
+            weights.append(BRIDGE_WEIGHT)
     facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
 
     def possible(reader: str):  # noqa: ANN202
@@ -243,12 +257,40 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
             return lambda cid: keyword_field is None or (cid in facts and field_language(facts[cid].language) == keyword_field)
         if reader == "multilingual":
             return lambda cid: cid in facts and facts[cid].audience == "public"
+        if reader == "bridge":
+            return lambda cid: cid in facts and field_language(facts[cid].language) == "en"
         return lambda cid: True
 
     retrieved.ranked = fuse_where_possible(rankings, [possible(r) for r in readers], weights,  # type: ignore[assignment]
                                            method=indexes.settings.search_fusion)
     retrieved.facts = facts
     return retrieved
+
+
+def _bridge(session: Session, indexes: SearchIndexes, text: str, language: str | None, multilingual: Ranking,
+            filters: SearchFilters, depth: int) -> Ranking:
+    """The English pages ranked by the English words a non-English question's words are carried to (``kb.search.bridge``).
+
+    Empty when the bridge is off, the question is written without spaces between words, or no
+    word is carried. The English words are those of the multilingual ranking's best
+    ``BRIDGE_PASSAGES`` English passages (headings and text); the carried words are asked of the
+    keyword index's English fields, over every page the filters admit.
+    """
+    vectors = indexes.word_vectors
+    if vectors is None or not bridge.splits_words(text):
+        return []
+    words = bridge.question_words(text, language)
+    if not words:
+        return []
+    best = [cid for cid, _ in multilingual[:BRIDGE_PASSAGES * 2]]
+    english = [cid for cid, fact in documents.published_chunk_facts(session, best).items()
+               if field_language(fact.language) == "en"]
+    chunks = documents.chunks_by_id(session, sorted(english, key=best.index)[:BRIDGE_PASSAGES])
+    texts = [" ".join([*json.loads(chunk.heading_path), chunk.text]) for chunk in chunks.values()]
+    carried = bridge.translate(words, bridge.english_words(texts), vectors)
+    if not carried:
+        return []
+    return indexes.keyword.search(" ".join(carried), filters, depth, language="en")
 
 
 def _beyond_the_encoder(session: Session, indexes: SearchIndexes, text: str, filters: SearchFilters,
