@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         True,
         description="With KB_PUBLIC_MULTILINGUAL, carry each word of a question in another language to the nearest "
         "English words of the best passages the multilingual index found, and rank English pages by those words too "
-        "(kb/search/bridge.py; cross-lingual hit@3 +0.04 on MLQA-R, docs/benchmarks.md). Each word's vector is "
+        "(kb/search/bridge.py; cross-lingual hit@3 +0.05 on MLQA-R, docs/benchmarks.md). Each word's vector is "
         "remembered, at most 100,000 words (about 100 MB).",
     )
     four_eyes_default: bool = Field(

@@ -10,8 +10,9 @@ fields, a ranking the cross-lingual fusion adds (``kb.search.retrieval``).
 The English words come from the candidate passages, not from a vocabulary of every page: nothing
 is kept in step with approvals and nothing is encoded at start-up. Each word's vector is encoded
 once and remembered (``WordVectors``, least recently used out first), so a warm server encodes
-only words it has not met. Questions in a script written without spaces between words (Chinese,
-Japanese, Thai; any such letter in it) are not split into words here and take no bridge (``splits_words``).
+only words it has not met. Chinese characters are read in overlapping pairs; a question with a
+letter of another script written without spaces between words (Japanese kana, Thai…) takes no
+bridge (``splits_words``).
 
 Pure apart from the encoder and its memory (STYLE 9); checked in tests/test_crosslingual.py.
 """
@@ -29,7 +30,10 @@ from kb.search.analysis import fold, stop_words
 from kb.search.language import main_script, script
 
 # Scripts written without spaces between words: \w+ would take a whole clause as one word.
-UNSPLIT_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"})
+# Japanese (kana) is among them: measured on no Japanese questions, it takes no bridge.
+UNSPLIT_SCRIPTS = frozenset({"HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"})
+# Chinese characters are read as overlapping pairs (most Chinese words are two characters long).
+PAIRED_SCRIPTS = frozenset({"CJK"})
 _WORD = re.compile(r"[^\W\d_]+")
 MIN_ENGLISH_LETTERS = 3
 # Each question word is carried to at most this many English words, each at least this similar to it.
@@ -41,8 +45,8 @@ MAX_QUESTION_WORDS = 16
 def splits_words(text: str) -> bool:
     """Whether ``text`` has letters and none in a script written without spaces between words.
 
-    One such letter is enough to say no: "谁开发了 Adobe Photoshop" would give "谁开发了" as one word.
-    Its Latin-script names are still asked by the names ranking (``kb.search.crosslingual.surviving_terms``).
+    One such letter is enough to say no (Japanese kana, Thai…). Chinese characters are not among
+    them: ``question_words`` reads them as overlapping pairs.
     """
     return main_script(text) is not None and not any(
         character.isalpha() and script(character) in UNSPLIT_SCRIPTS for character in text)
@@ -53,14 +57,40 @@ def question_words(text: str, language: str | None) -> list[str]:
 
     Stop words are whoosh's (NLTK's) lists where there is one for ``language``; for a language
     without one the English words' similarity floor (``MIN_COSINE``) leaves most function words
-    with nothing to carry them to. Distinct, in order, at most ``MAX_QUESTION_WORDS``.
+    with nothing to carry them to. In a question not written mostly in Latin script, a
+    Latin-script word is a name or term kept as written ("Kyrgyzstan" in a Chinese question): the
+    names ranking (``kb.search.crosslingual.surviving_terms``, the same rule) asks it, so it is left
+    out here, not counted twice. A run of Chinese characters, written without spaces, gives its
+    overlapping pairs ("首都是" → "首都", "都是"): no word list decides where its words end, and
+    the pairs that are no word are carried nowhere or weakly. Distinct, in order, at most
+    ``MAX_QUESTION_WORDS``.
     """
     stop = stop_words(language)
+    latin_question = main_script(text) == "LATIN"
     found: dict[str, None] = {}
     for word in _WORD.findall(fold(text)):
-        if word not in stop and len(word) > 1:
-            found.setdefault(word, None)
+        for run in _runs(word):
+            if not latin_question and script(run[0]) == "LATIN":
+                continue  # a name or term kept as written ("Kyrgyzstan" in Chinese): the names ranking asks it
+            if script(run[0]) in PAIRED_SCRIPTS:
+                for pair in (run[i:i + 2] for i in range(max(1, len(run) - 1))):
+                    found.setdefault(pair, None)
+            elif run not in stop and len(run) > 1:
+                found.setdefault(run, None)
     return list(found)[:MAX_QUESTION_WORDS]
+
+
+def _runs(word: str) -> list[str]:
+    """A word split where it goes into or out of Chinese characters ("adobe开发了" → "adobe", "开发了")."""
+    runs: list[str] = []
+    paired = None
+    for character in word:
+        now = script(character) in PAIRED_SCRIPTS
+        if now is not paired:
+            runs.append("")
+            paired = now
+        runs[-1] += character
+    return runs
 
 
 def english_words(texts: Iterable[str]) -> list[str]:
