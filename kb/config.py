@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         description="With KB_PUBLIC_MULTILINGUAL, carry each word of a question in another language to the nearest "
         "English words of the best passages the multilingual index found, and rank English pages by those words too "
         "(kb/search/bridge.py; cross-lingual hit@3 +0.05 on MLQA-R, docs/benchmarks.md). Each word's vector is "
-        "remembered, at most 100,000 words (about 100 MB).",
+        "remembered: at most 100,000 of the pages' words (about 100 MB) and, apart, 10,000 of the questions'.",
     )
     four_eyes_default: bool = Field(
         True,

@@ -533,6 +533,22 @@ def test_a_words_vector_is_encoded_once_and_the_least_recently_used_leave_first(
     assert asked[-1] == ["city"] and memory.encoded == 5
 
 
+def test_made_up_question_words_never_push_the_pages_words_out() -> None:
+    asked: list[list[str]] = []
+
+    def encode(words):  # noqa: ANN001, ANN202
+        asked.append(list(words))
+        return np.eye(8, dtype=np.float32)[[hash(w) % 8 for w in words]]
+
+    memory = bridge.WordMemory.of(encode)
+    english = ["capital", "founded", "river"]
+    bridge.translate(["hauptstadt"], english, memory.english, question_vectors=memory.question)
+    for n in range(bridge.QUESTION_WORDS // 16 + 5):  # more made-up words than the questions' memory holds
+        bridge.translate([f"zq{n}x{i}" for i in range(16)], english, memory.english, question_vectors=memory.question)
+    assert len(memory.question) == bridge.QUESTION_WORDS and len(memory.english) == 3
+    assert [w for batch in asked for w in batch if w in english] == english  # the pages' words: encoded once
+
+
 # Axes: the tenancy page, the rent allowance page, the moving page, and three meanings.
 BRIDGE_CHOICE = {"Deposit back": (1, 0, 0, 0, 0, 0), "Rent allowance": (0, 1, 0, 0, 0, 0), "Moving house": (0, 0, 1, 0, 0, 0),
                  "fianza": (0.69, 0.72, 0.40, 0, 0, 0)}  # the question: a little closer to the rent allowance page

@@ -9,8 +9,8 @@ fields, a ranking the cross-lingual fusion adds (``kb.search.retrieval``).
 
 The English words come from the candidate passages, not from a vocabulary of every page: nothing
 is kept in step with approvals and nothing is encoded at start-up. Each word's vector is encoded
-once and remembered (``WordVectors``, least recently used out first), so a warm server encodes
-only words it has not met. Chinese characters are read in overlapping pairs; a question with a
+once and remembered (``WordVectors``, least recently used out first; the pages' words apart from
+the questions', ``WordMemory``), so a warm server encodes only words it has not met. Chinese characters are read in overlapping pairs; a question with a
 letter of another script written without spaces between words (Japanese kana, Thai…) takes no
 bridge (``splits_words``).
 
@@ -23,6 +23,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +41,9 @@ MIN_ENGLISH_LETTERS = 3
 PER_WORD = 2
 MIN_COSINE = 0.5
 MAX_QUESTION_WORDS = 16
+# What the memories keep (float16, 1 KB a word under a 512-dimensional encoder): about 100 MB and 10 MB.
+ENGLISH_WORDS = 100_000
+QUESTION_WORDS = 10_000
 
 
 def splits_words(text: str) -> bool:
@@ -107,13 +111,17 @@ def english_words(texts: Iterable[str]) -> list[str]:
 class WordVectors:
     """Single words' vectors under one encoder, each encoded once and remembered (at most ``capacity``)."""
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], capacity: int = 100_000) -> None:
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], capacity: int = ENGLISH_WORDS) -> None:
         self._encode = encode
         self.capacity = capacity
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.encoded = 0
         """How many words this memory has had encoded (a test reads it)."""
+
+    def __len__(self) -> int:
+        """How many words are remembered now."""
+        return len(self._vectors)
 
     def __call__(self, words: Sequence[str]) -> np.ndarray:
         """The vectors of ``words``, in order (encoding only the words not remembered)."""
@@ -139,17 +147,36 @@ class WordVectors:
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
+@dataclass
+class WordMemory:
+    """The bridge's two memories: the pages' English words, and the questions' words.
+
+    Kept apart so that questions, which anyone can send, never push the pages' words out: a run of
+    made-up words only cycles the questions' memory (at most ``QUESTION_WORDS`` words), and the
+    pages' words (at most ``ENGLISH_WORDS``, bounded by the public pages' vocabulary) stay encoded.
+    """
+
+    english: WordVectors
+    question: WordVectors
+
+    @classmethod
+    def of(cls, encode: Callable[[list[str]], np.ndarray]) -> WordMemory:
+        return cls(WordVectors(encode, ENGLISH_WORDS), WordVectors(encode, QUESTION_WORDS))
+
+
 def translate(question: Sequence[str], english: Sequence[str], vectors: Callable[[Sequence[str]], np.ndarray],
-              per_word: int = PER_WORD, floor: float = MIN_COSINE) -> list[str]:
+              per_word: int = PER_WORD, floor: float = MIN_COSINE,
+              question_vectors: Callable[[Sequence[str]], np.ndarray] | None = None) -> list[str]:
     """The English words that ``question``'s words are carried to, distinct, best-matched words first per question word.
 
     For each question word, the ``per_word`` English words most similar to it (cosine of unit
     vectors), each at least ``floor`` similar. An English word spelt like the question word (a
-    name, a shared term) counts like any other: the encoder places it next to itself.
+    name, a shared term) counts like any other: the encoder places it next to itself. ``vectors``
+    gives the English words' vectors, ``question_vectors`` (by default the same) the question's.
     """
     if not question or not english:
         return []
-    q = vectors(question)
+    q = (vectors if question_vectors is None else question_vectors)(question)
     e = vectors(english)
     similarity = q @ e.T
     carried: dict[str, None] = {}

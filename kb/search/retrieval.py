@@ -276,8 +276,8 @@ def _bridge(session: Session, indexes: SearchIndexes, text: str, language: str |
     ``BRIDGE_PASSAGES`` English passages (headings and text); the carried words are asked of the
     keyword index's English fields, over every page the filters admit.
     """
-    vectors = indexes.word_vectors
-    if vectors is None or not bridge.splits_words(text):
+    memory = indexes.word_vectors
+    if memory is None or not bridge.splits_words(text):
         return []
     words = bridge.question_words(text, language)
     if not words:
@@ -287,7 +287,7 @@ def _bridge(session: Session, indexes: SearchIndexes, text: str, language: str |
                if field_language(fact.language) == "en"]
     chunks = documents.chunks_by_id(session, sorted(english, key=best.index)[:BRIDGE_PASSAGES])
     texts = [" ".join([*json.loads(chunk.heading_path), chunk.text]) for chunk in chunks.values()]
-    carried = bridge.translate(words, bridge.english_words(texts), vectors)
+    carried = bridge.translate(words, bridge.english_words(texts), memory.english, question_vectors=memory.question)
     if not carried:
         return []
     return indexes.keyword.search(" ".join(carried), filters, depth, language="en")
