@@ -108,8 +108,9 @@ class Settings(BaseSettings):
         True,
         description="With KB_PUBLIC_MULTILINGUAL, carry each word of a question in another language to the nearest "
         "English words of the best passages the multilingual index found, and rank English pages by those words too "
-        "(kb/search/bridge.py; cross-lingual hit@3 +0.05 on MLQA-R, docs/benchmarks.md). Each word's vector is "
-        "remembered: at most 100,000 of the pages' words (about 100 MB) and, apart, 10,000 of the questions'.",
+        "(kb/search/bridge.py; cross-lingual hit@3 +0.05 on MLQA-R, docs/benchmarks.md). The pages' words' vectors "
+        "are remembered, at most 100,000 (about 130 MB); a question's own words are encoded for it and never "
+        "remembered.",
     )
     four_eyes_default: bool = Field(
         True,

@@ -9,21 +9,21 @@ fields, a ranking the cross-lingual fusion adds (``kb.search.retrieval``).
 
 The English words come from the candidate passages, not from a vocabulary of every page: nothing
 is kept in step with approvals and nothing is encoded at start-up. Each word's vector is encoded
-once and remembered (``WordVectors``, least recently used out first; the pages' words apart from
-the questions', ``WordMemory``), so a warm server encodes only words it has not met. Chinese characters are read in overlapping pairs; a question with a
-letter of another script written without spaces between words (Japanese kana, Thai…) takes no
-bridge (``splits_words``).
+once and remembered (``WordVectors``, least recently used out first), so a warm server encodes
+only words it has not met; a question's own words are encoded for it and never remembered.
+Chinese characters are read in overlapping pairs; a question in Japanese or Thai, or with a letter
+of another script written without spaces between words, takes no bridge (``splits_words``,
+``UNMEASURED``).
 
 Pure apart from the encoder and its memory (STYLE 9); checked in tests/test_crosslingual.py.
 """
 
 from __future__ import annotations
 
-import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,15 +35,38 @@ from kb.search.language import main_script, script
 UNSPLIT_SCRIPTS = frozenset({"HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"})
 # Chinese characters are read as overlapping pairs (most Chinese words are two characters long).
 PAIRED_SCRIPTS = frozenset({"CJK"})
-_WORD = re.compile(r"[^\W\d_]+")
 MIN_ENGLISH_LETTERS = 3
 # Each question word is carried to at most this many English words, each at least this similar to it.
 PER_WORD = 2
 MIN_COSINE = 0.5
 MAX_QUESTION_WORDS = 16
-# What the memories keep (float16, 1 KB a word under a 512-dimensional encoder): about 100 MB and 10 MB.
+# Longer "words" are no words (a run of letters pasted into a question): not encoded, not remembered.
+MAX_WORD_LETTERS = 32
+# The pages' words remembered (float16, 1 KB a word under a 512-dimensional encoder, about 1.3 KB
+# with the memory's own bookkeeping: about 130 MB). A question's words are encoded for it and not
+# remembered: anyone can send them, and what others asked must not show in how fast a word is answered.
 ENGLISH_WORDS = 100_000
-QUESTION_WORDS = 10_000
+# Languages the encoder reads whose questions take no bridge: written without spaces, and not measured.
+UNMEASURED = frozenset({"ja", "th"})
+
+
+def words(text: str) -> list[str]:
+    """The runs of letters in ``text``, each with the combining marks that follow its letters.
+
+    A mark belongs to its letter ("i̇" of a folded Turkish "İ", an Arabic vowel sign): splitting
+    there would cut a word in two. Digits, underscores and everything else end a word.
+    """
+    found: list[str] = []
+    current: list[str] = []
+    for character in text:
+        if character.isalpha() or (current and unicodedata.category(character).startswith("M")):
+            current.append(character)
+        elif current:
+            found.append("".join(current))
+            current = []
+    if current:
+        found.append("".join(current))
+    return found
 
 
 def splits_words(text: str) -> bool:
@@ -72,7 +95,9 @@ def question_words(text: str, language: str | None) -> list[str]:
     stop = stop_words(language)
     latin_question = main_script(text) == "LATIN"
     found: dict[str, None] = {}
-    for word in _WORD.findall(fold(text)):
+    for word in words(fold(text)):
+        if len(word) > MAX_WORD_LETTERS:
+            continue
         for run in _runs(word):
             if not latin_question and script(run[0]) == "LATIN":
                 continue  # a name or term kept as written ("Kyrgyzstan" in Chinese): the names ranking asks it
@@ -102,8 +127,8 @@ def english_words(texts: Iterable[str]) -> list[str]:
     stop = stop_words("en")
     found: dict[str, None] = {}
     for text in texts:
-        for word in _WORD.findall(fold(text)):
-            if len(word) >= MIN_ENGLISH_LETTERS and word not in stop and word.isascii():
+        for word in words(fold(text)):
+            if MIN_ENGLISH_LETTERS <= len(word) <= MAX_WORD_LETTERS and word not in stop and word.isascii():
                 found.setdefault(word, None)
     return list(found)
 
@@ -145,23 +170,6 @@ class WordVectors:
         if len(rows) < len(words):
             return np.asarray(self._encode(list(words)), dtype=np.float32)
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
-
-
-@dataclass
-class WordMemory:
-    """The bridge's two memories: the pages' English words, and the questions' words.
-
-    Kept apart so that questions, which anyone can send, never push the pages' words out: a run of
-    made-up words only cycles the questions' memory (at most ``QUESTION_WORDS`` words), and the
-    pages' words (at most ``ENGLISH_WORDS``, bounded by the public pages' vocabulary) stay encoded.
-    """
-
-    english: WordVectors
-    question: WordVectors
-
-    @classmethod
-    def of(cls, encode: Callable[[list[str]], np.ndarray]) -> WordMemory:
-        return cls(WordVectors(encode, ENGLISH_WORDS), WordVectors(encode, QUESTION_WORDS))
 
 
 def translate(question: Sequence[str], english: Sequence[str], vectors: Callable[[Sequence[str]], np.ndarray],

@@ -347,16 +347,16 @@ class SearchIndexes:
         return self._multilingual_embedder
 
     @property
-    def word_vectors(self):  # noqa: ANN201  (kb.search.bridge.WordMemory, or None when switched off)
-        """Single words' multilingual vectors, remembered for the word bridge (``kb.search.bridge``); None when off."""
+    def word_vectors(self):  # noqa: ANN201  (kb.search.bridge.WordVectors, or None when switched off)
+        """The pages' words' multilingual vectors, remembered for the word bridge (``kb.search.bridge``); None when off."""
         if not (self.multilingual_enabled and self.settings.public_word_bridge):
             return None
         with self._lock:
             if self._word_vectors is None:
-                from kb.search.bridge import WordMemory
+                from kb.search.bridge import WordVectors
 
                 embedder = self.multilingual_embedder
-                self._word_vectors = WordMemory.of(lambda words: embedder.encode(list(words)))
+                self._word_vectors = WordVectors(lambda words: embedder.encode(list(words)))
             return self._word_vectors
 
     @property

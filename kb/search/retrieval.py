@@ -271,23 +271,25 @@ def _bridge(session: Session, indexes: SearchIndexes, text: str, language: str |
             filters: SearchFilters, depth: int) -> Ranking:
     """The English pages ranked by the English words a non-English question's words are carried to (``kb.search.bridge``).
 
-    Empty when the bridge is off, the question is written without spaces between words, or no
-    word is carried. The English words are those of the multilingual ranking's best
-    ``BRIDGE_PASSAGES`` English passages (headings and text); the carried words are asked of the
-    keyword index's English fields, over every page the filters admit.
+    Empty when the bridge is off, the question is in a language it does not read (``UNMEASURED``)
+    or written without spaces between words, or no word is carried. The English words are those of
+    the multilingual ranking's best ``BRIDGE_PASSAGES`` English passages (headings and text); the
+    carried words are asked of the keyword index's English fields, over every page the filters
+    admit. The question's own words are encoded for it, never remembered.
     """
     memory = indexes.word_vectors
-    if memory is None or not bridge.splits_words(text):
+    if memory is None or languages.base_language(language) in bridge.UNMEASURED or not bridge.splits_words(text):
         return []
     words = bridge.question_words(text, language)
     if not words:
         return []
-    best = [cid for cid, _ in multilingual[:BRIDGE_PASSAGES * 2]]
-    english = [cid for cid, fact in documents.published_chunk_facts(session, best).items()
+    position = {cid: place for place, (cid, _) in enumerate(multilingual)}
+    english = [cid for cid, fact in documents.published_chunk_facts(session, position).items()
                if field_language(fact.language) == "en"]
-    chunks = documents.chunks_by_id(session, sorted(english, key=best.index)[:BRIDGE_PASSAGES])
+    chunks = documents.chunks_by_id(session, sorted(english, key=position.__getitem__)[:BRIDGE_PASSAGES])
     texts = [" ".join([*json.loads(chunk.heading_path), chunk.text]) for chunk in chunks.values()]
-    carried = bridge.translate(words, bridge.english_words(texts), memory.english, question_vectors=memory.question)
+    carried = bridge.translate(words, bridge.english_words(texts), memory,
+                               question_vectors=indexes.multilingual_embedder.encode)
     if not carried:
         return []
     return indexes.keyword.search(" ".join(carried), filters, depth, language="en")
