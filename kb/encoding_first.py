@@ -61,8 +61,6 @@ class EncodingFirst:
         self._warned = False
         self.waits = 0
         """Files before which this importer found the gate held and waited (tests and logs count them)."""
-        self.waited_seconds = 0.0
-        """How long this importer waited in all."""
 
     @classmethod
     def of(cls, settings: Settings) -> "EncodingFirst":
@@ -124,7 +122,6 @@ class EncodingFirst:
             if started:  # the wait, to this moment; a process stopped meanwhile (Ctrl-Z) owes one look at most
                 self._since = self._clock()
                 self._credit = max(self._credit - (self._since - started[0]), -POLL_SECONDS)
-                self.waited_seconds += self._since - started[0]
 
 
 __all__ = ["GATE_FILE", "PATIENCE_SECONDS", "EncodingFirst"]

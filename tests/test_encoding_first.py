@@ -30,8 +30,8 @@ def test_an_importer_waits_while_a_catch_up_encodes_and_goes_on_when_it_ends(tmp
 
 
 def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: Path) -> None:
-    """No wall clock: the importer's clock is ``now``, which only its looks (one second each) and the test
-    move, so ``waited_seconds`` counts looks; the test also counts them itself."""
+    """No wall clock: the importer's clock is ``now``, which only its looks (one second each) and the test move.
+    What is asserted is behaviour the test counts itself: how many looks the importer took before giving up."""
     now, looks = [0.0], []
 
     def sleep(seconds: float) -> None:  # a second a look: the waits' lengths are counted, not timed
@@ -42,24 +42,25 @@ def test_an_importer_waits_at_most_its_patience_more_than_it_has_run(tmp_path: P
     importer = EncodingFirst(tmp_path / GATE_FILE, patience=5, clock=lambda: now[0], sleep=sleep)
     with catch_up.encoding():  # catch-ups encoding for minutes, or one after another
         importer.before_next_file()  # gives up once its patience has run out
-        assert importer.waits == 1 and importer.waited_seconds == 5 and len(looks) == 5
+        assert importer.waits == 1 and len(looks) == 5
         importer.before_next_file()  # the next file, at once: no credit left, it does not wait
         assert importer.waits == 1 and len(looks) == 5
         now[0] += 3  # the import ran 3 s
         importer.before_next_file()  # it may wait as long again, no longer
-        assert importer.waits == 2 and importer.waited_seconds == 8 and len(looks) == 8
+        assert importer.waits == 2 and len(looks) == 8  # three more looks: the 3 s it ran
         now[0] += 60  # a long run earns no more than the patience
         importer.before_next_file()
-        assert importer.waits == 3 and importer.waited_seconds == 13 and len(looks) == 13
+        assert importer.waits == 3 and len(looks) == 13  # five more looks: its patience, no more
 
 
 def test_short_holds_one_after_another_are_charged_and_cannot_stop_an_import(tmp_path: Path) -> None:
     """Catch-ups that free the gate after a look or two, file after file, use up the credit as long ones do."""
-    now, looks, hold = [0.0], [], ExitStack()
+    now, looks, every_look, hold = [0.0], [], [], ExitStack()
 
     def sleep(seconds: float) -> None:  # each look a second; the catch-up frees the gate after two
         now[0] += 1
         looks.append(now[0])
+        every_look.append(now[0])
         if len(looks) == 2:
             hold.close()
 
@@ -70,7 +71,7 @@ def test_short_holds_one_after_another_are_charged_and_cannot_stop_an_import(tmp
         hold.enter_context(catch_up.encoding())
         importer.before_next_file()
         hold.close()  # a file the importer no longer waited for: its catch-up ends after it
-    assert importer.waited_seconds == 15  # two seconds a file, charged, until the credit ran out
+    assert len(every_look) == 15  # two looks a file, charged, until the credit of fifteen looks ran out
     assert importer.waits == 8  # seven full waits, the eighth cut at the credit; the last twelve files did not wait
 
 
