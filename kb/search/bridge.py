@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from kb.search.analysis import fold, stop_words
+from kb.search.crosslingual import script_runs
 from kb.search.language import main_script, script
 
 # Scripts written without spaces between words: \w+ would take a whole clause as one word.
@@ -98,7 +99,7 @@ def question_words(text: str, language: str | None) -> list[str]:
     for word in words(fold(text)):
         if len(word) > MAX_WORD_LETTERS:
             continue
-        for run in _runs(word):
+        for run in script_runs(word):
             if not latin_question and script(run[0]) == "LATIN":
                 continue  # a name or term kept as written ("Kyrgyzstan" in Chinese): the names ranking asks it
             if script(run[0]) in PAIRED_SCRIPTS:
@@ -107,19 +108,6 @@ def question_words(text: str, language: str | None) -> list[str]:
             elif run not in stop and len(run) > 1:
                 found.setdefault(run, None)
     return list(found)[:MAX_QUESTION_WORDS]
-
-
-def _runs(word: str) -> list[str]:
-    """A word split where it goes into or out of Chinese characters ("adobe开发了" → "adobe", "开发了")."""
-    runs: list[str] = []
-    paired = None
-    for character in word:
-        now = script(character) in PAIRED_SCRIPTS
-        if now is not paired:
-            runs.append("")
-            paired = now
-        runs[-1] += character
-    return runs
 
 
 def english_words(texts: Iterable[str]) -> list[str]:

@@ -92,12 +92,20 @@ _WORD = re.compile(r"\w+")
 MAX_SURVIVING_TERMS = 16
 
 
-def _runs(word: str) -> list[str]:
-    """A word split where it changes between digits, Latin letters and other characters ("1945年" → "1945", "年")."""
+def script_runs(word: str) -> list[str]:
+    """A word split where it changes between digits, Latin letters, Chinese characters and other characters.
+
+    ("1945年" → "1945", "年"; "adobe开发了" → "adobe", "开发了"). A combining mark stays in its
+    letter's run.
+    """
     runs: list[str] = []
     kind = None
     for character in word:
-        now = "digit" if character.isdecimal() else "latin" if script(character) == "LATIN" else "other"
+        if unicodedata.category(character).startswith("M") and runs:
+            runs[-1] += character
+            continue
+        now = ("digit" if character.isdecimal() else "latin" if (name := script(character)) == "LATIN"
+               else "cjk" if name == "CJK" else "other")
         if now != kind:
             runs.append("")
             kind = now
@@ -117,7 +125,7 @@ def surviving_terms(text: str) -> list[str]:
     latin_query = main_script(text) == "LATIN"
     found: dict[str, None] = {}
     for position, match in enumerate(_WORD.finditer(text)):
-        for run in _runs(match.group()):
+        for run in script_runs(match.group()):
             if run.isdecimal():
                 found.setdefault("".join(str(unicodedata.decimal(ch)) for ch in run), None)
             elif script(run[0]) == "LATIN":

@@ -243,14 +243,15 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
         rankings.append(names)
         readers.append("names")
         weights.append(SURVIVING_TERMS_WEIGHT)
+    facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
     if language not in (None, "en") and "multilingual" in readers:
-        carried = _bridge(session, indexes, text, language, rankings[readers.index("multilingual")],
+        carried = _bridge(session, indexes, text, language, rankings[readers.index("multilingual")], facts,
                           filters, depth)
         if carried:
             rankings.append(carried)
             readers.append("bridge")
             weights.append(BRIDGE_WEIGHT)
-    facts = documents.published_chunk_facts(session, {cid for ranking in rankings for cid, _ in ranking})
+            facts.update(documents.published_chunk_facts(session, {cid for cid, _ in carried if cid not in facts}))
 
     def possible(reader: str):  # noqa: ANN202
         if reader == "keyword":
@@ -268,12 +269,13 @@ def retrieve_multilingual(session: Session, indexes: SearchIndexes, text: str, f
 
 
 def _bridge(session: Session, indexes: SearchIndexes, text: str, language: str | None, multilingual: Ranking,
-            filters: SearchFilters, depth: int) -> Ranking:
+            facts: dict[int, documents.ChunkFacts], filters: SearchFilters, depth: int) -> Ranking:
     """The English pages ranked by the English words a non-English question's words are carried to (``kb.search.bridge``).
 
     Empty when the bridge is off, the question is in a language it does not read (``UNMEASURED``)
     or written without spaces between words, or no word is carried. The English words are those of
-    the multilingual ranking's best ``BRIDGE_PASSAGES`` English passages (headings and text); the
+    the multilingual ranking's best ``BRIDGE_PASSAGES`` English passages (headings and text; ``facts``,
+    read for the rankings already made, says which are English); the
     carried words are asked of the keyword index's English fields, over every page the filters
     admit. The question's own words are encoded for it, never remembered.
     """
@@ -283,11 +285,11 @@ def _bridge(session: Session, indexes: SearchIndexes, text: str, language: str |
     words = bridge.question_words(text, language)
     if not words:
         return []
-    position = {cid: place for place, (cid, _) in enumerate(multilingual)}
-    english = [cid for cid, fact in documents.published_chunk_facts(session, position).items()
-               if field_language(fact.language) == "en"]
-    chunks = documents.chunks_by_id(session, sorted(english, key=position.__getitem__)[:BRIDGE_PASSAGES])
-    texts = [" ".join([*json.loads(chunk.heading_path), chunk.text]) for chunk in chunks.values()]
+    english = [cid for cid, _ in multilingual if cid in facts and field_language(facts[cid].language) == "en"]
+    chunks = documents.chunks_by_id(session, english[:BRIDGE_PASSAGES])
+    # in the ranking's order, not the database's (which PostgreSQL does not fix): ties between words go the same way
+    texts = [" ".join([*json.loads(chunks[cid].heading_path), chunks[cid].text])
+             for cid in english[:BRIDGE_PASSAGES] if cid in chunks]
     carried = bridge.translate(words, bridge.english_words(texts), memory,
                                question_vectors=indexes.multilingual_embedder.encode)
     if not carried:
