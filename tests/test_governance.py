@@ -312,6 +312,25 @@ def test_a_new_space_without_safeguards_needs_a_second_admin(client, database, c
     assert space["four_eyes"] is False and space["public_community"] is True
 
 
+def test_four_eyes_off_by_default_is_a_request_too(client, database, cast, cli_env) -> None:  # noqa: ANN001
+    """KB_FOUR_EYES_DEFAULT=false does not let one admin make a space without four eyes: a space created
+    without saying, through the API or the CLI, has four eyes on and a pending request to lower it
+    (before, it was made with four eyes off at once: the insider review of 2026-12-07, F4)."""
+    from typer.testing import CliRunner
+
+    from kb.cli import app as cli
+
+    client.app.state.settings = client.app.state.settings.model_copy(update={"four_eyes_default": False})
+    made = client.post("/api/v1/spaces", json={"slug": "quiet", "name": "Quiet"}, headers=cast["admin"].headers)
+    assert made.status_code == 201 and made.json()["four_eyes"] is True, made.text
+    ran = CliRunner().invoke(cli, ["space", "add", "quieter", "--name", "Quieter"],
+                             env={"KB_FOUR_EYES_DEFAULT": "false", "KB_TOKEN": cast["admin"].token})
+    assert ran.exit_code == 0, ran.output
+    pending = client.get("/api/v1/governance/requests", headers=cast["admin2"].headers).json()["data"]
+    assert {(r["target"], r["status"]) for r in pending} >= {("quiet", "pending"), ("quieter", "pending")}
+    assert client.get("/api/v1/spaces/quieter", headers=cast["admin"].headers).json()["four_eyes"] is True
+
+
 def test_a_refusal_needs_its_reason_on_the_web_as_on_the_api(client, database, cast) -> None:  # noqa: ANN001
     request = _ask(client, cast, ROWS[0])
     api = client.post(f"/api/v1/governance/requests/{request['id']}/refuse", json={"reason": ""}, headers=cast["owner2"].headers)

@@ -178,6 +178,54 @@ def consistent_forgery(connection) -> None:  # noqa: ANN001
                                   "translation_of": document.translation_of_id}})
 
 
+def _swap_ids(connection, table: str, first: int, second: int, moved: tuple[tuple[str, str], ...]) -> None:  # noqa: ANN001
+    """Swap two rows' ids in ``table``, and move the rows of ``moved`` (table, column) that name them along,
+    with the foreign keys' checks put off as the database's owner can (SQLite: deferred to the commit;
+    PostgreSQL: the replication role, which skips the FK triggers)."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("PRAGMA defer_foreign_keys = ON"))
+    else:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+    spare = connection.execute(text(f"SELECT max(id) + 1000 FROM {table}")).scalar_one()
+    for old, new in ((first, spare), (second, first), (spare, second)):
+        connection.execute(text(f"UPDATE {table} SET id = :new WHERE id = :old"), {"new": new, "old": old})
+        for other, column in moved:
+            connection.execute(text(f"UPDATE {other} SET {column} = :new WHERE {column} = :old"), {"new": new, "old": old})
+
+
+def _approved_version(connection, slug: str) -> int:  # noqa: ANN001
+    return connection.execute(text("SELECT v.id FROM document_version v JOIN document d ON d.id = v.document_id "
+                                   "WHERE d.slug = :s AND v.state = 'approved'"), {"s": slug}).scalar_one()
+
+
+def swap_version_ids(connection) -> None:  # noqa: ANN001
+    """child-benefit would serve housing's approved text, author and approver: the two versions' row ids
+    swapped, their passages and concept uses moved along, every committed field of each row intact."""
+    _swap_ids(connection, "document_version", _approved_version(connection, "child-benefit"),
+              _approved_version(connection, "housing"), (("document_chunk", "version_id"), ("concept_use", "version_id")))
+
+
+def swap_document_ids(connection) -> None:  # noqa: ANN001
+    """Two documents' row ids swapped, their versions moved along: what names a document by id (its
+    ratings, comments, a translation's original) would now name the other."""
+    first, second = (connection.execute(text("SELECT id FROM document WHERE slug = :s"), {"s": slug}).scalar_one()
+                     for slug in ("child-benefit", "housing"))
+    _swap_ids(connection, "document", first, second, (("document_version", "document_id"),))
+
+
+def swap_space_ids(connection) -> None:  # noqa: ANN001
+    """benefits' pages would move under elsewhere's owners and safeguards: the two spaces' row ids swapped,
+    their members moved along."""
+    first, second = (connection.execute(text("SELECT id FROM space WHERE slug = :s"), {"s": slug}).scalar_one()
+                     for slug in ("benefits", "elsewhere"))
+    _swap_ids(connection, "space", first, second, (("space_membership", "space_id"),))
+
+
+def unrevoke_token(connection) -> None:  # noqa: ANN001
+    """A token otto revoked made usable again: whoever kept it acts as otto through the API."""
+    connection.execute(text("UPDATE api_token SET revoked_at = NULL WHERE revoked_at IS NOT NULL"))
+
+
 def repoint_merge(connection) -> None:  # noqa: ANN001
     """Cards of pages for *lodger* (merged into *tenant*) would read *student*: the signed ids are untouched."""
     connection.execute(text("UPDATE concept SET replaced_by_id = (SELECT id FROM concept WHERE key = 'student') "
@@ -224,6 +272,14 @@ ROWS = [
         "differs: document child-benefit v1: chunks", "differs: document child-benefit v1: chunks"),
     Row("point a merged taxonomy concept's replacement elsewhere (how signed cards read it)", repoint_merge,
         "differs: concept situation:lodger (id 2): replaced_by", "differs: concept situation:lodger (id 2): replaced_by"),
+    Row("swap two approved versions' row ids (one page serves the other's text and approver)", swap_version_ids,
+        "differs: document child-benefit v1: id", "differs: document child-benefit v1: id"),
+    Row("swap two documents' row ids", swap_document_ids,
+        "differs: document child-benefit: id", "differs: document child-benefit: id"),
+    Row("swap two spaces' row ids (one space's pages move under the other's owners)", swap_space_ids,
+        "differs: space benefits: id", "differs: space benefits: id"),
+    Row("make a revoked API token usable again", unrevoke_token,
+        "revoked is false in the database", "revoked is false in the database"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]
@@ -249,6 +305,10 @@ def signed(database: Database, client, cast, cli_env: Settings, backend: str, tm
     then the append-only triggers dropped, as the insider would."""
     make_document(database, cast, slug="in-review", state="in_review")
     _situations(database, cast["admin"].actor)
+    make_document(database, cast, slug="housing", state="approved")
+    made = client.post("/api/v1/me/tokens", json={"name": "old laptop"}, headers=cast["owner2"].headers)
+    assert made.status_code == 201, made.text
+    assert client.delete(f"/api/v1/me/tokens/{made.json()['id']}", headers=cast["owner2"].headers).status_code == 200
     for who, stars in (("reader", 4), ("owner2", 5), ("moderator", 3)):
         assert client.put("/api/v1/documents/child-benefit/rating", json={"stars": stars},
                           headers=cast[who].headers).status_code == 200

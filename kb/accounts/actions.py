@@ -453,14 +453,17 @@ def create_space(session: Session, actor: Actor, *, data: SpaceCreate, four_eyes
         KbError NOT_FOUND: an owner named is no user (nothing is created then).
 
     A person (not ``SYSTEM``) who asks for four eyes off or a public community gets the space with
-    both safeguards up and a pending ``space.update`` request that a second admin approves.
+    both safeguards up and a pending ``space.update`` request that a second admin approves. Four eyes
+    off by ``four_eyes_default`` (``KB_FOUR_EYES_DEFAULT=false``, no ``four_eyes`` given) is asked for
+    the same way: a setting of the operator's is not a second admin (the insider review of 2026-12-07, F4).
     """
     authorize(actor, "space.create")
     if owners:
         authorize(actor, "space.member.set")
     # A person asking for a space without four eyes, or with its community public, gets the safe space
     # now and the lowering as a pending request, as for a change of an existing space (issue 16).
-    lowered = SpaceUpdate(four_eyes=False if data.four_eyes is False else None,
+    four_eyes = four_eyes_default if data.four_eyes is None else data.four_eyes
+    lowered = SpaceUpdate(four_eyes=False if four_eyes is False else None,
                           public_community=True if data.public_community else None)
     if actor.system or (lowered.four_eyes is None and lowered.public_community is None):
         lowered = None

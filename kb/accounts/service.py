@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from kb import provenance
-from kb.accounts.commitments import credential, safeguards, standing
+from kb.accounts.commitments import safeguards, session_credential, standing, token_credential
 from kb.accounts.models import ApiToken, Space, SpaceMembership, User, WebSession
 from kb.accounts.names import display_name_key
 from kb.accounts.schemas import SpaceCreate, SpaceUpdate, UserCreate, UserUpdate
@@ -249,7 +249,7 @@ def create_token(
     provenance.record(session, actor, "token.create", ("token", token.id),
                       {"user": user.username, "name": name, "prefix": token.prefix,
                        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-                       "credential": credential(token.token_hash, user=user.id)})
+                       "credential": token_credential(token)})
     return token, raw
 
 
@@ -273,7 +273,8 @@ def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
         raise KbError(ErrorCode.CONFLICT, f"Token {token_id} is already revoked")
     token.revoked_at = utcnow()
     session.add(token)
-    provenance.record(session, actor, "token.revoke", ("token", token.id), {"prefix": token.prefix})
+    provenance.record(session, actor, "token.revoke", ("token", token.id),
+                      {"prefix": token.prefix, "credential": token_credential(token)})
     return token
 
 
@@ -318,7 +319,7 @@ def create_web_session(session: Session, *, user: User, max_age_seconds: int) ->
     session.add(web_session)
     session.flush()
     provenance.record(session, actor_for(session, user, Channel.web), "session.create", ("user", user.username),
-                      {"credential": credential(web_session.token_hash, session=web_session.id, user=user.id)})
+                      {"credential": session_credential(web_session)})
     return web_session, raw
 
 
@@ -345,7 +346,8 @@ def end_web_session(session: Session, *, actor: Actor, web_session: WebSession) 
         raise KbError(ErrorCode.NOT_FOUND, "No such web session")
     web_session.revoked_at = utcnow()
     session.add(web_session)
-    provenance.record(session, actor, "session.end", ("user", actor.username), {})
+    provenance.record(session, actor, "session.end", ("user", actor.username),
+                      {"credential": session_credential(web_session)})
 
 
 def end_web_session_by_id(session: Session, *, actor: Actor, web_session_id: int) -> None:

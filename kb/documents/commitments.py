@@ -1,15 +1,22 @@
 """What the audit log commits to about each document version: the one definition, used when an event
 is recorded and when ``kb audit verify`` re-derives the served state from the database (issue 16).
 
-A version's **commitment** is ``{version, state, body_sha256, provenance_sha256, author, approver,
+A version's **commitment** is ``{version, id, state, body_sha256, provenance_sha256, author, approver,
 approved_at, approval_comment_sha256, submitted_by}``:
 the SHA-256 of its body as stored (computed from ``body_md``, not read from the ``body_sha256``
 column, so a direct edit of the text shows), the SHA-256 of the canonical JSON of its provenance
 record (``PROVENANCE_FIELDS``), its author's and approver's user ids and its state. Every event that
 changes a version carries the commitments of the versions it changed under ``served``, and the
-document's own (space, owner, the version it serves, what it translates) under ``document``; the
-newest commitment of each version and each document in the log must equal the one computed from its
-row now.
+document's own (its row id, space, owner, the version it serves, what it translates) under
+``document``; the newest commitment of each version and each document in the log must equal the one
+computed from its row now.
+
+The row ids (``id``) say which row each version and document is: the space, the served version and the
+original of a translation are committed as ids, so without them two rows' ids swapped outside kb would
+serve one document's approved text, author and approver under another's name while every other field
+still matched (the insider review of 2026-12-07, F1). Commitments recorded before migration 0025 lack
+``id``; the upgrade commits to it (``kb.documents.integrity.record_id_baseline``), and until then it is
+compared only where the log holds it (``ADDED_LATER``).
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ ADDED_WHEN_SET = ("declared_source_uri", "applies_to", "topic", "region")
 """Fields added to the record after versions were committed to: hashed only when set, so that every
 earlier version's ``provenance_sha256`` (in the log's events) stays what it was."""
 
-COMMITTED_FIELDS = ("state", "body_sha256", "provenance_sha256", "author", "approver", "approved_at",
+COMMITTED_FIELDS = ("id", "state", "body_sha256", "provenance_sha256", "author", "approver", "approved_at",
                     "approval_comment_sha256", "submitted_by")
+ADDED_LATER = frozenset({"id"})
+"""Members of a commitment (a version's, a document's, a space's safeguards) that older events lack: compared
+only where the newest commitment in the log holds them."""
 
 
 def _plain(value: Any) -> Any:
@@ -58,6 +68,7 @@ def commitment(version: Version) -> dict[str, Any]:
     """What the log commits to about ``version`` as it is now."""
     return {
         "version": version.number,
+        "id": version.id,
         "state": _plain(version.state),
         "body_sha256": hashlib.sha256(version.body_md.encode("utf-8")).hexdigest(),
         "provenance_sha256": provenance_sha256(version),
@@ -71,8 +82,8 @@ def commitment(version: Version) -> dict[str, Any]:
 
 
 def document_commitment(document: Document) -> dict[str, Any]:
-    """What the log commits to about the document itself: its space, its owner and which version is served."""
-    return {"space": document.space_id, "owner": document.owner_id, "current_version_id": document.current_version_id,
+    """What the log commits to about the document itself: its row, its space, its owner and which version is served."""
+    return {"id": document.id, "space": document.space_id, "owner": document.owner_id, "current_version_id": document.current_version_id,
             "translation_of": document.translation_of_id}
 
 

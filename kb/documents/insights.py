@@ -22,7 +22,8 @@ def overdue_by_space(session: Session, on: dt.date | None = None) -> list[tuple[
     figures: dict[str, list[int]] = {slug: [0, 0] for slug in session.execute(select(Space.slug)).scalars()}
     approved = session.execute(
         select(Space.slug, Version.review_by).join(Document, Document.space_id == Space.id)
-        .join(Version, Version.id == Document.current_version_id).where(Version.state == VersionState.approved)
+        .join(Version, (Version.id == Document.current_version_id) & (Version.document_id == Document.id))
+        .where(Version.state == VersionState.approved)
     ).all()
     for slug, review_by in approved:
         figures[slug][0] += 1

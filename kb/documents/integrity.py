@@ -26,17 +26,21 @@ from sqlmodel import Session
 
 from kb import provenance
 from kb.provenance import AuditEvent
-from kb.accounts.commitments import credential, safeguards, standing
+from kb.accounts.commitments import CREDENTIAL_ADDED_LATER, safeguards, session_credential, standing, token_credential
 from kb.accounts.models import ApiToken, Space, User, WebSession
 from kb.actors import SYSTEM
 from kb.db import utcnow
 from kb.documents import approval, service
 from kb.documents.chunking import chunk_markdown
-from kb.documents.commitments import COMMITTED_FIELDS, commitment, document_commitment
+from kb.documents.commitments import ADDED_LATER, COMMITTED_FIELDS, commitment, document_commitment
 from kb.documents.models import Audience, Chunk, Document, Version, VersionState
 from kb.taxonomy import commitments as taxonomy
 from kb.taxonomy.models import ConceptUse
 from kb.taxonomy.service import stored_ids_lenient
+
+
+_ADDED_LATER = ADDED_LATER | CREDENTIAL_ADDED_LATER
+"""Members of a commitment that older events lack: compared only where the newest commitment holds them."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,8 @@ def differences(session: Session, state: provenance.CommittedState | None = None
             continue
         stored = commitment(version)
         for name in COMMITTED_FIELDS:
+            if name in ADDED_LATER and name not in logged.value:
+                continue  # committed before the log held it: the upgrade's baseline commits to it
             if logged.value.get(name) != stored[name]:
                 found.append(Difference(subject, name, logged.value.get(name), stored[name], logged.seq))
         body_as_logged = logged.value.get("body_sha256") == stored["body_sha256"]
@@ -171,14 +177,13 @@ def differences(session: Session, state: provenance.CommittedState | None = None
     for token in session.execute(live_tokens).scalars():
         if token.expires_at is not None and _aware(token.expires_at) <= now:
             continue
-        _compare(found, f"api token {token.id}", state.tokens.get(str(token.id)),
-                 credential(token.token_hash, user=token.user_id))
+        _compare(found, f"api token {token.id}", state.tokens.get(str(token.id)), token_credential(token))
     live_sessions = select(WebSession).where(WebSession.revoked_at.is_(None))  # type: ignore[union-attr]
     for web_session in session.execute(live_sessions).scalars():
         if _aware(web_session.expires_at) <= now:
             continue
         _compare(found, f"web session {web_session.id}", state.sessions.get(str(web_session.id)),
-                 credential(web_session.token_hash, session=web_session.id, user=web_session.user_id))
+                 session_credential(web_session))
     return found
 
 
@@ -246,6 +251,8 @@ def _compare(found: list[Difference], subject: str, logged: provenance.Committed
         found.append(Difference(subject, "*", None, "present", None))
         return
     for name, value in stored.items():
+        if name in _ADDED_LATER and name not in logged.value:
+            continue  # committed before the log held it
         if logged.value.get(name) != value:
             found.append(Difference(subject, name, logged.value.get(name), value, logged.seq))
 
@@ -291,7 +298,7 @@ def record_community_baseline(session: Session) -> int:
     for space in session.execute(select(Space).order_by(Space.id)).scalars():
         committed, now = state.spaces.get(space.slug), safeguards(session, space)
         if (committed is None or "public_community_since" not in now or "public_community_since" in committed.value
-                or {k: v for k, v in now.items() if k != "public_community_since"} != committed.value):
+                or _as_committed(now, committed.value, besides={"public_community_since"}) != committed.value):
             continue
         opened = _opened_at(session, space.slug)
         since = space.public_community_since
@@ -299,6 +306,48 @@ def record_community_baseline(session: Session) -> int:
             continue
         provenance.record(session, SYSTEM, "audit.baseline", ("space", space.slug), {"safeguards": now})
         recorded += 1
+    return recorded
+
+
+def _as_committed(now: dict[str, Any], committed: dict[str, Any], besides: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    """``now`` without ``besides`` and without the members added since (``ADDED_LATER``) that ``committed`` lacks."""
+    return {k: v for k, v in now.items() if k not in besides and (k not in ADDED_LATER or k in committed)}
+
+
+def record_id_baseline(session: Session) -> int:
+    """Commit, once, to the row ids of the versions, documents and spaces whose newest commitment lacks them
+    (the upgrade across migration 0025; ``kb.documents.commitments.ADDED_LATER``).
+
+    Only an object whose commitment is otherwise exactly as the log has it gets its id committed: a
+    row changed outside kb is never laundered into the log (it stays a difference). A version's ids are
+    recorded with its document's, one ``audit.baseline`` per document (``served`` and, when it qualifies,
+    ``document``), and one per space (``safeguards``). Run again, it finds every id committed and records
+    nothing.
+
+    Returns:
+        The number of events recorded.
+    """
+    state = provenance.committed_state(session)
+    recorded = 0
+    by_document: dict[str, list[dict[str, Any]]] = {}
+    for slug, version in _versions(session):
+        logged, now = state.versions.get((slug, version.number)), commitment(version)
+        if logged is not None and "id" not in logged.value and _as_committed(now, logged.value) == logged.value:
+            by_document.setdefault(slug, []).append(now)
+        session.expunge(version)
+    for document in session.execute(select(Document).order_by(Document.id)).scalars():
+        logged, now = state.documents.get(document.slug), document_commitment(document)
+        own = logged is not None and "id" not in logged.value and _as_committed(now, logged.value) == logged.value
+        served = by_document.pop(document.slug, [])
+        if served or own:
+            provenance.record(session, SYSTEM, "audit.baseline", ("document", document.slug),
+                              {"served": served, **({"document": now} if own else {})})
+            recorded += 1
+    for space in session.execute(select(Space).order_by(Space.id)).scalars():
+        logged, now = state.spaces.get(space.slug), safeguards(session, space)
+        if logged is not None and "id" not in logged.value and _as_committed(now, logged.value) == logged.value:
+            provenance.record(session, SYSTEM, "audit.baseline", ("space", space.slug), {"safeguards": now})
+            recorded += 1
     return recorded
 
 
@@ -330,12 +379,12 @@ def record_baseline(session: Session) -> int:
             recorded += 1
     for token in session.execute(select(ApiToken).where(ApiToken.revoked_at.is_(None))).scalars():  # type: ignore[union-attr]
         provenance.record(session, SYSTEM, "audit.baseline", ("token", token.id),
-                          {"credential": credential(token.token_hash, user=token.user_id)})
+                          {"credential": token_credential(token)})
         recorded += 1
     for web_session in session.execute(select(WebSession).where(WebSession.revoked_at.is_(None))).scalars():  # type: ignore[union-attr]
         user = session.get(User, web_session.user_id)
         provenance.record(session, SYSTEM, "audit.baseline", ("user", user.username if user else str(web_session.user_id)),
-                          {"credential": credential(web_session.token_hash, session=web_session.id, user=web_session.user_id)})
+                          {"credential": session_credential(web_session)})
         recorded += 1
     for space in session.execute(select(Space).order_by(Space.id)).scalars():
         if space.slug not in state.spaces:

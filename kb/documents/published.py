@@ -47,7 +47,7 @@ def published(session: Session, document_ids: Iterable[int] | None = None, *, wi
     """The approved (current) versions of the given documents (all when None), with their chunks
     (an empty list each when ``with_chunks`` is false: a page of search hits loads only its passages)."""
     statement = (select(Document, Version, Space)
-                 .join(Version, Version.id == Document.current_version_id)
+                 .join(Version, (Version.id == Document.current_version_id) & (Version.document_id == Document.id))
                  .join(Space, Space.id == Document.space_id)
                  .where(Version.state == VersionState.approved))
     if document_ids is not None:
@@ -100,7 +100,7 @@ _PUBLISHED_CHUNK_FACTS = (
     select(Chunk.id, Document.id, Document.space_id, Version.audience, Version.language, Version.tags,
            Version.valid_from, Version.valid_until, Version.state, Version.applies_to, Version.topic, Version.region)
     .join(Version, Version.id == Chunk.version_id)
-    .join(Document, Document.current_version_id == Version.id)
+    .join(Document, (Document.current_version_id == Version.id) & (Document.id == Version.document_id))
     .where(Chunk.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
 )
 
@@ -124,7 +124,7 @@ def approved_facts(session: Session) -> list[ApprovedFacts]:
     rows = session.connection().execute(
         select(Document.id, Document.translation_of_id, Document.space_id, Version.audience, Version.language,
                Version.tags, Version.valid_from, Version.valid_until, Version.applies_to, Version.topic, Version.region)
-        .join(Version, Version.id == Document.current_version_id)
+        .join(Version, (Version.id == Document.current_version_id) & (Version.document_id == Document.id))
         .where(Version.state == VersionState.approved).order_by(Document.id)).all()
     return [ApprovedFacts(row[0], row[1] or row[0],
                           ChunkFacts(0, row[0], row[2], str(row[3]), row[4], _tags(row[5]), row[6], row[7],

@@ -102,7 +102,11 @@ def latest_version(session: Session, document_id: int) -> Version:
 
 
 def current_version(session: Session, document: Document) -> Version | None:
-    return session.get(Version, document.current_version_id) if document.current_version_id else None
+    """The version ``document`` serves; None when it serves none, or when the row its ``current_version_id``
+    names is another document's (moved outside kb: serving it would put that document's text and
+    approver under this one's name)."""
+    version = session.get(Version, document.current_version_id) if document.current_version_id else None
+    return version if version is not None and version.document_id == document.id else None
 
 
 def can_see_working_versions(actor: Actor, document: Document, version: Version | None = None) -> bool:

@@ -49,7 +49,8 @@ def upgrade(database: "Database", revision: str = "head") -> None:
     A database that crosses revision 0014 with events in its log gets its baseline then: the
     commitments of every existing object and a first signed tree head (``baseline``); one that
     crosses 0023 gets the commitments of the taxonomy its earlier events made (``taxonomy_baseline``); one
-    that crosses 0024, the moment each public community opened (``community_baseline``).
+    that crosses 0024, the moment each public community opened (``community_baseline``); one that crosses
+    0025, the row ids of versions, documents and spaces (``id_baseline``).
     """
     if revision == "head" and current(database) == head_revision():
         return
@@ -66,6 +67,8 @@ def upgrade(database: "Database", revision: str = "head") -> None:
         taxonomy_baseline(database)
     if before is not None and before < COMMUNITY_REVISION <= (after or ""):
         community_baseline(database)
+    if before is not None and before < IDS_REVISION <= (after or ""):
+        id_baseline(database)
 
 
 MACS_REVISION = "0015"
@@ -128,6 +131,17 @@ def community_baseline(database: "Database") -> None:
     from kb.documents.integrity import record_community_baseline
 
     _record_once(database, record_community_baseline, "public communities' opening")
+
+
+IDS_REVISION = "0025"
+"""From this revision on, versions', documents' and spaces' commitments carry their row ids."""
+
+
+def id_baseline(database: "Database") -> None:
+    """Commit to the row ids of versions, documents and spaces (``kb.documents.integrity.record_id_baseline``)."""
+    from kb.documents.integrity import record_id_baseline
+
+    _record_once(database, record_id_baseline, "row ids of versions, documents and spaces")
 
 
 def _record_once(database: "Database", record: "Callable[[Session], int]", what: str) -> None:

@@ -44,6 +44,7 @@ def _who(session: Session, event: Recorded) -> str:
 def _title(session: Session, document: Document) -> str:
     """A document as people know it: the title of its served version, else of its newest, else its slug."""
     version = session.get(Version, document.current_version_id) if document.current_version_id else None
+    version = version if version is not None and version.document_id == document.id else None
     version = version or session.execute(select(Version).where(Version.document_id == document.id)
                                          .order_by(Version.number.desc()).limit(1)).scalar_one_or_none()  # type: ignore[attr-defined]
     return version.title if version is not None else document.slug
