@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     )
     four_eyes_default: bool = Field(
         True,
-        description="Whether new spaces require that a version is approved by someone other than its author.",
+        description="Whether new spaces require that a version is approved by someone other than its author; when "
+        "false, a space created without saying gets four eyes on and a request to lower it that a second admin "
+        "approves.",
     )
     max_request_bytes: int = Field(
         20 * 1024 * 1024,
