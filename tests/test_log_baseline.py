@@ -41,9 +41,9 @@ def _old_database(tmp_path: Path) -> Database:
                    "four_eyes, approver_id, approved_at")
         connection.execute(text(
             f"INSERT INTO document_version ({columns}) VALUES "
-            "(1, 1, 1, 'approved', 'Child benefit', 'Paid every quarter.', 'x', 'authored', 2, '[]', 1, 'Citizens', "
+            "(1, 1, 1, 'approved', 'Child benefit', 'Paid every quarter.', '6255cc516f0759c08674d3585cb6b717b763eeb52596cc4fbfdcd8c08d5be007', 'authored', 2, '[]', 1, 'Citizens', "
             "'public', 'CC0', 'en', '[]', '[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 1, '2026-01-02 00:00:00'), "
-            "(2, 2, 1, 'draft', 'Draft note', 'Not yet.', 'y', 'authored', 2, '[]', 1, '', "
+            "(2, 2, 1, 'draft', 'Draft note', 'Not yet.', '46438371960f0974b3c15f54488a09d835f9c48094ef97ad65355a1765ae921f', 'authored', 2, '[]', 1, '', "
             "'internal', '', 'en', '[]', '[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, NULL, NULL)"))
         for chunk in chunk_markdown("Paid every quarter.", "Child benefit"):  # what submit wrote for it
             connection.execute(text("INSERT INTO document_chunk (version_id, ordinal, heading_path, text, word_count) "

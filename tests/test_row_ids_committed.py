@@ -115,3 +115,30 @@ def test_a_signed_out_session_made_live_again_is_named(client, database, cast) -
         ended = connection.execute(text("UPDATE web_session SET revoked_at = NULL WHERE revoked_at IS NOT NULL")).rowcount
     assert ended == 1
     assert [field for _, field in _differences(database)] == ["revoked"]
+
+
+def test_a_versions_history_edited_outside_kb_is_named(client, database, cast) -> None:  # noqa: ANN001
+    """F2: who rejected or retired a version, why, when it was created and submitted, and the body digest column
+    cards and receipts show: each edited outside kb is named (before: served in the history and PROV as edited)."""
+    make_document(database, cast, slug="turned-down", state="rejected")
+    make_document(database, cast, slug="ended", state="retired")
+    assert _differences(database) == []
+    edits = {
+        ("document turned-down v1", "rejected_by"): "UPDATE document_version SET rejected_by_id = "
+        "(SELECT id FROM user_account WHERE username = 'otto') WHERE rejected_by_id IS NOT NULL",
+        ("document turned-down v1", "rejection_reason_sha256"): "UPDATE document_version SET rejection_reason = 'plagiarised' "
+        "WHERE rejection_reason IS NOT NULL",
+        ("document ended v1", "ended_by"): "UPDATE document_version SET ended_by_id = "
+        "(SELECT id FROM user_account WHERE username = 'carl') WHERE ended_by_id IS NOT NULL",
+        ("document ended v1", "end_reason_sha256"): "UPDATE document_version SET end_reason = 'unlawful' WHERE end_reason IS NOT NULL",
+        ("document child-benefit v1", "created_at"): "UPDATE document_version SET created_at = '2019-01-01 00:00:00' "
+        "WHERE document_id = (SELECT id FROM document WHERE slug = 'child-benefit')",
+        ("document child-benefit v1", "submitted_at"): "UPDATE document_version SET submitted_at = '2019-01-02 00:00:00' "
+        "WHERE document_id = (SELECT id FROM document WHERE slug = 'child-benefit')",
+        ("document child-benefit v1", "body_sha256 column"): "UPDATE document_version SET body_sha256 = '"
+        + "0" * 64 + "' WHERE document_id = (SELECT id FROM document WHERE slug = 'child-benefit')",
+    }
+    with database.engine.begin() as connection:
+        for statement in edits.values():
+            assert connection.execute(text(statement)).rowcount >= 1, statement
+    assert set(edits) <= set(_differences(database)), _differences(database)

@@ -2,7 +2,8 @@
 is recorded and when ``kb audit verify`` re-derives the served state from the database (issue 16).
 
 A version's **commitment** is ``{version, id, state, body_sha256, provenance_sha256, author, approver,
-approved_at, approval_comment_sha256, submitted_by}``:
+approved_at, approval_comment_sha256, submitted_by}`` and its lifecycle (``LIFECYCLE_FIELDS``: when it was
+created and submitted, who rejected or ended it, when and the digest of why):
 the SHA-256 of its body as stored (computed from ``body_md``, not read from the ``body_sha256``
 column, so a direct edit of the text shows), the SHA-256 of the canonical JSON of its provenance
 record (``PROVENANCE_FIELDS``), its author's and approver's user ids and its state. Every event that
@@ -15,8 +16,8 @@ The row ids (``id``) say which row each version and document is: the space, the 
 original of a translation are committed as ids, so without them two rows' ids swapped outside kb would
 serve one document's approved text, author and approver under another's name while every other field
 still matched (the insider review of 2026-12-07, F1). Commitments recorded before migration 0025 lack
-``id``; the upgrade commits to it (``kb.documents.integrity.record_id_baseline``), and until then it is
-compared only where the log holds it (``ADDED_LATER``).
+``id`` and the lifecycle; the upgrade commits to them (``kb.documents.integrity.record_id_baseline``), and
+until then they are compared only where the log holds them (``ADDED_LATER``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ ADDED_WHEN_SET = ("declared_source_uri", "applies_to", "topic", "region")
 """Fields added to the record after versions were committed to: hashed only when set, so that every
 earlier version's ``provenance_sha256`` (in the log's events) stays what it was."""
 
+LIFECYCLE_FIELDS = ("created_at", "submitted_at", "rejected_by", "rejected_at", "rejection_reason_sha256", "ended_by",
+                    "ended_at", "end_reason_sha256")
+"""What a version's history and its PROV record show of how it came to be and how it ended (the insider review of
+2026-12-07, F2: edited outside kb, they named another rejecter or retirer and backdated a version)."""
 COMMITTED_FIELDS = ("id", "state", "body_sha256", "provenance_sha256", "author", "approver", "approved_at",
-                    "approval_comment_sha256", "submitted_by")
-ADDED_LATER = frozenset({"id"})
+                    "approval_comment_sha256", "submitted_by", *LIFECYCLE_FIELDS)
+ADDED_LATER = frozenset({"id", *LIFECYCLE_FIELDS})
 """Members of a commitment (a version's, a document's, a space's safeguards) that older events lack: compared
 only where the newest commitment in the log holds them."""
 
@@ -78,7 +83,19 @@ def commitment(version: Version) -> dict[str, Any]:
         "approval_comment_sha256": (hashlib.sha256(version.approval_comment.encode("utf-8")).hexdigest()
                                     if version.approval_comment is not None else None),
         "submitted_by": version.submitted_by_id,
+        "created_at": _plain(version.created_at),
+        "submitted_at": _plain(version.submitted_at),
+        "rejected_by": version.rejected_by_id,
+        "rejected_at": _plain(version.rejected_at),
+        "rejection_reason_sha256": _digest(version.rejection_reason),
+        "ended_by": version.ended_by_id,
+        "ended_at": _plain(version.ended_at),
+        "end_reason_sha256": _digest(version.end_reason),
     }
+
+
+def _digest(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text is not None else None
 
 
 def document_commitment(document: Document) -> dict[str, Any]:

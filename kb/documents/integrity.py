@@ -152,6 +152,11 @@ def differences(session: Session, state: provenance.CommittedState | None = None
             if logged.value.get(name) != stored[name]:
                 found.append(Difference(subject, name, logged.value.get(name), stored[name], logged.seq))
         body_as_logged = logged.value.get("body_sha256") == stored["body_sha256"]
+        if body_as_logged and version.body_sha256 != stored["body_sha256"]:  # the column cards, receipts and PROV show as the body's digest
+            found.append(Difference(subject, "body_sha256 column", stored["body_sha256"], version.body_sha256, logged.seq,
+                                    note=f"its body_sha256 column ({_short(version.body_sha256)}) is not the SHA-256 of its "
+                                         f"body ({_short(stored['body_sha256'])}): cards and receipts would show a digest of "
+                                         "another text"))
         if body_as_logged and (stored_chunks is not None or version.state in _CHUNKED):
             # The body is the committed one, so its passages must be what kb derives from it
             # (an edited body is named above; its passages then come from the body before the edit).
