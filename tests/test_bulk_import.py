@@ -89,6 +89,29 @@ def test_the_slug_comes_from_the_path_and_a_bare_name_gives_single_imports_slug(
         assert bulk.slug_from_path(name) == slug_from_filename(name)
 
 
+def test_names_in_any_script_give_their_own_slugs() -> None:
+    """Letters outside a-z were dropped: every Greek or Cyrillic name gave ``document`` and "Ärger" gave
+    "rger", so one file's import replaced another's draft (the review of 2026-12-07)."""
+    assert bulk.slug_from_path("Οδηγός αδειών.md") == "odigos-adeion"
+    assert bulk.slug_from_path("Справка.md") == "spravka"
+    assert bulk.slug_from_path("Überblick/Ärger ü.md") == "uberblick-arger-u"
+    assert bulk.slug_from_path("首都.md") == "shoudou"
+    assert bulk.slug_from_path("Ärger.md") != bulk.slug_from_path("rger.md")
+    symbols = {bulk.slug_from_path(name) for name in ("!!!.md", "???.md", "+++.md")}
+    assert len(symbols) == 3 and all(slug.startswith("document-") for slug in symbols)
+
+
+def test_cli_files_named_in_other_scripts_are_two_documents(people, database, cli_env, client, tmp_path: Path) -> None:  # noqa: ANN001
+    """Two imports, one of a Greek and one of a Cyrillic file name, make two drafts; neither replaces the other."""
+    for name, body in (("Οδηγός.md", "# Guide\n\nLeave rules."), ("Справка.md", "# Note\n\nHousing help.")):
+        (tmp_path / name).write_text(body, encoding="utf-8")
+        result = run_cli("import", str(tmp_path / name), "--space", "benefits", token=people["contributor"].token)
+        assert result.exit_code == 0 and "1 created" in result.output, result.output
+    for slug, text in (("odigos", "Leave rules."), ("spravka", "Housing help.")):
+        draft = client.get(f"/api/v1/documents/{slug}/versions/1", headers=people["contributor"].headers)
+        assert draft.status_code == 200 and text in draft.json()["body_md"], draft.text
+
+
 def test_two_paths_with_one_slug_refuse_all_but_the_first() -> None:
     entries = [bulk.Entry(path, 1, lambda: b"x") for path in ("a/b.md", "a-b.md", "a/b.txt", "c.md")]
     planned, refused = bulk.plan(entries)

@@ -31,11 +31,13 @@ imports this module (and the parser it is given) only.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -107,12 +109,24 @@ class Batch:
 
 def slug_from_path(path: str) -> str:
     """The slug of a document imported from ``path`` (posix, inside the folder or zip): its folders and its
-    name without the suffix, lower case, every run of other characters than ``a-z0-9`` one ``-``, at most
-    120 characters. A bare name gives what single-file import gives (``importing.slug_from_filename``)."""
+    name without the suffix, written in ASCII letters (``anyascii``: "Überblick" → "uberblick",
+    "Справка" → "spravka", "首都" → "shoudou"), lower case, every run of other characters than ``a-z0-9``
+    one ``-``, at most 120 characters. A bare name gives what single-file import gives
+    (``importing.slug_from_filename``).
+
+    Before, every letter outside ``a-z`` was dropped: all Greek or Cyrillic file names gave the slug
+    ``document`` and "Ärger" gave "rger", so one file's import replaced another's draft (the review of
+    2026-12-07). A name that still gives no letter or digit (only symbols) gets ``document-`` and the
+    first 8 hex digits of its SHA-256, so two such names stay two documents.
+    """
+    from anyascii import anyascii
+
     parts = PurePosixPath(path).parts or ("",)
     stem_path = "/".join([*parts[:-1], PurePosixPath(parts[-1]).stem])
-    slug = re.sub(r"[^a-z0-9]+", "-", stem_path.lower()).strip("-")[:120]
-    return slug or "document"
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(unicodedata.normalize("NFC", stem_path)).lower()).strip("-")[:120].strip("-")
+    if slug:
+        return slug
+    return "document-" + hashlib.sha256(stem_path.encode("utf-8", "surrogatepass")).hexdigest()[:8] if stem_path else "document"
 
 
 def plan(entries: Iterable[Entry]) -> tuple[list[tuple[Entry, str]], list[Refused]]:
