@@ -203,6 +203,21 @@ def test_contributor_imports_a_docx_and_submits(client, database, cast) -> None:
     assert garbage.status_code == 422 and "error" in garbage.text
 
 
+def test_the_same_file_again_says_unchanged_not_submitted(client, database, cast) -> None:  # noqa: ANN001
+    """The page said "Submitted for review" for a file imported already as a draft, while nothing was submitted
+    (the review of 2026-12-07); it now says the file is unchanged, as the API's outcome and the CLI say."""
+    csrf = sign_in(client, database, "carl")
+    for submit, done in (("", "imported"), ("yes", "unchanged")):
+        with SAMPLE_DOCX.open("rb") as handle:
+            response = client.post("/import", data={"csrf": csrf, "space": "benefits", "intended_use": "Leave", "submit": submit},
+                                   files={"file": ("parental-leave-policy.docx", handle, "application/octet-stream")},
+                                   follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].endswith(f"done={done}"), response.headers
+    version = client.get("/api/v1/documents/parental-leave-policy/versions/1", headers=cast["contributor"].headers).json()
+    assert version["state"] == "draft"
+    assert "nothing was changed or submitted" in client.get(response.headers["location"]).text
+
+
 def test_questions_answers_and_accept_from_the_pages(client, database, cast) -> None:  # noqa: ANN001
     csrf = sign_in(client, database, "rita")
     asked = client.post("/questions", data={"csrf": csrf, "title": "When is child benefit paid?",

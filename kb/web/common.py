@@ -55,6 +55,8 @@ NOTICES = {
     "saved": "The draft is saved.",
     "submitted": "Submitted for review: the space's owners see it in their review queue.",
     "imported": "Imported as a draft.",
+    "unchanged": "This file is imported already: this version holds exactly its bytes, so nothing was changed or "
+                 "submitted (the fields on the form were not applied either).",
     "approved": "Approved: it is now the version everyone sees, and searchable.",
     "rejected": "Rejected: the author has a new draft with your reason.",
     "asked": "Your question is posted.",

@@ -240,7 +240,8 @@ def import_file(
         # The chosen space and fields come back; a browser never re-sends a file, so the page says to choose it again.
         status_code, message, errors = refusal(error, IMPORT_FIELDS)
         return _import_form(request, session, who, values, status_code=status_code, error=message, errors=errors)
-    done = "submitted" if submit == "yes" else "imported"
+    # The page says what happened: the same bytes again are "unchanged" (nothing submitted), as the API and CLI say.
+    done = "unchanged" if result.outcome == "unchanged" else "submitted" if submit == "yes" else "imported"
     return back(f"/d/{quote(result.document.slug)}/v/{result.version}", done)
 
 
