@@ -74,6 +74,21 @@ def test_questions_answers_votes_accept(client, cast, database) -> None:  # noqa
     assert post(client, cast, "reader2", f"/api/v1/questions/{qid}/accept", {"answer_id": aid}).status_code == 403
     accepted = post(client, cast, "reader", f"/api/v1/questions/{qid}/accept", {"answer_id": aid}).json()
     assert accepted["accepted_answer_id"] == aid and accepted["answers"][0]["accepted"] is True
+    before = head_seq(database)
+    again = post(client, cast, "reader", f"/api/v1/questions/{qid}/accept", {"answer_id": aid})
+    assert again.status_code == 200 and again.json()["accepted_answer_id"] == aid
+    assert audit_events(database, before) == []  # accepted already: no second event, no second notice to the author
+
+
+def test_the_same_question_twice_is_refused_as_a_duplicate(client, cast) -> None:  # noqa: ANN001
+    """Duplicate detection compared a question's title and body with stored bodies alone and never fired
+    (the review of 2026-12-07): a double submit posted the question twice."""
+    body = {"title": "Can I claim twice?", "body_md": "For the same child?", "tags": ["family"]}
+    assert post(client, cast, "reader", "/api/v1/questions", body).status_code == 201
+    again = post(client, cast, "reader", "/api/v1/questions", body)
+    assert again.status_code == 409 and "same text" in again.json()["error"]["message"], again.text
+    other = post(client, cast, "reader", "/api/v1/questions", {**body, "title": "Can I claim for two children?"})
+    assert other.status_code == 201, other.text
 
 
 def test_close_as_duplicate(client, cast) -> None:  # noqa: ANN001

@@ -56,8 +56,10 @@ def _guard_post(session: Session, actor: Actor, body: str, model: type) -> None:
         raise KbError(ErrorCode.VALIDATION_ERROR,
                       f"New accounts may post at most {NEW_ACCOUNT_MAX_LINKS} links in the first day")
     since = utcnow() - DUPLICATE_WINDOW
-    recent = session.execute(select(model.body_md).where(model.author_id == actor.id, model.created_at >= since)).scalars()
-    if any(_normalised(previous) == _normalised(body) for previous in recent):
+    # A question's text is its title and body, as ``ask`` passes it (comparing its body alone never matched).
+    columns = (model.title, model.body_md) if model is Question else (model.body_md,)
+    recent = session.execute(select(*columns).where(model.author_id == actor.id, model.created_at >= since)).all()
+    if any(_normalised("\n".join(previous)) == _normalised(body) for previous in recent):
         raise KbError(ErrorCode.CONFLICT, "You posted the same text already in the last day")
 
 
@@ -336,6 +338,8 @@ def accept(session: Session, *, actor: Actor, question_id: int, answer_id: int) 
     if chosen is None or chosen.question_id != question.id or chosen.hidden:
         raise KbError(ErrorCode.NOT_FOUND, f"No answer {answer_id} to question {question_id}")
     previous = question.accepted_answer_id
+    if previous == chosen.id:
+        return question  # accepted already: nothing changes, so nothing is recorded and nobody is told again
     question.accepted_answer_id, question.accepted_at = chosen.id, utcnow()
     session.add(question)
     provenance.record(session, actor, "answer.accept", ("question", question.id), {"answer": chosen.id, "previous": previous})
