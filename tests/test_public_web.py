@@ -85,6 +85,14 @@ def test_the_public_api_names_the_original_only_of_a_translation(client, housing
     assert hits[0]["translation_links"][0]["title"] == "Huurtoeslag"
 
 
+def test_the_total_counts_pages_once_with_their_translations(client, housing) -> None:  # noqa: ANN001
+    """A page and its translation both match "huurtoeslag" and show as one hit: the total said 2 and a second,
+    empty page (the review of 2026-12-07)."""
+    results = client.get("/public/v1/search", params={"q": "huurtoeslag", "lang": "en", "page_size": 1}).json()
+    assert [hit["document"] for hit in results["data"]] == ["housing-benefit"]
+    assert results["total"] == 1 and results["page_count"] == 1, results
+
+
 def test_link_texts_are_titles_never_slugs(client, housing) -> None:  # noqa: ANN001
     for address in ("/public?q=housing+benefit&lang=en", "/public?q=huurtoeslag&lang=nl", "/public/d/huurtoeslag"):
         texts = link_texts(client.get(address).text)

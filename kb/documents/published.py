@@ -171,6 +171,16 @@ def chunks_by_id(session: Session, chunk_ids: Iterable[int]) -> dict[int, Chunk]
 _CHUNKS_BY_ID = select(Chunk).where(Chunk.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
 
 
+def group_ids(session: Session, document_ids: Iterable[int]) -> dict[int, int]:
+    """Each document's translation group: the id of the document it translates, else its own (one query)."""
+    wanted = sorted(set(document_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Document.id, Document.translation_of_id)
+                           .where(Document.id.in_(wanted))).all()  # type: ignore[union-attr]
+    return {document_id: original or document_id for document_id, original in rows}
+
+
 def translation_groups(session: Session, members: Iterable[Document]) -> dict[int, list[Published]]:
     """For each document's translation group, keyed by the group's root document id: the approved versions
     of the root (the document that others translate) and of every translation of it. Three queries in all."""

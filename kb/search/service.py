@@ -294,8 +294,12 @@ def public_search(
             original=_original(item, translations, labels_in),
             receipt_url=receipt_url(item.document.slug), answers=relevance.clears(hit, decided.query),
         ))
-    return PublicResults(query=text, page=page, page_size=page_size, total=len(found),
-                         page_count=page_count(len(found), page_size), answer_quality=relevance.answer_quality(found, decided.query),
+    # One hit per translation group, so the count is of groups (counting every translation announced pages
+    # that came out empty: the review of 2026-12-07).
+    group_of = documents.group_ids(session, (f.document_id for f in found))
+    total = len({group_of.get(f.document_id, f.document_id) for f in found})
+    return PublicResults(query=text, page=page, page_size=page_size, total=total,
+                         page_count=page_count(total, page_size), answer_quality=relevance.answer_quality(found, decided.query),
                          query_language=decided.query,
                          preferred_language=preferred, labels_language=labels_in, labels=i18n.labels(labels_in),
                          data=hits[(page - 1) * page_size: page * page_size],
