@@ -118,6 +118,11 @@ def test_watches_are_audited_and_tell_watchers(settings, database) -> None:  # n
         assert client.post("/api/v1/me/watches", json={"kind": "tag", "target": "Leave"}, headers=cast["moderator"].headers).json()["target"] == "leave"
         assert client.post("/api/v1/me/watches", json={"kind": "document", "target": "nope"}, headers=cast["reader"].headers).status_code == 404
         assert client.post("/api/v1/me/watches", json={"kind": "planet", "target": "x"}, headers=cast["reader"].headers).status_code == 422
+        # a tag of two words, as documents carry ("old age"), is a tag like any other; an empty one is a 422 that says so
+        two_words = client.post("/api/v1/me/watches", json={"kind": "tag", "target": " Old Age "}, headers=cast["owner2"].headers)
+        assert two_words.status_code == 201 and two_words.json()["target"] == "old age", two_words.text
+        empty = client.post("/api/v1/me/watches", json={"kind": "tag", "target": "  "}, headers=cast["owner2"].headers)
+        assert empty.status_code == 422 and "tag of 1 to 50" in empty.json()["error"]["message"], empty.text
         assert client.get("/api/v1/me/watches", headers=cast["reader"].headers).json()["count"] == 1
         client.put(f"/api/v1/documents/{slug}/draft", json={"body_md": "# Child benefit\n\nNow monthly."}, headers=cast["contributor"].headers)
         client.post(f"/api/v1/documents/{slug}/versions/2/submit", json={}, headers=cast["contributor"].headers)
@@ -129,7 +134,7 @@ def test_watches_are_audited_and_tell_watchers(settings, database) -> None:  # n
         assert client.delete(f"/api/v1/me/watches/document/{slug}", headers=cast["reader"].headers).status_code == 204
         assert client.get("/api/v1/me/watches", headers=cast["reader"].headers).json()["count"] == 0
     actions = [e["action"] for e in audit_events(database)]
-    assert actions.count("watch.add") == 2 and actions.count("watch.remove") == 1
+    assert actions.count("watch.add") == 3 and actions.count("watch.remove") == 1
 
 
 def test_the_preference_is_audited_and_needs_an_address(settings, database) -> None:  # noqa: ANN001

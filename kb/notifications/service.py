@@ -226,10 +226,15 @@ def _normalised_target(session: Session, actor: Actor, kind: WatchKind, target: 
         if not (target.isascii() and target.isdigit()) or int(target) > MAX_ROW_ID:
             raise KbError(ErrorCode.NOT_FOUND, f"No question {target!r}")
         return str(social.get_question(session, actor=actor, question_id=int(target)).id)
-    tag = target.lower()
-    if not tag or any(ch.isspace() for ch in tag):
-        raise KbError(ErrorCode.BAD_REQUEST, "A tag is one word (no spaces)")
+    tag = target.lower()  # as documents and questions keep their tags: stripped, lower case, spaces inside allowed
+    if not tag or len(tag) > MAX_TAG_LETTERS:
+        raise KbError(ErrorCode.VALIDATION_ERROR, f"Name a tag of 1 to {MAX_TAG_LETTERS} characters",
+                      {"field": "target"})
     return tag
+
+
+MAX_TAG_LETTERS = 50
+"""As a document's or a question's tag (``kb.documents.schemas.Tag``): "old age" is one tag, and can be watched."""
 
 
 def watch(session: Session, *, actor: Actor, kind: WatchKind, target: str) -> Watch:
