@@ -152,7 +152,7 @@ class Settings(BaseSettings):
         "a login beyond that waits up to 0.5 s, then gets 503 with Retry-After.",
     )
     rate_limit_posting: str = Field(
-        "30/hour", description="Rate limit of community posts (comments, questions, answers) per user."
+        "30/hour", description="Rate limit of community posts (comments, questions, answers) and requests to experts per user."
     )
     flags_to_hide: int = Field(
         3, ge=1, description="Distinct users whose flags hide a comment, question or answer pending moderation.")

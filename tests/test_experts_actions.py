@@ -86,7 +86,8 @@ def test_the_webhook_outcome_is_recorded_on_the_request(settings, database) -> N
     cast = make_cast(database)
     ask = {"message": "Help"}
     with client_for(settings, database, None) as client:
-        assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
+        assert client.post("/api/v1/experts/olga/ask", json={"message": "Help, before the webhook"},
+                           headers=cast["reader"].headers).status_code == 201
     with receiver(204) as (url, received), client_for(settings, database, url) as client:
         assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
         assert statuses(database)[1] == "pending"  # in the outbox, committed with the request
@@ -96,12 +97,13 @@ def test_the_webhook_outcome_is_recorded_on_the_request(settings, database) -> N
     assert signature == sign("hook-secret", json.dumps(payload, sort_keys=True).encode("utf-8"))
     with receiver(500) as (url, _), client_for(settings, database, url) as client:
         # a failing receiver never undoes the request: it is in the inbox, and each failure is on record
-        assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
+        assert client.post("/api/v1/experts/olga/ask", json={"message": "Help again"}, headers=cast["reader"].headers).status_code == 201
         assert deliver(settings, database, url).retrying == 1
         assert statuses(database)[2] == "retrying: HTTP 500 (attempt 1)"
     dead = closed_port_url()
     with client_for(settings, database, dead) as client:
-        assert client.post("/api/v1/experts/olga/ask", json=ask, headers=cast["reader"].headers).status_code == 201
+        assert client.post("/api/v1/experts/olga/ask", json={"message": "Help, third time"},
+                           headers=cast["reader"].headers).status_code == 201
         assert client.get("/api/v1/me/inbox", headers=cast["owner"].headers).json()["count"] == 4
     assert deliver(settings, database, dead).retrying == 1
     assert deliver(settings, database, dead, later=2).failed == 2  # the second and last attempt of both (KB_NOTIFY_MAX_ATTEMPTS=2 here)
@@ -118,6 +120,23 @@ def test_a_refused_ask_calls_no_webhook(settings, database) -> None:  # noqa: AN
         assert client.post("/api/v1/experts/nobody/ask", json={}, headers=cast["reader"].headers).status_code == 404
         assert deliver(settings, database, url).sent == 0
     assert received == [] and statuses(database) == []
+
+
+def test_an_empty_or_repeated_ask_is_refused_and_asks_count_against_the_posting_quota(settings, database) -> None:  # noqa: ANN001
+    """Forty empty asks each landed in the expert's inbox (and the webhook), with no quota (the review of
+    2026-12-07): an ask says something, the same unread one is not sent twice, and each counts as a post."""
+    cast = make_cast(database)
+    with client_for(settings, database, None) as client:
+        empty = client.post("/api/v1/experts/olga/ask", json={"message": "  "}, headers=cast["reader"].headers)
+        assert empty.status_code == 422 and "message" in empty.json()["error"]["message"], empty.text
+        assert client.post("/api/v1/experts/olga/ask", json={"message": "Leave rules?"}, headers=cast["reader"].headers).status_code == 201
+        again = client.post("/api/v1/experts/olga/ask", json={"message": " Leave  rules? "}, headers=cast["reader"].headers)
+        assert again.status_code == 409 and "already" in again.json()["error"]["message"], again.text
+        assert client.get("/api/v1/me/inbox", headers=cast["owner"].headers).json()["count"] == 1
+    with TestClient(create_app(configured(settings, None, rate_limit_posting="2/hour"), database=database)) as client:
+        codes = [client.post("/api/v1/experts/otto/ask", json={"message": f"Question {n}"}, headers=cast["reader"].headers).status_code
+                 for n in range(3)]
+        assert codes == [201, 201, 429], codes
 
 
 def test_the_web_form_asks_through_the_same_door(settings, database) -> None:  # noqa: ANN001

@@ -24,6 +24,7 @@ from kb.experts import service
 from kb.experts.models import ExpertRequest
 from kb.experts.schemas import ExpertProfilePublic, ExpertResults, Inbox, InboxItem
 from kb.permissions import authorize
+from kb.ratelimit import RateLimiter
 from kb.search.indexer import SearchIndexes
 
 SUGGESTED_FOR_A_QUESTION = 5
@@ -82,7 +83,7 @@ def _inbox_item(request: ExpertRequest, sender: str, read: bool) -> InboxItem:
 
 
 def ask_expert(session: Session, actor: Actor, *, settings: Settings, username: str, question_id: int | None = None,
-               message: str = "") -> InboxItem:
+               message: str = "", limiter: RateLimiter | None = None) -> InboxItem:
     """Ask an expert: a request in their inbox (audited as ``expert.ask``) and, with KB_EXPERT_WEBHOOK_URL set,
     the signed webhook call in the outbox of the same transaction (issue 17).
 
@@ -92,9 +93,15 @@ def ask_expert(session: Session, actor: Actor, *, settings: Settings, username: 
 
     Raises:
         KbError NOT_FOUND: no user ``username``, or no question ``question_id`` the actor may see (service).
-        KbError CONFLICT: the actor asks themselves, or the expert opted out (service).
+        KbError CONFLICT: the actor asks themselves, the expert opted out, or the same request is still
+            unread in their inbox (service).
+        KbError VALIDATION_ERROR: neither a message nor a question (service).
+        KbError RATE_LIMITED: past the posting quota (``KB_RATE_LIMIT_POSTING``, as a comment or a question:
+            each request is a notice to a colleague, and a webhook call where one is set), with Retry-After.
     """
     authorize(actor, "expert.ask")
+    if limiter is not None:
+        limiter.enforce(settings.rate_limit_posting, "post", actor.username)
     with transaction(session):
         request = service.ask_expert(session, actor=actor, username=username, question_id=question_id, message=message,
                                      webhook_configured=bool(settings.expert_webhook_url))

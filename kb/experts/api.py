@@ -60,7 +60,7 @@ def update_expertise(body: ProfileUpdate, session: SessionDep,
 def ask(username: Username, body: AskExpert, request: Request, session: SessionDep,
         actor: Annotated[Actor, Depends(require_for("expert.ask"))]) -> InboxItem:
     return actions.ask_expert(session, actor, settings=request.app.state.settings, username=username,
-                              question_id=body.question_id, message=body.message)
+                              question_id=body.question_id, message=body.message, limiter=request.app.state.rate_limiter)
 
 
 @router.get("/me/inbox", response_model=Inbox, summary="Requests colleagues sent you as an expert")

@@ -257,8 +257,16 @@ def ask_expert(session: Session, *, actor: Actor, username: str, question_id: in
     profile = session.get(ExpertProfile, expert.id)
     if profile is not None and profile.opted_out:
         raise KbError(ErrorCode.CONFLICT, f"{username} does not take expert requests")
+    if question_id is None and not message.strip():
+        raise KbError(ErrorCode.VALIDATION_ERROR, "Say what you need: write a message or name a question",
+                      {"field": "message"})
     if question_id is not None:
         social.get_question(session, actor=actor, question_id=question_id)
+    unread = session.execute(select(ExpertRequest.question_id, ExpertRequest.message).where(
+        ExpertRequest.to_user_id == expert.id, ExpertRequest.from_user_id == actor.id,
+        ExpertRequest.read_at.is_(None))).all()  # type: ignore[union-attr]
+    if any(asked == question_id and " ".join(said.split()) == " ".join(message.split()) for asked, said in unread):
+        raise KbError(ErrorCode.CONFLICT, f"You sent {username} this request already; it is unread in their inbox")
     request = ExpertRequest(to_user_id=expert.id, from_user_id=actor.id, question_id=question_id, message=message,  # type: ignore[arg-type]
                             webhook_status=WEBHOOK_PENDING if webhook_configured else WEBHOOK_NOT_CONFIGURED)
     session.add(request)

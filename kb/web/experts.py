@@ -51,7 +51,7 @@ def ask_person(request: Request, session: SessionDep, who: ViewerDep, username: 
     actor = checked(who, csrf)
     body = AskExpert(question_id=question_id, message=message)
     actions.ask_expert(session, actor, settings=request.app.state.settings, username=username,
-                       question_id=body.question_id, message=body.message)
+                       question_id=body.question_id, message=body.message, limiter=request.app.state.rate_limiter)
     return back(f"/people/{quote(username)}", "asked-expert")
 
 
