@@ -175,6 +175,16 @@ def test_bad_input_is_a_4xx_json_error_and_a_friendly_page(client, situations, p
     assert "Traceback" not in page.text and 'href="/public' in page.text
 
 
+def test_an_unknown_situation_in_a_link_says_so_in_the_citizens_language(client, situations) -> None:  # noqa: ANN001
+    """The page blamed the question's length for a situation it does not know (the review of 2026-12-07)."""
+    for lang, words in (("en", "not one this site knows"), ("nl", "kent deze site niet")):
+        page = client.get("/public/explore", params={"s": "bogus", "lang": lang}, headers={"Accept": "text/html"})
+        alert = unescape(page.text).split('role="alert">')[1].split("</p>")[0]
+        assert page.status_code == 422 and words in alert and "500" not in alert, alert
+    long = client.get("/public/explore", params=[("s", "tenant"), ("q", "x" * 501)], headers={"Accept": "text/html"})
+    assert long.status_code == 422 and "at most 500 characters" in long.text  # a question too long is still named as such
+
+
 # ------------------------------------------------------------------------------------- web
 
 def test_the_web_page_works_without_javascript(client, situations) -> None:  # noqa: ANN001

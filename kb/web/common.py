@@ -257,12 +257,14 @@ def error_page(request: Request, status: int, message: str, headers: dict[str, s
     return response
 
 
-def public_error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
-    """The citizens' error page: their language (lang= or the browser's), the public header, no sign-in."""
+def public_error_page(request: Request, status: int, headers: dict[str, str] | None = None,
+                      invalid_key: str = "invalid") -> HTMLResponse:
+    """The citizens' error page: their language (lang= or the browser's), the public header, no sign-in;
+    ``invalid_key`` names the message a 422 shows (from the catalogue: ``invalid``, ``invalid_situation``)."""
     lang = i18n.chosen_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     response = templates.TemplateResponse(request, "public_error.html", {
         "who": None, "notice": None, "status": status, "lang": lang, "languages": i18n.PUBLIC_LANGUAGES,
-        "t": i18n.MESSAGES[lang], "back": way_back(request), "q": ""}, status_code=status)
+        "t": i18n.MESSAGES[lang], "back": way_back(request), "q": "", "invalid_key": invalid_key}, status_code=status)
     _retry_after(response, headers)
     return response
 

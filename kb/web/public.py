@@ -13,10 +13,11 @@ from fastapi import Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
+from kb.errors import ErrorCode, KbError
 from kb.http import client_ip
 from kb.search import actions as search
 from kb.search.schemas import MAX_FACETS_SELECTED, MAX_QUERY_CHARS
-from kb.web.common import page_router, SessionDep, facet_links, page
+from kb.web.common import page_router, SessionDep, facet_links, page, public_error_page
 from kb.web.i18n import LANG_PATTERN, MESSAGES, PUBLIC_LANGUAGES, accepted
 
 router = page_router()
@@ -67,10 +68,16 @@ def public_explore_page(request: Request, session: SessionDep,
                         lang: Lang = "") -> Response:
     """What applies to me (issue 20): situations picked with checkboxes (no JavaScript), kept in the address
     so the result can be bookmarked and shared; the pages that apply grouped by topic, each with its card."""
-    found = search.public_explore(
-        session, None, indexes=request.app.state.search, settings=request.app.state.settings, situations=s,
-        query=q or None, language=lang or None, accept_language=request.headers.get("accept-language"),
-        base_url=request.app.state.settings.base_url, caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
+    try:
+        found = search.public_explore(
+            session, None, indexes=request.app.state.search, settings=request.app.state.settings, situations=s,
+            query=q or None, language=lang or None, accept_language=request.headers.get("accept-language"),
+            base_url=request.app.state.settings.base_url, caller=search.Caller(request.app.state.rate_limiter, client_ip(request))).results
+    except KbError as error:
+        if error.code is ErrorCode.VALIDATION_ERROR and "problems" in (error.details or {}):
+            # a situation this site does not know (a shared link whose situation was removed since): say so
+            return public_error_page(request, 422, invalid_key="invalid_situation")
+        raise
     language = lang or (found.labels_language if found.labels_language in MESSAGES else None) or _accepted(request) or "en"
     html = page(request, "public_explore.html", None, results=found, q=q, lang=language, chosen=lang,
                 languages=PUBLIC_LANGUAGES, t=MESSAGES[language], L=found.labels, picked=bool(found.situations))
