@@ -153,6 +153,17 @@ def test_a_bad_slug_is_said_in_plain_words_at_the_field_and_everything_typed_sta
     assert '<p class="field-error" id="slug-error">This short name is taken by another document: choose another</p>' in taken.text
 
 
+def test_valid_until_before_valid_from_is_said_at_the_field(client, database, cast) -> None:  # noqa: ANN001
+    """The page said "Please check the fields marked below." and marked none (the review of 2026-12-07)."""
+    csrf = sign_in(client, database, "carl")
+    form = {"csrf": csrf, "space": "benefits", "slug": "dates", "title": "Dates", "body_md": "# Dates\n\nText.",
+            "audience": "internal", "language": "en", "valid_from": "2031-01-01", "valid_until": "2030-01-01", "action": "save"}
+    refused = client.post("/write", data=form)
+    assert_signed_in_error(refused, 422, "Carl")
+    assert '<p class="field-error" id="valid_until-error">Choose a date after the \u201cvalid from\u201d date</p>' in refused.text
+    assert 'value="2031-01-01"' in refused.text and 'value="2030-01-01"' in refused.text
+
+
 def test_a_refused_import_keeps_the_space_and_fields_and_asks_for_the_file_again(client, database, cast) -> None:  # noqa: ANN001
     from tests.factories import make_space, make_person
     from kb.actors import SpaceRole

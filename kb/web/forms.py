@@ -111,7 +111,11 @@ def refusal(error: Exception, fields: tuple[str, ...]) -> tuple[int, str, dict[s
     """
     if isinstance(error, ValidationError):
         errors = field_errors(error.errors(), fields)
-        return 422, "Please check the fields marked below.", errors
+        general = errors.pop("", None)  # a rule of the whole form (pydantic's model validators), at no field
+        if general is not None and "valid_until must be after valid_from" in general.casefold() and "valid_until" in fields:
+            errors["valid_until"], general = "Choose a date after the \u201cvalid from\u201d date", None
+        marked = "Please check the fields marked below."
+        return 422, (f"{general} {marked}" if errors else general) if general else marked, errors
     if not isinstance(error, KbError):
         return 422, str(error), {}
     errors = {}
