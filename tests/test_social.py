@@ -132,6 +132,34 @@ def test_wrong_document_goes_to_review_queue_never_hidden(client, cast) -> None:
     assert refused.status_code == 409
 
 
+def test_a_report_leaves_the_queue_once_a_new_version_is_approved_or_the_document_retired(client, cast, database) -> None:  # noqa: ANN001
+    """A report stayed in every owner's queue for good, even after the document was corrected or retired
+    (the review of 2026-12-07): approving a version since, or retiring it, closes it, on record."""
+    def reports() -> list[str]:
+        queue = client.get("/api/v1/review-queue", headers=cast["owner"].headers).json()["data"]
+        return [i["document"] for i in queue if i["reason"].startswith("reported_")]
+
+    post(client, cast, "reader", "/api/v1/flags", {"target": "document", "target_id": "child-benefit", "reason": "wrong",
+                                                   "note": "The amount is wrong"})
+    assert reports() == ["child-benefit"]
+    client.put("/api/v1/documents/child-benefit/draft", json={"body_md": "# Child benefit\n\nThe right amount."},
+               headers=cast["contributor"].headers)
+    client.post("/api/v1/documents/child-benefit/versions/2/submit", json={}, headers=cast["contributor"].headers)
+    assert reports() == ["child-benefit"]  # a version in review is no answer yet
+    before = head_seq(database)
+    assert client.post("/api/v1/documents/child-benefit/versions/2/approve", json={}, headers=cast["owner"].headers).status_code == 200
+    assert reports() == []
+    approval = [e for e in audit_events(database, before) if e["action"] == "version.approve"][0]
+    assert len(approval["payload"]["resolved_reports"]) == 1
+    again = post(client, cast, "reader2", "/api/v1/flags", {"target": "document", "target_id": "child-benefit",
+                                                            "reason": "outdated", "note": "Ended in 2027"})
+    assert again.status_code == 201, again.text
+    assert reports() == ["child-benefit"]
+    assert client.post("/api/v1/documents/child-benefit/retire", json={"reason": "Ended"},
+                       headers=cast["owner"].headers).status_code == 200
+    assert reports() == []
+
+
 @pytest.mark.parametrize("edit", ["author", "text", "question"])
 def test_an_answer_changed_outside_kb_is_not_promoted(client, cast, database, edit: str) -> None:  # noqa: ANN001
     """The insider review of 2026-12-07 (F6): an operator swapped an accepted answer's author in the

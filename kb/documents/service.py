@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
 from kb import provenance, taxonomy, validity
@@ -31,7 +31,7 @@ from kb.documents import approval
 from kb.documents.chunking import chunk_markdown
 from kb.documents.ingest_docx import ParsedFile
 from kb.documents.commitments import served
-from kb.documents.models import Audience, Chunk, Document, SourceKind, Version, VersionState
+from kb.documents.models import Audience, Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate, DraftSave, ProvenanceFields
 from kb.errors import ErrorCode, KbError
 from kb.events import DocumentWithdrawn, VersionPublished, queue_event
@@ -501,15 +501,28 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
     document.current_version_id = version.id
     session.add_all([version, document])
     session.flush()
+    resolved = _resolve_reports(session, document)
     event = provenance.record(session, actor, "version.approve", ("document", document.slug), {
         "version": version.number, "superseded": previous.number if previous else None,
         "audience": Audience(version.audience).value, "body_sha256": version.body_sha256, "comment": comment,
+        **({"resolved_reports": resolved} if resolved else {}),
         **served(document, version, previous),
     })
     if Audience(version.audience) is Audience.public:
         approval.record_publication(session, document=document, version=version, space=space, approval=event)
     queue_event(session, VersionPublished(audit_seq=event.seq, document_id=document.id, version_id=version.id))  # type: ignore[arg-type]
     return version
+
+
+def _resolve_reports(session: Session, document: Document) -> list[int]:
+    """Close the readers' open reports (wrong, outdated) of ``document``: an owner has approved a version
+    since, or retired it, which is what the review queue asked for. They stayed in every owner's queue
+    for good before (the review of 2026-12-07). Returns their ids, for the event that closes them."""
+    ids = list(session.execute(select(ReviewRequest.id).where(
+        ReviewRequest.document_id == document.id, ReviewRequest.resolved_at.is_(None))).scalars())  # type: ignore[union-attr]
+    if ids:
+        session.execute(update(ReviewRequest).where(ReviewRequest.id.in_(ids)).values(resolved_at=utcnow()))  # type: ignore[union-attr]
+    return ids
 
 
 def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: str) -> Version:
@@ -558,7 +571,9 @@ def retire(session: Session, *, actor: Actor, slug: str, reason: str) -> Version
     document.current_version_id = None
     session.add_all([version, document])
     session.flush()
+    resolved = _resolve_reports(session, document)
     event = provenance.record(session, actor, "version.retire", ("document", document.slug),
-                              {"version": version.number, "reason": reason, **served(document, version)})
+                              {"version": version.number, "reason": reason,
+                               **({"resolved_reports": resolved} if resolved else {}), **served(document, version)})
     queue_event(session, DocumentWithdrawn(audit_seq=event.seq, document_id=document.id))  # type: ignore[arg-type]
     return version
