@@ -255,6 +255,37 @@ def test_a_translation_is_written_in_the_space_of_its_original(client, database,
     assert original["translations"] == []
 
 
+def test_a_translation_is_in_another_language_and_the_only_one_in_it(client, database, cast) -> None:  # noqa: ANN001
+    """The review of 2026-12-07: an English "translation" of an English page, a second Dutch translation (which
+    displaced the first from the page's links once approved) and a translation of a translation were all
+    accepted. Each is now a 409 that says what to do; a draft that changes its language is checked when approved."""
+    from tests.factories import make_document
+
+    approved_document(client, cast)
+    make_document(database, cast, slug="kinderbijslag", state="approved", language="nl", translation_of="child-benefit")
+
+    def create(title: str, language: str, of: str):  # noqa: ANN202
+        return client.post("/api/v1/spaces/benefits/documents", json={**doc_body(title), "language": language,
+                                                                     "translation_of": of}, headers=cast["contributor"].headers)
+
+    same = create("Child benefit again", "en", "child-benefit")
+    assert same.status_code == 409 and same.json()["error"]["details"]["rule"] == "translation_language", same.text
+    second = create("Kinderbijslag twee", "nl", "child-benefit")
+    assert second.status_code == 409 and "'kinderbijslag' is the 'nl' translation" in second.json()["error"]["message"]
+    nested = create("Kindergeld", "de", "kinderbijslag")
+    assert nested.status_code == 409 and nested.json()["error"]["details"] == {"rule": "translation_of_an_original"}
+    german = create("Kindergeld", "de", "child-benefit")
+    assert german.status_code == 201, german.text
+    slug = german.json()["slug"]
+    assert client.put(f"/api/v1/documents/{slug}/draft", json={"language": "nl", "intended_use": "Tells citizens"},
+                      headers=cast["contributor"].headers).status_code == 200
+    assert client.post(f"/api/v1/documents/{slug}/versions/1/submit", json={}, headers=cast["contributor"].headers).status_code == 200
+    refused = client.post(f"/api/v1/documents/{slug}/versions/1/approve", json={}, headers=cast["owner"].headers)
+    assert refused.status_code == 409 and refused.json()["error"]["details"]["translation"] == "kinderbijslag", refused.text
+    version = client.get(f"/api/v1/documents/{slug}/versions/1", headers=cast["owner"].headers).json()
+    assert version["state"] == "in_review"  # nothing approved: the Dutch translation citizens are served stays kinderbijslag
+
+
 def test_a_translation_of_a_draft_one_may_not_see_is_not_found_like_a_missing_one(client, cast) -> None:  # noqa: ANN001
     """The second insider review: the 409 named the space of a draft oscar may not see; now it is the
     same 404 as a slug that does not exist (no existence oracle)."""
@@ -289,14 +320,20 @@ def test_chunks_keep_heading_path(client, cast, database) -> None:  # noqa: ANN0
 
 
 def test_translation_groups_of_a_translation_of_a_translation(database) -> None:  # noqa: ANN001
-    """C translates B, which translates A: the public search's batch lookup raised KeyError (a 500)."""
+    """C translates B, which translates A: the public search's batch lookup raised KeyError (a 500). kb no
+    longer makes such a chain (a translation's original is an original), but a database may hold one."""
+    from sqlalchemy import text
+
     from kb import documents
     from tests.factories import make_document
 
     people = make_cast(database)
     make_document(database, people, slug="a", state="approved")
     make_document(database, people, slug="b", state="approved", language="nl", translation_of="a")
-    make_document(database, people, slug="c", state="approved", language="de", translation_of="b")
+    make_document(database, people, slug="c", state="approved", language="de", translation_of="a")
+    with database.engine.begin() as connection:  # as a database written before the rule may hold it
+        connection.execute(text("UPDATE document SET translation_of_id = (SELECT id FROM document WHERE slug = 'b') "
+                                "WHERE slug = 'c'"))
     with database.session() as session:
         docs = {d.document.slug: d.document for d in documents.published(session)}
         groups = documents.translation_groups(session, [docs["a"], docs["c"]])

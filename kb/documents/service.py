@@ -282,6 +282,8 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
     if session.execute(select(Document.id).where(Document.slug == data.slug)).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"A document {data.slug!r} exists already")
     translation_of_id = _translated(session, actor, data.translation_of, space).id if data.translation_of else None
+    if translation_of_id is not None:
+        _require_translation_language(session, translation_of_id, data.language, document_id=None)
     author_id = actor.id
     owner_id = _default_owner(session, actor, space)
     document = Document(slug=data.slug, space_id=space.id, owner_id=owner_id,  # type: ignore[arg-type]
@@ -305,6 +307,10 @@ def _translated(session: Session, actor: Actor, slug: str, space: Space) -> Docu
     in its place to citizens of their language, so its own owners approve them, not another space's
     (the insider review of 2026-12-07, F8). One the actor may not see is not found, as a missing one."""
     original = visible_document(session, actor=actor, slug=slug)
+    if original.translation_of_id is not None:
+        first = session.get(Document, original.translation_of_id)
+        raise KbError(ErrorCode.CONFLICT, f"{slug!r} is itself a translation (of {first.slug if first else '?'!r}): "
+                      "translate the original", details={"rule": "translation_of_an_original"})
     if original.space_id != space.id:
         home = accounts.get_space_by_id(session, original.space_id)
         raise KbError(ErrorCode.CONFLICT, (
@@ -312,6 +318,42 @@ def _translated(session: Session, actor: Actor, slug: str, space: Space) -> Docu
             f"owners approve what is served in its place, not in {space.slug!r}"),
             details={"rule": "translation_in_its_originals_space", "space": home.slug})
     return original
+
+
+def _language_of(session: Session, document_id: int) -> str | None:
+    """The language a document is served in (its approved version's), else its newest version's."""
+    rows = session.execute(select(Version.language, Version.state).where(Version.document_id == document_id)
+                           .order_by(Version.number.desc())).all()  # type: ignore[attr-defined]
+    served = next((language for language, state in rows if state == VersionState.approved), None)
+    return served or (rows[0][0] if rows else None)
+
+
+def _require_translation_language(session: Session, original_id: int, language: str | None, *,
+                                  document_id: int | None) -> None:
+    """A translation is in another language than its original, and the only one of its group in it.
+
+    Citizens are served a page's translation in their language in its place, one per language: a second
+    Dutch translation displaced the first from the page's links, and an English "translation" of an
+    English page was linked as its English version (the review of 2026-12-07). Checked when a
+    translation is created and when a version of one is approved (a draft may change its language).
+
+    Raises:
+        KbError CONFLICT (``details.rule``: ``translation_language``): the original's language, or a
+            language another translation of it has.
+    """
+    original = session.get(Document, original_id)
+    if original is None or language is None:
+        return
+    if language == _language_of(session, original_id):
+        raise KbError(ErrorCode.CONFLICT, f"{original.slug!r} is written in {language!r} already: a translation is "
+                      "in another language", details={"rule": "translation_language", "language": language})
+    others = session.execute(select(Document.id, Document.slug).where(
+        Document.translation_of_id == original_id, Document.id != (document_id or -1))).all()
+    for other_id, other_slug in others:
+        if _language_of(session, other_id) == language:
+            raise KbError(ErrorCode.CONFLICT, f"{other_slug!r} is the {language!r} translation of {original.slug!r} "
+                          "already: edit that one", details={"rule": "translation_language", "language": language,
+                                                             "translation": other_slug})
 
 
 def save_draft(session: Session, *, actor: Actor, slug: str, data: DraftSave) -> tuple[Version, bool]:
@@ -483,6 +525,8 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
     refusal = approval_refusal(session, actor=actor, version=version, space=space, slug=slug)
     if refusal is not None:
         raise refusal
+    if document.translation_of_id is not None:
+        _require_translation_language(session, document.translation_of_id, version.language, document_id=document.id)
     approver = actor
     previous = current_version(session, document)
     now = utcnow()
