@@ -255,6 +255,34 @@ def test_a_translation_is_written_in_the_space_of_its_original(client, database,
     assert original["translations"] == []
 
 
+def test_optional_fields_can_be_emptied_on_the_api_and_the_web(client, database, cast) -> None:  # noqa: ANN001
+    """A wrongly set expiry could only be moved, never removed: null kept the value, "" was a 422, and the web
+    form said "saved" and kept it (the review of 2026-12-07). ``clear`` names the fields to empty; the web
+    form clears a field emptied on it; a field left out keeps its value."""
+    from tests.factories import sign_in
+
+    headers = cast["contributor"].headers
+    body = {**doc_body("Expiring"), "valid_until": "2031-01-01", "review_by": "2030-06-01", "licence": "CC0",
+            "tags": ["money"], "source_uri": "https://example.org/rules"}
+    slug = client.post("/api/v1/spaces/benefits/documents", json=body, headers=headers).json()["slug"]
+    both = client.put(f"/api/v1/documents/{slug}/draft", json={"valid_until": "2032-01-01", "clear": ["valid_until"]},
+                      headers=headers)
+    assert both.status_code == 422, both.text
+    cleared = client.put(f"/api/v1/documents/{slug}/draft", json={"clear": ["valid_until", "tags"]}, headers=headers)
+    assert cleared.status_code == 200, cleared.text
+    card = client.get(f"/api/v1/documents/{slug}/versions/1", headers=headers).json()
+    assert card["provenance"]["valid_until"] is None and card["tags"] == [] and card["provenance"]["licence"] == "CC0"
+    assert card["provenance"]["review_by"] == "2030-06-01"  # left out: kept
+    csrf = sign_in(client, database, "carl")
+    form = {"csrf": csrf, "action": "save", "existing": "1", "slug": slug, "space": "benefits", "title": "Expiring",
+            "body_md": card["body_md"], "audience": "internal", "language": "en", "tags": "", "intended_use": "",
+            "licence": "", "valid_from": "", "valid_until": "", "review_by": "", "source_uri": ""}
+    saved = client.post("/write", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    card = client.get(f"/api/v1/documents/{slug}/versions/1", headers=headers).json()["provenance"]
+    assert (card["review_by"], card["licence"] or None, card["intended_use"] or None, card["source_uri"]) == (None,) * 4, card
+
+
 def test_a_translation_is_in_another_language_and_the_only_one_in_it(client, database, cast) -> None:  # noqa: ANN001
     """The review of 2026-12-07: an English "translation" of an English page, a second Dutch translation (which
     displaced the first from the page's links once approved) and a translation of a translation were all

@@ -186,7 +186,7 @@ def import_file(
     }
     if target.existing is None:
         create = DocumentCreate(slug=slug, title=title[:300], body_md=body, translation_of=translation_of,
-                                **fields.model_dump(exclude={"title", "body_md"}, exclude_none=True))
+                                **fields.model_dump(exclude={"title", "body_md", "clear"}, exclude_none=True))
         document, version = service.new_document(session, actor=actor, space=space, data=create,
                                                   source_kind=SourceKind.imported_file, source=source)
         outcome = "created"

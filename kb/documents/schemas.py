@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -93,11 +93,26 @@ class DocumentCreate(ProvenanceFields):
     translation_of: DocSlug | None = Field(None, description="Slug of the document this one translates")
 
 
+CLEARABLE = ("tags", "intended_use", "licence", "valid_from", "valid_until", "review_by", "source_uri")
+"""The optional provenance fields an edit may empty (``DraftSave.clear``); a field left out, or null, is kept."""
+Clearable = Literal["tags", "intended_use", "licence", "valid_from", "valid_until", "review_by", "source_uri"]
+
+
 class DraftSave(ProvenanceFields):
     """Edit a document: updates its open draft, or starts a new draft version from the newest one."""
 
     title: Title | None = None
     body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)] | None = None
+    clear: Annotated[list[Clearable], Field(max_length=len(CLEARABLE), description=(
+        "Optional fields to empty (a wrongly set expiry, a licence that no longer applies): a field left out or "
+        "null keeps its value"))] = []
+
+    @model_validator(mode="after")
+    def _clear_or_set(self) -> "DraftSave":
+        both = [name for name in self.clear if getattr(self, name) is not None]
+        if both:
+            raise ValueError(f"{', '.join(both)}: either set a value or clear it, not both")
+        return self
 
 
 def import_fields(

@@ -238,6 +238,13 @@ def _apply_fields(session: Session, version: Version, fields: ProvenanceFields) 
         if tags != version.tags:
             version.tags = tags
             changed.append("tags")
+    for name in getattr(fields, "clear", ()):  # DraftSave.clear: the optional fields an edit empties
+        empty = {"tags": "[]", "intended_use": "", "licence": ""}.get(name)  # as a version without them holds them
+        if name == "source_uri" and not (version.source_uri or "").lower().startswith(("http://", "https://")):
+            continue  # a web source only: a promoted answer's kb: reference is kb's own record, not the writer's
+        if getattr(version, name) not in (None, empty):
+            setattr(version, name, empty)
+            changed.append(name)
     if version.valid_from and version.valid_until and version.valid_until <= version.valid_from:
         raise KbError(ErrorCode.VALIDATION_ERROR, "valid_until must be after valid_from")
     return changed

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from kb.documents import actions, bulk
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from kb.documents.models import Audience
-from kb.documents.schemas import DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
+from kb.documents.schemas import CLEARABLE, DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
 from kb.encoding_first import EncodingFirst
 from kb.errors import ErrorCode, KbError
 from kb.notifications import actions as notifications
@@ -177,8 +177,10 @@ def write(request: Request, session: SessionDep, who: ViewerDep,
         )
         if values["existing"]:
             slug = values["slug"]
-            actions.save_draft(session, actor, slug=slug, data=DraftSave(body_md=values["body_md"] or None, **fields),
-                               submit=submit)
+            # The form shows every field's value: one emptied is cleared (it said "saved" and kept the old value).
+            emptied = [name for name in CLEARABLE if fields[name] is None]
+            actions.save_draft(session, actor, slug=slug, data=DraftSave(body_md=values["body_md"] or None, clear=emptied,
+                                                                         **fields), submit=submit)
         else:
             data = DocumentCreate(slug=values["slug"], body_md=values["body_md"],
                                   translation_of=values["translation_of"] or None, **{**fields, "title": values["title"]})
