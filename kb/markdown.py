@@ -146,3 +146,17 @@ def to_plain_text(markdown: str) -> str:
             elif words:
                 lines.append(words)
     return "\n".join(lines)
+
+
+def with_visible_text(markdown: str) -> str:
+    """``markdown`` itself, if it has a character a reader can see; else ValueError (a pydantic validator).
+
+    Spaces, line breaks and invisible format characters (zero-width spaces and joiners, Unicode
+    category Cf) alone are no text: a body or a comment of them was accepted, and shown as an empty
+    page or post (the review of 2026-12-07).
+    """
+    import unicodedata
+
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in markdown):
+        raise ValueError("Write some text: spaces and invisible characters alone are not")
+    return markdown

@@ -255,6 +255,17 @@ def test_a_translation_is_written_in_the_space_of_its_original(client, database,
     assert original["translations"] == []
 
 
+def test_a_body_of_spaces_or_invisible_characters_is_no_text(client, cast) -> None:  # noqa: ANN001
+    """A body of spaces was accepted and approvable (the review of 2026-12-07); so was an imported file of them."""
+    headers = cast["contributor"].headers
+    for body in ("   ", "\u200b\u200c \n"):
+        written = client.post("/api/v1/spaces/benefits/documents", json={**doc_body("Blank"), "body_md": body}, headers=headers)
+        assert written.status_code == 422 and "Write some text" in written.text, written.text
+        imported = client.post("/api/v1/spaces/benefits/import", files={"file": ("blank.md", body.encode(), "text/markdown")},
+                               headers=headers)
+        assert imported.status_code == 422 and "contains no text" in imported.json()["error"]["message"], imported.text
+
+
 def test_optional_fields_can_be_emptied_on_the_api_and_the_web(client, database, cast) -> None:  # noqa: ANN001
     """A wrongly set expiry could only be moved, never removed: null kept the value, "" was a 422, and the web
     form said "saved" and kept it (the review of 2026-12-07). ``clear`` names the fields to empty; the web

@@ -80,6 +80,13 @@ def test_questions_answers_votes_accept(client, cast, database) -> None:  # noqa
     assert audit_events(database, before) == []  # accepted already: no second event, no second notice to the author
 
 
+def test_a_post_of_invisible_characters_is_refused(client, cast) -> None:  # noqa: ANN001
+    """A comment of zero-width spaces was accepted and shown as an empty post (the review of 2026-12-07)."""
+    refused = client.post("/api/v1/documents/child-benefit/comments", json={"body_md": "\u200b\u200b"},
+                          headers=cast["reader"].headers)
+    assert refused.status_code == 422 and "invisible" in refused.text, refused.text
+
+
 def test_the_same_question_twice_is_refused_as_a_duplicate(client, cast) -> None:  # noqa: ANN001
     """Duplicate detection compared a question's title and body with stored bodies alone and never fired
     (the review of 2026-12-07): a double submit posted the question twice."""

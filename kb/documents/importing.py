@@ -29,6 +29,7 @@ from kb.accounts.models import Space
 from kb.actors import Actor
 from kb.documents import service
 from kb.documents.bulk import slug_from_path
+from kb.markdown import with_visible_text
 from kb.documents.ingest_docx import ParsedFile, parse_upload
 from kb.documents.commitments import served
 from kb.documents.models import Document, SourceKind, StoredFile, Version
@@ -143,8 +144,10 @@ def parse_file(filename: str, data: bytes) -> ParsedFile:
         KbError UNSUPPORTED_MEDIA_TYPE: not .docx, .pdf, .html/.htm, .md or .txt.
     """
     parsed = parse_upload(filename, data)
-    if not parsed.markdown.strip():
-        raise KbError(ErrorCode.INVALID_FILE, f"{filename} contains no text to import")
+    try:
+        with_visible_text(parsed.markdown)  # spaces or invisible characters alone are no text (as a written body)
+    except ValueError:
+        raise KbError(ErrorCode.INVALID_FILE, f"{filename} contains no text to import") from None
     return parsed
 
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from kb.documents.models import Audience, SourceKind, VersionState
 from kb.errors import ErrorCode, KbError, jsonable_validation_errors
+from kb.markdown import with_visible_text
 from kb.taxonomy.schemas import ConceptRefPublic, Ref
 
 DocSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")]
@@ -87,7 +88,7 @@ class ProvenanceFields(Strict):
 class DocumentCreate(ProvenanceFields):
     slug: DocSlug
     title: Title
-    body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)]
+    body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS), AfterValidator(with_visible_text)]
     audience: Audience = Audience.internal
     language: Language = "en"
     translation_of: DocSlug | None = Field(None, description="Slug of the document this one translates")
@@ -102,7 +103,7 @@ class DraftSave(ProvenanceFields):
     """Edit a document: updates its open draft, or starts a new draft version from the newest one."""
 
     title: Title | None = None
-    body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)] | None = None
+    body_md: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS), AfterValidator(with_visible_text)] | None = None
     clear: Annotated[list[Clearable], Field(max_length=len(CLEARABLE), description=(
         "Optional fields to empty (a wrongly set expiry, a licence that no longer applies): a field left out or "
         "null keeps its value"))] = []

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from kb.db import MAX_ROW_ID
+from kb.markdown import with_visible_text
 from kb.social.models import FlagReason
 
 MAX_BODY = 10_000
 MAX_TITLE = 200
-Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY, strip_whitespace=True)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY, strip_whitespace=True), AfterValidator(with_visible_text)]
 Title = Annotated[str, StringConstraints(min_length=5, max_length=MAX_TITLE, strip_whitespace=True)]
 
 
