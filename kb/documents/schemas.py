@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -94,9 +94,9 @@ class DocumentCreate(ProvenanceFields):
     translation_of: DocSlug | None = Field(None, description="Slug of the document this one translates")
 
 
-CLEARABLE = ("tags", "intended_use", "licence", "valid_from", "valid_until", "review_by", "source_uri")
-"""The optional provenance fields an edit may empty (``DraftSave.clear``); a field left out, or null, is kept."""
 Clearable = Literal["tags", "intended_use", "licence", "valid_from", "valid_until", "review_by", "source_uri"]
+CLEARABLE: tuple[str, ...] = get_args(Clearable)
+"""The optional provenance fields an edit may empty (``DraftSave.clear``); a field left out, or null, is kept."""
 
 
 class DraftSave(ProvenanceFields):

@@ -327,12 +327,20 @@ def _translated(session: Session, actor: Actor, slug: str, space: Space) -> Docu
     return original
 
 
-def _language_of(session: Session, document_id: int) -> str | None:
-    """The language a document is served in (its approved version's), else its newest version's."""
-    rows = session.execute(select(Version.language, Version.state).where(Version.document_id == document_id)
-                           .order_by(Version.number.desc())).all()  # type: ignore[attr-defined]
-    served = next((language for language, state in rows if state == VersionState.approved), None)
-    return served or (rows[0][0] if rows else None)
+def _languages_of(session: Session, document_ids: list[int]) -> dict[int, str]:
+    """The language each document is served in (its approved version's), else its newest version's (one query)."""
+    found: dict[int, str] = {}
+    served: set[int] = set()
+    rows = session.execute(select(Version.document_id, Version.language, Version.state)
+                           .where(Version.document_id.in_(document_ids))  # type: ignore[attr-defined]
+                           .order_by(Version.document_id, Version.number.desc())).all()  # type: ignore[attr-defined]
+    for document_id, language, state in rows:
+        if state == VersionState.approved and document_id not in served:
+            found[document_id] = language
+            served.add(document_id)
+        else:
+            found.setdefault(document_id, language)
+    return found
 
 
 def _require_translation_language(session: Session, original_id: int, language: str | None, *,
@@ -351,13 +359,14 @@ def _require_translation_language(session: Session, original_id: int, language: 
     original = session.get(Document, original_id)
     if original is None or language is None:
         return
-    if language == _language_of(session, original_id):
+    others = dict(session.execute(select(Document.id, Document.slug).where(
+        Document.translation_of_id == original_id, Document.id != (document_id or -1))).all())
+    languages = _languages_of(session, [original_id, *others])
+    if language == languages.get(original_id):
         raise KbError(ErrorCode.CONFLICT, f"{original.slug!r} is written in {language!r} already: a translation is "
                       "in another language", details={"rule": "translation_language", "language": language})
-    others = session.execute(select(Document.id, Document.slug).where(
-        Document.translation_of_id == original_id, Document.id != (document_id or -1))).all()
-    for other_id, other_slug in others:
-        if _language_of(session, other_id) == language:
+    for other_id, other_slug in others.items():
+        if languages.get(other_id) == language:
             raise KbError(ErrorCode.CONFLICT, f"{other_slug!r} is the {language!r} translation of {original.slug!r} "
                           "already: edit that one", details={"rule": "translation_language", "language": language,
                                                              "translation": other_slug})
