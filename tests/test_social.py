@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -52,6 +53,20 @@ def test_rating_replaces_and_averages(client, cast) -> None:  # noqa: ANN001
     both = client.put("/api/v1/documents/child-benefit/rating", json={"stars": 5}, headers=cast["owner"].headers).json()
     assert both["average"] == 4.5 and both["count"] == 2
     assert client.put("/api/v1/documents/child-benefit/rating", json={"stars": 6}, headers=cast["owner"].headers).status_code == 422
+
+
+def test_stars_and_votes_are_numbers_given_as_numbers(client, cast) -> None:  # noqa: ANN001
+    """``true`` was one star and ``"5"`` five; now each is a 422 that says what it got, and nothing is recorded."""
+    for stars in (True, "5", 4.0):
+        refused = client.put("/api/v1/documents/child-benefit/rating", json={"stars": stars}, headers=cast["reader"].headers)
+        assert refused.status_code == 422
+        assert "whole number" in json.dumps(refused.json())
+    assert client.get("/api/v1/documents/child-benefit/rating", headers=cast["reader"].headers).json()["count"] == 0
+    question = post(client, cast, "reader", "/api/v1/questions", {"title": "Do votes take booleans?", "body_md": "Asking."}).json()
+    for value in (True, "1", 1.0):
+        refused = client.put(f"/api/v1/questions/{question['id']}/vote", json={"value": value}, headers=cast["contributor"].headers)
+        assert refused.status_code == 422
+    assert client.get(f"/api/v1/questions/{question['id']}", headers=cast["reader"].headers).json()["score"] == 0
 
 
 def test_questions_answers_votes_accept(client, cast, database) -> None:  # noqa: ANN001

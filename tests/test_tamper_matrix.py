@@ -232,6 +232,16 @@ def repoint_merge(connection) -> None:  # noqa: ANN001
                             "WHERE key = 'lodger'"))
 
 
+def close_report(connection) -> None:  # noqa: ANN001
+    """A reader's report that housing is outdated closed directly: it leaves every owner's review queue unseen."""
+    connection.execute(text("UPDATE review_request SET resolved_at = CURRENT_TIMESTAMP"))
+
+
+def delete_report(connection) -> None:  # noqa: ANN001
+    """The same report deleted (its flag kept, so the reader sees nothing amiss)."""
+    connection.execute(text("DELETE FROM review_request"))
+
+
 @dataclass(frozen=True)
 class Row:
     attack: str
@@ -280,6 +290,10 @@ ROWS = [
         "differs: space benefits: id", "differs: space benefits: id"),
     Row("make a revoked API token usable again", unrevoke_token,
         "revoked is false in the database", "revoked is false in the database"),
+    Row("close a reader's report (outdated) directly: it leaves the owners' review queue", close_report,
+        "no approval or retirement closed it", "no approval or retirement closed it"),
+    Row("delete a reader's report", delete_report,
+        "a reader's report deleted outside kb", "a reader's report deleted outside kb"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,
         "are covered by no signed tree head", "was not written by kb: it carries no MAC"),
 ]
@@ -301,14 +315,17 @@ def _situations(database: Database, admin) -> None:  # noqa: ANN001
 
 @pytest.fixture
 def signed(database: Database, client, cast, cli_env: Settings, backend: str, tmp_path: Path):  # noqa: ANN001, ANN201
-    """The cast, child-benefit approved, a version in review and three ratings; a head signed over all of it;
-    then the append-only triggers dropped, as the insider would."""
+    """The cast, child-benefit approved, a version in review, a reader's report and three ratings (the last three
+    events); a head signed over all of it; then the append-only triggers dropped, as the insider would."""
     make_document(database, cast, slug="in-review", state="in_review")
     _situations(database, cast["admin"].actor)
     make_document(database, cast, slug="housing", state="approved")
     made = client.post("/api/v1/me/tokens", json={"name": "old laptop"}, headers=cast["owner2"].headers)
     assert made.status_code == 201, made.text
     assert client.delete(f"/api/v1/me/tokens/{made.json()['id']}", headers=cast["owner2"].headers).status_code == 200
+    report = client.post("/api/v1/flags", json={"target": "document", "target_id": "housing", "reason": "outdated",
+                                                "note": "The rates changed in April"}, headers=cast["reader"].headers)
+    assert report.status_code == 201 and report.json()["status"] == "review_requested", report.text
     for who, stars in (("reader", 4), ("owner2", 5), ("moderator", 3)):
         assert client.put("/api/v1/documents/child-benefit/rating", json={"stars": stars},
                           headers=cast[who].headers).status_code == 200

@@ -33,7 +33,7 @@ from kb.db import utcnow
 from kb.documents import approval, service
 from kb.documents.chunking import chunk_markdown
 from kb.documents.commitments import ADDED_LATER, COMMITTED_FIELDS, commitment, document_commitment
-from kb.documents.models import Audience, Chunk, Document, Version, VersionState
+from kb.documents.models import Audience, Chunk, Document, ReviewRequest, Version, VersionState
 from kb.taxonomy import commitments as taxonomy
 from kb.taxonomy.models import ConceptUse
 from kb.taxonomy.service import stored_ids_lenient
@@ -175,6 +175,7 @@ def differences(session: Session, state: provenance.CommittedState | None = None
     users = {user.username: user for user in session.execute(select(User)).scalars()}
     _compare_all(found, "user", state.people, {username: standing(user) for username, user in users.items()})
     _compare_taxonomy(found, session, state)
+    _compare_reports(found, session, state)
 
     # Credentials that still let someone in: each must be one kb issued (a planted one acts as its user).
     now = utcnow()
@@ -235,6 +236,55 @@ def _compare_taxonomy(found: list[Difference], session: Session, state: provenan
             f"{len(extra)} that no version names (e.g. concept {extra[0][0]} of version id {extra[0][1]})" if extra else "")))
         found.append(Difference("concept uses", "rows", len(named), len(held), None,
                                 note=f"not what the versions' committed concept fields name: {described}"))
+
+
+def _compare_reports(found: list[Difference], session: Session, state: provenance.CommittedState) -> None:
+    """Readers' reports (wrong, outdated) against the events that made and closed them.
+
+    A report waits in the owners' review queue until an approval or a retirement closes it, and that
+    event names it (``resolved_reports``). Closing or deleting one directly would take a reader's
+    warning out of every owner's queue unseen (the insider review of 2026-12-07), and moving one to
+    another document or reason would misstate it: each is named. A report made before ``flag.create``
+    named its id is matched by its document and reason to one of those events.
+    """
+    rows = session.execute(select(ReviewRequest.id, Document.slug, ReviewRequest.reason, ReviewRequest.resolved_at)
+                           .join(Document, Document.id == ReviewRequest.document_id, isouter=True)
+                           .order_by(ReviewRequest.id)).all()
+    unnumbered = {key: list(seqs) for key, seqs in state.unnumbered_reports.items()}
+    seen: set[str] = set()
+    for report_id, slug, reason, resolved_at in rows:
+        key = str(report_id)
+        seen.add(key)
+        subject = f"report {report_id} (document {slug})"
+        made = state.reports.get(key)
+        if made is not None:
+            for name, value in (("document", slug), ("reason", reason)):
+                if made.value.get(name) != value:
+                    found.append(Difference(subject, name, made.value.get(name), value, made.seq))
+            made_seq: int | None = made.seq
+        elif unnumbered.get((slug, reason)):
+            made_seq = unnumbered[(slug, reason)].pop(0)
+        else:
+            found.append(Difference(subject, "*", None, "present", None,
+                                    note="a reader's report in the database that no flag made (inserted outside kb)"))
+            continue
+        closed_seq = state.closed_reports.get(key)
+        if resolved_at is not None and closed_seq is None:
+            found.append(Difference(subject, "resolved", False, True, made_seq,
+                                    note="closed in the database, but no approval or retirement closed it: taken out "
+                                         "of the owners' review queue outside kb"))
+        elif resolved_at is None and closed_seq is not None:
+            found.append(Difference(subject, "resolved", True, False, closed_seq))
+    for key, made in state.reports.items():
+        if key not in seen:
+            found.append(Difference(f"report {key} (document {made.value.get('document')})", "*", made.value, None, made.seq,
+                                    note=f"made at seq {made.seq} but missing from the database: a reader's report "
+                                         "deleted outside kb"))
+    for (slug, reason), seqs in unnumbered.items():
+        for seq in seqs:
+            found.append(Difference(f"report ({reason}) of document {slug}", "*", {"reason": reason}, None, seq,
+                                    note=f"made at seq {seq} but missing from the database: a reader's report "
+                                         "deleted outside kb"))
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

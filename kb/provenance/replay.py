@@ -53,6 +53,13 @@ class CommittedState:
     """Taxonomy concepts by id (as text); a deleted one's commitment says ``deleted``."""
     schemes: dict[str, Committed] = field(default_factory=dict)
     """Concept schemes by id (as text)."""
+    reports: dict[str, Committed] = field(default_factory=dict)
+    """Readers' reports (``review_request``) by id: ``{"document", "reason"}`` as the ``flag.create`` that made
+    each one committed it (events since the twenty-second session carry the report's id)."""
+    unnumbered_reports: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    """The seqs of the ``flag.create`` events that made a report before they named its id, by (document slug, reason)."""
+    closed_reports: dict[str, int] = field(default_factory=dict)
+    """The reports an approval or a retirement closed (``resolved_reports``), by id: the seq that closed each."""
     baseline_seq: int | None = None
     _documents: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
     _latest: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict, repr=False)
@@ -61,6 +68,9 @@ class CommittedState:
         """Take in one event (in sequence order)."""
         if action == "audit.baseline":
             self.baseline_seq = seq
+        if object_type == "document" and (('"review_requested"' in payload and action == "flag.create")
+                                          or '"resolved_reports"' in payload):  # few events: decoded now
+            self._add_report_event(object_id, _decoded(payload), seq)
         if object_type == "document":
             if '"served"' in payload:
                 self._documents.setdefault(object_id, []).append((seq, payload))
@@ -87,6 +97,18 @@ class CommittedState:
             value = _decoded(payload).get("credential")
             if isinstance(value, dict):
                 self.tokens[object_id] = Committed(seq, value)
+
+    def _add_report_event(self, slug: str, data: dict[str, Any], seq: int) -> None:
+        for closed in _as_list(data.get("resolved_reports")):
+            if isinstance(closed, int):
+                self.closed_reports[str(closed)] = seq
+        if data.get("status") != "review_requested":
+            return
+        made = {"document": slug, "reason": data.get("reason")}
+        if isinstance(data.get("report"), int):
+            self.reports[str(data["report"])] = Committed(seq, made)
+        else:
+            self.unnumbered_reports.setdefault((slug, str(data.get("reason"))), []).append(seq)
 
     def finish(self) -> "CommittedState":
         """Decode what ``add`` kept: the newest commitment of every version, space and person."""
@@ -122,6 +144,10 @@ class CommittedState:
                              (self.tokens, newer.tokens), (self.sessions, newer.sessions),
                              (self.concepts, newer.concepts), (self.schemes, newer.schemes)):
             mine.update(theirs)  # type: ignore[attr-defined]
+        self.reports.update(newer.reports)
+        self.closed_reports.update(newer.closed_reports)
+        for key, seqs in newer.unnumbered_reports.items():
+            self.unnumbered_reports.setdefault(key, []).extend(seqs)
         if newer.baseline_seq is not None:
             self.baseline_seq = newer.baseline_seq
         return self

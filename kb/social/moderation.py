@@ -136,9 +136,9 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
         raise KbError(ErrorCode.ALREADY_EXISTS, "You flagged this already")
     if item is not None and not may_see(actor, item):  # a hidden post is not there for whoever may not see it
         raise KbError(ErrorCode.NOT_FOUND, f"No {kind.value} {data.target_id!r}")
-    status = FlagStatus.open
+    status, report = FlagStatus.open, None
     if kind is TargetKind.document and data.reason in (FlagReason.wrong, FlagReason.outdated):
-        documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note)
+        report = documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note).id
         status = FlagStatus.review_requested
     new = Flag(target_kind=kind.value, target_id=target_id, user_id=actor.id, reason=data.reason.value, note=data.note, status=status)  # type: ignore[arg-type]
     session.add(new)
@@ -151,7 +151,8 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
             session.add(item)
             hidden_now = True
     provenance.record(session, actor, "flag.create", (kind.value, data.target_id),
-                      {"reason": data.reason.value, "auto_hidden": hidden_now, "status": status.value})
+                      {"reason": data.reason.value, "auto_hidden": hidden_now, "status": status.value,
+                       **({"report": report} if report is not None else {})})
     return new
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from kb.db import MAX_ROW_ID
 from kb.markdown import with_visible_text
@@ -15,6 +15,16 @@ MAX_BODY = 10_000
 MAX_TITLE = 200
 Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY, strip_whitespace=True), AfterValidator(with_visible_text)]
 Title = Annotated[str, StringConstraints(min_length=5, max_length=MAX_TITLE, strip_whitespace=True)]
+
+
+def a_whole_number(value: object) -> object:
+    """A number given as a number: ``true`` is not one star nor ``"5"`` five (pydantic's lax mode would take both)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a whole number, not {type(value).__name__}")
+    return value
+
+
+WholeNumber = BeforeValidator(a_whole_number)
 
 
 class Strict(BaseModel):
@@ -31,7 +41,7 @@ class CommentUpdate(Strict):
 
 
 class RatingSet(Strict):
-    stars: Annotated[int, Field(ge=1, le=5)]
+    stars: Annotated[int, WholeNumber, Field(ge=1, le=5)]
 
 
 class FeedbackCreate(Strict):
@@ -53,7 +63,7 @@ class AnswerCreate(Strict):
 
 
 class VoteSet(Strict):
-    value: Literal[-1, 1]
+    value: Annotated[Literal[-1, 1], WholeNumber]
 
 
 class DuplicateClose(Strict):
