@@ -61,6 +61,7 @@ PERMISSIONS: dict[str, Access] = {
     "version.reject": Access.owner,
     "document.retire": Access.owner,
     "review.queue": Access.owner,
+    "report.dismiss": Access.owner,
     # taxonomy (issue 20): owners of any space and admins maintain it
     "taxonomy.read": Access.signed_in,
     "taxonomy.export": Access.signed_in,

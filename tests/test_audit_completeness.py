@@ -99,6 +99,13 @@ def _governance_pending(client, cast) -> None:  # noqa: ANN001
     assert client.patch("/api/v1/spaces/benefits", json={"four_eyes": False}, headers=cast["owner"].headers).status_code == 202
 
 
+def _reported(client, cast) -> None:  # noqa: ANN001
+    """child-benefit approved and reported outdated by a reader: report 1 in the owners' review queue."""
+    _approved(client, cast)
+    client.post("/api/v1/flags", json={"target": "document", "target_id": "child-benefit", "reason": "outdated"},
+                headers=cast["reader"].headers)
+
+
 def _flagged(client, cast) -> None:  # noqa: ANN001
     _commented(client, cast)
     client.post("/api/v1/flags", json={"target": "comment", "target_id": "1", "reason": "spam"}, headers=cast["owner"].headers)
@@ -225,6 +232,10 @@ SCENARIOS = [
     Scenario(("POST", "/api/v1/documents/{slug}/retire"), _approved,
              Call("POST", "/api/v1/documents/child-benefit/retire", "owner", {"json": {"reason": "Ended"}}),
              Call("POST", "/api/v1/documents/child-benefit/retire", "owner2", {"json": {}}), "version.retire", "olga",
+             ("document", "child-benefit")),
+    Scenario(("POST", "/api/v1/reports/{report_id}/dismiss"), _reported,
+             Call("POST", "/api/v1/reports/1/dismiss", "owner", {"json": {"reason": "Still right"}}),
+             Call("POST", "/api/v1/reports/1/dismiss", "reader", {"json": {"reason": "Still right"}}), "report.dismiss", "olga",
              ("document", "child-benefit")),
     Scenario(("POST", "/api/v1/documents/{slug}/comments"), _approved,
              Call("POST", "/api/v1/documents/child-benefit/comments", "reader", {"json": {"body_md": "Helpful"}}),
@@ -564,6 +575,9 @@ WEB_SCENARIOS = [
     WebScenario(("POST", "/comments/{comment_id}/edit"), _commented,
                 Form("reader", "/comments/1/edit", {"body_md": "A question about the amounts"}),
                 Form("contributor", "/comments/1/edit", {"body_md": "Not mine"}), [("comment.edit", "rita", "comment", "1")]),
+    WebScenario(("POST", "/review/reports/{report_id}/dismiss"), _reported,
+                Form("owner", "/review/reports/1/dismiss", {"reason": "Still right"}),
+                Form("owner", "/review/reports/1/dismiss", {"reason": ""}), [("report.dismiss", "olga", "document", "child-benefit")]),
     WebScenario(("POST", "/watch"), _approved,
                 Form("reader", "/watch", {"kind": "document", "target": "child-benefit", "next": "/d/child-benefit"}),
                 Form("reader", "/watch", {"kind": "document", "target": "no-such-doc", "next": "/d/child-benefit"}),
@@ -718,6 +732,8 @@ CLI_SCENARIOS = [
     CliScenario("approve", _in_review, "owner", ["approve", "child-benefit", "1"],
                 ["approve", "child-benefit", "2"], [("version.approve", "olga", "document", "child-benefit"),
                  ("version.publish", "system", "document", "child-benefit")]),
+    CliScenario("dismiss-report", _reported, "owner", ["dismiss-report", "1", "--reason", "Still right"],
+                ["dismiss-report", "2", "--reason", "Still right"], [("report.dismiss", "olga", "document", "child-benefit")]),
     CliScenario("governance approve", _governance_pending, "owner2", ["governance", "approve", "1"],
                 ["governance", "approve", "2"], [("governance.approve", "otto", "governance_request", "1"),
                                                  ("space.update", "otto", "space", "benefits")]),
@@ -780,6 +796,7 @@ def test_every_state_changing_command_has_a_scenario() -> None:
                               "index check", "audit verify", "audit checkpoint", "audit export", "governance list",
                               "verify-receipt",
                               "moderation list", "notify list", "me work",  # issue 17's reads: the queue, the inbox, my work
+                              "review-queue",  # the owners' review queue, as GET /api/v1/review-queue
                               "taxonomy list", "taxonomy export",  # issue 20's reads
                               "explore",  # issue 20: what applies to me, counted anonymously (analytics, as search's query log)
                               # derived data (issue 19): vectors computed from passages the log commits to, like the indexes

@@ -97,6 +97,13 @@ class World:
             self.api("owner2", "POST", f"/api/v1/documents/{slug}/versions/1/approve", json={})
         return {"slug": slug}
 
+    def report(self) -> dict[str, str]:
+        """An approved document a reader has reported outdated: the report's id, from the owners' review queue."""
+        slug = self.document("approved")["slug"]
+        self.api(R, "POST", "/api/v1/flags", json={"target": "document", "target_id": slug, "reason": "outdated"})
+        queue = self.api("owner2", "GET", "/api/v1/review-queue")["data"]
+        return {"report": str(next(item["report"] for item in queue if item["document"] == slug))}
+
     def imported(self) -> dict[str, str]:
         """An imported, approved document: every signed-in person may see it, and so its original file."""
         slug = f"mx-file-{next(counter)}"
@@ -275,7 +282,12 @@ CASES = [
          web=Call("POST", "/review/{slug}/1/reject", {"comment": "Not yet"}), fresh=lambda world: world.document("in_review")),
     Case("document.retire", api=Call("POST", "/api/v1/documents/{slug}/retire", {"reason": "Replaced"}),
          fresh=lambda world: world.document("approved")),
-    Case("review.queue", api=Call("GET", "/api/v1/review-queue"), web=Call("GET", "/review"), anywhere=True),
+    Case("review.queue", api=Call("GET", "/api/v1/review-queue"), web=Call("GET", "/review"), cli=as_user("review-queue"),
+         anywhere=True),
+    Case("report.dismiss", api=Call("POST", "/api/v1/reports/{report}/dismiss", {"reason": "Unfounded"}),
+         web=Call("POST", "/review/reports/{report}/dismiss", {"reason": "Unfounded"}),
+         cli=as_user("dismiss-report", "{report}", "--reason", "Unfounded"),
+         fresh=World.report, denied=frozenset({403, 404})),  # an owner of another space: no such report for her
     Case("comment.create", api=Call("POST", "/api/v1/documents/child-benefit/comments", {"body_md": "Useful {n}."}),
          web=Call("POST", "/d/child-benefit/comments", {"body_md": "Useful on the web {n}."}), fresh=World.unique),
     Case("comment.edit", api=Call("PATCH", "/api/v1/comments/{comment}", {"body_md": "When exactly?"}),

@@ -146,6 +146,56 @@ def approve(
     typer.echo(f"Approved {slug} v{version} as {actor.username}")
 
 
+@app.command("review-queue")
+def review_queue(
+    as_user: AsUser = None,
+    token_file: TokenFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The same JSON as GET /api/v1/review-queue")] = False,
+) -> None:
+    """What waits for you as an owner: versions in review, readers' reports (with their ids), overdue and expiring content."""
+    from kb.documents import actions
+
+    database = open_database()
+    with database.session() as session, KbErrors():
+        actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
+        queue = actions.review_queue(session, actor)
+    if as_json:
+        typer.echo(queue.model_dump_json(indent=2))
+        return
+    for item in queue.data:
+        who = f"reported by {item.author}" if item.report else f"by {item.author}"
+        report = f"\treport {item.report}" if item.report else ""
+        typer.echo(f"{item.reason}\t{item.document} v{item.version}\t{item.title}\t{who}{report}"[:300])
+        if item.note:
+            typer.echo(f"    {item.note}"[:300])
+    typer.echo(f"{queue.count} waiting")
+
+
+@app.command("dismiss-report")
+def dismiss_report(
+    report: Annotated[int, typer.Argument(help="The report's id (kb review-queue shows it)", min=1)],
+    reason: Annotated[str, typer.Option(help="Why the report is unfounded (the reader is told)")],
+    as_user: AsUser = None,
+    token_file: TokenFile = None,
+) -> None:
+    """Dismiss a reader's report (wrong, outdated) as unfounded, as an owner of the document's space
+    (not the writer of the version it is about, in a four-eyes space)."""
+    from pydantic import ValidationError
+
+    from kb.documents import actions
+    from kb.documents.schemas import ReasonRequest
+
+    try:
+        why = ReasonRequest(reason=reason).reason
+    except ValidationError:
+        raise fail("--reason: say why the report is unfounded (1 to 2,000 characters)") from None
+    database = open_database()
+    with database.session() as session, KbErrors():
+        actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
+        done = actions.dismiss_report(session, actor, report_id=report, reason=why)
+    typer.echo(f"Dismissed report {done.report} on {done.document} as {actor.username}")
+
+
 @app.command("export-prov")
 def export_prov(
     slug: Annotated[str, typer.Argument(help="The document's slug")],

@@ -34,7 +34,7 @@ from kb.documents import bulk, importing, reading, service
 from kb.documents.importing import OriginalFile
 from kb.documents.models import VersionState
 from kb.documents.schemas import (
-    ApprovalCheck, BulkImported, BulkImportReport, BulkRefused, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, MyDocuments, ReviewPublic, ReviewQueue,
+    ApprovalCheck, BulkImported, BulkImportReport, BulkRefused, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult, MyDocuments, ReportDismissed, ReviewPublic, ReviewQueue,
     TimelineStep, VersionPublic, VersionSummary, VersionsPublic,
 )
 from kb.encoding_first import EncodingFirst
@@ -183,6 +183,22 @@ def review_queue(session: Session, actor: Actor) -> ReviewQueue:
     authorize(actor, "review.queue")
     items = reading.review_queue(session, actor=actor)
     return ReviewQueue(data=items, count=len(items))
+
+
+def dismiss_report(session: Session, actor: Actor, *, report_id: int, reason: str) -> ReportDismissed:
+    """Close a reader's report as unfounded, with a reason (audited as ``report.dismiss``; the reader is told).
+
+    Raises:
+        KbError FORBIDDEN: the actor owns no space (``report.dismiss``).
+        KbError NOT_FOUND: no such report in a space the actor owns.
+        KbError FOUR_EYES: the actor wrote the version the report is about, in a four-eyes space.
+        KbError CONFLICT: the report is closed already.
+    """
+    authorize(actor, "report.dismiss")
+    with transaction(session):
+        report, document = service.dismiss_report(session, actor=actor, report_id=report_id, reason=reason)
+        return ReportDismissed(report=report_id, document=document.slug, reported=report.reason, reason=reason,
+                               dismissed_by=actor.username, dismissed_at=report.resolved_at)  # type: ignore[arg-type]
 
 
 def approval_check(session: Session, actor: Actor, *, slug: str, number: int) -> ApprovalCheck:

@@ -14,12 +14,13 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Respon
 
 from kb import provenance
 from kb.actors import Actor
+from kb.db import MAX_ROW_ID
 from kb.documents import actions, bulk
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from kb.documents.models import Audience, VersionState
 from kb.documents.schemas import (
     ApproveRequest, BulkImportReport, DiffPublic, DocumentCreate, DocumentPublic, DocumentsPublic, DraftSave, ImportResult,
-    ReasonRequest, ReviewPublic, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
+    ReasonRequest, ReportDismissed, ReviewPublic, ReviewQueue, SubmitRequest, VersionPublic, VersionsPublic, import_fields,
 )
 from kb.encoding_first import EncodingFirst
 from kb.errors import ErrorCode, KbError
@@ -228,6 +229,14 @@ def export_provenance(
 @router.get("/review-queue", response_model=ReviewQueue, summary="What waits for you as an owner: in review, overdue, expiring")
 def review_queue(session: SessionDep, actor: Annotated[Actor, Depends(require_for("review.queue"))]) -> ReviewQueue:
     return actions.review_queue(session, actor)
+
+
+@router.post("/reports/{report_id}/dismiss", response_model=ReportDismissed,
+             summary="Dismiss a reader's report (wrong, outdated) as unfounded, with a reason: it leaves the review queue")
+def dismiss_report(report_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The report's id (review queue: report)")],
+                   body: ReasonRequest, session: SessionDep,
+                   actor: Annotated[Actor, Depends(require_for("report.dismiss"))]) -> ReportDismissed:
+    return actions.dismiss_report(session, actor, report_id=report_id, reason=body.reason)
 
 
 # ------------------------------------------------------------------------- the log against the database

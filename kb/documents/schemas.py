@@ -400,6 +400,19 @@ class ReviewItem(BaseModel):
     review_by: dt.date | None
     valid_until: dt.date | None
     note: str | None = None
+    report: int | None = Field(default=None, description="A reader's report: its id, to dismiss it "
+                                                          "(POST /api/v1/reports/{id}/dismiss)")
+
+
+class ReportDismissed(BaseModel):
+    """A reader's report an owner closed as unfounded, without a new version."""
+
+    report: int
+    document: str
+    reported: str = Field(description="wrong or outdated: what the reader said")
+    reason: str = Field(description="Why the owner dismissed it")
+    dismissed_by: str
+    dismissed_at: dt.datetime
 
 
 class ReviewQueue(BaseModel):

@@ -585,6 +585,41 @@ def _resolve_reports(session: Session, document: Document) -> list[int]:
     return ids
 
 
+def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: str) -> tuple[ReviewRequest, Document]:
+    """An owner finds a reader's report (wrong, outdated) unfounded and closes it with a reason, without a new
+    version: the report leaves the review queue, and the event names it (``resolved_reports``) and why.
+
+    Where the space or the report's version requires four eyes, a writer of the version the report is
+    about may not dismiss it: the report says their text is wrong, and another owner decides.
+
+    Raises:
+        KbError NOT_FOUND: no such report, or one in a space the actor does not own.
+        KbError FOUR_EYES: the actor wrote (or is credited on) the version the report is about.
+        KbError CONFLICT: the report is closed already.
+    """
+    report = session.execute(select(ReviewRequest).where(ReviewRequest.id == report_id)
+                             .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+    document = session.get(Document, report.document_id) if report is not None else None
+    space = accounts.get_space_by_id(session, document.space_id) if document is not None else None
+    if report is None or document is None or space is None or not actor.owns(space.id):  # type: ignore[arg-type]
+        raise KbError(ErrorCode.NOT_FOUND, f"No report {report_id} in a space you own")  # the same answer: no probing
+    if report.resolved_at is not None:
+        raise KbError(ErrorCode.CONFLICT, f"Report {report_id} is closed already", details={"rule": "report_closed"})
+    version = current_version(session, document)
+    if version is not None and (version.four_eyes or space.four_eyes) and (
+            actor.id == version.author_id or actor.id in json.loads(version.contributor_ids)):
+        raise KbError(ErrorCode.FOUR_EYES, (
+            f"The report is about version {version.number} of {document.slug!r}, which you wrote: another owner of "
+            "the space must decide on it (four eyes)"), details={"rule": "four_eyes", "report": report_id})
+    report.resolved_at = utcnow()
+    session.add(report)
+    session.flush()
+    provenance.record(session, actor, "report.dismiss", ("document", document.slug), {
+        "report": report_id, "report_reason": report.reason, "reason": reason,
+        "version": version.number if version is not None else None, "resolved_reports": [report_id]})
+    return report, document
+
+
 def reject(session: Session, *, actor: Actor, slug: str, number: int, reason: str) -> Version:
     """Reject a version in review; a new draft (a copy of it) is opened for the author.
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from kb.accounts.models import Space, User
 from kb.actors import GlobalRole
 from kb.config import Settings
-from kb.documents.models import Document, Version
+from kb.documents.models import Document, ReviewRequest, Version
 from kb.events import Recorded
 from kb.experts.models import ExpertRequest
 from kb.notifications import outbox
@@ -132,6 +132,19 @@ def version_decided(session: Session, event: Recorded) -> Pairs:
     return pairs
 
 
+def report_dismissed(session: Session, event: Recorded) -> Pairs:
+    """The reader whose report (wrong, outdated) an owner dismissed hears who did and why."""
+    report_id = event.detail.get("report")
+    report = session.get(ReviewRequest, report_id) if isinstance(report_id, int) else None
+    document = _document(session, event.object_id)
+    if report is None or document is None:
+        return []
+    title = _title(session, document)
+    return [(report.requested_by_id, Notice(
+        "report_dismissed", f"Your report on {title} was dismissed",
+        f"{_who(session, event)} found it unfounded. Reason: {event.detail.get('reason') or ''}", f"/d/{document.slug}"))]
+
+
 def answer_created(session: Session, event: Recorded) -> Pairs:
     answer = session.get(Answer, int(event.object_id))
     question = session.get(Question, answer.question_id) if answer else None
@@ -220,6 +233,7 @@ RULES: dict[str, Rule] = {
     "version.submit": review_requested,
     "version.approve": version_decided,
     "version.reject": version_decided,
+    "report.dismiss": report_dismissed,
     "answer.create": answer_created,
     "answer.accept": answer_accepted,
     "comment.create": comment_created,

@@ -18,6 +18,7 @@ VERBS = {
     "document.create": "created", "document.import": "imported", "document.promote": "promoted an answer into",
     "version.edit": "edited a draft of", "version.submit": "submitted for review", "version.approve": "approved",
     "version.reject": "rejected", "version.retire": "retired", "version.publish": "published",
+    "report.dismiss": "dismissed a reader's report on",
     "comment.create": "commented", "comment.edit": "edited", "comment.delete": "deleted",
     "question.create": "asked", "question.close": "closed", "answer.create": "answered", "answer.accept": "accepted an answer to",
     "rating.set": "rated", "feedback.create": "gave feedback on", "flag.create": "flagged",

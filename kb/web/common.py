@@ -59,6 +59,7 @@ NOTICES = {
                  "submitted (the fields on the form were not applied either).",
     "approved": "Approved: it is now the version everyone sees, and searchable.",
     "rejected": "Rejected: the author has a new draft with your reason.",
+    "report_dismissed": "The report is dismissed: it has left the review queue, and the reader is told who dismissed it and why.",
     "asked": "Your question is posted.",
     "answered": "Your answer is posted.",
     "voted": "Your vote is counted.",

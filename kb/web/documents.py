@@ -16,10 +16,11 @@ from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from kb.db import MAX_ROW_ID
 from kb.documents import actions, bulk
 from kb.documents.ingest_docx import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from kb.documents.models import Audience
-from kb.documents.schemas import CLEARABLE, DocumentCreate, DraftSave, ReviewItem, VersionSummary, import_fields
+from kb.documents.schemas import CLEARABLE, DocumentCreate, DraftSave, ReasonRequest, ReviewItem, VersionSummary, import_fields
 from kb.encoding_first import EncodingFirst
 from kb.errors import ErrorCode, KbError
 from kb.notifications import actions as notifications
@@ -324,6 +325,15 @@ def review_queue(request: Request, session: SessionDep, who: ViewerDep) -> Respo
     # Content gaps (issue 20) are the taxonomy's, not a space's: every owner sees them (search's insights.read).
     gaps = search.situation_insights(session, actor).gaps
     return page(request, "review.html", who, groups=groups, gaps=gaps)
+
+
+@router.post("/review/reports/{report_id}/dismiss")
+def dismiss_report(session: SessionDep, who: ViewerDep, report_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+                   reason: Annotated[str, Form(max_length=2000)] = "", csrf: Csrf = None) -> Response:
+    """An owner closes a reader's report as unfounded, from the review queue (the same rule as the API's)."""
+    actor = checked(who, csrf)
+    actions.dismiss_report(session, actor, report_id=report_id, reason=ReasonRequest(reason=reason).reason)
+    return back("/review", "report_dismissed")
 
 
 @router.get("/review/{slug}/{number}")
