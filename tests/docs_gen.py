@@ -148,6 +148,12 @@ CLI_AUTHENTICATION = [
     "first admin while no active admin exists (password from `KB_NEW_PASSWORD` or a prompt), and `kb demo`",
     "loads the sample users, spaces and documents. The read-only operator commands (`kb export-prov`,",
     "`kb audit …`, `kb index check`, `kb reindex`, `kb experts` without a person) need no one.",
+    "",
+    "**Exit status**: 0 done; **1** what was typed is wrong (an unknown option value, a field kb does not take:",
+    "the API's 400, 413, 415 and 422), and nothing changed; **2** refused (authentication, permission, no such",
+    "object, a rule such as four eyes, a conflict: the API's 401, 403, 404, 409 and 429), and nothing changed;",
+    "**3** a check found a problem (`kb audit verify`, `kb index check`, `kb verify-receipt`, `kb export-prov`",
+    "of an invalid record, `kb search` without indexes).",
 ]
 
 

@@ -66,7 +66,19 @@ def test_user_errors_exit_nonzero_with_one_line(cli_env, database) -> None:  # n
     assert run_cli("space", "member", "nowhere", "rita", "owner", token=adam.token).exit_code == 2
     assert run_cli("space", "member", "nowhere", "rita", "emperor", token=adam.token).exit_code == 1
     nobody = run_cli("user", "add", "neo")
-    assert nobody.exit_code == 1 and "say who you are" in nobody.output
+    assert nobody.exit_code == 2 and "say who you are" in nobody.output  # refused, as the API's 401
+
+
+def test_exit_status_says_bad_input_or_refused_whichever_layer_finds_it(cli_env, database) -> None:  # noqa: ANN001
+    """1: what was typed is wrong, whether the command line or the service finds it (the API's 422 was exit 2);
+    2: refused (authentication, permission, no such object, a rule). docs/cli.md, "Exit status"."""
+    rita = make_person(database, "rita")
+    empty_tag = run_cli("notify", "watch", "tag", " ", token=rita.token)  # the service's 422
+    assert empty_tag.exit_code == 1 and "Name a tag" in empty_tag.output, empty_tag.output
+    assert run_cli("notify", "watch", "planet", "x", token=rita.token).exit_code == 1  # the command line's
+    assert run_cli("notify", "watch", "document", "no-such-doc", token=rita.token).exit_code == 2  # 404
+    assert run_cli("user", "add", "neo", token=rita.token).exit_code == 2  # 403
+    assert run_cli("user", "add", "neo", token="kb_not-a-token").exit_code == 2  # 401
 
 
 def test_demo_loads_users_per_role_and_is_idempotent(cli_env, database) -> None:  # noqa: ANN001
@@ -90,7 +102,7 @@ def test_demo_refused_on_a_database_people_have_used(cli_env, database, client) 
     before = len(audit_events(database))
     result = invoke("demo")
     # the cast's adam, carl… are not the demo's (their passwords are not the published ones), oscar is no demo name
-    assert result.exit_code == 1 and "refuses a database with other people in it (adam, carl, mona, olga, oscar)" in result.output
+    assert result.exit_code == 2 and "refuses a database with other people in it (adam, carl, mona, olga, oscar)" in result.output
     assert len(audit_events(database)) == before
 
 
@@ -98,7 +110,7 @@ def test_demo_refused_in_production(cli_env, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("KB_ENV", "production")
     monkeypatch.setenv("KB_SECRET_KEY", "real-secret-value")
     result = invoke("demo")
-    assert result.exit_code == 1 and "production" in result.output
+    assert result.exit_code == 2 and "production" in result.output
 
 
 def test_serve_get_smoke_test(cli_env) -> None:  # noqa: ANN001

@@ -178,7 +178,7 @@ def test_the_bootstrap_acts_as_kb_itself(cli_env, database) -> None:  # noqa: AN
     made = run_cli("init", "--admin", "root", "--name", "Root Admin", env={"KB_NEW_PASSWORD": "root-password-1"})
     assert made.exit_code == 0, made.output
     refused = run_cli("demo")  # the demo's known passwords never come into a database with real people (issue 16)
-    assert refused.exit_code == 1 and "other people in it (root)" in refused.output
+    assert refused.exit_code == 2 and "other people in it (root)" in refused.output
     events = audit_events(database)
     assert events and {e["channel"] for e in events} == {"system"}
     assert events[0]["action"] == "user.create" and events[0]["actor"] == "system"
@@ -278,7 +278,7 @@ def test_the_demo_refuses_an_organisations_admin_who_happens_to_be_called_adam(c
     assert run_cli("init", "--admin", "adam", env={"KB_NEW_PASSWORD": "our-own-admin-pw"}).exit_code == 0
     before = head_seq(database)
     refused = run_cli("demo")
-    assert refused.exit_code == 1 and "other people in it (adam)" in refused.output, refused.output
+    assert refused.exit_code == 2 and "other people in it (adam)" in refused.output, refused.output
     assert head_seq(database) == before
 
 

@@ -47,7 +47,14 @@ app.add_typer(index_app, name="index")
 app.add_typer(governance_app, name="governance")
 
 
-def fail(message: str, code: int = 1) -> "typer.Exit":
+BAD_INPUT, REFUSED, FOUND_A_PROBLEM = 1, 2, 3
+"""Exit statuses (docs/cli.md): what was typed is wrong (the API's 400, 413, 415 and 422); kb's rules or the
+authentication refused it (401, 403, 404, 409, 429 …); a check found a problem (``kb audit verify``,
+``kb index check``, a receipt that does not hold)."""
+BAD_INPUT_STATUSES = frozenset({400, 413, 415, 422})
+
+
+def fail(message: str, code: int = BAD_INPUT) -> "typer.Exit":
     typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(code)
 
@@ -86,7 +93,7 @@ class KbErrors:
         from kb.errors import KbError
 
         if isinstance(exc, KbError):
-            raise fail(exc.message, 2)
+            raise fail(exc.message, BAD_INPUT if exc.code.status in BAD_INPUT_STATUSES else REFUSED)
         return False
 
 
@@ -128,14 +135,14 @@ def authenticated(session: "Session", settings: "Settings", *, as_user: str | No
     if token is not None:
         actor = actions.identify_by_token(session, token=token, channel=Channel.cli)
         if actor is None:
-            raise fail("the API token is unknown, expired or revoked (or its account deactivated)")
+            raise fail("the API token is unknown, expired or revoked (or its account deactivated)", REFUSED)
         if as_user and as_user != actor.username:
             raise fail(f"the API token is {actor.username}'s: it cannot act as {as_user!r} "
-                       "(unset KB_TOKEN to sign in as them with their password)")
+                       "(unset KB_TOKEN to sign in as them with their password)", REFUSED)
         return actor
     if not as_user:
         raise fail("say who you are: an API token in KB_TOKEN (or --token-file PATH), "
-                   "or --as USERNAME and your password at the prompt")
+                   "or --as USERNAME and your password at the prompt", REFUSED)
     password = typer.prompt(f"Password for {as_user}", hide_input=True, err=True)
     limits = actions.SignInLimits(limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
                                   gate=HashGate(settings.login_max_concurrent_hashes), settings=settings)
@@ -144,8 +151,8 @@ def authenticated(session: "Session", settings: "Settings", *, as_user: str | No
                                             channel=Channel.cli)
     except KbError as error:
         if error.code is ErrorCode.INVALID_CREDENTIALS:
-            raise fail(WRONG_CREDENTIALS, 2) from None
-        raise fail(error.message, 2) from None
+            raise fail(WRONG_CREDENTIALS, REFUSED) from None
+        raise fail(error.message, REFUSED) from None
 
 
 def waiting(request: "GovernanceRequestPublic") -> str:

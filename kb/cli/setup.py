@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import app, db_app, fail, open_database
+from kb.cli.common import REFUSED, app, db_app, fail, open_database
 
 # ----------------------------------------------------------------------------------------- setup
 
@@ -114,7 +114,7 @@ def demo() -> None:
 
     database = open_database()
     if database.settings.env is Environment.production:
-        raise fail("kb demo creates users with known passwords; it refuses to run with KB_ENV=production")
+        raise fail("kb demo creates users with known passwords; it refuses to run with KB_ENV=production", REFUSED)
     from kb.fixtures import DEMO_USERS
 
     with database.session() as session:
@@ -122,7 +122,7 @@ def demo() -> None:
     if people:
         # Its admin with a known password would be a second admin at will, and it acts in its users' names.
         raise fail(f"kb demo loads users with known passwords and acts in their names: it refuses a database with "
-                   f"other people in it ({', '.join(sorted(people)[:5])}); use a new data directory")
+                   f"other people in it ({', '.join(sorted(people)[:5])}); use a new data directory", REFUSED)
     report = load_demo(database)
     typer.echo(report.render())
 
