@@ -360,3 +360,17 @@ def test_the_sign_in_form_has_the_login_rate_limit(app, client, database) -> Non
     refused = client.post("/login", data={"username": "wendy", "password": "correct horse battery", "csrf": token},
                           follow_redirects=False)
     assert refused.status_code == 429 and "Retry-After" in refused.headers and "kb_session" not in refused.headers.get("set-cookie", "")
+
+
+def test_community_forms_take_no_more_than_the_server_does(client, database, cast) -> None:  # noqa: ANN001
+    """The ask form let one type a 300-character title and a 20,000-character body, then refused both (caps 200 and
+    10,000); comments and answers likewise. The forms now carry the server's caps."""
+    from kb.social.schemas import MAX_BODY, MAX_TITLE
+
+    sign_in(client, database, "rita")
+    ask = client.get("/questions/ask").text
+    assert f'name="title" value="" required maxlength="{MAX_TITLE}"' in ask
+    assert f'required maxlength="{MAX_BODY}">' in ask
+    document = client.get("/d/child-benefit").text
+    assert f'name="body_md" rows="4" required maxlength="{MAX_BODY}"' in document
+    assert 'maxlength="20000"' not in ask + document

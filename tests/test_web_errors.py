@@ -183,6 +183,13 @@ def test_a_refused_import_keeps_the_space_and_fields_and_asks_for_the_file_again
                            files={"file": ("leave.docx", SAMPLE_DOCX.read_bytes(), "application/octet-stream")})
     assert bad_date.status_code == 422
     assert '<p class="field-error" id="review_by-error">Enter a date as YYYY-MM-DD</p>' in bad_date.text
+    # A field over its length is said at the field, the rest kept (it was the generic error page).
+    for field, typed in (("intended_use", "x" * 2001), ("licence", "y" * 201), ("review_by", "2030-06-01T00:00:00")):
+        too_long = client.post("/import", data={**fields, field: typed},
+                               files={"file": ("leave.docx", SAMPLE_DOCX.read_bytes(), "application/octet-stream")})
+        assert too_long.status_code == 422, (field, too_long.status_code)
+        assert f'id="{field}-error"' in too_long.text and '<option value="housing" selected>' in too_long.text, field
+        assert 'value="rent"' in too_long.text
 
 
 def test_a_refused_question_keeps_what_was_typed(client, database, cast) -> None:  # noqa: ANN001

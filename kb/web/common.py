@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kb.accounts import actions as accounts
 from kb.notifications import actions as notifications
 from kb.permissions import may
+from kb.social.schemas import MAX_BODY, MAX_TITLE
 from kb.actors import Actor, SpaceRole
 from kb.errors import ErrorCode, KbError
 from kb.http import get_session
@@ -39,6 +40,9 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["quote"] = quote
 templates.env.filters["document_html"] = render.document_html
 templates.env.globals["switch_href"] = i18n.switch_href
+# The community's caps, so a form never lets one type more than the server takes (a comment of 12,000
+# characters was typed in full, then refused).
+templates.env.globals["community_limits"] = {"title": MAX_TITLE, "body": MAX_BODY}
 
 # Messages shown after a redirect, chosen by key: no user text is ever reflected through the URL.
 NOTICES = {

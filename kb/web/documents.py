@@ -209,21 +209,26 @@ def import_form(request: Request, session: SessionDep, who: ViewerDep,
 
 
 Concepts = Annotated[list[str], Form(max_length=100)]
+FORM_TEXT_CAP = 20_000
+"""An import form's text field is read whole up to this, well above any field's own limit, so that the schema
+says at the field what is too long and the page keeps the other fields (a field over a tight cap here was
+refused before the form was read, with the generic error page)."""
+FormText = Annotated[str, Form(max_length=FORM_TEXT_CAP)]
 """A concept field of an import form: the checked references."""
 
 
 @router.post("/import")
 def import_file(
     request: Request, session: SessionDep, who: ViewerDep,
-    file: Annotated[UploadFile, File()], space: Annotated[str, Form(max_length=64)],
+    file: Annotated[UploadFile, File()], space: FormText,
     csrf: Csrf = None,
     audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal",
-    language: Annotated[str, Form(max_length=16)] = "",
-    tags: Annotated[str, Form(max_length=1000)] = "",
-    intended_use: Annotated[str, Form(max_length=2000)] = "",
-    licence: Annotated[str, Form(max_length=200)] = "",
-    valid_until: Annotated[str, Form(max_length=10)] = "",
-    review_by: Annotated[str, Form(max_length=10)] = "",
+    language: FormText = "",
+    tags: FormText = "",
+    intended_use: FormText = "",
+    licence: FormText = "",
+    valid_until: FormText = "",
+    review_by: FormText = "",
     submit: Annotated[str, Form(max_length=3)] = "",
     applies_to: Concepts = [], topic: Concepts = [], region: Concepts = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
@@ -268,15 +273,15 @@ def bulk_import_form(request: Request, session: SessionDep, who: ViewerDep,
 @router.post("/import/bulk")
 def bulk_import(
     request: Request, session: SessionDep, who: ViewerDep,
-    file: Annotated[UploadFile, File()], space: Annotated[str, Form(max_length=64)],
+    file: Annotated[UploadFile, File()], space: FormText,
     csrf: Csrf = None,
     audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal",
-    language: Annotated[str, Form(max_length=16)] = "",
-    tags: Annotated[str, Form(max_length=1000)] = "",
-    intended_use: Annotated[str, Form(max_length=2000)] = "",
-    licence: Annotated[str, Form(max_length=200)] = "",
-    valid_until: Annotated[str, Form(max_length=10)] = "",
-    review_by: Annotated[str, Form(max_length=10)] = "",
+    language: FormText = "",
+    tags: FormText = "",
+    intended_use: FormText = "",
+    licence: FormText = "",
+    valid_until: FormText = "",
+    review_by: FormText = "",
     submit: Annotated[str, Form(max_length=3)] = "",
     applies_to: Concepts = [], topic: Concepts = [], region: Concepts = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
