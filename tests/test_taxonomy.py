@@ -135,7 +135,7 @@ def test_a_concept_in_use_cannot_be_deleted_only_merged_and_documents_follow_the
 def test_a_version_names_only_active_concepts_of_the_right_field(database, people) -> None:  # noqa: ANN001
     make_document(database, people, slug="wrong-field", state="draft")
     with database.session() as session:
-        for refs, expected in ((["topic:housing"], "topic concept"), (["situation:nobody"], "is no concept")):
+        for refs, expected in ((["topic:housing"], "'topic:housing' fills the field topic, not applies_to"), (["situation:nobody"], "is no concept")):
             with pytest.raises(KbError) as refused, transaction(session):
                 documents.save_draft(session, actor=people["contributor"].actor, slug="wrong-field", data=DraftSave(applies_to=refs))
             assert refused.value.code.status == 422

@@ -167,7 +167,7 @@ class Vocabulary:
                 continue
             concept_id = self.effective(concept_id)
             if self.in_field(concept_id) != concept_field:
-                problems.append(f"{ref!r} is a {self.in_field(concept_id).value} concept, not a {concept_field.value} one")
+                problems.append(f"{ref!r} fills the field {self.in_field(concept_id).value}, not {concept_field.value}")
             elif self.concepts[concept_id].status != ConceptStatus.active:
                 problems.append(f"{ref!r} is deprecated")
             else:
