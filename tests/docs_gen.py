@@ -149,11 +149,13 @@ CLI_AUTHENTICATION = [
     "loads the sample users, spaces and documents. The read-only operator commands (`kb export-prov`,",
     "`kb audit …`, `kb index check`, `kb reindex`, `kb experts` without a person) need no one.",
     "",
-    "**Exit status**: 0 done; **1** what was typed is wrong (an unknown option value, a field kb does not take:",
-    "the API's 400, 413, 415 and 422), and nothing changed; **2** refused (authentication, permission, no such",
-    "object, a rule such as four eyes, a conflict: the API's 401, 403, 404, 409 and 429), and nothing changed;",
-    "**3** a check found a problem (`kb audit verify`, `kb index check`, `kb verify-receipt`, `kb export-prov`",
-    "of an invalid record, `kb search` without indexes).",
+    "**Exit status**: 0 done; **1** what was typed is wrong (a missing option, a word where a number goes, an id",
+    "out of range, an unknown option value, a field kb does not take: the API's 400, 413, 415 and 422), and",
+    "nothing changed; **2** refused (who you are is missing or wrong, permission, no such object, a rule such as",
+    "four eyes, a conflict: the API's 401, 403, 404, 409 and 429), and nothing changed; **3** a check found a",
+    "problem (`kb audit verify`, `kb index check`, `kb verify-receipt`, `kb export-prov` of an invalid record,",
+    "`kb search` without indexes). `kb serve --get PATH`, a smoke test, exits 1 for any response of 400 or above.",
+    "Text people wrote (titles, notes, reasons) is printed on one line, control characters shown as U+FFFD.",
 ]
 
 

@@ -458,3 +458,25 @@ def test_the_table_in_the_docs_names_every_attack() -> None:
         "an admin's puppet approves what he wrote (carl2 made an owner with olga's approval, given in good faith)",
         "an admin approves what his puppet's puppet wrote (pat1, whose password adam chose, made admin with ada's "
         "approval in good faith, creates pat2 and makes it a contributor)"]
+
+
+def test_an_account_whose_password_the_writer_chose_may_not_dismiss_a_report_on_the_writers_text(client, database, people) -> None:  # noqa: ANN001
+    """The same puppet against a reader's report (the insider review of 2026-12-07): adam wrote the page, otto
+    approved it, a reader reports it wrong; adam may not dismiss the report (four eyes), nor may carl2, made
+    an owner with a password adam chose. otto may."""
+    carl2 = _puppet(client, database, people, owner_of_benefits=True)
+    slug = _submitted(client, people["admin"].headers, "Report on adam page")
+    assert client.post(f"/api/v1/documents/{slug}/versions/1/approve", json={}, headers=people["owner2"].headers).status_code == 200
+    made = client.post("/api/v1/flags", json={"target": "document", "target_id": slug, "reason": "wrong"},
+                       headers=people["reader"].headers)
+    assert made.status_code == 201, made.text
+    report = next(item["report"] for item in client.get("/api/v1/review-queue", headers=people["owner2"].headers).json()["data"]
+                  if item["document"] == slug)
+    known = event_ids(database)
+    for who, rule in ((people["admin"].headers, "four_eyes"), (carl2, "password_set_by")):
+        refused = client.post(f"/api/v1/reports/{report}/dismiss", json={"reason": "It is right"}, headers=who)
+        assert refused.status_code == 409 and refused.json()["error"]["details"]["rule"] == rule, refused.text
+        assert "decide on" in refused.json()["error"]["message"]
+    assert _nothing_recorded(database, known)
+    assert client.post(f"/api/v1/reports/{report}/dismiss", json={"reason": "It is right"},
+                       headers=people["owner2"].headers).status_code == 200

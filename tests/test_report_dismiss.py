@@ -124,3 +124,35 @@ def test_an_owner_lists_and_dismisses_a_report_on_the_cli(client, database, cast
     assert _queued_reports(client, cast) == []
     event = [e for e in audit_events(database) if e["action"] == "report.dismiss"]
     assert len(event) == 1 and event[0]["channel"] == "cli" and event[0]["actor"] == "olga"
+
+
+def test_a_readers_note_cannot_fake_lines_or_escape_codes_in_the_owners_terminal(client, database, cast, cli_env) -> None:  # noqa: ANN001
+    """The review of 2026-12-07: a note with an escape sequence and a line break printed as it was, so a reader could
+    clear an owner's screen or add a line that looked like a queue entry."""
+    make_document(database, cast, slug="housing", state="approved")
+    made = client.post("/api/v1/flags", json={"target": "document", "target_id": "housing", "reason": "wrong",
+                                              "note": "ok\x1b[2J\x1b[31mFAKE\nin_review\tfake-doc v9\tInjected\u202e"},
+                       headers=cast["reader"].headers)
+    assert made.status_code == 201, made.text
+    listed = run_cli("review-queue", token=cast["owner"].token)
+    assert listed.exit_code == 0, listed.output
+    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout
+    assert not any(line.startswith("in_review\tfake-doc") for line in listed.stdout.splitlines()), listed.stdout
+    assert "ok\ufffd[2J\ufffd[31mFAKE in_review fake-doc v9 Injected\ufffd" in listed.stdout
+
+
+def test_ids_and_reasons_that_are_not_ones_are_bad_input_everywhere(client, database, cast, cli_env) -> None:  # noqa: ANN001
+    make_document(database, cast, slug="housing", state="approved")
+    report = _report(client, cast)
+    invisible = client.post(f"/api/v1/reports/{report}/dismiss", json={"reason": "\u200b\u2060"}, headers=cast["owner"].headers)
+    assert invisible.status_code == 422, invisible.text
+    for args in (["dismiss-report", "99999999999999999999", "--reason", "x"], ["dismiss-report", "abc", "--reason", "x"],
+                 ["dismiss-report", str(report)], ["approve", "housing", "99999999999999999999"]):
+        result = run_cli(*args, token=cast["owner"].token)
+        assert result.exit_code == 1 and "Traceback" not in result.output, (args, result.output)
+    assert _queued_reports(client, cast) == [report]
+    csrf = sign_in(client, database, "olga")
+    page = client.get("/review").text
+    assert "reported outdated" in page and f"Dismiss report {report}" in page
+    assert f"Why is rita&#39;s report on Housing unfounded?" in page or "Why is rita's report on Housing unfounded?" in page
+    assert csrf

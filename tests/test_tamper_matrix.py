@@ -291,7 +291,7 @@ ROWS = [
     Row("make a revoked API token usable again", unrevoke_token,
         "revoked is false in the database", "revoked is false in the database"),
     Row("close a reader's report (outdated) directly: it leaves the owners' review queue", close_report,
-        "no approval or retirement closed it", "no approval or retirement closed it"),
+        "taken out of the owners' review queue outside kb", "taken out of the owners' review queue outside kb"),
     Row("delete a reader's report", delete_report,
         "a reader's report deleted outside kb", "a reader's report deleted outside kb"),
     Row("edit a body and append an event committing to the edit", consistent_forgery,

@@ -15,6 +15,23 @@ from kb.cli.common import app
 __all__ = ["app", "main"]
 
 
+
+def _usage_errors_are_bad_input() -> None:
+    """A command line the parser refuses (a missing option, a word where a number goes) is bad input like any
+    other: exit 1, not Click's 2, which kb keeps for refusals (docs/cli.md, "Exit status"). Typer runs its own
+    copy of Click (``typer._click``) where it has one, else Click."""
+    import importlib
+
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            importlib.import_module(module).UsageError.exit_code = 1
+        except ImportError:
+            continue
+
+
+_usage_errors_are_bad_input()
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.cli.common import (
-    AsUser, KbErrors, TokenFile, authenticated, choice, cli_token, fail, governance_app, open_database, space_app, token_app,
+    MAX_ID, AsUser, KbErrors, TokenFile, authenticated, choice, cli_token, fail, governance_app, open_database, space_app, token_app,
     user_app, waiting,
 )
 
@@ -218,7 +218,7 @@ def governance_list(as_user: AsUser = None, token_file: TokenFile = None) -> Non
 
 @governance_app.command("approve")
 def governance_approve(
-    request_id: Annotated[int, typer.Argument(help="The request's id (kb governance list)")],
+    request_id: Annotated[int, typer.Argument(help="The request's id (kb governance list)", min=1, max=MAX_ID)],
     as_user: AsUser = None,
     token_file: TokenFile = None,
 ) -> None:
@@ -235,7 +235,7 @@ def governance_approve(
 
 @governance_app.command("refuse")
 def governance_refuse(
-    request_id: Annotated[int, typer.Argument(help="The request's id (kb governance list)")],
+    request_id: Annotated[int, typer.Argument(help="The request's id (kb governance list)", min=1, max=MAX_ID)],
     reason: Annotated[str, typer.Option(help="Why the change is refused (kept on record)")],
     as_user: AsUser = None,
     token_file: TokenFile = None,

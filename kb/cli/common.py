@@ -47,11 +47,35 @@ app.add_typer(index_app, name="index")
 app.add_typer(governance_app, name="governance")
 
 
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: str | None) -> str:
+    """People's text (titles, notes, reasons) as one line a terminal shows as it is: line breaks and tabs become
+    spaces, other control characters (escape sequences that clear or recolour the screen) and bidirectional
+    overrides become U+FFFD, so no reader can fake a line of an owner's queue or hide text (the review of
+    2026-12-07)."""
+    import unicodedata
+
+    out = []
+    for char in text or "":
+        if char in "\r\n\t\u2028\u2029":
+            out.append(" ")
+        elif unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 BAD_INPUT, REFUSED, FOUND_A_PROBLEM = 1, 2, 3
 """Exit statuses (docs/cli.md): what was typed is wrong (the API's 400, 413, 415 and 422); kb's rules or the
 authentication refused it (401, 403, 404, 409, 429 …); a check found a problem (``kb audit verify``,
 ``kb index check``, a receipt that does not hold)."""
 BAD_INPUT_STATUSES = frozenset({400, 413, 415, 422})
+MAX_ID = 2**31 - 1
+"""The largest row id (``kb.db.MAX_ROW_ID``, not imported here: ``kb --help`` loads no database code); an id
+argument above it is bad input, as the API's 422, not a traceback."""
 
 
 def fail(message: str, code: int = BAD_INPUT) -> "typer.Exit":

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.actors import SYSTEM
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database
+from kb.cli.common import MAX_ID, AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database, shown
 
 # ------------------------------------------------------------------------------------- documents
 
@@ -131,7 +131,7 @@ def _write_report(path: Path, result) -> None:  # noqa: ANN001 - a BulkImportRep
 @app.command()
 def approve(
     slug: Annotated[str, typer.Argument(help="The document's slug")],
-    version: Annotated[int, typer.Argument(help="The version number in review")],
+    version: Annotated[int, typer.Argument(help="The version number in review", min=1, max=1_000_000)],
     as_user: AsUser = None,
     token_file: TokenFile = None,
     comment: Annotated[Optional[str], typer.Option(help="Approval comment")] = None,
@@ -165,15 +165,15 @@ def review_queue(
     for item in queue.data:
         who = f"reported by {item.author}" if item.report else f"by {item.author}"
         report = f"\treport {item.report}" if item.report else ""
-        typer.echo(f"{item.reason}\t{item.document} v{item.version}\t{item.title}\t{who}{report}"[:300])
+        typer.echo(f"{item.reason}\t{item.document} v{item.version}\t{shown(item.title)}\t{who}{report}"[:300])
         if item.note:
-            typer.echo(f"    {item.note}"[:300])
+            typer.echo(f"    {shown(item.note)}"[:300])
     typer.echo(f"{queue.count} waiting")
 
 
 @app.command("dismiss-report")
 def dismiss_report(
-    report: Annotated[int, typer.Argument(help="The report's id (kb review-queue shows it)", min=1)],
+    report: Annotated[int, typer.Argument(help="The report's id (kb review-queue shows it)", min=1, max=MAX_ID)],
     reason: Annotated[str, typer.Option(help="Why the report is unfounded (the reader is told)")],
     as_user: AsUser = None,
     token_file: TokenFile = None,

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, cli_token, fail, open_database
+from kb.cli.common import REFUSED, AsUser, KbErrors, TokenFile, app, authenticated, cli_token, fail, open_database
 
 
 @app.command()
@@ -30,7 +30,7 @@ def experts(
 
     person = bool(as_user) or cli_token(token_file) is not None
     if exclude_me and not person:
-        raise fail("--exclude-me leaves out the asker: say who is asking (KB_TOKEN, --token-file or --as USERNAME)")
+        raise fail("--exclude-me leaves out the asker: say who is asking (KB_TOKEN, --token-file or --as USERNAME)", REFUSED)
     database = open_database()
     with database.session() as session, KbErrors():
         indexes = SearchIndexes.for_queries(database.settings, session)

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database
+from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, fail, open_database, shown
 
 moderation_app = typer.Typer(help="The moderation queue: one entry per flagged post, one decision for all its flags "
                                   "(docs/moderation.md).", no_args_is_help=True)
@@ -32,15 +32,15 @@ def list_queue(as_user: AsUser = None, token_file: TokenFile = None) -> None:
         actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
         items = actions.moderation_queue(session, actor).data
     for item in items:
-        where = f" in {item.context.kind} {item.context.key} ({item.context.title})" if item.context else ""
-        state = STATES[item.state] + (f": {item.hidden_reason}" if item.hidden_reason else "")
+        where = f" in {item.context.kind} {item.context.key} ({shown(item.context.title)})" if item.context else ""
+        state = STATES[item.state] + (f": {shown(item.hidden_reason)}" if item.hidden_reason else "")
         typer.secho(f"{item.target} {item.target_id}{where}  [{state}]", bold=True)
         if item.excerpt:
-            typer.echo(f"  {item.excerpt}")
+            typer.echo(f"  {shown(item.excerpt)}")
         for flag in item.flags:
             who = flag.flagged_by.username if flag.flagged_by else "?"
             typer.echo(f"  flag {flag.id}: {flag.reason} by {who} on {flag.created_at:%Y-%m-%d %H:%M}"
-                       + (f": {flag.note}" if flag.note else ""))
+                       + (f": {shown(flag.note)}" if flag.note else ""))
         typer.echo(f"  decide: kb moderation decide {item.target} {item.target_id} {'|'.join(item.actions)} --reason …")
     if not items:
         typer.echo("Nothing is flagged.")

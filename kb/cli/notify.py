@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, choice, open_database
+from kb.cli.common import MAX_ID, AsUser, KbErrors, TokenFile, app, authenticated, choice, open_database, shown
 
 notify_app = typer.Typer(help="Notifications: deliver them (cron), read yours, watch things, choose how you are told.",
                          no_args_is_help=True)
@@ -43,13 +43,13 @@ def list_notifications(
         actor = authenticated(session, database.settings, as_user=as_user, token_file=token_file)
         result = actions.notifications(session, actor, unread_only=unread)
     for item in result.data:
-        typer.echo(f"{item.id}\t{'  ' if item.read else '* '}{item.created_at:%Y-%m-%d %H:%M}\t{item.title}\t{item.link}")
+        typer.echo(f"{item.id}\t{'  ' if item.read else '* '}{item.created_at:%Y-%m-%d %H:%M}\t{shown(item.title)}\t{item.link}")
     typer.echo(f"{result.unread} unread")
 
 
 @notify_app.command("read")
 def mark_read(
-    ids: Annotated[list[int] | None, typer.Argument(help="Notification ids (none: all)")] = None,
+    ids: Annotated[list[int] | None, typer.Argument(help="Notification ids (none: all)", min=1, max=MAX_ID)] = None,
     as_user: AsUser = None, token_file: TokenFile = None,
 ) -> None:
     """Mark your notifications read."""

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, choice, cli_token, fail, index_app, open_database
+from kb.cli.common import REFUSED, AsUser, KbErrors, TokenFile, app, authenticated, choice, cli_token, fail, index_app, open_database
 
 # ---------------------------------------------------------------------------------------- search
 
@@ -38,7 +38,7 @@ def search(
     from kb.search.schemas import Mode
 
     if not public and not as_user and cli_token(token_file) is None:
-        raise fail("say who is searching (KB_TOKEN, --token-file or --as USERNAME) or search as a citizen (--public)")
+        raise fail("say who is searching (KB_TOKEN, --token-file or --as USERNAME) or search as a citizen (--public)", REFUSED)
     search_mode = choice(Mode, mode, "mode")
     database = open_database()
     with database.session() as session, KbErrors():

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, open_database
+from kb.cli.common import AsUser, KbErrors, TokenFile, app, authenticated, open_database, shown
 
 me_app = typer.Typer(help="Yourself: what waits for you.", no_args_is_help=True)
 app.add_typer(me_app, name="me")
@@ -34,14 +34,14 @@ def work(
         typer.echo(f"{heading}: {len(items)}")
         for item in items:
             edit = f"\t(edit v{item.edit_version} at /write?slug={item.document})" if item.edit_version else ""
-            typer.echo(f"  {item.document} v{item.version}\t{item.state.value}\t{item.title}{edit}"[:300])
+            typer.echo(f"  {item.document} v{item.version}\t{item.state.value}\t{shown(item.title)}{edit}"[:300])
             if item.rejection_reason:
                 typer.echo(f"    rejected v{item.rejected_version} by {item.rejected_by} on {item.rejected_at:%Y-%m-%d}: "
-                           f"{item.rejection_reason}")
+                           f"{shown(item.rejection_reason)}")
     for heading, questions in (("questions asked", result.questions.asked), ("questions answered", result.questions.answered)):
         typer.echo(f"{heading}: {len(questions)}")
         for question in questions:
-            typer.echo(f"  #{question.id}\t{question.answers} answers{' (accepted)' if question.accepted else ''}\t{question.title}")
+            typer.echo(f"  #{question.id}\t{question.answers} answers{' (accepted)' if question.accepted else ''}\t{shown(question.title)}")
     typer.echo(f"watching: {result.watching.count}")
     for watch in result.watching.data:
         typer.echo(f"  {watch.kind.value}\t{watch.target}")

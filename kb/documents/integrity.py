@@ -32,7 +32,7 @@ from kb.actors import SYSTEM
 from kb.db import utcnow
 from kb.documents import approval, service
 from kb.documents.chunking import chunk_markdown
-from kb.documents.commitments import ADDED_LATER, COMMITTED_FIELDS, commitment, document_commitment
+from kb.documents.commitments import ADDED_LATER, COMMITTED_FIELDS, commitment, document_commitment, report_values
 from kb.documents.models import Audience, Chunk, Document, ReviewRequest, Version, VersionState
 from kb.taxonomy import commitments as taxonomy
 from kb.taxonomy.models import ConceptUse
@@ -241,40 +241,52 @@ def _compare_taxonomy(found: list[Difference], session: Session, state: provenan
 def _compare_reports(found: list[Difference], session: Session, state: provenance.CommittedState) -> None:
     """Readers' reports (wrong, outdated) against the events that made and closed them.
 
-    A report waits in the owners' review queue until an approval or a retirement closes it, and that
-    event names it (``resolved_reports``). Closing or deleting one directly would take a reader's
-    warning out of every owner's queue unseen (the insider review of 2026-12-07), and moving one to
-    another document or reason would misstate it: each is named. A report made before ``flag.create``
-    named its id is matched by its document and reason to one of those events.
+    A report waits in the owners' review queue until an approval, a retirement or a dismissal closes it,
+    and that event names it (``resolved_reports``). Closing or deleting one directly would take a reader's
+    warning out of every owner's queue unseen (the insider review of 2026-12-07), and moving one to another
+    document, version or reason, or giving it another reporter or note, would misstate it: each is named.
+    A closing counts only if it came after the report was made and was about the report's own document;
+    an id made twice means a report was deleted and its id given to another. A report made before
+    ``flag.create`` named its id is matched by its document and reason to one of those events.
     """
-    rows = session.execute(select(ReviewRequest.id, Document.slug, ReviewRequest.reason, ReviewRequest.resolved_at)
-                           .join(Document, Document.id == ReviewRequest.document_id, isouter=True)
-                           .order_by(ReviewRequest.id)).all()
+    rows = session.execute(
+        select(ReviewRequest.id, Document.slug, Version.number, ReviewRequest.reason, ReviewRequest.requested_by_id,
+               ReviewRequest.note, ReviewRequest.resolved_at.is_(None))  # type: ignore[union-attr]
+        .join(Document, Document.id == ReviewRequest.document_id, isouter=True)
+        # a version of another document is no version of this report's (its number alone could match)
+        .join(Version, (Version.id == ReviewRequest.version_id) & (Version.document_id == ReviewRequest.document_id),
+              isouter=True)
+        .order_by(ReviewRequest.id)).all()
     unnumbered = {key: list(seqs) for key, seqs in state.unnumbered_reports.items()}
     seen: set[str] = set()
-    for report_id, slug, reason, resolved_at in rows:
+    for report_id, slug, number, reason, by, note, is_open in rows:
         key = str(report_id)
         seen.add(key)
         subject = f"report {report_id} (document {slug})"
+        for again in state.remade_reports.get(key, []):
+            found.append(Difference(subject, "id", None, report_id, again,
+                                    note=f"made at seq {state.reports[key].seq} and made again at seq {again}: a report "
+                                         "was deleted outside kb and its id given to another"))
         made = state.reports.get(key)
         if made is not None:
-            for name, value in (("document", slug), ("reason", reason)):
-                if made.value.get(name) != value:
-                    found.append(Difference(subject, name, made.value.get(name), value, made.seq))
-            made_seq: int | None = made.seq
+            stored = report_values(slug, number, reason, by, note)
+            for name in stored:
+                if name in made.value and made.value[name] != stored[name]:
+                    found.append(Difference(subject, name, made.value[name], stored[name], made.seq))
+            made_seq, about = made.seq, made.value.get("document")
         elif unnumbered.get((slug, reason)):
-            made_seq = unnumbered[(slug, reason)].pop(0)
+            made_seq, about = unnumbered[(slug, reason)].pop(0), slug
         else:
             found.append(Difference(subject, "*", None, "present", None,
                                     note="a reader's report in the database that no flag made (inserted outside kb)"))
             continue
-        closed_seq = state.closed_reports.get(key)
-        if resolved_at is not None and closed_seq is None:
+        closings = [seq for seq, closed_on in state.closed_reports.get(key, []) if seq > made_seq and closed_on == about]
+        if not is_open and not closings:
             found.append(Difference(subject, "resolved", False, True, made_seq,
-                                    note="closed in the database, but no approval or retirement closed it: taken out "
-                                         "of the owners' review queue outside kb"))
-        elif resolved_at is None and closed_seq is not None:
-            found.append(Difference(subject, "resolved", True, False, closed_seq))
+                                    note="closed in the database, but no approval, retirement or dismissal of its "
+                                         "document closed it: taken out of the owners' review queue outside kb"))
+        elif is_open and closings:
+            found.append(Difference(subject, "resolved", True, False, closings[-1]))
     for key, made in state.reports.items():
         if key not in seen:
             found.append(Difference(f"report {key} (document {made.value.get('document')})", "*", made.value, None, made.seq,

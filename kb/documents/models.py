@@ -151,6 +151,8 @@ class ReviewRequest(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     document_id: int = Field(sa_column=Column(Integer, ForeignKey("document.id"), nullable=False, index=True))
+    version_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("document_version.id"), nullable=True))
+    """The version served when the report was made: the one it is about (None for reports made before 0026)."""
     reason: str = Field(sa_column=Column(String(16), nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     requested_by_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False))

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
@@ -23,7 +23,7 @@ from kb import provenance
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
 from kb.actors import Actor
-from kb.documents.commitments import served
+from kb.documents.commitments import report_commitment, served
 from kb.documents.models import Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate
 from kb.documents.service import (
@@ -222,13 +222,22 @@ def request_review(session: Session, *, actor: Actor, slug: str, reason: str, no
 
     The caller records the audit event of the action that led here (a flag).
     """
-    document = get_document(session, slug)
-    if current_version(session, document) is None:
+    document = get_document(session, slug, lock=True)  # a retirement meanwhile would leave it on a withdrawn text
+    version = current_version(session, document)
+    if version is None:
         raise KbError(ErrorCode.NOT_FOUND, f"No document {slug!r}")
-    request = ReviewRequest(document_id=document.id, reason=reason, note=note, requested_by_id=actor.id)  # type: ignore[arg-type]
+    request = ReviewRequest(document_id=document.id, version_id=version.id, reason=reason, note=note,  # type: ignore[arg-type]
+                            requested_by_id=actor.id)
     session.add(request)
     session.flush()
     return request
+
+
+def report_state(session: Session, report: ReviewRequest) -> dict[str, Any]:
+    """The commitment of a report its ``flag.create`` records (``kb.documents.commitments.report_commitment``)."""
+    document = session.get(Document, report.document_id)
+    version = session.get(Version, report.version_id) if report.version_id is not None else None
+    return report_commitment(report, document.slug if document else None, version.number if version else None)
 
 
 def document_for_social(session: Session, *, actor: Actor, slug: str) -> tuple[Document, Version]:

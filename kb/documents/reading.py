@@ -363,12 +363,14 @@ def review_queue(session: Session, *, actor: Actor, on: dt.date | None = None) -
         current = current_version(session, document)
         items.append(ReviewItem(reason=f"reported_{request.reason}", document=document.slug, space=space.slug,
                                 version=current.number if current else 0, title=current.title if current else document.slug,
-                                author=reporters[request.requested_by_id].username, submitted_at=request.created_at,
+                                author=reporters[request.requested_by_id].username if request.requested_by_id in reporters
+                                else "(unknown reader)", submitted_at=request.created_at,
                                 review_by=current.review_by if current else None,
                                 valid_until=current.valid_until if current else None, note=request.note,
                                 report=request.id))
     order = {"in_review": 0, "reported_wrong": 1, "reported_outdated": 1, "review_overdue": 2, "expiring": 3, "review_due_soon": 4}
-    return sorted(items, key=lambda i: (order[i.reason], i.document))
+    # A report of a reason the queue does not know (a row edited outside kb: verify names it) still shows.
+    return sorted(items, key=lambda i: (order.get(i.reason, 1), i.document))
 
 
 PROV_CONCEPT_FIELDS = (("applies_to", "appliesTo"), ("topic", "topic"), ("region", "region"))

@@ -157,7 +157,7 @@ class ApproveRequest(Strict):
 
 
 class ReasonRequest(Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), AfterValidator(with_visible_text)]
 
 
 class PersonRef(BaseModel):

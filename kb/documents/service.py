@@ -561,7 +561,7 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
     document.current_version_id = version.id
     session.add_all([version, document])
     session.flush()
-    resolved = _resolve_reports(session, document)
+    resolved = _resolve_reports(session, document, decider=actor, space=space)
     event = provenance.record(session, actor, "version.approve", ("document", document.slug), {
         "version": version.number, "superseded": previous.number if previous else None,
         "audience": Audience(version.audience).value, "body_sha256": version.body_sha256, "comment": comment,
@@ -574,15 +574,52 @@ def approve(session: Session, *, actor: Actor, slug: str, number: int, comment: 
     return version
 
 
-def _resolve_reports(session: Session, document: Document) -> list[int]:
+def _resolve_reports(session: Session, document: Document, *, decider: Actor | None = None,
+                     space: Space | None = None) -> list[int]:
     """Close the readers' open reports (wrong, outdated) of ``document``: an owner has approved a version
     since, or retired it, which is what the review queue asked for. They stayed in every owner's queue
-    for good before (the review of 2026-12-07). Returns their ids, for the event that closes them."""
-    ids = list(session.execute(select(ReviewRequest.id).where(
+    for good before (the review of 2026-12-07). Returns their ids, for the event that closes them.
+
+    An approval (``decider``) closes only the reports its approver could dismiss (``report_refusal``):
+    the writer of a reported text approving an unchanged copy someone else submitted must not clear the
+    report about her own text (the insider review of 2026-12-07). A retirement withdraws the text, so it
+    closes every report.
+    """
+    open_reports = list(session.execute(select(ReviewRequest).where(
         ReviewRequest.document_id == document.id, ReviewRequest.resolved_at.is_(None))).scalars())  # type: ignore[union-attr]
-    if ids:
-        session.execute(update(ReviewRequest).where(ReviewRequest.id.in_(ids)).values(resolved_at=utcnow()))  # type: ignore[union-attr]
-    return ids
+    if decider is not None and space is not None:
+        open_reports = [report for report in open_reports
+                        if report_refusal(session, decider, report, document, space) is None]
+    ids = [report.id for report in open_reports]
+    if not ids:
+        return []
+    # Only those still open, and only those this statement closed: a dismissal committed meanwhile is
+    # neither closed again nor named twice.
+    closed = session.execute(update(ReviewRequest).where(ReviewRequest.id.in_(ids), ReviewRequest.resolved_at.is_(None))  # type: ignore[union-attr]
+                             .values(resolved_at=utcnow()).returning(ReviewRequest.id)).scalars()
+    return sorted(closed)
+
+
+def report_refusal(session: Session, actor: Actor, report: ReviewRequest, document: Document, space: Space) -> KbError | None:
+    """Whether ``actor`` may close a reader's report by deciding on it, by the rules of a second review: not
+    a writer of the version it is about (author, credited contributor) under four eyes, nor someone whose
+    password chain joins a writer's (``approval.two_people_refusal``). The version is the one the report
+    was made about, else the one served now. KbError FOUR_EYES, else None."""
+    version = session.get(Version, report.version_id) if report.version_id is not None else None
+    version = version if version is not None and version.document_id == document.id else current_version(session, document)
+    if version is None:
+        return None
+    if (version.four_eyes or space.four_eyes) and (
+            actor.id == version.author_id or actor.id in json.loads(version.contributor_ids)):
+        return KbError(ErrorCode.FOUR_EYES, (
+            f"The report is about version {version.number} of {document.slug!r}, which you wrote: another owner of "
+            "the space must decide on it (four eyes)"), details={"rule": "four_eyes", "report": report.id})
+    chained = approval.two_people_refusal(session, actor, version, document.slug)
+    if chained is not None:
+        return KbError(chained.code, chained.message.replace("another owner must approve it",
+                                                             "another owner must decide on the report about it"),
+                       details={**(chained.details or {}), "report": report.id})
+    return None
 
 
 def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: str) -> tuple[ReviewRequest, Document]:
@@ -590,7 +627,8 @@ def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: st
     version: the report leaves the review queue, and the event names it (``resolved_reports``) and why.
 
     Where the space or the report's version requires four eyes, a writer of the version the report is
-    about may not dismiss it: the report says their text is wrong, and another owner decides.
+    about may not dismiss it, nor anyone a second review would refuse (``report_refusal``): the report says
+    their text is wrong, and another owner decides.
 
     Raises:
         KbError NOT_FOUND: no such report, or one in a space the actor does not own.
@@ -605,12 +643,10 @@ def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: st
         raise KbError(ErrorCode.NOT_FOUND, f"No report {report_id} in a space you own")  # the same answer: no probing
     if report.resolved_at is not None:
         raise KbError(ErrorCode.CONFLICT, f"Report {report_id} is closed already", details={"rule": "report_closed"})
-    version = current_version(session, document)
-    if version is not None and (version.four_eyes or space.four_eyes) and (
-            actor.id == version.author_id or actor.id in json.loads(version.contributor_ids)):
-        raise KbError(ErrorCode.FOUR_EYES, (
-            f"The report is about version {version.number} of {document.slug!r}, which you wrote: another owner of "
-            "the space must decide on it (four eyes)"), details={"rule": "four_eyes", "report": report_id})
+    refusal = report_refusal(session, actor, report, document, space)
+    if refusal is not None:
+        raise refusal
+    version = session.get(Version, report.version_id) if report.version_id is not None else current_version(session, document)
     report.resolved_at = utcnow()
     session.add(report)
     session.flush()

@@ -54,12 +54,17 @@ class CommittedState:
     schemes: dict[str, Committed] = field(default_factory=dict)
     """Concept schemes by id (as text)."""
     reports: dict[str, Committed] = field(default_factory=dict)
-    """Readers' reports (``review_request``) by id: ``{"document", "reason"}`` as the ``flag.create`` that made
-    each one committed it (events since the twenty-second session carry the report's id)."""
+    """Readers' reports (``review_request``) by id, as the ``flag.create`` that first made each committed it
+    (``report_state``: document, version, reason, reporter, note digest; just document and reason in the
+    first events that named a report's id)."""
+    remade_reports: dict[str, list[int]] = field(default_factory=dict)
+    """Ids a later ``flag.create`` made again (the seqs): kb never reuses one, so the report first made with it
+    was deleted outside kb and its id given to another."""
     unnumbered_reports: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     """The seqs of the ``flag.create`` events that made a report before they named its id, by (document slug, reason)."""
-    closed_reports: dict[str, int] = field(default_factory=dict)
-    """The reports an approval or a retirement closed (``resolved_reports``), by id: the seq that closed each."""
+    closed_reports: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    """The reports approvals, retirements and dismissals closed (``resolved_reports``), by id: (seq, document slug)
+    of each closing event, so that a closing counts only after the making and on the report's own document."""
     baseline_seq: int | None = None
     _documents: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
     _latest: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict, repr=False)
@@ -101,14 +106,21 @@ class CommittedState:
     def _add_report_event(self, slug: str, data: dict[str, Any], seq: int) -> None:
         for closed in _as_list(data.get("resolved_reports")):
             if isinstance(closed, int):
-                self.closed_reports[str(closed)] = seq
+                self.closed_reports.setdefault(str(closed), []).append((seq, slug))
         if data.get("status") != "review_requested":
             return
-        made = {"document": slug, "reason": data.get("reason")}
+        state = data.get("report_state")
+        made = state if isinstance(state, dict) else {"document": slug, "reason": data.get("reason")}
         if isinstance(data.get("report"), int):
-            self.reports[str(data["report"])] = Committed(seq, made)
+            self._made(str(data["report"]), Committed(seq, made))
         else:
             self.unnumbered_reports.setdefault((slug, str(data.get("reason"))), []).append(seq)
+
+    def _made(self, key: str, made: Committed) -> None:
+        if key in self.reports:
+            self.remade_reports.setdefault(key, []).append(made.seq)
+        else:
+            self.reports[key] = made
 
     def finish(self) -> "CommittedState":
         """Decode what ``add`` kept: the newest commitment of every version, space and person."""
@@ -144,10 +156,13 @@ class CommittedState:
                              (self.tokens, newer.tokens), (self.sessions, newer.sessions),
                              (self.concepts, newer.concepts), (self.schemes, newer.schemes)):
             mine.update(theirs)  # type: ignore[attr-defined]
-        self.reports.update(newer.reports)
-        self.closed_reports.update(newer.closed_reports)
-        for key, seqs in newer.unnumbered_reports.items():
-            self.unnumbered_reports.setdefault(key, []).extend(seqs)
+        for key, made in newer.reports.items():
+            self._made(key, made)
+        for mine_lists, theirs_lists in ((self.remade_reports, newer.remade_reports),
+                                         (self.unnumbered_reports, newer.unnumbered_reports),
+                                         (self.closed_reports, newer.closed_reports)):
+            for key, items in theirs_lists.items():
+                mine_lists.setdefault(key, []).extend(items)  # type: ignore[attr-defined]
         if newer.baseline_seq is not None:
             self.baseline_seq = newer.baseline_seq
         return self

@@ -18,7 +18,7 @@ from kb.social import actions
 from kb.social.schemas import (
     AnswerCreate, CommentCreate, CommentPublic, CommentsPublic, CommentUpdate, DuplicateClose, FeedbackCreate,
     FlagCreate, ModerationDecision, ModerationOutcome, ModerationQueuePublic, ProfilePublic, PromoteRequest,
-    QuestionCreate, QuestionPublic, QuestionsPublic, RatingSet, RatingSummary, VoteSet,
+    QuestionCreate, QuestionPublic, QuestionsPublic, RatingSet, RatingSummary, VoteSet, WholeNumber,
 )
 
 router = APIRouter(prefix="/api/v1", **api_router_options("community"))
@@ -27,7 +27,7 @@ DocSlug = Annotated[str, Path(max_length=120)]
 
 
 class AcceptRequest(BaseModel):
-    answer_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+    answer_id: Annotated[int, WholeNumber, Field(ge=1, le=MAX_ROW_ID)]
 
 
 def _rules(request: Request) -> actions.Rules:

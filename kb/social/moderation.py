@@ -138,7 +138,7 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
         raise KbError(ErrorCode.NOT_FOUND, f"No {kind.value} {data.target_id!r}")
     status, report = FlagStatus.open, None
     if kind is TargetKind.document and data.reason in (FlagReason.wrong, FlagReason.outdated):
-        report = documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note).id
+        report = documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note)
         status = FlagStatus.review_requested
     new = Flag(target_kind=kind.value, target_id=target_id, user_id=actor.id, reason=data.reason.value, note=data.note, status=status)  # type: ignore[arg-type]
     session.add(new)
@@ -152,7 +152,8 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
             hidden_now = True
     provenance.record(session, actor, "flag.create", (kind.value, data.target_id),
                       {"reason": data.reason.value, "auto_hidden": hidden_now, "status": status.value,
-                       **({"report": report} if report is not None else {})})
+                       **({"report": report.id, "report_state": documents.report_state(session, report)}
+                          if report is not None else {})})
     return new
 
 

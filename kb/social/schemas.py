@@ -17,10 +17,15 @@ Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY, strip
 Title = Annotated[str, StringConstraints(min_length=5, max_length=MAX_TITLE, strip_whitespace=True)]
 
 
+JSON_TYPES = {bool: "a boolean", str: "a string", float: "a number with a fraction", type(None): "null",
+              list: "a list", dict: "an object"}
+
+
 def a_whole_number(value: object) -> object:
-    """A number given as a number: ``true`` is not one star nor ``"5"`` five (pydantic's lax mode would take both)."""
+    """A number given as a number: ``true`` is not one star nor ``"5"`` five, nor ``true`` comment 1 (pydantic's
+    lax mode would take each)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be a whole number, not {type(value).__name__}")
+        raise ValueError(f"must be a whole number, not {JSON_TYPES.get(type(value), type(value).__name__)}")
     return value
 
 
@@ -33,7 +38,7 @@ class Strict(BaseModel):
 
 class CommentCreate(Strict):
     body_md: Body
-    parent_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)] | None = None
+    parent_id: Annotated[int, WholeNumber, Field(ge=1, le=MAX_ROW_ID)] | None = None
 
 
 class CommentUpdate(Strict):
@@ -67,7 +72,7 @@ class VoteSet(Strict):
 
 
 class DuplicateClose(Strict):
-    duplicate_of: Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+    duplicate_of: Annotated[int, WholeNumber, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class FlagCreate(Strict):
@@ -84,7 +89,7 @@ class ModerationDecision(Strict):
                     "(a post they hid is shown again, one a moderator hid stays hidden); restore: show the post again "
                     "(docs/moderation.md)")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
-    flag_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]], Field(max_length=1000)] | None = Field(
+    flag_ids: Annotated[list[Annotated[int, WholeNumber, Field(ge=1, le=MAX_ROW_ID)]], Field(max_length=1000)] | None = Field(
         None, description="The open flags the moderator saw; if others are open now, the decision is refused (409) "
                           "so that nobody decides on a report unseen. Omitted: all open flags")
 

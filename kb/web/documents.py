@@ -209,12 +209,12 @@ def import_form(request: Request, session: SessionDep, who: ViewerDep,
 
 
 Concepts = Annotated[list[str], Form(max_length=100)]
+"""A concept field of an import form: the checked references."""
 FORM_TEXT_CAP = 20_000
 """An import form's text field is read whole up to this, well above any field's own limit, so that the schema
 says at the field what is too long and the page keeps the other fields (a field over a tight cap here was
 refused before the form was read, with the generic error page)."""
 FormText = Annotated[str, Form(max_length=FORM_TEXT_CAP)]
-"""A concept field of an import form: the checked references."""
 
 
 @router.post("/import")
