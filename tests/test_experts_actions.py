@@ -182,7 +182,7 @@ def test_kb_experts_asks_as_kb_itself_without_as(cli_env, database, hydraulics) 
     assert anyone.exit_code == 0, anyone.output
     assert "(hana)" in anyone.output.splitlines()[0]
     refused = runner.invoke(cli_app, ["experts", "hydraulic pump pressure", "--exclude-me"], catch_exceptions=False)
-    assert refused.exit_code == 1 and "--as" in refused.output
+    assert refused.exit_code == 2 and "--as" in refused.output  # refused: who asks is not known
     mine = runner.invoke(cli_app, ["experts", "hydraulic pump pressure", "--exclude-me"],
                          env={"KB_TOKEN": hydraulics["hana"].token}, catch_exceptions=False)
     assert mine.exit_code == 0, mine.output

@@ -336,15 +336,20 @@ def test_a_catch_up_never_waits_for_the_batch_being_encoded_ahead(settings, data
 
 
 def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settings, database, corpus, tmp_path) -> None:  # noqa: ANN001
-    """A draft's events (create, import, edit, submit, reject: ``documents.UNPUBLISHED_ACTIONS``) are read and
+    """A draft's events (create, import, edit, submit, reject), a reader's report and its dismissal
+    (``documents.UNPUBLISHED_ACTIONS``) are read and
     passed, not re-synced (issue 19: a bulk import's thousands); an approval, a supersession or a retirement
     in the same page is applied, and the indexes match the database after each step."""
     from kb import provenance
     from kb.db import transaction
     from kb.documents import UNPUBLISHED_ACTIONS, importing
     from kb.documents import service as documents
+    from kb.documents.models import ReviewRequest
     from kb.documents.schemas import DocumentCreate, DraftSave
     from kb.search.interfaces import SearchFilters
+    from kb.social import moderation
+    from kb.social.schemas import FlagCreate
+    from kb.social.service import Limits
 
     author, owner = corpus["contributor"].actor, corpus["owner"].actor
     indexes = indexes_for(settings, tmp_path, "slot", HashingEmbedder(), Counting(HashingEmbedder(96), "multi-fake"))
@@ -359,6 +364,13 @@ def test_catch_up_re_syncs_only_for_events_that_can_change_what_is_served(settin
             documents.submit(session, actor=author, slug="housing", number=2)
         with transaction(session):
             documents.reject(session, actor=owner, slug="housing", number=2, reason="not yet")
+        with transaction(session):  # a reader's report and its dismissal
+            made = moderation.flag(session, actor=corpus["reader"].actor, limits=Limits(),
+                                   data=FlagCreate(target="document", target_id="housing", reason="outdated"))
+        with transaction(session):
+            (report,) = session.execute(select(ReviewRequest.id)).scalars()
+            documents.dismiss_report(session, actor=owner, report_id=report, reason="Still right")
+        assert made.status == "review_requested"
         with transaction(session):
             documents.create_document(session, actor=author, space_slug="benefits", data=DocumentCreate(
                 slug="new-draft", title="New draft", body_md="# New\n\nDraft text.", intended_use="Tests", licence="CC0"))

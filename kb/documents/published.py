@@ -200,9 +200,10 @@ def translation_groups(session: Session, members: Iterable[Document]) -> dict[in
 
 
 UNPUBLISHED_ACTIONS = frozenset({"document.create", "document.import", "version.edit", "version.submit", "version.reject",
-                                 "report.dismiss"})
+                                 "flag.create", "report.dismiss"})
 """Audit actions on a document that cannot change what ``published`` returns for it: they create, change,
-submit or send back a *draft* version, or close a reader's report; and only ``version.approve``, ``version.retire`` and
+submit or send back a *draft* version, or make or dismiss a reader's flag (a document is never hidden by
+flags); and only ``version.approve``, ``version.retire`` and
 ``version.publish`` set which version is approved (``Document.current_version_id``), while the approved
 version itself is immutable. Search's catch-up re-syncs a document only for its other events (issue 19:
 a bulk import's thousands of imports and submissions are read, not re-synced). An action not listed
