@@ -156,3 +156,23 @@ def test_ids_and_reasons_that_are_not_ones_are_bad_input_everywhere(client, data
     assert "reported outdated" in page and f"Dismiss report {report}" in page
     assert f"Why is rita&#39;s report on Housing unfounded?" in page or "Why is rita's report on Housing unfounded?" in page
     assert csrf
+
+
+def test_a_reader_whose_report_was_closed_may_report_the_document_again(client, database, cast) -> None:  # noqa: ANN001
+    """The review of 2026-12-07: once dismissed, rita could never report housing again ("You flagged this
+    already"). A report closed by a dismissal or an approval no longer counts; one still open does."""
+    make_document(database, cast, slug="housing", state="approved")
+    first = _report(client, cast, reason="wrong")
+    again = client.post("/api/v1/flags", json={"target": "document", "target_id": "housing", "reason": "outdated"},
+                        headers=cast["reader"].headers)
+    assert again.status_code == 409, again.text  # still open
+    assert client.post(f"/api/v1/reports/{first}/dismiss", json={"reason": "Right as it is"},
+                       headers=cast["owner"].headers).status_code == 200
+    second = _report(client, cast, reason="outdated")
+    assert second != first
+    spam = client.post("/api/v1/flags", json={"target": "document", "target_id": "housing", "reason": "spam"},
+                       headers=cast["reader"].headers)
+    assert spam.status_code == 409, spam.text  # one flag per reader and document: a closed report opens only another report
+    made = [e for e in audit_events(database) if e["action"] == "flag.create"]
+    assert [e["payload"].get("again", False) for e in made] == [False, True]
+    assert _differences(database) == []

@@ -12,7 +12,7 @@ from kb.documents.insights import approval_lead_times, overdue_by_space
 from kb.documents.published import (
     UNPUBLISHED_ACTIONS, ApprovedFacts, ChunkFacts, Published, approved_facts, approved_versions_by, chunks_by_id, concepts_of,
     create_promoted, document_for_social, group_ids,
-    document_ids_for_slugs, facts_of, people_of, promoted_document, publication_seq, published, published_chunk_facts, report_state, request_review,
+    document_ids_for_slugs, facts_of, people_of, promoted_document, publication_seq, published, published_chunk_facts, has_open_report, report_state, request_review,
     translation_groups,
 )
 from kb.documents.reading import provenance_card
@@ -25,7 +25,7 @@ __all__ = [
     "ProvenanceCard", "Published", "VersionPublic",
     "approval_lead_times", "approved_versions_by", "chunks_by_id", "create_promoted",
     "document_for_social", "document_ids_for_slugs", "expired", "facts_of", "get_document", "overdue_by_space",
-    "people_of", "promoted_document", "provenance_card", "publication_seq", "published", "published_chunk_facts", "report_state", "request_review", "review_overdue",
+    "people_of", "promoted_document", "provenance_card", "publication_seq", "published", "published_chunk_facts", "has_open_report", "report_state", "request_review", "review_overdue",
     "second_review", "sha256_text", "tags_of", "visible_document",
     "translation_groups", "group_ids",
 ]

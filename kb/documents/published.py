@@ -234,6 +234,13 @@ def request_review(session: Session, *, actor: Actor, slug: str, reason: str, no
     return request
 
 
+def has_open_report(session: Session, *, document_id: int, user_id: int) -> bool:
+    """Whether ``user_id`` has a report on the document that no approval, retirement or dismissal has closed."""
+    return session.execute(select(ReviewRequest.id).where(
+        ReviewRequest.document_id == document_id, ReviewRequest.requested_by_id == user_id,
+        ReviewRequest.resolved_at.is_(None)).limit(1)).first() is not None  # type: ignore[union-attr]
+
+
 def report_state(session: Session, report: ReviewRequest) -> dict[str, Any]:
     """The commitment of a report its ``flag.create`` records (``kb.documents.commitments.report_commitment``)."""
     document = session.get(Document, report.document_id)

@@ -142,7 +142,8 @@ def report_dismissed(session: Session, event: Recorded) -> Pairs:
     title = _title(session, document)
     return [(report.requested_by_id, Notice(
         "report_dismissed", f"Your report on {title} was dismissed",
-        f"{_who(session, event)} found it unfounded. Reason: {event.detail.get('reason') or ''}", f"/d/{document.slug}"))]
+        f"You reported it {event.detail.get('report_reason') or ''}. {_who(session, event)} found the report unfounded. "
+        f"Reason: {event.detail.get('reason') or ''}\n\nIf the facts change, you may report it again.", f"/d/{document.slug}"))]
 
 
 def answer_created(session: Session, event: Recorded) -> Pairs:

@@ -130,9 +130,14 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
     else:
         item = _target(session, kind.value, data.target_id)
         target_id = item.id
-    duplicate = session.execute(select(Flag.id).where(Flag.target_kind == kind.value, Flag.target_id == target_id,
-                                                      Flag.user_id == actor.id)).first()
-    if duplicate:  # before the visibility check: who flagged a post knows it, hidden or not
+    earlier = session.execute(select(Flag).where(Flag.target_kind == kind.value, Flag.target_id == target_id,
+                                                 Flag.user_id == actor.id)).scalar_one_or_none()
+    # A reader whose report on a document was closed (approved away, retired, dismissed) may report it again
+    # when the facts change: one flag per reader and document, made anew (the review of 2026-12-07).
+    again = (earlier is not None and kind is TargetKind.document and earlier.status == FlagStatus.review_requested
+             and data.reason in (FlagReason.wrong, FlagReason.outdated)
+             and not documents.has_open_report(session, document_id=target_id, user_id=actor.id))
+    if earlier is not None and not again:  # before the visibility check: who flagged a post knows it, hidden or not
         raise KbError(ErrorCode.ALREADY_EXISTS, "You flagged this already")
     if item is not None and not may_see(actor, item):  # a hidden post is not there for whoever may not see it
         raise KbError(ErrorCode.NOT_FOUND, f"No {kind.value} {data.target_id!r}")
@@ -140,7 +145,11 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
     if kind is TargetKind.document and data.reason in (FlagReason.wrong, FlagReason.outdated):
         report = documents.request_review(session, actor=actor, slug=data.target_id, reason=data.reason.value, note=data.note)
         status = FlagStatus.review_requested
-    new = Flag(target_kind=kind.value, target_id=target_id, user_id=actor.id, reason=data.reason.value, note=data.note, status=status)  # type: ignore[arg-type]
+    if again and earlier is not None:
+        new = earlier
+        new.reason, new.note, new.status, new.created_at = data.reason.value, data.note, status, utcnow()
+    else:
+        new = Flag(target_kind=kind.value, target_id=target_id, user_id=actor.id, reason=data.reason.value, note=data.note, status=status)  # type: ignore[arg-type]
     session.add(new)
     session.flush()
     if item is not None and state_of(item) == VISIBLE:
@@ -152,6 +161,7 @@ def flag(session: Session, *, actor: Actor, data: FlagCreate, limits: Limits) ->
             hidden_now = True
     provenance.record(session, actor, "flag.create", (kind.value, data.target_id),
                       {"reason": data.reason.value, "auto_hidden": hidden_now, "status": status.value,
+                       **({"again": True} if again else {}),
                        **({"report": report.id, "report_state": documents.report_state(session, report)}
                           if report is not None else {})})
     return new
