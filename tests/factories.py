@@ -178,6 +178,22 @@ def change_space_with_second_person(client, cast: dict[str, Person], change: dic
     return response
 
 
+def make_page_written_by(database: Database, cast: dict[str, Person], *, slug: str, author: str, approver: str) -> None:
+    """An approved page ``author`` wrote and ``approver`` approved (``make_document``'s author is always the contributor)."""
+    from kb.documents import service as documents
+    from kb.documents.schemas import DocumentCreate
+
+    with database.session() as session:
+        with transaction(session):
+            documents.create_document(session, actor=cast[author].actor, space_slug="benefits", data=DocumentCreate(
+                slug=slug, title=slug.replace("-", " ").capitalize(), body_md=f"# {slug}\n\nText.", intended_use="Tests",
+                licence="CC0"))
+        with transaction(session):
+            documents.submit(session, actor=cast[author].actor, slug=slug, number=1, intended_use="Tests")
+        with transaction(session):
+            documents.approve(session, actor=cast[approver].actor, slug=slug, number=1)
+
+
 def run_cli(*args: str, token: str | None = None, password: str | None = None, env: dict[str, str] | None = None):  # noqa: ANN201
     """Run ``kb ARGS`` in-process as a person (issue 16: the CLI authenticates): ``token`` goes in
     ``KB_TOKEN`` (unset otherwise, so no token of the caller's environment leaks in), ``password`` is

@@ -10,7 +10,7 @@ and why, and in a four-eyes space the writer of the version the report is about 
 from __future__ import annotations
 
 from tests.audit import audit_events, head_seq
-from tests.factories import make_document, run_cli, sign_in
+from tests.factories import make_document, make_page_written_by, run_cli, sign_in
 
 
 def _report(client, cast, who: str = "reader", slug: str = "housing", reason: str = "outdated") -> int:  # noqa: ANN001
@@ -74,18 +74,7 @@ def test_who_may_not_dismiss_a_report(client, database, cast) -> None:  # noqa: 
 
 def test_the_writer_of_the_reported_version_may_not_dismiss_it_under_four_eyes(client, database, cast) -> None:  # noqa: ANN001
     """olga wrote *her-page* (otto approved it); a reader says it is wrong: otto decides, not olga."""
-    from kb.documents import service as documents
-    from kb.documents.schemas import DocumentCreate
-    from kb.db import transaction
-
-    with database.session() as session:
-        with transaction(session):
-            documents.create_document(session, actor=cast["owner"].actor, space_slug="benefits", data=DocumentCreate(
-                slug="her-page", title="Her page", body_md="# Her page\n\nText.", intended_use="Tests", licence="CC0"))
-        with transaction(session):
-            documents.submit(session, actor=cast["owner"].actor, slug="her-page", number=1, intended_use="Tests")
-        with transaction(session):
-            documents.approve(session, actor=cast["owner2"].actor, slug="her-page", number=1)
+    make_page_written_by(database, cast, slug="her-page", author="owner", approver="owner2")
     report = _report(client, cast, slug="her-page", reason="wrong")
     own = client.post(f"/api/v1/reports/{report}/dismiss", json={"reason": "It is right"}, headers=cast["owner"].headers)
     assert own.status_code == 409 and own.json()["error"]["details"]["rule"] == "four_eyes", own.text

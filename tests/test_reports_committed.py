@@ -17,7 +17,7 @@ import json
 from sqlalchemy import text
 
 from tests.audit import log_writable
-from tests.factories import make_document
+from tests.factories import make_document, make_page_written_by
 
 
 def _differences(database) -> list[str]:  # noqa: ANN001
@@ -191,16 +191,9 @@ def test_an_approval_by_the_reported_texts_writer_leaves_the_report_open(client,
     olga approves it. The approval stands, but the report stays in the queue: olga may not close it."""
     from kb.db import transaction
     from kb.documents import service as documents
-    from kb.documents.schemas import DocumentCreate, DraftSave
+    from kb.documents.schemas import DraftSave
 
-    with database.session() as session:
-        with transaction(session):
-            documents.create_document(session, actor=cast["owner"].actor, space_slug="benefits", data=DocumentCreate(
-                slug="her-page", title="Her page", body_md="# Her page\n\nText.", intended_use="Tests", licence="CC0"))
-        with transaction(session):
-            documents.submit(session, actor=cast["owner"].actor, slug="her-page", number=1, intended_use="Tests")
-        with transaction(session):
-            documents.approve(session, actor=cast["owner2"].actor, slug="her-page", number=1)
+    make_page_written_by(database, cast, slug="her-page", author="owner", approver="owner2")
     _report(client, cast, "reader", "her-page", reason="wrong")
     with database.session() as session:
         with transaction(session):
