@@ -95,6 +95,9 @@ def test_an_owner_dismisses_a_report_on_the_web(client, database, cast) -> None:
     assert done.status_code == 303 and done.headers["location"] == "/review?done=report_dismissed"
     assert _queued_reports(client, cast) == []
     assert f'/review/reports/{report}/dismiss' not in client.get("/review").text
+    twice = client.post(f"/review/reports/{report}/dismiss", data={"csrf": csrf, "reason": "Still right"}, follow_redirects=False)
+    assert twice.status_code == 303 and twice.headers["location"] == "/review?done=report_closed"  # a double click
+    assert "was closed already" in client.get(twice.headers["location"]).text
     event = [e for e in audit_events(database) if e["action"] == "report.dismiss"]
     assert len(event) == 1 and event[0]["channel"] == "web" and event[0]["actor"] == "olga"
 

@@ -64,6 +64,7 @@ NOTICES = {
     "approved": "Approved: it is now the version everyone sees, and searchable.",
     "rejected": "Rejected: the author has a new draft with your reason.",
     "report_dismissed": "The report is dismissed: it has left the review queue, and the reader is told who dismissed it and why.",
+    "report_closed": "That report was closed already (dismissed, or answered by an approval or a retirement): nothing changed.",
     "asked": "Your question is posted.",
     "answered": "Your answer is posted.",
     "voted": "Your vote is counted.",

@@ -337,7 +337,12 @@ def dismiss_report(session: SessionDep, who: ViewerDep, report_id: Annotated[int
                    reason: Annotated[str, Form(max_length=2000)] = "", csrf: Csrf = None) -> Response:
     """An owner closes a reader's report as unfounded, from the review queue (the same rule as the API's)."""
     actor = checked(who, csrf)
-    actions.dismiss_report(session, actor, report_id=report_id, reason=ReasonRequest(reason=reason).reason)
+    try:
+        actions.dismiss_report(session, actor, report_id=report_id, reason=ReasonRequest(reason=reason).reason)
+    except KbError as error:
+        if (error.details or {}).get("rule") != "report_closed":
+            raise
+        return back("/review", "report_closed")  # a second click, or another owner first: the queue says so
     return back("/review", "report_dismissed")
 
 
