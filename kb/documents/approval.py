@@ -27,6 +27,11 @@ from kb.documents.models import Document, Version
 from kb.errors import ErrorCode, KbError
 
 
+def wrote(user_id: int | None, version: Version) -> bool:
+    """Whether ``user_id`` is a writer of ``version``: its author or a credited contributor."""
+    return user_id == version.author_id or user_id in json.loads(version.contributor_ids)
+
+
 def second_review(version: Version) -> bool | None:
     """Whether an approved version had a second person review it (issue 16); None until it is approved.
 
@@ -37,13 +42,13 @@ def second_review(version: Version) -> bool | None:
     """
     if version.approver_id is None:
         return None
-    return not (version.approver_id == version.author_id or version.approver_id in json.loads(version.contributor_ids))
+    return not wrote(version.approver_id, version)
 
 
 def four_eyes_refusal(actor: Actor, version: Version, space: Space, slug: str) -> KbError | None:
     """Four eyes: the author or a credited contributor approves only where four eyes was off at
     submission and is off now (the card then says "no second review"). KbError FOUR_EYES, else None."""
-    if actor.id == version.author_id or actor.id in json.loads(version.contributor_ids):
+    if wrote(actor.id, version):
         if version.four_eyes:
             # The rule in force when the version was submitted holds, whatever the space says now: switching
             # four eyes off after submitting must not open a way round it (issue 16, point 6).
@@ -57,7 +62,8 @@ def four_eyes_refusal(actor: Actor, version: Version, space: Space, slug: str) -
     return None
 
 
-def two_people_refusal(session: Session, approver: Actor, version: Version, slug: str) -> KbError | None:
+def two_people_refusal(session: Session, approver: Actor, version: Version, slug: str, *,
+                       decision: str = "approve it") -> KbError | None:
     """A second review is by a second *person*: refuse an approver who chose the password of one of the
     version's writers (author, credited contributors, submitter), or whose password a writer chose,
     directly or through accounts whose passwords they chose (``provenance.chain_between``).
@@ -67,7 +73,8 @@ def two_people_refusal(session: Session, approver: Actor, version: Version, slug
     himself, and the card would show a second review that never happened (issue 16); or have a puppet
     made admin with a colleague's good-faith approval, create the next puppet as that one, and write as
     it. The rule holds whatever the space's four eyes say, since a card states "second review" whenever
-    approver and author differ. The refusal is KbError FOUR_EYES (``details.rule: "password_set_by"``).
+    approver and author differ. The refusal is KbError FOUR_EYES (``details.rule: "password_set_by"``), saying
+    that another owner must make the ``decision`` (a reader's report about the version is decided alike).
     """
     writers = {version.author_id, version.submitted_by_id, *json.loads(version.contributor_ids)} - {None, approver.id}
     if not writers:
@@ -82,7 +89,7 @@ def two_people_refusal(session: Session, approver: Actor, version: Version, slug
         if chain is not None:
             return KbError(ErrorCode.FOUR_EYES, (
                 f"{provenance.chosen_passwords(chain)}, so {approver.username} is not a second person for "
-                f"{writer.username}'s version {version.number} of {slug!r}: another owner must approve it"),
+                f"{writer.username}'s version {version.number} of {slug!r}: another owner must {decision}"),
                 details={"rule": "password_set_by", "set_by": chain[0], "account": chain[-1], "chain": chain})
     return None
 

@@ -605,21 +605,24 @@ def report_refusal(session: Session, actor: Actor, report: ReviewRequest, docume
     a writer of the version it is about (author, credited contributor) under four eyes, nor someone whose
     password chain joins a writer's (``approval.two_people_refusal``). The version is the one the report
     was made about, else the one served now. KbError FOUR_EYES, else None."""
-    version = session.get(Version, report.version_id) if report.version_id is not None else None
-    version = version if version is not None and version.document_id == document.id else current_version(session, document)
+    version = reported_version(session, report, document)
     if version is None:
         return None
-    if (version.four_eyes or space.four_eyes) and (
-            actor.id == version.author_id or actor.id in json.loads(version.contributor_ids)):
+    if (version.four_eyes or space.four_eyes) and approval.wrote(actor.id, version):
         return KbError(ErrorCode.FOUR_EYES, (
             f"The report is about version {version.number} of {document.slug!r}, which you wrote: another owner of "
             "the space must decide on it (four eyes)"), details={"rule": "four_eyes", "report": report.id})
-    chained = approval.two_people_refusal(session, actor, version, document.slug)
+    chained = approval.two_people_refusal(session, actor, version, document.slug, decision="decide on the report about it")
     if chained is not None:
-        return KbError(chained.code, chained.message.replace("another owner must approve it",
-                                                             "another owner must decide on the report about it"),
-                       details={**(chained.details or {}), "report": report.id})
-    return None
+        chained.details = {**(chained.details or {}), "report": report.id}
+    return chained
+
+
+def reported_version(session: Session, report: ReviewRequest, document: Document) -> Version | None:
+    """The version a report is about: the one served when it was made, else (a report made before migration
+    0026) the one served now."""
+    version = session.get(Version, report.version_id) if report.version_id is not None else None
+    return version if version is not None and version.document_id == document.id else current_version(session, document)
 
 
 def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: str) -> tuple[ReviewRequest, Document]:
@@ -646,7 +649,7 @@ def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: st
     refusal = report_refusal(session, actor, report, document, space)
     if refusal is not None:
         raise refusal
-    version = session.get(Version, report.version_id) if report.version_id is not None else current_version(session, document)
+    version = reported_version(session, report, document)
     report.resolved_at = utcnow()
     session.add(report)
     session.flush()
