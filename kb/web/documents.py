@@ -217,11 +217,8 @@ refused before the form was read, with the generic error page)."""
 FormText = Annotated[str, Form(max_length=FORM_TEXT_CAP)]
 
 
-@router.post("/import")
-def import_file(
-    request: Request, session: SessionDep, who: ViewerDep,
-    file: Annotated[UploadFile, File()], space: FormText,
-    csrf: Csrf = None,
+def _import_form_fields(
+    space: FormText,
     audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal",
     language: FormText = "",
     tags: FormText = "",
@@ -231,25 +228,43 @@ def import_file(
     review_by: FormText = "",
     submit: Annotated[str, Form(max_length=3)] = "",
     applies_to: Concepts = [], topic: Concepts = [], region: Concepts = [],  # noqa: B006 - FastAPI copies defaults
+) -> dict[str, Any]:
+    """The fields the import and the bulk import forms share, as typed (a refused form shows them again)."""
+    return {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
+            "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
+            "applies_to": applies_to, "topic": topic, "region": region}
+
+
+ImportFormDep = Annotated[dict[str, Any], Depends(_import_form_fields)]
+
+
+def _provenance_of(values: dict[str, Any]) -> DraftSave:
+    """An import form's provenance fields, checked (``import_fields``; a date at its field)."""
+    return import_fields(audience=Audience(values["audience"]), language=values["language"] or None,
+                         tags=values["tags"] or None, intended_use=values["intended_use"] or None,
+                         licence=values["licence"] or None, valid_until=_date(values["valid_until"], "valid_until"),
+                         review_by=_date(values["review_by"], "review_by"), applies_to=",".join(values["applies_to"]),
+                         topic=",".join(values["topic"]), region=",".join(values["region"]))
+
+
+@router.post("/import")
+def import_file(
+    request: Request, session: SessionDep, who: ViewerDep,
+    file: Annotated[UploadFile, File()], typed: ImportFormDep, csrf: Csrf = None,
 ) -> Response:
     actor = checked(who, csrf)
-    values = {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
-              "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
-              "filename": file.filename or "", "applies_to": applies_to, "topic": topic, "region": region}
+    values = {**typed, "filename": file.filename or ""}
     try:
-        fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
-                               intended_use=intended_use or None, licence=licence or None,
-                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"),
-                               applies_to=",".join(applies_to), topic=",".join(topic), region=",".join(region))
+        fields = _provenance_of(values)
         result = actions.import_document(
-            session, actor, space=space, filename=file.filename or "upload", data=file.file.read(MAX_UPLOAD_BYTES + 1),
-            files_dir=request.app.state.settings.files_dir, fields=fields, submit=submit == "yes")
+            session, actor, space=values["space"], filename=file.filename or "upload", data=file.file.read(MAX_UPLOAD_BYTES + 1),
+            files_dir=request.app.state.settings.files_dir, fields=fields, submit=values["submit"] == "yes")
     except KbError as error:
         # The chosen space and fields come back; a browser never re-sends a file, so the page says to choose it again.
         status_code, message, errors = refusal(error, IMPORT_FIELDS)
         return _import_form(request, session, who, values, status_code=status_code, error=message, errors=errors)
     # The page says what happened: the same bytes again are "unchanged" (nothing submitted), as the API and CLI say.
-    done = "unchanged" if result.outcome == "unchanged" else "submitted" if submit == "yes" else "imported"
+    done = "unchanged" if result.outcome == "unchanged" else "submitted" if values["submit"] == "yes" else "imported"
     return back(f"/d/{quote(result.document.slug)}/v/{result.version}", done)
 
 
@@ -273,32 +288,17 @@ def bulk_import_form(request: Request, session: SessionDep, who: ViewerDep,
 @router.post("/import/bulk")
 def bulk_import(
     request: Request, session: SessionDep, who: ViewerDep,
-    file: Annotated[UploadFile, File()], space: FormText,
-    csrf: Csrf = None,
-    audience: Annotated[str, Form(pattern="^(internal|public)$")] = "internal",
-    language: FormText = "",
-    tags: FormText = "",
-    intended_use: FormText = "",
-    licence: FormText = "",
-    valid_until: FormText = "",
-    review_by: FormText = "",
-    submit: Annotated[str, Form(max_length=3)] = "",
-    applies_to: Concepts = [], topic: Concepts = [], region: Concepts = [],  # noqa: B006 - FastAPI copies defaults
+    file: Annotated[UploadFile, File()], typed: ImportFormDep, csrf: Csrf = None,
 ) -> Response:
     """A zip of files (issue 19): the same use case as ``kb import DIR|ZIP`` and the API's bulk import; the
     page shows what was imported and every refused file with its reason."""
     actor = checked(who, csrf)
     settings = request.app.state.settings
-    values = {"space": space, "audience": audience, "language": language, "tags": tags, "intended_use": intended_use,
-              "licence": licence, "valid_until": valid_until, "review_by": review_by, "submit": submit,
-              "filename": file.filename or "", "applies_to": applies_to, "topic": topic, "region": region}
+    values = {**typed, "filename": file.filename or ""}
     try:
-        fields = import_fields(audience=Audience(audience), language=language or None, tags=tags or None,
-                               intended_use=intended_use or None, licence=licence or None,
-                               valid_until=_date(valid_until, "valid_until"), review_by=_date(review_by, "review_by"),
-                               applies_to=",".join(applies_to), topic=",".join(topic), region=",".join(region))
-        report = actions.bulk_import(session, actor, space=space, open_batch=lambda: bulk.open_zip(file.file),
-                                     files_dir=settings.files_dir, fields=fields, submit=submit == "yes",
+        fields = _provenance_of(values)
+        report = actions.bulk_import(session, actor, space=values["space"], open_batch=lambda: bulk.open_zip(file.file),
+                                     files_dir=settings.files_dir, fields=fields, submit=values["submit"] == "yes",
                                      workers=settings.import_workers or None, encoding_first=EncodingFirst.of(settings))
     except KbError as error:
         status_code, message, errors = refusal(error, BULK_FIELDS)
