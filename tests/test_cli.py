@@ -138,3 +138,11 @@ def test_kb_help_runs_as_module() -> None:
     result = subprocess.run([sys.executable, "-m", "kb", "--help"], capture_output=True, text=True,
                             env={**os.environ, "COLUMNS": "100"})
     assert result.returncode == 0 and "serve" in result.stdout
+
+
+def test_the_clis_id_limit_is_the_databases() -> None:
+    """``kb.cli.common.MAX_ID`` repeats ``kb.db.MAX_ROW_ID`` so that ``kb --help`` loads no database code: the two agree."""
+    from kb.cli.common import MAX_ID
+    from kb.db import MAX_ROW_ID
+
+    assert MAX_ID == MAX_ROW_ID
