@@ -1,7 +1,7 @@
 """Getting knowledge in, end to end (issue 19): bulk import throughput against the raw encoder, and
 approvals while a bulk import runs.
 
-    .venv/bin/python bench/ingest_pipeline.py throughput ../shared/data/scifact [--pdfs 1000 [--pdfs-only]]
+    .venv/bin/python bench/ingest_pipeline.py throughput ../shared/data/scifact [--pdfs 1000 [--pdfs-only]] [--import-nice 10]
     .venv/bin/python bench/ingest_pipeline.py approvals ../shared/data/scifact [--approvals 20]
     (either with --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test)
 
@@ -107,10 +107,10 @@ class Run:
             time.sleep(0.1)
         raise TimeoutError("search models never loaded")
 
-    def kb_import(self, folder: Path, report: Path, *, background: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
+    def kb_import(self, folder: Path, report: Path, *, background: bool = False, nice: int = 0) -> subprocess.Popen | subprocess.CompletedProcess:
         env = {**self.env, "KB_TOKEN": self.cast["contributor"].token}
-        command = [sys.executable, "-m", "kb", "import", str(folder), "--space", "benefits", "--submit",
-                   "--intended-use", "Evaluation of bulk import", "--report", str(report)]
+        command = [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "kb", "import", str(folder),
+                   "--space", "benefits", "--submit", "--intended-use", "Evaluation of bulk import", "--report", str(report)]
         if background:
             return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -171,7 +171,7 @@ def throughput(args: argparse.Namespace) -> None:
             server_cpu, import_cpu = cpu_seconds(run.server.pid), children_cpu_seconds()
             machine = MachineCpu(work / f"{label}-cpu.tsv")
             start = time.perf_counter()
-            done = run.kb_import(folder, work / f"{label}.json")
+            done = run.kb_import(folder, work / f"{label}.json", nice=args.import_nice)
             imported_s = time.perf_counter() - start
             import_cpu = children_cpu_seconds() - import_cpu  # kb import and its parsing processes
             server_during, left = cpu_seconds(run.server.pid) - server_cpu, run.unencoded()
@@ -369,6 +369,8 @@ def main() -> None:
     parser.add_argument("--pdfs", type=int, default=0, help="throughput: also import the first N documents as PDFs")
     parser.add_argument("--pdfs-only", action="store_true", help="throughput: the PDFs alone, on a server that has done nothing else")
     parser.add_argument("--sample", type=int, default=2000, help="throughput: passages the raw encoder is timed on")
+    parser.add_argument("--import-nice", type=int, default=0,
+                        help="throughput: run kb import (and its parsers) at this niceness (an experiment; kb does not)")
     parser.add_argument("--approvals", type=int, default=20, help="approvals: documents encoded in review, then approved")
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
