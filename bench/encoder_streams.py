@@ -1,16 +1,17 @@
-"""Passages encoded by one torch stream on every thread against kb's single-threaded streams.
+"""Passages encoded by one torch stream on every thread against kb's single-threaded streams, by piece size.
 
-    .venv/bin/python bench/encoder_streams.py ../shared/data/scifact ../shared/data/cranfield --runs 3
+    .venv/bin/python bench/encoder_streams.py ../shared/data/scifact ../shared/data/cranfield --runs 3 [--pieces 64,8]
 
 For each collection, 1,024 documents drawn at random (title and text, as one passage each) are
 encoded in calls of 64 (what the server's worker encodes ahead) and of 256 (what
 ``bench/ingest_pipeline.py`` times as the raw encoder): by ``model.encode`` on torch's threads, one
-stream (kb before), and by ``SentenceTransformerEmbedder.encode``, which sorts each call's passages
-longest first and hands them in pieces to one single-threaded stream per torch thread
-(``kb.search.encoders.EncoderStreams``). The two
-ways alternate, ``--runs`` times each; the medians of passages per second and of CPU-seconds per
-passage (every thread of this process) are printed, and whether the two ways gave the same vectors.
-Run it on a quiet machine.
+stream (kb before the streams), and by ``SentenceTransformerEmbedder.encode``, which sorts each call's
+passages longest first and hands them in pieces to one single-threaded stream per torch thread
+(``kb.search.encoders.EncoderStreams``), once for each piece size of ``--pieces`` (default: kb's
+``STREAM_PIECE`` alone). The ways alternate, ``--runs`` times each, each run starting with the next way
+(no way always follows another); the medians of passages per second and of CPU-seconds per passage
+(every thread of this process) are printed, with each way's largest difference to the first way's
+vectors. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -47,17 +48,29 @@ def main() -> None:
     parser.add_argument("collections", type=Path, nargs="+")
     parser.add_argument("--passages", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pieces", default="", help="piece sizes to compare, e.g. 64,8 (default: kb's STREAM_PIECE)")
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import numpy as np
     import torch
 
-    from kb.search.encoders import SentenceTransformerEmbedder
+    from kb.search.encoders import STREAM_PIECE, SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     model = embedder._load()
+    streams = embedder._encoder_streams()
+    if streams is None:
+        raise SystemExit("torch has one thread here: kb encodes in one stream, there is nothing to compare")
+
+    def in_pieces(size: int):  # noqa: ANN202
+        def encode(texts: list[str]) -> np.ndarray:
+            streams.piece = size
+            return embedder.encode(texts)
+        return encode
+
+    pieces = list(dict.fromkeys(int(size) for size in args.pieces.split(",") if size.strip())) or [STREAM_PIECE]
     ways = {f"one stream, {torch.get_num_threads()} threads": lambda texts: embedder._encode_batches(model, texts),
-            "kb's streams": embedder.encode}
+            **{f"kb's streams, pieces of {size}": in_pieces(size) for size in pieces}}
     embedder.encode(passages(args.collections[0], 64))  # the streams start, the model warms up
     print(f"torch threads: {torch.get_num_threads()}; cores: {len(os.sched_getaffinity(0))}")
     for collection in args.collections:
@@ -66,20 +79,21 @@ def main() -> None:
             rates: dict[str, list[float]] = {way: [] for way in ways}
             costs: dict[str, list[float]] = {way: [] for way in ways}
             vectors = {}
-            for _ in range(args.runs):
-                for way, encode in ways.items():
-                    rate, cost, vectors[way] = timed(encode, texts, call)
+            names = list(ways)
+            for run in range(args.runs):
+                for way in names[run % len(names):] + names[:run % len(names)]:
+                    rate, cost, vectors[way] = timed(ways[way], texts, call)
                     rates[way].append(rate)
                     costs[way].append(cost)
-            same = all(np.array_equal(a, b) for a, b in zip(*vectors.values()))
-            differ = max(float(np.abs(a - b).max()) for a, b in zip(*vectors.values()))
-            print(f"\n{collection.name}, {len(texts)} passages, calls of {call} (same vectors: {same}, largest difference {differ:.2g})")
+            first = next(iter(ways))
+            print(f"\n{collection.name}, {len(texts)} passages, calls of {call}")
             for way in ways:
-                print(f"  {way:24} {statistics.median(rates[way]):6.2f} passages/s "
+                differ = max(float(np.abs(a - b).max()) for a, b in zip(vectors[first], vectors[way]))
+                print(f"  {way:32} {statistics.median(rates[way]):6.2f} passages/s "
                       f"({', '.join(f'{r:.2f}' for r in rates[way])}); "
-                      f"{statistics.median(costs[way]):.4f} CPU-s a passage")
-            first, second = (statistics.median(rates[way]) for way in ways)
-            print(f"  streams / one stream: {second / first:.3f}")
+                      f"{statistics.median(costs[way]):.4f} CPU-s a passage; "
+                      f"/ one stream {statistics.median(rates[way]) / statistics.median(rates[first]):.3f}; "
+                      f"largest difference to one stream's vectors {differ:.2g}")
 
 
 if __name__ == "__main__":

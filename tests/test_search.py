@@ -242,7 +242,7 @@ def test_passages_are_encoded_by_single_threaded_streams_to_the_same_vectors_in_
     finally:
         torch.set_num_threads(before)
     pieces = sorted(dealt, key=lambda part: -len(part[0]))  # the streams may start them in either order
-    assert [len(piece) for piece in pieces] == [8, 8, 8, 1]  # pieces of at most the batch size
+    assert [len(piece) for piece in pieces] == [8, 8, 8, 1]  # pieces of at most ``piece`` (8 here)
     assert [len(text) for piece in pieces for text in piece] == sorted(map(len, texts), reverse=True)  # longest first
     assert streams.encode(texts[:6], encode).shape == (6, vectors.shape[1])
     assert [len(part) for part in dealt[-2:]] == [3, 3]  # a short call: a piece for each stream
@@ -262,7 +262,7 @@ def test_the_encoder_starts_its_streams_once_per_process(monkeypatch) -> None:  
 
     import torch
 
-    from kb.search.encoders import DIRECT_TEXTS, EncoderStreams, SentenceTransformerEmbedder
+    from kb.search.encoders import DIRECT_TEXTS, STREAM_PIECE, EncoderStreams, SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     before = torch.get_num_threads()
@@ -271,6 +271,7 @@ def test_the_encoder_starts_its_streams_once_per_process(monkeypatch) -> None:  
         embedder._load()  # the streams start with the model
         streams = embedder._encoder_streams()
         assert isinstance(streams, EncoderStreams) and streams.streams == 2
+        assert streams.piece == STREAM_PIECE < embedder.batch_size  # small pieces, not the worker's batches of 64
         assert embedder._encoder_streams() is streams
         calls: list[int] = []
         encode = streams.encode

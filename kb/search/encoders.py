@@ -39,6 +39,11 @@ def default_model_path() -> str:
 # Up to this many texts (a query, a small catch-up) skip SentenceTransformer.encode's bookkeeping.
 DIRECT_TEXTS = 8
 STREAMS_START_SECONDS = 30  # the encoding streams' threads have this long to start, else passages use one stream
+STREAM_PIECE = 8
+"""Passages an encoding stream encodes at once (``EncoderStreams``). On two cores, pieces of 8 encoded
+SciFact's and Cranfield's passages 15–46% faster than pieces of 64, with vectors within 1.4e-07; pieces
+of 4 and 2 were inconclusive (as fast as 8 on SciFact, faster on Cranfield in one run, where 8 had been
+as fast in the run before), so 8 is kept (docs/benchmarks.md, ``bench/encoder_streams.py --pieces 64,8``)."""
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _NOT_TRIED = object()
 logger = logging.getLogger(__name__)
@@ -98,12 +103,15 @@ def _mean_pooled(model) -> bool:  # noqa: ANN001
 class EncoderStreams:
     """Threads that each encode part of a call on one torch thread: batches of passages, not queries.
 
-    A call's texts are sorted longest first and cut into consecutive pieces of at most ``batch_size``, at
-    least one per stream, which the streams take in turn. On two cores, two streams encoded SciFact's
-    and Cranfield's passages 4–6% faster than one stream on two threads in calls of 64 (what the
-    server's worker encodes ahead), with the same vectors (docs/benchmarks.md,
-    ``bench/encoder_streams.py``): no thread waits at another's barriers, one stream tokenises while
-    another computes, and each piece is padded to its own longest text. Callers share the streams:
+    A call's texts are sorted longest first and cut into consecutive pieces of at most ``piece`` texts
+    (``STREAM_PIECE``), at least one per stream, which the streams take in turn, longest first. On two
+    cores, two streams encoded SciFact's and Cranfield's passages 4–6% faster than one stream on two
+    threads in calls of 64 (what the server's worker encodes ahead), with the same vectors
+    (docs/benchmarks.md, ``bench/encoder_streams.py``): no thread waits at another's barriers, one
+    stream tokenises while another computes, and each piece is padded to its own longest text. Pieces
+    of 8 are faster still (15–46%, vectors within 1.4e-07): each pads to a closer longest text, the
+    last piece one stream finishes alone is short, and, likely but not measured, a smaller piece's
+    activations stay longer in the core's caches. Callers share the streams:
     two calls at once queue their pieces, first come first served.
 
     torch keeps its thread count per thread (OpenMP's), and a new thread takes the process's count on
@@ -113,12 +121,12 @@ class EncoderStreams:
     stops the start, leaving no thread waiting.
     """
 
-    def __init__(self, streams: int, batch_size: int) -> None:
+    def __init__(self, streams: int, piece: int) -> None:
         import torch
         from concurrent.futures import ThreadPoolExecutor
 
         self.streams = streams
-        self.batch_size = batch_size
+        self.piece = piece
         threads = torch.get_num_threads()
         ready = threading.Barrier(streams)
 
@@ -141,7 +149,7 @@ class EncoderStreams:
     def encode(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """``encode`` over ``texts`` in pieces across the streams, the rows in ``texts``' order."""
         order = sorted(range(len(texts)), key=lambda at: len(texts[at]), reverse=True)
-        size = max(1, min(self.batch_size, -(-len(texts) // self.streams)))
+        size = max(1, min(self.piece, -(-len(texts) // self.streams)))
         pieces = [order[start:start + size] for start in range(0, len(order), size)]
         futures = [self._pool.submit(encode, [texts[at] for at in piece]) for piece in pieces]
         try:
@@ -238,7 +246,7 @@ class SentenceTransformerEmbedder:
         if threads < 2:
             return None
         try:
-            return EncoderStreams(threads, self.batch_size)
+            return EncoderStreams(threads, STREAM_PIECE)
         except Exception:  # noqa: BLE001  (slower, never wrong: one stream on every thread, as before)
             logger.warning("Passages are encoded in one stream: the encoding streams did not start", exc_info=True)
             return None
