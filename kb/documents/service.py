@@ -589,7 +589,8 @@ def _resolve_reports(session: Session, document: Document, *, decider: Actor | N
         ReviewRequest.document_id == document.id, ReviewRequest.resolved_at.is_(None))).scalars())  # type: ignore[union-attr]
     if decider is not None and space is not None:
         open_reports = [report for report in open_reports
-                        if report_refusal(session, decider, report, document, space) is None]
+                        if report_refusal(session, decider, report, reported_version(session, report, document),
+                                          document, space) is None]
     ids = [report.id for report in open_reports]
     if not ids:
         return []
@@ -600,12 +601,12 @@ def _resolve_reports(session: Session, document: Document, *, decider: Actor | N
     return sorted(closed)
 
 
-def report_refusal(session: Session, actor: Actor, report: ReviewRequest, document: Document, space: Space) -> KbError | None:
+def report_refusal(session: Session, actor: Actor, report: ReviewRequest, version: Version | None, document: Document,
+                   space: Space) -> KbError | None:
     """Whether ``actor`` may close a reader's report by deciding on it, by the rules of a second review: not
-    a writer of the version it is about (author, credited contributor) under four eyes, nor someone whose
-    password chain joins a writer's (``approval.two_people_refusal``). The version is the one the report
-    was made about, else the one served now. KbError FOUR_EYES, else None."""
-    version = reported_version(session, report, document)
+    a writer of the version it is about (``version``: ``reported_version``; author, credited contributor)
+    under four eyes, nor someone whose password chain joins a writer's (``approval.two_people_refusal``).
+    KbError FOUR_EYES, else None."""
     if version is None:
         return None
     if (version.four_eyes or space.four_eyes) and approval.wrote(actor.id, version):
@@ -646,10 +647,10 @@ def dismiss_report(session: Session, *, actor: Actor, report_id: int, reason: st
         raise KbError(ErrorCode.NOT_FOUND, f"No report {report_id} in a space you own")  # the same answer: no probing
     if report.resolved_at is not None:
         raise KbError(ErrorCode.CONFLICT, f"Report {report_id} is closed already", details={"rule": "report_closed"})
-    refusal = report_refusal(session, actor, report, document, space)
+    version = reported_version(session, report, document)
+    refusal = report_refusal(session, actor, report, version, document, space)
     if refusal is not None:
         raise refusal
-    version = reported_version(session, report, document)
     report.resolved_at = utcnow()
     session.add(report)
     session.flush()
