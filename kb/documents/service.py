@@ -620,9 +620,13 @@ def report_refusal(session: Session, actor: Actor, report: ReviewRequest, versio
 
 
 def reported_version(session: Session, report: ReviewRequest, document: Document) -> Version | None:
-    """The version a report is about: the one served when it was made, else (a report made before migration
-    0026) the one served now."""
-    version = session.get(Version, report.version_id) if report.version_id is not None else None
+    """The version a report is about: the one served when it was made (kept since migration 0026; for an
+    older report, the last approved at or before its making), else the one served now. Not the one served
+    now first: the writer of a reported text could approve an unchanged copy and then decide on the report."""
+    version = session.get(Version, report.version_id) if report.version_id is not None else session.execute(
+        select(Version).where(Version.document_id == document.id, Version.approved_at.is_not(None),  # type: ignore[union-attr]
+                              Version.approved_at <= report.created_at)  # type: ignore[operator]
+        .order_by(Version.approved_at.desc()).limit(1)).scalar_one_or_none()  # type: ignore[union-attr]
     return version if version is not None and version.document_id == document.id else current_version(session, document)
 
 
