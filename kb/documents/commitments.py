@@ -27,7 +27,7 @@ import hashlib
 import json
 from typing import Any
 
-from kb.documents.models import Document, ReviewRequest, Version
+from kb.documents.models import Document, Version
 
 PROVENANCE_FIELDS = (
     "title", "source_kind", "source_uri", "source_sha256", "source_filename", "declared_author", "declared_title",
@@ -105,15 +105,11 @@ def document_commitment(document: Document) -> dict[str, Any]:
 
 
 
-def report_commitment(report: ReviewRequest, slug: str | None, version_number: int | None) -> dict[str, Any]:
-    """What ``flag.create`` commits to about the reader's report it made (``report_state``): which document and
-    version it is about, what the reader said and who said it. Whether it is open is the log's to say: only
-    the events that name it in ``resolved_reports`` close it."""
-    return report_values(slug, version_number, report.reason, report.requested_by_id, report.note)
-
-
 def report_values(slug: str | None, version_number: int | None, reason: str, by: int, note: str | None) -> dict[str, Any]:
-    """``report_commitment`` from a report's columns (verify reads them as plain columns)."""
+    """What ``flag.create`` commits to about the reader's report it made (``report_state``), from the report's
+    columns (verify reads them as plain columns): which document and version it is about, what the reader
+    said and who said it. Whether it is open is the log's to say: only the events that name it in
+    ``resolved_reports`` close it."""
     return {"document": slug, "version": version_number, "reason": reason, "by": by, "note_sha256": _digest(note)}
 
 

@@ -23,7 +23,7 @@ from kb import provenance
 from kb.accounts import service as accounts
 from kb.accounts.models import Space, User
 from kb.actors import Actor
-from kb.documents.commitments import report_commitment, served
+from kb.documents.commitments import report_values, served
 from kb.documents.models import Chunk, Document, ReviewRequest, SourceKind, Version, VersionState
 from kb.documents.schemas import DocumentCreate
 from kb.documents.service import (
@@ -242,10 +242,11 @@ def has_open_report(session: Session, *, document_id: int, user_id: int) -> bool
 
 
 def report_state(session: Session, report: ReviewRequest) -> dict[str, Any]:
-    """The commitment of a report its ``flag.create`` records (``kb.documents.commitments.report_commitment``)."""
+    """The commitment of a report its ``flag.create`` records (``kb.documents.commitments.report_values``)."""
     document = session.get(Document, report.document_id)
     version = session.get(Version, report.version_id) if report.version_id is not None else None
-    return report_commitment(report, document.slug if document else None, version.number if version else None)
+    return report_values(document.slug if document else None, version.number if version else None, report.reason,
+                         report.requested_by_id, report.note)
 
 
 def document_for_social(session: Session, *, actor: Actor, slug: str) -> tuple[Document, Version]:
