@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session
 
 from kb import provenance, taxonomy, validity
@@ -276,6 +276,11 @@ def create_document(
     return document, version
 
 
+_SLUG_TAKEN = select(Document.id).where(Document.slug == bindparam("slug"))
+_INSERT_CHUNKS = Chunk.__table__.insert()  # type: ignore[attr-defined]
+"""Statements a bulk import runs for every file, built once (``kb.accounts.service._SPACE_BY_SLUG``)."""
+
+
 def new_document(session: Session, *, actor: Actor, space: Space, data: DocumentCreate,
                  source_kind: SourceKind, source: Mapping[str, object] | None = None) -> tuple[Document, Version]:
     """The rows of a new document and its first draft; the caller checks the actor and records the event.
@@ -286,7 +291,7 @@ def new_document(session: Session, *, actor: Actor, space: Space, data: Document
         KbError NOT_FOUND: the document it translates does not exist.
         KbError CONFLICT: the space has no owner, or the document it translates is another space's.
     """
-    if session.execute(select(Document.id).where(Document.slug == data.slug)).first():
+    if session.execute(_SLUG_TAKEN, {"slug": data.slug}).first():
         raise KbError(ErrorCode.ALREADY_EXISTS, f"A document {data.slug!r} exists already")
     translation_of_id = _translated(session, actor, data.translation_of, space).id if data.translation_of else None
     if translation_of_id is not None:
@@ -459,8 +464,8 @@ def _write_chunks(session: Session, version: Version, *, new: bool = False) -> i
     if not new:  # a plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
         session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
     chunks = chunk_markdown(version.body_md, version.title)
-    if chunks:  # one INSERT of plain rows: nothing in the transaction uses them as objects
-        session.execute(insert(Chunk), [{"version_id": version.id, "ordinal": chunk.ordinal, "text": chunk.text,
+    if chunks:  # one INSERT of plain rows on the transaction's connection: nothing in it uses them as objects
+        session.connection().execute(_INSERT_CHUNKS, [{"version_id": version.id, "ordinal": chunk.ordinal, "text": chunk.text,
                                          "heading_path": json.dumps(list(chunk.heading_path)), "word_count": chunk.word_count}
                                         for chunk in chunks])
     return len(chunks)
