@@ -365,7 +365,7 @@ def end_web_session_by_id(session: Session, *, actor: Actor, web_session_id: int
 # ---------------------------------------------------------------------------------------- spaces
 
 _SPACE_BY_SLUG = select(Space).where(Space.slug == bindparam("slug"))
-"""Built once: building a statement costs more than running it on SQLite (bulk import reads it for every file)."""
+"""Built once: building a statement costs more than running it on SQLite (a bulk import reads it for every file)."""
 
 
 def get_space(session: Session, slug: str) -> Space:
@@ -399,6 +399,7 @@ def list_spaces(session: Session, *, limit: int, offset: int) -> tuple[list[Spac
 _FIRST_OWNER = (select(User.id).join(SpaceMembership, SpaceMembership.user_id == User.id)
                 .where(SpaceMembership.space_id == bindparam("space_id"), SpaceMembership.role == SpaceRole.owner.value)
                 .order_by(User.username).limit(1))
+"""Built once, as ``_SPACE_BY_SLUG``: a bulk import asks it for every file it creates."""
 
 
 def first_owner(session: Session, space_id: int) -> int | None:

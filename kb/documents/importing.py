@@ -123,11 +123,13 @@ class _Target:
 
 
 _DOCUMENT_BY_SLUG = select(Document).where(Document.slug == bindparam("slug"))
+"""Built once, as the other statements a bulk import runs for every file (``kb.accounts.service._SPACE_BY_SLUG``)."""
+
 _KEEP_STORED_FILE = {postgres: insert(StoredFile.__table__).on_conflict_do_nothing(index_elements=["sha256"])  # type: ignore[attr-defined]
                      for postgres, insert in ((False, sqlite_insert), (True, postgresql_insert))}
-"""Built once, as the other statements a bulk import runs for every file (``kb.accounts.service._SPACE_BY_SLUG``):
-the document and, by ``is_postgresql``, the original's row unless one of the same bytes exists (one statement, no
-object: a read, an object and a flush of it were a tenth of a file's import)."""
+"""The original's row, by ``is_postgresql``, unless a row of the same bytes exists: that one keeps its first name, and
+a concurrent import of the same bytes waits for it, then writes nothing (no IntegrityError). One statement, built
+once: a read, an object and its flush were a tenth of a file's import."""
 
 
 def _target(session: Session, *, actor: Actor, space_slug: str, filename: str, data: bytes, slug: str | None,

@@ -276,9 +276,9 @@ def create_document(
     return document, version
 
 
+# Statements a bulk import runs for every file, built once (``kb.accounts.service._SPACE_BY_SLUG``).
 _SLUG_TAKEN = select(Document.id).where(Document.slug == bindparam("slug"))
 _INSERT_CHUNKS = Chunk.__table__.insert()  # type: ignore[attr-defined]
-"""Statements a bulk import runs for every file, built once (``kb.accounts.service._SPACE_BY_SLUG``)."""
 
 
 def new_document(session: Session, *, actor: Actor, space: Space, data: DocumentCreate,
@@ -464,7 +464,8 @@ def _write_chunks(session: Session, version: Version, *, new: bool = False) -> i
     if not new:  # a plain DELETE (no matching of the session's objects): nothing in the transaction has read these rows
         session.execute(delete(Chunk).where(Chunk.version_id == version.id).execution_options(synchronize_session=False))
     chunks = chunk_markdown(version.body_md, version.title)
-    if chunks:  # one INSERT of plain rows on the transaction's connection: nothing in it uses them as objects
+    if chunks:  # one INSERT of plain rows on the transaction's connection: nothing in it uses them as objects. It does not
+        # flush the session first: the version's row exists (its id is here), and nothing else pending is needed
         session.connection().execute(_INSERT_CHUNKS, [{"version_id": version.id, "ordinal": chunk.ordinal, "text": chunk.text,
                                          "heading_path": json.dumps(list(chunk.heading_path)), "word_count": chunk.word_count}
                                         for chunk in chunks])

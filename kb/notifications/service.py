@@ -51,7 +51,7 @@ BATCH_LISTED = 20
 _ACTIVE_OWNERS = (select(SpaceMembership.user_id).join(User, User.id == SpaceMembership.user_id)  # type: ignore[arg-type]
                   .where(SpaceMembership.space_id == bindparam("space_id"), SpaceMembership.role == SpaceRole.owner.value,
                          User.is_active.is_(True)))  # type: ignore[attr-defined]
-"""Built once: a bulk import asks it for every file (building a statement costs more than running it)."""
+"""Built once: a bulk import asks it for every file (building a statement costs more than running it on SQLite)."""
 
 
 def space_owners(session: Session, space_id: int) -> list[int]:
