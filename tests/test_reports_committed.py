@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.audit import log_writable
-from tests.factories import make_document, make_page_written_by
+from tests.factories import make_document, make_page_written_by, run_cli, sign_in
 
 
 def _differences(database) -> list[str]:  # noqa: ANN001
@@ -189,7 +189,8 @@ def test_a_report_row_verify_cannot_read_is_named_and_the_queue_still_shows(clie
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["report", "report made before migration 0026"])
-def test_an_approval_by_the_reported_texts_writer_leaves_the_report_open(client, database, cast, legacy: bool) -> None:  # noqa: ANN001
+def test_an_approval_by_the_reported_texts_writer_leaves_the_report_open(client, database, cast, cli_env,  # noqa: ANN001
+                                                                         legacy: bool) -> None:
     """Finding 6: olga wrote v1 (otto approved it) and a reader reports it wrong; carl submits an unchanged copy,
     olga approves it. The approval stands, but the report stays in the queue: olga may not close it. A report
     made before its version was kept (``version_id`` NULL) is about the version served when the approval
@@ -219,3 +220,10 @@ def test_an_approval_by_the_reported_texts_writer_leaves_the_report_open(client,
     refused = client.post(f"/api/v1/reports/{reports[0]['report']}/dismiss", json={"reason": "Fine"},
                           headers=cast["owner"].headers)
     assert refused.status_code == 409, refused.text  # the report is about v1, olga's text, though v2 is carl's
+    # Every surface's queue shows the version the report is about, and the one served now beside it.
+    assert (reports[0]["version"], reports[0]["served_version"]) == (1, 2), reports[0]
+    shown = run_cli("review-queue", token=cast["owner2"].token)
+    assert shown.exit_code == 0 and "her-page v1 (v2 served now)" in shown.output, shown.output
+    sign_in(client, database, "otto")
+    page = client.get("/review")
+    assert page.status_code == 200 and 'href="/d/her-page/v/1"' in page.text and "v1 <small>(v2 served now)</small>" in page.text

@@ -165,7 +165,8 @@ def review_queue(
     for item in queue.data:
         who = f"reported by {item.author}" if item.report else f"by {item.author}"
         report = f"\treport {item.report}" if item.report else ""
-        typer.echo(f"{item.reason}\t{item.document} v{item.version}\t{shown(item.title)}\t{who}{report}"[:300])
+        served = f" (v{item.served_version} served now)" if item.served_version else ""
+        typer.echo(f"{item.reason}\t{item.document} v{item.version}{served}\t{shown(item.title)}\t{who}{report}"[:300])
         if item.note:
             typer.echo(f"    {shown(item.note)}"[:300])
     typer.echo(f"{queue.count} waiting")

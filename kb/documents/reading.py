@@ -28,8 +28,8 @@ from kb.documents.schemas import (
 from kb.documents.approval import second_review
 from kb.documents.service import (
     EXPIRING_WITHIN, PROVENANCE_FIELDS, TRANSITIONS, VISIBLE_TO_ALL_SIGNED_IN, WORKING_STATES, can_see_working_versions,
-    current_version, expired, get_document, get_version, latest_version, may_see_document, review_overdue,
-    tags_of, users_by_id, versions_of,
+    current_version, expired, get_document, get_version, latest_version, may_see_document, reported_version,
+    review_overdue, tags_of, users_by_id, versions_of,
 )
 from kb.errors import ErrorCode, KbError
 from kb.taxonomy import ConceptRefPublic
@@ -360,14 +360,18 @@ def review_queue(session: Session, *, actor: Actor, on: dt.date | None = None) -
     ).all()
     reporters = users_by_id(session, [r.requested_by_id for r, _, _ in requests])
     for request, document, space in requests:
+        # The version the report is about, as its decision reads it (``reported_version``), not the one served now:
+        # an approval by the reported text's writer leaves the report open while serving another version.
+        reported = reported_version(session, request, document)
         current = current_version(session, document)
         items.append(ReviewItem(reason=f"reported_{request.reason}", document=document.slug, space=space.slug,
-                                version=current.number if current else 0, title=current.title if current else document.slug,
+                                version=reported.number if reported else 0, title=reported.title if reported else document.slug,
                                 author=reporters[request.requested_by_id].username if request.requested_by_id in reporters
                                 else "(unknown reader)", submitted_at=request.created_at,
-                                review_by=current.review_by if current else None,
-                                valid_until=current.valid_until if current else None, note=request.note,
-                                report=request.id))
+                                review_by=reported.review_by if reported else None,
+                                valid_until=reported.valid_until if reported else None, note=request.note,
+                                report=request.id,
+                                served_version=current.number if current and current is not reported else None))
     order = {"in_review": 0, "reported_wrong": 1, "reported_outdated": 1, "review_overdue": 2, "expiring": 3, "review_due_soon": 4}
     # A report of a reason the queue does not know (a row edited outside kb: verify names it) still shows.
     return sorted(items, key=lambda i: (order.get(i.reason, 1), i.document))

@@ -402,6 +402,8 @@ class ReviewItem(BaseModel):
     note: str | None = None
     report: int | None = Field(default=None, description="A reader's report: its id, to dismiss it "
                                                           "(POST /api/v1/reports/{id}/dismiss)")
+    served_version: int | None = Field(default=None, description="A reader's report: the version served now, when it "
+                                       "is not the reported one (``version``, title and dates are the reported version's)")
 
 
 class ReportDismissed(BaseModel):
