@@ -466,9 +466,9 @@ def _write_chunks(session: Session, version: Version, *, new: bool = False) -> i
     chunks = chunk_markdown(version.body_md, version.title)
     if chunks:  # one INSERT of plain rows on the transaction's connection: nothing in it uses them as objects. It does not
         # flush the session first: the version's row exists (its id is here), and nothing else pending is needed
-        session.connection().execute(_INSERT_CHUNKS, [{"version_id": version.id, "ordinal": chunk.ordinal, "text": chunk.text,
-                                         "heading_path": json.dumps(list(chunk.heading_path)), "word_count": chunk.word_count}
-                                        for chunk in chunks])
+        rows = [{"version_id": version.id, "ordinal": chunk.ordinal, "text": chunk.text,
+                 "heading_path": json.dumps(list(chunk.heading_path)), "word_count": chunk.word_count} for chunk in chunks]
+        session.connection().execute(_INSERT_CHUNKS, rows)
     return len(chunks)
 
 

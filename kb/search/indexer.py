@@ -66,8 +66,7 @@ ENCODE_AHEAD_BATCH = 64
 """Passages the background worker encodes ahead per call, and commits (the encoder's streams cut a call
 into pieces of ``kb.search.encoders.STREAM_PIECE``). Calls of 32 cost 7–15% more CPU per passage on
 SciFact's passages (docs/benchmarks.md, measured when the streams took pieces of 64; not measured
-since). It runs in a thread of its own, so an
-approval never waits for it."""
+since). It runs in a thread of its own, so an approval never waits for it."""
 # Bump when an engine's on-disk layout changes: a slot of another format is emptied and caught up from seq 0.
 INDEX_FORMAT = 2
 # Bump when only the keyword index's layout or analysis changes: its directory is emptied and every
